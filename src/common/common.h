@@ -1,0 +1,156 @@
+/* common: status codes, event parsing, keyed hashing of identifiers and small
+ * utilities shared by every module. The only public header of src/common.
+ * Depends on libc and libsodium only. */
+#ifndef RW_COMMON_H
+#define RW_COMMON_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- status ------------------------------------------------------------ */
+
+typedef enum {
+    RW_OK = 0,
+    RW_ERR_NOMEM,    /* allocation failed */
+    RW_ERR_IO,       /* file or socket error */
+    RW_ERR_INVALID,  /* bad input data (a line, a request, a flag) */
+    RW_ERR_NOTFOUND, /* no such account, cluster, file, ... */
+    RW_ERR_DB,       /* SQLite reported an error */
+    RW_ERR_CORRUPT,  /* a file is not what it should be */
+    RW_ERR_FULL,     /* disk or database full */
+    RW_ERR_EXISTS,   /* already exists */
+    RW_ERR_PERM,     /* permission denied, read-only */
+    RW_ERR_LIMIT,    /* a configured limit was exceeded */
+    RW_ERR_INTERNAL, /* a library failed in a way that is our bug */
+    RW_STATUS_COUNT
+} rw_status;
+
+/* A static English name for a status ("invalid input"); never NULL. */
+const char *rw_status_str(rw_status s);
+
+/* Details of the last failure; functions that can fail take an rw_err * last
+ * (NULL allowed) and fill it when they return a status other than RW_OK. */
+typedef struct {
+    char msg[512];
+} rw_err;
+
+/* Formats a message into err (if not NULL) and returns s, so callers can
+ * write `return rw_fail(err, RW_ERR_IO, "open %s: %s", path, strerror(e));` */
+rw_status rw_fail(rw_err *err, rw_status s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Prefixes err->msg with a formatted context ("file.jsonl:12: "). */
+void rw_err_prefix(rw_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- kinds, events ----------------------------------------------------- */
+
+/* Node kinds of the bipartite graph. Accounts on one side, attributes on the
+ * other. A subnet node is not joined by edges: it groups IP nodes (/24 for
+ * IPv4, /48 for IPv6) so detectors can say "from one /24". */
+typedef enum {
+    RW_KIND_ACCOUNT = 0,
+    RW_KIND_IP = 1,
+    RW_KIND_DEVICE = 2,
+    RW_KIND_PAYMENT = 3,
+    RW_KIND_SUBNET = 4,
+    RW_KIND_COUNT
+} rw_kind;
+
+/* The attribute kinds an event carries (ip, device, payment). */
+#define RW_EVENT_ATTRS 3
+
+/* Lower-case name ("ip", "subnet") or NULL when out of range. */
+const char *rw_kind_name(rw_kind k);
+/* Parses a kind name; RW_ERR_INVALID when unknown. */
+rw_status rw_kind_parse(rw_kind *out, const char *name);
+
+typedef enum { RW_EV_SIGNUP = 0, RW_EV_LOGIN = 1, RW_EV_PAYMENT = 2, RW_EV_TYPE_COUNT } rw_event_type;
+const char *rw_event_type_name(rw_event_type t);
+
+#define RW_ACCOUNT_MAX 256 /* bytes of an account id */
+#define RW_ATTR_MAX 512    /* bytes of a raw attribute value */
+#define RW_LINE_MAX (1u << 20) /* a longer event line is refused, not read whole */
+
+/* One parsed, validated event with raw values. Raw values are personal data:
+ * keep this struct on the stack or in a scratch buffer, hash, then forget. */
+typedef struct {
+    int64_t ts; /* Unix seconds */
+    rw_event_type type;
+    size_t account_len;
+    char account[RW_ACCOUNT_MAX + 1];
+    /* attr[i] is kind i + 1 (ip, device, payment); len 0 means absent. The IP
+     * is normalised (IPv4 dotted quad, IPv4-mapped IPv6 as IPv4, canonical
+     * IPv6 text). */
+    size_t attr_len[RW_EVENT_ATTRS];
+    char attr[RW_EVENT_ATTRS][RW_ATTR_MAX + 1];
+    unsigned unknown_keys; /* keys ignored on this line */
+} rw_event_raw;
+
+/* Parses one JSON line (without its newline) into out. On RW_ERR_INVALID,
+ * err->msg reads "field: what is wrong" (field is "json" for syntax errors,
+ * with the column), ready to be prefixed with "FILE:LINE: ". */
+rw_status rw_event_parse(rw_event_raw *out, const char *line, size_t len, rw_err *err);
+
+/* Parses an IPv4 or IPv6 address and writes its normalised text form into
+ * out (at least 46 bytes) and the 16-byte IPv6 (or IPv4-mapped) address into
+ * addr16 (may be NULL). RW_ERR_INVALID when it is not an address. */
+rw_status rw_ip_normalise(char *out, size_t out_size, uint8_t addr16[16], const char *in, size_t len);
+
+/* The subnet text of a normalised IP ("203.0.113.0/24", "2001:db8:1::/48"). */
+rw_status rw_ip_subnet(char *out, size_t out_size, const char *normalised_ip);
+
+/* Parses an RFC 3339 timestamp ("2026-09-21T14:03:00Z", offsets allowed,
+ * fractional seconds truncated) into Unix seconds. */
+rw_status rw_time_parse_rfc3339(int64_t *out, const char *s, size_t len);
+
+/* Formats Unix seconds as RFC 3339 UTC into out (at least 21 bytes). */
+void rw_time_format(char *out, size_t out_size, int64_t ts);
+
+/* Checks that s[0..len) is valid UTF-8 (no overlongs, no surrogates). */
+int rw_utf8_valid(const char *s, size_t len);
+
+/* ---- keyed hashing ------------------------------------------------------ */
+
+#define RW_HASH_BYTES 16
+
+typedef struct {
+    uint8_t b[RW_HASH_BYTES];
+} rw_hash;
+
+typedef struct rw_hasher rw_hasher;
+
+/* Opens the key file at path (32 random bytes). When it does not exist and
+ * create is non-zero, creates it with mode 0600. A key file of the wrong size
+ * or with group/other permissions is refused. Caller owns *out. */
+rw_status rw_hasher_open(rw_hasher **out, const char *path, int create, rw_err *err);
+/* A hasher from a key in memory (tests, fuzzing). Caller owns *out. */
+rw_status rw_hasher_from_key(rw_hasher **out, const uint8_t key[32], rw_err *err);
+void rw_hasher_free(rw_hasher *h);
+/* Keyed BLAKE2b of value with a personalisation per kind: the same value of
+ * two kinds gives unrelated hashes. Thread-safe (the hasher is read-only). */
+void rw_hasher_hash(const rw_hasher *h, rw_kind kind, const char *value, size_t len, rw_hash *out);
+
+/* Writes a short printable pseudonym of a hash ("ip:3f9a1c0d2b") into out
+ * (at least 32 bytes): what analysts and logs see instead of a raw value. */
+void rw_hash_pseudonym(char *out, size_t out_size, rw_kind kind, const rw_hash *h);
+
+/* ---- small utilities ---------------------------------------------------- */
+
+/* Monotonic clock in seconds. */
+double rw_now(void);
+/* Peak resident set size of this process in bytes (0 when unknown). */
+size_t rw_peak_rss(void);
+
+/* Deterministic PRNG (xoshiro256**), for the simulator and seeded detectors. */
+typedef struct {
+    uint64_t s[4];
+} rw_rng;
+void rw_rng_seed(rw_rng *r, uint64_t seed);
+uint64_t rw_rng_next(rw_rng *r);
+/* Uniform in [0, n); n > 0. */
+uint64_t rw_rng_below(rw_rng *r, uint64_t n);
+/* Uniform in [0, 1). */
+double rw_rng_unit(rw_rng *r);
+
+#endif

@@ -1,0 +1,72 @@
+/* storage: the durable record in SQLite. Events are an append-only log with
+ * integer keys assigned by the in-memory index (no random-key unique index on
+ * the hot path); accounts and attributes are appended once, when first seen.
+ * Edges are a view derived from the log. Depends on common and SQLite. */
+#ifndef RW_STORAGE_H
+#define RW_STORAGE_H
+
+#include "common.h"
+
+typedef struct rw_store rw_store;
+
+/* Ids are graph node ids; RW_STORE_NONE marks an absent attribute. */
+#define RW_STORE_NONE UINT32_MAX
+
+enum {
+    RW_STORE_READONLY = 1 << 0, /* open read-only; never creates or migrates */
+};
+
+/* Opens (creating and migrating when writable) the database at path. A file
+ * that is not a ringwatch database, or has a newer schema, is refused with
+ * RW_ERR_CORRUPT and left untouched. Caller owns *out. */
+rw_status rw_store_open(rw_store **out, const char *path, int flags, rw_err *err);
+/* Closes; a transaction still open is rolled back. NULL is a no-op. */
+void rw_store_close(rw_store *s);
+
+/* The schema version this build writes. */
+int rw_store_schema_version(void);
+
+/* ---- write path (one writer thread) ------------------------------------- */
+
+rw_status rw_store_begin(rw_store *s, rw_err *err);
+/* Commits. With durable non-zero the commit is fsynced before returning
+ * (synchronous=FULL for this commit); otherwise it survives a process crash
+ * but maybe not a power loss. */
+rw_status rw_store_commit(rw_store *s, int durable, rw_err *err);
+/* Rolls back an open transaction; a no-op without one. */
+void rw_store_rollback(rw_store *s);
+
+rw_status rw_store_put_account(rw_store *s, uint32_t id, const char *ext, size_t len, int64_t first_seen,
+                               rw_err *err);
+/* parent: the subnet node of an IP, else RW_STORE_NONE. */
+rw_status rw_store_put_attribute(rw_store *s, uint32_t id, rw_kind kind, const rw_hash *h, uint32_t parent,
+                                 int64_t first_seen, rw_err *err);
+/* attr[i] is the node of attribute kind i + 1, or RW_STORE_NONE. */
+rw_status rw_store_put_event(rw_store *s, int64_t ts, rw_event_type type, uint32_t account,
+                             const uint32_t attr[RW_EVENT_ATTRS], rw_err *err);
+
+/* ---- read path ---------------------------------------------------------- */
+
+/* Callbacks for rw_store_load, called in id order (accounts, attributes) and
+ * in log order (events). A callback returning non-RW_OK stops the load. The
+ * ext string is borrowed, valid during the call. */
+typedef struct {
+    rw_status (*account)(void *ctx, uint32_t id, const char *ext, size_t len, int64_t first_seen);
+    rw_status (*attribute)(void *ctx, uint32_t id, rw_kind kind, const rw_hash *h, uint32_t parent,
+                           int64_t first_seen);
+    rw_status (*event)(void *ctx, int64_t ts, rw_event_type type, uint32_t account,
+                       const uint32_t attr[RW_EVENT_ATTRS]);
+} rw_store_loader;
+
+/* Reads everything, in one read transaction (a consistent snapshot). */
+rw_status rw_store_load(rw_store *s, const rw_store_loader *cb, void *ctx, rw_err *err);
+
+typedef struct {
+    uint64_t accounts, attributes, events;
+} rw_store_counts;
+rw_status rw_store_count(rw_store *s, rw_store_counts *out, rw_err *err);
+
+/* PRAGMA integrity_check; RW_ERR_CORRUPT with the first problem when not ok. */
+rw_status rw_store_integrity_check(rw_store *s, rw_err *err);
+
+#endif
