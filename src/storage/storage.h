@@ -47,8 +47,9 @@ rw_status rw_store_put_event(rw_store *s, int64_t ts, rw_event_type type, uint32
 
 /* ---- read path ---------------------------------------------------------- */
 
-/* Callbacks for rw_store_load, called in id order (accounts, attributes) and
- * in log order (events). A callback returning non-RW_OK stops the load. The
+/* Callbacks for rw_store_load: accounts and attributes merged in id order (so
+ * a graph rebuilt from them gets the same dense ids), then events
+ * in log order. A callback returning non-RW_OK stops the load. The
  * ext string is borrowed, valid during the call. */
 typedef struct {
     rw_status (*account)(void *ctx, uint32_t id, const char *ext, size_t len, int64_t first_seen);

@@ -1,0 +1,40 @@
+/* cli: the ringwatch command line. Each subcommand is a function in its own
+ * file, listed in the table in main.c. This is the only module that wires
+ * objects together. */
+#ifndef RW_CLI_H
+#define RW_CLI_H
+
+#include <stdio.h>
+
+#include "common.h"
+
+/* Exit codes, documented in the README and in `ringwatch --help`. */
+enum {
+    RW_EXIT_OK = 0,
+    RW_EXIT_FAIL = 1,    /* the command failed; the message says why */
+    RW_EXIT_USAGE = 2,   /* bad flags or arguments */
+    RW_EXIT_PARTIAL = 3, /* done, but some input lines were bad and skipped */
+};
+
+typedef struct {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv);
+} rw_cli_command;
+
+int rw_cmd_ingest(int argc, char **argv);
+int rw_cmd_stats(int argc, char **argv);
+int rw_cmd_simulate(int argc, char **argv);
+
+/* Prints "ringwatch CMD: message" to stderr. */
+void rw_cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The database path: --db, else RINGWATCH_DB, else ./ringwatch.db. */
+const char *rw_cli_db_path(const char *flag);
+/* The key file path: --key-file, else RINGWATCH_KEY_FILE, else NULL. */
+const char *rw_cli_key_path(const char *flag);
+/* Parses an unsigned integer flag; returns 0 on success. */
+int rw_cli_parse_u64(const char *s, uint64_t *out);
+/* Maps a status to an exit code. */
+int rw_cli_exit_code(rw_status st);
+
+#endif

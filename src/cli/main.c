@@ -1,0 +1,72 @@
+/* ringwatch: entry point and subcommand table. */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const rw_cli_command commands[] = {
+    {"ingest", "load events from a JSON-lines file into the database", rw_cmd_ingest},
+    {"stats", "counts, degree distribution per kind and the largest hubs", rw_cmd_stats},
+    {"simulate", "write a synthetic world (events and ground truth)", rw_cmd_simulate},
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: ringwatch COMMAND [OPTIONS]\n\n"
+               "ringwatch finds bulk-signup clusters and fraud rings in a graph of accounts,\n"
+               "IP addresses, devices and payment tokens.\n\ncommands:\n");
+    for (size_t i = 0; i < NCOMMANDS; i++) fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n`ringwatch COMMAND --help` describes a command.\n\n"
+               "exit codes: 0 ok, 1 failed, 2 usage error, 3 done but some input lines were bad\n");
+}
+
+void rw_cli_error(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "ringwatch %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+const char *rw_cli_db_path(const char *flag) {
+    if (flag) return flag;
+    const char *env = getenv("RINGWATCH_DB");
+    return env && *env ? env : "ringwatch.db";
+}
+
+const char *rw_cli_key_path(const char *flag) {
+    if (flag) return flag;
+    const char *env = getenv("RINGWATCH_KEY_FILE");
+    return env && *env ? env : NULL;
+}
+
+int rw_cli_parse_u64(const char *s, uint64_t *out) {
+    char *end = NULL;
+    if (!s || !*s || *s == '-') return -1;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end) return -1;
+    *out = v;
+    return 0;
+}
+
+int rw_cli_exit_code(rw_status st) {
+    return st == RW_OK ? RW_EXIT_OK : RW_EXIT_FAIL;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return RW_EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return RW_EXIT_OK;
+    }
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "ringwatch: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return RW_EXIT_USAGE;
+}

@@ -1,0 +1,291 @@
+/* The engine: opening, loading the graph from the store, applying events,
+ * statistics. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_int.h"
+
+typedef struct {
+    rw_graph *g;
+    uint64_t events;
+    rw_err *err;
+} load_ctx;
+
+static rw_status load_account(void *ctx, uint32_t id, const char *ext, size_t len, int64_t first_seen) {
+    load_ctx *c = ctx;
+    uint32_t got;
+    rw_status st = rw_graph_add_account(c->g, &got, ext, len, first_seen, c->err);
+    if (st == RW_OK && got != id)
+        st = rw_fail(c->err, RW_ERR_CORRUPT, "account ids are not dense (expected node %u, found %u)", got, id);
+    return st;
+}
+
+static rw_status load_attribute(void *ctx, uint32_t id, rw_kind kind, const rw_hash *h, uint32_t parent,
+                                int64_t first_seen) {
+    load_ctx *c = ctx;
+    uint32_t got;
+    if (parent != RW_STORE_NONE && (parent >= id || rw_graph_kind(c->g, parent) != RW_KIND_SUBNET))
+        return rw_fail(c->err, RW_ERR_CORRUPT, "attribute %u has a bad parent %u", id, parent);
+    rw_status st = rw_graph_add_attr(c->g, &got, kind, h, parent == RW_STORE_NONE ? RW_NODE_NONE : parent,
+                                     first_seen, c->err);
+    if (st == RW_OK && got != id)
+        st = rw_fail(c->err, RW_ERR_CORRUPT, "attribute ids are not dense (expected node %u, found %u)", got, id);
+    return st;
+}
+
+static rw_status load_event(void *ctx, int64_t ts, rw_event_type type, uint32_t account,
+                            const uint32_t attr[RW_EVENT_ATTRS]) {
+    load_ctx *c = ctx;
+    uint32_t n = rw_graph_node_count(c->g);
+    if (account >= n || rw_graph_kind(c->g, account) != RW_KIND_ACCOUNT)
+        return rw_fail(c->err, RW_ERR_CORRUPT, "an event names node %u, which is not an account", account);
+    int any = 0;
+    for (int i = 0; i < RW_EVENT_ATTRS; i++) {
+        if (attr[i] == RW_STORE_NONE) continue;
+        if (attr[i] >= n || rw_graph_kind(c->g, attr[i]) != (rw_kind)(i + 1))
+            return rw_fail(c->err, RW_ERR_CORRUPT, "an event names node %u as its %s", attr[i],
+                           rw_kind_name((rw_kind)(i + 1)));
+        int is_new;
+        rw_status st = rw_graph_observe(c->g, &is_new, account, attr[i], ts, c->err);
+        if (st != RW_OK) return st;
+        any = 1;
+    }
+    if (!any) rw_graph_touch(c->g, account, ts);
+    c->events++;
+    return RW_OK;
+}
+
+static rw_status load_graph(rw_store *s, rw_graph **out, uint64_t *events, rw_err *err) {
+    *out = NULL;
+    *events = 0;
+    rw_graph *g = NULL;
+    rw_status st = rw_graph_create(&g, err);
+    if (st != RW_OK) return st;
+    load_ctx c = {.g = g, .err = err};
+    rw_store_loader cb = {.account = load_account, .attribute = load_attribute, .event = load_event};
+    st = rw_store_load(s, &cb, &c, err);
+    if (st != RW_OK) {
+        rw_err_prefix(err, "loading the graph: ");
+        rw_graph_free(g);
+        return st;
+    }
+    *out = g;
+    *events = c.events;
+    return RW_OK;
+}
+
+static char *default_key_path(const char *db) {
+    size_t n = strlen(db);
+    char *p = malloc(n + 5);
+    if (p) {
+        memcpy(p, db, n);
+        memcpy(p + n, ".key", 5);
+    }
+    return p;
+}
+
+rw_status rw_engine_open(rw_engine **out, const rw_engine_config *cfg, rw_err *err) {
+    *out = NULL;
+    rw_status st = RW_OK;
+    char *key_path = NULL;
+    const char *db = cfg->db_path ? cfg->db_path : "ringwatch.db";
+    rw_engine *e = calloc(1, sizeof *e);
+    if (!e || !(e->db_path = strdup(db))) {
+        free(e);
+        return rw_fail(err, RW_ERR_NOMEM, "out of memory");
+    }
+    pthread_rwlock_init(&e->lock, NULL);
+    if (cfg->key_path) {
+        key_path = strdup(cfg->key_path);
+    } else {
+        key_path = default_key_path(db);
+    }
+    if (!key_path) {
+        st = rw_fail(err, RW_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    /* The key comes first: a database whose key is lost cannot hash new
+     * values consistently, so refuse to write rather than fork identities. */
+    st = rw_store_open(&e->store, db, cfg->readonly ? RW_STORE_READONLY : 0, err);
+    if (st != RW_OK) goto done;
+    st = rw_hasher_open(&e->hasher, key_path, !cfg->readonly, err);
+    if (st != RW_OK && cfg->readonly && st == RW_ERR_NOTFOUND) st = RW_OK; /* lookups by raw value unavailable */
+    if (st != RW_OK) goto done;
+    st = load_graph(e->store, &e->graph, &e->events, err);
+done:
+    free(key_path);
+    if (st != RW_OK) {
+        rw_engine_close(e);
+        return st;
+    }
+    *out = e;
+    return RW_OK;
+}
+
+void rw_engine_close(rw_engine *e) {
+    if (!e) return;
+    rw_graph_free(e->graph);
+    rw_store_close(e->store);
+    rw_hasher_free(e->hasher);
+    pthread_rwlock_destroy(&e->lock);
+    free(e->db_path);
+    free(e);
+}
+
+rw_status rw_engine_reload_graph(rw_engine *e, rw_err *err) {
+    rw_graph *g = NULL;
+    uint64_t events = 0;
+    rw_status st = load_graph(e->store, &g, &events, err);
+    if (st != RW_OK) return st;
+    rw_graph_free(e->graph);
+    e->graph = g;
+    e->events = events;
+    return RW_OK;
+}
+
+void rw_engine_hash_event(const rw_hasher *h, const rw_event_raw *raw, rw_hevent *ev) {
+    ev->ts = raw->ts;
+    ev->type = (uint8_t)raw->type;
+    ev->mask = 0;
+    for (int i = 0; i < RW_EVENT_ATTRS; i++) {
+        if (!raw->attr_len[i]) continue;
+        ev->mask |= (uint8_t)(1u << i);
+        rw_hasher_hash(h, (rw_kind)(i + 1), raw->attr[i], raw->attr_len[i], &ev->attr[i]);
+    }
+    if (raw->attr_len[RW_KIND_IP - 1]) {
+        char subnet[64];
+        if (rw_ip_subnet(subnet, sizeof subnet, raw->attr[RW_KIND_IP - 1]) == RW_OK)
+            rw_hasher_hash(h, RW_KIND_SUBNET, subnet, strlen(subnet), &ev->subnet);
+        else
+            memset(&ev->subnet, 0, sizeof ev->subnet);
+    }
+}
+
+/* Finds or creates the attribute node (and, for an IP, its subnet). */
+static rw_status attr_node(rw_engine *e, uint32_t *out, rw_kind kind, const rw_hash *h, const rw_hash *subnet,
+                           int64_t ts, rw_apply_delta *d, rw_err *err) {
+    uint32_t n = rw_graph_find_attr(e->graph, kind, h);
+    *out = n;
+    if (n != RW_NODE_NONE) return RW_OK;
+    uint32_t parent = RW_NODE_NONE;
+    rw_status st;
+    if (kind == RW_KIND_IP) {
+        st = attr_node(e, &parent, RW_KIND_SUBNET, subnet, NULL, ts, d, err);
+        if (st != RW_OK) return st;
+    }
+    st = rw_graph_add_attr(e->graph, &n, kind, h, parent, ts, err);
+    if (st == RW_OK)
+        st = rw_store_put_attribute(e->store, n, kind, h, parent == RW_NODE_NONE ? RW_STORE_NONE : parent, ts, err);
+    if (st != RW_OK) return st;
+    d->new_attributes++;
+    *out = n;
+    return RW_OK;
+}
+
+rw_status rw_engine_apply(rw_engine *e, const rw_hevent *ev, const char *account, uint32_t *account_node,
+                          rw_apply_delta *d, rw_err *err) {
+    rw_status st = RW_OK;
+    uint32_t a = rw_graph_find_account(e->graph, account, ev->account_len);
+    if (a == RW_NODE_NONE) {
+        st = rw_graph_add_account(e->graph, &a, account, ev->account_len, ev->ts, err);
+        if (st == RW_OK) st = rw_store_put_account(e->store, a, account, ev->account_len, ev->ts, err);
+        if (st != RW_OK) return st;
+        d->new_accounts++;
+    }
+    *account_node = a;
+    uint32_t ids[RW_EVENT_ATTRS];
+    for (int i = 0; i < RW_EVENT_ATTRS; i++) {
+        ids[i] = RW_STORE_NONE;
+        if (!(ev->mask & (1u << i))) continue;
+        uint32_t n;
+        st = attr_node(e, &n, (rw_kind)(i + 1), &ev->attr[i], &ev->subnet, ev->ts, d, err);
+        if (st != RW_OK) return st;
+        int is_new = 0;
+        st = rw_graph_observe(e->graph, &is_new, a, n, ev->ts, err);
+        if (st != RW_OK) return st;
+        d->new_edges += (uint64_t)is_new;
+        ids[i] = n;
+    }
+    if (!ev->mask) rw_graph_touch(e->graph, a, ev->ts);
+    st = rw_store_put_event(e->store, ev->ts, (rw_event_type)ev->type, a, ids, err);
+    if (st == RW_OK) e->events++;
+    return st;
+}
+
+/* ---- statistics --------------------------------------------------------- */
+
+static int degree_bucket(uint32_t d) {
+    int b = 0;
+    while (d > 1 && b < RW_DEGREE_BUCKETS - 1) {
+        d >>= 1;
+        b++;
+    }
+    return b;
+}
+
+rw_status rw_engine_get_stats(rw_engine *e, rw_engine_stats *out, rw_err *err) {
+    memset(out, 0, sizeof *out);
+    pthread_rwlock_rdlock(&e->lock);
+    const rw_graph *g = e->graph;
+    uint32_t n = rw_graph_node_count(g);
+    for (uint32_t v = 0; v < n; v++) {
+        rw_kind k = rw_graph_kind(g, v);
+        uint32_t d = rw_graph_degree(g, v);
+        out->nodes[k]++;
+        out->degree_hist[k][degree_bucket(d)]++;
+        if (d > out->max_degree[k]) out->max_degree[k] = d;
+    }
+    out->edges = rw_graph_edge_count(g);
+    out->events = e->events;
+    out->graph_bytes = rw_graph_memory(g);
+    pthread_rwlock_unlock(&e->lock);
+    return RW_OK;
+}
+
+/* A min-heap on degree keeps the top n in one pass over the nodes. */
+static void heap_sift(rw_hub *h, size_t n, size_t i) {
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && h[l].degree < h[m].degree) m = l;
+        if (r < n && h[r].degree < h[m].degree) m = r;
+        if (m == i) return;
+        rw_hub t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
+static int hub_cmp(const void *a, const void *b) {
+    const rw_hub *x = a, *y = b;
+    return x->degree < y->degree ? 1 : x->degree > y->degree ? -1 : strcmp(x->pseudonym, y->pseudonym);
+}
+
+size_t rw_engine_top_hubs(rw_engine *e, rw_hub *out, size_t n) {
+    size_t have = 0;
+    if (!n) return 0;
+    pthread_rwlock_rdlock(&e->lock);
+    const rw_graph *g = e->graph;
+    uint32_t nodes = rw_graph_node_count(g);
+    for (uint32_t v = 0; v < nodes; v++) {
+        rw_kind k = rw_graph_kind(g, v);
+        if (k == RW_KIND_ACCOUNT || k == RW_KIND_SUBNET) continue;
+        uint32_t d = rw_graph_degree(g, v);
+        if (have == n && d <= out[0].degree) continue;
+        rw_hub hub = {.kind = k, .degree = d, .first_seen = rw_graph_first_seen(g, v),
+                      .last_seen = rw_graph_last_seen(g, v)};
+        rw_hash_pseudonym(hub.pseudonym, sizeof hub.pseudonym, k, rw_graph_attr_hash(g, v));
+        if (have < n) {
+            out[have++] = hub;
+            if (have == n)
+                for (size_t i = n / 2 + 1; i-- > 0;) heap_sift(out, n, i);
+        } else {
+            out[0] = hub;
+            heap_sift(out, n, 0);
+        }
+    }
+    pthread_rwlock_unlock(&e->lock);
+    qsort(out, have, sizeof *out, hub_cmp);
+    return have;
+}

@@ -1,0 +1,404 @@
+/* The SQLite store: schema and migrations, the append-only write path and the
+ * snapshot read path that rebuilds the in-memory graph. */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "storage.h"
+
+/* 'RWCH': marks a file as ours so a foreign SQLite database is never
+ * migrated into a ringwatch one. */
+#define APPLICATION_ID 0x52574348
+
+enum { ST_ACCOUNT, ST_ATTRIBUTE, ST_EVENT, ST_COUNT };
+
+struct rw_store {
+    sqlite3 *db;
+    sqlite3_stmt *stmt[ST_COUNT];
+    int in_txn;
+    int readonly;
+};
+
+static const char *const stmt_sql[ST_COUNT] = {
+    [ST_ACCOUNT] = "INSERT INTO accounts(id, ext, first_seen) VALUES (?1, ?2, ?3)",
+    [ST_ATTRIBUTE] = "INSERT INTO attributes(id, kind, hash, parent, first_seen) VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_EVENT] = "INSERT INTO events(ts, type, account, ip, device, payment) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+};
+
+/* Migration i brings the schema from version i to i + 1. Never edit a
+ * shipped entry; append a new one. */
+static const char *const migrations[] = {
+    /* 1: the event log and the nodes it introduces. Ids are graph node ids
+     * (accounts and attributes share one id space). No unique index on the
+     * account text or attribute hash: the single writer's in-memory index
+     * guarantees uniqueness, and a random-key index would cap ingest. */
+    "CREATE TABLE accounts(id INTEGER PRIMARY KEY, ext TEXT NOT NULL, first_seen INTEGER NOT NULL);"
+    "CREATE TABLE attributes(id INTEGER PRIMARY KEY, kind INTEGER NOT NULL, hash BLOB NOT NULL,"
+    "  parent INTEGER, first_seen INTEGER NOT NULL);"
+    "CREATE TABLE events(seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL, type INTEGER NOT NULL,"
+    "  account INTEGER NOT NULL, ip INTEGER, device INTEGER, payment INTEGER);"
+    "CREATE TABLE kinds(kind INTEGER PRIMARY KEY, name TEXT NOT NULL);"
+    "INSERT INTO kinds VALUES (0,'account'),(1,'ip'),(2,'device'),(3,'payment'),(4,'subnet');"
+    /* Edges and last-seen times are derived from the log rather than
+     * updated in place on every event; these views give them to SQL users. */
+    "CREATE VIEW edges(account, attribute, first_seen, last_seen, count) AS"
+    "  SELECT account, attr, min(ts), max(ts), count(*) FROM ("
+    "    SELECT account, ip AS attr, ts FROM events WHERE ip IS NOT NULL UNION ALL"
+    "    SELECT account, device, ts FROM events WHERE device IS NOT NULL UNION ALL"
+    "    SELECT account, payment, ts FROM events WHERE payment IS NOT NULL)"
+    "  GROUP BY account, attr;"
+    "CREATE VIEW account_activity(account, first_seen, last_seen, events) AS"
+    "  SELECT account, min(ts), max(ts), count(*) FROM events GROUP BY account;",
+};
+#define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
+
+int rw_store_schema_version(void) {
+    return MIGRATION_COUNT;
+}
+
+/* Maps an SQLite result code to our status; full disks and read-only files
+ * get their own codes because operators act on them differently. */
+static rw_status db_status(int rc) {
+    switch (rc & 0xff) {
+        case SQLITE_NOMEM: return RW_ERR_NOMEM;
+        case SQLITE_FULL: return RW_ERR_FULL;
+        case SQLITE_READONLY:
+        case SQLITE_PERM:
+        case SQLITE_CANTOPEN: return RW_ERR_PERM;
+        case SQLITE_CORRUPT:
+        case SQLITE_NOTADB: return RW_ERR_CORRUPT;
+        case SQLITE_IOERR: return RW_ERR_IO;
+        default: return RW_ERR_DB;
+    }
+}
+
+static rw_status db_fail(rw_store *s, rw_err *err, int rc, const char *what) {
+    return rw_fail(err, db_status(rc), "%s: %s", what, s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+}
+
+static rw_status exec(rw_store *s, const char *sql, rw_err *err) {
+    char *msg = NULL;
+    int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
+    if (rc == SQLITE_OK) return RW_OK;
+    rw_status st = rw_fail(err, db_status(rc), "%s", msg ? msg : sqlite3_errstr(rc));
+    sqlite3_free(msg);
+    return st;
+}
+
+static rw_status query_int(rw_store *s, const char *sql, int64_t *out, rw_err *err) {
+    sqlite3_stmt *st = NULL;
+    *out = 0;
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *out = sqlite3_column_int64(st, 0);
+        rc = SQLITE_OK;
+    } else if (rc == SQLITE_DONE) {
+        rc = SQLITE_OK;
+    }
+    rw_status res = rc == SQLITE_OK ? RW_OK : db_fail(s, err, rc, sql);
+    sqlite3_finalize(st);
+    return res;
+}
+
+/* Checks the file is ours (or empty) and brings its schema up to date. */
+static rw_status check_and_migrate(rw_store *s, const char *path, rw_err *err) {
+    int64_t app = 0, tables = 0, version = 0;
+    rw_status st = query_int(s, "PRAGMA application_id", &app, err);
+    if (st == RW_ERR_CORRUPT || st == RW_ERR_DB)
+        return rw_fail(err, RW_ERR_CORRUPT, "%s is not a ringwatch database (or is corrupt): %s", path,
+                       sqlite3_errmsg(s->db));
+    if (st != RW_OK) return st;
+    st = query_int(s, "SELECT count(*) FROM sqlite_schema", &tables, err);
+    if (st != RW_OK) return rw_fail(err, RW_ERR_CORRUPT, "%s is unreadable: %s", path, sqlite3_errmsg(s->db));
+    if (app != APPLICATION_ID && tables > 0)
+        return rw_fail(err, RW_ERR_CORRUPT, "%s is an SQLite database of another program; refusing to touch it",
+                       path);
+    if (tables > 0) {
+        st = query_int(s, "SELECT max(version) FROM schema_version", &version, err);
+        if (st != RW_OK) return rw_fail(err, RW_ERR_CORRUPT, "%s has no schema_version table", path);
+    }
+    if (version > MIGRATION_COUNT)
+        return rw_fail(err, RW_ERR_CORRUPT, "%s has schema version %lld, newer than this build's %d; upgrade ringwatch",
+                       path, (long long)version, MIGRATION_COUNT);
+    if (version == MIGRATION_COUNT) return RW_OK;
+    if (s->readonly)
+        return rw_fail(err, RW_ERR_PERM, "%s needs a schema migration (version %lld to %d) but was opened read-only",
+                       path, (long long)version, MIGRATION_COUNT);
+    st = exec(s, "BEGIN IMMEDIATE", err);
+    if (st != RW_OK) return st;
+    if (tables == 0) {
+        char sql[128];
+        snprintf(sql, sizeof sql, "PRAGMA application_id=%d; CREATE TABLE schema_version(version INTEGER NOT NULL);",
+                 APPLICATION_ID);
+        st = exec(s, sql, err);
+    }
+    for (int v = (int)version; st == RW_OK && v < MIGRATION_COUNT; v++) {
+        st = exec(s, migrations[v], err);
+        if (st == RW_OK) {
+            char sql[96];
+            snprintf(sql, sizeof sql, "INSERT INTO schema_version(version) VALUES (%d)", v + 1);
+            st = exec(s, sql, err);
+        }
+    }
+    if (st == RW_OK) return exec(s, "COMMIT", err);
+    rw_err_prefix(err, "migrating %s: ", path);
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return st;
+}
+
+rw_status rw_store_open(rw_store **out, const char *path, int flags, rw_err *err) {
+    *out = NULL;
+    rw_status st = RW_OK;
+    rw_store *s = calloc(1, sizeof *s);
+    if (!s) return rw_fail(err, RW_ERR_NOMEM, "out of memory opening %s", path);
+    s->readonly = (flags & RW_STORE_READONLY) != 0;
+    if (s->readonly) {
+        struct stat sb;
+        if (stat(path, &sb) != 0) {
+            st = rw_fail(err, RW_ERR_NOTFOUND, "database %s does not exist", path);
+            goto done;
+        }
+    }
+    int oflags = s->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    int rc = sqlite3_open_v2(path, &s->db, oflags | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        st = rw_fail(err, db_status(rc), "cannot open database %s: %s", path,
+                     s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+        goto done;
+    }
+    sqlite3_busy_timeout(s->db, 10000);
+    sqlite3_extended_result_codes(s->db, 1);
+    st = check_and_migrate(s, path, err);
+    if (st != RW_OK) goto done;
+    /* WAL lets readers (stats, exports) run beside the writer; NORMAL
+     * syncs at checkpoints, and a commit that must survive power loss asks
+     * for FULL explicitly (rw_store_commit durable). */
+    if (!s->readonly) {
+        st = exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", err);
+        if (st != RW_OK) goto done;
+    }
+    st = exec(s, "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;", err);
+    if (st != RW_OK) goto done;
+    if (!s->readonly) {
+        for (int i = 0; i < ST_COUNT; i++) {
+            rc = sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[i], NULL);
+            if (rc != SQLITE_OK) {
+                st = db_fail(s, err, rc, "preparing statements");
+                goto done;
+            }
+        }
+    }
+done:
+    if (st != RW_OK) {
+        rw_store_close(s);
+        return st;
+    }
+    *out = s;
+    return RW_OK;
+}
+
+void rw_store_close(rw_store *s) {
+    if (!s) return;
+    rw_store_rollback(s);
+    for (int i = 0; i < ST_COUNT; i++) sqlite3_finalize(s->stmt[i]);
+    sqlite3_close(s->db);
+    free(s);
+}
+
+rw_status rw_store_begin(rw_store *s, rw_err *err) {
+    if (s->readonly) return rw_fail(err, RW_ERR_PERM, "the database is open read-only");
+    rw_status st = exec(s, "BEGIN IMMEDIATE", err);
+    if (st == RW_OK) s->in_txn = 1;
+    return st;
+}
+
+rw_status rw_store_commit(rw_store *s, int durable, rw_err *err) {
+    rw_status st = RW_OK;
+    if (durable) st = exec(s, "PRAGMA synchronous=FULL", err);
+    if (st == RW_OK) st = exec(s, "COMMIT", err);
+    if (durable) exec(s, "PRAGMA synchronous=NORMAL", NULL);
+    if (st != RW_OK) {
+        rw_err_prefix(err, "commit: ");
+        rw_store_rollback(s);
+        return st;
+    }
+    s->in_txn = 0;
+    return RW_OK;
+}
+
+void rw_store_rollback(rw_store *s) {
+    if (!s || !s->db) return;
+    if (!sqlite3_get_autocommit(s->db)) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    s->in_txn = 0;
+}
+
+static rw_status step_insert(rw_store *s, sqlite3_stmt *st, const char *what, rw_err *err) {
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) return db_fail(s, err, rc, what);
+    return RW_OK;
+}
+
+static void bind_node(sqlite3_stmt *st, int col, uint32_t id) {
+    if (id == RW_STORE_NONE)
+        sqlite3_bind_null(st, col);
+    else
+        sqlite3_bind_int64(st, col, id);
+}
+
+rw_status rw_store_put_account(rw_store *s, uint32_t id, const char *ext, size_t len, int64_t first_seen,
+                               rw_err *err) {
+    sqlite3_stmt *st = s->stmt[ST_ACCOUNT];
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, ext, (int)len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, first_seen);
+    return step_insert(s, st, "insert account", err);
+}
+
+rw_status rw_store_put_attribute(rw_store *s, uint32_t id, rw_kind kind, const rw_hash *h, uint32_t parent,
+                                 int64_t first_seen, rw_err *err) {
+    sqlite3_stmt *st = s->stmt[ST_ATTRIBUTE];
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int(st, 2, (int)kind);
+    sqlite3_bind_blob(st, 3, h->b, RW_HASH_BYTES, SQLITE_STATIC);
+    bind_node(st, 4, parent);
+    sqlite3_bind_int64(st, 5, first_seen);
+    return step_insert(s, st, "insert attribute", err);
+}
+
+rw_status rw_store_put_event(rw_store *s, int64_t ts, rw_event_type type, uint32_t account,
+                             const uint32_t attr[RW_EVENT_ATTRS], rw_err *err) {
+    sqlite3_stmt *st = s->stmt[ST_EVENT];
+    sqlite3_bind_int64(st, 1, ts);
+    sqlite3_bind_int(st, 2, (int)type);
+    sqlite3_bind_int64(st, 3, account);
+    for (int i = 0; i < RW_EVENT_ATTRS; i++) bind_node(st, 4 + i, attr[i]);
+    return step_insert(s, st, "insert event", err);
+}
+
+/* ---- read path ---------------------------------------------------------- */
+
+static uint32_t column_node(sqlite3_stmt *st, int col) {
+    if (sqlite3_column_type(st, col) == SQLITE_NULL) return RW_STORE_NONE;
+    sqlite3_int64 v = sqlite3_column_int64(st, col);
+    return v < 0 || v >= (sqlite3_int64)RW_STORE_NONE ? RW_STORE_NONE - 1 : (uint32_t)v;
+}
+
+/* Steps a cursor; returns 1 on a row, 0 at the end, -1 on error (rc set). */
+static int next_row(sqlite3_stmt *st, int *rc) {
+    *rc = sqlite3_step(st);
+    if (*rc == SQLITE_ROW) return 1;
+    if (*rc == SQLITE_DONE) return 0;
+    return -1;
+}
+
+static rw_status load_nodes(rw_store *s, const rw_store_loader *cb, void *ctx, rw_err *err) {
+    sqlite3_stmt *acc = NULL, *att = NULL;
+    rw_status st = RW_OK;
+    int rc = sqlite3_prepare_v2(s->db, "SELECT id, ext, first_seen FROM accounts ORDER BY id", -1, &acc, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(s->db, "SELECT id, kind, hash, parent, first_seen FROM attributes ORDER BY id", -1,
+                                &att, NULL);
+    if (rc != SQLITE_OK) {
+        st = db_fail(s, err, rc, "loading nodes");
+        goto done;
+    }
+    int ha = next_row(acc, &rc), hb = ha < 0 ? 0 : next_row(att, &rc);
+    while (ha > 0 || hb > 0) {
+        sqlite3_int64 ida = ha > 0 ? sqlite3_column_int64(acc, 0) : INT64_MAX;
+        sqlite3_int64 idb = hb > 0 ? sqlite3_column_int64(att, 0) : INT64_MAX;
+        if (ida < idb) {
+            const char *ext = (const char *)sqlite3_column_text(acc, 1);
+            int len = sqlite3_column_bytes(acc, 1);
+            st = cb->account(ctx, (uint32_t)ida, ext ? ext : "", (size_t)len, sqlite3_column_int64(acc, 2));
+            ha = next_row(acc, &rc);
+        } else {
+            int kind = sqlite3_column_int(att, 1);
+            const void *blob = sqlite3_column_blob(att, 2);
+            if (kind <= RW_KIND_ACCOUNT || kind >= RW_KIND_COUNT || !blob ||
+                sqlite3_column_bytes(att, 2) != RW_HASH_BYTES) {
+                st = rw_fail(err, RW_ERR_CORRUPT, "attribute %lld has a bad kind or hash", (long long)idb);
+                goto done;
+            }
+            rw_hash h;
+            memcpy(h.b, blob, RW_HASH_BYTES);
+            st = cb->attribute(ctx, (uint32_t)idb, (rw_kind)kind, &h, column_node(att, 3),
+                               sqlite3_column_int64(att, 4));
+            hb = next_row(att, &rc);
+        }
+        if (st != RW_OK) goto done;
+        if (ha < 0 || hb < 0) break;
+    }
+    if (ha < 0 || hb < 0) st = db_fail(s, err, rc, "loading nodes");
+done:
+    sqlite3_finalize(acc);
+    sqlite3_finalize(att);
+    return st;
+}
+
+static rw_status load_events(rw_store *s, const rw_store_loader *cb, void *ctx, rw_err *err) {
+    sqlite3_stmt *ev = NULL;
+    rw_status st = RW_OK;
+    int rc = sqlite3_prepare_v2(s->db, "SELECT ts, type, account, ip, device, payment FROM events ORDER BY seq", -1,
+                                &ev, NULL);
+    if (rc != SQLITE_OK) return db_fail(s, err, rc, "loading events");
+    int have;
+    while ((have = next_row(ev, &rc)) > 0) {
+        int type = sqlite3_column_int(ev, 1);
+        if (type < 0 || type >= RW_EV_TYPE_COUNT) {
+            st = rw_fail(err, RW_ERR_CORRUPT, "an event has an unknown type %d", type);
+            goto done;
+        }
+        uint32_t attr[RW_EVENT_ATTRS];
+        for (int i = 0; i < RW_EVENT_ATTRS; i++) attr[i] = column_node(ev, 3 + i);
+        st = cb->event(ctx, sqlite3_column_int64(ev, 0), (rw_event_type)type, column_node(ev, 2), attr);
+        if (st != RW_OK) goto done;
+    }
+    if (have < 0) st = db_fail(s, err, rc, "loading events");
+done:
+    sqlite3_finalize(ev);
+    return st;
+}
+
+rw_status rw_store_load(rw_store *s, const rw_store_loader *cb, void *ctx, rw_err *err) {
+    rw_status st = exec(s, "BEGIN", err);
+    if (st != RW_OK) return st;
+    st = load_nodes(s, cb, ctx, err);
+    if (st == RW_OK) st = load_events(s, cb, ctx, err);
+    sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+    return st;
+}
+
+rw_status rw_store_count(rw_store *s, rw_store_counts *out, rw_err *err) {
+    memset(out, 0, sizeof *out);
+    int64_t v[3];
+    static const char *const sql[3] = {"SELECT count(*) FROM accounts", "SELECT count(*) FROM attributes",
+                                       "SELECT count(*) FROM events"};
+    for (int i = 0; i < 3; i++) {
+        rw_status st = query_int(s, sql[i], &v[i], err);
+        if (st != RW_OK) return st;
+    }
+    out->accounts = (uint64_t)v[0];
+    out->attributes = (uint64_t)v[1];
+    out->events = (uint64_t)v[2];
+    return RW_OK;
+}
+
+rw_status rw_store_integrity_check(rw_store *s, rw_err *err) {
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, "PRAGMA integrity_check", -1, &st, NULL);
+    if (rc != SQLITE_OK) return db_fail(s, err, rc, "integrity_check");
+    rw_status res = RW_OK;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const char *r = (const char *)sqlite3_column_text(st, 0);
+        if (!r || strcmp(r, "ok") != 0) res = rw_fail(err, RW_ERR_CORRUPT, "integrity_check: %s", r ? r : "?");
+    } else {
+        res = db_fail(s, err, rc, "integrity_check");
+    }
+    sqlite3_finalize(st);
+    return res;
+}

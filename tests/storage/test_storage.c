@@ -1,0 +1,181 @@
+/* storage: schema, write path, snapshot load, refusal of foreign files. */
+#include <criterion/criterion.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "storage.h"
+#include "testutil.h"
+
+static char *dir;
+static char path[512];
+
+static void setup(void) {
+    dir = tu_tmpdir();
+    snprintf(path, sizeof path, "%s/t.db", dir);
+}
+static void teardown(void) {
+    tu_rmtree(dir);
+    free(dir);
+}
+
+TestSuite(storage, .init = setup, .fini = teardown);
+
+typedef struct {
+    int order[16];
+    int n;
+    int events;
+    uint32_t last_attr[3];
+    char ext[64];
+} seen;
+
+static rw_status on_account(void *ctx, uint32_t id, const char *ext, size_t len, int64_t first_seen) {
+    seen *s = ctx;
+    s->order[s->n++] = (int)id;
+    snprintf(s->ext, sizeof s->ext, "%.*s", (int)len, ext);
+    cr_expect_eq(first_seen, 100);
+    return RW_OK;
+}
+static rw_status on_attribute(void *ctx, uint32_t id, rw_kind kind, const rw_hash *h, uint32_t parent,
+                              int64_t first_seen) {
+    seen *s = ctx;
+    s->order[s->n++] = (int)id;
+    cr_expect_eq(h->b[0], (uint8_t)id);
+    if (kind == RW_KIND_IP) cr_expect_eq(parent, 1u);
+    return RW_OK;
+}
+static rw_status on_event(void *ctx, int64_t ts, rw_event_type type, uint32_t account,
+                          const uint32_t attr[RW_EVENT_ATTRS]) {
+    seen *s = ctx;
+    s->events++;
+    memcpy(s->last_attr, attr, sizeof s->last_attr);
+    cr_expect_eq(account, 0u);
+    return RW_OK;
+}
+
+static void fill(rw_store *s) {
+    rw_err err;
+    rw_hash h = {{0}};
+    cr_assert_eq(rw_store_begin(s, &err), RW_OK, "%s", err.msg);
+    cr_assert_eq(rw_store_put_account(s, 0, "acct-1", 6, 100, &err), RW_OK, "%s", err.msg);
+    h.b[0] = 1;
+    cr_assert_eq(rw_store_put_attribute(s, 1, RW_KIND_SUBNET, &h, RW_STORE_NONE, 100, &err), RW_OK, "%s", err.msg);
+    h.b[0] = 2;
+    cr_assert_eq(rw_store_put_attribute(s, 2, RW_KIND_IP, &h, 1, 100, &err), RW_OK, "%s", err.msg);
+    cr_assert_eq(rw_store_put_account(s, 3, "acct-2", 6, 100, &err), RW_OK, "%s", err.msg);
+    uint32_t attr[3] = {2, RW_STORE_NONE, RW_STORE_NONE};
+    cr_assert_eq(rw_store_put_event(s, 100, RW_EV_SIGNUP, 0, attr, &err), RW_OK, "%s", err.msg);
+    cr_assert_eq(rw_store_put_event(s, 200, RW_EV_LOGIN, 0, attr, &err), RW_OK, "%s", err.msg);
+    cr_assert_eq(rw_store_commit(s, 1, &err), RW_OK, "%s", err.msg);
+}
+
+Test(storage, roundtrip_in_id_order) {
+    rw_store *s = NULL;
+    rw_err err;
+    cr_assert_eq(rw_store_open(&s, path, 0, &err), RW_OK, "%s", err.msg);
+    fill(s);
+    rw_store_close(s);
+    cr_assert_eq(rw_store_open(&s, path, RW_STORE_READONLY, &err), RW_OK, "%s", err.msg);
+    seen sn = {0};
+    rw_store_loader cb = {on_account, on_attribute, on_event};
+    cr_assert_eq(rw_store_load(s, &cb, &sn, &err), RW_OK, "%s", err.msg);
+    cr_assert_eq(sn.n, 4);
+    for (int i = 0; i < 4; i++) cr_expect_eq(sn.order[i], i);
+    cr_expect_eq(sn.events, 2);
+    cr_expect_eq(sn.last_attr[0], 2u);
+    cr_expect_eq(sn.last_attr[1], RW_STORE_NONE);
+    cr_expect_str_eq(sn.ext, "acct-2");
+    rw_store_counts c;
+    cr_assert_eq(rw_store_count(s, &c, &err), RW_OK);
+    cr_expect_eq(c.accounts, 2);
+    cr_expect_eq(c.attributes, 2);
+    cr_expect_eq(c.events, 2);
+    cr_expect_eq(rw_store_integrity_check(s, &err), RW_OK, "%s", err.msg);
+    rw_store_close(s);
+}
+
+Test(storage, edges_view_derives_from_log) {
+    rw_store *s = NULL;
+    rw_err err;
+    cr_assert_eq(rw_store_open(&s, path, 0, &err), RW_OK, "%s", err.msg);
+    fill(s);
+    rw_store_close(s);
+    char *out = NULL;
+    tu_run(&out, "sqlite3 '%s' 'SELECT account, attribute, first_seen, last_seen, count FROM edges'", path);
+    cr_expect(strstr(out, "0|2|100|200|2") != NULL, "edges view: %s", out);
+    free(out);
+}
+
+Test(storage, rollback_keeps_nothing) {
+    rw_store *s = NULL;
+    rw_err err;
+    cr_assert_eq(rw_store_open(&s, path, 0, &err), RW_OK, "%s", err.msg);
+    cr_assert_eq(rw_store_begin(s, &err), RW_OK);
+    cr_assert_eq(rw_store_put_account(s, 0, "a", 1, 100, &err), RW_OK);
+    rw_store_rollback(s);
+    rw_store_counts c;
+    cr_assert_eq(rw_store_count(s, &c, &err), RW_OK);
+    cr_expect_eq(c.accounts, 0);
+    rw_store_close(s);
+}
+
+Test(storage, refuses_garbage_file) {
+    const char junk[] = "this is not a database, just some bytes that look nothing like SQLite";
+    char big[8192];
+    for (size_t i = 0; i < sizeof big; i++) big[i] = junk[i % (sizeof junk - 1)];
+    cr_assert_eq(tu_write_file(path, big, sizeof big), 0);
+    rw_store *s = NULL;
+    rw_err err;
+    cr_expect_eq(rw_store_open(&s, path, 0, &err), RW_ERR_CORRUPT);
+    cr_expect(strstr(err.msg, "not a ringwatch database") != NULL, "%s", err.msg);
+    size_t len;
+    char *after = tu_read_file(path, &len);
+    cr_expect_eq(len, sizeof big);
+    cr_expect(memcmp(after, big, len) == 0, "the file was modified");
+    free(after);
+}
+
+Test(storage, refuses_foreign_sqlite) {
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_exec(db, "CREATE TABLE t(x); INSERT INTO t VALUES (1);", NULL, NULL, NULL);
+    sqlite3_close(db);
+    rw_store *s = NULL;
+    rw_err err;
+    cr_expect_eq(rw_store_open(&s, path, 0, &err), RW_ERR_CORRUPT);
+    cr_expect(strstr(err.msg, "another program") != NULL, "%s", err.msg);
+}
+
+Test(storage, refuses_newer_schema) {
+    rw_store *s = NULL;
+    rw_err err;
+    cr_assert_eq(rw_store_open(&s, path, 0, &err), RW_OK, "%s", err.msg);
+    rw_store_close(s);
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_exec(db, "INSERT INTO schema_version VALUES (999)", NULL, NULL, NULL);
+    sqlite3_close(db);
+    cr_expect_eq(rw_store_open(&s, path, 0, &err), RW_ERR_CORRUPT);
+    cr_expect(strstr(err.msg, "newer") != NULL, "%s", err.msg);
+}
+
+Test(storage, readonly_missing_file) {
+    rw_store *s = NULL;
+    rw_err err;
+    cr_expect_eq(rw_store_open(&s, path, RW_STORE_READONLY, &err), RW_ERR_NOTFOUND);
+    cr_expect_null(s);
+}
+
+Test(storage, schema_version_recorded) {
+    rw_store *s = NULL;
+    rw_err err;
+    cr_assert_eq(rw_store_open(&s, path, 0, &err), RW_OK, "%s", err.msg);
+    rw_store_close(s);
+    char *out = NULL;
+    tu_run(&out, "sqlite3 '%s' 'SELECT max(version) FROM schema_version; PRAGMA journal_mode;'", path);
+    char want[64];
+    snprintf(want, sizeof want, "%d\nwal", rw_store_schema_version());
+    cr_expect(strstr(out, want) != NULL, "%s", out);
+    free(out);
+}
