@@ -67,9 +67,12 @@ static void on_progress(void *ctx, const rw_ingest_stats *s, uint64_t total) {
 }
 
 int rw_cmd_ingest(int argc, char **argv) {
-    static const struct option opts[] = {{"db", required_argument, 0, 'd'},     {"key-file", required_argument, 0, 'k'},
-                                         {"strict", no_argument, 0, 's'},       {"max-bad", required_argument, 0, 'm'},
-                                         {"quiet", no_argument, 0, 'q'},        {"help", no_argument, 0, 'h'},
+    static const struct option opts[] = {{"db", required_argument, 0, 'd'},
+                                         {"key-file", required_argument, 0, 'k'},
+                                         {"strict", no_argument, 0, 's'},
+                                         {"max-bad", required_argument, 0, 'm'},
+                                         {"quiet", no_argument, 0, 'q'},
+                                         {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *db = NULL, *key = NULL;
     rw_ingest_opts io = {0};
@@ -78,18 +81,30 @@ int rw_cmd_ingest(int argc, char **argv) {
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-            case 'd': db = optarg; break;
-            case 'k': key = optarg; break;
-            case 's': io.strict = 1; break;
-            case 'q': u.quiet = 1; break;
+            case 'd':
+                db = optarg;
+                break;
+            case 'k':
+                key = optarg;
+                break;
+            case 's':
+                io.strict = 1;
+                break;
+            case 'q':
+                u.quiet = 1;
+                break;
             case 'm':
                 if (rw_cli_parse_u64(optarg, &io.max_bad_lines) != 0) {
                     rw_cli_error("ingest", "--max-bad: expected a whole number, got '%s'", optarg);
                     return RW_EXIT_USAGE;
                 }
                 break;
-            case 'h': fputs(help, stdout); return RW_EXIT_OK;
-            default: fputs(help, stderr); return RW_EXIT_USAGE;
+            case 'h':
+                fputs(help, stdout);
+                return RW_EXIT_OK;
+            default:
+                fputs(help, stderr);
+                return RW_EXIT_USAGE;
         }
     }
     if (optind != argc - 1) {
@@ -138,9 +153,8 @@ int rw_cmd_ingest(int argc, char **argv) {
     if (s.lines == 0) fprintf(stderr, "ringwatch ingest: %s is empty: no events\n", name);
     printf("%s: %llu events, %llu new accounts, %llu new attributes, %llu new edges, %llu bad lines, "
            "%llu unknown keys, %.0f events/s, peak RSS %.0f MB\n",
-           name, (unsigned long long)s.events, (unsigned long long)s.new_accounts,
-           (unsigned long long)s.new_attributes, (unsigned long long)s.new_edges, (unsigned long long)s.bad_lines,
-           (unsigned long long)s.unknown_keys, s.seconds > 0 ? (double)s.events / s.seconds : 0.0,
-           (double)rw_peak_rss() / 1e6);
+           name, (unsigned long long)s.events, (unsigned long long)s.new_accounts, (unsigned long long)s.new_attributes,
+           (unsigned long long)s.new_edges, (unsigned long long)s.bad_lines, (unsigned long long)s.unknown_keys,
+           s.seconds > 0 ? (double)s.events / s.seconds : 0.0, (double)rw_peak_rss() / 1e6);
     return s.bad_lines ? RW_EXIT_PARTIAL : RW_EXIT_OK;
 }

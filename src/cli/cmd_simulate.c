@@ -21,12 +21,15 @@ static const char help[] =
     "  --start TS       first second, Unix time (default 2026-09-01T00:00:00Z)\n";
 
 int rw_cmd_simulate(int argc, char **argv) {
-    static const struct option opts[] = {
-        {"accounts", required_argument, 0, 'a'}, {"seed", required_argument, 0, 's'},
-        {"days", required_argument, 0, 'D'},     {"ring-share", required_argument, 0, 'r'},
-        {"start", required_argument, 0, 'S'},    {"out", required_argument, 0, 'o'},
-        {"truth", required_argument, 0, 't'},    {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"accounts", required_argument, 0, 'a'},
+                                         {"seed", required_argument, 0, 's'},
+                                         {"days", required_argument, 0, 'D'},
+                                         {"ring-share", required_argument, 0, 'r'},
+                                         {"start", required_argument, 0, 'S'},
+                                         {"out", required_argument, 0, 'o'},
+                                         {"truth", required_argument, 0, 't'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     rw_sim_config cfg;
     rw_sim_defaults(&cfg);
     const char *out = NULL, *truth = NULL;
@@ -58,10 +61,18 @@ int rw_cmd_simulate(int argc, char **argv) {
                 cfg.ring_share = x;
                 break;
             }
-            case 'o': out = optarg; break;
-            case 't': truth = optarg; break;
-            case 'h': fputs(help, stdout); return RW_EXIT_OK;
-            default: fputs(help, stderr); return RW_EXIT_USAGE;
+            case 'o':
+                out = optarg;
+                break;
+            case 't':
+                truth = optarg;
+                break;
+            case 'h':
+                fputs(help, stdout);
+                return RW_EXIT_OK;
+            default:
+                fputs(help, stderr);
+                return RW_EXIT_USAGE;
         }
     }
     if (!out || optind != argc) {

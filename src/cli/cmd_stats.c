@@ -5,11 +5,10 @@
 #include "cli.h"
 #include "engine.h"
 
-static const char help[] =
-    "usage: ringwatch stats [--db PATH] [--key-file PATH] [--hubs N]\n\n"
-    "Loads the graph from the database (read-only) and prints node and edge\n"
-    "counts, the degree distribution per kind and the N largest hubs (default 10),\n"
-    "named by pseudonym, never by raw value.\n";
+static const char help[] = "usage: ringwatch stats [--db PATH] [--key-file PATH] [--hubs N]\n\n"
+                           "Loads the graph from the database (read-only) and prints node and edge\n"
+                           "counts, the degree distribution per kind and the N largest hubs (default 10),\n"
+                           "named by pseudonym, never by raw value.\n";
 
 int rw_cmd_stats(int argc, char **argv) {
     static const struct option opts[] = {{"db", required_argument, 0, 'd'},
@@ -23,16 +22,24 @@ int rw_cmd_stats(int argc, char **argv) {
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-            case 'd': db = optarg; break;
-            case 'k': key = optarg; break;
+            case 'd':
+                db = optarg;
+                break;
+            case 'k':
+                key = optarg;
+                break;
             case 'n':
                 if (rw_cli_parse_u64(optarg, &nhubs) != 0 || nhubs > 1000) {
                     rw_cli_error("stats", "--hubs: expected a whole number up to 1000, got '%s'", optarg);
                     return RW_EXIT_USAGE;
                 }
                 break;
-            case 'h': fputs(help, stdout); return RW_EXIT_OK;
-            default: fputs(help, stderr); return RW_EXIT_USAGE;
+            case 'h':
+                fputs(help, stdout);
+                return RW_EXIT_OK;
+            default:
+                fputs(help, stderr);
+                return RW_EXIT_USAGE;
         }
     }
     if (optind != argc) {

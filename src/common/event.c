@@ -92,16 +92,21 @@ static int parse_v4(uint8_t a[4], const char *s, size_t len) {
 }
 
 static int is_v4_mapped(const uint8_t a[16]) {
-    static const uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    return memcmp(a, prefix, sizeof prefix) == 0;
+    for (int i = 0; i < 10; i++)
+        if (a[i]) return 0;
+    return a[10] == 0xff && a[11] == 0xff;
 }
 
 /* Parses an address into its 16-byte form (IPv4 as v4-mapped). Returns NULL
  * on success, else a reason ("" when there is nothing more to say). */
 static const char *ip_parse(uint8_t a[16], const char *in, size_t len) {
+    int colon = 0;
     memset(a, 0, 16);
-    if (memchr(in, '%', len)) return "zone ids (%...) are not accepted";
-    if (!memchr(in, ':', len)) {
+    for (size_t i = 0; i < len; i++) {
+        if (in[i] == '%') return "zone ids (%...) are not accepted";
+        colon |= in[i] == ':';
+    }
+    if (!colon) {
         a[10] = a[11] = 0xff;
         int r = parse_v4(a + 12, in, len);
         return r == V4_OK ? NULL : r == V4_LEADING_ZERO ? "IPv4 parts must not have leading zeros" : "";
@@ -241,7 +246,7 @@ static const char *parse_rfc3339(int64_t *out, const char *s, size_t len) {
     const char *why = parse_zone(&off, s + p, len - p);
     if (why) return why;
     if (sec == 60) sec = 59; /* a leap second: Unix time has no slot for it */
-    *out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off;
+    *out = days_from_civil(y, mo, d) * 86400 + (int64_t)h * 3600 + (int64_t)mi * 60 + sec - off;
     return NULL;
 }
 
@@ -272,6 +277,7 @@ typedef struct {
     size_t len;
     size_t pos;    /* next byte to read; columns in messages are pos + 1 */
     unsigned seen; /* bit i: fields[i] was present */
+    int saw_nul;   /* the last string scanned had a \u0000 */
     rw_event_raw *ev;
     rw_err *err;
 } parser;
@@ -401,6 +407,7 @@ static rw_status scan_string(parser *p, const char *field_name, char *buf, size_
     const uint8_t *s = (const uint8_t *)p->s;
     size_t n = 0, i = p->pos + 1, len = p->len;
     *out_len = 0;
+    p->saw_nul = 0;
     for (;;) {
         if (i >= len) {
             p->pos = len;
@@ -422,6 +429,7 @@ static rw_status scan_string(parser *p, const char *field_name, char *buf, size_
             int r = unescape(s + i, len - i, tmp, &in_len, &k);
             if (r != ESC_OK) return escape_fail(p, field_name, r);
             src = tmp;
+            p->saw_nul |= k == 1 && tmp[0] == 0;
         } else if (c < 0x20) {
             char what[80];
             snprintf(what, sizeof what, "raw control character 0x%02x in a string (it must be escaped)", c);
@@ -430,7 +438,7 @@ static rw_status scan_string(parser *p, const char *field_name, char *buf, size_
             k = in_len = utf8_seq(s + i, len - i);
             if (!k) return field_fail(p, field_name, "invalid UTF-8");
         }
-        if (n + k <= cap) memcpy(buf + n, src, k);
+        if (buf && n + k <= cap) memcpy(buf + n, src, k);
         n += k;
         i += in_len;
     }
@@ -482,7 +490,7 @@ static rw_status scan_number(parser *p, number *nm) {
 static rw_status literal(parser *p, const char *word, size_t n) {
     if (p->len - p->pos < n || memcmp(p->s + p->pos, word, n) != 0) {
         /* Point at the first differing byte, or the end of the line. */
-        while (p->pos < p->len && *word && p->s[p->pos] == *word) p->pos++, word++;
+        for (; p->pos < p->len && *word && p->s[p->pos] == *word; word++) p->pos++;
         return syntax(p, "invalid literal (expected true, false or null)");
     }
     p->pos += n;
@@ -575,13 +583,15 @@ static rw_status wrong_type(parser *p, const field *f, const char *expected) {
 
 /* Reads a string value of 1..max bytes into buf (max + 1 bytes) and
  * NUL-terminates it; NUL bytes inside would cut C strings downstream. */
-static rw_status text_value(parser *p, const field *f, char *buf, size_t max, size_t *n) {
-    rw_status s = scan_string(p, f->name, buf, max, n);
+static rw_status text_value(parser *p, const field *f, char *buf, size_t max, size_t *out_len) {
+    size_t n;
+    rw_status s = scan_string(p, f->name, buf, max, &n);
     if (s) return s;
-    if (*n == 0) return rw_fail(p->err, RW_ERR_INVALID, "%s: must be 1-%zu bytes, got an empty string", f->name, max);
-    if (*n > max) return rw_fail(p->err, RW_ERR_INVALID, "%s: longer than %zu bytes", f->name, max);
-    if (memchr(buf, 0, *n)) return rw_fail(p->err, RW_ERR_INVALID, "%s: must not contain NUL (\\u0000)", f->name);
-    buf[*n] = '\0';
+    if (n == 0) return rw_fail(p->err, RW_ERR_INVALID, "%s: must be 1-%zu bytes, got an empty string", f->name, max);
+    if (n > max) return rw_fail(p->err, RW_ERR_INVALID, "%s: longer than %zu bytes", f->name, max);
+    if (p->saw_nul) return rw_fail(p->err, RW_ERR_INVALID, "%s: must not contain NUL (\\u0000)", f->name);
+    buf[n] = '\0';
+    *out_len = n;
     return RW_OK;
 }
 
@@ -670,7 +680,7 @@ static rw_status parse_attr(parser *p, const field *f) {
 }
 
 #define FIELD(name, fn, attr)                                                                                          \
-    { name, sizeof name - 1, fn, attr }
+    { name, sizeof(name) - 1, fn, attr }
 static const field fields[] = {
     FIELD("account", parse_account, 0),
     FIELD("ts", parse_ts, 0),
@@ -683,12 +693,13 @@ enum { F_ACCOUNT, F_TS, F_COUNT = sizeof fields / sizeof fields[0] };
 
 static const field *find_field(const char *key, size_t n) {
     for (size_t i = 0; i < F_COUNT; i++)
-        if (fields[i].name_len == n && memcmp(fields[i].name, key, n) == 0) return &fields[i];
+        if (fields[i].name_len == n && fields[i].name[0] == key[0] && memcmp(fields[i].name, key, n) == 0)
+            return &fields[i];
     return NULL;
 }
 
 static rw_status parse_member(parser *p) {
-    char key[16];
+    char key[16] = "";
     size_t n;
     if (peek(p) != '"') return syntax(p, "expected a quoted key");
     rw_status s = scan_string(p, NULL, key, sizeof key, &n);
@@ -733,24 +744,34 @@ static rw_status parse_object(parser *p) {
     }
 }
 
-rw_status rw_event_parse(rw_event_raw *out, const char *line, size_t len, rw_err *err) {
-    /* Only what marks a field absent is reset: clearing all 2 KB costs more
-     * than the parse of a typical line. */
-    out->ts = 0;
-    out->type = RW_EV_SIGNUP;
-    out->account_len = 0;
-    out->account[0] = '\0';
+/* Only what marks a field absent is reset: clearing all 2 KB costs more than
+ * the parse of a typical line. */
+static void reset(rw_event_raw *ev) {
+    ev->ts = 0;
+    ev->type = RW_EV_SIGNUP;
+    ev->account_len = 0;
+    ev->account[0] = '\0';
     for (int i = 0; i < RW_EVENT_ATTRS; i++) {
-        out->attr_len[i] = 0;
-        out->attr[i][0] = '\0';
+        ev->attr_len[i] = 0;
+        ev->attr[i][0] = '\0';
     }
-    out->unknown_keys = 0;
-    parser p = {.s = line, .len = line ? len : 0, .ev = out, .err = err};
-    rw_status s = parse_object(&p);
+    ev->unknown_keys = 0;
+}
+
+static rw_status parse_line(parser *p) {
+    rw_status s = parse_object(p);
     if (s) return s;
-    skip_ws(&p);
-    if (p.pos < p.len) return syntax(&p, "unexpected data after the object");
-    if (!(p.seen & 1u << F_ACCOUNT)) return rw_fail(err, RW_ERR_INVALID, "account: missing");
-    if (!(p.seen & 1u << F_TS)) return rw_fail(err, RW_ERR_INVALID, "ts: missing");
+    skip_ws(p);
+    if (p->pos < p->len) return syntax(p, "unexpected data after the object");
+    if (!(p->seen & 1u << F_ACCOUNT)) return rw_fail(p->err, RW_ERR_INVALID, "account: missing");
+    if (!(p->seen & 1u << F_TS)) return rw_fail(p->err, RW_ERR_INVALID, "ts: missing");
     return RW_OK;
+}
+
+rw_status rw_event_parse(rw_event_raw *out, const char *line, size_t len, rw_err *err) {
+    parser p = {.s = line, .len = line ? len : 0, .ev = out, .err = err};
+    reset(out);
+    rw_status s = parse_line(&p);
+    if (s) reset(out); /* a half-filled event must not be mistaken for one */
+    return s;
 }

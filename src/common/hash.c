@@ -72,8 +72,8 @@ static rw_status read_key(const char *path, uint8_t key[KEY_BYTES], rw_err *err)
         goto done;
     }
     if (sb.st_mode & 077) {
-        st = rw_fail(err, RW_ERR_PERM, "key file %s is readable by group or others (mode %03o); chmod 600 it",
-                     path, (unsigned)(sb.st_mode & 0777));
+        st = rw_fail(err, RW_ERR_PERM, "key file %s is readable by group or others (mode %03o); chmod 600 it", path,
+                     (unsigned)(sb.st_mode & 0777));
         goto done;
     }
     if (sb.st_size != KEY_BYTES) {

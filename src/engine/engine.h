@@ -41,7 +41,7 @@ typedef struct {
     /* Called about ten times a second from the calling thread; NULL: none. */
     void (*on_progress)(void *ctx, const rw_ingest_stats *so_far, uint64_t bytes_total);
     void *ctx;
-    uint64_t bytes_total; /* input size for progress, 0 when unknown */
+    uint64_t bytes_total;   /* input size for progress, 0 when unknown */
     uint64_t max_bad_lines; /* give up after this many bad lines (0: no limit) */
 } rw_ingest_opts;
 
@@ -49,8 +49,8 @@ typedef struct {
  * stores them. Every committed batch is durable once this returns RW_OK; a
  * bad line is reported and skipped (or, when strict, ends the ingest with
  * RW_ERR_INVALID and nothing stored). *out is filled even on failure. */
-rw_status rw_engine_ingest_fd(rw_engine *e, rw_ingest_stats *out, int fd, const char *name,
-                              const rw_ingest_opts *opts, rw_err *err);
+rw_status rw_engine_ingest_fd(rw_engine *e, rw_ingest_stats *out, int fd, const char *name, const rw_ingest_opts *opts,
+                              rw_err *err);
 
 /* ---- statistics --------------------------------------------------------- */
 

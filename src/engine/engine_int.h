@@ -37,11 +37,49 @@ typedef struct {
     uint64_t new_accounts, new_attributes, new_edges;
 } rw_apply_delta;
 
-/* Applies one event to the graph and the store inside the caller's open
- * transaction. On failure the graph may be ahead of the store: the caller
- * rolls back and calls rw_engine_reload_graph. Call with the write lock. */
+/* Rows for the store, produced by the graph writer and written by whoever
+ * owns the transaction (the ingest's store thread, or the signup group
+ * commit), so SQLite work overlaps graph work. ext pointers are borrowed
+ * from the events' owner and must outlive the write. */
+typedef struct {
+    uint32_t id;
+    uint16_t len;
+    const char *ext;
+    int64_t ts;
+} rw_op_account;
+
+typedef struct {
+    uint32_t id, parent;
+    uint8_t kind;
+    rw_hash hash;
+    int64_t ts;
+} rw_op_attr;
+
+typedef struct {
+    int64_t ts;
+    uint32_t account;
+    uint32_t attr[RW_EVENT_ATTRS];
+    uint8_t type;
+} rw_op_event;
+
+typedef struct {
+    rw_op_account *acc;
+    rw_op_attr *attr;
+    rw_op_event *ev;
+    size_t nacc, nattr, nev;
+    size_t cap_acc, cap_attr, cap_ev;
+} rw_store_ops;
+
+void rw_store_ops_clear(rw_store_ops *ops);
+void rw_store_ops_free(rw_store_ops *ops);
+/* Writes the rows inside the store's open transaction. */
+rw_status rw_engine_write_ops(rw_store *s, const rw_store_ops *ops, rw_err *err);
+
+/* Applies one event to the graph and appends the rows it creates to ops. On
+ * failure the graph may be ahead of the store: the caller drops the
+ * transaction and calls rw_engine_reload_graph. Call with the write lock. */
 rw_status rw_engine_apply(rw_engine *e, const rw_hevent *ev, const char *account, uint32_t *account_node,
-                          rw_apply_delta *d, rw_err *err);
+                          rw_store_ops *ops, rw_apply_delta *d, rw_err *err);
 
 /* Rebuilds the graph from the store (after a failed transaction). */
 rw_status rw_engine_reload_graph(rw_engine *e, rw_err *err);

@@ -1,7 +1,9 @@
-/* Bulk ingest: a reader thread splits, parses and hashes lines into batches;
- * the calling thread applies them to the graph and the store and commits.
- * Two stages because parsing plus keyed hashing costs about as much as the
- * writes, and the machine has two cores. */
+/* Bulk ingest, a pipeline of three stages that hand batches along: a reader
+ * thread splits, parses and hashes lines; the calling thread applies them to
+ * the graph (assigning node ids) and turns them into rows; a store thread
+ * writes the rows and commits. Parsing with keyed hashing, graph updates and
+ * SQLite inserts each cost about the same, so overlapping them is what makes
+ * ingest fast on two cores. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -11,10 +13,10 @@
 
 #include "engine_int.h"
 
-#define BATCH_EVENTS 8192
-#define QUEUE_DEPTH 4
-#define READ_CHUNK (4u << 20)
-#define COMMIT_EVERY 131072 /* events per (non-fsynced) transaction */
+#define BATCH_EVENTS  8192
+#define MAX_IN_FLIGHT 8 /* batches between the three stages */
+#define READ_CHUNK    (4u << 20)
+#define COMMIT_EVERY  131072 /* events per (non-fsynced) transaction */
 
 typedef struct {
     uint64_t line;
@@ -31,22 +33,51 @@ typedef struct batch {
     size_t nbad, bad_cap;
     uint64_t lines, bytes, unknown_keys;
     uint64_t first_line; /* line number before this batch */
+    rw_store_ops ops;    /* rows the graph writer produced for the store */
 } batch;
+
+typedef struct {
+    batch *head, *tail;
+} bqueue;
 
 typedef struct {
     rw_engine *e;
     int fd;
     const char *name;
-    /* queue from reader to writer, and free batches back */
+    int strict;
+    /* One lock for the hand-offs: batches are thousands of events, so the
+     * lock is taken a few hundred times a second. */
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    batch *head, *tail, *free_list;
-    size_t queued;
-    int done;       /* reader finished (EOF or error) */
-    int stop;       /* writer asks the reader to stop */
-    rw_status read_status;
-    rw_err read_err;
+    bqueue parsed;  /* reader -> graph writer */
+    bqueue applied; /* graph writer -> store */
+    batch *free_list;
+    size_t in_flight; /* batches allocated and not freed */
+    int read_done;    /* reader finished (EOF or error) */
+    int apply_done;   /* graph writer will send no more */
+    int stop;         /* a later stage failed: earlier ones stop */
+    rw_status read_status, store_status;
+    rw_err read_err, store_err;
+    uint64_t committed; /* events the store has committed */
 } pipeline;
+
+static void q_push(bqueue *q, batch *b) {
+    b->next = NULL;
+    if (q->tail)
+        q->tail->next = b;
+    else
+        q->head = b;
+    q->tail = b;
+}
+
+static batch *q_pop(bqueue *q) {
+    batch *b = q->head;
+    if (b) {
+        q->head = b->next;
+        if (!q->head) q->tail = NULL;
+    }
+    return b;
+}
 
 static void batch_free(batch *b) {
     if (!b) return;
@@ -54,6 +85,7 @@ static void batch_free(batch *b) {
     free(b->bad);
     free(b->ev);
     free(b->arena);
+    rw_store_ops_free(&b->ops);
     free(b);
 }
 
@@ -73,6 +105,7 @@ static batch *batch_new(void) {
 static void batch_reset(batch *b) {
     for (size_t i = 0; i < b->nbad; i++) free(b->bad[i].msg);
     b->n = b->nbad = b->arena_len = 0;
+    rw_store_ops_clear(&b->ops);
     b->lines = b->bytes = b->unknown_keys = 0;
 }
 
@@ -109,30 +142,42 @@ static int batch_add_event(batch *b, const rw_event_raw *raw, const rw_hasher *h
     return 0;
 }
 
-/* Hands a full batch to the writer and takes a free one (blocking while the
- * queue is full). Returns NULL when the writer asked us to stop or memory
- * ran out. */
+static int stopped(pipeline *p) {
+    pthread_mutex_lock(&p->mu);
+    int s = p->stop;
+    pthread_mutex_unlock(&p->mu);
+    return s;
+}
+
+/* Hands a full batch to the graph writer and takes a free one, waiting while
+ * MAX_IN_FLIGHT batches are already on their way. Returns NULL when a later
+ * stage asked us to stop or memory ran out. */
 static batch *push_batch(pipeline *p, batch *b) {
     pthread_mutex_lock(&p->mu);
-    while (p->queued >= QUEUE_DEPTH && !p->stop) pthread_cond_wait(&p->cv, &p->mu);
-    if (p->stop) {
-        pthread_mutex_unlock(&p->mu);
-        batch_free(b);
-        return NULL;
-    }
-    b->next = NULL;
-    if (p->tail)
-        p->tail->next = b;
-    else
-        p->head = b;
-    p->tail = b;
-    p->queued++;
-    batch *nb = p->free_list;
-    if (nb) p->free_list = nb->next;
+    q_push(&p->parsed, b);
     pthread_cond_broadcast(&p->cv);
+    while (!p->free_list && p->in_flight >= MAX_IN_FLIGHT && !p->stop) pthread_cond_wait(&p->cv, &p->mu);
+    batch *nb = NULL;
+    if (!p->stop) {
+        nb = p->free_list;
+        if (nb)
+            p->free_list = nb->next;
+        else
+            p->in_flight++;
+    }
+    int stop = p->stop;
     pthread_mutex_unlock(&p->mu);
-    if (!nb) nb = batch_new();
-    else batch_reset(nb);
+    if (stop) return NULL;
+    if (!nb) {
+        nb = batch_new();
+        if (!nb) {
+            pthread_mutex_lock(&p->mu);
+            p->in_flight--;
+            pthread_mutex_unlock(&p->mu);
+        }
+    } else {
+        batch_reset(nb);
+    }
     return nb;
 }
 
@@ -178,6 +223,9 @@ static void *reader_main(void *arg) {
     size_t have = 0;
     int skipping = 0; /* inside an overlong line: discard to its newline */
     r.b = batch_new();
+    pthread_mutex_lock(&p->mu);
+    p->in_flight++;
+    pthread_mutex_unlock(&p->mu);
     if (!buf || !r.b) {
         p->read_status = rw_fail(&p->read_err, RW_ERR_NOMEM, "out of memory for the read buffer");
         goto done;
@@ -208,88 +256,134 @@ static void *reader_main(void *arg) {
         if (have > RW_LINE_MAX) {
             /* Refuse the line rather than buffer it whole: report it once and
              * drop bytes until its newline. */
-            r.line++;
-            r.b->lines++;
+            if (!skipping) {
+                r.line++;
+                r.b->lines++;
+                char msg[96];
+                snprintf(msg, sizeof msg, "line: longer than %u bytes, skipped", RW_LINE_MAX);
+                if (batch_add_bad(r.b, r.line, p->name, msg) != 0) goto stopped;
+                skipping = 1;
+            }
             r.b->bytes += have;
-            char msg[96];
-            snprintf(msg, sizeof msg, "line: longer than %u bytes, skipped", RW_LINE_MAX);
-            if (batch_add_bad(r.b, r.line, p->name, msg) != 0) goto stopped;
             have = 0;
-            skipping = 1;
         }
     }
     if (have > 0 && !skipping && take_line(&r, buf, have) != 0) goto stopped; /* last line without newline */
     if (r.b && (r.b->n || r.b->nbad || r.b->lines)) {
-        r.b = push_batch(p, r.b);
+        /* The last batch goes without taking a new one. */
+        pthread_mutex_lock(&p->mu);
+        q_push(&p->parsed, r.b);
+        pthread_mutex_unlock(&p->mu);
+        r.b = NULL;
+        goto done;
     }
 stopped:
-    if (r.b == NULL && !p->stop && p->read_status == RW_OK)
+    if (r.b == NULL && !stopped(p) && p->read_status == RW_OK)
         p->read_status = rw_fail(&p->read_err, RW_ERR_NOMEM, "out of memory while reading %s", p->name);
 done:
     batch_free(r.b);
     free(buf);
     pthread_mutex_lock(&p->mu);
-    p->done = 1;
+    p->read_done = 1;
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
     return NULL;
 }
 
-/* Takes the next batch, or NULL when the reader is done and the queue empty. */
-static batch *pop_batch(pipeline *p) {
+/* Blocks for the next batch of q; NULL once *done is set and q is empty. */
+static batch *take(pipeline *p, bqueue *q, const int *done) {
     pthread_mutex_lock(&p->mu);
-    while (!p->head && !p->done) pthread_cond_wait(&p->cv, &p->mu);
-    batch *b = p->head;
-    if (b) {
-        p->head = b->next;
-        if (!p->head) p->tail = NULL;
-        p->queued--;
-        pthread_cond_broadcast(&p->cv);
-    }
+    while (!q->head && !*done) pthread_cond_wait(&p->cv, &p->mu);
+    batch *b = q_pop(q);
     pthread_mutex_unlock(&p->mu);
     return b;
+}
+
+static void give(pipeline *p, bqueue *q, batch *b) {
+    pthread_mutex_lock(&p->mu);
+    q_push(q, b);
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
 }
 
 static void recycle(pipeline *p, batch *b) {
     pthread_mutex_lock(&p->mu);
     b->next = p->free_list;
     p->free_list = b;
+    pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
+}
+
+static void stop_all(pipeline *p) {
+    pthread_mutex_lock(&p->mu);
+    p->stop = 1;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* The store stage: writes each batch's rows, commits every COMMIT_EVERY
+ * events (strict: once, at the end) and fsyncs the last commit. After a
+ * failure it rolls back and only recycles what still arrives. */
+static void *store_main(void *arg) {
+    pipeline *p = arg;
+    rw_store *s = p->e->store;
+    rw_err *err = &p->store_err;
+    uint64_t pending = 0;
+    int in_txn = 0;
+    batch *b;
+    while ((b = take(p, &p->applied, &p->apply_done)) != NULL) {
+        if (p->store_status == RW_OK) {
+            rw_status st = RW_OK;
+            if (!in_txn) {
+                st = rw_store_begin(s, err);
+                in_txn = st == RW_OK;
+            }
+            if (st == RW_OK) st = rw_engine_write_ops(s, &b->ops, err);
+            pending += b->ops.nev;
+            if (st == RW_OK && !p->strict && pending >= COMMIT_EVERY) {
+                in_txn = 0;
+                st = rw_store_commit(s, 0, err);
+                if (st == RW_OK) p->committed += pending, pending = 0;
+            }
+            if (st != RW_OK) {
+                p->store_status = st;
+                if (in_txn) rw_store_rollback(s);
+                in_txn = 0;
+                stop_all(p);
+            }
+        }
+        recycle(p, b);
+    }
+    if (p->store_status == RW_OK && in_txn) {
+        p->store_status = rw_store_commit(s, 1, err);
+        if (p->store_status == RW_OK) p->committed += pending;
+    } else if (in_txn) {
+        rw_store_rollback(s);
+    }
+    return NULL;
 }
 
 typedef struct {
     rw_engine *e;
     const rw_ingest_opts *opts;
     rw_ingest_stats *stats;
-    uint64_t uncommitted;
-    int in_txn;
     double last_progress;
 } writer;
 
-static rw_status apply_batch(writer *w, const batch *b, rw_err *err) {
-    rw_status st = RW_OK;
+/* Applies a batch to the graph, producing its rows in b->ops. */
+static rw_status apply_batch(writer *w, batch *b, rw_err *err) {
     rw_apply_delta d = {0};
-    if (!w->in_txn) {
-        st = rw_store_begin(w->e->store, err);
-        if (st != RW_OK) return st;
-        w->in_txn = 1;
-    }
+    rw_store_ops_clear(&b->ops);
     for (size_t i = 0; i < b->n; i++) {
         uint32_t node;
-        st = rw_engine_apply(w->e, &b->ev[i], b->arena + b->ev[i].account_off, &node, &d, err);
+        rw_status st = rw_engine_apply(w->e, &b->ev[i], b->arena + b->ev[i].account_off, &node, &b->ops, &d, err);
         if (st != RW_OK) return st;
     }
     w->stats->events += b->n;
     w->stats->new_accounts += d.new_accounts;
     w->stats->new_attributes += d.new_attributes;
     w->stats->new_edges += d.new_edges;
-    w->uncommitted += b->n;
-    if (!w->opts->strict && w->uncommitted >= COMMIT_EVERY) {
-        st = rw_store_commit(w->e->store, 0, err);
-        w->in_txn = 0;
-        if (st == RW_OK) w->uncommitted = 0;
-    }
-    return st;
+    return RW_OK;
 }
 
 static void count_batch(writer *w, const batch *b) {
@@ -306,88 +400,104 @@ static void count_batch(writer *w, const batch *b) {
     }
 }
 
-rw_status rw_engine_ingest_fd(rw_engine *e, rw_ingest_stats *out, int fd, const char *name,
-                              const rw_ingest_opts *opts, rw_err *err) {
+static void free_list(batch *b) {
+    while (b) {
+        batch *n = b->next;
+        batch_free(b);
+        b = n;
+    }
+}
+
+rw_status rw_engine_ingest_fd(rw_engine *e, rw_ingest_stats *out, int fd, const char *name, const rw_ingest_opts *opts,
+                              rw_err *err) {
     memset(out, 0, sizeof *out);
     if (!e->hasher) return rw_fail(err, RW_ERR_PERM, "the engine is read-only");
     rw_ingest_opts none = {0};
     if (!opts) opts = &none;
     double t0 = rw_now();
     rw_status st = RW_OK;
-    pipeline p = {.e = e, .fd = fd, .name = name};
+    pipeline p = {.e = e, .fd = fd, .name = name, .strict = opts->strict};
     pthread_mutex_init(&p.mu, NULL);
     pthread_cond_init(&p.cv, NULL);
     writer w = {.e = e, .opts = opts, .stats = out};
-    batch *held = NULL, **held_tail = &held; /* strict mode keeps batches until EOF */
-    pthread_t th;
-    if (pthread_create(&th, NULL, reader_main, &p) != 0) {
+    bqueue held = {0}; /* strict mode applies nothing before EOF */
+    pthread_t reader_th, store_th;
+    int have_reader = 0, have_store = 0;
+    if (pthread_create(&reader_th, NULL, reader_main, &p) != 0) {
         st = rw_fail(err, RW_ERR_INTERNAL, "cannot start the reader thread");
         goto cleanup;
     }
+    have_reader = 1;
+    if (pthread_create(&store_th, NULL, store_main, &p) != 0) {
+        stop_all(&p);
+        st = rw_fail(err, RW_ERR_INTERNAL, "cannot start the store thread");
+        goto cleanup;
+    }
+    have_store = 1;
     pthread_rwlock_wrlock(&e->lock);
+    uint64_t applied_before = e->events;
+    int graph_touched = 0;
     batch *b;
-    while ((b = pop_batch(&p)) != NULL) {
+    while ((b = take(&p, &p.parsed, &p.read_done)) != NULL) {
         count_batch(&w, b);
+        if (st == RW_OK && stopped(&p)) st = RW_ERR_IO; /* the store failed; its message comes below */
         if (st == RW_OK && opts->strict && b->nbad) {
             st = rw_fail(err, RW_ERR_INVALID, "%s (strict: nothing of %s was stored)", b->bad[0].msg, name);
         } else if (st == RW_OK && opts->max_bad_lines && out->bad_lines >= opts->max_bad_lines) {
-            st = rw_fail(err, RW_ERR_LIMIT, "%s: %llu bad lines, giving up", name,
-                         (unsigned long long)out->bad_lines);
+            st = rw_fail(err, RW_ERR_LIMIT, "%s: %llu bad lines, giving up", name, (unsigned long long)out->bad_lines);
         }
         if (st != RW_OK) {
-            /* Drain without applying so the reader can finish. */
-            pthread_mutex_lock(&p.mu);
-            p.stop = 1;
-            pthread_cond_broadcast(&p.cv);
-            pthread_mutex_unlock(&p.mu);
-            batch_free(b);
+            stop_all(&p);
+            recycle(&p, b);
             continue;
         }
         if (opts->strict) {
-            b->next = NULL;
-            *held_tail = b;
-            held_tail = &b->next;
+            q_push(&held, b);
             continue;
         }
+        graph_touched = 1;
         st = apply_batch(&w, b, err);
-        recycle(&p, b);
+        give(&p, &p.applied, b);
     }
-    for (batch *h = held; st == RW_OK && h; h = h->next) st = apply_batch(&w, h, err);
-    if (st == RW_OK && p.read_status != RW_OK) {
+    while (st == RW_OK && (b = q_pop(&held)) != NULL) {
+        graph_touched = 1;
+        st = apply_batch(&w, b, err);
+        give(&p, &p.applied, b);
+    }
+    free_list(held.head);
+    pthread_mutex_lock(&p.mu);
+    p.apply_done = 1;
+    pthread_cond_broadcast(&p.cv);
+    pthread_mutex_unlock(&p.mu);
+    pthread_join(store_th, NULL);
+    have_store = 0;
+    if (p.store_status != RW_OK) {
+        st = p.store_status;
+        if (err) *err = p.store_err;
+    } else if (st == RW_OK && p.read_status != RW_OK) {
         st = p.read_status;
         if (err) *err = p.read_err;
     }
-    if (st == RW_OK && w.in_txn) {
-        st = rw_store_commit(e->store, 1, err);
-        w.in_txn = 0;
-        if (st == RW_OK) w.uncommitted = 0;
-    }
-    if (st != RW_OK && w.uncommitted) {
-        /* The graph already holds the uncommitted events: rebuild it from
-         * what the store kept, so memory never claims more than disk. */
-        rw_store_rollback(e->store);
-        out->events -= w.uncommitted;
+    out->events = p.committed;
+    if (graph_touched && e->events - applied_before != p.committed) {
+        /* The graph holds events the store did not keep: rebuild it from
+         * what the store has, so memory never claims more than disk. */
         rw_err ignored;
-        if (rw_engine_reload_graph(e, &ignored) != RW_OK) {
-            /* leave the old graph; the caller should reopen */
-        }
+        rw_engine_reload_graph(e, &ignored);
     }
     pthread_rwlock_unlock(&e->lock);
-    pthread_join(th, NULL);
 cleanup:
-    while (held) {
-        batch *n = held->next;
-        batch_free(held);
-        held = n;
+    if (have_store) {
+        pthread_mutex_lock(&p.mu);
+        p.apply_done = 1;
+        pthread_cond_broadcast(&p.cv);
+        pthread_mutex_unlock(&p.mu);
+        pthread_join(store_th, NULL);
     }
-    while ((b = p.head) != NULL) {
-        p.head = b->next;
-        batch_free(b);
-    }
-    while ((b = p.free_list) != NULL) {
-        p.free_list = b->next;
-        batch_free(b);
-    }
+    if (have_reader) pthread_join(reader_th, NULL);
+    free_list(p.parsed.head);
+    free_list(p.applied.head);
+    free_list(p.free_list);
     pthread_mutex_destroy(&p.mu);
     pthread_cond_destroy(&p.cv);
     out->seconds = rw_now() - t0;

@@ -12,7 +12,8 @@ typedef struct rw_graph rw_graph;
 
 #define RW_NODE_NONE UINT32_MAX
 
-/* An edge as seen from its account. Times are Unix seconds. */
+/* An edge as seen from its account. Times are Unix seconds; the graph stores
+ * every time as uint32, clamping an int64 to [0, UINT32_MAX]. */
 typedef struct {
     uint32_t attr;
     uint32_t first_seen;
@@ -36,21 +37,29 @@ uint32_t rw_graph_find_attr(const rw_graph *g, rw_kind kind, const rw_hash *h);
 
 /* ---- growth (writer) ---------------------------------------------------- */
 
-/* Adds an account; its id is the next node id. The caller has checked it is
- * not present. ts is its first-seen time. */
+/* Adds an account; its id is the next node id. ts is its first-seen time.
+ * RW_ERR_INVALID for an id of 0 or more than RW_ACCOUNT_MAX bytes,
+ * RW_ERR_EXISTS when present (the caller normally checked), RW_ERR_NOMEM. */
 rw_status rw_graph_add_account(rw_graph *g, uint32_t *out, const char *ext, size_t len, int64_t ts, rw_err *err);
 /* Adds an attribute node; parent is the subnet node of an IP, else
- * RW_NODE_NONE. */
+ * RW_NODE_NONE. RW_ERR_INVALID for a non-attribute kind or a parent that is
+ * not a subnet (or on a kind other than ip), RW_ERR_EXISTS, RW_ERR_NOMEM. */
 rw_status rw_graph_add_attr(rw_graph *g, uint32_t *out, rw_kind kind, const rw_hash *h, uint32_t parent, int64_t ts,
                             rw_err *err);
 /* Records that account was seen with attr at ts: creates the edge (and sets
  * *is_new to 1, counting a new account in attr's velocity) or updates its
- * last seen and count. Also updates both nodes' first/last seen. */
+ * first/last seen and count. Also updates both nodes' first/last seen.
+ * RW_ERR_INVALID unless account is an account and attr an ip, device or
+ * payment (subnets take no edges); RW_ERR_NOMEM leaves the graph unchanged. */
 rw_status rw_graph_observe(rw_graph *g, int *is_new, uint32_t account, uint32_t attr, int64_t ts, rw_err *err);
-/* Records an event time on an account without attributes (last seen). */
+/* Records an event time on an account without attributes (first/last seen).
+ * A node id out of range is ignored. */
 void rw_graph_touch(rw_graph *g, uint32_t node, int64_t ts);
 
 /* ---- queries ------------------------------------------------------------ */
+
+/* Queries take any node id: out of range (or of the wrong kind) they return
+ * 0, RW_NODE_NONE, NULL or, for rw_graph_kind, RW_KIND_COUNT. */
 
 uint32_t rw_graph_node_count(const rw_graph *g);
 uint64_t rw_graph_edge_count(const rw_graph *g);
@@ -66,13 +75,17 @@ uint32_t rw_graph_parent(const rw_graph *g, uint32_t node);
 const char *rw_graph_account_id(const rw_graph *g, uint32_t node, size_t *len);
 /* An attribute's hash; borrowed, valid until the graph is freed. */
 const rw_hash *rw_graph_attr_hash(const rw_graph *g, uint32_t node);
-/* An account's edges; borrowed, valid until the next write. */
+/* An account's edges in insertion order (NULL when none); borrowed, valid
+ * until the next write. */
 const rw_edge *rw_graph_account_edges(const rw_graph *g, uint32_t account, uint32_t *n);
-/* The accounts of an attribute; borrowed, valid until the next write. */
+/* The accounts of an attribute in insertion order (NULL when none);
+ * borrowed, valid until the next write. */
 const uint32_t *rw_graph_attr_accounts(const rw_graph *g, uint32_t attr, uint32_t *n);
-/* Velocity counters of an attribute, decayed to time now. */
+/* Velocity counters of an attribute, decayed to time now (a now before the
+ * last update gives the stored values). Zeros for subnets and non-attributes. */
 void rw_graph_velocity(const rw_graph *g, uint32_t attr, int64_t now, double out[RW_VEL_COUNT]);
-/* Bytes held by the graph (allocations of its own, including slack). */
+/* Bytes held by the graph (allocations of its own, including unused
+ * capacity, free blocks and an estimate of malloc's per-chunk overhead). */
 size_t rw_graph_memory(const rw_graph *g);
 
 /* ---- igraph ------------------------------------------------------------- */
@@ -81,10 +94,35 @@ struct igraph_s;
 /* Builds an undirected igraph_t whose vertex i is node i and whose edge j is
  * the j-th edge in account order; weights (may be NULL) receives one double
  * per edge from weight_fn (NULL: 1.0). The igraph_t is caller-owned
- * (igraph_destroy); weights is caller-allocated with rw_graph_edge_count
- * entries. */
+ * (igraph_destroy); on failure it is not initialised. weights is
+ * caller-allocated with rw_graph_edge_count entries. Call igraph from one
+ * thread at a time. */
 typedef double (*rw_graph_weight_fn)(void *ctx, const rw_graph *g, uint32_t account, const rw_edge *e);
 rw_status rw_graph_to_igraph(const rw_graph *g, struct igraph_s *out, double *weights, rw_graph_weight_fn weight_fn,
                              void *ctx, rw_err *err);
+
+/* ---- snapshot ------------------------------------------------------------ */
+
+/* A read-only copy of the graph in compressed sparse rows for the batch
+ * detectors: taken in one pass under the writer's lock, then used without it
+ * while signups keep flowing. Edge j is the j-th edge in account order (the
+ * same order as rw_graph_to_igraph). */
+typedef struct {
+    uint32_t n;             /* nodes */
+    uint64_t m;             /* edges */
+    uint8_t *kind;          /* [n] rw_kind */
+    uint32_t *first_seen;   /* [n] */
+    uint32_t *last_seen;    /* [n] */
+    uint32_t *parent;       /* [n] subnet of an IP node, else RW_NODE_NONE */
+    uint64_t *off;          /* [n + 1] node v's neighbours are nbr[off[v] .. off[v + 1]) */
+    uint32_t *nbr;          /* [2m] an account's attributes; an attribute's accounts */
+    uint32_t *eid;          /* [2m] the edge of each adjacency entry */
+    uint32_t *edge_account; /* [m] */
+    rw_edge *edges;         /* [m] attr, first/last seen, count */
+} rw_graph_snap;
+
+/* Copies the graph into a snapshot. Caller owns *out (rw_graph_snap_free). */
+rw_status rw_graph_snapshot(const rw_graph *g, rw_graph_snap **out, rw_err *err);
+void rw_graph_snap_free(rw_graph_snap *s);
 
 #endif

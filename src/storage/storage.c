@@ -40,6 +40,7 @@ static const char *const migrations[] = {
     "CREATE TABLE events(seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL, type INTEGER NOT NULL,"
     "  account INTEGER NOT NULL, ip INTEGER, device INTEGER, payment INTEGER);"
     "CREATE TABLE kinds(kind INTEGER PRIMARY KEY, name TEXT NOT NULL);"
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value);"
     "INSERT INTO kinds VALUES (0,'account'),(1,'ip'),(2,'device'),(3,'payment'),(4,'subnet');"
     /* Edges and last-seen times are derived from the log rather than
      * updated in place on every event; these views give them to SQL users. */
@@ -62,15 +63,21 @@ int rw_store_schema_version(void) {
  * get their own codes because operators act on them differently. */
 static rw_status db_status(int rc) {
     switch (rc & 0xff) {
-        case SQLITE_NOMEM: return RW_ERR_NOMEM;
-        case SQLITE_FULL: return RW_ERR_FULL;
+        case SQLITE_NOMEM:
+            return RW_ERR_NOMEM;
+        case SQLITE_FULL:
+            return RW_ERR_FULL;
         case SQLITE_READONLY:
         case SQLITE_PERM:
-        case SQLITE_CANTOPEN: return RW_ERR_PERM;
+        case SQLITE_CANTOPEN:
+            return RW_ERR_PERM;
         case SQLITE_CORRUPT:
-        case SQLITE_NOTADB: return RW_ERR_CORRUPT;
-        case SQLITE_IOERR: return RW_ERR_IO;
-        default: return RW_ERR_DB;
+        case SQLITE_NOTADB:
+            return RW_ERR_CORRUPT;
+        case SQLITE_IOERR:
+            return RW_ERR_IO;
+        default:
+            return RW_ERR_DB;
     }
 }
 
@@ -114,8 +121,7 @@ static rw_status check_and_migrate(rw_store *s, const char *path, rw_err *err) {
     st = query_int(s, "SELECT count(*) FROM sqlite_schema", &tables, err);
     if (st != RW_OK) return rw_fail(err, RW_ERR_CORRUPT, "%s is unreadable: %s", path, sqlite3_errmsg(s->db));
     if (app != APPLICATION_ID && tables > 0)
-        return rw_fail(err, RW_ERR_CORRUPT, "%s is an SQLite database of another program; refusing to touch it",
-                       path);
+        return rw_fail(err, RW_ERR_CORRUPT, "%s is an SQLite database of another program; refusing to touch it", path);
     if (tables > 0) {
         st = query_int(s, "SELECT max(version) FROM schema_version", &version, err);
         if (st != RW_OK) return rw_fail(err, RW_ERR_CORRUPT, "%s has no schema_version table", path);
@@ -216,17 +222,27 @@ rw_status rw_store_begin(rw_store *s, rw_err *err) {
 }
 
 rw_status rw_store_commit(rw_store *s, int durable, rw_err *err) {
-    rw_status st = RW_OK;
-    if (durable) st = exec(s, "PRAGMA synchronous=FULL", err);
-    if (st == RW_OK) st = exec(s, "COMMIT", err);
-    if (durable) exec(s, "PRAGMA synchronous=NORMAL", NULL);
+    rw_status st = exec(s, "COMMIT", err);
     if (st != RW_OK) {
         rw_err_prefix(err, "commit: ");
         rw_store_rollback(s);
         return st;
     }
     s->in_txn = 0;
-    return RW_OK;
+    if (!durable) return RW_OK;
+    /* The safety level cannot change inside a transaction, so a durable
+     * commit is followed by a one-row transaction at synchronous=FULL: its
+     * fsync of the WAL makes every frame before it durable too. */
+    st = exec(s,
+              "PRAGMA synchronous=FULL; BEGIN IMMEDIATE;"
+              "INSERT OR REPLACE INTO meta(key, value) VALUES ('last_durable_commit', unixepoch()); COMMIT;",
+              err);
+    exec(s, "PRAGMA synchronous=NORMAL", NULL);
+    if (st != RW_OK) {
+        rw_err_prefix(err, "durable commit: ");
+        rw_store_rollback(s);
+    }
+    return st;
 }
 
 void rw_store_rollback(rw_store *s) {
@@ -249,8 +265,7 @@ static void bind_node(sqlite3_stmt *st, int col, uint32_t id) {
         sqlite3_bind_int64(st, col, id);
 }
 
-rw_status rw_store_put_account(rw_store *s, uint32_t id, const char *ext, size_t len, int64_t first_seen,
-                               rw_err *err) {
+rw_status rw_store_put_account(rw_store *s, uint32_t id, const char *ext, size_t len, int64_t first_seen, rw_err *err) {
     sqlite3_stmt *st = s->stmt[ST_ACCOUNT];
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_text(st, 2, ext, (int)len, SQLITE_STATIC);
@@ -325,8 +340,8 @@ static rw_status load_nodes(rw_store *s, const rw_store_loader *cb, void *ctx, r
             }
             rw_hash h;
             memcpy(h.b, blob, RW_HASH_BYTES);
-            st = cb->attribute(ctx, (uint32_t)idb, (rw_kind)kind, &h, column_node(att, 3),
-                               sqlite3_column_int64(att, 4));
+            st =
+                cb->attribute(ctx, (uint32_t)idb, (rw_kind)kind, &h, column_node(att, 3), sqlite3_column_int64(att, 4));
             hb = next_row(att, &rc);
         }
         if (st != RW_OK) goto done;

@@ -588,6 +588,19 @@ Test(event, megabyte_line) {
     free(line);
 }
 
+Test(event, failure_leaves_an_empty_event) {
+    char line[1024];
+    char *a300 = repeat('a', 300);
+    snprintf(line, sizeof line, "{\"ip\":\"1.2.3.4\",\"device\":\"d\",\"account\":\"%s\",\"ts\":1}", a300);
+    bad(line, "account: longer than 256 bytes");
+    cr_assert_eq(ev.account_len, 0);
+    for (int i = 0; i < RW_EVENT_ATTRS; i++) cr_assert_eq(ev.attr_len[i], 0);
+    bad("{\"account\":\"a\",\"device\":\"d\",\"ts\":1,}", "json: ");
+    cr_assert_eq(ev.account_len, 0);
+    cr_assert_eq(ev.attr_len[1], 0);
+    free(a300);
+}
+
 Test(event, null_err_is_allowed) {
     cr_assert_eq(rw_event_parse(&ev, "{}", 2, NULL), RW_ERR_INVALID);
     cr_assert_eq(rw_event_parse(&ev, TYPICAL, strlen(TYPICAL), NULL), RW_OK);

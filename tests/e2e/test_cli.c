@@ -76,18 +76,18 @@ static const struct {
     const char *field;
 } bad[] = {
     {"{\"account\":\"t1\",\"ts\":10", "json"},                             /* truncated */
-    {"{\"account\" \"t2\",\"ts\":10}", "json"},                           /* invalid JSON */
-    {"[1,2,3]", "json"},                                                  /* not an object */
-    {"{\"account\":42,\"ts\":10}", "account"},                            /* wrong type */
-    {"{\"account\":\"t5\",\"ts\":true}", "ts"},                           /* wrong type */
-    {"{\"account\":\"t6\",\"ts\":10,\"type\":\"refund\"}", "type"},       /* unknown type */
-    {"{\"account\":\"t7\",\"ts\":10,\"ip\":\"300.1.2.3\"}", "ip"},        /* invalid IP */
-    {"{\"account\":\"t8\",\"ts\":10,\"ip\":\"fe80::1%eth0\"}", "ip"},     /* zone id */
-    {"{\"ts\":10,\"ip\":\"1.2.3.4\"}", "account"},                        /* missing account */
-    {"{\"account\":\"t10\"}", "ts"},                                      /* missing ts */
-    {"{\"account\":\"t11\",\"ts\":10,\"device\":\"\"}", "device"},        /* empty string */
+    {"{\"account\" \"t2\",\"ts\":10}", "json"},                            /* invalid JSON */
+    {"[1,2,3]", "json"},                                                   /* not an object */
+    {"{\"account\":42,\"ts\":10}", "account"},                             /* wrong type */
+    {"{\"account\":\"t5\",\"ts\":true}", "ts"},                            /* wrong type */
+    {"{\"account\":\"t6\",\"ts\":10,\"type\":\"refund\"}", "type"},        /* unknown type */
+    {"{\"account\":\"t7\",\"ts\":10,\"ip\":\"300.1.2.3\"}", "ip"},         /* invalid IP */
+    {"{\"account\":\"t8\",\"ts\":10,\"ip\":\"fe80::1%eth0\"}", "ip"},      /* zone id */
+    {"{\"ts\":10,\"ip\":\"1.2.3.4\"}", "account"},                         /* missing account */
+    {"{\"account\":\"t10\"}", "ts"},                                       /* missing ts */
+    {"{\"account\":\"t11\",\"ts\":10,\"device\":\"\"}", "device"},         /* empty string */
     {"{\"account\":\"t12\",\"ts\":10,\"device\":\"\xff\xfe\"}", "device"}, /* invalid UTF-8 */
-    {"{\"account\":\"t13\",\"ts\":\"2026-02-30T00:00:00Z\"}", "ts"},      /* impossible date */
+    {"{\"account\":\"t13\",\"ts\":\"2026-02-30T00:00:00Z\"}", "ts"},       /* impossible date */
 };
 #define NBAD (sizeof bad / sizeof bad[0])
 

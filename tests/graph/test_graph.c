@@ -1,0 +1,580 @@
+/* Tests of graph: the indexes, growth, adjacency storage, velocity counters,
+ * bad node ids, the igraph conversion and memory per edge. */
+#include <criterion/criterion.h>
+#include <igraph.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "graph.h"
+
+static rw_hash mkhash(uint64_t x) {
+    rw_hash h;
+    for (int i = 0; i < 2; i++) {
+        uint64_t z = (x += 0x9e3779b97f4a7c15ull);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+        z ^= z >> 31;
+        memcpy(h.b + 8 * i, &z, 8);
+    }
+    return h;
+}
+
+static rw_graph *mkgraph(void) {
+    rw_graph *g = NULL;
+    rw_err err = {{0}};
+    cr_assert_eq(rw_graph_create(&g, &err), RW_OK, "%s", err.msg);
+    return g;
+}
+
+static uint32_t add_account(rw_graph *g, const char *id, int64_t ts) {
+    uint32_t v;
+    rw_err err = {{0}};
+    cr_assert_eq(rw_graph_add_account(g, &v, id, strlen(id), ts, &err), RW_OK, "%s", err.msg);
+    return v;
+}
+
+static uint32_t add_attr(rw_graph *g, rw_kind kind, uint64_t x, uint32_t parent, int64_t ts) {
+    uint32_t v;
+    rw_err err = {{0}};
+    rw_hash h = mkhash(x);
+    cr_assert_eq(rw_graph_add_attr(g, &v, kind, &h, parent, ts, &err), RW_OK, "%s", err.msg);
+    return v;
+}
+
+static int observe(rw_graph *g, uint32_t account, uint32_t attr, int64_t ts) {
+    int is_new = -1;
+    rw_err err = {{0}};
+    cr_assert_eq(rw_graph_observe(g, &is_new, account, attr, ts, &err), RW_OK, "%s", err.msg);
+    return is_new;
+}
+
+static void assert_near(double got, double want) {
+    cr_assert(fabs(got - want) <= 1e-5 * fmax(1.0, fabs(want)), "got %.9g, want %.9g", got, want);
+}
+
+Test(graph, free_null_and_empty_queries) {
+    rw_graph_free(NULL);
+    rw_graph *g = mkgraph();
+    cr_assert_eq(rw_graph_node_count(g), 0);
+    cr_assert_eq(rw_graph_edge_count(g), 0);
+    cr_assert_eq(rw_graph_find_account(g, "a", 1), RW_NODE_NONE);
+    rw_hash h = mkhash(1);
+    cr_assert_eq(rw_graph_find_attr(g, RW_KIND_IP, &h), RW_NODE_NONE);
+    cr_assert_gt(rw_graph_memory(g), 0);
+    rw_graph_free(g);
+}
+
+Test(graph, accounts_by_id) {
+    rw_graph *g = mkgraph();
+    cr_assert_eq(add_account(g, "alice", 100), 0);
+    cr_assert_eq(add_account(g, "bob", 200), 1);
+    cr_assert_eq(rw_graph_find_account(g, "alice", 5), 0);
+    cr_assert_eq(rw_graph_find_account(g, "bob", 3), 1);
+    cr_assert_eq(rw_graph_find_account(g, "ali", 3), RW_NODE_NONE);
+    cr_assert_eq(rw_graph_find_account(g, "bobby", 5), RW_NODE_NONE);
+    size_t len = 0;
+    const char *s = rw_graph_account_id(g, 0, &len);
+    cr_assert_eq(len, 5);
+    cr_assert_str_eq(s, "alice");
+    cr_assert_eq(rw_graph_kind(g, 1), RW_KIND_ACCOUNT);
+    cr_assert_eq(rw_graph_first_seen(g, 1), 200);
+    cr_assert_eq(rw_graph_last_seen(g, 1), 200);
+    cr_assert_eq(rw_graph_kind_count(g, RW_KIND_ACCOUNT), 2);
+
+    /* a duplicate, empty and too long ids are refused without a change */
+    uint32_t v = 7;
+    rw_err err = {{0}};
+    cr_assert_eq(rw_graph_add_account(g, &v, "bob", 3, 0, &err), RW_ERR_EXISTS);
+    cr_assert_eq(v, RW_NODE_NONE);
+    cr_assert_eq(rw_graph_add_account(g, &v, "", 0, 0, &err), RW_ERR_INVALID);
+    char big[RW_ACCOUNT_MAX + 1];
+    memset(big, 'x', sizeof big);
+    cr_assert_eq(rw_graph_add_account(g, &v, big, sizeof big, 0, &err), RW_ERR_INVALID);
+    cr_assert_eq(rw_graph_node_count(g), 2);
+    /* the longest id fits, and binary ids are fine */
+    cr_assert_eq(rw_graph_add_account(g, &v, big, RW_ACCOUNT_MAX, 0, &err), RW_OK);
+    cr_assert_eq(rw_graph_find_account(g, big, RW_ACCOUNT_MAX), v);
+    cr_assert_eq(rw_graph_add_account(g, &v, "a\0b", 3, 0, &err), RW_OK);
+    cr_assert_eq(rw_graph_find_account(g, "a\0b", 3), v);
+    cr_assert_eq(rw_graph_find_account(g, "a", 1), RW_NODE_NONE);
+    /* negative and far-future times are clamped to 32 bits */
+    cr_assert_eq(rw_graph_add_account(g, &v, "clamp", 5, -5, &err), RW_OK);
+    cr_assert_eq(rw_graph_first_seen(g, v), 0);
+    rw_graph_touch(g, v, INT64_MAX);
+    cr_assert_eq(rw_graph_last_seen(g, v), (int64_t)UINT32_MAX);
+    rw_graph_free(g);
+}
+
+Test(graph, attributes_by_kind_and_hash) {
+    rw_graph *g = mkgraph();
+    uint32_t a = add_account(g, "a", 10);
+    uint32_t subnet = add_attr(g, RW_KIND_SUBNET, 5, RW_NODE_NONE, 10);
+    uint32_t ip = add_attr(g, RW_KIND_IP, 42, subnet, 10);
+    uint32_t dev = add_attr(g, RW_KIND_DEVICE, 42, RW_NODE_NONE, 11); /* same hash, another kind */
+    uint32_t b = add_account(g, "b", 12);
+    uint32_t pay = add_attr(g, RW_KIND_PAYMENT, 43, RW_NODE_NONE, 12);
+    /* dense ids in insertion order, kinds interleaved */
+    cr_assert_eq(a, 0);
+    cr_assert_eq(subnet, 1);
+    cr_assert_eq(ip, 2);
+    cr_assert_eq(dev, 3);
+    cr_assert_eq(b, 4);
+    cr_assert_eq(pay, 5);
+    rw_hash h42 = mkhash(42), h43 = mkhash(43);
+    cr_assert_eq(rw_graph_find_attr(g, RW_KIND_IP, &h42), ip);
+    cr_assert_eq(rw_graph_find_attr(g, RW_KIND_DEVICE, &h42), dev);
+    cr_assert_eq(rw_graph_find_attr(g, RW_KIND_PAYMENT, &h42), RW_NODE_NONE);
+    cr_assert_eq(rw_graph_find_attr(g, RW_KIND_PAYMENT, &h43), pay);
+    cr_assert_eq(rw_graph_find_attr(g, RW_KIND_ACCOUNT, &h42), RW_NODE_NONE);
+    cr_assert_eq(memcmp(rw_graph_attr_hash(g, dev), &h42, sizeof h42), 0);
+    cr_assert_eq(rw_graph_parent(g, ip), subnet);
+    cr_assert_eq(rw_graph_parent(g, dev), RW_NODE_NONE);
+    cr_assert_eq(rw_graph_parent(g, subnet), RW_NODE_NONE);
+    cr_assert_eq(rw_graph_kind(g, subnet), RW_KIND_SUBNET);
+    cr_assert_eq(rw_graph_kind_count(g, RW_KIND_ACCOUNT), 2);
+    cr_assert_eq(rw_graph_kind_count(g, RW_KIND_IP), 1);
+    cr_assert_eq(rw_graph_kind_count(g, RW_KIND_DEVICE), 1);
+    cr_assert_eq(rw_graph_kind_count(g, RW_KIND_PAYMENT), 1);
+    cr_assert_eq(rw_graph_kind_count(g, RW_KIND_SUBNET), 1);
+    cr_assert_eq(rw_graph_kind_count(g, RW_KIND_COUNT), 0);
+    cr_assert_eq(rw_graph_first_seen(g, dev), 11);
+
+    uint32_t v = 0;
+    rw_err err = {{0}};
+    cr_assert_eq(rw_graph_add_attr(g, &v, RW_KIND_IP, &h42, RW_NODE_NONE, 0, &err), RW_ERR_EXISTS);
+    cr_assert_eq(v, RW_NODE_NONE);
+    rw_hash h = mkhash(99);
+    cr_assert_eq(rw_graph_add_attr(g, &v, RW_KIND_ACCOUNT, &h, RW_NODE_NONE, 0, &err), RW_ERR_INVALID);
+    cr_assert_eq(rw_graph_add_attr(g, &v, (rw_kind)17, &h, RW_NODE_NONE, 0, &err), RW_ERR_INVALID);
+    cr_assert_eq(rw_graph_add_attr(g, &v, RW_KIND_IP, NULL, RW_NODE_NONE, 0, &err), RW_ERR_INVALID);
+    /* a parent must be a subnet, and only an IP has one */
+    cr_assert_eq(rw_graph_add_attr(g, &v, RW_KIND_IP, &h, ip, 0, &err), RW_ERR_INVALID);
+    cr_assert_eq(rw_graph_add_attr(g, &v, RW_KIND_IP, &h, 1000, 0, &err), RW_ERR_INVALID);
+    cr_assert_eq(rw_graph_add_attr(g, &v, RW_KIND_DEVICE, &h, subnet, 0, &err), RW_ERR_INVALID);
+    cr_assert_eq(rw_graph_node_count(g), 6);
+    cr_assert_eq(rw_graph_find_attr(g, RW_KIND_IP, &h), RW_NODE_NONE);
+    rw_graph_free(g);
+}
+
+Test(graph, observe_new_and_existing_edges) {
+    rw_graph *g = mkgraph();
+    uint32_t a = add_account(g, "a", 1000);
+    uint32_t b = add_account(g, "b", 1000);
+    uint32_t ip = add_attr(g, RW_KIND_IP, 1, RW_NODE_NONE, 1000);
+    uint32_t dev = add_attr(g, RW_KIND_DEVICE, 2, RW_NODE_NONE, 1000);
+
+    cr_assert_eq(observe(g, a, ip, 1000), 1);
+    cr_assert_eq(observe(g, a, dev, 1000), 1);
+    cr_assert_eq(observe(g, a, ip, 1500), 0);
+    cr_assert_eq(observe(g, a, ip, 900), 0); /* late event */
+    cr_assert_eq(observe(g, b, ip, 2000), 1);
+    cr_assert_eq(rw_graph_edge_count(g), 3);
+    cr_assert_eq(rw_graph_degree(g, a), 2);
+    cr_assert_eq(rw_graph_degree(g, b), 1);
+    cr_assert_eq(rw_graph_degree(g, ip), 2);
+    cr_assert_eq(rw_graph_degree(g, dev), 1);
+
+    uint32_t n = 0;
+    const rw_edge *e = rw_graph_account_edges(g, a, &n);
+    cr_assert_eq(n, 2);
+    cr_assert_eq(e[0].attr, ip);
+    cr_assert_eq(e[0].first_seen, 900);
+    cr_assert_eq(e[0].last_seen, 1500);
+    cr_assert_eq(e[0].count, 3);
+    cr_assert_eq(e[1].attr, dev);
+    cr_assert_eq(e[1].count, 1);
+    const uint32_t *acc = rw_graph_attr_accounts(g, ip, &n);
+    cr_assert_eq(n, 2);
+    cr_assert_eq(acc[0], a);
+    cr_assert_eq(acc[1], b);
+    acc = rw_graph_attr_accounts(g, dev, &n);
+    cr_assert_eq(n, 1);
+    cr_assert_eq(acc[0], a);
+
+    /* nodes take the min of first seen and the max of last seen */
+    cr_assert_eq(rw_graph_first_seen(g, a), 900);
+    cr_assert_eq(rw_graph_last_seen(g, a), 1500);
+    cr_assert_eq(rw_graph_first_seen(g, ip), 900);
+    cr_assert_eq(rw_graph_last_seen(g, ip), 2000);
+    cr_assert_eq(rw_graph_first_seen(g, b), 1000);
+    cr_assert_eq(rw_graph_last_seen(g, b), 2000);
+    rw_graph_touch(g, b, 3000);
+    rw_graph_touch(g, b, 50);
+    cr_assert_eq(rw_graph_first_seen(g, b), 50);
+    cr_assert_eq(rw_graph_last_seen(g, b), 3000);
+    /* an account without edges */
+    uint32_t c = add_account(g, "c", 5);
+    cr_assert_null(rw_graph_account_edges(g, c, &n));
+    cr_assert_eq(n, 0);
+    rw_graph_free(g);
+}
+
+Test(graph, account_with_many_edges) {
+    rw_graph *g = mkgraph();
+    uint32_t a = add_account(g, "many", 0);
+    enum { N = 300 };
+    uint32_t attrs[N];
+    for (uint32_t i = 0; i < N; i++) attrs[i] = add_attr(g, RW_KIND_IP, i, RW_NODE_NONE, 0);
+    for (uint32_t i = 0; i < N; i++) cr_assert_eq(observe(g, a, attrs[i], i), 1);
+    for (uint32_t i = 0; i < N; i++) cr_assert_eq(observe(g, a, attrs[N - 1 - i], 10000 + i), 0);
+    uint32_t n = 0;
+    const rw_edge *e = rw_graph_account_edges(g, a, &n);
+    cr_assert_eq(n, N);
+    for (uint32_t i = 0; i < N; i++) {
+        cr_assert_eq(e[i].attr, attrs[i]);
+        cr_assert_eq(e[i].first_seen, i);
+        cr_assert_eq(e[i].last_seen, 10000 + N - 1 - i);
+        cr_assert_eq(e[i].count, 2);
+    }
+    cr_assert_eq(rw_graph_edge_count(g), N);
+    rw_graph_free(g);
+}
+
+Test(graph, velocity_decay) {
+    const int64_t t0 = 1790000000;
+    rw_graph *g = mkgraph();
+    uint32_t a = add_account(g, "a", t0), b = add_account(g, "b", t0), c = add_account(g, "c", t0);
+    uint32_t ip = add_attr(g, RW_KIND_IP, 1, RW_NODE_NONE, t0);
+    double v[RW_VEL_COUNT];
+
+    rw_graph_velocity(g, ip, t0, v);
+    for (int i = 0; i < RW_VEL_COUNT; i++) cr_assert_eq(v[i], 0.0);
+    observe(g, a, ip, t0);
+    rw_graph_velocity(g, ip, t0, v);
+    for (int i = 0; i < RW_VEL_COUNT; i++) assert_near(v[i], 1.0);
+    rw_graph_velocity(g, ip, t0 + 3600, v);
+    assert_near(v[RW_VEL_HOUR], exp(-1.0));
+    assert_near(v[RW_VEL_DAY], exp(-3600.0 / 86400.0));
+    assert_near(v[RW_VEL_WEEK], exp(-3600.0 / 604800.0));
+    /* a query before the last update returns the stored values */
+    rw_graph_velocity(g, ip, t0 - 100, v);
+    assert_near(v[RW_VEL_HOUR], 1.0);
+
+    /* an existing edge is not a new account */
+    observe(g, a, ip, t0 + 60);
+    rw_graph_velocity(g, ip, t0, v);
+    assert_near(v[RW_VEL_HOUR], 1.0);
+
+    /* a second account an hour later: decayed first one plus one */
+    observe(g, b, ip, t0 + 3600);
+    rw_graph_velocity(g, ip, t0 + 3600, v);
+    assert_near(v[RW_VEL_HOUR], 1.0 + exp(-1.0));
+    assert_near(v[RW_VEL_DAY], 1.0 + exp(-1.0 / 24.0));
+    /* a late third account (30 minutes after t0) adds its decayed weight */
+    observe(g, c, ip, t0 + 1800);
+    rw_graph_velocity(g, ip, t0 + 3600, v);
+    assert_near(v[RW_VEL_HOUR], 1.0 + exp(-1.0) + exp(-0.5));
+    assert_near(v[RW_VEL_WEEK], 1.0 + exp(-3600.0 / 604800.0) + exp(-1800.0 / 604800.0));
+    /* and a day later everything has decayed by one more day */
+    rw_graph_velocity(g, ip, t0 + 3600 + 86400, v);
+    assert_near(v[RW_VEL_HOUR], (1.0 + exp(-1.0) + exp(-0.5)) * exp(-24.0));
+    assert_near(v[RW_VEL_DAY], (1.0 + exp(-1.0 / 24.0) + exp(-0.5 / 24.0)) * exp(-1.0));
+
+    /* subnets and accounts have none */
+    uint32_t s = add_attr(g, RW_KIND_SUBNET, 2, RW_NODE_NONE, t0);
+    rw_graph_velocity(g, s, t0, v);
+    cr_assert_eq(v[RW_VEL_HOUR], 0.0);
+    rw_graph_velocity(g, a, t0, v);
+    cr_assert_eq(v[RW_VEL_DAY], 0.0);
+    rw_graph_free(g);
+}
+
+/* Adds n accounts, each with a hub (when not NONE) and its own device and
+ * card; with edges 0 only the nodes, so that the memory difference between
+ * two such graphs is what the adjacency takes. */
+static void add_customers(rw_graph *g, uint32_t base, uint32_t n, uint32_t hub, int edges) {
+    char id[32];
+    for (uint32_t i = base; i < base + n; i++) {
+        snprintf(id, sizeof id, "acct-%07u", i);
+        uint32_t a = add_account(g, id, i);
+        uint32_t dev = add_attr(g, RW_KIND_DEVICE, 2 * i, RW_NODE_NONE, i);
+        uint32_t pay = add_attr(g, RW_KIND_PAYMENT, 2 * i + 1, RW_NODE_NONE, i);
+        if (!edges) continue;
+        if (hub != RW_NODE_NONE) cr_assert_eq(observe(g, a, hub, i), 1);
+        cr_assert_eq(observe(g, a, dev, i), 1);
+        cr_assert_eq(observe(g, a, pay, i), 1);
+    }
+}
+
+Test(graph, hub_grows_through_size_classes_and_blocks_are_reused) {
+    enum { N = 100000 };
+    rw_graph *g = mkgraph(), *nodes_only = mkgraph();
+    uint32_t hub[2];
+    for (int h = 0; h < 2; h++) {
+        hub[h] = add_attr(g, RW_KIND_IP, 1000000 + h, RW_NODE_NONE, 0);
+        add_attr(nodes_only, RW_KIND_IP, 1000000 + h, RW_NODE_NONE, 0);
+    }
+    /* Each hub takes 100000 accounts, growing through every size class up to
+     * the huge ones; every account grows from 4 to 8 to 12 words. */
+    size_t adj[2];
+    for (int h = 0; h < 2; h++) {
+        add_customers(g, h * N, N, hub[h], 1);
+        add_customers(nodes_only, h * N, N, RW_NODE_NONE, 0);
+        adj[h] = rw_graph_memory(g) - rw_graph_memory(nodes_only);
+    }
+    cr_assert_eq(rw_graph_node_count(g), rw_graph_node_count(nodes_only));
+    for (int h = 0; h < 2; h++) {
+        uint32_t n = 0;
+        const uint32_t *acc = rw_graph_attr_accounts(g, hub[h], &n);
+        cr_assert_eq(n, N);
+        cr_assert_eq(rw_graph_degree(g, hub[h]), N);
+        for (uint32_t i = 0; i < N; i++) {
+            if (acc[i] != 2 + 3 * (h * N + i)) cr_assert_fail("hub %d entry %u is %u", h, i, acc[i]);
+        }
+        double v[RW_VEL_COUNT];
+        rw_graph_velocity(g, hub[h], (h + 1) * N, v);
+        cr_assert_gt(v[RW_VEL_WEEK], 0.8 * N);
+    }
+    for (uint32_t i = 0; i < 2 * N; i += 997) {
+        uint32_t n = 0, a = 2 + 3 * i;
+        const rw_edge *e = rw_graph_account_edges(g, a, &n);
+        cr_assert_eq(n, 3);
+        cr_assert_eq(e[0].attr, hub[i / N]);
+        cr_assert_eq(e[1].attr, a + 1);
+        cr_assert_eq(e[2].attr, a + 2);
+        cr_assert_eq(rw_graph_attr_accounts(g, a + 1, &n)[0], a);
+    }
+    /* The entries need 16 bytes per edge on the account side and 4 per hub
+     * entry (devices and cards of degree 1 keep theirs inline). Without reuse,
+     * each account would leave 4- and 8-word blocks behind (48 bytes more per
+     * account) and each hub its old blocks. The second hub reuses the first
+     * one's: the total grows by the same amount again, not more. */
+    size_t need = (size_t)rw_graph_edge_count(g) * sizeof(rw_edge) + 2 * N * sizeof(uint32_t);
+    printf("hub test: adjacency %.2f MB after one hub, %.2f MB after two, for %.2f MB of entries (%.3fx)\n",
+           adj[0] / 1e6, adj[1] / 1e6, need / 1e6, (double)adj[1] / (double)need);
+    cr_assert_lt(adj[1], need * 11 / 10);
+    cr_assert_lt(adj[1] - adj[0], adj[0] * 21 / 20);
+    rw_graph_free(g);
+    rw_graph_free(nodes_only);
+}
+
+Test(graph, index_grows_to_a_million_accounts) {
+    enum { N = 1000000 };
+    rw_graph *g = mkgraph();
+    char id[32];
+    for (uint32_t i = 0; i < N; i++) {
+        int len = snprintf(id, sizeof id, "user%u", i * 7919u);
+        uint32_t v;
+        cr_assert_eq(rw_graph_add_account(g, &v, id, (size_t)len, i, NULL), RW_OK);
+        if (v != i) cr_assert_fail("id %u for account %u", v, i);
+    }
+    for (uint32_t i = 0; i < N; i++) {
+        int len = snprintf(id, sizeof id, "user%u", i * 7919u);
+        if (rw_graph_find_account(g, id, (size_t)len) != i) cr_assert_fail("account %u not found", i);
+        len = snprintf(id, sizeof id, "user%u", i * 7919u + 1);
+        if (rw_graph_find_account(g, id, (size_t)len) != RW_NODE_NONE) cr_assert_fail("phantom account %u", i);
+    }
+    size_t len = 0;
+    const char *s = rw_graph_account_id(g, N - 1, &len);
+    snprintf(id, sizeof id, "user%u", (N - 1) * 7919u);
+    cr_assert_eq(len, strlen(id));
+    cr_assert_str_eq(s, id);
+    cr_assert_eq(rw_graph_kind_count(g, RW_KIND_ACCOUNT), N);
+    rw_graph_free(g);
+}
+
+Test(graph, attribute_index_grows_and_pointers_stay_valid) {
+    enum { N = 200000 };
+    rw_graph *g = mkgraph();
+    /* graph.h promises hashes and account ids stay where they are until the
+     * graph is freed, however much it grows */
+    uint32_t first_attr = add_attr(g, RW_KIND_SUBNET, 7, RW_NODE_NONE, 0);
+    uint32_t first_acct = add_account(g, "first", 0);
+    const rw_hash *h0 = rw_graph_attr_hash(g, first_attr);
+    const char *id0 = rw_graph_account_id(g, first_acct, NULL);
+    char id[32];
+    for (uint32_t i = 0; i < N; i++) {
+        rw_hash h = mkhash(i);
+        uint32_t v;
+        cr_assert_eq(rw_graph_add_attr(g, &v, (rw_kind)(1 + i % 3), &h, RW_NODE_NONE, 0, NULL), RW_OK);
+        if (i % 4 == 0) {
+            snprintf(id, sizeof id, "a%u", i);
+            add_account(g, id, 0);
+        }
+    }
+    for (uint32_t i = 0; i < N; i++) {
+        rw_hash h = mkhash(i);
+        uint32_t v = rw_graph_find_attr(g, (rw_kind)(1 + i % 3), &h);
+        if (rw_graph_kind(g, v) != (rw_kind)(1 + i % 3)) cr_assert_fail("attribute %u not found", i);
+        if (memcmp(rw_graph_attr_hash(g, v), &h, sizeof h) != 0) cr_assert_fail("hash of %u", i);
+        if (rw_graph_find_attr(g, (rw_kind)(1 + (i + 1) % 3), &h) != RW_NODE_NONE) cr_assert_fail("wrong kind %u", i);
+    }
+    rw_hash h7 = mkhash(7);
+    cr_assert_eq(rw_graph_attr_hash(g, first_attr), h0);
+    cr_assert_eq(memcmp(h0, &h7, sizeof h7), 0);
+    cr_assert_eq(rw_graph_account_id(g, first_acct, NULL), id0);
+    cr_assert_str_eq(id0, "first");
+    rw_graph_free(g);
+}
+
+Test(graph, invalid_ids_do_not_crash) {
+    rw_graph *g = mkgraph();
+    uint32_t a = add_account(g, "a", 0);
+    uint32_t s = add_attr(g, RW_KIND_SUBNET, 1, RW_NODE_NONE, 0);
+    uint32_t ip = add_attr(g, RW_KIND_IP, 2, s, 0);
+    int is_new = 5;
+    rw_err err = {{0}};
+    const uint32_t bad[] = {3, 1000, RW_NODE_NONE, UINT32_MAX - 1};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        cr_assert_eq(rw_graph_observe(g, &is_new, bad[i], ip, 0, &err), RW_ERR_INVALID);
+        cr_assert_eq(is_new, 0);
+        cr_assert_eq(rw_graph_observe(g, &is_new, a, bad[i], 0, &err), RW_ERR_INVALID);
+        cr_assert_eq(rw_graph_kind(g, bad[i]), RW_KIND_COUNT);
+        cr_assert_eq(rw_graph_degree(g, bad[i]), 0);
+        cr_assert_eq(rw_graph_first_seen(g, bad[i]), 0);
+        cr_assert_eq(rw_graph_last_seen(g, bad[i]), 0);
+        cr_assert_eq(rw_graph_parent(g, bad[i]), RW_NODE_NONE);
+        size_t len = 9;
+        cr_assert_null(rw_graph_account_id(g, bad[i], &len));
+        cr_assert_eq(len, 0);
+        cr_assert_null(rw_graph_attr_hash(g, bad[i]));
+        uint32_t n = 9;
+        cr_assert_null(rw_graph_account_edges(g, bad[i], &n));
+        cr_assert_eq(n, 0);
+        cr_assert_null(rw_graph_attr_accounts(g, bad[i], &n));
+        double v[RW_VEL_COUNT] = {1, 1, 1};
+        rw_graph_velocity(g, bad[i], 0, v);
+        cr_assert_eq(v[0] + v[1] + v[2], 0.0);
+        rw_graph_touch(g, bad[i], 5);
+    }
+    /* wrong kinds: an attribute as the account, an account or a subnet as the attribute */
+    cr_assert_eq(rw_graph_observe(g, &is_new, ip, ip, 0, &err), RW_ERR_INVALID);
+    cr_assert_eq(rw_graph_observe(g, &is_new, a, a, 0, &err), RW_ERR_INVALID);
+    cr_assert_eq(rw_graph_observe(g, &is_new, a, s, 0, &err), RW_ERR_INVALID);
+    cr_assert_neq(err.msg[0], 0);
+    cr_assert_null(rw_graph_account_id(g, ip, NULL));
+    cr_assert_null(rw_graph_attr_hash(g, a));
+    cr_assert_null(rw_graph_account_edges(g, ip, NULL));
+    cr_assert_null(rw_graph_attr_accounts(g, a, NULL));
+    cr_assert_eq(rw_graph_edge_count(g), 0);
+    cr_assert_eq(rw_graph_observe(g, NULL, a, ip, 0, &err), RW_OK);
+    cr_assert_eq(rw_graph_edge_count(g), 1);
+    /* a NULL graph is answered like an empty one */
+    cr_assert_eq(rw_graph_node_count(NULL), 0);
+    cr_assert_eq(rw_graph_find_account(NULL, "a", 1), RW_NODE_NONE);
+    cr_assert_eq(rw_graph_memory(NULL), 0);
+    rw_graph_free(g);
+}
+
+static double weight_of(void *ctx, const rw_graph *g, uint32_t account, const rw_edge *e) {
+    (void)g;
+    *(int *)ctx += 1;
+    return (double)account * 100.0 + (double)e->count;
+}
+
+Test(graph, to_igraph) {
+    igraph_set_error_handler(igraph_error_handler_printignore);
+    rw_graph *g = mkgraph();
+    uint32_t ip = add_attr(g, RW_KIND_IP, 1, RW_NODE_NONE, 0);
+    uint32_t a = add_account(g, "a", 0);
+    uint32_t dev = add_attr(g, RW_KIND_DEVICE, 2, RW_NODE_NONE, 0);
+    uint32_t b = add_account(g, "b", 0);
+    add_attr(g, RW_KIND_SUBNET, 3, RW_NODE_NONE, 0); /* isolated vertex */
+    observe(g, b, ip, 1);
+    observe(g, a, dev, 1);
+    observe(g, a, ip, 2);
+    observe(g, a, dev, 3);
+
+    igraph_t ig;
+    double w[3];
+    int calls = 0;
+    rw_err err = {{0}};
+    cr_assert_eq(rw_graph_to_igraph(g, &ig, w, weight_of, &calls, &err), RW_OK, "%s", err.msg);
+    cr_assert_eq(igraph_vcount(&ig), 5);
+    cr_assert_eq(igraph_ecount(&ig), 3);
+    cr_assert(!igraph_is_directed(&ig));
+    cr_assert_eq(calls, 3);
+    /* account order: a's edges (dev, ip), then b's (ip) */
+    const igraph_integer_t want[3][2] = {{a, dev}, {a, ip}, {b, ip}};
+    for (igraph_integer_t e = 0; e < 3; e++) {
+        igraph_integer_t from, to;
+        cr_assert_eq(igraph_edge(&ig, e, &from, &to), IGRAPH_SUCCESS);
+        cr_assert_eq(from < to ? from : to, want[e][0] < want[e][1] ? want[e][0] : want[e][1]);
+        cr_assert_eq(from < to ? to : from, want[e][0] < want[e][1] ? want[e][1] : want[e][0]);
+    }
+    cr_assert_eq(w[0], a * 100.0 + 2);
+    cr_assert_eq(w[1], a * 100.0 + 1);
+    cr_assert_eq(w[2], b * 100.0 + 1);
+    igraph_destroy(&ig);
+
+    /* no weight function: 1.0; no weights array: fine too */
+    cr_assert_eq(rw_graph_to_igraph(g, &ig, w, NULL, NULL, &err), RW_OK);
+    cr_assert_eq(w[0] + w[1] + w[2], 3.0);
+    igraph_destroy(&ig);
+    cr_assert_eq(rw_graph_to_igraph(g, &ig, NULL, weight_of, &calls, &err), RW_OK);
+    cr_assert_eq(calls, 3);
+    igraph_destroy(&ig);
+    rw_graph_free(g);
+
+    g = mkgraph();
+    cr_assert_eq(rw_graph_to_igraph(g, &ig, NULL, NULL, NULL, &err), RW_OK);
+    cr_assert_eq(igraph_vcount(&ig), 0);
+    igraph_destroy(&ig);
+    rw_graph_free(g);
+}
+
+/* A synthetic world shaped like the target one (1M accounts, about 1.7M
+ * attributes, 3 to 5M edges), scaled to 300k accounts with about 3 edges each:
+ * every signup carries an IP (households share, a few NAT hubs), a device
+ * and a card; a tenth of the accounts also log in from a second IP. This is
+ * the hard end of the range: the fixed 16 + 4 bytes per edge and 32 per
+ * attribute (hash, velocity) are most of the 64, and each 0.1 more
+ * attributes per account costs about 1.5 bytes per edge. */
+static uint32_t find_or_add(rw_graph *g, rw_kind kind, uint64_t x, uint32_t parent, int64_t ts) {
+    rw_hash h = mkhash(x * 8 + (uint64_t)kind);
+    uint32_t v = rw_graph_find_attr(g, kind, &h);
+    if (v != RW_NODE_NONE) return v;
+    cr_assert_eq(rw_graph_add_attr(g, &v, kind, &h, parent, ts, NULL), RW_OK);
+    return v;
+}
+
+static uint64_t next(uint64_t *s) {
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+static uint32_t ip_node(rw_graph *g, uint64_t *s, int64_t ts) {
+    uint64_t ip = next(s) % 100 == 0 ? next(s) % 50 : 50 + next(s) % 200000;
+    uint32_t subnet = find_or_add(g, RW_KIND_SUBNET, ip / 4, RW_NODE_NONE, ts);
+    return find_or_add(g, RW_KIND_IP, ip, subnet, ts);
+}
+
+Test(graph, memory_per_edge, .timeout = 120) {
+    enum { N = 300000 };
+    rw_graph *g = mkgraph();
+    uint64_t s = 88172645463325252ull;
+    char id[32];
+    int64_t t0 = 1790000000;
+    double start = rw_now();
+    uint64_t observes = 0;
+    for (uint32_t i = 0; i < N; i++) {
+        int64_t ts = t0 + i * 8;
+        snprintf(id, sizeof id, "acct-%07u", i);
+        uint32_t acct = add_account(g, id, ts);
+        uint32_t attrs[4] = {ip_node(g, &s, ts), find_or_add(g, RW_KIND_DEVICE, next(&s) % 210000, RW_NODE_NONE, ts),
+                             find_or_add(g, RW_KIND_PAYMENT, next(&s) % 180000, RW_NODE_NONE, ts), RW_NODE_NONE};
+        if (next(&s) % 10 == 0) attrs[3] = ip_node(g, &s, ts + 3600);
+        for (int k = 0; k < 4; k++) {
+            if (attrs[k] == RW_NODE_NONE) continue;
+            observe(g, acct, attrs[k], ts);
+            observe(g, acct, attrs[k], ts + 60);
+            observes += 2;
+        }
+    }
+    double secs = rw_now() - start;
+    uint64_t edges = rw_graph_edge_count(g);
+    uint32_t attrs = rw_graph_node_count(g) - N;
+    double per_edge = (double)rw_graph_memory(g) / (double)edges;
+    printf("memory test: %u accounts, %u attributes (%.2f per account: ip %u, subnet %u, device %u, payment %u), "
+           "%llu edges (%.2f per account): %.1f MB, %.1f bytes/edge; %.0f ns per observe call incl. lookups, adds and "
+           "generating events\n",
+           (unsigned)N, attrs, (double)attrs / N, rw_graph_kind_count(g, RW_KIND_IP),
+           rw_graph_kind_count(g, RW_KIND_SUBNET), rw_graph_kind_count(g, RW_KIND_DEVICE),
+           rw_graph_kind_count(g, RW_KIND_PAYMENT), (unsigned long long)edges, (double)edges / N,
+           rw_graph_memory(g) / 1e6, per_edge, secs * 1e9 / (double)observes);
+    cr_assert_leq(per_edge, 64.0);
+    rw_graph_free(g);
+}
