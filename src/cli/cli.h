@@ -25,6 +25,12 @@ typedef struct {
 int rw_cmd_ingest(int argc, char **argv);
 int rw_cmd_stats(int argc, char **argv);
 int rw_cmd_simulate(int argc, char **argv);
+int rw_cmd_rescore(int argc, char **argv);
+int rw_cmd_clusters(int argc, char **argv);
+int rw_cmd_scores(int argc, char **argv);
+int rw_cmd_explain(int argc, char **argv);
+int rw_cmd_eval(int argc, char **argv);
+int rw_cmd_model(int argc, char **argv);
 
 /* Prints "ringwatch CMD: message" to stderr. */
 void rw_cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

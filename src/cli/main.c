@@ -9,6 +9,12 @@ static const rw_cli_command commands[] = {
     {"ingest", "load events from a JSON-lines file into the database", rw_cmd_ingest},
     {"stats", "counts, degree distribution per kind and the largest hubs", rw_cmd_stats},
     {"simulate", "write a synthetic world (events and ground truth)", rw_cmd_simulate},
+    {"rescore", "run the batch detectors and write a new run", rw_cmd_rescore},
+    {"clusters", "list the clusters of a run, highest score first", rw_cmd_clusters},
+    {"scores", "write every account's score in a run as CSV", rw_cmd_scores},
+    {"explain", "why an account or a cluster scored as it did", rw_cmd_explain},
+    {"eval", "precision, recall and more against a ground-truth file", rw_cmd_eval},
+    {"model", "show the scoring model, or fit one from a ground-truth file", rw_cmd_model},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

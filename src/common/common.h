@@ -37,8 +37,7 @@ typedef struct {
 
 /* Formats a message into err (if not NULL) and returns s, so callers can
  * write `return rw_fail(err, RW_ERR_IO, "open %s: %s", path, strerror(e));` */
-rw_status rw_fail(rw_err *err, rw_status s, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+rw_status rw_fail(rw_err *err, rw_status s, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Prefixes err->msg with a formatted context ("file.jsonl:12: "). */
 void rw_err_prefix(rw_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -68,9 +67,9 @@ rw_status rw_kind_parse(rw_kind *out, const char *name);
 typedef enum { RW_EV_SIGNUP = 0, RW_EV_LOGIN = 1, RW_EV_PAYMENT = 2, RW_EV_TYPE_COUNT } rw_event_type;
 const char *rw_event_type_name(rw_event_type t);
 
-#define RW_ACCOUNT_MAX 256 /* bytes of an account id */
-#define RW_ATTR_MAX 512    /* bytes of a raw attribute value */
-#define RW_LINE_MAX (1u << 20) /* a longer event line is refused, not read whole */
+#define RW_ACCOUNT_MAX 256        /* bytes of an account id */
+#define RW_ATTR_MAX    512        /* bytes of a raw attribute value */
+#define RW_LINE_MAX    (1u << 20) /* a longer event line is refused, not read whole */
 
 /* One parsed, validated event with raw values. Raw values are personal data:
  * keep this struct on the stack or in a scratch buffer, hash, then forget. */
@@ -134,6 +133,30 @@ void rw_hasher_hash(const rw_hasher *h, rw_kind kind, const char *value, size_t 
 /* Writes a short printable pseudonym of a hash ("ip:3f9a1c0d2b") into out
  * (at least 32 bytes): what analysts and logs see instead of a raw value. */
 void rw_hash_pseudonym(char *out, size_t out_size, rw_kind kind, const rw_hash *h);
+
+/* ---- rows of a batch run, shared by storage, engine and the front ends -- */
+
+/* A cluster of a run. Strings are borrowed for the duration of a callback. */
+typedef struct {
+    uint32_t id;
+    double score;
+    int flagged;
+    uint32_t accounts, attributes;
+    int64_t first_seen, last_seen;
+    const char *features; /* JSON text */
+    const char *reasons;  /* JSON array text */
+} rw_cluster_row;
+
+/* An account's score in a run; strings borrowed for the duration of a
+ * callback. cluster 0 means "in no cluster". */
+typedef struct {
+    uint32_t account;
+    const char *ext;
+    double score;
+    int flagged;
+    uint32_t cluster;
+    const char *reasons;
+} rw_score_row;
 
 /* ---- small utilities ---------------------------------------------------- */
 

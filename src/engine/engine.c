@@ -96,6 +96,7 @@ rw_status rw_engine_open(rw_engine **out, const rw_engine_config *cfg, rw_err *e
         return rw_fail(err, RW_ERR_NOMEM, "out of memory");
     }
     pthread_rwlock_init(&e->lock, NULL);
+    pthread_mutex_init(&e->store_mu, NULL);
     if (cfg->key_path) {
         key_path = strdup(cfg->key_path);
     } else {
@@ -129,6 +130,7 @@ void rw_engine_close(rw_engine *e) {
     rw_store_close(e->store);
     rw_hasher_free(e->hasher);
     pthread_rwlock_destroy(&e->lock);
+    pthread_mutex_destroy(&e->store_mu);
     free(e->db_path);
     free(e);
 }

@@ -78,4 +78,54 @@ typedef struct {
  * returns how many were written to out. */
 size_t rw_engine_top_hubs(rw_engine *e, rw_hub *out, size_t n);
 
+/* ---- batch rescoring ---------------------------------------------------- */
+
+typedef struct {
+    int64_t run;
+    uint64_t accounts, clusters; /* clusters: communities of two or more accounts */
+    uint64_t flagged_clusters, flagged_accounts;
+    uint64_t new_flagged, grown, dissolved; /* against the previous run */
+    uint64_t kept_ids, prev_clusters;       /* clusters whose id carried over */
+    double seconds;
+} rw_rescore_summary;
+
+/* Called after each stage ("snapshot", "communities", ...) with its time. */
+typedef void (*rw_stage_fn)(void *ctx, const char *stage, double seconds);
+
+/* Takes a snapshot of the graph, runs the detectors and the model and writes
+ * a new run in one transaction (a reader sees all of it or none). Signups
+ * may continue meanwhile; the run covers the events in the snapshot. */
+/* Community density: the modularity resolution is density * 2W (W the
+ * total edge weight), so community sizes do not grow with the graph. */
+#define RW_DEFAULT_DENSITY 4e-5
+
+typedef struct {
+    double density;      /* 0: RW_DEFAULT_DENSITY */
+    uint32_t hub_degree; /* 0: the default */
+} rw_rescore_params;
+rw_status rw_engine_rescore(rw_engine *e, const rw_rescore_params *rp, rw_rescore_summary *out, rw_stage_fn on_stage,
+                            void *ctx, rw_err *err);
+
+/* The newest run (0 if none). */
+rw_status rw_engine_latest_run(rw_engine *e, int64_t *run, rw_err *err);
+/* Clusters of a run (0: the newest), as rw_store_run_clusters. */
+rw_status rw_engine_clusters(rw_engine *e, int64_t run, double min_score, uint32_t cluster_id, uint64_t limit,
+                             rw_status (*cb)(void *ctx, const rw_cluster_row *c), void *ctx, rw_err *err);
+/* Every account's score in a run (0: the newest), in account order. */
+rw_status rw_engine_scores(rw_engine *e, int64_t run, rw_status (*cb)(void *ctx, const rw_score_row *r), void *ctx,
+                           rw_err *err);
+/* The model in force (the newest stored, else the defaults) as text, and
+ * its version (0 for the built-in defaults). */
+rw_status rw_engine_model_text(rw_engine *e, int *version, char *text, size_t size, rw_err *err);
+/* Stores a model given as text after checking it parses. */
+rw_status rw_engine_model_store(rw_engine *e, const char *text, const char *note, int *version, rw_err *err);
+
+/* An account's node id and the graph facts about it. */
+typedef struct {
+    uint32_t node;
+    int64_t first_seen, last_seen;
+    uint32_t attributes;
+} rw_account_info;
+rw_status rw_engine_account(rw_engine *e, const char *ext, rw_account_info *out, rw_err *err);
+
 #endif

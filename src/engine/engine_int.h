@@ -14,6 +14,9 @@ struct rw_engine {
     rw_hasher *hasher; /* NULL when read-only and no key file exists */
     /* Writers (ingest, signups) take it exclusively; lookups share it. */
     pthread_rwlock_t lock;
+    /* The store's connection is used by one thread at a time: ingest's
+     * store stage, a rescoring's run write, queries. */
+    pthread_mutex_t store_mu;
     uint64_t events; /* events in the log */
     char *db_path;
 };

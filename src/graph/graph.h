@@ -121,6 +121,11 @@ typedef struct {
     rw_edge *edges;         /* [m] attr, first/last seen, count */
 } rw_graph_snap;
 
+/* Degree of node v in a snapshot. */
+static inline uint32_t rw_graph_snap_degree(const rw_graph_snap *s, uint32_t v) {
+    return (uint32_t)(s->off[v + 1] - s->off[v]);
+}
+
 /* Copies the graph into a snapshot. Caller owns *out (rw_graph_snap_free). */
 rw_status rw_graph_snapshot(const rw_graph *g, rw_graph_snap **out, rw_err *err);
 void rw_graph_snap_free(rw_graph_snap *s);

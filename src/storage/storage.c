@@ -17,6 +17,7 @@ enum { ST_ACCOUNT, ST_ATTRIBUTE, ST_EVENT, ST_COUNT };
 struct rw_store {
     sqlite3 *db;
     sqlite3_stmt *stmt[ST_COUNT];
+    sqlite3_stmt *run_stmt[3]; /* clusters, run accounts, run attributes: prepared on first use */
     int in_txn;
     int readonly;
 };
@@ -52,6 +53,27 @@ static const char *const migrations[] = {
     "  GROUP BY account, attr;"
     "CREATE VIEW account_activity(account, first_seen, last_seen, events) AS"
     "  SELECT account, min(ts), max(ts), count(*) FROM events GROUP BY account;",
+    /* 2: batch runs. A run is written in one transaction, so a reader sees
+     * a whole run or none. Cluster ids are stable across runs (matched by
+     * overlap), so (run, id) is the key and the same id recurs. */
+    "CREATE TABLE models(version INTEGER PRIMARY KEY, created_at INTEGER NOT NULL, weights TEXT NOT NULL,"
+    "  note TEXT);"
+    "CREATE TABLE runs(id INTEGER PRIMARY KEY, started_at INTEGER NOT NULL, finished_at INTEGER NOT NULL,"
+    "  events INTEGER NOT NULL, model_version INTEGER, params TEXT NOT NULL, summary TEXT NOT NULL);"
+    "CREATE TABLE clusters(run INTEGER NOT NULL, id INTEGER NOT NULL, score REAL NOT NULL,"
+    "  flagged INTEGER NOT NULL, accounts INTEGER NOT NULL, attributes INTEGER NOT NULL,"
+    "  first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, features TEXT NOT NULL, reasons TEXT NOT NULL,"
+    "  PRIMARY KEY(run, id)) WITHOUT ROWID;"
+    "CREATE INDEX clusters_by_score ON clusters(run, score DESC);"
+    "CREATE TABLE run_accounts(run INTEGER NOT NULL, account INTEGER NOT NULL, cluster INTEGER NOT NULL,"
+    "  score REAL NOT NULL, flagged INTEGER NOT NULL, reasons TEXT,"
+    "  PRIMARY KEY(run, account)) WITHOUT ROWID;"
+    "CREATE TABLE run_attributes(run INTEGER NOT NULL, attribute INTEGER NOT NULL, cluster INTEGER NOT NULL,"
+    "  PRIMARY KEY(run, attribute)) WITHOUT ROWID;"
+    "CREATE TABLE labels(id INTEGER PRIMARY KEY, target_kind TEXT NOT NULL CHECK (target_kind IN"
+    "  ('account','cluster')), target INTEGER NOT NULL, run INTEGER, label TEXT NOT NULL CHECK (label IN"
+    "  ('fraud','benign')), note TEXT, created_at INTEGER NOT NULL);"
+    "CREATE INDEX labels_by_target ON labels(target_kind, target);",
 };
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -210,6 +232,7 @@ void rw_store_close(rw_store *s) {
     if (!s) return;
     rw_store_rollback(s);
     for (int i = 0; i < ST_COUNT; i++) sqlite3_finalize(s->stmt[i]);
+    for (int i = 0; i < 3; i++) sqlite3_finalize(s->run_stmt[i]);
     sqlite3_close(s->db);
     free(s);
 }
@@ -415,5 +438,250 @@ rw_status rw_store_integrity_check(rw_store *s, rw_err *err) {
         res = db_fail(s, err, rc, "integrity_check");
     }
     sqlite3_finalize(st);
+    return res;
+}
+
+/* ---- runs, models ------------------------------------------------------- */
+
+/* Prepares a statement used once per run or query, not per event. */
+static rw_status prepare(rw_store *s, sqlite3_stmt **st, const char *sql, rw_err *err) {
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, st, NULL);
+    return rc == SQLITE_OK ? RW_OK : db_fail(s, err, rc, sql);
+}
+
+static rw_status run_stmt(rw_store *s, sqlite3_stmt **slot, const char *sql, rw_err *err) {
+    if (*slot) {
+        sqlite3_reset(*slot);
+        return RW_OK;
+    }
+    return prepare(s, slot, sql, err);
+}
+
+rw_status rw_store_put_run(rw_store *s, rw_run_row *run, rw_err *err) {
+    sqlite3_stmt *st = NULL;
+    rw_status res = prepare(s, &st,
+                            "INSERT INTO runs(started_at, finished_at, events, model_version, params, summary)"
+                            " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                            err);
+    if (res != RW_OK) return res;
+    sqlite3_bind_int64(st, 1, run->started_at);
+    sqlite3_bind_int64(st, 2, run->finished_at);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)run->events);
+    sqlite3_bind_int(st, 4, run->model_version);
+    sqlite3_bind_text(st, 5, run->params, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, run->summary, -1, SQLITE_STATIC);
+    res = step_insert(s, st, "insert run", err);
+    if (res == RW_OK) run->id = sqlite3_last_insert_rowid(s->db);
+    sqlite3_finalize(st);
+    return res;
+}
+
+rw_status rw_store_put_cluster(rw_store *s, int64_t run, const rw_cluster_row *c, rw_err *err) {
+    rw_status res = run_stmt(s, &s->run_stmt[0],
+                             "INSERT INTO clusters(run, id, score, flagged, accounts, attributes, first_seen,"
+                             " last_seen, features, reasons) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
+                             err);
+    if (res != RW_OK) return res;
+    sqlite3_stmt *st = s->run_stmt[0];
+    sqlite3_bind_int64(st, 1, run);
+    sqlite3_bind_int64(st, 2, c->id);
+    sqlite3_bind_double(st, 3, c->score);
+    sqlite3_bind_int(st, 4, c->flagged);
+    sqlite3_bind_int64(st, 5, c->accounts);
+    sqlite3_bind_int64(st, 6, c->attributes);
+    sqlite3_bind_int64(st, 7, c->first_seen);
+    sqlite3_bind_int64(st, 8, c->last_seen);
+    sqlite3_bind_text(st, 9, c->features, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 10, c->reasons, -1, SQLITE_STATIC);
+    return step_insert(s, st, "insert cluster", err);
+}
+
+rw_status rw_store_put_run_account(rw_store *s, int64_t run, uint32_t account, uint32_t cluster, double score,
+                                   int flagged, const char *reasons, rw_err *err) {
+    rw_status res = run_stmt(s, &s->run_stmt[1],
+                             "INSERT INTO run_accounts(run, account, cluster, score, flagged, reasons)"
+                             " VALUES (?1,?2,?3,?4,?5,?6)",
+                             err);
+    if (res != RW_OK) return res;
+    sqlite3_stmt *st = s->run_stmt[1];
+    sqlite3_bind_int64(st, 1, run);
+    sqlite3_bind_int64(st, 2, account);
+    sqlite3_bind_int64(st, 3, cluster);
+    sqlite3_bind_double(st, 4, score);
+    sqlite3_bind_int(st, 5, flagged);
+    if (reasons)
+        sqlite3_bind_text(st, 6, reasons, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 6);
+    return step_insert(s, st, "insert run account", err);
+}
+
+rw_status rw_store_put_run_attribute(rw_store *s, int64_t run, uint32_t attribute, uint32_t cluster, rw_err *err) {
+    rw_status res =
+        run_stmt(s, &s->run_stmt[2], "INSERT INTO run_attributes(run, attribute, cluster) VALUES (?1,?2,?3)", err);
+    if (res != RW_OK) return res;
+    sqlite3_stmt *st = s->run_stmt[2];
+    sqlite3_bind_int64(st, 1, run);
+    sqlite3_bind_int64(st, 2, attribute);
+    sqlite3_bind_int64(st, 3, cluster);
+    return step_insert(s, st, "insert run attribute", err);
+}
+
+rw_status rw_store_finish_run(rw_store *s, int64_t run, int64_t finished_at, const char *summary, rw_err *err) {
+    sqlite3_stmt *st = NULL;
+    rw_status res = prepare(s, &st, "UPDATE runs SET finished_at = ?2, summary = ?3 WHERE id = ?1", err);
+    if (res != RW_OK) return res;
+    sqlite3_bind_int64(st, 1, run);
+    sqlite3_bind_int64(st, 2, finished_at);
+    sqlite3_bind_text(st, 3, summary, -1, SQLITE_STATIC);
+    res = step_insert(s, st, "finish run", err);
+    sqlite3_finalize(st);
+    return res;
+}
+
+rw_status rw_store_latest_run(rw_store *s, int64_t *run, rw_err *err) {
+    return query_int(s, "SELECT coalesce(max(id), 0) FROM runs", run, err);
+}
+
+rw_status rw_store_max_cluster_id(rw_store *s, uint32_t *out, rw_err *err) {
+    int64_t v = 0;
+    rw_status st = query_int(s, "SELECT coalesce(max(id), 0) FROM clusters", &v, err);
+    *out = (uint32_t)v;
+    return st;
+}
+
+rw_status rw_store_run_membership(rw_store *s, int64_t run, void (*cb)(void *ctx, uint32_t node, uint32_t cluster),
+                                  void *ctx, rw_err *err) {
+    static const char *const sql[2] = {"SELECT account, cluster FROM run_accounts WHERE run = ?1 AND cluster != 0",
+                                       "SELECT attribute, cluster FROM run_attributes WHERE run = ?1"};
+    for (int q = 0; q < 2; q++) {
+        sqlite3_stmt *st = NULL;
+        rw_status res = prepare(s, &st, sql[q], err);
+        if (res != RW_OK) return res;
+        sqlite3_bind_int64(st, 1, run);
+        int rc, have;
+        while ((have = next_row(st, &rc)) > 0)
+            cb(ctx, (uint32_t)sqlite3_column_int64(st, 0), (uint32_t)sqlite3_column_int64(st, 1));
+        sqlite3_finalize(st);
+        if (have < 0) return db_fail(s, err, rc, "reading a run's membership");
+    }
+    return RW_OK;
+}
+
+rw_status rw_store_run_scores(rw_store *s, int64_t run, rw_status (*cb)(void *ctx, const rw_score_row *r), void *ctx,
+                              rw_err *err) {
+    sqlite3_stmt *st = NULL;
+    rw_status res = prepare(s, &st,
+                            "SELECT r.account, a.ext, r.score, r.flagged, r.cluster, r.reasons FROM run_accounts r"
+                            " JOIN accounts a ON a.id = r.account WHERE r.run = ?1 ORDER BY r.account",
+                            err);
+    if (res != RW_OK) return res;
+    sqlite3_bind_int64(st, 1, run);
+    int rc, have;
+    while ((have = next_row(st, &rc)) > 0) {
+        rw_score_row r = {.account = (uint32_t)sqlite3_column_int64(st, 0),
+                          .ext = (const char *)sqlite3_column_text(st, 1),
+                          .score = sqlite3_column_double(st, 2),
+                          .flagged = sqlite3_column_int(st, 3),
+                          .cluster = (uint32_t)sqlite3_column_int64(st, 4),
+                          .reasons = (const char *)sqlite3_column_text(st, 5)};
+        res = cb(ctx, &r);
+        if (res != RW_OK) break;
+    }
+    if (res == RW_OK && have < 0) res = db_fail(s, err, rc, "reading scores");
+    sqlite3_finalize(st);
+    return res;
+}
+
+rw_status rw_store_run_clusters(rw_store *s, int64_t run, double min_score, uint32_t cluster_id, uint64_t limit,
+                                rw_status (*cb)(void *ctx, const rw_cluster_row *c), void *ctx, rw_err *err) {
+    sqlite3_stmt *st = NULL;
+    rw_status res = prepare(s, &st,
+                            "SELECT id, score, flagged, accounts, attributes, first_seen, last_seen, features, reasons"
+                            " FROM clusters WHERE run = ?1 AND score >= ?2 AND (?3 = 0 OR id = ?3)"
+                            " ORDER BY score DESC, accounts DESC, id LIMIT ?4",
+                            err);
+    if (res != RW_OK) return res;
+    sqlite3_bind_int64(st, 1, run);
+    sqlite3_bind_double(st, 2, min_score);
+    sqlite3_bind_int64(st, 3, cluster_id);
+    sqlite3_bind_int64(st, 4, limit ? (sqlite3_int64)limit : -1);
+    int rc, have;
+    while ((have = next_row(st, &rc)) > 0) {
+        rw_cluster_row c = {.id = (uint32_t)sqlite3_column_int64(st, 0),
+                            .score = sqlite3_column_double(st, 1),
+                            .flagged = sqlite3_column_int(st, 2),
+                            .accounts = (uint32_t)sqlite3_column_int64(st, 3),
+                            .attributes = (uint32_t)sqlite3_column_int64(st, 4),
+                            .first_seen = sqlite3_column_int64(st, 5),
+                            .last_seen = sqlite3_column_int64(st, 6),
+                            .features = (const char *)sqlite3_column_text(st, 7),
+                            .reasons = (const char *)sqlite3_column_text(st, 8)};
+        res = cb(ctx, &c);
+        if (res != RW_OK) break;
+    }
+    if (res == RW_OK && have < 0) res = db_fail(s, err, rc, "reading clusters");
+    sqlite3_finalize(st);
+    return res;
+}
+
+rw_status rw_store_get_run(rw_store *s, int64_t run, rw_run_row *out, char *summary, size_t summary_size, rw_err *err) {
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st = NULL;
+    rw_status res = prepare(
+        s, &st, "SELECT id, started_at, finished_at, events, model_version, summary FROM runs WHERE id = ?1", err);
+    if (res != RW_OK) return res;
+    sqlite3_bind_int64(st, 1, run);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        out->id = sqlite3_column_int64(st, 0);
+        out->started_at = sqlite3_column_int64(st, 1);
+        out->finished_at = sqlite3_column_int64(st, 2);
+        out->events = (uint64_t)sqlite3_column_int64(st, 3);
+        out->model_version = sqlite3_column_int(st, 4);
+        const char *sm = (const char *)sqlite3_column_text(st, 5);
+        snprintf(summary, summary_size, "%s", sm ? sm : "{}");
+        out->summary = summary;
+    } else if (rc == SQLITE_DONE) {
+        res = rw_fail(err, RW_ERR_NOTFOUND, "no run %lld", (long long)run);
+    } else {
+        res = db_fail(s, err, rc, "reading a run");
+    }
+    sqlite3_finalize(st);
+    return res;
+}
+
+rw_status rw_store_model_latest(rw_store *s, int *version, char *text, size_t size, rw_err *err) {
+    *version = 0;
+    if (size) text[0] = 0;
+    sqlite3_stmt *st = NULL;
+    rw_status res = prepare(s, &st, "SELECT version, weights FROM models ORDER BY version DESC LIMIT 1", err);
+    if (res != RW_OK) return res;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *version = sqlite3_column_int(st, 0);
+        const char *w = (const char *)sqlite3_column_text(st, 1);
+        snprintf(text, size, "%s", w ? w : "");
+    } else if (rc != SQLITE_DONE) {
+        res = db_fail(s, err, rc, "reading the model");
+    }
+    sqlite3_finalize(st);
+    return res;
+}
+
+rw_status rw_store_model_put(rw_store *s, const char *text, const char *note, int *version, rw_err *err) {
+    sqlite3_stmt *st = NULL;
+    rw_status res = rw_store_begin(s, err);
+    if (res != RW_OK) return res;
+    res = prepare(s, &st, "INSERT INTO models(created_at, weights, note) VALUES (unixepoch(), ?1, ?2)", err);
+    if (res == RW_OK) {
+        sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, note ? note : "", -1, SQLITE_STATIC);
+        res = step_insert(s, st, "insert model", err);
+        *version = (int)sqlite3_last_insert_rowid(s->db);
+        sqlite3_finalize(st);
+    }
+    if (res == RW_OK) return rw_store_commit(s, 1, err);
+    rw_store_rollback(s);
     return res;
 }

@@ -36,8 +36,7 @@ rw_status rw_store_commit(rw_store *s, int durable, rw_err *err);
 /* Rolls back an open transaction; a no-op without one. */
 void rw_store_rollback(rw_store *s);
 
-rw_status rw_store_put_account(rw_store *s, uint32_t id, const char *ext, size_t len, int64_t first_seen,
-                               rw_err *err);
+rw_status rw_store_put_account(rw_store *s, uint32_t id, const char *ext, size_t len, int64_t first_seen, rw_err *err);
 /* parent: the subnet node of an IP, else RW_STORE_NONE. */
 rw_status rw_store_put_attribute(rw_store *s, uint32_t id, rw_kind kind, const rw_hash *h, uint32_t parent,
                                  int64_t first_seen, rw_err *err);
@@ -53,8 +52,7 @@ rw_status rw_store_put_event(rw_store *s, int64_t ts, rw_event_type type, uint32
  * ext string is borrowed, valid during the call. */
 typedef struct {
     rw_status (*account)(void *ctx, uint32_t id, const char *ext, size_t len, int64_t first_seen);
-    rw_status (*attribute)(void *ctx, uint32_t id, rw_kind kind, const rw_hash *h, uint32_t parent,
-                           int64_t first_seen);
+    rw_status (*attribute)(void *ctx, uint32_t id, rw_kind kind, const rw_hash *h, uint32_t parent, int64_t first_seen);
     rw_status (*event)(void *ctx, int64_t ts, rw_event_type type, uint32_t account,
                        const uint32_t attr[RW_EVENT_ATTRS]);
 } rw_store_loader;
@@ -69,5 +67,51 @@ rw_status rw_store_count(rw_store *s, rw_store_counts *out, rw_err *err);
 
 /* PRAGMA integrity_check; RW_ERR_CORRUPT with the first problem when not ok. */
 rw_status rw_store_integrity_check(rw_store *s, rw_err *err);
+
+/* ---- runs, models, labels ------------------------------------------------ */
+
+typedef struct {
+    int64_t id; /* set by rw_store_put_run */
+    int64_t started_at, finished_at;
+    uint64_t events; /* events in the log when the snapshot was taken */
+    int model_version;
+    const char *params;  /* JSON text */
+    const char *summary; /* JSON text */
+} rw_run_row;
+
+/* Inside an open transaction: a run and its rows. */
+rw_status rw_store_put_run(rw_store *s, rw_run_row *run, rw_err *err);
+rw_status rw_store_put_cluster(rw_store *s, int64_t run, const rw_cluster_row *c, rw_err *err);
+/* cluster 0 means "in no cluster". */
+rw_status rw_store_put_run_account(rw_store *s, int64_t run, uint32_t account, uint32_t cluster, double score,
+                                   int flagged, const char *reasons, rw_err *err);
+rw_status rw_store_put_run_attribute(rw_store *s, int64_t run, uint32_t attribute, uint32_t cluster, rw_err *err);
+
+/* Sets a run's finish time and summary (inside the run's transaction). */
+rw_status rw_store_finish_run(rw_store *s, int64_t run, int64_t finished_at, const char *summary, rw_err *err);
+
+/* The newest run's id (0 when there is none). */
+rw_status rw_store_latest_run(rw_store *s, int64_t *run, rw_err *err);
+/* The largest cluster id ever used (0 when none). */
+rw_status rw_store_max_cluster_id(rw_store *s, uint32_t *out, rw_err *err);
+
+/* Calls cb for every node (account or attribute) with a cluster in run. */
+rw_status rw_store_run_membership(rw_store *s, int64_t run, void (*cb)(void *ctx, uint32_t node, uint32_t cluster),
+                                  void *ctx, rw_err *err);
+
+/* Every account's score in run, in account order. */
+rw_status rw_store_run_scores(rw_store *s, int64_t run, rw_status (*cb)(void *ctx, const rw_score_row *r), void *ctx,
+                              rw_err *err);
+/* Clusters of run with score >= min_score, highest score first; limit 0
+ * for all; cluster_id 0 for every cluster, else just that one. */
+rw_status rw_store_run_clusters(rw_store *s, int64_t run, double min_score, uint32_t cluster_id, uint64_t limit,
+                                rw_status (*cb)(void *ctx, const rw_cluster_row *c), void *ctx, rw_err *err);
+/* The run's row (params and summary borrowed until the next call). */
+rw_status rw_store_get_run(rw_store *s, int64_t run, rw_run_row *out, char *summary, size_t summary_size, rw_err *err);
+
+/* The newest model's text and version (version 0 and "" when none). */
+rw_status rw_store_model_latest(rw_store *s, int *version, char *text, size_t size, rw_err *err);
+/* Stores a new model version (in its own transaction). */
+rw_status rw_store_model_put(rw_store *s, const char *text, const char *note, int *version, rw_err *err);
 
 #endif

@@ -1,0 +1,166 @@
+/* detectors: batch detection over a graph snapshot: weighted Leiden
+ * communities, spectral figures per community, a global truncated SVD and
+ * greedy dense-block peeling (FRAUDAR objective). igraph and LAPACK stay
+ * inside this module. The Debian igraph is not thread-safe: the caller runs
+ * every function here on one thread at a time. */
+#ifndef RW_DETECTORS_H
+#define RW_DETECTORS_H
+
+#include "common.h"
+#include "graph.h"
+
+/* One-time set-up at start-up: a non-aborting igraph error handler, quiet
+ * igraph warnings and a fixed OpenBLAS thread count (threads: 0 = 2, which
+ * gets the SVD nearly all its speed-up; the rest of this module is small
+ * dense work). RW_ERR_INVALID for threads < 0. */
+rw_status rw_detect_init(int threads, rw_err *err);
+
+typedef struct {
+    double kind_weight[RW_KIND_COUNT]; /* evidence per kind: a shared card says more than a shared NAT */
+    double degree_offset;              /* c in the discount 1 / log(c + degree) */
+    uint32_t hub_degree;               /* attributes with more accounts glue nothing together */
+    double resolution;                 /* Leiden resolution (modularity, scaled by 1 / 2m) */
+    int iterations;                    /* Leiden passes: until stable or this many */
+    uint64_t seed;
+} rw_community_params;
+
+/* Documented defaults (see the README's detection section): kind weights
+ * account 0, ip 1, device 2, payment 3, subnet 0; degree_offset 2;
+ * hub_degree 200; resolution 1; iterations 10; seed 1. */
+void rw_community_defaults(rw_community_params *p);
+
+/* Weight of every edge of s (m entries, caller-allocated): the kind's weight
+ * times 1 / log(c + degree of the attribute); 0 for hub attributes (degree
+ * above hub_degree). A degree_offset below 1 is taken as 1. */
+void rw_detect_edge_weights(const rw_graph_snap *s, const rw_community_params *p, double *w);
+
+/* Communities of the weighted bipartite graph (modularity at
+ * p->resolution). membership (n entries, caller-allocated) receives dense
+ * community ids 0 .. *ncomm - 1 for every node, numbered in order of each
+ * community's smallest node id; hubs and nodes with no weighted edge are
+ * singletons, an attribute of a single account joins that account.
+ * Components of the graph without hubs and such attributes go to igraph's
+ * Leiden only when their modularity optimum is not provably the whole
+ * component (in practice: the giant one); Leiden passes stop when the
+ * partition holds still, a pass gains under 1e-4 of the objective, or after
+ * p->iterations passes. init (n entries or NULL) warm-starts from a previous
+ * membership; a label >= n marks a node that is new since. Deterministic for
+ * p->seed. RW_ERR_INVALID for a negative resolution, RW_ERR_NOMEM, and
+ * RW_ERR_INTERNAL when igraph fails. */
+rw_status rw_detect_communities(const rw_graph_snap *s, const rw_community_params *p, const double *w,
+                                const uint32_t *init, uint32_t *membership, uint32_t *ncomm, rw_err *err);
+
+/* Spectral figures of the weighted biadjacency matrix B of a set of
+ * accounts (rows) and all the attributes they touch (columns; hubs count in
+ * cols with their weight 0). Exact (dense LAPACK) for small blocks; for
+ * larger ones a block Krylov method to about 1e-7 in sigma1^2 and 1e-5 of
+ * sigma1^2 in sigma2^2. A single account gives lockstep 1: weigh it by size.
+ * RW_ERR_INVALID when a node is not an account or is listed twice. */
+typedef struct {
+    double sigma1, sigma2;
+    double frob2;    /* ||B||_F^2 */
+    double lockstep; /* sigma1^2 / ||B||_F^2: 1 for a perfect block */
+    uint32_t rows, cols;
+} rw_spectral;
+
+rw_status rw_detect_spectral(const rw_graph_snap *s, const double *w, const uint32_t *accounts, uint32_t n_accounts,
+                             rw_spectral *out, rw_err *err);
+
+/* Global truncated SVD (randomised, BLAS-3) of the degree-normalised
+ * account x attribute matrix D_r^-1/2 A D_c^-1/2 with weights w: the top k
+ * singular values into sigma (k entries) and account loadings into u (n * k
+ * floats, row v = node v, zero rows for attributes and for accounts without
+ * weighted edges). Every connected component of the weighted graph has
+ * singular value exactly 1 (its Perron vector), so with more than k
+ * components the top values are all near 1 and the loadings mix
+ * components. Values beyond the rank are 0. Deterministic for seed at a
+ * given OpenBLAS thread count.
+ * RW_ERR_INVALID for k <= 0. */
+rw_status rw_detect_svd(const rw_graph_snap *s, const double *w, int k, uint64_t seed, double *sigma, float *u,
+                        rw_err *err);
+
+/* Greedy peeling on the FRAUDAR objective (log-weighted average degree,
+ * column weights 1 / log(degree + 5), degree in the whole graph), repeated
+ * to find up to max_blocks disjoint dense blocks of at least min_accounts
+ * accounts. Attributes of a single account take no part; each peel's best
+ * set is split into connected blocks, and an attribute with most of its
+ * accounts outside the set (a NAT a ring also used) belongs to none. The
+ * search ends when a peel yields no block of min_accounts accounts.
+ * candidate (n entries or NULL for all) restricts the nodes considered.
+ * block (n entries) receives the block index of each node or UINT32_MAX;
+ * score (max_blocks entries) the objective of each block, densest first
+ * within a peel. O((n + m) log n) per peel. */
+rw_status rw_detect_dense_blocks(const rw_graph_snap *s, const uint8_t *candidate, int max_blocks,
+                                 uint32_t min_accounts, uint32_t *block, double *score, int *nblocks, rw_err *err);
+
+/* ---- cluster features and the scoring model ------------------------------- */
+
+/* Features of a community, each a number a logistic model weighs. */
+enum {
+    RW_F_LOG_ACCOUNTS,     /* log(accounts) */
+    RW_F_DEVICE_LINKED,    /* share of accounts sharing a (non-hub) device with another member */
+    RW_F_CARD_LINKED,      /* the same for payment tokens */
+    RW_F_IP_LINKED,        /* the same for IP addresses */
+    RW_F_MAX_DEVICE_SHARE, /* largest share of members on one device */
+    RW_F_MAX_CARD_SHARE,   /* largest share of members on one card */
+    RW_F_EXCLUSIVE,        /* share of the shared attributes' accounts that are members */
+    RW_F_BURST,            /* largest share of members signing up within 6 hours */
+    RW_F_SUBNET_SHARE,     /* largest share of members seen on one /24 (/48), hubs aside */
+    RW_F_PRIVATE_ATTRS,    /* attributes per member used by that member alone */
+    RW_F_IP_DIVERSITY,     /* IP addresses per member */
+    RW_F_HUB_CONTACT,      /* share of members touching a hub (carrier NAT, VPN exit, stock device) */
+    RW_F_LOCKSTEP,         /* sigma1^2 / ||B||_F^2 of the weighted biadjacency block */
+    RW_F_LATER_LOGINS,     /* share of edges first seen more than an hour after the signup */
+    RW_F_COUNT
+};
+
+/* A feature's name ("burst"), or NULL out of range. */
+const char *rw_feature_name(int f);
+
+typedef struct {
+    double f[RW_F_COUNT];
+    uint32_t accounts, attributes;
+    uint32_t first_signup, last_signup;
+    uint32_t shared[RW_KIND_COUNT];        /* attributes of each kind shared by two or more members */
+    uint32_t linked_devices, linked_cards; /* members sharing a device / card with another member */
+    uint32_t max_device_accounts, max_card_accounts;
+    uint32_t burst_accounts, burst_start; /* the densest 6-hour window of signups */
+    uint32_t top_subnet_accounts;
+    double sigma1;
+} rw_cluster_features;
+
+/* Features of every community (out: ncomm entries, caller-allocated).
+ * links (n entries or NULL) receives, per account, a bit (1 << kind) for
+ * each kind through which it shares a non-hub attribute with another member
+ * of its community. */
+rw_status rw_detect_features(const rw_graph_snap *s, const double *w, uint32_t hub_degree, const uint32_t *membership,
+                             uint32_t ncomm, rw_cluster_features *out, uint8_t *links, rw_err *err);
+
+/* A logistic model over the features. Stored as text in the database's
+ * models table, one "name value" line each. */
+typedef struct {
+    int version;
+    double bias;
+    double w[RW_F_COUNT];
+    double threshold;      /* score at or above which a cluster is flagged */
+    uint32_t min_accounts; /* smaller communities score 0 */
+} rw_model;
+
+/* The shipped defaults (documented in the README). */
+void rw_model_defaults(rw_model *m);
+/* The cluster score in [0, 1]. */
+double rw_model_score(const rw_model *m, const rw_cluster_features *f);
+/* Writes the text form; returns its length (like snprintf). */
+size_t rw_model_format(const rw_model *m, char *out, size_t size);
+/* Parses the text form over the defaults; RW_ERR_INVALID names the line. */
+rw_status rw_model_parse(rw_model *m, const char *text, rw_err *err);
+/* Fits bias and weights by L2-regularised logistic regression on labelled
+ * clusters (label 0 or 1; weight NULL for 1 each). */
+rw_status rw_model_fit(rw_model *m, const rw_cluster_features *f, const double *label, const double *weight, size_t n,
+                       double l2, rw_err *err);
+
+/* Up to max reasons in words ("14 accounts share 2 devices") for a cluster,
+ * strongest first; returns how many were written. */
+size_t rw_cluster_reasons(const rw_cluster_features *f, char reasons[][160], size_t max);
+
+#endif

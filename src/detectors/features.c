@@ -1,0 +1,248 @@
+/* Cluster features: what a community looks like, in figures a model can
+ * weigh and an analyst can read back as reasons. One pass over the edges of
+ * each community, with scratch arrays shared across communities. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "detectors_int.h"
+
+#define BURST_WINDOW (6 * 3600) /* signups this close together count as one burst */
+
+static const char *const feature_names[RW_F_COUNT] = {
+    [RW_F_LOG_ACCOUNTS] = "log_accounts",
+    [RW_F_DEVICE_LINKED] = "device_linked",
+    [RW_F_CARD_LINKED] = "card_linked",
+    [RW_F_IP_LINKED] = "ip_linked",
+    [RW_F_MAX_DEVICE_SHARE] = "max_device_share",
+    [RW_F_MAX_CARD_SHARE] = "max_card_share",
+    [RW_F_EXCLUSIVE] = "exclusive",
+    [RW_F_BURST] = "burst",
+    [RW_F_SUBNET_SHARE] = "subnet_share",
+    [RW_F_PRIVATE_ATTRS] = "private_attrs",
+    [RW_F_IP_DIVERSITY] = "ip_diversity",
+    [RW_F_HUB_CONTACT] = "hub_contact",
+    [RW_F_LOCKSTEP] = "lockstep",
+    [RW_F_LATER_LOGINS] = "later_logins",
+};
+
+const char *rw_feature_name(int f) {
+    return f >= 0 && f < RW_F_COUNT ? feature_names[f] : NULL;
+}
+
+static int cmp_u32(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Largest number of times within any window of the given width; sorts t. */
+static uint32_t densest_window(uint32_t *t, uint32_t n, uint32_t width, uint32_t *start) {
+    qsort(t, n, sizeof *t, cmp_u32);
+    uint32_t best = 0, j = 0;
+    *start = n ? t[0] : 0;
+    for (uint32_t i = 0; i < n; i++) {
+        while (t[i] - t[j] > width) j++;
+        if (i - j + 1 > best) {
+            best = i - j + 1;
+            *start = t[j];
+        }
+    }
+    return best;
+}
+
+typedef struct {
+    const rw_graph_snap *s;
+    const double *w;
+    uint32_t hub_degree;
+    uint32_t *cnt;  /* [n] accounts of the community touching node v */
+    uint32_t *mark; /* [n] last account (+1) that counted v, for per-account dedupe */
+    uint32_t *touched;
+    uint32_t *times;
+    uint8_t *links; /* [n] or NULL */
+} scratch;
+
+static int is_hub(const scratch *x, uint32_t v) {
+    return rw_detect_degree(x->s, v) > x->hub_degree;
+}
+
+/* Features of one community given its accounts. */
+static rw_status one_cluster(scratch *x, const uint32_t *acc, uint32_t n, rw_cluster_features *out, rw_err *err) {
+    const rw_graph_snap *s = x->s;
+    memset(out, 0, sizeof *out);
+    out->accounts = n;
+    uint32_t nt = 0;
+    uint64_t edges = 0, hub_accounts = 0, private_attrs = 0, ips = 0, later = 0;
+    uint32_t first = UINT32_MAX, last = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t a = acc[i];
+        uint32_t signup = s->first_seen[a];
+        x->times[i] = signup;
+        if (signup < first) first = signup;
+        if (signup > last) last = signup;
+        int touches_hub = 0;
+        for (uint64_t k = s->off[a]; k < s->off[a + 1]; k++) {
+            uint32_t t = s->nbr[k];
+            const rw_edge *e = &s->edges[s->eid[k]];
+            edges++;
+            if (s->kind[t] == RW_KIND_IP) ips++;
+            if (e->first_seen > signup + 3600) later++;
+            if (is_hub(x, t)) {
+                touches_hub = 1;
+                continue;
+            }
+            if (rw_detect_degree(s, t) == 1) private_attrs++;
+            if (x->cnt[t]++ == 0) x->touched[nt++] = t;
+            /* subnets: count each account once per subnet */
+            uint32_t p = s->kind[t] == RW_KIND_IP ? s->parent[t] : RW_NODE_NONE;
+            if (p != RW_NODE_NONE && x->mark[p] != i + 1) {
+                x->mark[p] = i + 1;
+                if (x->cnt[p]++ == 0) x->touched[nt++] = p;
+            }
+        }
+        hub_accounts += (uint64_t)touches_hub;
+    }
+    /* Shared attributes: which accounts are linked to another through them. */
+    uint64_t inside = 0, total = 0;
+    uint32_t max_share[RW_KIND_COUNT] = {0};
+    for (uint32_t i = 0; i < nt; i++) {
+        uint32_t t = x->touched[i], k = x->cnt[t];
+        rw_kind kind = (rw_kind)s->kind[t];
+        if (kind == RW_KIND_SUBNET) {
+            if (k > out->top_subnet_accounts) out->top_subnet_accounts = k;
+            continue;
+        }
+        if (k > max_share[kind]) max_share[kind] = k;
+        if (k < 2) continue;
+        out->shared[kind]++;
+        inside += k;
+        total += rw_detect_degree(s, t);
+    }
+    uint32_t linked[RW_KIND_COUNT] = {0};
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t a = acc[i];
+        int got[RW_KIND_COUNT] = {0};
+        for (uint64_t k = s->off[a]; k < s->off[a + 1]; k++) {
+            uint32_t t = s->nbr[k];
+            if (!is_hub(x, t) && x->cnt[t] >= 2) got[s->kind[t]] = 1;
+        }
+        uint8_t bits = 0;
+        for (int kind = 0; kind < RW_KIND_COUNT; kind++) {
+            linked[kind] += (uint32_t)got[kind];
+            bits |= (uint8_t)(got[kind] << kind);
+        }
+        if (x->links) x->links[a] = bits;
+    }
+    for (uint32_t i = 0; i < nt; i++) x->cnt[x->touched[i]] = 0, x->mark[x->touched[i]] = 0;
+    out->attributes = nt;
+    out->first_signup = first;
+    out->last_signup = last;
+    out->burst_accounts = densest_window(x->times, n, BURST_WINDOW, &out->burst_start);
+    out->linked_devices = linked[RW_KIND_DEVICE];
+    out->linked_cards = linked[RW_KIND_PAYMENT];
+    out->max_device_accounts = max_share[RW_KIND_DEVICE];
+    out->max_card_accounts = max_share[RW_KIND_PAYMENT];
+    double dn = (double)n;
+    double *f = out->f;
+    f[RW_F_LOG_ACCOUNTS] = log(dn);
+    f[RW_F_DEVICE_LINKED] = linked[RW_KIND_DEVICE] / dn;
+    f[RW_F_CARD_LINKED] = linked[RW_KIND_PAYMENT] / dn;
+    f[RW_F_IP_LINKED] = linked[RW_KIND_IP] / dn;
+    f[RW_F_MAX_DEVICE_SHARE] = max_share[RW_KIND_DEVICE] / dn;
+    f[RW_F_MAX_CARD_SHARE] = max_share[RW_KIND_PAYMENT] / dn;
+    f[RW_F_EXCLUSIVE] = total ? (double)inside / (double)total : 0;
+    f[RW_F_BURST] = out->burst_accounts / dn;
+    f[RW_F_SUBNET_SHARE] = out->top_subnet_accounts / dn;
+    f[RW_F_PRIVATE_ATTRS] = (double)private_attrs / dn;
+    f[RW_F_IP_DIVERSITY] = (double)ips / dn;
+    f[RW_F_HUB_CONTACT] = (double)hub_accounts / dn;
+    f[RW_F_LATER_LOGINS] = edges ? (double)later / (double)edges : 0;
+    if (n >= 3) {
+        rw_spectral sp;
+        rw_status st = rw_detect_spectral(s, x->w, acc, n, &sp, err);
+        if (st != RW_OK) return st;
+        f[RW_F_LOCKSTEP] = sp.lockstep;
+        out->sigma1 = sp.sigma1;
+    }
+    return RW_OK;
+}
+
+rw_status rw_detect_features(const rw_graph_snap *s, const double *w, uint32_t hub_degree, const uint32_t *membership,
+                             uint32_t ncomm, rw_cluster_features *out, uint8_t *links, rw_err *err) {
+    rw_status st = RW_OK;
+    uint32_t *start = calloc((size_t)ncomm + 1, sizeof *start);
+    uint32_t *order = malloc(((size_t)s->n + 1) * sizeof *order);
+    scratch x = {.s = s, .w = w, .hub_degree = hub_degree, .links = links};
+    if (links) memset(links, 0, s->n);
+    x.cnt = calloc((size_t)s->n + 1, sizeof *x.cnt);
+    x.mark = calloc((size_t)s->n + 1, sizeof *x.mark);
+    x.touched = malloc(((size_t)s->n + 1) * sizeof *x.touched);
+    x.times = malloc(((size_t)s->n + 1) * sizeof *x.times);
+    if (!start || !order || !x.cnt || !x.mark || !x.touched || !x.times) {
+        st = rw_fail(err, RW_ERR_NOMEM, "out of memory for cluster features");
+        goto done;
+    }
+    /* Accounts grouped by community (counting sort, stable in node order). */
+    for (uint32_t v = 0; v < s->n; v++)
+        if (s->kind[v] == RW_KIND_ACCOUNT) start[membership[v] + 1]++;
+    for (uint32_t c = 0; c < ncomm; c++) start[c + 1] += start[c];
+    {
+        uint32_t *fill = x.touched; /* borrowed as the fill cursor, cleared below */
+        memcpy(fill, start, ((size_t)ncomm + 1) * sizeof *fill);
+        for (uint32_t v = 0; v < s->n; v++)
+            if (s->kind[v] == RW_KIND_ACCOUNT) order[fill[membership[v]]++] = v;
+    }
+    for (uint32_t c = 0; c < ncomm; c++) {
+        uint32_t n = start[c + 1] - start[c];
+        if (n == 0) {
+            memset(&out[c], 0, sizeof out[c]);
+            continue;
+        }
+        st = one_cluster(&x, order + start[c], n, &out[c], err);
+        if (st != RW_OK) goto done;
+    }
+done:
+    free(start);
+    free(order);
+    free(x.cnt);
+    free(x.mark);
+    free(x.touched);
+    free(x.times);
+    return st;
+}
+
+static void fmt_hours(char *out, size_t size, uint32_t seconds) {
+    if (seconds < 2 * 3600)
+        snprintf(out, size, "%u minutes", (seconds + 59) / 60);
+    else if (seconds < 3 * 86400)
+        snprintf(out, size, "%u hours", (seconds + 1800) / 3600);
+    else
+        snprintf(out, size, "%u days", (seconds + 43200) / 86400);
+}
+
+size_t rw_cluster_reasons(const rw_cluster_features *f, char reasons[][160], size_t max) {
+    size_t n = 0;
+    if (f->accounts < 2) return 0;
+    if (n < max && f->linked_devices >= 2)
+        snprintf(reasons[n++], 160, "%u accounts share %u devices (up to %u accounts on one)", f->linked_devices,
+                 f->shared[RW_KIND_DEVICE], f->max_device_accounts);
+    if (n < max && f->linked_cards >= 2)
+        snprintf(reasons[n++], 160, "%u accounts share %u payment cards (up to %u accounts on one)", f->linked_cards,
+                 f->shared[RW_KIND_PAYMENT], f->max_card_accounts);
+    if (n < max && f->burst_accounts >= 3 && f->f[RW_F_BURST] >= 0.5) {
+        char span[32];
+        fmt_hours(span, sizeof span, BURST_WINDOW);
+        snprintf(reasons[n++], 160, "%u of %u accounts signed up within %s", f->burst_accounts, f->accounts, span);
+    }
+    if (n < max && f->top_subnet_accounts >= 3 && f->f[RW_F_SUBNET_SHARE] >= 0.5)
+        snprintf(reasons[n++], 160, "%u of %u accounts came from one /24 subnet", f->top_subnet_accounts, f->accounts);
+    if (n < max && f->f[RW_F_EXCLUSIVE] >= 0.8 && (f->shared[RW_KIND_DEVICE] + f->shared[RW_KIND_PAYMENT]) > 0)
+        snprintf(reasons[n++], 160, "%.0f%% of the uses of its shared devices and cards are by its own members",
+                 100 * f->f[RW_F_EXCLUSIVE]);
+    if (n < max && f->f[RW_F_PRIVATE_ATTRS] < 0.5)
+        snprintf(reasons[n++], 160, "members have few attributes of their own (%.1f each)", f->f[RW_F_PRIVATE_ATTRS]);
+    if (n < max && f->f[RW_F_LOCKSTEP] >= 0.8 && f->accounts >= 3)
+        snprintf(reasons[n++], 160, "members use the same attributes in lockstep (sigma1^2/||B||^2 = %.2f)",
+                 f->f[RW_F_LOCKSTEP]);
+    return n;
+}

@@ -1,0 +1,493 @@
+/* Batch rescoring: snapshot, communities, features, model, stable cluster
+ * ids, and one transaction that writes the run. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "detectors.h"
+#include "engine_int.h"
+
+/* Accounts linked to their cluster only through an IP carry less of the
+ * cluster's score than those sharing a device or a card. */
+#define IP_ONLY_FACTOR  0.8
+#define UNLINKED_FACTOR 0.5
+
+typedef struct {
+    uint32_t *prev; /* [n] previous run's cluster id per node (0: none) */
+    uint32_t n;
+} prev_ctx;
+
+static void on_prev(void *ctx, uint32_t node, uint32_t cluster) {
+    prev_ctx *p = ctx;
+    if (node < p->n) p->prev[node] = cluster;
+}
+
+/* Appends a JSON string (escaped) to buf. */
+static size_t json_str(char *buf, size_t size, size_t at, const char *s) {
+    if (at < size) buf[at] = '"';
+    at++;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            if (at + 1 < size) buf[at] = '\\', buf[at + 1] = (char)c;
+            at += 2;
+        } else if (c < 0x20) {
+            if (at + 6 < size) snprintf(buf + at, size - at, "\\u%04x", c);
+            at += 6;
+        } else {
+            if (at < size) buf[at] = (char)c;
+            at++;
+        }
+    }
+    if (at < size) buf[at] = '"';
+    at++;
+    if (at < size) buf[at] = 0;
+    return at;
+}
+
+static void features_json(char *buf, size_t size, const rw_cluster_features *f) {
+    size_t at = (size_t)snprintf(buf, size, "{");
+    for (int i = 0; i < RW_F_COUNT && at < size; i++)
+        at += (size_t)snprintf(buf + at, size - at, "%s\"%s\":%.4g", i ? "," : "", rw_feature_name(i),
+                               isfinite(f->f[i]) ? f->f[i] : 0.0);
+    if (at < size)
+        snprintf(buf + at, size - at, ",\"shared_devices\":%u,\"shared_cards\":%u,\"shared_ips\":%u}",
+                 f->shared[RW_KIND_DEVICE], f->shared[RW_KIND_PAYMENT], f->shared[RW_KIND_IP]);
+}
+
+static void reasons_json(char *buf, size_t size, char reasons[][160], size_t n) {
+    size_t at = 1;
+    buf[0] = '[';
+    for (size_t i = 0; i < n; i++) {
+        if (i && at < size) buf[at++] = ',';
+        at = json_str(buf, size, at, reasons[i]);
+    }
+    if (at + 1 < size) {
+        buf[at] = ']';
+        buf[at + 1] = 0;
+    } else {
+        snprintf(buf, size, "[]");
+    }
+}
+
+static rw_status load_model(rw_engine *e, rw_model *m, int *version, rw_err *err) {
+    char text[4096];
+    rw_status st = rw_store_model_latest(e->store, version, text, sizeof text, err);
+    if (st != RW_OK) return st;
+    if (*version == 0) {
+        rw_model_defaults(m);
+        return RW_OK;
+    }
+    st = rw_model_parse(m, text, err);
+    if (st != RW_OK) rw_err_prefix(err, "stored model version %d: ", *version);
+    m->version = *version;
+    return st;
+}
+
+rw_status rw_engine_model_text(rw_engine *e, int *version, char *text, size_t size, rw_err *err) {
+    rw_model m;
+    rw_status st = load_model(e, &m, version, err);
+    if (st == RW_OK) rw_model_format(&m, text, size);
+    return st;
+}
+
+rw_status rw_engine_model_store(rw_engine *e, const char *text, const char *note, int *version, rw_err *err) {
+    rw_model m;
+    rw_status st = rw_model_parse(&m, text, err);
+    if (st != RW_OK) return st;
+    char canon[4096];
+    rw_model_format(&m, canon, sizeof canon);
+    pthread_mutex_lock(&e->store_mu);
+    st = rw_store_model_put(e->store, canon, note, version, err);
+    pthread_mutex_unlock(&e->store_mu);
+    return st;
+}
+
+/* Gives each community with two or more accounts a cluster id: the id of
+ * the previous cluster it overlaps most, if that cluster is not claimed by a
+ * larger overlap, else a fresh one. Greedy by overlap size, so a split keeps
+ * the id on its larger part. */
+typedef struct {
+    uint32_t comm, prev, overlap;
+} claim;
+
+static int claim_cmp(const void *a, const void *b) {
+    const claim *x = a, *y = b;
+    if (x->overlap != y->overlap) return x->overlap > y->overlap ? -1 : 1;
+    if (x->comm != y->comm) return x->comm < y->comm ? -1 : 1;
+    return x->prev < y->prev ? -1 : x->prev > y->prev;
+}
+
+static int u64_cmp(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static rw_status assign_ids(const rw_graph_snap *s, const uint32_t *membership, uint32_t ncomm,
+                            const rw_cluster_features *feat, const uint32_t *prev, uint32_t max_id, uint32_t *ids,
+                            uint64_t *kept, rw_err *err) {
+    /* Pairs (community, previous id) over accounts, counted by sorting. */
+    uint64_t npairs = 0;
+    uint64_t *pairs = malloc(((size_t)s->n + 1) * sizeof *pairs);
+    claim *claims = NULL;
+    uint8_t *used = calloc((size_t)max_id + 2, 1);
+    if (!pairs || !used) goto nomem;
+    for (uint32_t v = 0; v < s->n; v++) {
+        uint32_t c = membership[v];
+        if (s->kind[v] != RW_KIND_ACCOUNT || feat[c].accounts < 2 || !prev[v] || prev[v] > max_id) continue;
+        pairs[npairs++] = (uint64_t)c << 32 | prev[v];
+    }
+    qsort(pairs, npairs, sizeof *pairs, u64_cmp);
+    claims = malloc((npairs + 1) * sizeof *claims);
+    if (!claims) goto nomem;
+    uint64_t nc = 0;
+    for (uint64_t i = 0; i < npairs;) {
+        uint64_t j = i;
+        while (j < npairs && pairs[j] == pairs[i]) j++;
+        claims[nc++] = (claim){(uint32_t)(pairs[i] >> 32), (uint32_t)pairs[i], (uint32_t)(j - i)};
+        i = j;
+    }
+    qsort(claims, nc, sizeof *claims, claim_cmp);
+    for (uint32_t c = 0; c < ncomm; c++) ids[c] = 0;
+    *kept = 0;
+    for (uint64_t i = 0; i < nc; i++) {
+        if (ids[claims[i].comm] || used[claims[i].prev]) continue;
+        ids[claims[i].comm] = claims[i].prev;
+        used[claims[i].prev] = 1;
+        (*kept)++;
+    }
+    uint32_t next = max_id;
+    for (uint32_t c = 0; c < ncomm; c++)
+        if (feat[c].accounts >= 2 && !ids[c]) ids[c] = ++next;
+    free(pairs);
+    free(claims);
+    free(used);
+    return RW_OK;
+nomem:
+    free(pairs);
+    free(claims);
+    free(used);
+    return rw_fail(err, RW_ERR_NOMEM, "out of memory assigning cluster ids");
+}
+
+typedef struct {
+    rw_engine *e;
+    rw_stage_fn on_stage;
+    void *ctx;
+    double t;
+} stages;
+
+static void stage_done(stages *sg, const char *name) {
+    double now = rw_now();
+    if (sg->on_stage) sg->on_stage(sg->ctx, name, now - sg->t);
+    sg->t = now;
+}
+
+typedef struct {
+    uint32_t id, accounts;
+    int flagged;
+} prev_cluster;
+
+static rw_status collect_prev(void *ctx, const rw_cluster_row *c) {
+    prev_cluster **list = ctx;
+    /* list[0] is a header: [0].id = count, [0].accounts = capacity */
+    prev_cluster *l = *list;
+    if (l[0].id + 1 >= l[0].accounts) {
+        uint32_t cap = l[0].accounts * 2;
+        prev_cluster *n = realloc(l, (size_t)cap * sizeof *n);
+        if (!n) return RW_ERR_NOMEM;
+        n[0].accounts = cap;
+        *list = l = n;
+    }
+    l[++l[0].id] = (prev_cluster){c->id, c->accounts, c->flagged};
+    return RW_OK;
+}
+
+rw_status rw_engine_rescore(rw_engine *e, const rw_rescore_params *rp, rw_rescore_summary *out, rw_stage_fn on_stage,
+                            void *ctx, rw_err *err) {
+    memset(out, 0, sizeof *out);
+    rw_status st = RW_OK;
+    rw_graph_snap *s = NULL;
+    double *w = NULL;
+    uint32_t *prev = NULL, *init = NULL, *membership = NULL, *ids = NULL, *dense = NULL;
+    rw_cluster_features *feat = NULL;
+    double *cscore = NULL;
+    uint8_t *links = NULL;
+    prev_cluster *prevc = NULL;
+    int in_txn = 0, have_store = 0;
+    stages sg = {e, on_stage, ctx, rw_now()};
+    double t0 = sg.t;
+    int64_t started = (int64_t)time(NULL);
+
+    st = rw_detect_init(2, err); /* idempotent: igraph error handler, BLAS threads */
+    if (st != RW_OK) return st;
+    pthread_rwlock_rdlock(&e->lock);
+    st = rw_graph_snapshot(e->graph, &s, err);
+    uint64_t events = e->events;
+    pthread_rwlock_unlock(&e->lock);
+    if (st != RW_OK) goto done;
+    stage_done(&sg, "snapshot");
+
+    rw_community_params p;
+    rw_community_defaults(&p);
+    if (rp && rp->hub_degree > 0) p.hub_degree = rp->hub_degree;
+    rw_model model;
+    int model_version = 0;
+    int64_t prev_run = 0;
+    uint32_t max_id = 0;
+    pthread_mutex_lock(&e->store_mu);
+    have_store = 1;
+    st = load_model(e, &model, &model_version, err);
+    if (st == RW_OK) st = rw_store_latest_run(e->store, &prev_run, err);
+    if (st == RW_OK) st = rw_store_max_cluster_id(e->store, &max_id, err);
+    prev = calloc((size_t)s->n + 1, sizeof *prev);
+    prevc = malloc(16 * sizeof *prevc);
+    if (!prev || !prevc) {
+        st = rw_fail(err, RW_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    prevc[0] = (prev_cluster){0, 16, 0};
+    if (st == RW_OK && prev_run) {
+        prev_ctx pc = {prev, s->n};
+        st = rw_store_run_membership(e->store, prev_run, on_prev, &pc, err);
+        if (st == RW_OK) st = rw_store_run_clusters(e->store, prev_run, -1.0, 0, 0, collect_prev, &prevc, err);
+    }
+    pthread_mutex_unlock(&e->store_mu);
+    have_store = 0;
+    if (st != RW_OK) goto done;
+    stage_done(&sg, "previous run");
+
+    w = malloc((s->m + 1) * sizeof *w);
+    init = malloc(((size_t)s->n + 1) * sizeof *init);
+    membership = malloc(((size_t)s->n + 1) * sizeof *membership);
+    dense = calloc((size_t)max_id + 2, sizeof *dense);
+    if (!w || !init || !membership || !dense) {
+        st = rw_fail(err, RW_ERR_NOMEM, "out of memory for %u nodes", s->n);
+        goto done;
+    }
+    rw_detect_edge_weights(s, &p, w);
+    {
+        /* Modularity's resolution limit grows with the graph: at a fixed
+         * resolution, communities on a large graph swallow rings whole. A
+         * fixed density (resolution / 2W) keeps community sizes independent
+         * of the graph's size. */
+        double total = 0;
+        for (uint64_t j = 0; j < s->m; j++) total += w[j];
+        double density = rp && rp->density > 0 ? rp->density : RW_DEFAULT_DENSITY;
+        p.resolution = density * 2.0 * total;
+        if (p.resolution < 1.0) p.resolution = 1.0;
+    }
+    /* Warm start: previous clusters as dense labels, everything else new. */
+    uint32_t nlabels = 0;
+    for (uint32_t v = 0; v < s->n; v++) {
+        uint32_t c = prev[v];
+        if (c && c <= max_id) {
+            if (!dense[c]) dense[c] = ++nlabels;
+            init[v] = dense[c] - 1;
+        } else {
+            init[v] = s->n;
+        }
+    }
+    uint32_t ncomm = 0;
+    st = rw_detect_communities(s, &p, w, prev_run ? init : NULL, membership, &ncomm, err);
+    if (st != RW_OK) goto done;
+    stage_done(&sg, "communities");
+
+    feat = malloc(((size_t)ncomm + 1) * sizeof *feat);
+    cscore = malloc(((size_t)ncomm + 1) * sizeof *cscore);
+    ids = malloc(((size_t)ncomm + 1) * sizeof *ids);
+    links = malloc((size_t)s->n + 1);
+    if (!feat || !cscore || !ids || !links) {
+        st = rw_fail(err, RW_ERR_NOMEM, "out of memory for %u communities", ncomm);
+        goto done;
+    }
+    st = rw_detect_features(s, w, p.hub_degree, membership, ncomm, feat, links, err);
+    if (st != RW_OK) goto done;
+    for (uint32_t c = 0; c < ncomm; c++) cscore[c] = feat[c].accounts >= 2 ? rw_model_score(&model, &feat[c]) : 0;
+    stage_done(&sg, "features");
+
+    st = assign_ids(s, membership, ncomm, feat, prev, max_id, ids, &out->kept_ids, err);
+    if (st != RW_OK) goto done;
+
+    /* ---- write the run ---- */
+    pthread_mutex_lock(&e->store_mu);
+    have_store = 1;
+    st = rw_store_begin(e->store, err);
+    if (st != RW_OK) goto done;
+    in_txn = 1;
+    char params[512], summary[512];
+    snprintf(params, sizeof params,
+             "{\"hub_degree\":%u,\"degree_offset\":%g,\"resolution\":%g,\"iterations\":%d,\"seed\":%llu,"
+             "\"kind_weight\":{\"ip\":%g,\"device\":%g,\"payment\":%g}}",
+             p.hub_degree, p.degree_offset, p.resolution, p.iterations, (unsigned long long)p.seed,
+             p.kind_weight[RW_KIND_IP], p.kind_weight[RW_KIND_DEVICE], p.kind_weight[RW_KIND_PAYMENT]);
+    rw_run_row run = {
+        .started_at = started, .events = events, .model_version = model_version, .params = params, .summary = "{}"};
+    /* The summary is only known after the rows; write the run first for its
+     * id and update nothing later: counts go in a second statement below. */
+    st = rw_store_put_run(e->store, &run, err);
+    if (st != RW_OK) goto done;
+    out->run = run.id;
+    char fjson[1024], rjson[1200], reasons[8][160];
+    for (uint32_t c = 0; c < ncomm && st == RW_OK; c++) {
+        if (feat[c].accounts < 2) continue;
+        out->clusters++;
+        int flagged = cscore[c] >= model.threshold;
+        out->flagged_clusters += (uint64_t)flagged;
+        features_json(fjson, sizeof fjson, &feat[c]);
+        size_t nr = rw_cluster_reasons(&feat[c], reasons, 8);
+        reasons_json(rjson, sizeof rjson, reasons, nr);
+        rw_cluster_row row = {.id = ids[c],
+                              .score = cscore[c],
+                              .flagged = flagged,
+                              .accounts = feat[c].accounts,
+                              .attributes = feat[c].attributes,
+                              .first_seen = feat[c].first_signup,
+                              .last_seen = feat[c].last_signup,
+                              .features = fjson,
+                              .reasons = rjson};
+        st = rw_store_put_cluster(e->store, run.id, &row, err);
+    }
+    for (uint32_t v = 0; v < s->n && st == RW_OK; v++) {
+        uint32_t c = membership[v];
+        int in_cluster = feat[c].accounts >= 2;
+        if (s->kind[v] != RW_KIND_ACCOUNT) {
+            if (in_cluster && s->kind[v] != RW_KIND_SUBNET && rw_graph_snap_degree(s, v) >= 2)
+                st = rw_store_put_run_attribute(e->store, run.id, v, ids[c], err);
+            continue;
+        }
+        out->accounts++;
+        double score = 0;
+        const char *why = NULL;
+        char abuf[400];
+        if (in_cluster) {
+            double factor = (links[v] & ((1u << RW_KIND_DEVICE) | (1u << RW_KIND_PAYMENT))) ? 1.0
+                            : links[v]                                                      ? IP_ONLY_FACTOR
+                                                                                            : UNLINKED_FACTOR;
+            score = cscore[c] * factor;
+            if (score >= model.threshold) {
+                char r[2][160];
+                snprintf(r[0], 160, "member of cluster %u (score %.2f, %u accounts)", ids[c], cscore[c],
+                         feat[c].accounts);
+                snprintf(r[1], 160, "%s",
+                         factor == 1.0              ? "shares a device or card with other members"
+                         : factor == IP_ONLY_FACTOR ? "shares an IP address with other members"
+                                                    : "linked to the cluster only indirectly");
+                reasons_json(abuf, sizeof abuf, r, 2);
+                why = abuf;
+            }
+        }
+        int flagged = score >= model.threshold;
+        out->flagged_accounts += (uint64_t)flagged;
+        st = rw_store_put_run_account(e->store, run.id, v, in_cluster ? ids[c] : 0, score, flagged, why, err);
+    }
+    if (st != RW_OK) goto done;
+    stage_done(&sg, "write");
+
+    /* Compare with the previous run's flagged clusters. */
+    {
+        uint32_t np = prevc[0].id;
+        uint32_t top = max_id + 1;
+        uint8_t *was = calloc((size_t)top + 1, 1);
+        uint32_t *was_acc = calloc((size_t)top + 1, sizeof *was_acc);
+        uint8_t *now = calloc((size_t)top + 1, 1);
+        if (!was || !was_acc || !now) {
+            free(was), free(was_acc), free(now);
+            st = rw_fail(err, RW_ERR_NOMEM, "out of memory");
+            goto done;
+        }
+        for (uint32_t i = 1; i <= np; i++)
+            if (prevc[i].flagged && prevc[i].id <= top) was[prevc[i].id] = 1, was_acc[prevc[i].id] = prevc[i].accounts;
+        out->prev_clusters = np;
+        for (uint32_t c = 0; c < ncomm; c++) {
+            if (feat[c].accounts < 2 || cscore[c] < model.threshold) continue;
+            uint32_t id = ids[c];
+            if (id <= top && was[id]) {
+                now[id] = 1;
+                if (feat[c].accounts > was_acc[id]) out->grown++;
+            } else {
+                out->new_flagged++;
+            }
+        }
+        for (uint32_t i = 1; i <= np; i++)
+            if (prevc[i].flagged && prevc[i].id <= top && !now[prevc[i].id]) out->dissolved++;
+        free(was), free(was_acc), free(now);
+    }
+    out->seconds = rw_now() - t0;
+    snprintf(summary, sizeof summary,
+             "{\"accounts\":%llu,\"clusters\":%llu,\"flagged_clusters\":%llu,\"flagged_accounts\":%llu,"
+             "\"new_flagged\":%llu,\"grown\":%llu,\"dissolved\":%llu,\"kept_ids\":%llu,\"seconds\":%.2f}",
+             (unsigned long long)out->accounts, (unsigned long long)out->clusters,
+             (unsigned long long)out->flagged_clusters, (unsigned long long)out->flagged_accounts,
+             (unsigned long long)out->new_flagged, (unsigned long long)out->grown, (unsigned long long)out->dissolved,
+             (unsigned long long)out->kept_ids, out->seconds);
+    st = rw_store_finish_run(e->store, run.id, (int64_t)time(NULL), summary, err);
+    if (st == RW_OK) st = rw_store_commit(e->store, 1, err);
+    in_txn = 0;
+    if (st == RW_OK) stage_done(&sg, "commit");
+done:
+    if (in_txn) rw_store_rollback(e->store);
+    if (have_store) pthread_mutex_unlock(&e->store_mu);
+    rw_graph_snap_free(s);
+    free(w);
+    free(prev);
+    free(init);
+    free(membership);
+    free(ids);
+    free(dense);
+    free(feat);
+    free(cscore);
+    free(links);
+    free(prevc);
+    out->seconds = rw_now() - t0;
+    return st;
+}
+
+rw_status rw_engine_latest_run(rw_engine *e, int64_t *run, rw_err *err) {
+    pthread_mutex_lock(&e->store_mu);
+    rw_status st = rw_store_latest_run(e->store, run, err);
+    pthread_mutex_unlock(&e->store_mu);
+    return st;
+}
+
+static rw_status resolve_run(rw_engine *e, int64_t *run, rw_err *err) {
+    if (*run) return RW_OK;
+    rw_status st = rw_store_latest_run(e->store, run, err);
+    if (st == RW_OK && !*run) st = rw_fail(err, RW_ERR_NOTFOUND, "no run yet: run `ringwatch rescore` first");
+    return st;
+}
+
+rw_status rw_engine_clusters(rw_engine *e, int64_t run, double min_score, uint32_t cluster_id, uint64_t limit,
+                             rw_status (*cb)(void *ctx, const rw_cluster_row *c), void *ctx, rw_err *err) {
+    pthread_mutex_lock(&e->store_mu);
+    rw_status st = resolve_run(e, &run, err);
+    if (st == RW_OK) st = rw_store_run_clusters(e->store, run, min_score, cluster_id, limit, cb, ctx, err);
+    pthread_mutex_unlock(&e->store_mu);
+    return st;
+}
+
+rw_status rw_engine_scores(rw_engine *e, int64_t run, rw_status (*cb)(void *ctx, const rw_score_row *r), void *ctx,
+                           rw_err *err) {
+    pthread_mutex_lock(&e->store_mu);
+    rw_status st = resolve_run(e, &run, err);
+    if (st == RW_OK) st = rw_store_run_scores(e->store, run, cb, ctx, err);
+    pthread_mutex_unlock(&e->store_mu);
+    return st;
+}
+
+rw_status rw_engine_account(rw_engine *e, const char *ext, rw_account_info *out, rw_err *err) {
+    memset(out, 0, sizeof *out);
+    pthread_rwlock_rdlock(&e->lock);
+    uint32_t v = rw_graph_find_account(e->graph, ext, strlen(ext));
+    if (v != RW_NODE_NONE) {
+        out->node = v;
+        out->first_seen = rw_graph_first_seen(e->graph, v);
+        out->last_seen = rw_graph_last_seen(e->graph, v);
+        out->attributes = rw_graph_degree(e->graph, v);
+    }
+    pthread_rwlock_unlock(&e->lock);
+    if (v == RW_NODE_NONE) return rw_fail(err, RW_ERR_NOTFOUND, "no account '%s'", ext);
+    return RW_OK;
+}

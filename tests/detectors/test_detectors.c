@@ -1,0 +1,873 @@
+/* detectors: communities, spectral figures, truncated SVD and dense-block
+ * peeling on hand-built snapshots with known answers, plus a timing print on
+ * a synthetic 200k-account graph. */
+#include <criterion/criterion.h>
+#include <lapacke.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "detectors.h"
+
+/* ---- building snapshots by hand ------------------------------------------ */
+
+typedef struct {
+    uint32_t n, ncap;
+    uint8_t *kind;
+    uint64_t m, mcap;
+    uint32_t (*e)[2]; /* (account, attribute) */
+} builder;
+
+static uint32_t node(builder *b, rw_kind k) {
+    if (b->n == b->ncap) {
+        b->ncap = b->ncap ? 2 * b->ncap : 1024;
+        b->kind = realloc(b->kind, b->ncap);
+        cr_assert_not_null(b->kind);
+    }
+    b->kind[b->n] = (uint8_t)k;
+    return b->n++;
+}
+
+static void edge(builder *b, uint32_t account, uint32_t attr) {
+    cr_assert_eq(b->kind[account], RW_KIND_ACCOUNT);
+    cr_assert_neq(b->kind[attr], RW_KIND_ACCOUNT);
+    if (b->m == b->mcap) {
+        b->mcap = b->mcap ? 2 * b->mcap : 1024;
+        b->e = realloc(b->e, b->mcap * sizeof *b->e);
+        cr_assert_not_null(b->e);
+    }
+    b->e[b->m][0] = account;
+    b->e[b->m++][1] = attr;
+}
+
+static int cmp_pair(const void *x, const void *y) {
+    const uint32_t *a = x, *b = y;
+    if (a[0] != b[0]) return a[0] < b[0] ? -1 : 1;
+    return (a[1] > b[1]) - (a[1] < b[1]);
+}
+
+/* A snapshot like rw_graph_snapshot's: edges in account order (duplicates
+ * dropped), CSR adjacency of both sides, times made up. Frees the builder. */
+static rw_graph_snap *build(builder *b) {
+    qsort(b->e, b->m, sizeof *b->e, cmp_pair);
+    uint64_t m = 0;
+    for (uint64_t i = 0; i < b->m; i++)
+        if (m == 0 || cmp_pair(b->e[i], b->e[m - 1]) != 0) memcpy(b->e[m++], b->e[i], sizeof b->e[0]);
+    rw_graph_snap *s = calloc(1, sizeof *s);
+    uint32_t n = b->n;
+    s->n = n;
+    s->m = m;
+    s->kind = b->kind;
+    s->first_seen = calloc(n + 1, sizeof *s->first_seen);
+    s->last_seen = calloc(n + 1, sizeof *s->last_seen);
+    s->parent = malloc((n + 1) * sizeof *s->parent);
+    s->off = calloc(n + 1, sizeof *s->off);
+    s->nbr = malloc((2 * m + 1) * sizeof *s->nbr);
+    s->eid = malloc((2 * m + 1) * sizeof *s->eid);
+    s->edge_account = malloc((m + 1) * sizeof *s->edge_account);
+    s->edges = calloc(m + 1, sizeof *s->edges);
+    for (uint32_t v = 0; v < n; v++) {
+        s->parent[v] = RW_NODE_NONE;
+        s->first_seen[v] = 1000 + v;
+        s->last_seen[v] = 2000 + v;
+    }
+    for (uint64_t e = 0; e < m; e++) {
+        s->off[b->e[e][0] + 1]++;
+        s->off[b->e[e][1] + 1]++;
+    }
+    for (uint32_t v = 0; v < n; v++) s->off[v + 1] += s->off[v];
+    uint64_t *fill = malloc((n + 1) * sizeof *fill);
+    memcpy(fill, s->off, n * sizeof *fill);
+    for (uint64_t e = 0; e < m; e++) {
+        uint32_t a = b->e[e][0], t = b->e[e][1];
+        s->edge_account[e] = a;
+        s->edges[e] = (rw_edge){.attr = t, .first_seen = 1000, .last_seen = 2000, .count = 1};
+        s->nbr[fill[a]] = t;
+        s->eid[fill[a]++] = (uint32_t)e;
+        s->nbr[fill[t]] = a;
+        s->eid[fill[t]++] = (uint32_t)e;
+    }
+    free(fill);
+    free(b->e);
+    memset(b, 0, sizeof *b);
+    return s;
+}
+
+static void snap_free(rw_graph_snap *s) {
+    if (!s) return;
+    free(s->kind);
+    free(s->first_seen);
+    free(s->last_seen);
+    free(s->parent);
+    free(s->off);
+    free(s->nbr);
+    free(s->eid);
+    free(s->edge_account);
+    free(s->edges);
+    free(s);
+}
+
+static double *weights(const rw_graph_snap *s, const rw_community_params *p) {
+    double *w = malloc((s->m + 1) * sizeof *w);
+    cr_assert_not_null(w);
+    rw_detect_edge_weights(s, p, w);
+    return w;
+}
+
+static void init_once(void) {
+    rw_err err;
+    cr_assert_eq(rw_detect_init(2, &err), RW_OK, "%s", err.msg);
+}
+
+TestSuite(detectors, .init = init_once);
+
+/* ---- worlds ---------------------------------------------------------------- */
+
+/* Accounts with a private IP and device each; pairs of them share a device. */
+static void background(builder *b, rw_rng *r, uint32_t accounts, uint32_t pairs, uint32_t *first) {
+    *first = b->n;
+    uint32_t *acc = malloc(accounts * sizeof *acc);
+    for (uint32_t i = 0; i < accounts; i++) {
+        acc[i] = node(b, RW_KIND_ACCOUNT);
+        edge(b, acc[i], node(b, RW_KIND_IP));
+        edge(b, acc[i], node(b, RW_KIND_DEVICE));
+        if (rw_rng_below(r, 2)) edge(b, acc[i], node(b, RW_KIND_PAYMENT));
+    }
+    for (uint32_t i = 0; i < pairs; i++) {
+        uint32_t d = node(b, RW_KIND_DEVICE);
+        edge(b, acc[2 * i], d);
+        edge(b, acc[2 * i + 1], d);
+    }
+    free(acc);
+}
+
+/* A ring: accounts sharing ndev devices and ncard cards, each with a private
+ * IP. ids receives the accounts, attrs the shared attributes. */
+static void ring(builder *b, uint32_t accounts, uint32_t ndev, uint32_t ncard, uint32_t *ids, uint32_t *attrs) {
+    for (uint32_t j = 0; j < ndev; j++) attrs[j] = node(b, RW_KIND_DEVICE);
+    for (uint32_t j = 0; j < ncard; j++) attrs[ndev + j] = node(b, RW_KIND_PAYMENT);
+    for (uint32_t i = 0; i < accounts; i++) {
+        ids[i] = node(b, RW_KIND_ACCOUNT);
+        edge(b, ids[i], node(b, RW_KIND_IP));
+        for (uint32_t j = 0; j < ndev + ncard; j++) edge(b, ids[i], attrs[j]);
+    }
+}
+
+/* One NAT IP behind which accounts otherwise only have private devices. */
+static uint32_t nat_star(builder *b, uint32_t accounts, uint32_t *ids) {
+    uint32_t ip = node(b, RW_KIND_IP);
+    for (uint32_t i = 0; i < accounts; i++) {
+        ids[i] = node(b, RW_KIND_ACCOUNT);
+        edge(b, ids[i], ip);
+        edge(b, ids[i], node(b, RW_KIND_DEVICE));
+    }
+    return ip;
+}
+
+/* ---- parameters and weights ------------------------------------------------ */
+
+Test(detectors, defaults_and_weights) {
+    rw_community_params p;
+    rw_community_defaults(&p);
+    cr_expect_eq(p.kind_weight[RW_KIND_ACCOUNT], 0.0);
+    cr_expect_eq(p.kind_weight[RW_KIND_IP], 1.0);
+    cr_expect_eq(p.kind_weight[RW_KIND_DEVICE], 2.0);
+    cr_expect_eq(p.kind_weight[RW_KIND_PAYMENT], 3.0);
+    cr_expect_eq(p.kind_weight[RW_KIND_SUBNET], 0.0);
+    cr_expect_eq(p.degree_offset, 2.0);
+    cr_expect_eq(p.hub_degree, 200);
+    cr_expect_eq(p.resolution, 1.0);
+    cr_expect_eq(p.iterations, 10);
+    cr_expect_eq(p.seed, 1);
+
+    builder b = {0};
+    uint32_t a0 = node(&b, RW_KIND_ACCOUNT), a1 = node(&b, RW_KIND_ACCOUNT);
+    uint32_t card = node(&b, RW_KIND_PAYMENT), dev = node(&b, RW_KIND_DEVICE);
+    edge(&b, a0, card);
+    edge(&b, a1, card);
+    edge(&b, a0, dev);
+    uint32_t star[201];
+    uint32_t ip = nat_star(&b, 201, star);
+    rw_graph_snap *s = build(&b);
+    double *w = weights(s, &p);
+    for (uint64_t e = 0; e < s->m; e++) {
+        uint32_t t = s->edges[e].attr;
+        if (t == card)
+            cr_expect_float_eq(w[e], 3.0 / log(4.0), 1e-12);
+        else if (t == dev)
+            cr_expect_float_eq(w[e], 2.0 / log(3.0), 1e-12);
+        else if (t == ip)
+            cr_expect_eq(w[e], 0.0, "hub edge must weigh 0");
+        else
+            cr_expect_float_eq(w[e], 2.0 / log(3.0), 1e-12); /* private devices of the star */
+    }
+    free(w);
+    snap_free(s);
+}
+
+/* ---- (a) planted block ------------------------------------------------------ */
+
+static int same_community(const uint32_t *memb, const uint32_t *ids, uint32_t k) {
+    for (uint32_t i = 1; i < k; i++)
+        if (memb[ids[i]] != memb[ids[0]]) return 0;
+    return 1;
+}
+
+Test(detectors, planted_block_is_one_community_and_block_zero) {
+    rw_rng r;
+    rw_rng_seed(&r, 7);
+    builder b = {0};
+    uint32_t bg0, ids[30], attrs[5];
+    background(&b, &r, 1000, 10, &bg0);
+    ring(&b, 30, 3, 2, ids, attrs);
+    uint32_t bg1;
+    background(&b, &r, 1000, 10, &bg1);
+    rw_graph_snap *s = build(&b);
+
+    rw_community_params p;
+    rw_community_defaults(&p);
+    double *w = weights(s, &p);
+    uint32_t *memb = malloc(s->n * sizeof *memb), ncomm = 0;
+    rw_err err;
+    cr_assert_eq(rw_detect_communities(s, &p, w, NULL, memb, &ncomm, &err), RW_OK, "%s", err.msg);
+    cr_expect(same_community(memb, ids, 30), "ring split across communities");
+    for (int j = 0; j < 5; j++) cr_expect_eq(memb[attrs[j]], memb[ids[0]]);
+    uint32_t members = 0;
+    for (uint32_t v = 0; v < s->n; v++) members += memb[v] == memb[ids[0]];
+    /* 30 accounts, 5 shared attributes, 30 private IPs that follow them. */
+    cr_expect_eq(members, 65, "ring community has %u nodes", members);
+    /* Dense ids, first seen in node order. */
+    cr_expect_eq(memb[0], 0);
+    uint32_t top = 0;
+    for (uint32_t v = 0; v < s->n; v++) {
+        cr_assert(memb[v] <= top + 1 && memb[v] < ncomm);
+        if (memb[v] > top) top = memb[v];
+    }
+    cr_expect_eq(top + 1, ncomm);
+    /* A background pair shares a device: one community with both private
+     * IPs and devices. */
+    uint32_t pa = bg0, pb = bg0 + 3;
+    while (s->kind[pb] != RW_KIND_ACCOUNT) pb++;
+    cr_expect_eq(memb[pa], memb[pb]);
+
+    uint32_t *blk = malloc(s->n * sizeof *blk);
+    double score[3];
+    int nb = 0;
+    cr_assert_eq(rw_detect_dense_blocks(s, NULL, 3, 5, blk, score, &nb, &err), RW_OK, "%s", err.msg);
+    cr_assert_geq(nb, 1);
+    uint32_t in0 = 0;
+    for (uint32_t v = 0; v < s->n; v++) in0 += blk[v] == 0;
+    for (int i = 0; i < 30; i++) cr_expect_eq(blk[ids[i]], 0);
+    for (int j = 0; j < 5; j++) cr_expect_eq(blk[attrs[j]], 0);
+    cr_expect_eq(in0, 35, "block 0 has %u nodes", in0);
+    /* g = 30 * 5 edges * 1 / log(30 + 5) over 35 nodes */
+    cr_expect_float_eq(score[0], 150.0 / log(35.0) / 35.0, 1e-9);
+    cr_expect_eq(nb, 1, "pairs are below min_accounts and end the search");
+
+    free(blk);
+    free(memb);
+    free(w);
+    snap_free(s);
+}
+
+/* ---- (b) NAT hub star -------------------------------------------------------- */
+
+Test(detectors, nat_star_is_not_grouped) {
+    rw_rng r;
+    rw_rng_seed(&r, 11);
+    builder b = {0};
+    uint32_t bg, ids[30], attrs[5];
+    uint32_t *star = malloc(1000 * sizeof *star);
+    background(&b, &r, 500, 10, &bg);
+    nat_star(&b, 1000, star);
+    ring(&b, 30, 3, 2, ids, attrs);
+    rw_graph_snap *s = build(&b);
+
+    rw_community_params p;
+    rw_community_defaults(&p);
+    double *w = weights(s, &p);
+    uint32_t *memb = malloc(s->n * sizeof *memb), ncomm = 0;
+    rw_err err;
+    cr_assert_eq(rw_detect_communities(s, &p, w, NULL, memb, &ncomm, &err), RW_OK, "%s", err.msg);
+    uint8_t *seen = calloc(ncomm, 1);
+    for (int i = 0; i < 1000; i++) {
+        cr_expect_not(seen[memb[star[i]]], "two NAT accounts share a community");
+        seen[memb[star[i]]] = 1;
+    }
+    cr_expect(same_community(memb, ids, 30));
+
+    uint32_t *blk = malloc(s->n * sizeof *blk);
+    double score[4];
+    int nb = 0;
+    cr_assert_eq(rw_detect_dense_blocks(s, NULL, 4, 2, blk, score, &nb, &err), RW_OK, "%s", err.msg);
+    cr_assert_geq(nb, 1);
+    cr_expect_eq(blk[ids[0]], 0, "the ring is block 0");
+    for (int i = 0; i < 1000; i++) {
+        uint32_t k = blk[star[i]];
+        if (k != UINT32_MAX) cr_expect_lt(score[k], score[0] / 2, "NAT block scores near the ring");
+    }
+
+    free(seen);
+    free(blk);
+    free(memb);
+    free(w);
+    free(star);
+    snap_free(s);
+}
+
+/* candidate restricts the peel: without the ring's nodes, block 0 is not it. */
+Test(detectors, dense_blocks_respect_candidates) {
+    rw_rng r;
+    rw_rng_seed(&r, 3);
+    builder b = {0};
+    uint32_t bg, ids[30], attrs[5], ids2[12], attrs2[3];
+    background(&b, &r, 300, 0, &bg);
+    ring(&b, 30, 3, 2, ids, attrs);
+    ring(&b, 12, 2, 1, ids2, attrs2);
+    rw_graph_snap *s = build(&b);
+    uint8_t *cand = malloc(s->n);
+    memset(cand, 1, s->n);
+    for (int i = 0; i < 30; i++) cand[ids[i]] = 0;
+    uint32_t *blk = malloc(s->n * sizeof *blk);
+    double score[2];
+    int nb = 0;
+    rw_err err;
+    cr_assert_eq(rw_detect_dense_blocks(s, cand, 2, 5, blk, score, &nb, &err), RW_OK, "%s", err.msg);
+    cr_assert_eq(nb, 1);
+    for (int i = 0; i < 30; i++) cr_expect_eq(blk[ids[i]], UINT32_MAX);
+    for (int i = 0; i < 12; i++) cr_expect_eq(blk[ids2[i]], 0);
+    cr_expect_float_eq(score[0], 36.0 / log(17.0) / 15.0, 1e-9);
+    /* No blocks asked for: none given, every node unassigned. */
+    blk[0] = 0;
+    cr_assert_eq(rw_detect_dense_blocks(s, NULL, 0, 5, blk, score, &nb, &err), RW_OK, "%s", err.msg);
+    cr_expect_eq(nb, 0);
+    cr_expect_eq(blk[0], UINT32_MAX);
+    free(blk);
+    free(cand);
+    snap_free(s);
+}
+
+/* ---- (c) spectral figures ---------------------------------------------------- */
+
+/* A complete bipartite block of r accounts and c attributes. */
+static rw_graph_snap *complete(uint32_t r, uint32_t c, uint32_t *acc) {
+    builder b = {0};
+    uint32_t at[64];
+    for (uint32_t j = 0; j < c; j++) at[j] = node(&b, RW_KIND_DEVICE);
+    for (uint32_t i = 0; i < r; i++) {
+        acc[i] = node(&b, RW_KIND_ACCOUNT);
+        for (uint32_t j = 0; j < c; j++) edge(&b, acc[i], at[j]);
+    }
+    return build(&b);
+}
+
+Test(detectors, spectral_all_ones_block) {
+    uint32_t acc[4];
+    rw_graph_snap *s = complete(4, 3, acc);
+    double *w = malloc(s->m * sizeof *w);
+    for (uint64_t e = 0; e < s->m; e++) w[e] = 1.0;
+    rw_spectral sp;
+    rw_err err;
+    cr_assert_eq(rw_detect_spectral(s, w, acc, 4, &sp, &err), RW_OK, "%s", err.msg);
+    cr_expect_float_eq(sp.sigma1, sqrt(12.0), 1e-12);
+    cr_expect_float_eq(sp.sigma2, 0.0, 1e-9);
+    cr_expect_float_eq(sp.frob2, 12.0, 1e-12);
+    cr_expect_float_eq(sp.lockstep, 1.0, 1e-12);
+    cr_expect_eq(sp.rows, 4);
+    cr_expect_eq(sp.cols, 3);
+    /* One account: its row norm. */
+    cr_assert_eq(rw_detect_spectral(s, w, acc + 2, 1, &sp, &err), RW_OK, "%s", err.msg);
+    cr_expect_float_eq(sp.sigma1, sqrt(3.0), 1e-12);
+    cr_expect_eq(sp.sigma2, 0.0);
+    /* Not an account; twice the same account. */
+    uint32_t bad[2] = {0, acc[0]};
+    cr_expect_eq(rw_detect_spectral(s, w, bad, 1, &sp, &err), RW_ERR_INVALID);
+    bad[0] = acc[0];
+    cr_expect_eq(rw_detect_spectral(s, w, bad, 2, &sp, &err), RW_ERR_INVALID);
+    free(w);
+    snap_free(s);
+}
+
+Test(detectors, spectral_diagonal) {
+    builder b = {0};
+    uint32_t acc[3];
+    for (int i = 0; i < 3; i++) {
+        acc[i] = node(&b, RW_KIND_ACCOUNT);
+        edge(&b, acc[i], node(&b, RW_KIND_PAYMENT));
+    }
+    /* A hub column with weight 0 touches all three: counted, contributes
+     * nothing. */
+    uint32_t hub = node(&b, RW_KIND_IP);
+    for (int i = 0; i < 3; i++) edge(&b, acc[i], hub);
+    rw_graph_snap *s = build(&b);
+    double *w = malloc(s->m * sizeof *w);
+    for (uint64_t e = 0; e < s->m; e++) w[e] = s->edges[e].attr == hub ? 0.0 : 1.0 + s->edge_account[e] / 2;
+    rw_spectral sp;
+    rw_err err;
+    cr_assert_eq(rw_detect_spectral(s, w, acc, 3, &sp, &err), RW_OK, "%s", err.msg);
+    cr_expect_float_eq(sp.sigma1, 3.0, 1e-12);
+    cr_expect_float_eq(sp.sigma2, 2.0, 1e-12);
+    cr_expect_float_eq(sp.frob2, 14.0, 1e-12);
+    cr_expect_float_eq(sp.lockstep, 9.0 / 14.0, 1e-12);
+    cr_expect_eq(sp.cols, 4);
+    free(w);
+    snap_free(s);
+}
+
+/* Singular values of a dense row-major r x c matrix, descending. */
+static void dense_sv(const double *a, int r, int c, double *sv) {
+    double *t = malloc((size_t)r * c * sizeof *t);
+    memcpy(t, a, (size_t)r * c * sizeof *t);
+    double dummy;
+    /* Row-major r x c is column-major c x r: same singular values (and
+     * LAPACKE's row-major path insists on a V^T array even for 'N'). */
+    cr_assert_eq(LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'N', c, r, t, c, sv, &dummy, 1, &dummy, 1), 0);
+    free(t);
+}
+
+/* A random sparse block big enough for the Krylov path, against LAPACK. */
+Test(detectors, spectral_large_block_matches_lapack) {
+    enum { R = 700, C = 500 };
+    rw_rng r;
+    rw_rng_seed(&r, 5);
+    builder b = {0};
+    uint32_t *acc = malloc(R * sizeof *acc), *at = malloc(C * sizeof *at);
+    for (int j = 0; j < C; j++) at[j] = node(&b, RW_KIND_DEVICE);
+    for (int i = 0; i < R; i++) acc[i] = node(&b, RW_KIND_ACCOUNT);
+    for (int i = 0; i < R; i++)
+        for (int t = 0; t < 8; t++) edge(&b, acc[i], at[rw_rng_below(&r, C)]);
+    rw_graph_snap *s = build(&b);
+    double *w = malloc(s->m * sizeof *w);
+    double *dense = calloc((size_t)R * C, sizeof *dense);
+    for (uint64_t e = 0; e < s->m; e++) {
+        w[e] = 0.5 + rw_rng_unit(&r);
+        dense[(size_t)(s->edge_account[e] - C) * C + s->edges[e].attr] = w[e];
+    }
+    double sv[C];
+    dense_sv(dense, R, C, sv);
+    rw_spectral sp;
+    rw_err err;
+    cr_assert_eq(rw_detect_spectral(s, w, acc, R, &sp, &err), RW_OK, "%s", err.msg);
+    cr_expect_float_eq(sp.sigma1, sv[0], 1e-9 * sv[0], "%.12g vs %.12g", sp.sigma1, sv[0]);
+    cr_expect_float_eq(sp.sigma2, sv[1], 1e-7 * sv[0], "%.12g vs %.12g", sp.sigma2, sv[1]);
+    free(dense);
+    free(w);
+    free(acc);
+    free(at);
+    snap_free(s);
+}
+
+/* Two identical disjoint blocks: sigma2 == sigma1, which a single-vector
+ * Krylov method would miss. */
+Test(detectors, spectral_repeated_top_value) {
+    enum { R = 400, C = 300 };
+    rw_rng r;
+    builder b = {0};
+    uint32_t *acc = malloc(2 * R * sizeof *acc), *at = malloc(C * sizeof *at);
+    for (int copy = 0; copy < 2; copy++) {
+        rw_rng_seed(&r, 9);
+        for (int j = 0; j < C; j++) at[j] = node(&b, RW_KIND_DEVICE);
+        for (int i = 0; i < R; i++) {
+            acc[copy * R + i] = node(&b, RW_KIND_ACCOUNT);
+            for (int t = 0; t < 6; t++) edge(&b, acc[copy * R + i], at[rw_rng_below(&r, C)]);
+        }
+    }
+    rw_graph_snap *s = build(&b);
+    double *w = malloc(s->m * sizeof *w);
+    for (uint64_t e = 0; e < s->m; e++) w[e] = 1.0;
+    rw_spectral sp;
+    rw_err err;
+    cr_assert_eq(rw_detect_spectral(s, w, acc, 2 * R, &sp, &err), RW_OK, "%s", err.msg);
+    cr_expect_float_eq(sp.sigma2, sp.sigma1, 1e-8 * sp.sigma1, "%.12g vs %.12g", sp.sigma2, sp.sigma1);
+    free(w);
+    free(acc);
+    free(at);
+    snap_free(s);
+}
+
+/* ---- (c) truncated SVD against a dense SVD of the same normalised matrix -- */
+
+/* A connected random bipartite graph; dense receives D_r^-1/2 A D_c^-1/2
+ * (rows: accounts in node order, columns: attributes in node order). */
+static rw_graph_snap *svd_world(int R, int C, int groups, int per, uint64_t seed, double **w, double **dense) {
+    rw_rng r;
+    rw_rng_seed(&r, seed);
+    builder b = {0};
+    for (int j = 0; j < C; j++) node(&b, RW_KIND_DEVICE);
+    for (int i = 0; i < R; i++) {
+        uint32_t a = node(&b, RW_KIND_ACCOUNT);
+        if (i % 8 == 0) {
+            /* a sparse spanning path keeps it connected */
+            edge(&b, a, (uint32_t)(i / 8 % C));
+            edge(&b, a, (uint32_t)((i / 8 + 1) % C));
+        }
+        /* Groups of accounts that mostly use their own group's attributes
+         * give a spectrum with a few large values above a bulk. */
+        for (int t = 0; t < per; t++) {
+            uint32_t j = (uint32_t)rw_rng_below(&r, (uint64_t)C / groups) * groups + (uint32_t)(i % groups);
+            if (rw_rng_unit(&r) < 0.05) j = (uint32_t)rw_rng_below(&r, C);
+            edge(&b, a, j < (uint32_t)C ? j : (uint32_t)C - 1);
+        }
+    }
+    rw_graph_snap *s = build(&b);
+    *w = malloc(s->m * sizeof **w);
+    double *dr = calloc(s->n, sizeof *dr);
+    for (uint64_t e = 0; e < s->m; e++) {
+        (*w)[e] = 0.5 + 1.5 * rw_rng_unit(&r);
+        dr[s->edge_account[e]] += (*w)[e];
+        dr[s->edges[e].attr] += (*w)[e];
+    }
+    *dense = calloc((size_t)R * C, sizeof **dense);
+    for (uint64_t e = 0; e < s->m; e++) {
+        uint32_t a = s->edge_account[e], t = s->edges[e].attr;
+        (*dense)[(size_t)(a - C) * C + t] = (*w)[e] / sqrt(dr[a] * dr[t]);
+    }
+    free(dr);
+    return s;
+}
+
+Test(detectors, svd_exact_when_sketch_covers_the_rank) {
+    enum { R = 40, C = 25, K = 20 };
+    double *w, *dense;
+    rw_graph_snap *s = svd_world(R, C, 1, 3, 21, &w, &dense);
+    double sv[C], sigma[K];
+    dense_sv(dense, R, C, sv);
+    float *u = malloc((size_t)s->n * K * sizeof *u);
+    rw_err err;
+    cr_assert_eq(rw_detect_svd(s, w, K, 1, sigma, u, &err), RW_OK, "%s", err.msg);
+    cr_expect_float_eq(sigma[0], 1.0, 1e-10, "connected: top singular value is 1");
+    for (int i = 0; i < K; i++)
+        cr_expect_float_eq(sigma[i], sv[i], 1e-10, "sigma[%d] %.12g vs %.12g", i, sigma[i], sv[i]);
+    /* Attribute rows are zero; account columns have unit norm and satisfy
+     * M M^T u = sigma^2 u. */
+    for (int j = 0; j < C; j++)
+        for (int c = 0; c < K; c++) cr_expect_eq(u[(size_t)j * K + c], 0.0f);
+    for (int c = 0; c < 3; c++) {
+        double nrm = 0, res = 0;
+        for (int i = 0; i < R; i++) nrm += (double)u[(size_t)(C + i) * K + c] * u[(size_t)(C + i) * K + c];
+        for (int i = 0; i < R; i++) {
+            double mmu = 0;
+            for (int i2 = 0; i2 < R; i2++) {
+                double g = 0;
+                for (int j = 0; j < C; j++) g += dense[i * C + j] * dense[i2 * C + j];
+                mmu += g * u[(size_t)(C + i2) * K + c];
+            }
+            double d = mmu - sigma[c] * sigma[c] * u[(size_t)(C + i) * K + c];
+            res += d * d;
+        }
+        cr_expect_float_eq(nrm, 1.0, 1e-5);
+        cr_expect_lt(sqrt(res), 1e-5, "column %d residual %g", c, sqrt(res));
+    }
+    /* More values than the rank: the rest are 0. */
+    enum { K2 = C + 5 };
+    double sigma2[K2];
+    float *u2 = malloc((size_t)s->n * K2 * sizeof *u2);
+    cr_assert_eq(rw_detect_svd(s, w, K2, 1, sigma2, u2, &err), RW_OK, "%s", err.msg);
+    for (int i = 0; i < C; i++) cr_expect_float_eq(sigma2[i], sv[i], 1e-9);
+    for (int i = C; i < K2; i++) cr_expect_eq(sigma2[i], 0.0);
+    cr_expect_eq(rw_detect_svd(s, w, 0, 1, sigma2, u2, &err), RW_ERR_INVALID);
+    free(u2);
+    free(u);
+    free(w);
+    free(dense);
+    snap_free(s);
+}
+
+Test(detectors, svd_randomised_top_values) {
+    enum { R = 600, C = 400, K = 4 };
+    double *w, *dense;
+    rw_graph_snap *s = svd_world(R, C, 4, 24, 33, &w, &dense);
+    double sv[C], sigma[K], sigma2[K];
+    dense_sv(dense, R, C, sv);
+    float *u = malloc((size_t)s->n * K * sizeof *u), *u2 = malloc((size_t)s->n * K * sizeof *u2);
+    rw_err err;
+    cr_assert_eq(rw_detect_svd(s, w, K, 1, sigma, u, &err), RW_OK, "%s", err.msg);
+    for (int i = 0; i < K + 2; i++) cr_log_info("sigma[%d] %.6f exact %.6f", i, i < K ? sigma[i] : 0.0, sv[i]);
+    /* Two power iterations against a bulk near 0.4: Ritz values within
+     * about (0.4)^10 relative, far tighter than any bug would be. */
+    for (int i = 0; i < K; i++)
+        cr_expect_float_eq(sigma[i], sv[i], 1e-3 * sv[i], "sigma[%d] %.6f vs %.6f", i, sigma[i], sv[i]);
+    for (int i = 0; i < K; i++) cr_expect_leq(sigma[i], sv[i] + 1e-9, "Ritz values never exceed the truth");
+    /* Same seed, same answer. */
+    cr_assert_eq(rw_detect_svd(s, w, K, 1, sigma2, u2, &err), RW_OK, "%s", err.msg);
+    cr_expect_arr_eq(sigma, sigma2, sizeof sigma);
+    cr_expect_arr_eq(u, u2, (size_t)s->n * K * sizeof *u);
+    free(u);
+    free(u2);
+    free(w);
+    free(dense);
+    snap_free(s);
+}
+
+/* ---- (d) determinism and warm start ------------------------------------------ */
+
+/* Rings joined in a chain by IPs shared between one account of each: one
+ * component that Leiden has to split. */
+static rw_graph_snap *chain_world(uint32_t rings, uint32_t size, uint32_t **ring_ids, uint32_t **leaves) {
+    rw_rng r;
+    rw_rng_seed(&r, 17);
+    builder b = {0};
+    uint32_t bg;
+    background(&b, &r, 2000, 40, &bg);
+    uint32_t attrs[4];
+    *ring_ids = malloc(rings * size * sizeof **ring_ids);
+    for (uint32_t k = 0; k < rings; k++) ring(&b, size, 2, 1, *ring_ids + k * size, attrs);
+    for (uint32_t k = 0; k + 1 < rings; k++) {
+        uint32_t ip = node(&b, RW_KIND_IP);
+        edge(&b, (*ring_ids)[k * size + size - 1], ip);
+        edge(&b, (*ring_ids)[(k + 1) * size], ip);
+    }
+    /* Leaves: per ring, two accounts seen only with a device of one of the
+     * ring's accounts (one kept edge each; Leiden sees them merged). */
+    *leaves = malloc(2 * rings * sizeof **leaves);
+    for (uint32_t k = 0; k < rings; k++) {
+        uint32_t dev = node(&b, RW_KIND_DEVICE);
+        edge(&b, (*ring_ids)[k * size + 1], dev);
+        for (int j = 0; j < 2; j++) {
+            (*leaves)[2 * k + j] = node(&b, RW_KIND_ACCOUNT);
+            edge(&b, (*leaves)[2 * k + j], dev);
+        }
+    }
+    return build(&b);
+}
+
+Test(detectors, communities_deterministic_and_warm_start) {
+    uint32_t *rid, *leaf;
+    enum { RINGS = 10, SIZE = 20 };
+    rw_graph_snap *s = chain_world(RINGS, SIZE, &rid, &leaf);
+    rw_community_params p;
+    rw_community_defaults(&p);
+    double *w = weights(s, &p);
+    uint32_t *m1 = malloc(s->n * sizeof *m1), *m2 = malloc(s->n * sizeof *m2), *m3 = malloc(s->n * sizeof *m3);
+    uint32_t n1, n2, n3;
+    rw_err err;
+    cr_assert_eq(rw_detect_communities(s, &p, w, NULL, m1, &n1, &err), RW_OK, "%s", err.msg);
+    cr_assert_eq(rw_detect_communities(s, &p, w, NULL, m2, &n2, &err), RW_OK, "%s", err.msg);
+    cr_expect_eq(n1, n2);
+    cr_expect_arr_eq(m1, m2, s->n * sizeof *m1, "two runs differ");
+    /* Each ring is its own community, with its leaves. */
+    for (uint32_t k = 0; k < RINGS; k++) {
+        cr_expect(same_community(m1, rid + k * SIZE, SIZE), "ring %u split", k);
+        cr_expect_eq(m1[leaf[2 * k]], m1[rid[k * SIZE]], "leaf of ring %u elsewhere", k);
+        cr_expect_eq(m1[leaf[2 * k + 1]], m1[rid[k * SIZE]], "leaf of ring %u elsewhere", k);
+        if (k > 0) cr_expect_neq(m1[rid[k * SIZE]], m1[rid[(k - 1) * SIZE]], "rings %u and %u merged", k - 1, k);
+    }
+    /* Warm start from the answer: the same partition (or very nearly). */
+    cr_assert_eq(rw_detect_communities(s, &p, w, m1, m3, &n3, &err), RW_OK, "%s", err.msg);
+    uint32_t diff = 0;
+    for (uint32_t v = 0; v < s->n; v++) diff += m1[v] != m3[v];
+    cr_expect_leq(diff, s->n / 100, "warm start moved %u of %u nodes", diff, s->n);
+    cr_log_info("warm start: %u of %u nodes differ, %u vs %u communities", diff, s->n, n3, n1);
+    /* A different seed still finds the rings. */
+    p.seed = 99;
+    cr_assert_eq(rw_detect_communities(s, &p, w, NULL, m2, &n2, &err), RW_OK, "%s", err.msg);
+    for (uint32_t k = 0; k < RINGS; k++) cr_expect(same_community(m2, rid + k * SIZE, SIZE));
+    free(m1);
+    free(m2);
+    free(m3);
+    free(w);
+    free(rid);
+    free(leaf);
+    snap_free(s);
+}
+
+Test(detectors, communities_edge_cases) {
+    builder b = {0};
+    uint32_t lone = node(&b, RW_KIND_ACCOUNT);
+    uint32_t sub = node(&b, RW_KIND_SUBNET);
+    uint32_t a = node(&b, RW_KIND_ACCOUNT), dev = node(&b, RW_KIND_DEVICE);
+    edge(&b, a, dev);
+    rw_graph_snap *s = build(&b);
+    rw_community_params p;
+    rw_community_defaults(&p);
+    double *w = weights(s, &p);
+    uint32_t memb[4], nc;
+    rw_err err;
+    cr_assert_eq(rw_detect_communities(s, &p, w, NULL, memb, &nc, &err), RW_OK, "%s", err.msg);
+    cr_expect_eq(nc, 3);
+    cr_expect_eq(memb[lone], 0);
+    cr_expect_eq(memb[sub], 1);
+    cr_expect_eq(memb[a], 2);
+    cr_expect_eq(memb[dev], 2, "a private device follows its account");
+    p.resolution = -1;
+    cr_expect_eq(rw_detect_communities(s, &p, w, NULL, memb, &nc, &err), RW_ERR_INVALID);
+    free(w);
+    snap_free(s);
+}
+
+/* ---- (e) timing on a synthetic world ------------------------------------------ */
+
+/* accounts with households sharing IPs, carrier NAT hubs, office IPs, a few
+ * shared devices and family cards, and planted rings of 20..60 accounts. */
+static rw_graph_snap *synthetic(uint32_t accounts, uint32_t nrings, uint32_t **ring_acc, uint32_t **ring_of) {
+    rw_rng r;
+    rw_rng_seed(&r, 2024);
+    builder b = {0};
+    uint32_t nat[40];
+    for (int i = 0; i < 40; i++) nat[i] = node(&b, RW_KIND_IP);
+    const double office_share = 0.3;
+    uint32_t noffice = (uint32_t)(accounts * office_share / 60) + 1;
+    uint32_t *office = malloc(noffice * sizeof *office);
+    for (uint32_t i = 0; i < noffice; i++) office[i] = node(&b, RW_KIND_IP);
+    uint32_t cur_ip = 0, left_ip = 0, cur_dev = 0, left_dev = 0;
+    uint32_t total_ring = 0, sizes[4096];
+    for (uint32_t k = 0; k < nrings; k++) total_ring += sizes[k] = 20 + (uint32_t)rw_rng_below(&r, 41);
+    *ring_acc = malloc((total_ring + 1) * sizeof **ring_acc);
+    *ring_of = malloc((total_ring + 1) * sizeof **ring_of);
+    uint32_t benign = accounts - total_ring;
+    for (uint32_t i = 0; i < benign; i++) {
+        uint32_t a = node(&b, RW_KIND_ACCOUNT);
+        if (left_ip == 0) {
+            cur_ip = node(&b, RW_KIND_IP);
+            left_ip = 1 + (uint32_t)(rw_rng_unit(&r) < 0.4 ? rw_rng_below(&r, 5) : 0);
+        }
+        edge(&b, a, cur_ip);
+        left_ip--;
+        if (rw_rng_unit(&r) < 0.3) edge(&b, a, nat[rw_rng_below(&r, 40)]);
+        /* Offices and campuses: IPs of about 60 accounts (under the hub
+         * threshold) that tie households into one giant component. */
+        if (rw_rng_unit(&r) < office_share) edge(&b, a, office[rw_rng_below(&r, noffice)]);
+        if (left_dev == 0) {
+            cur_dev = node(&b, RW_KIND_DEVICE);
+            left_dev = rw_rng_unit(&r) < 0.1 ? 2 : 1;
+        }
+        edge(&b, a, cur_dev);
+        left_dev--;
+        if (rw_rng_unit(&r) < 0.6) edge(&b, a, node(&b, RW_KIND_PAYMENT));
+    }
+    uint32_t t = 0;
+    for (uint32_t k = 0; k < nrings; k++) {
+        uint32_t nd = 2 + (uint32_t)rw_rng_below(&r, 3), ncard = 1 + (uint32_t)rw_rng_below(&r, 3), nip = 3;
+        uint32_t at[10];
+        for (uint32_t j = 0; j < nd; j++) at[j] = node(&b, RW_KIND_DEVICE);
+        for (uint32_t j = 0; j < ncard; j++) at[nd + j] = node(&b, RW_KIND_PAYMENT);
+        for (uint32_t j = 0; j < nip; j++) at[nd + ncard + j] = node(&b, RW_KIND_IP);
+        for (uint32_t i = 0; i < sizes[k]; i++) {
+            uint32_t a = node(&b, RW_KIND_ACCOUNT);
+            (*ring_acc)[t] = a;
+            (*ring_of)[t++] = k;
+            edge(&b, a, at[rw_rng_below(&r, nd)]);
+            edge(&b, a, at[nd + rw_rng_below(&r, ncard)]);
+            edge(&b, a, at[nd + ncard + rw_rng_below(&r, nip)]);
+            if (rw_rng_unit(&r) < 0.5) edge(&b, a, at[rw_rng_below(&r, nd)]);
+            if (rw_rng_unit(&r) < 0.2) edge(&b, a, nat[rw_rng_below(&r, 40)]); /* camouflage */
+        }
+    }
+    (*ring_acc)[t] = UINT32_MAX;
+    free(office);
+    return build(&b);
+}
+
+Test(detectors, timing_synthetic, .timeout = 600) {
+    const char *env = getenv("RW_DET_ACCOUNTS");
+    uint32_t accounts = env ? (uint32_t)strtoul(env, NULL, 10) : 200000;
+    uint32_t nrings = accounts / 2000 < 4000 ? accounts / 2000 : 4000;
+    uint32_t *ra, *rof;
+    rw_graph_snap *s = synthetic(accounts, nrings, &ra, &rof);
+    rw_community_params p;
+    rw_community_defaults(&p);
+    rw_err err;
+    double t0 = rw_now();
+    double *w = weights(s, &p);
+    double t1 = rw_now();
+    uint32_t *memb = malloc(s->n * sizeof *memb), nc;
+    cr_assert_eq(rw_detect_communities(s, &p, w, NULL, memb, &nc, &err), RW_OK, "%s", err.msg);
+    double t2 = rw_now();
+    uint32_t *memb2 = malloc(s->n * sizeof *memb2), nc2;
+    cr_assert_eq(rw_detect_communities(s, &p, w, memb, memb2, &nc2, &err), RW_OK, "%s", err.msg);
+    double t3 = rw_now();
+    uint32_t *blk = malloc(s->n * sizeof *blk);
+    double score[1];
+    int nb;
+    cr_assert_eq(rw_detect_dense_blocks(s, NULL, 1, 5, blk, score, &nb, &err), RW_OK, "%s", err.msg);
+    double t4 = rw_now();
+    /* All the blocks there are (timed apart from the one-block figure). */
+    int maxb = (int)(2 * nrings + 10), nball = 0;
+    uint32_t *blk_all = malloc(s->n * sizeof *blk_all);
+    double *score_all = malloc((size_t)maxb * sizeof *score_all);
+    double tb0 = rw_now();
+    cr_assert_eq(rw_detect_dense_blocks(s, NULL, maxb, 5, blk_all, score_all, &nball, &err), RW_OK, "%s", err.msg);
+    double tb1 = rw_now();
+
+    /* Spectral figures of every community with at least 3 accounts. */
+    double ts = rw_now();
+    uint32_t *cnt = calloc(nc + 1, sizeof *cnt), *start = calloc(nc + 2, sizeof *start);
+    for (uint32_t v = 0; v < s->n; v++)
+        if (s->kind[v] == RW_KIND_ACCOUNT) cnt[memb[v]]++;
+    for (uint32_t c = 0; c < nc; c++) start[c + 1] = start[c] + cnt[c];
+    uint32_t *lst = malloc((start[nc] + 1) * sizeof *lst), *fill = malloc((nc + 1) * sizeof *fill);
+    memcpy(fill, start, nc * sizeof *fill);
+    for (uint32_t v = 0; v < s->n; v++)
+        if (s->kind[v] == RW_KIND_ACCOUNT) lst[fill[memb[v]]++] = v;
+    uint32_t nspec = 0, biggest = 0;
+    for (uint32_t c = 0; c < nc; c++) {
+        if (cnt[c] < 3) continue;
+        rw_spectral sp;
+        cr_assert_eq(rw_detect_spectral(s, w, lst + start[c], cnt[c], &sp, &err), RW_OK, "%s", err.msg);
+        nspec++;
+        if (cnt[c] > biggest) biggest = cnt[c];
+    }
+    double t5 = rw_now();
+    enum { K = 8 };
+    double sigma[K];
+    float *u = malloc((size_t)s->n * K * sizeof *u);
+    cr_assert_eq(rw_detect_svd(s, w, K, 1, sigma, u, &err), RW_OK, "%s", err.msg);
+    double t6 = rw_now();
+
+    /* How well the rings come out: a ring is recovered when most of its
+     * accounts share one community of about its size. */
+    uint32_t found = 0, t = 0, in_block = 0, as_block = 0;
+    uint8_t *is_ring = calloc(s->n, 1);
+    for (uint32_t k = 0; k < nrings; k++) {
+        uint32_t from = t;
+        while (ra[t] != UINT32_MAX && rof[t] == k) t++;
+        uint32_t c = memb[ra[from]], same = 0, bsame = 0;
+        for (uint32_t i = from; i < t; i++) same += memb[ra[i]] == c;
+        if (same * 10 >= (t - from) * 9 && cnt[c] <= 2 * (t - from)) found++;
+        for (uint32_t i = from; i < t; i++) {
+            in_block += blk[ra[i]] == 0;
+            bsame += blk_all[ra[i]] != UINT32_MAX && blk_all[ra[i]] == blk_all[ra[from]];
+            is_ring[ra[i]] = 1;
+        }
+        if (bsame * 10 >= (t - from) * 9) as_block++;
+    }
+    /* Blocks made mostly of benign accounts. */
+    uint32_t *bacc = calloc((size_t)nball + 1, sizeof *bacc), *bben = calloc((size_t)nball + 1, sizeof *bben);
+    for (uint32_t v = 0; v < s->n; v++) {
+        if (s->kind[v] != RW_KIND_ACCOUNT || blk_all[v] == UINT32_MAX) continue;
+        bacc[blk_all[v]]++;
+        bben[blk_all[v]] += !is_ring[v];
+    }
+    uint32_t benign_blocks = 0;
+    for (int b = 0; b < nball; b++) benign_blocks += bben[b] * 2 > bacc[b];
+    fprintf(stderr,
+            "detectors timing: %u accounts, %u nodes, %llu edges, %u rings\n"
+            "  weights %.3f s | communities %.3f s (%u) | warm start %.3f s (%u) | dense block %.3f s "
+            "(score %.3f, %u ring accounts)\n"
+            "  spectral of %u communities %.3f s (largest %u accounts) | svd k=%d %.3f s (sigma %.4f %.4f .. %.4f)\n"
+            "  rings recovered as communities: %u of %u\n"
+            "  all dense blocks %.3f s: %d blocks, %u rings as blocks, %u mostly benign blocks (last score %.3f)\n",
+            accounts, s->n, (unsigned long long)s->m, nrings, t1 - t0, t2 - t1, nc, t3 - t2, nc2, t4 - t3,
+            nb ? score[0] : 0.0, in_block, nspec, t5 - ts, biggest, K, t6 - t5, sigma[0], sigma[1], sigma[K - 1], found,
+            nrings, tb1 - tb0, nball, as_block, benign_blocks, nball ? score_all[nball - 1] : 0.0);
+    cr_expect_geq(found * 10, nrings * 8, "only %u of %u rings recovered", found, nrings);
+
+    free(is_ring);
+    free(bacc);
+    free(bben);
+    free(blk_all);
+    free(score_all);
+    free(u);
+    free(lst);
+    free(fill);
+    free(cnt);
+    free(start);
+    free(blk);
+    free(memb2);
+    free(memb);
+    free(w);
+    free(ra);
+    free(rof);
+    snap_free(s);
+}
