@@ -1,12 +1,10 @@
 /* ringwatch model: show the scoring model, store one from a file, or fit one
  * from ground truth on the newest run. */
 #include <getopt.h>
-#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
-#include "detectors.h"
 #include "engine.h"
 #include "truth.h"
 
@@ -15,108 +13,42 @@ static const char help[] = "usage: ringwatch model show [--db PATH]\n"
                            "       ringwatch model fit [--db PATH] --truth truth.csv [--l2 X] [--dry-run]\n\n"
                            "The scoring model is a logistic regression over cluster features, stored\n"
                            "as versioned text in the database; rescoring uses the newest version.\n"
-                           "fit learns weights from the newest run's clusters labelled by the truth\n"
-                           "file (a cluster is fraud when most of its accounts are) and stores them.\n";
+                           "fit runs the detectors, labels communities by the truth file (fraud when\n"
+                           "most of their accounts are), fits the cluster model, then the account\n"
+                           "model, and stores the result as a new version.\n";
 
-typedef struct {
-    rw_cluster_features *f;
-    uint32_t *id;
-    size_t n, cap;
-    uint32_t max_id;
-} cluster_set;
-
-static rw_status on_cluster(void *ctx, const rw_cluster_row *c) {
-    cluster_set *cs = ctx;
-    if (cs->n == cs->cap) {
-        size_t cap = cs->cap ? cs->cap * 2 : 1024;
-        void *nf = realloc(cs->f, cap * sizeof *cs->f), *ni = nf ? realloc(cs->id, cap * sizeof *cs->id) : NULL;
-        if (nf) cs->f = nf;
-        if (!ni) return RW_ERR_NOMEM;
-        cs->id = ni;
-        cs->cap = cap;
-    }
-    rw_cluster_features *f = &cs->f[cs->n];
-    memset(f, 0, sizeof *f);
-    f->accounts = c->accounts;
-    json_error_t je;
-    json_t *j = json_loads(c->features ? c->features : "{}", 0, &je);
-    for (int i = 0; j && i < RW_F_COUNT; i++) f->f[i] = json_number_value(json_object_get(j, rw_feature_name(i)));
-    json_decref(j);
-    cs->id[cs->n++] = c->id;
-    if (c->id > cs->max_id) cs->max_id = c->id;
-    return RW_OK;
-}
-
-typedef struct {
-    const rw_truth *t;
-    uint32_t *ring, *total; /* per cluster id */
-    uint32_t max_id;
-} label_ctx;
-
-static rw_status on_account(void *ctx, const rw_score_row *r) {
-    label_ctx *l = ctx;
+static int label_of(void *ctx, const char *ext, size_t len) {
+    const rw_truth *t = ctx;
+    char id[RW_ACCOUNT_MAX + 1];
+    if (len > RW_ACCOUNT_MAX) return -1;
+    memcpy(id, ext, len);
+    id[len] = 0;
     int ring, tactic;
-    if (!r->cluster || r->cluster > l->max_id || rw_truth_find(l->t, r->ext, &ring, &tactic) < 0) return RW_OK;
-    l->total[r->cluster]++;
-    l->ring[r->cluster] += (uint32_t)ring;
-    return RW_OK;
+    return rw_truth_find(t, id, &ring, &tactic) < 0 ? -1 : ring != 0;
 }
 
 static int fit(rw_engine *e, const char *truth_path, double l2, int dry) {
     rw_err err = {{0}};
     rw_truth *t = NULL;
-    cluster_set cs = {0};
-    label_ctx lc = {0};
-    double *label = NULL, *weight = NULL;
-    int rc = RW_EXIT_FAIL;
-    rw_status st = rw_truth_load(&t, truth_path, &err);
-    if (st == RW_OK) st = rw_engine_clusters(e, 0, -1.0, 0, 0, on_cluster, &cs, &err);
-    if (st != RW_OK) goto done;
-    lc = (label_ctx){t, calloc((size_t)cs.max_id + 1, 4), calloc((size_t)cs.max_id + 1, 4), cs.max_id};
-    label = malloc((cs.n + 1) * sizeof *label);
-    weight = malloc((cs.n + 1) * sizeof *weight);
-    if (!lc.ring || !lc.total || !label || !weight) {
-        st = rw_fail(&err, RW_ERR_NOMEM, "out of memory");
-        goto done;
-    }
-    st = rw_engine_scores(e, 0, on_account, &lc, &err);
-    if (st != RW_OK) goto done;
-    size_t pos = 0;
-    for (size_t i = 0; i < cs.n; i++) {
-        uint32_t id = cs.id[i];
-        label[i] = lc.total[id] && 2 * lc.ring[id] > lc.total[id] ? 1.0 : 0.0;
-        /* Weigh clusters by accounts, so the fit minimises account errors. */
-        weight[i] = cs.f[i].accounts;
-        pos += label[i] > 0;
-    }
-    rw_model m;
-    int version = 0;
     char text[4096];
-    st = rw_engine_model_text(e, &version, text, sizeof text, &err);
-    if (st == RW_OK) st = rw_model_parse(&m, text, &err);
-    if (st == RW_OK) st = rw_model_fit(&m, cs.f, label, weight, cs.n, l2, &err);
-    if (st != RW_OK) goto done;
-    rw_model_format(&m, text, sizeof text);
-    fprintf(stderr, "model fit on %zu clusters (%zu fraud)\n", cs.n, pos);
-    fputs(text, stdout);
-    if (!dry) {
-        char note[256];
-        snprintf(note, sizeof note, "fit on %zu clusters (%zu fraud) from %s, l2 %g", cs.n, pos, truth_path, l2);
-        st = rw_engine_model_store(e, text, note, &version, &err);
-        if (st != RW_OK) goto done;
-        fprintf(stderr, "stored as model version %d\n", version);
+    int version = 0;
+    rw_status st = rw_truth_load(&t, truth_path, &err);
+    if (st == RW_OK) st = rw_engine_fit_model(e, NULL, label_of, t, l2, text, sizeof text, &err);
+    if (st == RW_OK) {
+        fputs(text, stdout);
+        if (!dry) {
+            char note[256];
+            snprintf(note, sizeof note, "fit on %s, l2 %g", truth_path, l2);
+            st = rw_engine_model_store(e, text, note, &version, &err);
+            if (st == RW_OK) fprintf(stderr, "stored as model version %d\n", version);
+        }
     }
-    rc = RW_EXIT_OK;
-done:
-    if (st != RW_OK) rw_cli_error("model", "%s", err.msg);
     rw_truth_free(t);
-    free(cs.f);
-    free(cs.id);
-    free(lc.ring);
-    free(lc.total);
-    free(label);
-    free(weight);
-    return rc;
+    if (st != RW_OK) {
+        rw_cli_error("model", "%s", err.msg);
+        return RW_EXIT_FAIL;
+    }
+    return RW_EXIT_OK;
 }
 
 int rw_cmd_model(int argc, char **argv) {

@@ -2,6 +2,7 @@
  * threads), the documented community parameters and the edge weights every
  * detector shares. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cblas.h>
@@ -41,20 +42,46 @@ void rw_community_defaults(rw_community_params *p) {
     p->resolution = 1.0;
     p->iterations = 10;
     p->seed = 1;
+    p->coherence_floor = 0.25;
+}
+
+static int cmp_u32(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+double rw_detect_coherence(const rw_graph_snap *s, uint32_t attr, uint32_t *scratch) {
+    uint32_t d = rw_detect_degree(s, attr);
+    if (d < 2) return 1.0;
+    for (uint32_t i = 0; i < d; i++) scratch[i] = s->edges[s->eid[s->off[attr] + i]].first_seen;
+    qsort(scratch, d, sizeof *scratch, cmp_u32);
+    uint32_t best = 1, j = 0;
+    for (uint32_t i = 0; i < d; i++) {
+        while (scratch[i] - scratch[j] > RW_COHERENCE_WINDOW) j++;
+        if (i - j + 1 > best) best = i - j + 1;
+    }
+    return (double)best / (double)d;
 }
 
 void rw_detect_edge_weights(const rw_graph_snap *s, const rw_community_params *p, double *w) {
     /* A degree offset below 1 would make log(c + 1) <= 0 for an attribute
      * of one account; treat it as 1. */
     double c = p->degree_offset >= 1.0 ? p->degree_offset : 1.0;
-    for (uint64_t e = 0; e < s->m; e++) {
-        uint32_t a = s->edges[e].attr;
-        uint32_t d = rw_detect_degree(s, a);
+    uint32_t *scratch = malloc(((size_t)p->hub_degree + 1) * sizeof *scratch);
+    for (uint32_t a = 0; a < s->n; a++) {
         unsigned k = s->kind[a];
-        if (d > p->hub_degree || k >= RW_KIND_COUNT) {
-            w[e] = 0.0;
-            continue;
+        if (k == RW_KIND_ACCOUNT || k >= RW_KIND_COUNT) continue;
+        uint32_t d = rw_detect_degree(s, a);
+        double wt = 0.0;
+        if (d <= p->hub_degree) {
+            /* An attribute whose accounts took it up together (a device farm,
+             * a stolen card, an office opening) is evidence; one taken up by
+             * strangers over weeks (a popular phone model, a carrier NAT) is
+             * mostly coincidence. Without scratch memory, skip the factor. */
+            double coh = scratch ? rw_detect_coherence(s, a, scratch) : 1.0;
+            wt = p->kind_weight[k] * (p->coherence_floor + (1.0 - p->coherence_floor) * coh) / log(c + (double)d);
         }
-        w[e] = p->kind_weight[k] / log(c + (double)d);
+        for (uint64_t i = s->off[a]; i < s->off[a + 1]; i++) w[s->eid[i]] = wt;
     }
+    free(scratch);
 }

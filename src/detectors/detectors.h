@@ -22,7 +22,17 @@ typedef struct {
     double resolution;                 /* Leiden resolution (modularity, scaled by 1 / 2m) */
     int iterations;                    /* Leiden passes: until stable or this many */
     uint64_t seed;
+    double coherence_floor; /* weight kept by an attribute whose accounts came far apart in time */
 } rw_community_params;
+
+/* Accounts of an attribute that took it up within this many seconds of each
+ * other count as having come together. */
+#define RW_COHERENCE_WINDOW (48 * 3600)
+
+/* Share of an attribute's accounts that first used it within one
+ * RW_COHERENCE_WINDOW (1 for fewer than two accounts). scratch holds the
+ * attribute's degree entries. */
+double rw_detect_coherence(const rw_graph_snap *s, uint32_t attr, uint32_t *scratch);
 
 /* Documented defaults (see the README's detection section): kind weights
  * account 0, ip 1, device 2, payment 3, subnet 0; degree_offset 2;
@@ -111,6 +121,8 @@ enum {
     RW_F_HUB_CONTACT,      /* share of members touching a hub (carrier NAT, VPN exit, stock device) */
     RW_F_LOCKSTEP,         /* sigma1^2 / ||B||_F^2 of the weighted biadjacency block */
     RW_F_LATER_LOGINS,     /* share of edges first seen more than an hour after the signup */
+    RW_F_MULTI_SHARED,     /* share of members sharing two or more attributes with other members */
+    RW_F_COHERENCE,        /* how together in time the shared attributes were taken up (0..1) */
     RW_F_COUNT
 };
 
@@ -129,12 +141,29 @@ typedef struct {
     double sigma1;
 } rw_cluster_features;
 
+/* Features of an account inside its community, for the account model. */
+enum {
+    RW_A_CLUSTER_LOGIT, /* logit of the cluster's score (filled by the caller) */
+    RW_A_DEVICE,        /* shares a device with another member (0/1) */
+    RW_A_CARD,          /* shares a card with another member */
+    RW_A_IP,            /* shares an IP address with another member */
+    RW_A_SHARED,        /* distinct attributes shared with members, up to 5, over 5 */
+    RW_A_IN_BURST,      /* signed up inside the cluster's densest 6-hour window */
+    RW_A_PRIVATE,       /* attributes of its own (used by no one else), up to 5, over 5 */
+    RW_A_HUB,           /* touches a hub */
+    RW_A_COUNT
+};
+const char *rw_account_feature_name(int f);
+
 /* Features of every community (out: ncomm entries, caller-allocated).
  * links (n entries or NULL) receives, per account, a bit (1 << kind) for
  * each kind through which it shares a non-hub attribute with another member
- * of its community. */
+ * of its community. account_features (n * RW_A_COUNT or NULL) receives the
+ * account features of every account in a community of two or more, all but
+ * RW_A_CLUSTER_LOGIT. */
 rw_status rw_detect_features(const rw_graph_snap *s, const double *w, uint32_t hub_degree, const uint32_t *membership,
-                             uint32_t ncomm, rw_cluster_features *out, uint8_t *links, rw_err *err);
+                             uint32_t ncomm, rw_cluster_features *out, uint8_t *links, double *account_features,
+                             rw_err *err);
 
 /* A logistic model over the features. Stored as text in the database's
  * models table, one "name value" line each. */
@@ -142,7 +171,9 @@ typedef struct {
     int version;
     double bias;
     double w[RW_F_COUNT];
-    double threshold;      /* score at or above which a cluster is flagged */
+    double threshold; /* score at or above which a cluster or an account is flagged */
+    double abias;     /* the account model: logistic over RW_A_* */
+    double aw[RW_A_COUNT];
     uint32_t min_accounts; /* smaller communities score 0 */
 } rw_model;
 
@@ -158,6 +189,11 @@ rw_status rw_model_parse(rw_model *m, const char *text, rw_err *err);
  * clusters (label 0 or 1; weight NULL for 1 each). */
 rw_status rw_model_fit(rw_model *m, const rw_cluster_features *f, const double *label, const double *weight, size_t n,
                        double l2, rw_err *err);
+
+/* An account's score in [0, 1] from its account features. */
+double rw_model_account_score(const rw_model *m, const double *af);
+/* Fits the account model on labelled accounts (af: n * RW_A_COUNT). */
+rw_status rw_model_fit_accounts(rw_model *m, const double *af, const double *label, size_t n, double l2, rw_err *err);
 
 /* Up to max reasons in words ("14 accounts share 2 devices") for a cluster,
  * strongest first; returns how many were written. */

@@ -25,7 +25,24 @@ static const char *const feature_names[RW_F_COUNT] = {
     [RW_F_HUB_CONTACT] = "hub_contact",
     [RW_F_LOCKSTEP] = "lockstep",
     [RW_F_LATER_LOGINS] = "later_logins",
+    [RW_F_MULTI_SHARED] = "multi_shared",
+    [RW_F_COHERENCE] = "coherence",
 };
+
+static const char *const account_feature_names[RW_A_COUNT] = {
+    [RW_A_CLUSTER_LOGIT] = "cluster_logit",
+    [RW_A_DEVICE] = "device",
+    [RW_A_CARD] = "card",
+    [RW_A_IP] = "ip",
+    [RW_A_SHARED] = "shared",
+    [RW_A_IN_BURST] = "in_burst",
+    [RW_A_PRIVATE] = "private",
+    [RW_A_HUB] = "hub",
+};
+
+const char *rw_account_feature_name(int f) {
+    return f >= 0 && f < RW_A_COUNT ? account_feature_names[f] : NULL;
+}
 
 const char *rw_feature_name(int f) {
     return f >= 0 && f < RW_F_COUNT ? feature_names[f] : NULL;
@@ -59,7 +76,9 @@ typedef struct {
     uint32_t *mark; /* [n] last account (+1) that counted v, for per-account dedupe */
     uint32_t *touched;
     uint32_t *times;
-    uint8_t *links; /* [n] or NULL */
+    uint8_t *links;        /* [n] or NULL */
+    uint32_t *coh_scratch; /* [hub_degree + 1] */
+    double *af;            /* [n * RW_A_COUNT] or NULL */
 } scratch;
 
 static int is_hub(const scratch *x, uint32_t v) {
@@ -104,6 +123,7 @@ static rw_status one_cluster(scratch *x, const uint32_t *acc, uint32_t n, rw_clu
     }
     /* Shared attributes: which accounts are linked to another through them. */
     uint64_t inside = 0, total = 0;
+    double coh_sum = 0, coh_w = 0;
     uint32_t max_share[RW_KIND_COUNT] = {0};
     for (uint32_t i = 0; i < nt; i++) {
         uint32_t t = x->touched[i], k = x->cnt[t];
@@ -117,14 +137,40 @@ static rw_status one_cluster(scratch *x, const uint32_t *acc, uint32_t n, rw_clu
         out->shared[kind]++;
         inside += k;
         total += rw_detect_degree(s, t);
+        coh_sum += k * rw_detect_coherence(s, t, x->coh_scratch);
+        coh_w += k;
     }
-    uint32_t linked[RW_KIND_COUNT] = {0};
+    /* The densest signup window first: the account loop below asks who
+     * signed up inside it. */
+    out->burst_accounts = densest_window(x->times, n, BURST_WINDOW, &out->burst_start);
+    uint32_t linked[RW_KIND_COUNT] = {0}, multi = 0;
     for (uint32_t i = 0; i < n; i++) {
         uint32_t a = acc[i];
-        int got[RW_KIND_COUNT] = {0};
+        int got[RW_KIND_COUNT] = {0}, nshared = 0;
         for (uint64_t k = s->off[a]; k < s->off[a + 1]; k++) {
             uint32_t t = s->nbr[k];
-            if (!is_hub(x, t) && x->cnt[t] >= 2) got[s->kind[t]] = 1;
+            if (!is_hub(x, t) && x->cnt[t] >= 2) got[s->kind[t]] = 1, nshared++;
+        }
+        multi += nshared >= 2;
+        if (x->af) {
+            double *af = x->af + (size_t)a * RW_A_COUNT;
+            int priv = 0, hub = 0;
+            for (uint64_t k = s->off[a]; k < s->off[a + 1]; k++) {
+                uint32_t t = s->nbr[k];
+                if (is_hub(x, t))
+                    hub = 1;
+                else if (rw_detect_degree(s, t) == 1)
+                    priv++;
+            }
+            uint32_t su = s->first_seen[a];
+            af[RW_A_CLUSTER_LOGIT] = 0;
+            af[RW_A_DEVICE] = got[RW_KIND_DEVICE];
+            af[RW_A_CARD] = got[RW_KIND_PAYMENT];
+            af[RW_A_IP] = got[RW_KIND_IP];
+            af[RW_A_SHARED] = (nshared > 5 ? 5 : nshared) / 5.0;
+            af[RW_A_IN_BURST] = su >= out->burst_start && su - out->burst_start <= BURST_WINDOW;
+            af[RW_A_PRIVATE] = (priv > 5 ? 5 : priv) / 5.0;
+            af[RW_A_HUB] = hub;
         }
         uint8_t bits = 0;
         for (int kind = 0; kind < RW_KIND_COUNT; kind++) {
@@ -137,7 +183,6 @@ static rw_status one_cluster(scratch *x, const uint32_t *acc, uint32_t n, rw_clu
     out->attributes = nt;
     out->first_signup = first;
     out->last_signup = last;
-    out->burst_accounts = densest_window(x->times, n, BURST_WINDOW, &out->burst_start);
     out->linked_devices = linked[RW_KIND_DEVICE];
     out->linked_cards = linked[RW_KIND_PAYMENT];
     out->max_device_accounts = max_share[RW_KIND_DEVICE];
@@ -157,6 +202,8 @@ static rw_status one_cluster(scratch *x, const uint32_t *acc, uint32_t n, rw_clu
     f[RW_F_IP_DIVERSITY] = (double)ips / dn;
     f[RW_F_HUB_CONTACT] = (double)hub_accounts / dn;
     f[RW_F_LATER_LOGINS] = edges ? (double)later / (double)edges : 0;
+    f[RW_F_MULTI_SHARED] = multi / dn;
+    f[RW_F_COHERENCE] = coh_w > 0 ? coh_sum / coh_w : 0;
     if (n >= 3) {
         rw_spectral sp;
         rw_status st = rw_detect_spectral(s, x->w, acc, n, &sp, err);
@@ -168,17 +215,19 @@ static rw_status one_cluster(scratch *x, const uint32_t *acc, uint32_t n, rw_clu
 }
 
 rw_status rw_detect_features(const rw_graph_snap *s, const double *w, uint32_t hub_degree, const uint32_t *membership,
-                             uint32_t ncomm, rw_cluster_features *out, uint8_t *links, rw_err *err) {
+                             uint32_t ncomm, rw_cluster_features *out, uint8_t *links, double *account_features,
+                             rw_err *err) {
     rw_status st = RW_OK;
     uint32_t *start = calloc((size_t)ncomm + 1, sizeof *start);
     uint32_t *order = malloc(((size_t)s->n + 1) * sizeof *order);
-    scratch x = {.s = s, .w = w, .hub_degree = hub_degree, .links = links};
+    scratch x = {.s = s, .w = w, .hub_degree = hub_degree, .links = links, .af = account_features};
     if (links) memset(links, 0, s->n);
     x.cnt = calloc((size_t)s->n + 1, sizeof *x.cnt);
     x.mark = calloc((size_t)s->n + 1, sizeof *x.mark);
     x.touched = malloc(((size_t)s->n + 1) * sizeof *x.touched);
     x.times = malloc(((size_t)s->n + 1) * sizeof *x.times);
-    if (!start || !order || !x.cnt || !x.mark || !x.touched || !x.times) {
+    x.coh_scratch = malloc(((size_t)hub_degree + 1) * sizeof *x.coh_scratch);
+    if (!start || !order || !x.cnt || !x.mark || !x.touched || !x.times || !x.coh_scratch) {
         st = rw_fail(err, RW_ERR_NOMEM, "out of memory for cluster features");
         goto done;
     }
@@ -208,6 +257,7 @@ done:
     free(x.mark);
     free(x.touched);
     free(x.times);
+    free(x.coh_scratch);
     return st;
 }
 

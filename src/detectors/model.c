@@ -7,11 +7,25 @@
 
 #include "detectors_int.h"
 
-/* Shipped weights: fitted with `ringwatch model fit` on a simulated world
- * (seed 1, 200k accounts) and rounded; see the README's detection section
- * for what each feature measures. */
-static const double default_weights[RW_F_COUNT] = {0};
-static const double default_bias = -4.0;
+/* Shipped weights: fitted with `ringwatch model fit` (l2 1) on a simulated
+ * world of 200,000 accounts (seed 1) and rounded; evaluated on other seeds.
+ * `ringwatch model fit` on labelled data of your own replaces them. */
+static const double default_weights[RW_F_COUNT] = {
+    [RW_F_LOG_ACCOUNTS] = 0.5019,     [RW_F_DEVICE_LINKED] = 5.389,
+    [RW_F_CARD_LINKED] = 2.557,       [RW_F_IP_LINKED] = -8.64,
+    [RW_F_MAX_DEVICE_SHARE] = -3.501, [RW_F_MAX_CARD_SHARE] = 0.2176,
+    [RW_F_EXCLUSIVE] = 0.1509,        [RW_F_BURST] = 2.458,
+    [RW_F_SUBNET_SHARE] = -0.5095,    [RW_F_PRIVATE_ATTRS] = -1.999,
+    [RW_F_IP_DIVERSITY] = 3.627,      [RW_F_HUB_CONTACT] = -2.301,
+    [RW_F_LOCKSTEP] = 0.3858,         [RW_F_LATER_LOGINS] = -0.8564,
+    [RW_F_MULTI_SHARED] = 1.261,      [RW_F_COHERENCE] = 4.407,
+};
+static const double default_bias = -6.318;
+static const double default_account_weights[RW_A_COUNT] = {
+    [RW_A_CLUSTER_LOGIT] = 0.8283, [RW_A_DEVICE] = 0.452,    [RW_A_CARD] = -0.4458,   [RW_A_IP] = -2.354,
+    [RW_A_SHARED] = 5.033,         [RW_A_IN_BURST] = 0.7665, [RW_A_PRIVATE] = 0.3327, [RW_A_HUB] = -0.2194,
+};
+static const double default_account_bias = 0.05198;
 
 void rw_model_defaults(rw_model *m) {
     memset(m, 0, sizeof *m);
@@ -20,6 +34,14 @@ void rw_model_defaults(rw_model *m) {
     memcpy(m->w, default_weights, sizeof m->w);
     m->threshold = 0.5;
     m->min_accounts = 3;
+    m->abias = default_account_bias;
+    memcpy(m->aw, default_account_weights, sizeof m->aw);
+}
+
+double rw_model_account_score(const rw_model *m, const double *af) {
+    double z = m->abias;
+    for (int i = 0; i < RW_A_COUNT; i++) z += m->aw[i] * af[i];
+    return 1.0 / (1.0 + exp(-z));
 }
 
 double rw_model_score(const rw_model *m, const rw_cluster_features *f) {
@@ -34,6 +56,9 @@ size_t rw_model_format(const rw_model *m, char *out, size_t size) {
                                 m->min_accounts);
     for (int i = 0; i < RW_F_COUNT && n < size; i++)
         n += (size_t)snprintf(out + n, size - n, "%s %.6g\n", rw_feature_name(i), m->w[i]);
+    if (n < size) n += (size_t)snprintf(out + n, size - n, "account.bias %.6g\n", m->abias);
+    for (int i = 0; i < RW_A_COUNT && n < size; i++)
+        n += (size_t)snprintf(out + n, size - n, "account.%s %.6g\n", rw_account_feature_name(i), m->aw[i]);
     return n;
 }
 
@@ -62,6 +87,14 @@ rw_status rw_model_parse(rw_model *m, const char *text, rw_err *err) {
             m->threshold = v;
         } else if (!strcmp(name, "min_accounts")) {
             m->min_accounts = v < 1 ? 1 : (uint32_t)v;
+        } else if (!strcmp(name, "account.bias")) {
+            m->abias = v;
+        } else if (!strncmp(name, "account.", 8)) {
+            int f = 0;
+            while (f < RW_A_COUNT && strcmp(name + 8, rw_account_feature_name(f))) f++;
+            if (f == RW_A_COUNT)
+                return rw_fail(err, RW_ERR_INVALID, "model line %d: unknown account feature '%s'", line, name);
+            m->aw[f] = v;
         } else {
             int f = 0;
             while (f < RW_F_COUNT && strcmp(name, rw_feature_name(f))) f++;
@@ -76,18 +109,20 @@ rw_status rw_model_parse(rw_model *m, const char *text, rw_err *err) {
  * method: the problem has a dozen parameters, so the Hessian is tiny).
  * label[i] is 0 or 1; weight[i] (NULL: 1) lets a cluster count as many
  * accounts. */
-/* Weighted, regularised log-loss of beta; x_k = (1, f_k). */
-static double fit_loss(const double *beta, const rw_cluster_features *f, const double *label, const double *weight,
-                       size_t n, double l2) {
+/* Weighted, regularised log-loss of beta (beta[0] the intercept) over rows
+ * x_k of p - 1 features. */
+static double fit_loss(const double *beta, int p, const double *x, const double *label, const double *wk, size_t n,
+                       double l2) {
     double loss = 0;
     for (size_t k = 0; k < n; k++) {
+        const double *xk = x + k * (size_t)(p - 1);
         double z = beta[0];
-        for (int i = 0; i < RW_F_COUNT; i++) z += beta[i + 1] * f[k].f[i];
+        for (int i = 1; i < p; i++) z += beta[i] * xk[i - 1];
         /* log(1 + e^z) - y z, computed without overflow */
         double lz = z > 0 ? z + log1p(exp(-z)) : log1p(exp(z));
-        loss += (weight ? weight[k] : 1.0) * (lz - label[k] * z);
+        loss += wk[k] * (lz - label[k] * z);
     }
-    for (int i = 1; i <= RW_F_COUNT; i++) loss += 0.5 * l2 * beta[i] * beta[i];
+    for (int i = 1; i < p; i++) loss += 0.5 * l2 * beta[i] * beta[i];
     return loss;
 }
 
@@ -120,58 +155,81 @@ static int solve(double *h, double *g, int p) {
     return 0;
 }
 
-/* Fits bias and weights by L2-regularised logistic regression: Newton's
- * method with step halving (a dozen parameters, so the Hessian is tiny).
- * Weights are rescaled to mean 1 so l2 means the same for any data size. */
-rw_status rw_model_fit(rw_model *m, const rw_cluster_features *f, const double *label, const double *weight, size_t n,
-                       double l2, rw_err *err) {
-    enum { P = RW_F_COUNT + 1 };
-    if (n == 0) return rw_fail(err, RW_ERR_INVALID, "model fit: no clusters to learn from");
+/* L2-regularised logistic regression by Newton's method with step halving
+ * (a dozen parameters: the Hessian is tiny). beta has p entries, beta[0]
+ * the unpenalised intercept; x is n rows of p - 1 features. Weights are
+ * rescaled to mean 1 so l2 means the same for any data size. */
+static rw_status logit_fit(double *beta, int p, const double *x, const double *label, const double *weight, size_t n,
+                           double l2, rw_err *err) {
+    enum { PMAX = 32 };
+    if (n == 0) return rw_fail(err, RW_ERR_INVALID, "model fit: nothing labelled to learn from");
+    if (p > PMAX) return rw_fail(err, RW_ERR_INTERNAL, "model fit: too many features");
     double *wk = malloc(n * sizeof *wk);
     if (!wk) return rw_fail(err, RW_ERR_NOMEM, "out of memory");
     double sum = 0;
     for (size_t k = 0; k < n; k++) sum += weight ? weight[k] : 1.0;
     for (size_t k = 0; k < n; k++) wk[k] = (weight ? weight[k] : 1.0) * (double)n / (sum > 0 ? sum : 1);
-    double beta[P] = {0}, g[P], h[P * P], trial[P];
-    double loss = fit_loss(beta, f, label, wk, n, l2);
+    double g[PMAX], h[PMAX * PMAX], trial[PMAX];
+    memset(beta, 0, (size_t)p * sizeof *beta);
+    double loss = fit_loss(beta, p, x, label, wk, n, l2);
     for (int it = 0; it < 100; it++) {
         memset(g, 0, sizeof g);
         memset(h, 0, sizeof h);
         for (size_t k = 0; k < n; k++) {
-            double x[P];
-            x[0] = 1;
-            for (int i = 0; i < RW_F_COUNT; i++) x[i + 1] = f[k].f[i];
+            double xk[PMAX];
+            xk[0] = 1;
+            memcpy(xk + 1, x + k * (size_t)(p - 1), (size_t)(p - 1) * sizeof *xk);
             double z = 0;
-            for (int i = 0; i < P; i++) z += beta[i] * x[i];
+            for (int i = 0; i < p; i++) z += beta[i] * xk[i];
             double pr = 1.0 / (1.0 + exp(-z));
-            for (int i = 0; i < P; i++) {
-                g[i] += wk[k] * (pr - label[k]) * x[i];
-                for (int j = 0; j < P; j++) h[i * P + j] += wk[k] * pr * (1 - pr) * x[i] * x[j];
+            for (int i = 0; i < p; i++) {
+                g[i] += wk[k] * (pr - label[k]) * xk[i];
+                for (int j = 0; j < p; j++) h[i * p + j] += wk[k] * pr * (1 - pr) * xk[i] * xk[j];
             }
         }
-        for (int i = 1; i < P; i++) {
+        for (int i = 1; i < p; i++) {
             g[i] += l2 * beta[i];
-            h[i * P + i] += l2;
+            h[i * p + i] += l2;
         }
         h[0] += 1e-6;
-        if (solve(h, g, P) != 0) {
+        if (solve(h, g, p) != 0) {
             free(wk);
             return rw_fail(err, RW_ERR_INVALID, "model fit: singular system (a feature is constant?)");
         }
         double t = 1.0, next = loss;
         for (int half = 0; half < 30; half++, t *= 0.5) {
-            for (int i = 0; i < P; i++) trial[i] = beta[i] - t * g[i];
-            next = fit_loss(trial, f, label, wk, n, l2);
+            for (int i = 0; i < p; i++) trial[i] = beta[i] - t * g[i];
+            next = fit_loss(trial, p, x, label, wk, n, l2);
             if (next <= loss) break;
         }
         if (next > loss) break;
-        memcpy(beta, trial, sizeof beta);
+        memcpy(beta, trial, (size_t)p * sizeof *beta);
         double gain = loss - next;
         loss = next;
         if (gain < 1e-10 * (1 + fabs(loss))) break;
     }
     free(wk);
+    return RW_OK;
+}
+
+rw_status rw_model_fit(rw_model *m, const rw_cluster_features *f, const double *label, const double *weight, size_t n,
+                       double l2, rw_err *err) {
+    double *x = malloc((n + 1) * RW_F_COUNT * sizeof *x), beta[RW_F_COUNT + 1];
+    if (!x) return rw_fail(err, RW_ERR_NOMEM, "out of memory");
+    for (size_t k = 0; k < n; k++) memcpy(x + k * RW_F_COUNT, f[k].f, sizeof f[k].f);
+    rw_status st = logit_fit(beta, RW_F_COUNT + 1, x, label, weight, n, l2, err);
+    free(x);
+    if (st != RW_OK) return st;
     m->bias = beta[0];
     for (int i = 0; i < RW_F_COUNT; i++) m->w[i] = beta[i + 1];
+    return RW_OK;
+}
+
+rw_status rw_model_fit_accounts(rw_model *m, const double *af, const double *label, size_t n, double l2, rw_err *err) {
+    double beta[RW_A_COUNT + 1];
+    rw_status st = logit_fit(beta, RW_A_COUNT + 1, af, label, NULL, n, l2, err);
+    if (st != RW_OK) return st;
+    m->abias = beta[0];
+    for (int i = 0; i < RW_A_COUNT; i++) m->aw[i] = beta[i + 1];
     return RW_OK;
 }

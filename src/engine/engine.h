@@ -120,6 +120,15 @@ rw_status rw_engine_model_text(rw_engine *e, int *version, char *text, size_t si
 /* Stores a model given as text after checking it parses. */
 rw_status rw_engine_model_store(rw_engine *e, const char *text, const char *note, int *version, rw_err *err);
 
+/* Fits the model to labelled accounts: runs the detectors on a snapshot,
+ * fits the cluster model on communities labelled by their majority, then the
+ * account model, and writes the new model's text into text (nothing is
+ * stored). label_of returns 1 (fraud), 0 (benign) or -1 (unknown) for an
+ * account id; it is called under the engine's read lock. */
+rw_status rw_engine_fit_model(rw_engine *e, const rw_rescore_params *rp,
+                              int (*label_of)(void *ctx, const char *ext, size_t len), void *ctx, double l2, char *text,
+                              size_t size, rw_err *err);
+
 /* An account's node id and the graph facts about it. */
 typedef struct {
     uint32_t node;

@@ -205,16 +205,90 @@ static rw_status collect_prev(void *ctx, const rw_cluster_row *c) {
     return RW_OK;
 }
 
+/* What the detectors found on one snapshot. */
+typedef struct {
+    rw_community_params p;
+    double *w;            /* [m] edge weights */
+    uint32_t *membership; /* [n] */
+    uint32_t ncomm;
+    rw_cluster_features *feat; /* [ncomm] */
+    double *cscore;            /* [ncomm] */
+    uint8_t *links;            /* [n] */
+    double *af;                /* [n * RW_A_COUNT] */
+    double *ascore;            /* [n] account scores (0 outside clusters) */
+} detection;
+
+static void detection_free(detection *d) {
+    free(d->w);
+    free(d->membership);
+    free(d->feat);
+    free(d->cscore);
+    free(d->links);
+    free(d->af);
+    free(d->ascore);
+    memset(d, 0, sizeof *d);
+}
+
+/* Weights, communities (warm-started from init when not NULL) and
+ * features: everything that does not depend on the model. */
+static rw_status detect(const rw_graph_snap *s, const rw_rescore_params *rp, const uint32_t *init, detection *d,
+                        stages *sg, rw_err *err) {
+    rw_community_defaults(&d->p);
+    if (rp && rp->hub_degree > 0) d->p.hub_degree = rp->hub_degree;
+    d->w = malloc((s->m + 1) * sizeof *d->w);
+    d->membership = malloc(((size_t)s->n + 1) * sizeof *d->membership);
+    d->links = malloc((size_t)s->n + 1);
+    d->af = malloc(((size_t)s->n + 1) * RW_A_COUNT * sizeof *d->af);
+    d->ascore = calloc((size_t)s->n + 1, sizeof *d->ascore);
+    if (!d->w || !d->membership || !d->links || !d->af || !d->ascore)
+        return rw_fail(err, RW_ERR_NOMEM, "out of memory for %u nodes", s->n);
+    rw_detect_edge_weights(s, &d->p, d->w);
+    /* Modularity's resolution limit grows with the graph: at a fixed
+     * resolution, communities on a large graph swallow rings whole. A fixed
+     * density (resolution / 2W) keeps community sizes independent of the
+     * graph's size. */
+    double total = 0;
+    for (uint64_t j = 0; j < s->m; j++) total += d->w[j];
+    double density = rp && rp->density > 0 ? rp->density : RW_DEFAULT_DENSITY;
+    d->p.resolution = density * 2.0 * total;
+    if (d->p.resolution < 1.0) d->p.resolution = 1.0;
+    rw_status st = rw_detect_communities(s, &d->p, d->w, init, d->membership, &d->ncomm, err);
+    if (st != RW_OK) return st;
+    if (sg) stage_done(sg, "communities");
+    d->feat = malloc(((size_t)d->ncomm + 1) * sizeof *d->feat);
+    d->cscore = malloc(((size_t)d->ncomm + 1) * sizeof *d->cscore);
+    if (!d->feat || !d->cscore) return rw_fail(err, RW_ERR_NOMEM, "out of memory for %u communities", d->ncomm);
+    st = rw_detect_features(s, d->w, d->p.hub_degree, d->membership, d->ncomm, d->feat, d->links, d->af, err);
+    if (st == RW_OK && sg) stage_done(sg, "features");
+    return st;
+}
+
+/* Cluster and account scores under a model. */
+static void apply_model(const rw_graph_snap *s, const rw_model *m, detection *d) {
+    for (uint32_t c = 0; c < d->ncomm; c++)
+        d->cscore[c] = d->feat[c].accounts >= 2 ? rw_model_score(m, &d->feat[c]) : 0;
+    for (uint32_t v = 0; v < s->n; v++) {
+        if (s->kind[v] != RW_KIND_ACCOUNT) continue;
+        uint32_t c = d->membership[v];
+        double *af = d->af + (size_t)v * RW_A_COUNT;
+        if (d->feat[c].accounts < 2 || d->feat[c].accounts < m->min_accounts) {
+            d->ascore[v] = 0;
+            continue;
+        }
+        double p = d->cscore[c];
+        p = p < 1e-6 ? 1e-6 : p > 1 - 1e-6 ? 1 - 1e-6 : p;
+        af[RW_A_CLUSTER_LOGIT] = log(p / (1 - p));
+        d->ascore[v] = rw_model_account_score(m, af);
+    }
+}
+
 rw_status rw_engine_rescore(rw_engine *e, const rw_rescore_params *rp, rw_rescore_summary *out, rw_stage_fn on_stage,
                             void *ctx, rw_err *err) {
     memset(out, 0, sizeof *out);
     rw_status st = RW_OK;
     rw_graph_snap *s = NULL;
-    double *w = NULL;
-    uint32_t *prev = NULL, *init = NULL, *membership = NULL, *ids = NULL, *dense = NULL;
-    rw_cluster_features *feat = NULL;
-    double *cscore = NULL;
-    uint8_t *links = NULL;
+    detection d = {0};
+    uint32_t *prev = NULL, *init = NULL, *ids = NULL, *dense = NULL;
     prev_cluster *prevc = NULL;
     int in_txn = 0, have_store = 0;
     stages sg = {e, on_stage, ctx, rw_now()};
@@ -230,9 +304,6 @@ rw_status rw_engine_rescore(rw_engine *e, const rw_rescore_params *rp, rw_rescor
     if (st != RW_OK) goto done;
     stage_done(&sg, "snapshot");
 
-    rw_community_params p;
-    rw_community_defaults(&p);
-    if (rp && rp->hub_degree > 0) p.hub_degree = rp->hub_degree;
     rw_model model;
     int model_version = 0;
     int64_t prev_run = 0;
@@ -259,25 +330,11 @@ rw_status rw_engine_rescore(rw_engine *e, const rw_rescore_params *rp, rw_rescor
     if (st != RW_OK) goto done;
     stage_done(&sg, "previous run");
 
-    w = malloc((s->m + 1) * sizeof *w);
     init = malloc(((size_t)s->n + 1) * sizeof *init);
-    membership = malloc(((size_t)s->n + 1) * sizeof *membership);
     dense = calloc((size_t)max_id + 2, sizeof *dense);
-    if (!w || !init || !membership || !dense) {
+    if (!init || !dense) {
         st = rw_fail(err, RW_ERR_NOMEM, "out of memory for %u nodes", s->n);
         goto done;
-    }
-    rw_detect_edge_weights(s, &p, w);
-    {
-        /* Modularity's resolution limit grows with the graph: at a fixed
-         * resolution, communities on a large graph swallow rings whole. A
-         * fixed density (resolution / 2W) keeps community sizes independent
-         * of the graph's size. */
-        double total = 0;
-        for (uint64_t j = 0; j < s->m; j++) total += w[j];
-        double density = rp && rp->density > 0 ? rp->density : RW_DEFAULT_DENSITY;
-        p.resolution = density * 2.0 * total;
-        if (p.resolution < 1.0) p.resolution = 1.0;
     }
     /* Warm start: previous clusters as dense labels, everything else new. */
     uint32_t nlabels = 0;
@@ -290,24 +347,19 @@ rw_status rw_engine_rescore(rw_engine *e, const rw_rescore_params *rp, rw_rescor
             init[v] = s->n;
         }
     }
-    uint32_t ncomm = 0;
-    st = rw_detect_communities(s, &p, w, prev_run ? init : NULL, membership, &ncomm, err);
+    st = detect(s, rp, prev_run ? init : NULL, &d, &sg, err);
     if (st != RW_OK) goto done;
-    stage_done(&sg, "communities");
-
-    feat = malloc(((size_t)ncomm + 1) * sizeof *feat);
-    cscore = malloc(((size_t)ncomm + 1) * sizeof *cscore);
+    apply_model(s, &model, &d);
+    uint32_t ncomm = d.ncomm;
+    const uint32_t *membership = d.membership;
+    const rw_cluster_features *feat = d.feat;
+    const double *cscore = d.cscore;
+    rw_community_params p = d.p;
     ids = malloc(((size_t)ncomm + 1) * sizeof *ids);
-    links = malloc((size_t)s->n + 1);
-    if (!feat || !cscore || !ids || !links) {
+    if (!ids) {
         st = rw_fail(err, RW_ERR_NOMEM, "out of memory for %u communities", ncomm);
         goto done;
     }
-    st = rw_detect_features(s, w, p.hub_degree, membership, ncomm, feat, links, err);
-    if (st != RW_OK) goto done;
-    for (uint32_t c = 0; c < ncomm; c++) cscore[c] = feat[c].accounts >= 2 ? rw_model_score(&model, &feat[c]) : 0;
-    stage_done(&sg, "features");
-
     st = assign_ids(s, membership, ncomm, feat, prev, max_id, ids, &out->kept_ids, err);
     if (st != RW_OK) goto done;
 
@@ -363,18 +415,19 @@ rw_status rw_engine_rescore(rw_engine *e, const rw_rescore_params *rp, rw_rescor
         const char *why = NULL;
         char abuf[400];
         if (in_cluster) {
-            double factor = (links[v] & ((1u << RW_KIND_DEVICE) | (1u << RW_KIND_PAYMENT))) ? 1.0
-                            : links[v]                                                      ? IP_ONLY_FACTOR
-                                                                                            : UNLINKED_FACTOR;
-            score = cscore[c] * factor;
+            score = d.ascore[v];
             if (score >= model.threshold) {
+                const double *af = d.af + (size_t)v * RW_A_COUNT;
                 char r[2][160];
                 snprintf(r[0], 160, "member of cluster %u (score %.2f, %u accounts)", ids[c], cscore[c],
                          feat[c].accounts);
-                snprintf(r[1], 160, "%s",
-                         factor == 1.0              ? "shares a device or card with other members"
-                         : factor == IP_ONLY_FACTOR ? "shares an IP address with other members"
-                                                    : "linked to the cluster only indirectly");
+                snprintf(r[1], 160, "shares %s with other members%s",
+                         af[RW_A_DEVICE] > 0 && af[RW_A_CARD] > 0 ? "a device and a card"
+                         : af[RW_A_DEVICE] > 0                    ? "a device"
+                         : af[RW_A_CARD] > 0                      ? "a card"
+                         : af[RW_A_IP] > 0                        ? "an IP address"
+                                                                  : "nothing directly",
+                         af[RW_A_IN_BURST] > 0 ? ", signed up in its burst" : "");
                 reasons_json(abuf, sizeof abuf, r, 2);
                 why = abuf;
             }
@@ -431,15 +484,11 @@ done:
     if (in_txn) rw_store_rollback(e->store);
     if (have_store) pthread_mutex_unlock(&e->store_mu);
     rw_graph_snap_free(s);
-    free(w);
+    detection_free(&d);
     free(prev);
     free(init);
-    free(membership);
     free(ids);
     free(dense);
-    free(feat);
-    free(cscore);
-    free(links);
     free(prevc);
     out->seconds = rw_now() - t0;
     return st;
@@ -490,4 +539,86 @@ rw_status rw_engine_account(rw_engine *e, const char *ext, rw_account_info *out,
     pthread_rwlock_unlock(&e->lock);
     if (v == RW_NODE_NONE) return rw_fail(err, RW_ERR_NOTFOUND, "no account '%s'", ext);
     return RW_OK;
+}
+
+rw_status rw_engine_fit_model(rw_engine *e, const rw_rescore_params *rp,
+                              int (*label_of)(void *ctx, const char *ext, size_t len), void *ctx, double l2, char *text,
+                              size_t size, rw_err *err) {
+    rw_graph_snap *s = NULL;
+    detection d = {0};
+    int8_t *label = NULL;
+    double *cl = NULL, *cw = NULL, *al = NULL, *ax = NULL;
+    uint32_t *fraud = NULL;
+    rw_cluster_features *cf = NULL;
+    rw_model m;
+    int version;
+    rw_status st = rw_detect_init(2, err);
+    if (st == RW_OK) {
+        pthread_mutex_lock(&e->store_mu);
+        st = load_model(e, &m, &version, err);
+        pthread_mutex_unlock(&e->store_mu);
+    }
+    if (st != RW_OK) return st;
+    pthread_rwlock_rdlock(&e->lock);
+    st = rw_graph_snapshot(e->graph, &s, err);
+    if (st == RW_OK && !(label = malloc((size_t)s->n + 1))) st = rw_fail(err, RW_ERR_NOMEM, "out of memory");
+    for (uint32_t v = 0; st == RW_OK && v < s->n; v++) {
+        label[v] = -1;
+        if (s->kind[v] != RW_KIND_ACCOUNT) continue;
+        size_t len;
+        const char *ext = rw_graph_account_id(e->graph, v, &len);
+        label[v] = (int8_t)label_of(ctx, ext, len);
+    }
+    pthread_rwlock_unlock(&e->lock);
+    if (st == RW_OK) st = detect(s, rp, NULL, &d, NULL, err);
+    if (st != RW_OK) goto done;
+    /* Clusters: fraud when most labelled members are, weighted by size so
+     * the fit minimises account errors. */
+    fraud = calloc((size_t)d.ncomm + 1, 2 * sizeof *fraud);
+    cf = malloc(((size_t)d.ncomm + 1) * sizeof *cf);
+    cl = malloc(((size_t)d.ncomm + 1) * sizeof *cl);
+    cw = malloc(((size_t)d.ncomm + 1) * sizeof *cw);
+    al = malloc(((size_t)s->n + 1) * sizeof *al);
+    ax = malloc(((size_t)s->n + 1) * RW_A_COUNT * sizeof *ax);
+    if (!fraud || !cf || !cl || !cw || !al || !ax) {
+        st = rw_fail(err, RW_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    for (uint32_t v = 0; v < s->n; v++) {
+        if (label[v] < 0) continue;
+        uint32_t c = d.membership[v];
+        fraud[2 * c] += (uint32_t)label[v];
+        fraud[2 * c + 1]++;
+    }
+    size_t nc = 0;
+    for (uint32_t c = 0; c < d.ncomm; c++) {
+        if (d.feat[c].accounts < m.min_accounts || !fraud[2 * c + 1]) continue;
+        cf[nc] = d.feat[c];
+        cl[nc] = 2 * fraud[2 * c] > fraud[2 * c + 1];
+        cw[nc] = d.feat[c].accounts;
+        nc++;
+    }
+    st = rw_model_fit(&m, cf, cl, cw, nc, l2, err);
+    if (st != RW_OK) goto done;
+    apply_model(s, &m, &d);
+    size_t na = 0;
+    for (uint32_t v = 0; v < s->n; v++) {
+        uint32_t c = d.membership[v];
+        if (label[v] < 0 || d.feat[c].accounts < m.min_accounts) continue;
+        memcpy(ax + na * RW_A_COUNT, d.af + (size_t)v * RW_A_COUNT, RW_A_COUNT * sizeof *ax);
+        al[na++] = label[v];
+    }
+    st = rw_model_fit_accounts(&m, ax, al, na, l2, err);
+    if (st == RW_OK) rw_model_format(&m, text, size);
+done:
+    rw_graph_snap_free(s);
+    detection_free(&d);
+    free(label);
+    free(fraud);
+    free(cf);
+    free(cl);
+    free(cw);
+    free(al);
+    free(ax);
+    return st;
 }
