@@ -108,10 +108,14 @@ int rw_cmd_model(int argc, char **argv) {
         FILE *f = fopen(argv[optind + 1], "r");
         char text[4096];
         size_t len = f ? fread(text, 1, sizeof text - 1, f) : 0;
+        int too_big = f && !feof(f) && fgetc(f) != EOF;
         if (f) fclose(f);
         text[len] = 0;
         if (!f) {
             rw_cli_error("model", "cannot open %s", argv[optind + 1]);
+            rc = RW_EXIT_FAIL;
+        } else if (too_big) {
+            rw_cli_error("model", "%s: larger than %zu bytes; not a model file", argv[optind + 1], sizeof text - 1);
             rc = RW_EXIT_FAIL;
         } else if (rw_engine_model_store(e, text, argv[optind + 1], &version, &err) != RW_OK) {
             rw_cli_error("model", "%s: %s", argv[optind + 1], err.msg);

@@ -63,11 +63,17 @@ double rw_detect_coherence(const rw_graph_snap *s, uint32_t attr, uint32_t *scra
     return (double)best / (double)d;
 }
 
-void rw_detect_edge_weights(const rw_graph_snap *s, const rw_community_params *p, double *w) {
+rw_status rw_detect_edge_weights(const rw_graph_snap *s, const rw_community_params *p, double *w, rw_err *err) {
     /* A degree offset below 1 would make log(c + 1) <= 0 for an attribute
      * of one account; treat it as 1. */
     double c = p->degree_offset >= 1.0 ? p->degree_offset : 1.0;
-    uint32_t *scratch = malloc(((size_t)p->hub_degree + 1) * sizeof *scratch);
+    uint32_t maxd = 0;
+    for (uint32_t a = 0; a < s->n; a++) {
+        uint32_t d = rw_detect_degree(s, a);
+        if (s->kind[a] != RW_KIND_ACCOUNT && d <= p->hub_degree && d > maxd) maxd = d;
+    }
+    uint32_t *scratch = malloc(((size_t)maxd + 1) * sizeof *scratch);
+    if (!scratch) return rw_fail(err, RW_ERR_NOMEM, "out of memory for edge weights");
     for (uint32_t a = 0; a < s->n; a++) {
         unsigned k = s->kind[a];
         if (k == RW_KIND_ACCOUNT || k >= RW_KIND_COUNT) continue;
@@ -77,11 +83,12 @@ void rw_detect_edge_weights(const rw_graph_snap *s, const rw_community_params *p
             /* An attribute whose accounts took it up together (a device farm,
              * a stolen card, an office opening) is evidence; one taken up by
              * strangers over weeks (a popular phone model, a carrier NAT) is
-             * mostly coincidence. Without scratch memory, skip the factor. */
-            double coh = scratch ? rw_detect_coherence(s, a, scratch) : 1.0;
+             * mostly coincidence. */
+            double coh = rw_detect_coherence(s, a, scratch);
             wt = p->kind_weight[k] * (p->coherence_floor + (1.0 - p->coherence_floor) * coh) / log(c + (double)d);
         }
         for (uint64_t i = s->off[a]; i < s->off[a + 1]; i++) w[s->eid[i]] = wt;
     }
     free(scratch);
+    return RW_OK;
 }

@@ -42,7 +42,7 @@ void rw_community_defaults(rw_community_params *p);
 /* Weight of every edge of s (m entries, caller-allocated): the kind's weight
  * times 1 / log(c + degree of the attribute); 0 for hub attributes (degree
  * above hub_degree). A degree_offset below 1 is taken as 1. */
-void rw_detect_edge_weights(const rw_graph_snap *s, const rw_community_params *p, double *w);
+rw_status rw_detect_edge_weights(const rw_graph_snap *s, const rw_community_params *p, double *w, rw_err *err);
 
 /* Communities of the weighted bipartite graph (modularity at
  * p->resolution). membership (n entries, caller-allocated) receives dense

@@ -226,7 +226,12 @@ rw_status rw_detect_features(const rw_graph_snap *s, const double *w, uint32_t h
     x.mark = calloc((size_t)s->n + 1, sizeof *x.mark);
     x.touched = malloc(((size_t)s->n + 1) * sizeof *x.touched);
     x.times = malloc(((size_t)s->n + 1) * sizeof *x.times);
-    x.coh_scratch = malloc(((size_t)hub_degree + 1) * sizeof *x.coh_scratch);
+    uint32_t maxd = 0;
+    for (uint32_t v = 0; v < s->n; v++) {
+        uint32_t d = rw_detect_degree(s, v);
+        if (s->kind[v] != RW_KIND_ACCOUNT && d <= hub_degree && d > maxd) maxd = d;
+    }
+    x.coh_scratch = malloc(((size_t)maxd + 1) * sizeof *x.coh_scratch);
     if (!start || !order || !x.cnt || !x.mark || !x.touched || !x.times || !x.coh_scratch) {
         st = rw_fail(err, RW_ERR_NOMEM, "out of memory for cluster features");
         goto done;

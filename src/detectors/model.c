@@ -77,7 +77,13 @@ rw_status rw_model_parse(rw_model *m, const char *text, rw_err *err) {
         buf[len] = 0;
         p += len + (e ? 1 : 0);
         if (!len || buf[0] == '#') continue;
-        if (sscanf(buf, "%63s %lf", name, &v) != 2 || !isfinite(v))
+        int name_end = 0;
+        if (sscanf(buf, "%63s%n", name, &name_end) != 1)
+            return rw_fail(err, RW_ERR_INVALID, "model line %d: expected NAME NUMBER", line);
+        char *end = NULL;
+        v = strtod(buf + name_end, &end);
+        while (end && (*end == ' ' || *end == '\t' || *end == '\r')) end++;
+        if (end == buf + name_end || !end || *end || !isfinite(v))
             return rw_fail(err, RW_ERR_INVALID, "model line %d: expected NAME NUMBER", line);
         if (!strcmp(name, "bias")) {
             m->bias = v;
@@ -86,7 +92,9 @@ rw_status rw_model_parse(rw_model *m, const char *text, rw_err *err) {
                 return rw_fail(err, RW_ERR_INVALID, "model line %d: threshold must be in (0, 1)", line);
             m->threshold = v;
         } else if (!strcmp(name, "min_accounts")) {
-            m->min_accounts = v < 1 ? 1 : (uint32_t)v;
+            if (!(v >= 1 && v <= 1e6))
+                return rw_fail(err, RW_ERR_INVALID, "model line %d: min_accounts must be 1 to 1000000", line);
+            m->min_accounts = (uint32_t)v;
         } else if (!strcmp(name, "account.bias")) {
             m->abias = v;
         } else if (!strncmp(name, "account.", 8)) {

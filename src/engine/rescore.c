@@ -229,10 +229,45 @@ static void detection_free(detection *d) {
     memset(d, 0, sizeof *d);
 }
 
+/* The configured parameters as JSON: stored with a run, and compared with
+ * the previous run's to tell whether anything changed. */
+static void run_params(char *out, size_t size, const rw_rescore_params *rp) {
+    rw_community_params p;
+    rw_community_defaults(&p);
+    if (rp && rp->hub_degree > 0) p.hub_degree = rp->hub_degree;
+    double density = rp && rp->density > 0 ? rp->density : RW_DEFAULT_DENSITY;
+    snprintf(out, size,
+             "{\"hub_degree\":%u,\"density\":%g,\"degree_offset\":%g,\"coherence_floor\":%g,\"iterations\":%d,"
+             "\"seed\":%llu,\"kind_weight\":{\"ip\":%g,\"device\":%g,\"payment\":%g}}",
+             p.hub_degree, density, p.degree_offset, p.coherence_floor, p.iterations, (unsigned long long)p.seed,
+             p.kind_weight[RW_KIND_IP], p.kind_weight[RW_KIND_DEVICE], p.kind_weight[RW_KIND_PAYMENT]);
+}
+
+/* Dense community ids from a previous labelling, in order of first node;
+ * a label >= n (a node new since) becomes a singleton. */
+static rw_status relabel(uint32_t n, const uint32_t *init, uint32_t *membership, uint32_t *ncomm, rw_err *err) {
+    uint32_t *map = malloc(((size_t)n + 1) * sizeof *map);
+    if (!map) return rw_fail(err, RW_ERR_NOMEM, "out of memory");
+    for (uint32_t i = 0; i <= n; i++) map[i] = UINT32_MAX;
+    uint32_t k = 0;
+    for (uint32_t v = 0; v < n; v++) {
+        uint32_t l = init[v];
+        if (l >= n) {
+            membership[v] = k++;
+        } else {
+            if (map[l] == UINT32_MAX) map[l] = k++;
+            membership[v] = map[l];
+        }
+    }
+    free(map);
+    *ncomm = k;
+    return RW_OK;
+}
+
 /* Weights, communities (warm-started from init when not NULL) and
  * features: everything that does not depend on the model. */
-static rw_status detect(const rw_graph_snap *s, const rw_rescore_params *rp, const uint32_t *init, detection *d,
-                        stages *sg, rw_err *err) {
+static rw_status detect(const rw_graph_snap *s, const rw_rescore_params *rp, const uint32_t *init, int keep_init,
+                        detection *d, stages *sg, rw_err *err) {
     rw_community_defaults(&d->p);
     if (rp && rp->hub_degree > 0) d->p.hub_degree = rp->hub_degree;
     d->w = malloc((s->m + 1) * sizeof *d->w);
@@ -242,7 +277,8 @@ static rw_status detect(const rw_graph_snap *s, const rw_rescore_params *rp, con
     d->ascore = calloc((size_t)s->n + 1, sizeof *d->ascore);
     if (!d->w || !d->membership || !d->links || !d->af || !d->ascore)
         return rw_fail(err, RW_ERR_NOMEM, "out of memory for %u nodes", s->n);
-    rw_detect_edge_weights(s, &d->p, d->w);
+    rw_status st = rw_detect_edge_weights(s, &d->p, d->w, err);
+    if (st != RW_OK) return st;
     /* Modularity's resolution limit grows with the graph: at a fixed
      * resolution, communities on a large graph swallow rings whole. A fixed
      * density (resolution / 2W) keeps community sizes independent of the
@@ -252,7 +288,11 @@ static rw_status detect(const rw_graph_snap *s, const rw_rescore_params *rp, con
     double density = rp && rp->density > 0 ? rp->density : RW_DEFAULT_DENSITY;
     d->p.resolution = density * 2.0 * total;
     if (d->p.resolution < 1.0) d->p.resolution = 1.0;
-    rw_status st = rw_detect_communities(s, &d->p, d->w, init, d->membership, &d->ncomm, err);
+    if (keep_init && init) {
+        st = relabel(s->n, init, d->membership, &d->ncomm, err);
+    } else {
+        st = rw_detect_communities(s, &d->p, d->w, init, d->membership, &d->ncomm, err);
+    }
     if (st != RW_OK) return st;
     if (sg) stage_done(sg, "communities");
     d->feat = malloc(((size_t)d->ncomm + 1) * sizeof *d->feat);
@@ -307,6 +347,9 @@ rw_status rw_engine_rescore(rw_engine *e, const rw_rescore_params *rp, rw_rescor
     rw_model model;
     int model_version = 0;
     int64_t prev_run = 0;
+    int same_input = 0; /* no new events, same parameters and model as the previous run */
+    char params[512];
+    run_params(params, sizeof params, rp);
     uint32_t max_id = 0;
     pthread_mutex_lock(&e->store_mu);
     have_store = 1;
@@ -320,6 +363,13 @@ rw_status rw_engine_rescore(rw_engine *e, const rw_rescore_params *rp, rw_rescor
         goto done;
     }
     prevc[0] = (prev_cluster){0, 16, 0};
+    if (st == RW_OK && prev_run) {
+        rw_run_row pr;
+        char pparams[512], psummary[512];
+        st = rw_store_get_run(e->store, prev_run, &pr, pparams, psummary, sizeof pparams, err);
+        same_input =
+            st == RW_OK && pr.events == events && pr.model_version == model_version && !strcmp(pparams, params);
+    }
     if (st == RW_OK && prev_run) {
         prev_ctx pc = {prev, s->n};
         st = rw_store_run_membership(e->store, prev_run, on_prev, &pc, err);
@@ -347,14 +397,16 @@ rw_status rw_engine_rescore(rw_engine *e, const rw_rescore_params *rp, rw_rescor
             init[v] = s->n;
         }
     }
-    st = detect(s, rp, prev_run ? init : NULL, &d, &sg, err);
+    /* Leiden from a warm start is not a fixed point (ties move a few
+     * vertices), so with nothing new the previous partition is kept as is:
+     * the same input gives the same run. */
+    st = detect(s, rp, prev_run ? init : NULL, same_input, &d, &sg, err);
     if (st != RW_OK) goto done;
     apply_model(s, &model, &d);
     uint32_t ncomm = d.ncomm;
     const uint32_t *membership = d.membership;
     const rw_cluster_features *feat = d.feat;
     const double *cscore = d.cscore;
-    rw_community_params p = d.p;
     ids = malloc(((size_t)ncomm + 1) * sizeof *ids);
     if (!ids) {
         st = rw_fail(err, RW_ERR_NOMEM, "out of memory for %u communities", ncomm);
@@ -369,12 +421,7 @@ rw_status rw_engine_rescore(rw_engine *e, const rw_rescore_params *rp, rw_rescor
     st = rw_store_begin(e->store, err);
     if (st != RW_OK) goto done;
     in_txn = 1;
-    char params[512], summary[512];
-    snprintf(params, sizeof params,
-             "{\"hub_degree\":%u,\"degree_offset\":%g,\"resolution\":%g,\"iterations\":%d,\"seed\":%llu,"
-             "\"kind_weight\":{\"ip\":%g,\"device\":%g,\"payment\":%g}}",
-             p.hub_degree, p.degree_offset, p.resolution, p.iterations, (unsigned long long)p.seed,
-             p.kind_weight[RW_KIND_IP], p.kind_weight[RW_KIND_DEVICE], p.kind_weight[RW_KIND_PAYMENT]);
+    char summary[512];
     rw_run_row run = {
         .started_at = started, .events = events, .model_version = model_version, .params = params, .summary = "{}"};
     /* The summary is only known after the rows; write the run first for its
@@ -570,7 +617,7 @@ rw_status rw_engine_fit_model(rw_engine *e, const rw_rescore_params *rp,
         label[v] = (int8_t)label_of(ctx, ext, len);
     }
     pthread_rwlock_unlock(&e->lock);
-    if (st == RW_OK) st = detect(s, rp, NULL, &d, NULL, err);
+    if (st == RW_OK) st = detect(s, rp, NULL, 0, &d, NULL, err);
     if (st != RW_OK) goto done;
     /* Clusters: fraud when most labelled members are, weighted by size so
      * the fit minimises account errors. */

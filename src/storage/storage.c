@@ -625,11 +625,13 @@ rw_status rw_store_run_clusters(rw_store *s, int64_t run, double min_score, uint
     return res;
 }
 
-rw_status rw_store_get_run(rw_store *s, int64_t run, rw_run_row *out, char *summary, size_t summary_size, rw_err *err) {
+rw_status rw_store_get_run(rw_store *s, int64_t run, rw_run_row *out, char *params, char *summary, size_t text_size,
+                           rw_err *err) {
     memset(out, 0, sizeof *out);
     sqlite3_stmt *st = NULL;
     rw_status res = prepare(
-        s, &st, "SELECT id, started_at, finished_at, events, model_version, summary FROM runs WHERE id = ?1", err);
+        s, &st, "SELECT id, started_at, finished_at, events, model_version, summary, params FROM runs WHERE id = ?1",
+        err);
     if (res != RW_OK) return res;
     sqlite3_bind_int64(st, 1, run);
     int rc = sqlite3_step(st);
@@ -640,8 +642,11 @@ rw_status rw_store_get_run(rw_store *s, int64_t run, rw_run_row *out, char *summ
         out->events = (uint64_t)sqlite3_column_int64(st, 3);
         out->model_version = sqlite3_column_int(st, 4);
         const char *sm = (const char *)sqlite3_column_text(st, 5);
-        snprintf(summary, summary_size, "%s", sm ? sm : "{}");
+        const char *pm = (const char *)sqlite3_column_text(st, 6);
+        snprintf(summary, text_size, "%s", sm ? sm : "{}");
+        snprintf(params, text_size, "%s", pm ? pm : "{}");
         out->summary = summary;
+        out->params = params;
     } else if (rc == SQLITE_DONE) {
         res = rw_fail(err, RW_ERR_NOTFOUND, "no run %lld", (long long)run);
     } else {

@@ -106,8 +106,10 @@ rw_status rw_store_run_scores(rw_store *s, int64_t run, rw_status (*cb)(void *ct
  * for all; cluster_id 0 for every cluster, else just that one. */
 rw_status rw_store_run_clusters(rw_store *s, int64_t run, double min_score, uint32_t cluster_id, uint64_t limit,
                                 rw_status (*cb)(void *ctx, const rw_cluster_row *c), void *ctx, rw_err *err);
-/* The run's row (params and summary borrowed until the next call). */
-rw_status rw_store_get_run(rw_store *s, int64_t run, rw_run_row *out, char *summary, size_t summary_size, rw_err *err);
+/* The run's row; params and summary are copied into the caller's buffers
+ * (each of text_size bytes) and out points at them. */
+rw_status rw_store_get_run(rw_store *s, int64_t run, rw_run_row *out, char *params, char *summary, size_t text_size,
+                           rw_err *err);
 
 /* The newest model's text and version (version 0 and "" when none). */
 rw_status rw_store_model_latest(rw_store *s, int *version, char *text, size_t size, rw_err *err);

@@ -111,7 +111,7 @@ static void snap_free(rw_graph_snap *s) {
 static double *weights(const rw_graph_snap *s, const rw_community_params *p) {
     double *w = malloc((s->m + 1) * sizeof *w);
     cr_assert_not_null(w);
-    rw_detect_edge_weights(s, p, w);
+    cr_assert_eq(rw_detect_edge_weights(s, p, w, NULL), RW_OK);
     return w;
 }
 

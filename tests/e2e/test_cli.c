@@ -44,7 +44,9 @@ Test(cli, simulate_ingest_stats_roundtrip) {
     cr_assert_eq(rc, 0, "%s", out);
     cr_expect(strstr(out, " 0 bad lines") != NULL, "%s", out);
     long lines = 0;
-    char *ev = tu_read_file(strcat(strcpy(malloc(600), dir), "/ev.jsonl"), NULL);
+    char evpath[600];
+    snprintf(evpath, sizeof evpath, "%s/ev.jsonl", dir);
+    char *ev = tu_read_file(evpath, NULL);
     for (char *p = ev; p && *p; p++) lines += *p == '\n';
     free(ev);
     char want[64];

@@ -1,0 +1,501 @@
+/* End to end through the real binary: a simulated world rescored into runs,
+ * and what analysts read back from them: clusters (csv, json), scores,
+ * explain, eval against the truth, and the model commands. */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+#define ACCOUNTS 20000
+
+static char *dir;
+
+static void setup(void) {
+    dir = tu_tmpdir();
+    cr_assert(dir);
+}
+static void teardown(void) {
+    tu_rmtree(dir);
+    free(dir);
+}
+TestSuite(runs, .init = setup, .fini = teardown, .timeout = 180);
+
+/* The features every model has had from the start (more may be added). */
+static const char *const features[] = {"log_accounts",     "device_linked",  "card_linked",  "ip_linked",
+                                       "max_device_share", "max_card_share", "exclusive",    "burst",
+                                       "subnet_share",     "private_attrs",  "ip_diversity", "hub_contact",
+                                       "lockstep",         "later_logins"};
+#define NFEATURES (sizeof features / sizeof features[0])
+
+/* Runs a ringwatch subcommand in dir with --db ringwatch.db implied by the
+ * working directory; returns the exit code and the combined output. */
+#define RW(out, ...) tu_run(out, "cd '%s' && '%s' " __VA_ARGS__)
+
+static char *path_in(const char *name) {
+    char *p = malloc(strlen(dir) + strlen(name) + 2);
+    cr_assert(p);
+    sprintf(p, "%s/%s", dir, name);
+    return p;
+}
+
+static char *read_in(const char *name) {
+    char *p = path_in(name);
+    char *text = tu_read_file(p, NULL);
+    cr_assert(text, "cannot read %s", p);
+    free(p);
+    return text;
+}
+
+static long count_lines(const char *s) {
+    long n = 0;
+    for (; *s; s++) n += *s == '\n';
+    return n;
+}
+
+/* Parses "run R: A accounts, C clusters, F flagged (...), X accounts flagged". */
+static void parse_run_line(const char *out, long run, long *clusters, long *flagged, long *accounts_flagged) {
+    char want[32];
+    snprintf(want, sizeof want, "run %ld: ", run);
+    const char *p = strstr(out, want);
+    cr_assert(p, "no '%s' in:\n%s", want, out);
+    long r, acc;
+    int n = sscanf(p, "run %ld: %ld accounts, %ld clusters, %ld flagged", &r, &acc, clusters, flagged);
+    cr_assert_eq(n, 4, "summary line: %s", p);
+    cr_expect_eq(acc, ACCOUNTS, "%s", p);
+    const char *q = strstr(p, "), ");
+    cr_assert(q && sscanf(q, "), %ld accounts flagged", accounts_flagged) == 1, "summary line: %s", p);
+}
+
+/* simulate -> ingest -> rescore (run 1). */
+static void build_world(long *clusters) {
+    char *out = NULL;
+    int rc = RW(&out, "simulate --accounts %d --seed 7 --out ev.jsonl --truth truth.csv", dir, tu_bin(), ACCOUNTS);
+    cr_assert_eq(rc, 0, "%s", out);
+    free(out);
+    rc = RW(&out, "ingest --quiet ev.jsonl", dir, tu_bin());
+    cr_assert_eq(rc, 0, "%s", out);
+    free(out);
+    rc = RW(&out, "rescore", dir, tu_bin());
+    cr_assert_eq(rc, 0, "%s", out);
+    cr_expect(strstr(out, "rescore: communities") != NULL, "no stage lines:\n%s", out);
+    long flagged, accounts_flagged;
+    parse_run_line(out, 1, clusters, &flagged, &accounts_flagged);
+    cr_expect(strstr(out, "0 of 0 cluster ids kept") != NULL, "%s", out);
+    cr_assert_gt(*clusters, 100, "%s", out);
+    free(out);
+}
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+typedef struct {
+    char ext[64];
+    double score;
+    int flagged;
+    unsigned long cluster;
+} score_row;
+
+/* Reads `scores` output: checks the header and every row's form. */
+static score_row *read_scores(const char *name, size_t *n) {
+    char *text = read_in(name);
+    const char header[] = "account,score,flagged,cluster\n";
+    cr_assert(strncmp(text, header, sizeof header - 1) == 0, "header: %.80s", text);
+    size_t cap = ACCOUNTS + 16, k = 0;
+    score_row *rows = calloc(cap, sizeof *rows);
+    cr_assert(rows);
+    char *line = text + sizeof header - 1;
+    while (*line) {
+        char *end = strchr(line, '\n');
+        cr_assert(end, "last line without newline: %s", line);
+        *end = 0;
+        cr_assert_lt(k, cap, "more rows than accounts");
+        score_row *r = &rows[k++];
+        int used = 0;
+        cr_assert_eq(sscanf(line, "\"%63[^\"]\",%lf,%d,%lu%n", r->ext, &r->score, &r->flagged, &r->cluster, &used), 4,
+                     "row %zu: %s", k, line);
+        cr_expect_eq(line[used], 0, "row %zu has extra fields: %s", k, line);
+        cr_expect(r->flagged == 0 || r->flagged == 1, "row %zu: flagged %d", k, r->flagged);
+        cr_expect(r->score >= 0 && r->score <= 1, "row %zu: score %g", k, r->score);
+        cr_expect(r->cluster != 0 || r->score == 0, "row %zu: score without a cluster: %s", k, line);
+        line = end + 1;
+    }
+    free(text);
+    *n = k;
+    return rows;
+}
+
+Test(runs, rescore_clusters_and_scores) {
+    long clusters;
+    build_world(&clusters);
+    char *out = NULL;
+
+    /* csv: every cluster with --min-score 0, highest score first */
+    int rc = RW(&out, "clusters --format csv --min-score 0 > c.csv", dir, tu_bin());
+    cr_assert_eq(rc, 0, "%s", out);
+    free(out);
+    char *csv = read_in("c.csv");
+    const char header[] = "cluster,score,flagged,accounts,attributes,first_signup,last_signup,reasons\n";
+    cr_assert(strncmp(csv, header, sizeof header - 1) == 0, "header: %.120s", csv);
+    cr_expect_eq(count_lines(csv) - 1, clusters, "csv rows vs the run's %ld clusters", clusters);
+    double prev = 2.0;
+    long rows = 0;
+    for (char *line = strchr(csv, '\n') + 1; *line; rows++) {
+        char *end = strchr(line, '\n');
+        cr_assert(end);
+        *end = 0;
+        unsigned id, acc, attrs;
+        double score;
+        int flagged, used = 0;
+        char first[32], last[32];
+        cr_assert_eq(
+            sscanf(line, "%u,%lf,%d,%u,%u,%31[^,],%31[^,],%n", &id, &score, &flagged, &acc, &attrs, first, last, &used),
+            7, "csv row: %s", line);
+        cr_expect_gt(id, 0);
+        cr_expect_geq(acc, 2, "a cluster of %u accounts: %s", acc, line);
+        cr_expect(flagged == 0 || flagged == 1);
+        cr_expect(score <= prev, "csv not sorted by score: %s", line);
+        cr_expect(strlen(first) == 20 && first[4] == '-' && first[10] == 'T' && first[19] == 'Z', "%s", first);
+        cr_expect_leq(strcmp(first, last), 0, "first signup after last: %s", line);
+        cr_expect(line[used] == '"' && end[-1] == '"', "reasons not quoted: %s", line);
+        prev = score;
+        line = end + 1;
+    }
+    cr_expect_eq(rows, clusters);
+    free(csv);
+
+    /* json: parses, same clusters, scores descending, features named */
+    rc = RW(&out, "clusters --format json --min-score 0 > c.json", dir, tu_bin());
+    cr_assert_eq(rc, 0, "%s", out);
+    free(out);
+    char *jpath = path_in("c.json");
+    json_error_t je;
+    json_t *j = json_load_file(jpath, 0, &je);
+    free(jpath);
+    cr_assert(j, "clusters json: line %d: %s", je.line, je.text);
+    cr_assert(json_is_array(j));
+    cr_expect_eq((long)json_array_size(j), clusters);
+    prev = 2.0;
+    size_t i;
+    json_t *c;
+    json_array_foreach(j, i, c) {
+        json_t *score = json_object_get(c, "score"), *feat = json_object_get(c, "features");
+        json_t *reasons = json_object_get(c, "reasons");
+        cr_assert(json_is_number(score) && json_is_object(feat) && json_is_array(reasons), "cluster %zu", i);
+        cr_assert(json_is_integer(json_object_get(c, "id")) && json_is_boolean(json_object_get(c, "flagged")));
+        cr_expect_leq(json_number_value(score), prev, "json not sorted by score at %zu", i);
+        prev = json_number_value(score);
+        for (size_t f = 0; f < NFEATURES && i == 0; f++)
+            cr_expect(json_is_number(json_object_get(feat, features[f])), "feature %s missing", features[f]);
+    }
+    /* With the default min score only flagged clusters (>= 0.5) are listed. */
+    rc = RW(&out, "clusters --format json > flagged.json", dir, tu_bin());
+    cr_assert_eq(rc, 0, "%s", out);
+    free(out);
+    jpath = path_in("flagged.json");
+    json_t *jf = json_load_file(jpath, 0, &je);
+    free(jpath);
+    cr_assert(jf, "flagged json: %s", je.text);
+    json_array_foreach(jf, i, c) cr_expect_geq(json_number_value(json_object_get(c, "score")), 0.5);
+    json_decref(jf);
+    json_decref(j);
+
+    /* scores: one row per account, the truth's accounts exactly once */
+    rc = RW(&out, "scores > s.csv", dir, tu_bin());
+    cr_assert_eq(rc, 0, "%s", out);
+    free(out);
+    size_t n;
+    score_row *sr = read_scores("s.csv", &n);
+    cr_expect_eq(n, ACCOUNTS);
+    char *truth = read_in("truth.csv");
+    const char **want = calloc(ACCOUNTS + 1, sizeof *want), **got = calloc(n + 1, sizeof *got);
+    cr_assert(want && got);
+    size_t nt = 0;
+    for (char *line = strchr(truth, '\n'); line && line[1]; line = strchr(line + 1, '\n')) {
+        char *comma = strchr(line + 1, ',');
+        cr_assert(comma, "truth line: %.40s", line + 1);
+        *comma = 0;
+        cr_assert_lt(nt, ACCOUNTS + 1, "truth has more accounts than simulated");
+        want[nt++] = line + 1;
+        line = comma;
+    }
+    cr_expect_eq(nt, ACCOUNTS);
+    size_t in_cluster = 0;
+    for (size_t k = 0; k < n; k++) {
+        got[k] = sr[k].ext;
+        in_cluster += sr[k].cluster != 0;
+    }
+    qsort(want, nt, sizeof *want, cmp_str);
+    qsort(got, n, sizeof *got, cmp_str);
+    for (size_t k = 0; k < n && k < nt; k++)
+        if (strcmp(want[k], got[k])) {
+            cr_expect_fail("scored accounts and truth accounts differ at %s / %s", got[k], want[k]);
+            break;
+        }
+    cr_expect_gt(in_cluster, 0);
+    free(want);
+    free(got);
+    free(truth);
+    free(sr);
+}
+
+Test(runs, model_fit_flags_rings_explain_and_eval) {
+    long clusters;
+    build_world(&clusters);
+    char *out = NULL;
+
+    /* The built-in model: version 0, a bias and every feature. */
+    char *show = NULL;
+    int rc = RW(&show, "model show", dir, tu_bin());
+    cr_assert_eq(rc, 0, "%s", show);
+    cr_expect(strncmp(show, "# model version 0", 17) == 0, "%s", show);
+    cr_expect(strstr(show, "\nbias ") != NULL, "%s", show);
+    cr_expect(strstr(show, "\nthreshold ") != NULL, "%s", show);
+    for (size_t f = 0; f < NFEATURES; f++) {
+        char want[64];
+        snprintf(want, sizeof want, "\n%s ", features[f]);
+        cr_expect(strstr(show, want) != NULL, "feature %s missing from:\n%s", features[f], show);
+    }
+    /* ... and every feature a cluster reports (features added since). */
+    rc = RW(&out, "clusters --format json --min-score 0 --limit 1 > one.json", dir, tu_bin());
+    cr_assert_eq(rc, 0, "%s", out);
+    free(out);
+    char *jpath = path_in("one.json");
+    json_error_t je;
+    json_t *j = json_load_file(jpath, 0, &je);
+    free(jpath);
+    cr_assert(j && json_array_size(j) == 1, "one cluster json: %s", je.text);
+    const char *key;
+    json_t *val;
+    json_object_foreach(json_object_get(json_array_get(j, 0), "features"), key, val) {
+        if (!strncmp(key, "shared_", 7)) continue;
+        char want[80];
+        snprintf(want, sizeof want, "\n%s ", key);
+        cr_expect(strstr(show, want) != NULL, "model show lacks the feature %s", key);
+    }
+    json_decref(j);
+    free(show);
+
+    /* fit: stores version 1, which show then reports */
+    rc = RW(&out, "model fit --truth truth.csv", dir, tu_bin());
+    cr_assert_eq(rc, 0, "%s", out);
+    cr_expect(strstr(out, "stored as model version 1") != NULL, "%s", out);
+    cr_expect(strstr(out, "\nbias ") != NULL, "fit prints the model:\n%s", out);
+    free(out);
+    rc = RW(&out, "model show", dir, tu_bin());
+    cr_assert_eq(rc, 0, "%s", out);
+    cr_expect(strncmp(out, "# model version 1\n", 18) == 0, "%s", out);
+    free(out);
+    /* A dry run prints but stores nothing. */
+    rc = RW(&out, "model fit --dry-run --truth truth.csv && '%s' model show", dir, tu_bin(), tu_bin());
+    cr_assert_eq(rc, 0, "%s", out);
+    cr_expect(strstr(out, "stored as") == NULL && strstr(out, "# model version 1\n") != NULL, "%s", out);
+    free(out);
+
+    /* run 2 with the fitted model flags something; ids carry over */
+    rc = RW(&out, "rescore --quiet", dir, tu_bin());
+    cr_assert_eq(rc, 0, "%s", out);
+    long clusters2, flagged, accounts_flagged;
+    parse_run_line(out, 2, &clusters2, &flagged, &accounts_flagged);
+    cr_expect_gt(flagged, 0, "%s", out);
+    cr_expect_gt(accounts_flagged, 0, "%s", out);
+    char want[96];
+    snprintf(want, sizeof want, "cluster ids kept");
+    cr_expect(strstr(out, want) != NULL, "%s", out);
+    free(out);
+
+    rc = RW(&out, "scores > s2.csv", dir, tu_bin());
+    cr_assert_eq(rc, 0, "%s", out);
+    free(out);
+    size_t n;
+    score_row *sr = read_scores("s2.csv", &n);
+    cr_expect_eq(n, ACCOUNTS);
+    /* the top flagged cluster, and a flagged member of it if it has one */
+    rc = RW(&out, "clusters --format csv --limit 1 > top.csv", dir, tu_bin());
+    cr_assert_eq(rc, 0, "%s", out);
+    free(out);
+    char *top = read_in("top.csv");
+    char *row = strchr(top, '\n');
+    unsigned long top_id = 0;
+    cr_assert(row && sscanf(row + 1, "%lu,", &top_id) == 1, "no flagged cluster listed: %s", top);
+    free(top);
+    const score_row *hit = NULL;
+    long nflagged = 0;
+    for (size_t k = 0; k < n; k++) {
+        if (!sr[k].flagged) continue;
+        nflagged++;
+        cr_expect_neq(sr[k].cluster, 0, "%s flagged without a cluster", sr[k].ext);
+        if (!hit || (hit->cluster != top_id && sr[k].cluster == top_id)) hit = &sr[k];
+    }
+    cr_expect_eq(nflagged, accounts_flagged);
+    cr_assert(hit, "no flagged account in run 2");
+
+    /* explain ACCOUNT: its score, cluster and reasons, then the cluster */
+    rc = RW(&out, "explain '%s'", dir, tu_bin(), hit->ext);
+    cr_assert_eq(rc, 0, "%s", out);
+    snprintf(want, sizeof want, "account %s: first seen ", hit->ext);
+    cr_expect(strstr(out, want) != NULL, "%s", out);
+    snprintf(want, sizeof want, "(flagged), cluster %lu\n", hit->cluster);
+    cr_expect(strstr(out, want) != NULL, "want '%s' in:\n%s", want, out);
+    snprintf(want, sizeof want, "member of cluster %lu", hit->cluster);
+    cr_expect(strstr(out, want) != NULL, "want '%s' in:\n%s", want, out);
+    snprintf(want, sizeof want, "cluster %lu: score ", hit->cluster);
+    cr_expect(strstr(out, want) != NULL, "want '%s' in:\n%s", want, out);
+    cr_expect(strstr(out, "reasons:  [\"") != NULL, "no cluster reasons in:\n%s", out);
+    cr_expect(strstr(out, "features: {") != NULL, "%s", out);
+    free(out);
+
+    /* explain --cluster ID */
+    rc = RW(&out, "explain --cluster %lu", dir, tu_bin(), top_id);
+    cr_assert_eq(rc, 0, "%s", out);
+    snprintf(want, sizeof want, "cluster %lu: score ", top_id);
+    cr_expect(strncmp(out, want, strlen(want)) == 0, "%s", out);
+    cr_expect(strstr(out, " (flagged), ") != NULL, "the top cluster is not flagged:\n%s", out);
+    cr_expect(strstr(out, "\nreasons:  [\"") && strstr(out, "\nfeatures: {"), "%s", out);
+    free(out);
+    /* ... and the account in an earlier run */
+    rc = RW(&out, "explain --run 1 '%s'", dir, tu_bin(), hit->ext);
+    cr_expect_eq(rc, 0, "%s", out);
+    cr_expect(strstr(out, ", cluster ") != NULL, "%s", out);
+    free(out);
+
+    /* unknown account or cluster: exit 1 with a message */
+    rc = RW(&out, "explain no-such-account", dir, tu_bin());
+    cr_expect_eq(rc, 1, "%s", out);
+    cr_expect(strstr(out, "no account") != NULL, "%s", out);
+    free(out);
+    rc = RW(&out, "explain --cluster 4000000000", dir, tu_bin());
+    cr_expect_eq(rc, 1, "%s", out);
+    cr_expect(strstr(out, "no cluster") != NULL, "%s", out);
+    free(out);
+
+    /* eval against the truth */
+    rc = RW(&out, "eval --truth truth.csv", dir, tu_bin());
+    cr_assert_eq(rc, 0, "%s", out);
+    const char *keys[] = {"precision ", "recall ", "f1 ", "average_precision ", "benign_flagged "};
+    double v[5];
+    for (size_t k = 0; k < 5; k++) {
+        char line_key[40];
+        snprintf(line_key, sizeof line_key, "\n%s", keys[k]);
+        const char *p = strstr(out, line_key);
+        cr_assert(p, "no '%s' line in:\n%s", keys[k], out);
+        cr_assert_eq(sscanf(p + strlen(line_key), "%lf", &v[k]), 1, "%s", p);
+        cr_expect(v[k] >= 0 && v[k] <= 1, "%s%g", keys[k], v[k]);
+    }
+    cr_expect(strstr(out, "\nrecall[") != NULL, "no per-tactic recall in:\n%s", out);
+    cr_expect(strstr(out, "scored accounts not in the truth file") == NULL, "%s", out);
+    cr_expect_gt(v[0], 0, "precision 0 with %ld flagged accounts", accounts_flagged);
+    cr_expect_gt(v[1], 0);
+    if (v[0] + v[1] > 0) cr_expect_float_eq(v[2], 2 * v[0] * v[1] / (v[0] + v[1]), 1e-3, "f1 %g", v[2]);
+    free(out);
+    free(sr);
+}
+
+Test(runs, bad_model_and_usage_errors) {
+    char *out = NULL;
+    /* a small database with one run */
+    int rc = tu_run(&out,
+                    "cd '%s' && printf '{\"account\":\"a\",\"ts\":5,\"device\":\"d\"}\\n"
+                    "{\"account\":\"b\",\"ts\":6,\"device\":\"d\"}\\n' | '%s' ingest --quiet - && "
+                    "'%s' rescore --quiet",
+                    dir, tu_bin(), tu_bin());
+    cr_assert_eq(rc, 0, "%s", out);
+    cr_expect(strstr(out, "run 1: 2 accounts, 1 clusters") != NULL, "%s", out);
+    free(out);
+
+    char *bad = path_in("bad.model");
+    const char text[] = "bias -3\ndevice_linked nope\n";
+    cr_assert_eq(tu_write_file(bad, text, strlen(text)), 0);
+    rc = RW(&out, "model set bad.model", dir, tu_bin());
+    cr_expect_eq(rc, 1, "%s", out);
+    cr_expect(strstr(out, "line 2") != NULL, "no line number in: %s", out);
+    free(out);
+    const char text2[] = "# ok so far\nbias -3\nsparkle 2\n";
+    cr_assert_eq(tu_write_file(bad, text2, strlen(text2)), 0);
+    rc = RW(&out, "model set bad.model", dir, tu_bin());
+    cr_expect_eq(rc, 1, "%s", out);
+    cr_expect(strstr(out, "line 3") && strstr(out, "sparkle"), "%s", out);
+    free(out);
+    rc = RW(&out, "model set no-such.model", dir, tu_bin());
+    cr_expect_eq(rc, 1, "%s", out);
+    cr_expect(strstr(out, "cannot open") != NULL, "%s", out);
+    free(out);
+    /* nothing stored by the failures; a good file is version 1 */
+    const char good[] = "bias -2\ndevice_linked 3\n";
+    cr_assert_eq(tu_write_file(bad, good, strlen(good)), 0);
+    rc = RW(&out, "model set bad.model && '%s' model show", dir, tu_bin(), tu_bin());
+    cr_expect_eq(rc, 0, "%s", out);
+    cr_expect(strstr(out, "stored as model version 1") && strstr(out, "# model version 1\n") &&
+                  strstr(out, "\ndevice_linked 3\n"),
+              "%s", out);
+    free(out);
+    free(bad);
+
+    static const char *const usage[] = {
+        "rescore --density abc",
+        "rescore --density -1",
+        "rescore --density 0",
+        "rescore --hub-degree 1",
+        "rescore --hub-degree x",
+        "rescore extra",
+        "clusters --format xml",
+        "clusters --min-score 2",
+        "scores --format json",
+        "explain",
+        "explain --cluster 0",
+        "explain a b",
+        "eval",
+        "model",
+        "model frob",
+        "model fit",
+        "model set",
+        "model show extra",
+    };
+    for (size_t k = 0; k < sizeof usage / sizeof usage[0]; k++) {
+        rc = RW(&out, "%s", dir, tu_bin(), usage[k]);
+        cr_expect_eq(rc, 2, "'%s' exited %d:\n%s", usage[k], rc, out);
+        free(out);
+    }
+    rc = RW(&out, "rescore --density abc", dir, tu_bin());
+    cr_expect(strstr(out, "--density") != NULL, "%s", out);
+    free(out);
+    static const char *const help[] = {"rescore", "clusters", "scores", "explain", "eval", "model"};
+    for (size_t k = 0; k < sizeof help / sizeof help[0]; k++) {
+        rc = RW(&out, "%s --help", dir, tu_bin(), help[k]);
+        cr_expect_eq(rc, 0, "%s --help: %d", help[k], rc);
+        cr_expect(strstr(out, "usage: ringwatch") != NULL, "%s", out);
+        free(out);
+    }
+    /* queries before any run */
+    rc = tu_run(&out,
+                "cd '%s' && printf '{\"account\":\"a\",\"ts\":5}\\n' | '%s' ingest --quiet --db fresh.db - && "
+                "'%s' clusters --db fresh.db",
+                dir, tu_bin(), tu_bin());
+    cr_expect_eq(rc, 1, "%s", out);
+    cr_expect(strstr(out, "no run yet") != NULL, "%s", out);
+    free(out);
+}
+
+/* Rescoring twice with no new events in between must give the same run. */
+Test(runs, rescore_twice_is_idempotent) {
+    long clusters;
+    build_world(&clusters);
+    char *out = NULL;
+    int rc = RW(&out,
+                "rescore --quiet && '%s' scores --run 1 > s1.csv && '%s' scores --run 2 > s2.csv && "
+                "'%s' clusters --run 1 --min-score 0 --format csv > c1.csv && "
+                "'%s' clusters --run 2 --min-score 0 --format csv > c2.csv",
+                dir, tu_bin(), tu_bin(), tu_bin(), tu_bin(), tu_bin());
+    cr_assert_eq(rc, 0, "%s", out);
+    long clusters2, flagged, accounts_flagged;
+    parse_run_line(out, 2, &clusters2, &flagged, &accounts_flagged);
+    cr_expect_eq(clusters2, clusters);
+    free(out);
+    char *s1 = read_in("s1.csv"), *s2 = read_in("s2.csv"), *c1 = read_in("c1.csv"), *c2 = read_in("c2.csv");
+    cr_expect_str_eq(s1, s2, "scores differ between run 1 and run 2");
+    cr_expect_str_eq(c1, c2, "clusters differ between run 1 and run 2");
+    free(s1), free(s2), free(c1), free(c2);
+}
