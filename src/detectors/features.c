@@ -279,11 +279,11 @@ size_t rw_cluster_reasons(const rw_cluster_features *f, char reasons[][160], siz
     size_t n = 0;
     if (f->accounts < 2) return 0;
     if (n < max && f->linked_devices >= 2)
-        snprintf(reasons[n++], 160, "%u accounts share %u devices (up to %u accounts on one)", f->linked_devices,
-                 f->shared[RW_KIND_DEVICE], f->max_device_accounts);
+        snprintf(reasons[n++], 160, "%u accounts share %u device%s (up to %u accounts on one)", f->linked_devices,
+                 f->shared[RW_KIND_DEVICE], f->shared[RW_KIND_DEVICE] == 1 ? "" : "s", f->max_device_accounts);
     if (n < max && f->linked_cards >= 2)
-        snprintf(reasons[n++], 160, "%u accounts share %u payment cards (up to %u accounts on one)", f->linked_cards,
-                 f->shared[RW_KIND_PAYMENT], f->max_card_accounts);
+        snprintf(reasons[n++], 160, "%u accounts share %u payment card%s (up to %u accounts on one)", f->linked_cards,
+                 f->shared[RW_KIND_PAYMENT], f->shared[RW_KIND_PAYMENT] == 1 ? "" : "s", f->max_card_accounts);
     if (n < max && f->burst_accounts >= 3 && f->f[RW_F_BURST] >= 0.5) {
         char span[32];
         fmt_hours(span, sizeof span, BURST_WINDOW);

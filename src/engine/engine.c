@@ -62,6 +62,15 @@ static rw_status load_graph(rw_store *s, rw_graph **out, uint64_t *events, rw_er
     rw_graph *g = NULL;
     rw_status st = rw_graph_create(&g, err);
     if (st != RW_OK) return st;
+    /* Sizing the indexes up front saves rebuilding them while loading. */
+    rw_store_counts counts;
+    st = rw_store_count(s, &counts, err);
+    if (st == RW_OK && counts.accounts + counts.attributes > 0)
+        st = rw_graph_reserve(g, (uint32_t)counts.accounts, (uint32_t)counts.attributes, err);
+    if (st != RW_OK) {
+        rw_graph_free(g);
+        return st;
+    }
     load_ctx c = {.g = g, .err = err};
     rw_store_loader cb = {.account = load_account, .attribute = load_attribute, .event = load_event};
     st = rw_store_load(s, &cb, &c, err);
@@ -156,11 +165,9 @@ void rw_engine_hash_event(const rw_hasher *h, const rw_event_raw *raw, rw_hevent
         rw_hasher_hash(h, (rw_kind)(i + 1), raw->attr[i], raw->attr_len[i], &ev->attr[i]);
     }
     if (raw->attr_len[RW_KIND_IP - 1]) {
-        char subnet[64];
-        if (rw_ip_subnet(subnet, sizeof subnet, raw->attr[RW_KIND_IP - 1]) == RW_OK)
-            rw_hasher_hash(h, RW_KIND_SUBNET, subnet, strlen(subnet), &ev->subnet);
-        else
-            memset(&ev->subnet, 0, sizeof ev->subnet);
+        ev->subnet_len = 0;
+        if (rw_ip_subnet(ev->subnet, sizeof ev->subnet, raw->attr[RW_KIND_IP - 1]) == RW_OK)
+            ev->subnet_len = (uint8_t)strlen(ev->subnet);
     }
 }
 
@@ -205,15 +212,17 @@ rw_status rw_engine_write_ops(rw_store *s, const rw_store_ops *ops, rw_err *err)
 #define OPS_RESERVE(ops, arr, n, cap) ops_reserve((void **)&(ops)->arr, &(ops)->cap, (ops)->n + 1, sizeof *(ops)->arr)
 
 /* Finds or creates the attribute node (and, for an IP, its subnet). */
-static rw_status attr_node(rw_engine *e, uint32_t *out, rw_kind kind, const rw_hash *h, const rw_hash *subnet,
-                           int64_t ts, rw_store_ops *ops, rw_apply_delta *d, rw_err *err) {
+static rw_status attr_node(rw_engine *e, uint32_t *out, rw_kind kind, const rw_hash *h, const rw_hevent *ev, int64_t ts,
+                           rw_store_ops *ops, rw_apply_delta *d, rw_err *err) {
     uint32_t n = rw_graph_find_attr(e->graph, kind, h);
     *out = n;
     if (n != RW_NODE_NONE) return RW_OK;
     uint32_t parent = RW_NODE_NONE;
     rw_status st;
     if (kind == RW_KIND_IP) {
-        st = attr_node(e, &parent, RW_KIND_SUBNET, subnet, NULL, ts, ops, d, err);
+        rw_hash sh;
+        rw_hasher_hash(e->hasher, RW_KIND_SUBNET, ev->subnet, ev->subnet_len, &sh);
+        st = attr_node(e, &parent, RW_KIND_SUBNET, &sh, NULL, ts, ops, d, err);
         if (st != RW_OK) return st;
     }
     if (OPS_RESERVE(ops, attr, nattr, cap_attr) != 0) return rw_fail(err, RW_ERR_NOMEM, "out of memory");
@@ -227,6 +236,12 @@ static rw_status attr_node(rw_engine *e, uint32_t *out, rw_kind kind, const rw_h
     d->new_attributes++;
     *out = n;
     return RW_OK;
+}
+
+void rw_engine_prefetch(rw_engine *e, const rw_hevent *ev, const char *account) {
+    rw_graph_prefetch_account(e->graph, account, ev->account_len);
+    for (int i = 0; i < RW_EVENT_ATTRS; i++)
+        if (ev->mask & (1u << i)) rw_graph_prefetch_attr(e->graph, (rw_kind)(i + 1), &ev->attr[i]);
 }
 
 rw_status rw_engine_apply(rw_engine *e, const rw_hevent *ev, const char *account, uint32_t *account_node,
@@ -250,7 +265,7 @@ rw_status rw_engine_apply(rw_engine *e, const rw_hevent *ev, const char *account
         row->attr[i] = RW_STORE_NONE;
         if (!(ev->mask & (1u << i))) continue;
         uint32_t n;
-        st = attr_node(e, &n, (rw_kind)(i + 1), &ev->attr[i], &ev->subnet, ev->ts, ops, d, err);
+        st = attr_node(e, &n, (rw_kind)(i + 1), &ev->attr[i], ev, ev->ts, ops, d, err);
         if (st != RW_OK) return st;
         int is_new = 0;
         st = rw_graph_observe(e->graph, &is_new, a, n, ev->ts, err);

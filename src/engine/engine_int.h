@@ -21,6 +21,8 @@ struct rw_engine {
     char *db_path;
 };
 
+#define RW_SUBNET_TEXT 24 /* "ffff:ffff:ffff::/48" and "255.255.255.0/24" fit */
+
 /* One event after parsing and hashing: what the writer needs, no raw values
  * except the caller's own account id (kept in the batch's arena). */
 typedef struct {
@@ -30,7 +32,11 @@ typedef struct {
     uint8_t type;
     uint8_t mask; /* bit i: attribute kind i + 1 present */
     rw_hash attr[RW_EVENT_ATTRS];
-    rw_hash subnet; /* of the IP, when present */
+    /* The IP's subnet as text ("203.0.113.0/24"), hashed by the writer only
+     * when the IP is new: most events reuse a known IP, and keyed hashing is
+     * the costliest step of parsing. Transient, like the batch itself. */
+    uint8_t subnet_len;
+    char subnet[RW_SUBNET_TEXT];
 } rw_hevent;
 
 /* Hashes a parsed event into ev (account text is not copied). */
@@ -83,6 +89,9 @@ rw_status rw_engine_write_ops(rw_store *s, const rw_store_ops *ops, rw_err *err)
  * transaction and calls rw_engine_reload_graph. Call with the write lock. */
 rw_status rw_engine_apply(rw_engine *e, const rw_hevent *ev, const char *account, uint32_t *account_node,
                           rw_store_ops *ops, rw_apply_delta *d, rw_err *err);
+
+/* Announces an event's keys to the graph a few events before applying it. */
+void rw_engine_prefetch(rw_engine *e, const rw_hevent *ev, const char *account);
 
 /* Rebuilds the graph from the store (after a failed transaction). */
 rw_status rw_engine_reload_graph(rw_engine *e, rw_err *err);

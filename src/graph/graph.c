@@ -1,36 +1,53 @@
-/* graph: nodes with per-kind records found by rank, adjacency in a size-class
- * arena, open-addressing indexes over node ids, velocity counters. */
+/* graph: 32-byte node records by node id with a kind directory, adjacency in
+ * a size-class arena, bucketed indexes with 16-bit tags, lazy velocity
+ * counters and a software prefetch pipeline, on huge-page chunks. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "graph.h"
 
-/* Storage is paged rather than realloc'd: pages never move, so attribute
- * hashes and account ids stay valid until the graph is freed (as graph.h
- * promises), growth copies nothing (no stall on the signup path) and unused
- * capacity is at most one page per array. Pages stay below glibc's 128 KiB
- * mmap threshold, so they cost no page rounding. */
-#define NODE_SHIFT 12 /* nodes per page of kinds */
-#define NODE_MASK  ((1u << NODE_SHIFT) - 1)
-/* A node's data lives in a record of its kind, found by the node's rank among
- * the nodes of that kind: a directory entry per block of 64 nodes (one cache
- * line of kinds) holds the counts before the block. That costs 0.3 bytes a
- * node instead of a 4-byte slot, and kinds and directory are small enough to
- * stay in cache. An attribute's hash, seen times, adjacency and velocity share
- * one 48-byte record, so the index probe that compares the hash also brings
- * in what rw_graph_observe touches next: random misses cost 150-500 ns on the
- * machines this was measured on, and dominate everything else. */
-#define BLOCK        64
-#define DIR_SHIFT    (NODE_SHIFT - 6)
-#define SLOT_SHIFT   12 /* entries per page of small per-kind arrays */
-#define ID_SHIFT     16 /* bytes per account-id page */
-#define ID_PAGES     (1u << (32 - ID_SHIFT))
-#define ID_GROUP     4 /* accounts per stored id offset; the others are walked to */
-#define ID_GROUP_MAX (ID_GROUP * (RW_ACCOUNT_MAX + 2))
-#define ARENA_SHIFT  14 /* u32 words per adjacency page */
-#define ARENA_PAGE   (1u << ARENA_SHIFT)
-#define ARENA_PAGES  (1u << (32 - ARENA_SHIFT))
+#if defined(__SANITIZE_ADDRESS__)
+#define RW_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define RW_ASAN 1
+#endif
+#endif
+#ifdef RW_ASAN
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n)   ASAN_POISON_MEMORY_REGION((p), (n))
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define POISON(p, n)   ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+/* The writer is bound by memory latency: on the VMs this was measured on a
+ * dependent miss costs 250-400 ns, an independent one (several in flight)
+ * 10-15 ns, and a 4 KiB page fault about 12 us. So: a lookup decides a miss
+ * from one index line, a hit costs that line plus the node's record, and the
+ * record also holds what rw_graph_observe needs next; the prefetch API walks
+ * that chain ahead of the writer, turning dependent misses into independent
+ * ones; storage comes from 2 MiB-aligned chunks advised for transparent huge
+ * pages, which makes 512 times fewer page faults. Storage is paged, never
+ * realloc'd: pages never move, so hashes and account ids stay valid until
+ * the graph is freed (graph.h). */
+#define HUGE_PAGE   ((size_t)2 << 20)
+#define CHUNK_BYTES ((size_t)16 << 20)
+#define OS_PAGE     ((size_t)4096)
+#define BLOCK_SHIFT 7  /* node blocks (4 KiB) per page */
+#define SLOT_SHIFT  14 /* parents per page */
+#define ID_SHIFT    16 /* bytes per page of long account ids */
+#define ID_PAGES    (1u << (32 - ID_SHIFT))
+#define ID_INLINE   14 /* longer account ids live in the id pages */
+#define ARENA_SHIFT 14 /* u32 words per adjacency page */
+#define ARENA_PAGE  (1u << ARENA_SHIFT)
+#define ARENA_PAGES (1u << (32 - ARENA_SHIFT))
 /* Block sizes in words are 1, 2, 3, 4, 6, 8, 12, ...: powers of two and the
  * half steps between them. Half steps matter: a typical account has three
  * edges (12 words), which a pure power of two would round up to 16. */
@@ -38,62 +55,78 @@
 #define HUGE_CLASS (2 * ARENA_SHIFT) /* first class larger than a page */
 #define NONE       RW_NODE_NONE
 #define EDGE_WORDS (sizeof(rw_edge) / sizeof(uint32_t))
+#define VEL_WORDS  4 /* the velocity header of an attribute's block */
 /* What malloc adds to each allocation, so rw_graph_memory is not flattering. */
 #define MALLOC_OVERHEAD 16
 
 static const double vel_tau[RW_VEL_COUNT] = {3600.0, 86400.0, 604800.0};
 
+/* Every node has one 32-byte record at its id, two to a cache line:
+ * - account: key = its id when at most ID_INLINE bytes (a byte len, the
+ *   bytes, a NUL, zeros), else a 0 byte and at key + 4 the offset of the id
+ *   in the id pages (a byte len-1, the bytes, a NUL); off = its edge block,
+ *   aux = its degree.
+ * - ip, device, payment: key = the hash. Degree 0: off = NONE, aux = 0.
+ *   Degree 1: off = the account (so rw_graph_attr_accounts can point at it)
+ *   and aux = the time of that edge; the velocity of one new account at aux
+ *   is known without storing it. Degree 2 and more ("big", marked in the
+ *   directory): off = a block of VEL_WORDS of velocity and the accounts,
+ *   aux = the degree. About 85% of attributes keep degree 1, so velocity
+ *   costs nothing for them.
+ * - subnet: key = the hash; off and aux unused. */
 typedef struct {
+    union {
+        rw_hash hash;
+        uint8_t id[16];
+    } key;
     uint32_t first, last; /* Unix seconds */
-} seen_rec;
+    uint32_t off, aux;
+} node_rec;
 
-/* An account's record, and the head of an attribute's. */
+/* The kind directory: one cache line per block of 126 nodes holding each
+ * node's 3-bit code as bit planes (0 account, 1-3 ip/device/payment, 4
+ * subnet, 5-7 a big ip/device/payment), and the IPs before the block, for the
+ * parent array. It heads the 4 KiB page of the block's records, so a node's
+ * kind and record are two lines of one page (fetched together by the
+ * prefetch pipeline), at half a byte per node. */
+#define BLOCK_NODES 126
+#define CODE_BIG    4u
+#define CODE_SUB    4u
 typedef struct {
-    seen_rec seen;
-    /* Arena offset of the adjacency block; for an attribute of degree 1 the
-     * one account itself, which saves a block for most devices and cards. */
-    uint32_t off;
-    uint32_t len;
-} adj_rec;
+    uint64_t plane[3][2];
+    uint32_t ips_before;
+    uint32_t unused[3];
+} dir_line;
 
 typedef struct {
     float v[RW_VEL_COUNT];
     uint32_t last; /* time the values refer to */
 } vel_rec;
 
-/* An ip, device or payment. */
 typedef struct {
-    adj_rec adj;
-    rw_hash hash;
-    vel_rec vel;
-} attr_rec;
+    dir_line dir;
+    node_rec rec[BLOCK_NODES];
+} node_block;
 
-/* A subnet takes no edges. */
+_Static_assert(sizeof(node_rec) == 32, "node records are half a cache line");
+_Static_assert(sizeof(dir_line) == 64, "directory lines are one cache line");
+_Static_assert(sizeof(node_block) == 4096, "a node block is one page");
+_Static_assert(sizeof(vel_rec) == VEL_WORDS * sizeof(uint32_t), "velocity header");
+
 typedef struct {
-    seen_rec seen;
-    rw_hash hash;
-} subnet_rec;
+    char *base;
+    size_t size, used;
+} chunk;
 
-/* What each kind stores. Every record starts with its seen_rec. */
-static const struct {
-    uint8_t attr;   /* an attribute: has a hash and is in the (kind, hash) index */
-    uint8_t linked; /* takes edges (attr_rec, or adj_rec for accounts) */
-    uint8_t shift;  /* records per page, log2 */
-    uint8_t size;   /* bytes per record */
-} kinds[RW_KIND_COUNT] = {
-    [RW_KIND_ACCOUNT] = {0, 1, 12, sizeof(adj_rec)},   [RW_KIND_IP] = {1, 1, 10, sizeof(attr_rec)},
-    [RW_KIND_DEVICE] = {1, 1, 10, sizeof(attr_rec)},   [RW_KIND_PAYMENT] = {1, 1, 10, sizeof(attr_rec)},
-    [RW_KIND_SUBNET] = {1, 0, 11, sizeof(subnet_rec)},
-};
+typedef struct {
+    chunk *c;
+    uint32_t n, cap;
+} chunks;
 
 typedef struct {
     void **page;
     uint32_t n, cap;
 } pages;
-
-typedef struct {
-    uint32_t before[RW_KIND_COUNT]; /* nodes of each kind before the block */
-} dir_rec;
 
 typedef struct {
     uint32_t first, np; /* page range */
@@ -110,28 +143,129 @@ typedef struct {
      * the range, so a growing hub does not exhaust the 32-bit offsets. */
     huge_range *huge;
     uint32_t nhuge, caphuge;
-    size_t bytes;
+    size_t huge_bytes;
 } arena;
 
+/* An index bucket is one cache line of ten slots, filled in order. A key
+ * goes to its home bucket; when that is full, to a second bucket in the same
+ * 4 KiB page (and on from there while full), and the home bucket is marked.
+ * At the loads kept (42 to 85%) 0.5 to 8% of keys leave home, so a lookup
+ * nearly always reads one line, and the 16-bit tag from the key's hash
+ * decides nearly every miss without looking at a record. */
+#define BUCKET_SLOTS 10
+#define GROUP        64 /* buckets per page */
+#define LEFT_HOME    1u /* a key whose home this is went to its second bucket */
+#define PASSED_ON    2u /* a key went past this bucket, full, to the next one */
 typedef struct {
-    uint32_t *slot; /* node ids; NONE marks an empty slot */
-    uint32_t mask, count;
+    uint16_t tag[BUCKET_SLOTS]; /* slots fill in order */
+    uint16_t n;                 /* slots used */
+    uint16_t flags;
+    uint32_t node[BUCKET_SLOTS];
+} bucket;
+_Static_assert(sizeof(bucket) == 64, "buckets are one cache line");
+
+typedef struct {
+    bucket *b;
+    uint32_t nb, count, limit;
+    size_t bytes;
+    int mapped;
 } table;
+
+/* The prefetch pipeline: a key's bucket is fetched when it is announced,
+ * its record PF_LAG1 announcements later, its adjacency PF_LAG2 after that.
+ * Each step reads only what the one before fetched, so none waits on memory
+ * (at about 4 announcements per event, 8 events ahead leaves 2 or 3 events
+ * of work between steps); longer or shorter lags measured the same. */
+#define PF_LAG1 12
+#define PF_LAG2 8
+typedef struct {
+    uint64_t h;
+    uint32_t table; /* 0 empty, 1 accounts, 2 attributes */
+} pf_entry;
 
 struct rw_graph {
     uint32_t n;
     uint64_t edges;
     uint32_t nkind[RW_KIND_COUNT];
-    pages kind;                /* uint8_t per node, pages aligned to cache lines */
-    pages dir;                 /* dir_rec per BLOCK nodes */
-    pages recs[RW_KIND_COUNT]; /* records by rank */
-    pages parent;              /* uint32_t per IP, by rank */
-    pages idoff;               /* uint32_t per ID_GROUP accounts: where the first one's id is */
-    pages ids;                 /* account ids: a byte len-1, the bytes, a NUL */
-    uint32_t id_used;          /* bytes used in the last id page */
+    chunks mem;
+    pages blocks; /* node_block per BLOCK_NODES nodes */
+    pages parent; /* uint32_t per IP, by rank */
+    pages ids;    /* long account ids */
+    uint32_t id_used;
     arena adj;
     table by_attr, by_account;
+    pf_entry pf1[PF_LAG1];
+    uint32_t pf2[PF_LAG2];
+    uint32_t pf1_at, pf2_at;
 };
+
+/* ---- chunks --------------------------------------------------------------- */
+
+static size_t round_up(size_t x, size_t to) {
+    return (x + to - 1) / to * to;
+}
+
+/* size bytes (a multiple of HUGE_PAGE) of zeroed memory aligned to a huge
+ * page and advised for transparent huge pages, or NULL. */
+static void *map_huge(size_t size) {
+    size_t span = size + HUGE_PAGE;
+    char *p = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return NULL;
+    char *a = p + (HUGE_PAGE - (uintptr_t)p % HUGE_PAGE) % HUGE_PAGE;
+    size_t head = (size_t)(a - p), tail = span - head - size;
+    if (head) munmap(p, head);
+    if (tail) munmap(a + size, tail);
+#ifdef MADV_HUGEPAGE
+    madvise(a, size, MADV_HUGEPAGE); /* a hint: without THP the memory works the same */
+#endif
+    return a;
+}
+
+static void unmap_huge(void *p, size_t size) {
+    UNPOISON(p, size); /* the next mapping at this address must not inherit the poison */
+    munmap(p, size);
+}
+
+/* bytes of zeroed memory aligned to a page of the OS, carved from the
+ * current chunk (never freed before the graph), or NULL. */
+static void *carve(chunks *m, size_t bytes) {
+    bytes = round_up(bytes, OS_PAGE); /* everything carved is a multiple of OS pages, so stays page-aligned */
+    if (!m->n || m->c[m->n - 1].size - m->c[m->n - 1].used < bytes) {
+        if (m->n == m->cap) {
+            uint32_t cap = m->cap ? m->cap * 2 : 8;
+            chunk *t = realloc(m->c, cap * sizeof *t);
+            if (!t) return NULL;
+            m->c = t;
+            m->cap = cap;
+        }
+        size_t size = bytes > CHUNK_BYTES ? round_up(bytes, HUGE_PAGE) : CHUNK_BYTES;
+        char *base = map_huge(size);
+        if (!base) return NULL;
+        POISON(base, size);
+        m->c[m->n++] = (chunk){base, size, 0};
+    }
+    chunk *c = &m->c[m->n - 1];
+    char *p = c->base + c->used;
+    c->used += bytes;
+    UNPOISON(p, bytes);
+    return p;
+}
+
+/* The carved part of each chunk, in whole pages of the OS: the rest of a
+ * chunk is address space that was never touched, so it is not resident.
+ * (With transparent huge pages the kernel may back the rest of the huge page
+ * being carved as well: at most 2 MiB more.) */
+static size_t chunks_bytes(const chunks *m) {
+    if (!m->c) return 0;
+    size_t b = m->cap * sizeof *m->c + MALLOC_OVERHEAD;
+    for (uint32_t i = 0; i < m->n; i++) b += round_up(m->c[i].used, OS_PAGE);
+    return b;
+}
+
+static void chunks_free(chunks *m) {
+    for (uint32_t i = 0; i < m->n; i++) unmap_huge(m->c[i].base, m->c[i].size);
+    free(m->c);
+}
 
 /* ---- paged arrays --------------------------------------------------------- */
 
@@ -139,9 +273,8 @@ static void *at(const pages *p, uint32_t i, unsigned shift, size_t size) {
     return (char *)p->page[i >> shift] + (size_t)(i & ((1u << shift) - 1)) * size;
 }
 
-/* Makes element i addressable; i is at most one past the last page. Zeroed
- * pages are aligned to cache lines. */
-static int ensure(pages *p, uint32_t i, unsigned shift, size_t size, int zeroed) {
+/* Makes element i addressable; i is at most one past the last page. */
+static int ensure(pages *p, chunks *m, uint32_t i, unsigned shift, size_t size) {
     if ((i >> shift) < p->n) return 0;
     if (p->n == p->cap) {
         uint32_t cap = p->cap ? p->cap * 2 : 8;
@@ -150,73 +283,61 @@ static int ensure(pages *p, uint32_t i, unsigned shift, size_t size, int zeroed)
         p->page = t;
         p->cap = cap;
     }
-    void *pg = zeroed ? aligned_alloc(BLOCK, size << shift) : malloc(size << shift);
+    void *pg = carve(m, size << shift);
     if (!pg) return -1;
-    if (zeroed) memset(pg, 0, size << shift);
     p->page[p->n++] = pg;
     return 0;
 }
 
-static size_t pages_bytes(const pages *p, unsigned shift, size_t size) {
-    size_t b = (size_t)p->n * ((size << shift) + MALLOC_OVERHEAD);
-    if (p->page) b += p->cap * sizeof *p->page + MALLOC_OVERHEAD;
-    return b;
+static size_t pages_bytes(const pages *p) {
+    return p->page ? p->cap * sizeof *p->page + MALLOC_OVERHEAD : 0;
 }
 
-static void pages_free(pages *p) {
-    for (uint32_t i = 0; i < p->n; i++) free(p->page[i]);
-    free(p->page);
+/* ---- nodes ---------------------------------------------------------------- */
+
+static node_block *block_at(const rw_graph *g, uint32_t blk) {
+    return at(&g->blocks, blk, BLOCK_SHIFT, sizeof(node_block));
 }
 
-static unsigned node_kind(const rw_graph *g, uint32_t v) {
-    return *(const uint8_t *)at(&g->kind, v, NODE_SHIFT, 1);
+static node_rec *rec(const rw_graph *g, uint32_t v) {
+    uint32_t blk = v / BLOCK_NODES;
+    return &block_at(g, blk)->rec[v - blk * BLOCK_NODES];
 }
 
-/* Bytes of x that are zero. */
-static uint32_t zero_bytes(uint64_t x) {
-    const uint64_t lo7 = 0x7f7f7f7f7f7f7f7full;
-    uint64_t y = ~(((x & lo7) + lo7) | x | lo7); /* the high bit of each zero byte */
-    return (uint32_t)(((y >> 7) * 0x0101010101010101ull) >> 56);
+static dir_line *dir_of(const rw_graph *g, uint32_t v) {
+    return &block_at(g, v / BLOCK_NODES)->dir;
 }
 
-/* Sets the bytes at memory positions m..7 of a loaded word. */
-static uint64_t tail_mask(unsigned m) {
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    return ~0ull >> (8 * m);
-#else
-    return ~0ull << (8 * m);
-#endif
+static unsigned code_of(const rw_graph *g, uint32_t v) {
+    const dir_line *d = dir_of(g, v);
+    unsigned s = v % BLOCK_NODES, w = s >> 6, b = s & 63;
+    return (unsigned)((d->plane[0][w] >> b) & 1) | (unsigned)((d->plane[1][w] >> b) & 1) << 1 |
+           (unsigned)((d->plane[2][w] >> b) & 1) << 2;
 }
 
-/* The number of nodes of kind k (v's kind) before v. */
-static uint32_t rank_of(const rw_graph *g, uint32_t v, unsigned k) {
-    const unsigned char *blk = (const unsigned char *)g->kind.page[v >> NODE_SHIFT] + (v & NODE_MASK & ~(BLOCK - 1u));
-    uint32_t r = ((const dir_rec *)at(&g->dir, v / BLOCK, DIR_SHIFT, sizeof(dir_rec)))->before[k];
-    unsigned n = v & (BLOCK - 1), i = 0;
-    uint64_t pat = 0x0101010101010101ull * k, w;
-    for (; i + 8 <= n; i += 8) {
-        memcpy(&w, blk + i, 8);
-        r += zero_bytes(w ^ pat);
+static void set_code(rw_graph *g, uint32_t v, unsigned code) {
+    dir_line *d = dir_of(g, v);
+    unsigned s = v % BLOCK_NODES, w = s >> 6, b = s & 63;
+    for (unsigned j = 0; j < 3; j++) {
+        if (code >> j & 1)
+            d->plane[j][w] |= 1ull << b;
+        else
+            d->plane[j][w] &= ~(1ull << b);
     }
-    if (n & 7) {
-        memcpy(&w, blk + i, 8);
-        r += zero_bytes((w ^ pat) | tail_mask(n & 7));
-    }
-    return r;
 }
 
-static void *rec_at(const rw_graph *g, unsigned k, uint32_t r) {
-    return at(&g->recs[k], r, kinds[k].shift, kinds[k].size);
+static unsigned kind_of_code(unsigned code) {
+    return code == CODE_SUB ? RW_KIND_SUBNET : code & 3;
 }
 
-/* The record of node v < n; *k receives its kind. */
-static void *rec_of(const rw_graph *g, uint32_t v, unsigned *k) {
-    *k = node_kind(g, v);
-    return rec_at(g, *k, rank_of(g, v, *k));
-}
-
-static rw_hash *hash_of(void *rec, unsigned k) {
-    return kinds[k].linked ? &((attr_rec *)rec)->hash : &((subnet_rec *)rec)->hash;
+/* The IPs (codes 1 and 5: low bits 01) before IP v. */
+static uint32_t ip_rank(const rw_graph *g, uint32_t v) {
+    const dir_line *d = dir_of(g, v);
+    unsigned s = v % BLOCK_NODES, w = s >> 6, b = s & 63;
+    uint32_t r = d->ips_before;
+    if (w) r += (uint32_t)__builtin_popcountll(d->plane[0][0] & ~d->plane[1][0]);
+    uint64_t below = b ? ~0ull >> (64 - b) : 0;
+    return r + (uint32_t)__builtin_popcountll(d->plane[0][w] & ~d->plane[1][w] & below);
 }
 
 static uint32_t *parent_at(const rw_graph *g, uint32_t r) {
@@ -227,22 +348,22 @@ static unsigned char *id_at(const rw_graph *g, uint32_t off) {
     return at(&g->ids, off, ID_SHIFT, 1);
 }
 
-/* The stored id of the account of rank r: a byte len-1, the bytes, a NUL. */
-static const unsigned char *account_id_at(const rw_graph *g, uint32_t r) {
-    const unsigned char *p = id_at(g, *(const uint32_t *)at(&g->idoff, r / ID_GROUP, SLOT_SHIFT, sizeof(uint32_t)));
-    for (uint32_t i = r % ID_GROUP; i > 0; i--) p += p[0] + 3u;
-    return p;
+/* An account's id and its length. */
+static const char *account_id(const rw_graph *g, const node_rec *r, size_t *len) {
+    if (r->key.id[0]) {
+        *len = r->key.id[0];
+        return (const char *)r->key.id + 1;
+    }
+    uint32_t off;
+    memcpy(&off, r->key.id + 4, sizeof off);
+    const unsigned char *p = id_at(g, off);
+    *len = (size_t)p[0] + 1;
+    return (const char *)p + 1;
 }
 
-static int is_kind(const rw_graph *g, uint32_t v, rw_kind k) {
-    return g && v < g->n && node_kind(g, v) == (unsigned)k;
-}
-
-/* The kind of an attribute node, or 0 (account) when v is not one. */
-static unsigned attr_kind(const rw_graph *g, uint32_t v) {
-    if (!g || v >= g->n) return 0;
-    unsigned k = node_kind(g, v);
-    return kinds[k].attr ? k : 0;
+/* The code of node v, or NONE when v is out of range. */
+static unsigned code_or_none(const rw_graph *g, uint32_t v) {
+    return g && v < g->n ? code_of(g, v) : NONE;
 }
 
 static uint32_t clamp_ts(int64_t ts) {
@@ -328,11 +449,11 @@ static rw_status alloc_huge(arena *a, uint32_t *off, unsigned c, rw_err *err) {
     for (uint32_t i = 1; i < np; i++) a->page[r->first + i] = mem + (size_t)i * ARENA_PAGE;
     r->live = 1;
     *off = r->first << ARENA_SHIFT;
-    a->bytes += (size_t)words * sizeof *mem + MALLOC_OVERHEAD;
+    a->huge_bytes += (size_t)words * sizeof *mem + MALLOC_OVERHEAD;
     return RW_OK;
 }
 
-static rw_status arena_alloc(arena *a, uint32_t *off, unsigned c, rw_err *err) {
+static rw_status arena_alloc(arena *a, chunks *m, uint32_t *off, unsigned c, rw_err *err) {
     if (c >= NCLASS) return rw_fail(err, RW_ERR_LIMIT, "graph: adjacency list too long");
     if (c >= HUGE_CLASS) return alloc_huge(a, off, c, err);
     if (a->head[c] != NONE) {
@@ -344,13 +465,12 @@ static rw_status arena_alloc(arena *a, uint32_t *off, unsigned c, rw_err *err) {
     if (a->bump == NONE || a->used + words > ARENA_PAGE) {
         rw_status st = arena_reserve(a, 1, err);
         if (st != RW_OK) return st;
-        uint32_t *mem = malloc(ARENA_PAGE * sizeof *mem);
+        uint32_t *mem = carve(m, ARENA_PAGE * sizeof *mem);
         if (!mem) return rw_fail(err, RW_ERR_NOMEM, "graph: out of memory for adjacency");
         if (a->bump != NONE) arena_spill(a);
         a->page[a->n] = mem;
         a->bump = a->n++;
         a->used = 0;
-        a->bytes += ARENA_PAGE * sizeof *mem + MALLOC_OVERHEAD;
     }
     *off = a->bump << ARENA_SHIFT | a->used;
     a->used += words;
@@ -369,19 +489,15 @@ static void arena_release(arena *a, uint32_t off, unsigned c) {
         free(a->page[p]);
         memset(&a->page[p], 0, r->np * sizeof *a->page);
         r->live = 0;
-        a->bytes -= (size_t)class_words(c) * sizeof(uint32_t) + MALLOC_OVERHEAD;
+        a->huge_bytes -= (size_t)class_words(c) * sizeof(uint32_t) + MALLOC_OVERHEAD;
         return;
     }
 }
 
 static void arena_free(arena *a) {
     for (uint32_t i = 0; i < a->nhuge; i++) {
-        huge_range *r = &a->huge[i];
-        if (!r->live) continue;
-        free(a->page[r->first]);
-        memset(&a->page[r->first], 0, r->np * sizeof *a->page);
+        if (a->huge[i].live) free(a->page[a->huge[i].first]);
     }
-    for (uint32_t p = 0; p < a->n; p++) free(a->page[p]);
     free(a->page);
     free(a->huge);
 }
@@ -420,44 +536,189 @@ static uint64_t id_code(const char *s, size_t len) {
     return mix64((h ^ w) * m);
 }
 
-static void table_put(table *t, uint64_t code, uint32_t v) {
-    uint32_t i = (uint32_t)code & t->mask;
-    while (t->slot[i] != NONE) i = (i + 1) & t->mask;
-    t->slot[i] = v;
+/* Where a key of hash code h may be: its home bucket from the low 32 bits;
+ * its second bucket (in the home bucket's page) and its tag from the top
+ * bits of h times an odd constant, which depend on all of h, so that keys
+ * sharing a bucket rarely share a tag. */
+typedef struct {
+    uint32_t b1, b2;
+    uint16_t tag;
+} probe;
+
+static probe probe_of(const table *t, uint64_t h) {
+    uint64_t h2 = h * 0x9e3779b97f4a7c15ull; /* its top bits depend on all of h */
+    probe p;
+    p.b1 = (uint32_t)(((uint64_t)(uint32_t)h * t->nb) >> 32);
+    p.b2 = (p.b1 & ~(uint32_t)(GROUP - 1)) | (uint32_t)(h2 >> 42 & (GROUP - 1));
+    p.tag = (uint16_t)(h2 >> 48);
+    return p;
+}
+
+/* The used slots of b whose tag is tag, as bits 2i and 2i + 1 for slot i. */
+static uint32_t tag_match(const bucket *b, uint16_t tag) {
+    uint32_t m;
+#ifdef __SSE2__
+    __m128i t = _mm_set1_epi16((short)tag);
+    m = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi16(_mm_loadu_si128((const __m128i *)(const void *)b->tag), t));
+    m |= (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi16(_mm_loadu_si128((const __m128i *)(const void *)(b->tag + 2)), t))
+         << 4;
+#else
+    m = 0;
+    for (unsigned i = 0; i < BUCKET_SLOTS; i++) m |= (uint32_t)(b->tag[i] == tag) * 3u << 2 * i;
+#endif
+    return m & ((1u << 2 * b->n) - 1);
+}
+
+static uint32_t next_bucket(const table *t, uint32_t i) {
+    return i + 1 == t->nb ? 0 : i + 1;
+}
+
+/* Key comparison for a lookup: the account id as stored inline (id[0] = 0
+ * for a long id), or the attribute's kind and hash. */
+typedef struct {
+    const rw_graph *g;
+    const char *ext;
+    size_t len;
+    uint8_t id[16];
+    const rw_hash *hash;
+    unsigned kind;
+} want;
+
+static int is_account(const want *w, uint32_t v) {
+    const node_rec *r = rec(w->g, v);
+    if (w->id[0]) return memcmp(r->key.id, w->id, sizeof w->id) == 0;
+    if (r->key.id[0]) return 0;
+    size_t len;
+    const char *s = account_id(w->g, r, &len);
+    return len == w->len && memcmp(s, w->ext, len) == 0;
+}
+
+static int is_attr(const want *w, uint32_t v) {
+    return memcmp(&rec(w->g, v)->key.hash, w->hash, sizeof *w->hash) == 0 && kind_of_code(code_of(w->g, v)) == w->kind;
+}
+
+/* The slot of b whose tag is tag and whose node matches, or NONE. */
+static inline uint32_t scan(const bucket *b, uint16_t tag, int (*match)(const want *, uint32_t), const want *w) {
+    for (uint32_t m = tag_match(b, tag) & 0x55555u; m; m &= m - 1) {
+        uint32_t v = b->node[__builtin_ctz(m) / 2];
+        if (match(w, v)) return v;
+    }
+    return NONE;
+}
+
+/* The home bucket, and only where marked the second one and its chain. */
+static inline uint32_t table_find(const table *t, uint64_t h, int (*match)(const want *, uint32_t), const want *w) {
+    if (!t->nb) return NONE;
+    probe p = probe_of(t, h);
+    const bucket *b = &t->b[p.b1];
+    uint32_t v = scan(b, p.tag, match, w);
+    if (v != NONE || !(b->flags & LEFT_HOME)) return v;
+    for (uint32_t k = p.b2;; k = next_bucket(t, k)) {
+        b = &t->b[k];
+        if ((v = scan(b, p.tag, match, w)) != NONE || !(b->flags & PASSED_ON)) return v;
+    }
+}
+
+static void table_put(table *t, uint64_t h, uint32_t v) {
+    probe p = probe_of(t, h);
+    bucket *b = &t->b[p.b1];
+    if (b->n == BUCKET_SLOTS) {
+        b->flags |= LEFT_HOME;
+        uint32_t k = p.b2;
+        for (b = &t->b[k]; b->n == BUCKET_SLOTS; b = &t->b[k]) {
+            b->flags |= PASSED_ON;
+            k = next_bucket(t, k);
+        }
+    }
+    b->tag[b->n] = p.tag;
+    b->node[b->n++] = v;
     t->count++;
 }
 
-/* Makes room for one more key (load stays at most 0.7). A rehash walks the
- * nodes in id order, which reads the keys sequentially. */
-static rw_status table_reserve(rw_graph *g, table *t, int accounts, rw_err *err) {
-    uint64_t cap = t->slot ? (uint64_t)t->mask + 1 : 0;
-    if ((uint64_t)(t->count + 1) * 10 <= cap * 7) return RW_OK;
-    cap = cap ? cap * 2 : 1024;
-    if (cap > (1ull << 31)) return rw_fail(err, RW_ERR_LIMIT, "graph: index is full");
-    uint32_t *slot = malloc(cap * sizeof *slot);
-    if (!slot)
-        return rw_fail(err, RW_ERR_NOMEM, "graph: out of memory for an index of %llu slots", (unsigned long long)cap);
-    memset(slot, 0xff, cap * sizeof *slot);
-    free(t->slot);
-    t->slot = slot;
-    t->mask = (uint32_t)(cap - 1);
-    t->count = 0;
-    uint32_t rank[RW_KIND_COUNT] = {0};
-    for (uint32_t v = 0; v < g->n; v++) {
-        unsigned k = node_kind(g, v);
-        uint32_t r = rank[k]++;
-        if (k == RW_KIND_ACCOUNT && accounts) {
-            const unsigned char *p = account_id_at(g, r);
-            table_put(t, id_code((const char *)p + 1, (size_t)p[0] + 1), v);
-        } else if (k != RW_KIND_ACCOUNT && !accounts) {
-            table_put(t, attr_code(k, hash_of(rec_at(g, k, r), k)), v);
+static void table_free(table *t) {
+    if (t->mapped)
+        unmap_huge(t->b, t->bytes);
+    else
+        free(t->b);
+}
+
+/* Allocates an empty table of nb buckets (a multiple of GROUP), page-aligned;
+ * large ones on huge pages. */
+static int table_init(table *t, uint64_t nb) {
+    size_t bytes = (size_t)nb * sizeof(bucket);
+    uint64_t limit = nb * BUCKET_SLOTS * 85 / 100;
+    *t = (table){.nb = (uint32_t)nb, .limit = limit < UINT32_MAX ? (uint32_t)limit : UINT32_MAX};
+    if (bytes >= HUGE_PAGE) {
+        t->bytes = round_up(bytes, HUGE_PAGE);
+        t->b = map_huge(t->bytes);
+        t->mapped = 1;
+    } else {
+        t->bytes = bytes;
+        t->b = aligned_alloc(OS_PAGE, bytes);
+        if (t->b) memset(t->b, 0, bytes);
+    }
+    return t->b ? 0 : -1;
+}
+
+static uint64_t node_code(const rw_graph *g, uint32_t v, int accounts) {
+    const node_rec *r = rec(g, v);
+    if (!accounts) return attr_code(kind_of_code(code_of(g, v)), &r->key.hash);
+    size_t len;
+    const char *s = account_id(g, r, &len);
+    return id_code(s, len);
+}
+
+/* Rebuilds t with nb buckets from the nodes (in id order, which reads the
+ * records sequentially), a batch at a time so the bucket misses overlap. */
+static rw_status table_rebuild(rw_graph *g, table *t, uint64_t nb, int accounts, rw_err *err) {
+    enum { BATCH = 32 };
+    if (nb > (1u << 29)) return rw_fail(err, RW_ERR_LIMIT, "graph: index is full"); /* 4.5G keys */
+    table nt;
+    if (table_init(&nt, nb))
+        return rw_fail(err, RW_ERR_NOMEM, "graph: out of memory for an index of %llu buckets", (unsigned long long)nb);
+    uint64_t hs[BATCH];
+    uint32_t vs[BATCH], k = 0;
+    for (uint32_t first = 0; first < g->n; first += BLOCK_NODES) {
+        const dir_line *d = dir_of(g, first);
+        uint32_t nodes = g->n - first < BLOCK_NODES ? g->n - first : BLOCK_NODES;
+        for (unsigned w = 0; w < 2; w++) {
+            uint64_t any = d->plane[0][w] | d->plane[1][w] | d->plane[2][w];
+            uint64_t m = accounts ? ~any : any;
+            uint32_t base = first + 64 * w, lanes = nodes > 64 * w ? nodes - 64 * w : 0;
+            m &= lanes >= 64 ? ~0ull : (1ull << lanes) - 1;
+            for (; m; m &= m - 1) {
+                uint32_t v = base + (uint32_t)__builtin_ctzll(m);
+                hs[k] = node_code(g, v, accounts);
+                vs[k] = v;
+                __builtin_prefetch(&nt.b[probe_of(&nt, hs[k]).b1], 1);
+                if (++k == BATCH) {
+                    for (uint32_t i = 0; i < k; i++) table_put(&nt, hs[i], vs[i]);
+                    k = 0;
+                }
+            }
         }
     }
+    for (uint32_t i = 0; i < k; i++) table_put(&nt, hs[i], vs[i]);
+    table_free(t);
+    *t = nt;
     return RW_OK;
 }
 
+/* Makes room for more keys: doubles (each rebuild rehashes every key, so
+ * rebuilds cost about one insertion per key in all), so the load stays
+ * between 42 and 85%. */
+static rw_status table_reserve(rw_graph *g, table *t, uint32_t more, int accounts, rw_err *err) {
+    if ((uint64_t)t->count + more <= t->limit) return RW_OK;
+    uint64_t nb = t->nb ? t->nb : GROUP;
+    while (((uint64_t)t->count + more) * 100 > nb * BUCKET_SLOTS * 85) nb *= 2;
+    return table_rebuild(g, t, nb, accounts, err);
+}
+
+/* A mapped table counts the pages its buckets use: the rest of its last huge
+ * page is never touched. */
 static size_t table_bytes(const table *t) {
-    return t->slot ? ((size_t)t->mask + 1) * sizeof *t->slot + MALLOC_OVERHEAD : 0;
+    if (!t->b) return 0;
+    return t->mapped ? round_up((size_t)t->nb * sizeof(bucket), OS_PAGE) : t->bytes + MALLOC_OVERHEAD;
 }
 
 /* ---- life cycle ----------------------------------------------------------- */
@@ -468,64 +729,139 @@ rw_status rw_graph_create(rw_graph **out, rw_err *err) {
     if (!g) return rw_fail(err, RW_ERR_NOMEM, "graph: out of memory");
     g->adj.bump = NONE;
     for (unsigned c = 0; c < HUGE_CLASS; c++) g->adj.head[c] = NONE;
+    for (unsigned i = 0; i < PF_LAG2; i++) g->pf2[i] = NONE;
     *out = g;
     return RW_OK;
 }
 
 void rw_graph_free(rw_graph *g) {
     if (!g) return;
-    pages_free(&g->kind);
-    pages_free(&g->dir);
-    for (unsigned k = 0; k < RW_KIND_COUNT; k++) pages_free(&g->recs[k]);
-    pages_free(&g->parent);
-    pages_free(&g->idoff);
-    pages_free(&g->ids);
+    free(g->blocks.page);
+    free(g->parent.page);
+    free(g->ids.page);
     arena_free(&g->adj);
-    free(g->by_attr.slot);
-    free(g->by_account.slot);
+    table_free(&g->by_attr);
+    table_free(&g->by_account);
+    chunks_free(&g->mem);
     free(g);
 }
 
 /* ---- index ---------------------------------------------------------------- */
 
-uint32_t rw_graph_find_account(const rw_graph *g, const char *ext, size_t len) {
-    if (!g || !g->by_account.slot || len == 0 || len > RW_ACCOUNT_MAX || !ext) return NONE;
-    const table *t = &g->by_account;
-    for (uint32_t i = (uint32_t)id_code(ext, len) & t->mask;; i = (i + 1) & t->mask) {
-        uint32_t v = t->slot[i];
-        if (v == NONE) return NONE;
-        const unsigned char *p = account_id_at(g, rank_of(g, v, RW_KIND_ACCOUNT));
-        if ((size_t)p[0] + 1 == len && memcmp(p + 1, ext, len) == 0) return v;
+static uint32_t find_account(const rw_graph *g, uint64_t h, const char *ext, size_t len) {
+    want w = {.g = g, .ext = ext, .len = len};
+    if (len <= ID_INLINE) {
+        w.id[0] = (uint8_t)len;
+        memcpy(w.id + 1, ext, len);
     }
+    return table_find(&g->by_account, h, is_account, &w);
+}
+
+static uint32_t find_attr(const rw_graph *g, uint64_t h, rw_kind kind, const rw_hash *hash) {
+    want w = {.g = g, .hash = hash, .kind = (unsigned)kind};
+    return table_find(&g->by_attr, h, is_attr, &w);
+}
+
+uint32_t rw_graph_find_account(const rw_graph *g, const char *ext, size_t len) {
+    if (!g || len == 0 || len > RW_ACCOUNT_MAX || !ext) return NONE;
+    return find_account(g, id_code(ext, len), ext, len);
 }
 
 uint32_t rw_graph_find_attr(const rw_graph *g, rw_kind kind, const rw_hash *h) {
-    if (!g || !g->by_attr.slot || !h || (unsigned)kind >= RW_KIND_COUNT || !kinds[kind].attr) return NONE;
-    const table *t = &g->by_attr;
-    for (uint32_t i = (uint32_t)attr_code(kind, h) & t->mask;; i = (i + 1) & t->mask) {
-        uint32_t v = t->slot[i];
-        if (v == NONE) return NONE;
-        if (node_kind(g, v) != (unsigned)kind) continue;
-        if (memcmp(hash_of(rec_at(g, kind, rank_of(g, v, kind)), kind), h, sizeof *h) == 0) return v;
+    if (!g || !h || (unsigned)kind >= RW_KIND_COUNT || kind == RW_KIND_ACCOUNT) return NONE;
+    return find_attr(g, attr_code(kind, h), kind, h);
+}
+
+/* ---- prefetch ------------------------------------------------------------- */
+
+/* Stage 3: the adjacency rw_graph_observe will read or append to. */
+static void pf_adjacency(const rw_graph *g, uint32_t v) {
+    if (v == NONE) return;
+    const node_rec *r = rec(g, v);
+    unsigned code = code_of(g, v);
+    if (code == 0) {
+        if (!r->key.id[0]) {
+            uint32_t off;
+            memcpy(&off, r->key.id + 4, sizeof off);
+            __builtin_prefetch(id_at(g, off));
+        }
+        if (r->aux) {
+            __builtin_prefetch(word_at(&g->adj, r->off));
+            __builtin_prefetch(word_at(&g->adj, r->off + r->aux * (uint32_t)EDGE_WORDS - 1));
+        }
+    } else if (code > CODE_BIG) {
+        __builtin_prefetch(word_at(&g->adj, r->off));
+        __builtin_prefetch(word_at(&g->adj, r->off + VEL_WORDS + r->aux - 1));
     }
+}
+
+/* Queues v for stage 3 and runs stage 3 for the node queued PF_LAG2 ago. */
+static void pf_node(rw_graph *g, uint32_t v) {
+    if (v != NONE) {
+        __builtin_prefetch(rec(g, v));
+        __builtin_prefetch(dir_of(g, v));
+    }
+    uint32_t old = g->pf2[g->pf2_at];
+    g->pf2[g->pf2_at] = v;
+    g->pf2_at = (g->pf2_at + 1) % PF_LAG2;
+    pf_adjacency(g, old);
+}
+
+/* Stage 2: the home bucket is cached by now; the first slot whose tag
+ * matches is (almost always) the key's node, whose record and directory line
+ * are fetched without being compared. A key that left home has its second
+ * bucket fetched instead. */
+static void pf_record(rw_graph *g, pf_entry e) {
+    const table *t = e.table == 1 ? &g->by_account : &g->by_attr;
+    if (!e.table || !t->nb) return;
+    probe p = probe_of(t, e.h);
+    const bucket *b = &t->b[p.b1];
+    uint32_t m = tag_match(b, p.tag);
+    if (m)
+        pf_node(g, b->node[__builtin_ctz(m) / 2]);
+    else if (b->flags & LEFT_HOME)
+        __builtin_prefetch(&t->b[p.b2]);
+}
+
+/* Stage 1: fetches the home bucket of a key and advances the pipeline. */
+static void pf_key(rw_graph *g, uint64_t h, uint32_t which) {
+    const table *t = which == 1 ? &g->by_account : &g->by_attr;
+    if (t->nb) __builtin_prefetch(&t->b[probe_of(t, h).b1]);
+    pf_entry old = g->pf1[g->pf1_at];
+    g->pf1[g->pf1_at] = (pf_entry){h, which};
+    g->pf1_at = (g->pf1_at + 1) % PF_LAG1;
+    pf_record(g, old);
+}
+
+void rw_graph_prefetch_account(rw_graph *g, const char *ext, size_t len) {
+    if (!g || !ext || len == 0 || len > RW_ACCOUNT_MAX) return;
+    pf_key(g, id_code(ext, len), 1);
+}
+
+void rw_graph_prefetch_attr(rw_graph *g, rw_kind kind, const rw_hash *h) {
+    if (!g || !h || (unsigned)kind >= RW_KIND_COUNT || kind == RW_KIND_ACCOUNT) return;
+    pf_key(g, attr_code(kind, h), 2);
+}
+
+void rw_graph_prefetch_node(rw_graph *g, uint32_t node) {
+    if (g && node < g->n) pf_node(g, node);
 }
 
 /* ---- growth --------------------------------------------------------------- */
 
-/* Allocates the pages a new node of kind k needs. */
-static rw_status node_reserve(rw_graph *g, unsigned k, rw_err *err) {
+/* Allocates the pages a new node needs. */
+static rw_status node_reserve(rw_graph *g, rw_err *err) {
     if (g->n >= NONE) return rw_fail(err, RW_ERR_LIMIT, "graph: too many nodes");
-    if (ensure(&g->kind, g->n, NODE_SHIFT, 1, 1) || ensure(&g->dir, g->n / BLOCK, DIR_SHIFT, sizeof(dir_rec), 0) ||
-        ensure(&g->recs[k], g->nkind[k], kinds[k].shift, kinds[k].size, 0))
+    if (ensure(&g->blocks, &g->mem, g->n / BLOCK_NODES, BLOCK_SHIFT, sizeof(node_block)))
         return rw_fail(err, RW_ERR_NOMEM, "graph: out of memory for nodes");
     return RW_OK;
 }
 
-/* Appends the node; its record is already written at rank nkind[kind]. */
+/* Appends the node; its record is already written at id n. */
 static uint32_t node_add(rw_graph *g, rw_kind kind) {
     uint32_t v = g->n++;
-    if (v % BLOCK == 0) memcpy(at(&g->dir, v / BLOCK, DIR_SHIFT, sizeof(dir_rec)), g->nkind, sizeof g->nkind);
-    *(uint8_t *)at(&g->kind, v, NODE_SHIFT, 1) = (uint8_t)kind;
+    if (v % BLOCK_NODES == 0) dir_of(g, v)->ips_before = g->nkind[RW_KIND_IP];
+    set_code(g, v, kind == RW_KIND_SUBNET ? CODE_SUB : (unsigned)kind);
     g->nkind[kind]++;
     return v;
 }
@@ -534,70 +870,73 @@ rw_status rw_graph_add_account(rw_graph *g, uint32_t *out, const char *ext, size
     *out = NONE;
     if (len == 0 || len > RW_ACCOUNT_MAX || !ext)
         return rw_fail(err, RW_ERR_INVALID, "graph: account id of %zu bytes (1 to %d allowed)", len, RW_ACCOUNT_MAX);
-    uint32_t dup = rw_graph_find_account(g, ext, len);
+    uint64_t h = id_code(ext, len);
+    uint32_t dup = find_account(g, h, ext, len);
     if (dup != NONE) return rw_fail(err, RW_ERR_EXISTS, "graph: the account exists (node %u)", (unsigned)dup);
-    rw_status st = node_reserve(g, RW_KIND_ACCOUNT, err);
+    rw_status st = node_reserve(g, err);
     if (st != RW_OK) return st;
-    /* A group of ids never straddles pages, so an id can be returned as one
-     * string and found by walking from its group's offset. */
-    uint32_t r = g->nkind[RW_KIND_ACCOUNT];
-    if (r % ID_GROUP == 0) {
-        if (ensure(&g->idoff, r / ID_GROUP, SLOT_SHIFT, sizeof(uint32_t), 0))
+    /* A long id never straddles pages, so it can be returned as one string. */
+    if (len > ID_INLINE && (g->ids.n == 0 || g->id_used + len + 2 > (1u << ID_SHIFT))) {
+        if (g->ids.n == ID_PAGES) return rw_fail(err, RW_ERR_LIMIT, "graph: account id space is full");
+        if (ensure(&g->ids, &g->mem, g->ids.n << ID_SHIFT, ID_SHIFT, 1))
             return rw_fail(err, RW_ERR_NOMEM, "graph: out of memory for account ids");
-        if (g->ids.n == 0 || g->id_used + ID_GROUP_MAX > (1u << ID_SHIFT)) {
-            if (g->ids.n == ID_PAGES) return rw_fail(err, RW_ERR_LIMIT, "graph: account id space is full");
-            if (ensure(&g->ids, g->ids.n << ID_SHIFT, ID_SHIFT, 1, 0))
-                return rw_fail(err, RW_ERR_NOMEM, "graph: out of memory for account ids");
-            g->id_used = 0;
-        }
+        g->id_used = 0;
     }
-    st = table_reserve(g, &g->by_account, 1, err);
+    st = table_reserve(g, &g->by_account, 1, 1, err);
     if (st != RW_OK) return st;
 
-    uint32_t off = (g->ids.n - 1) << ID_SHIFT | g->id_used;
-    if (r % ID_GROUP == 0) *(uint32_t *)at(&g->idoff, r / ID_GROUP, SLOT_SHIFT, sizeof(uint32_t)) = off;
-    unsigned char *p = id_at(g, off);
-    p[0] = (unsigned char)(len - 1);
-    memcpy(p + 1, ext, len);
-    p[len + 1] = 0;
-    g->id_used += (uint32_t)len + 2;
     uint32_t t = clamp_ts(ts);
-    *(adj_rec *)rec_at(g, RW_KIND_ACCOUNT, r) = (adj_rec){{t, t}, 0, 0};
+    node_rec *r = rec(g, g->n);
+    *r = (node_rec){.first = t, .last = t};
+    if (len <= ID_INLINE) {
+        r->key.id[0] = (uint8_t)len;
+        memcpy(r->key.id + 1, ext, len);
+    } else {
+        uint32_t off = (g->ids.n - 1) << ID_SHIFT | g->id_used;
+        unsigned char *p = id_at(g, off);
+        p[0] = (unsigned char)(len - 1);
+        memcpy(p + 1, ext, len);
+        p[len + 1] = 0;
+        g->id_used += (uint32_t)len + 2;
+        memcpy(r->key.id + 4, &off, sizeof off);
+    }
     *out = node_add(g, RW_KIND_ACCOUNT);
-    table_put(&g->by_account, id_code(ext, len), *out);
+    table_put(&g->by_account, h, *out);
     return RW_OK;
 }
 
 rw_status rw_graph_add_attr(rw_graph *g, uint32_t *out, rw_kind kind, const rw_hash *h, uint32_t parent, int64_t ts,
                             rw_err *err) {
     *out = NONE;
-    if ((unsigned)kind >= RW_KIND_COUNT || !kinds[kind].attr)
+    if ((unsigned)kind >= RW_KIND_COUNT || kind == RW_KIND_ACCOUNT)
         return rw_fail(err, RW_ERR_INVALID, "graph: %d is not an attribute kind", (int)kind);
     if (!h) return rw_fail(err, RW_ERR_INVALID, "graph: attribute without a hash");
-    if (parent != NONE && (kind != RW_KIND_IP || !is_kind(g, parent, RW_KIND_SUBNET)))
+    if (parent != NONE && (kind != RW_KIND_IP || code_or_none(g, parent) != CODE_SUB))
         return rw_fail(err, RW_ERR_INVALID, "graph: node %u cannot be the parent of a %s", (unsigned)parent,
                        rw_kind_name(kind));
-    uint32_t dup = rw_graph_find_attr(g, kind, h);
+    uint64_t code = attr_code(kind, h);
+    uint32_t dup = find_attr(g, code, kind, h);
     if (dup != NONE)
         return rw_fail(err, RW_ERR_EXISTS, "graph: the %s exists (node %u)", rw_kind_name(kind), (unsigned)dup);
-    rw_status st = node_reserve(g, kind, err);
+    rw_status st = node_reserve(g, err);
     if (st != RW_OK) return st;
-    uint32_t r = g->nkind[kind];
-    if (kind == RW_KIND_IP && ensure(&g->parent, r, SLOT_SHIFT, sizeof(uint32_t), 0))
+    uint32_t r = g->nkind[RW_KIND_IP];
+    if (kind == RW_KIND_IP && ensure(&g->parent, &g->mem, r, SLOT_SHIFT, sizeof(uint32_t)))
         return rw_fail(err, RW_ERR_NOMEM, "graph: out of memory for attributes");
-    st = table_reserve(g, &g->by_attr, 0, err);
+    st = table_reserve(g, &g->by_attr, 1, 0, err);
     if (st != RW_OK) return st;
 
     uint32_t t = clamp_ts(ts);
-    void *rec = rec_at(g, kind, r);
-    if (kinds[kind].linked)
-        *(attr_rec *)rec = (attr_rec){{{t, t}, 0, 0}, *h, {{0}, 0}};
-    else
-        *(subnet_rec *)rec = (subnet_rec){{t, t}, *h};
+    *rec(g, g->n) = (node_rec){.key.hash = *h, .first = t, .last = t, .off = NONE};
     if (kind == RW_KIND_IP) *parent_at(g, r) = parent;
     *out = node_add(g, kind);
-    table_put(&g->by_attr, attr_code(kind, h), *out);
+    table_put(&g->by_attr, code, *out);
     return RW_OK;
+}
+
+rw_status rw_graph_reserve(rw_graph *g, uint32_t accounts, uint32_t attributes, rw_err *err) {
+    rw_status st = table_reserve(g, &g->by_account, accounts, 1, err);
+    return st == RW_OK ? table_reserve(g, &g->by_attr, attributes, 0, err) : st;
 }
 
 /* exp(-dt / tau) for dt >= 0. Far past the float range the answer is 0;
@@ -620,89 +959,106 @@ static void vel_add(vel_rec *r, uint32_t t) {
     }
 }
 
-static void seen(seen_rec *r, uint32_t t) {
+/* The counters of an attribute of the given code; zeros without edges. A
+ * single account, counted from zero at time aux, left exactly 1.0 at aux. */
+static vel_rec vel_of(const rw_graph *g, const node_rec *r, unsigned code) {
+    vel_rec v = {{0}, 0};
+    if (code > CODE_BIG)
+        memcpy(&v, word_at(&g->adj, r->off), sizeof v);
+    else if (r->off != NONE)
+        v = (vel_rec){{1.0f, 1.0f, 1.0f}, r->aux};
+    return v;
+}
+
+static void seen(node_rec *r, uint32_t t) {
     if (t < r->first) r->first = t;
     if (t > r->last) r->last = t;
 }
 
 /* Appends the edge to both lists. Both new blocks are allocated before
  * anything changes, so a failure leaves the graph as it was. */
-static rw_status add_edge(rw_graph *g, adj_rec *a, attr_rec *ar, uint32_t account, uint32_t attr, uint32_t t,
-                          rw_err *err) {
+static rw_status add_edge(rw_graph *g, node_rec *a, node_rec *b, unsigned code, uint32_t account, uint32_t attr,
+                          uint32_t t, rw_err *err) {
     arena *m = &g->adj;
-    adj_rec *b = &ar->adj;
-    if (a->len == UINT32_MAX || b->len == UINT32_MAX)
-        return rw_fail(err, RW_ERR_LIMIT, "graph: adjacency list too long");
-    unsigned ca = a->len ? class_of((uint64_t)a->len * EDGE_WORDS) : NCLASS;
-    unsigned ca2 = class_of(((uint64_t)a->len + 1) * EDGE_WORDS);
-    unsigned cb = b->len >= 2 ? class_of(b->len) : NCLASS;
-    unsigned cb2 = class_of((uint64_t)b->len + 1);
-    int grow_a = ca2 != ca, grow_b = b->len >= 1 && cb2 != cb;
+    int big = code > CODE_BIG;
+    uint32_t blen = big ? b->aux : b->off != NONE;
+    if (a->aux == UINT32_MAX || blen == UINT32_MAX) return rw_fail(err, RW_ERR_LIMIT, "graph: adjacency list too long");
+    unsigned ca = a->aux ? class_of((uint64_t)a->aux * EDGE_WORDS) : NCLASS;
+    unsigned ca2 = class_of(((uint64_t)a->aux + 1) * EDGE_WORDS);
+    unsigned cb = big ? class_of(VEL_WORDS + (uint64_t)blen) : NCLASS;
+    unsigned cb2 = class_of(VEL_WORDS + (uint64_t)blen + 1);
+    int grow_a = ca2 != ca, grow_b = blen >= 1 && cb2 != cb;
     uint32_t na = 0, nb = 0;
     rw_status st = RW_OK;
-    if (grow_a && (st = arena_alloc(m, &na, ca2, err)) != RW_OK) return st;
-    if (grow_b && (st = arena_alloc(m, &nb, cb2, err)) != RW_OK) {
+    if (grow_a && (st = arena_alloc(m, &g->mem, &na, ca2, err)) != RW_OK) return st;
+    if (grow_b && (st = arena_alloc(m, &g->mem, &nb, cb2, err)) != RW_OK) {
         if (grow_a) arena_release(m, na, ca2);
         return st;
     }
     if (grow_a) {
-        if (a->len) {
-            memcpy(word_at(m, na), word_at(m, a->off), (size_t)a->len * sizeof(rw_edge));
+        if (a->aux) {
+            memcpy(word_at(m, na), word_at(m, a->off), (size_t)a->aux * sizeof(rw_edge));
             arena_release(m, a->off, ca);
         }
         a->off = na;
     }
-    if (grow_b) {
-        if (b->len == 1) {
-            *word_at(m, nb) = b->off;
-        } else {
-            memcpy(word_at(m, nb), word_at(m, b->off), (size_t)b->len * sizeof(uint32_t));
-            arena_release(m, b->off, cb);
+    ((rw_edge *)word_at(m, a->off))[a->aux++] = (rw_edge){attr, t, t, 1};
+
+    if (blen == 0) {
+        b->off = account; /* the first account: its velocity is implied by aux */
+        b->aux = t;
+    } else {
+        vel_rec v = vel_of(g, b, code);
+        if (grow_b) {
+            uint32_t *w = word_at(m, nb);
+            if (big) {
+                memcpy(w, word_at(m, b->off), ((size_t)VEL_WORDS + blen) * sizeof *w);
+                arena_release(m, b->off, cb);
+            } else {
+                w[VEL_WORDS] = b->off;
+                set_code(g, attr, code | CODE_BIG);
+            }
+            b->off = nb;
         }
-        b->off = nb;
+        vel_add(&v, t);
+        uint32_t *w = word_at(m, b->off);
+        memcpy(w, &v, sizeof v);
+        w[VEL_WORDS + blen] = account;
+        b->aux = blen + 1;
     }
-    ((rw_edge *)word_at(m, a->off))[a->len++] = (rw_edge){attr, t, t, 1};
-    if (b->len == 0)
-        b->off = account;
-    else
-        word_at(m, b->off)[b->len] = account;
-    b->len++;
-    vel_add(&ar->vel, t);
     g->edges++;
     return RW_OK;
 }
 
 rw_status rw_graph_observe(rw_graph *g, int *is_new, uint32_t account, uint32_t attr, int64_t ts, rw_err *err) {
     if (is_new) *is_new = 0;
-    if (!is_kind(g, account, RW_KIND_ACCOUNT))
+    if (code_or_none(g, account) != 0)
         return rw_fail(err, RW_ERR_INVALID, "graph: node %u is not an account", (unsigned)account);
-    unsigned k = attr_kind(g, attr);
-    if (!k || !kinds[k].linked)
+    unsigned code = code_or_none(g, attr);
+    if (code == 0 || code == CODE_SUB || code == NONE)
         return rw_fail(err, RW_ERR_INVALID, "graph: node %u is not an ip, device or payment", (unsigned)attr);
     uint32_t t = clamp_ts(ts);
-    adj_rec *a = rec_at(g, RW_KIND_ACCOUNT, rank_of(g, account, RW_KIND_ACCOUNT));
-    attr_rec *b = rec_at(g, k, rank_of(g, attr, k));
-    rw_edge *e = a->len ? (rw_edge *)word_at(&g->adj, a->off) : NULL;
+    node_rec *a = rec(g, account), *b = rec(g, attr);
+    rw_edge *e = a->aux ? (rw_edge *)word_at(&g->adj, a->off) : NULL;
     uint32_t i = 0;
-    while (i < a->len && e[i].attr != attr) i++;
-    if (i < a->len) {
+    while (i < a->aux && e[i].attr != attr) i++;
+    if (i < a->aux) {
         e += i;
         if (t < e->first_seen) e->first_seen = t;
         if (t > e->last_seen) e->last_seen = t;
         if (e->count < UINT32_MAX) e->count++;
     } else {
-        rw_status st = add_edge(g, a, b, account, attr, t, err);
+        rw_status st = add_edge(g, a, b, code, account, attr, t, err);
         if (st != RW_OK) return st;
         if (is_new) *is_new = 1;
     }
-    seen(&a->seen, t);
-    seen(&b->adj.seen, t);
+    seen(a, t);
+    seen(b, t);
     return RW_OK;
 }
 
 void rw_graph_touch(rw_graph *g, uint32_t node, int64_t ts) {
-    unsigned k;
-    if (g && node < g->n) seen(rec_of(g, node, &k), clamp_ts(ts));
+    if (g && node < g->n) seen(rec(g, node), clamp_ts(ts));
 }
 
 /* ---- queries -------------------------------------------------------------- */
@@ -720,81 +1076,80 @@ uint32_t rw_graph_kind_count(const rw_graph *g, rw_kind kind) {
 }
 
 rw_kind rw_graph_kind(const rw_graph *g, uint32_t node) {
-    return g && node < g->n ? (rw_kind)node_kind(g, node) : RW_KIND_COUNT;
+    unsigned code = code_or_none(g, node);
+    return code == NONE ? RW_KIND_COUNT : (rw_kind)kind_of_code(code);
 }
 
 uint32_t rw_graph_degree(const rw_graph *g, uint32_t node) {
-    unsigned k;
-    if (!g || node >= g->n) return 0;
-    void *rec = rec_of(g, node, &k);
-    return kinds[k].linked ? ((const adj_rec *)rec)->len : 0;
+    unsigned code = code_or_none(g, node);
+    if (code == NONE || code == CODE_SUB) return 0;
+    const node_rec *r = rec(g, node);
+    if (code == 0 || code > CODE_BIG) return r->aux;
+    return r->off != NONE;
 }
 
 int64_t rw_graph_first_seen(const rw_graph *g, uint32_t node) {
-    unsigned k;
-    return g && node < g->n ? (int64_t)((const seen_rec *)rec_of(g, node, &k))->first : 0;
+    return g && node < g->n ? (int64_t)rec(g, node)->first : 0;
 }
 
 int64_t rw_graph_last_seen(const rw_graph *g, uint32_t node) {
-    unsigned k;
-    return g && node < g->n ? (int64_t)((const seen_rec *)rec_of(g, node, &k))->last : 0;
+    return g && node < g->n ? (int64_t)rec(g, node)->last : 0;
 }
 
 uint32_t rw_graph_parent(const rw_graph *g, uint32_t node) {
-    return is_kind(g, node, RW_KIND_IP) ? *parent_at(g, rank_of(g, node, RW_KIND_IP)) : NONE;
+    unsigned code = code_or_none(g, node);
+    return code == RW_KIND_IP || code == (RW_KIND_IP | CODE_BIG) ? *parent_at(g, ip_rank(g, node)) : NONE;
 }
 
 const char *rw_graph_account_id(const rw_graph *g, uint32_t node, size_t *len) {
-    if (len) *len = 0;
-    if (!is_kind(g, node, RW_KIND_ACCOUNT)) return NULL;
-    const unsigned char *p = account_id_at(g, rank_of(g, node, RW_KIND_ACCOUNT));
-    if (len) *len = (size_t)p[0] + 1;
-    return (const char *)p + 1;
+    size_t n = 0;
+    const char *s = code_or_none(g, node) == 0 ? account_id(g, rec(g, node), &n) : NULL;
+    if (len) *len = n;
+    return s;
 }
 
 const rw_hash *rw_graph_attr_hash(const rw_graph *g, uint32_t node) {
-    unsigned k = attr_kind(g, node);
-    return k ? hash_of(rec_at(g, k, rank_of(g, node, k)), k) : NULL;
+    unsigned code = code_or_none(g, node);
+    return code == 0 || code == NONE ? NULL : &rec(g, node)->key.hash;
 }
 
 const rw_edge *rw_graph_account_edges(const rw_graph *g, uint32_t account, uint32_t *n) {
     if (n) *n = 0;
-    if (!is_kind(g, account, RW_KIND_ACCOUNT)) return NULL;
-    const adj_rec *r = rec_at(g, RW_KIND_ACCOUNT, rank_of(g, account, RW_KIND_ACCOUNT));
-    if (r->len == 0) return NULL;
-    if (n) *n = r->len;
+    if (code_or_none(g, account) != 0) return NULL;
+    const node_rec *r = rec(g, account);
+    if (r->aux == 0) return NULL;
+    if (n) *n = r->aux;
     return (const rw_edge *)word_at(&g->adj, r->off);
 }
 
 const uint32_t *rw_graph_attr_accounts(const rw_graph *g, uint32_t attr, uint32_t *n) {
     if (n) *n = 0;
-    unsigned k = attr_kind(g, attr);
-    if (!k || !kinds[k].linked) return NULL;
-    const adj_rec *r = &((const attr_rec *)rec_at(g, k, rank_of(g, attr, k)))->adj;
-    if (r->len == 0) return NULL;
-    if (n) *n = r->len;
-    return r->len == 1 ? &r->off : word_at(&g->adj, r->off);
+    unsigned code = code_or_none(g, attr);
+    if (code == 0 || code == CODE_SUB || code == NONE) return NULL;
+    const node_rec *r = rec(g, attr);
+    if (code > CODE_BIG) {
+        if (n) *n = r->aux;
+        return word_at(&g->adj, r->off) + VEL_WORDS;
+    }
+    if (r->off == NONE) return NULL;
+    if (n) *n = 1;
+    return &r->off;
 }
 
 void rw_graph_velocity(const rw_graph *g, uint32_t attr, int64_t now, double out[RW_VEL_COUNT]) {
     for (int i = 0; i < RW_VEL_COUNT; i++) out[i] = 0;
-    unsigned k = attr_kind(g, attr);
-    if (!k || !kinds[k].linked) return;
-    const vel_rec *r = &((const attr_rec *)rec_at(g, k, rank_of(g, attr, k)))->vel;
-    double dt = now > (int64_t)r->last ? (double)(now - (int64_t)r->last) : 0.0;
-    for (int i = 0; i < RW_VEL_COUNT; i++) out[i] = (double)r->v[i] * decay(dt, i);
+    unsigned code = code_or_none(g, attr);
+    if (code == 0 || code == CODE_SUB || code == NONE) return;
+    vel_rec r = vel_of(g, rec(g, attr), code);
+    double dt = now > (int64_t)r.last ? (double)(now - (int64_t)r.last) : 0.0;
+    for (int i = 0; i < RW_VEL_COUNT; i++) out[i] = (double)r.v[i] * decay(dt, i);
 }
 
 size_t rw_graph_memory(const rw_graph *g) {
     if (!g) return 0;
-    size_t b = sizeof *g + MALLOC_OVERHEAD;
-    b += pages_bytes(&g->kind, NODE_SHIFT, 1);
-    b += pages_bytes(&g->dir, DIR_SHIFT, sizeof(dir_rec));
-    for (unsigned k = 0; k < RW_KIND_COUNT; k++) b += pages_bytes(&g->recs[k], kinds[k].shift, kinds[k].size);
-    b += pages_bytes(&g->parent, SLOT_SHIFT, sizeof(uint32_t));
-    b += pages_bytes(&g->idoff, SLOT_SHIFT, sizeof(uint32_t));
-    b += pages_bytes(&g->ids, ID_SHIFT, 1);
-    b += g->adj.bytes;
+    size_t b = sizeof *g + MALLOC_OVERHEAD + chunks_bytes(&g->mem);
+    b += pages_bytes(&g->blocks) + pages_bytes(&g->parent) + pages_bytes(&g->ids);
+    b += g->adj.huge_bytes;
     if (g->adj.page) b += g->adj.cap * sizeof *g->adj.page + MALLOC_OVERHEAD;
     if (g->adj.huge) b += g->adj.caphuge * sizeof *g->adj.huge + MALLOC_OVERHEAD;
     b += table_bytes(&g->by_attr) + table_bytes(&g->by_account);

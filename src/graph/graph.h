@@ -35,7 +35,29 @@ uint32_t rw_graph_find_account(const rw_graph *g, const char *ext, size_t len);
 /* The node of an attribute (ip, device, payment, subnet), or RW_NODE_NONE. */
 uint32_t rw_graph_find_attr(const rw_graph *g, rw_kind kind, const rw_hash *h);
 
+/* ---- prefetch (writer) -------------------------------------------------- */
+
+/* Hints for the writer's software pipeline: announce the keys of the event a
+ * few events ahead (8 is about right) before applying the current one. A key
+ * whose node exists has its index bucket fetched now, its record about 12
+ * announcements later and its adjacency about 8 after that, so that the find
+ * and rw_graph_observe calls for it find everything in cache. They change no
+ * result and accept any input (bad kinds, lengths or ids are ignored), but
+ * they advance a small queue kept in the graph: call them only where a write
+ * is allowed (under the writer's lock). Announce the subnet of an IP as an
+ * attribute of kind RW_KIND_SUBNET. */
+void rw_graph_prefetch_account(rw_graph *g, const char *ext, size_t len);
+void rw_graph_prefetch_attr(rw_graph *g, rw_kind kind, const rw_hash *h);
+/* The same for a node known by id (rw_graph_observe by id, as when loading):
+ * its record now, its adjacency about 8 announcements later. */
+void rw_graph_prefetch_node(rw_graph *g, uint32_t node);
+
 /* ---- growth (writer) ---------------------------------------------------- */
+
+/* Sizes the indexes for that many more accounts and attributes, so adding
+ * them does not rebuild an index (loading from the store knows the counts).
+ * RW_ERR_NOMEM, RW_ERR_LIMIT. */
+rw_status rw_graph_reserve(rw_graph *g, uint32_t accounts, uint32_t attributes, rw_err *err);
 
 /* Adds an account; its id is the next node id. ts is its first-seen time.
  * RW_ERR_INVALID for an id of 0 or more than RW_ACCOUNT_MAX bytes,

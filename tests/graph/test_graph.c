@@ -1,9 +1,11 @@
 /* Tests of graph: the indexes, growth, adjacency storage, velocity counters,
- * bad node ids, the igraph conversion and memory per edge. */
+ * bad node ids, prefetching, a random comparison against a plain model, the
+ * igraph conversion and memory per edge. */
 #include <criterion/criterion.h>
 #include <igraph.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "graph.h"
@@ -280,6 +282,429 @@ Test(graph, velocity_decay) {
     rw_graph_free(g);
 }
 
+/* ---- the counters as the graph stored them before they became lazy ------ */
+
+typedef struct {
+    float v[RW_VEL_COUNT];
+    uint32_t last;
+} ref_vel;
+
+static const double ref_tau[RW_VEL_COUNT] = {3600.0, 86400.0, 604800.0};
+
+static double ref_decay(double dt, int i) {
+    double x = dt / ref_tau[i];
+    return x > 120.0 ? 0.0 : exp(-x);
+}
+
+/* The arithmetic of the 16-byte counters every attribute used to carry. */
+static void ref_vel_add(ref_vel *r, uint32_t t) {
+    if (t >= r->last) {
+        uint32_t dt = t - r->last;
+        for (int i = 0; i < RW_VEL_COUNT; i++)
+            r->v[i] = (dt ? (float)((double)r->v[i] * ref_decay(dt, i)) : r->v[i]) + 1.0f;
+        r->last = t;
+    } else {
+        for (int i = 0; i < RW_VEL_COUNT; i++) r->v[i] += (float)ref_decay(r->last - t, i);
+    }
+}
+
+static uint32_t clamp32(int64_t t) {
+    return t < 0 ? 0 : t > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)t;
+}
+
+/* The lazy counters must give exactly the stored ones, not just close. */
+static void assert_velocity(const rw_graph *g, uint32_t attr, const ref_vel *r, int64_t now) {
+    double got[RW_VEL_COUNT], want[RW_VEL_COUNT];
+    rw_graph_velocity(g, attr, now, got);
+    double dt = now > (int64_t)r->last ? (double)(now - (int64_t)r->last) : 0.0;
+    for (int i = 0; i < RW_VEL_COUNT; i++) {
+        want[i] = (double)r->v[i] * ref_decay(dt, i);
+        if (got[i] != want[i])
+            cr_assert_fail("node %u window %d at %lld: got %.17g, want %.17g", (unsigned)attr, i, (long long)now,
+                           got[i], want[i]);
+    }
+}
+
+Test(graph, velocity_of_degree_one_and_two_is_unchanged) {
+    /* the times of the first three accounts of an attribute */
+    static const int64_t cases[][3] = {
+        {1000, 500, 2000},                                               /* the second one earlier than the first */
+        {1000, 1000, 1000},                                              /* all at once */
+        {1000, 1000 + 3600, 900},                                        /* in order, then a late one */
+        {5000, 0, 1},                                                    /* back to time 0 */
+        {-7, 100, 4000000000000},                                        /* clamped at both ends */
+        {4000000000000, 5, 4000000000001},                               /* from the end of time back */
+        {1790000000, 1790000000 - 86400 * 30, 1790000000 + 86400 * 400}, /* months apart: decayed to 0 */
+    };
+    const int64_t probes[] = {0,    1,     499,        500,        999,        1000,     1001,
+                              5000, 90000, 1790000000, 1800000000, UINT32_MAX, INT64_MAX};
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        rw_graph *g = mkgraph();
+        uint32_t acct[3];
+        char id[16];
+        for (int i = 0; i < 3; i++) {
+            snprintf(id, sizeof id, "a%d", i);
+            acct[i] = add_account(g, id, 0);
+        }
+        uint32_t dev = add_attr(g, RW_KIND_DEVICE, c, RW_NODE_NONE, 3000);
+        ref_vel r = {{0}, 0};
+        uint32_t first = 1;
+        for (int k = 0; k < 3; k++) {
+            for (size_t p = 0; p < sizeof probes / sizeof *probes; p++) assert_velocity(g, dev, &r, probes[p]);
+            cr_assert_eq(rw_graph_degree(g, dev), (uint32_t)k);
+            cr_assert_eq(observe(g, acct[k], dev, cases[c][k]), 1);
+            ref_vel_add(&r, clamp32(cases[c][k]));
+            /* seeing an existing pair again, earlier or later, or touching the
+             * attribute, moves its first and last seen but counts no account */
+            cr_assert_eq(observe(g, acct[k], dev, cases[c][k] - 50), 0);
+            cr_assert_eq(observe(g, acct[0], dev, cases[c][k] + 50), 0);
+            rw_graph_touch(g, dev, 1);
+            if (clamp32(cases[c][k] - 50) < first) first = clamp32(cases[c][k] - 50);
+            uint32_t n = 0;
+            const uint32_t *accs = rw_graph_attr_accounts(g, dev, &n);
+            cr_assert_eq(n, (uint32_t)k + 1);
+            for (int i = 0; i <= k; i++) cr_assert_eq(accs[i], acct[i]);
+            cr_assert_eq(rw_graph_first_seen(g, dev), first);
+        }
+        for (size_t p = 0; p < sizeof probes / sizeof *probes; p++) assert_velocity(g, dev, &r, probes[p]);
+        rw_graph_free(g);
+    }
+}
+
+/* ---- a random history, checked against a plain model ------------------- */
+
+typedef struct {
+    rw_kind kind;
+    uint32_t first, last, parent;
+    uint32_t n, cap;
+    uint32_t *accounts; /* of an attribute */
+    rw_edge *edges;     /* of an account */
+    ref_vel vel;
+    uint64_t x; /* an attribute's hash is mkhash(x) */
+    size_t len; /* an account's id */
+    char id[RW_ACCOUNT_MAX];
+} ref_node;
+
+typedef struct {
+    ref_node *node;
+    uint32_t n, cap;
+    uint32_t *linked; /* ip, device and payment nodes */
+    uint32_t nlinked;
+    uint32_t *subnets;
+    uint32_t nsubnets;
+    uint32_t *accts;
+    uint32_t naccts;
+    uint64_t rng;
+    uint32_t serial;
+    int64_t now;
+} model;
+
+static uint64_t model_rand(model *m) {
+    m->rng ^= m->rng << 13;
+    m->rng ^= m->rng >> 7;
+    m->rng ^= m->rng << 17;
+    return m->rng;
+}
+
+static void *grow(void *p, uint32_t *cap, uint32_t need, size_t size) {
+    if (need <= *cap) return p;
+    uint32_t c = *cap ? *cap * 2 : 16;
+    while (c < need) c *= 2;
+    p = realloc(p, c * size);
+    cr_assert_not_null(p);
+    *cap = c;
+    return p;
+}
+
+static void push(uint32_t **a, uint32_t *n, uint32_t v) {
+    if ((*n & (*n - 1)) == 0) {
+        *a = realloc(*a, (*n ? *n * 2 : 1) * sizeof **a);
+        cr_assert_not_null(*a);
+    }
+    (*a)[(*n)++] = v;
+}
+
+static ref_node *model_add(model *m, uint32_t v, rw_kind kind, int64_t ts) {
+    cr_assert_eq(v, m->n, "node ids are dense");
+    m->node = grow(m->node, &m->cap, m->n + 1, sizeof *m->node);
+    ref_node *r = &m->node[m->n++];
+    memset(r, 0, sizeof *r);
+    r->kind = kind;
+    r->first = r->last = clamp32(ts);
+    r->parent = RW_NODE_NONE;
+    return r;
+}
+
+/* Short ids, ids of 14 and 15 bytes and long ones, with any byte but '#'
+ * before a '#' and a serial number, so they are distinct. */
+static void model_add_account(model *m, rw_graph *g) {
+    char id[RW_ACCOUNT_MAX];
+    char tail[16];
+    int tl = snprintf(tail, sizeof tail, "#%u", m->serial++);
+    static const size_t lens[] = {0, 1, 3, 9, 13, 14, 15, 30, 36, 100, RW_ACCOUNT_MAX};
+    size_t len = lens[model_rand(m) % (sizeof lens / sizeof *lens)];
+    if (len < (size_t)tl) len = (size_t)tl;
+    for (size_t i = 0; i + tl < len; i++) {
+        id[i] = (char)(model_rand(m) % 256);
+        if (id[i] == '#') id[i] = 0;
+    }
+    memcpy(id + len - tl, tail, (size_t)tl);
+    uint32_t v;
+    cr_assert_eq(rw_graph_add_account(g, &v, id, len, m->now, NULL), RW_OK);
+    ref_node *r = model_add(m, v, RW_KIND_ACCOUNT, m->now);
+    memcpy(r->id, id, len);
+    r->len = len;
+    push(&m->accts, &m->naccts, v);
+}
+
+static void model_add_attr(model *m, rw_graph *g) {
+    rw_kind kind = (rw_kind)(1 + model_rand(m) % 4);
+    uint32_t parent = RW_NODE_NONE;
+    if (kind == RW_KIND_IP && m->nsubnets && model_rand(m) % 2) parent = m->subnets[model_rand(m) % m->nsubnets];
+    uint64_t x = 1000000 + m->serial++;
+    rw_hash h = mkhash(x);
+    uint32_t v;
+    cr_assert_eq(rw_graph_add_attr(g, &v, kind, &h, parent, m->now, NULL), RW_OK);
+    ref_node *r = model_add(m, v, kind, m->now);
+    r->x = x;
+    r->parent = parent;
+    if (kind == RW_KIND_SUBNET)
+        push(&m->subnets, &m->nsubnets, v);
+    else
+        push(&m->linked, &m->nlinked, v);
+}
+
+static void model_seen(ref_node *r, uint32_t t) {
+    if (t < r->first) r->first = t;
+    if (t > r->last) r->last = t;
+}
+
+static void model_observe(model *m, rw_graph *g) {
+    uint32_t a = m->accts[model_rand(m) % m->naccts];
+    /* a fifth of the edges go to a few hubs */
+    uint32_t pick = model_rand(m) % 5 == 0 ? (uint32_t)(model_rand(m) % (m->nlinked < 12 ? m->nlinked : 12))
+                                           : (uint32_t)(model_rand(m) % m->nlinked);
+    uint32_t b = m->linked[pick];
+    int64_t ts = m->now;
+    uint64_t r = model_rand(m) % 100;
+    if (r < 15) ts -= (int64_t)(model_rand(m) % 2000000); /* late */
+    if (r == 99) ts = model_rand(m) % 2 ? -1 : (int64_t)1 << 40;
+    uint32_t t = clamp32(ts);
+    ref_node *ra = &m->node[a], *rb = &m->node[b];
+    uint32_t i = 0;
+    while (i < ra->n && ra->edges[i].attr != b) i++;
+    int want_new = i == ra->n;
+    if (want_new) {
+        uint32_t cap = ra->cap;
+        ra->edges = grow(ra->edges, &cap, ra->n + 1, sizeof *ra->edges);
+        ra->cap = cap;
+        ra->edges[ra->n++] = (rw_edge){b, t, t, 1};
+        cap = rb->cap;
+        rb->accounts = grow(rb->accounts, &cap, rb->n + 1, sizeof *rb->accounts);
+        rb->cap = cap;
+        rb->accounts[rb->n++] = a;
+        ref_vel_add(&rb->vel, t);
+    } else {
+        rw_edge *e = &ra->edges[i];
+        if (t < e->first_seen) e->first_seen = t;
+        if (t > e->last_seen) e->last_seen = t;
+        e->count++;
+    }
+    model_seen(ra, t);
+    model_seen(rb, t);
+    cr_assert_eq(observe(g, a, b, ts), want_new);
+}
+
+/* Announces keys and nodes, existing or not, valid or not. */
+static void model_prefetch(model *m, rw_graph *g) {
+    uint32_t v = (uint32_t)(model_rand(m) % (m->n + 3));
+    ref_node *r = v < m->n ? &m->node[v] : NULL;
+    rw_hash h = mkhash(r && r->kind != RW_KIND_ACCOUNT ? r->x : model_rand(m));
+    switch (model_rand(m) % 6) {
+        case 0:
+            rw_graph_prefetch_account(g, r ? r->id : "nobody", r && r->len ? r->len : 6);
+            break;
+        case 1:
+            rw_graph_prefetch_attr(g, r ? r->kind : RW_KIND_IP, &h);
+            break;
+        case 2:
+            rw_graph_prefetch_attr(g, (rw_kind)(model_rand(m) % 7), &h);
+            break;
+        case 3:
+            rw_graph_prefetch_node(g, v);
+            break;
+        case 4:
+            rw_graph_prefetch_account(g, "x", model_rand(m) % 2 ? 0 : RW_ACCOUNT_MAX + 1);
+            break;
+        default:
+            rw_graph_prefetch_node(g, RW_NODE_NONE);
+            rw_graph_prefetch_attr(g, RW_KIND_DEVICE, NULL);
+            rw_graph_prefetch_account(g, NULL, 3);
+            break;
+    }
+}
+
+static void model_check(const model *m, const rw_graph *g) {
+    cr_assert_eq(rw_graph_node_count(g), m->n);
+    uint64_t edges = 0;
+    uint32_t kinds[RW_KIND_COUNT] = {0};
+    const int64_t probes[] = {0, 1790000000, 1790500000, 1800000000};
+    for (uint32_t v = 0; v < m->n; v++) {
+        const ref_node *r = &m->node[v];
+        kinds[r->kind]++;
+        if (rw_graph_kind(g, v) != r->kind) cr_assert_fail("kind of %u", v);
+        if (rw_graph_first_seen(g, v) != r->first || rw_graph_last_seen(g, v) != r->last)
+            cr_assert_fail("seen of %u: %lld..%lld, want %u..%u", v, (long long)rw_graph_first_seen(g, v),
+                           (long long)rw_graph_last_seen(g, v), r->first, r->last);
+        if (rw_graph_degree(g, v) != r->n) cr_assert_fail("degree of %u: %u, want %u", v, rw_graph_degree(g, v), r->n);
+        if (rw_graph_parent(g, v) != r->parent) cr_assert_fail("parent of %u", v);
+        uint32_t n = 7;
+        if (r->kind == RW_KIND_ACCOUNT) {
+            edges += r->n;
+            size_t len = 0;
+            const char *id = rw_graph_account_id(g, v, &len);
+            if (len != r->len || memcmp(id, r->id, len) != 0 || id[len] != 0) cr_assert_fail("id of %u", v);
+            if (rw_graph_find_account(g, r->id, r->len) != v) cr_assert_fail("account %u not found", v);
+            const rw_edge *e = rw_graph_account_edges(g, v, &n);
+            if (n != r->n || (n && memcmp(e, r->edges, n * sizeof *e) != 0)) cr_assert_fail("edges of %u", v);
+            cr_assert_null(rw_graph_attr_hash(g, v));
+        } else {
+            rw_hash h = mkhash(r->x);
+            if (memcmp(rw_graph_attr_hash(g, v), &h, sizeof h) != 0) cr_assert_fail("hash of %u", v);
+            if (rw_graph_find_attr(g, r->kind, &h) != v) cr_assert_fail("attribute %u not found", v);
+            const uint32_t *acc = rw_graph_attr_accounts(g, v, &n);
+            if (n != r->n || (n && memcmp(acc, r->accounts, n * sizeof *acc) != 0))
+                cr_assert_fail("accounts of %u: %u, want %u", v, n, r->n);
+            for (size_t p = 0; p < sizeof probes / sizeof *probes; p++) assert_velocity(g, v, &r->vel, probes[p]);
+        }
+    }
+    cr_assert_eq(rw_graph_edge_count(g), edges);
+    for (int k = 0; k < RW_KIND_COUNT; k++) cr_assert_eq(rw_graph_kind_count(g, (rw_kind)k), kinds[k]);
+}
+
+static void model_free(model *m) {
+    for (uint32_t v = 0; v < m->n; v++) {
+        free(m->node[v].accounts);
+        free(m->node[v].edges);
+    }
+    free(m->node);
+    free(m->linked);
+    free(m->subnets);
+    free(m->accts);
+}
+
+/* Grows through index rebuilds, several pages of nodes, degree 1 to 2
+ * transitions, hubs, long and binary ids, late and clamped times; with
+ * prefetch calls sprinkled in, the graph must be exactly the same. */
+static void run_model(int prefetch) {
+    enum { OPS = 150000, CHECK_EVERY = 37500 };
+    rw_graph *g = mkgraph();
+    model m = {.rng = 0x2545f4914f6cdd1dull, .now = 1790000000};
+    for (int i = 0; i < 4; i++) {
+        model_add_account(&m, g);
+        model_add_attr(&m, g);
+    }
+    for (int op = 1; op <= OPS; op++) {
+        m.now += (int64_t)(model_rand(&m) % 40);
+        uint64_t r = model_rand(&m) % 100;
+        if (prefetch) model_prefetch(&m, g);
+        if (r < 10)
+            model_add_account(&m, g);
+        else if (r < 19)
+            model_add_attr(&m, g);
+        else if (r < 95 && m.nlinked)
+            model_observe(&m, g);
+        else {
+            uint32_t v = (uint32_t)(model_rand(&m) % m.n);
+            int64_t ts = m.now - (int64_t)(model_rand(&m) % 3000000);
+            rw_graph_touch(g, v, ts);
+            model_seen(&m.node[v], clamp32(ts));
+        }
+        if (op % CHECK_EVERY == 0) model_check(&m, g);
+    }
+    model_free(&m);
+    rw_graph_free(g);
+}
+
+Test(graph, random_history_matches_a_plain_model, .timeout = 120) {
+    run_model(0);
+}
+
+Test(graph, prefetching_changes_nothing, .timeout = 120) {
+    run_model(1);
+    rw_graph_prefetch_account(NULL, "a", 1);
+    rw_graph_prefetch_attr(NULL, RW_KIND_IP, NULL);
+    rw_graph_prefetch_node(NULL, 0);
+    /* on an empty graph, and across the first index allocation */
+    rw_graph *g = mkgraph();
+    rw_hash h = mkhash(1);
+    rw_graph_prefetch_account(g, "a", 1);
+    rw_graph_prefetch_attr(g, RW_KIND_IP, &h);
+    rw_graph_prefetch_node(g, 0);
+    uint32_t a = add_account(g, "a", 0), ip = add_attr(g, RW_KIND_IP, 1, RW_NODE_NONE, 0);
+    for (int i = 0; i < 40; i++) {
+        rw_graph_prefetch_account(g, "a", 1);
+        rw_graph_prefetch_attr(g, RW_KIND_IP, &h);
+        rw_graph_prefetch_node(g, (uint32_t)i % 3);
+    }
+    cr_assert_eq(rw_graph_find_account(g, "a", 1), a);
+    cr_assert_eq(rw_graph_find_attr(g, RW_KIND_IP, &h), ip);
+    cr_assert_eq(observe(g, a, ip, 5), 1);
+    rw_graph_free(g);
+}
+
+Test(graph, long_ids_stay_put) {
+    enum { N = 20000 };
+    rw_graph *g = mkgraph();
+    const char *ptr[N];
+    char id[64];
+    for (uint32_t i = 0; i < N; i++) {
+        /* 36 bytes, like a UUID, so they spill out of the node records */
+        snprintf(id, sizeof id, "%08x-0000-4000-8000-%012u", i * 2654435761u, i);
+        cr_assert_eq(add_account(g, id, i), i);
+        ptr[i] = rw_graph_account_id(g, i, NULL);
+    }
+    for (uint32_t i = 0; i < N; i++) {
+        snprintf(id, sizeof id, "%08x-0000-4000-8000-%012u", i * 2654435761u, i);
+        size_t len = 0;
+        if (rw_graph_find_account(g, id, 36) != i) cr_assert_fail("id %u not found", i);
+        if (rw_graph_account_id(g, i, &len) != ptr[i] || len != 36 || strcmp(ptr[i], id) != 0)
+            cr_assert_fail("id %u moved or changed", i);
+        id[35] ^= 1;
+        if (rw_graph_find_account(g, id, 36) == i) cr_assert_fail("id %u found by another", i);
+        if (rw_graph_find_account(g, id, 35) != RW_NODE_NONE) cr_assert_fail("prefix of id %u found", i);
+    }
+    rw_graph_free(g);
+}
+
+Test(graph, reserve_sizes_the_indexes) {
+    enum { N = 50000 };
+    rw_graph *g = mkgraph();
+    rw_err err = {{0}};
+    cr_assert_eq(rw_graph_reserve(g, 0, 0, &err), RW_OK);
+    uint32_t first = add_account(g, "first", 0);
+    cr_assert_eq(rw_graph_reserve(g, N, 2 * N, &err), RW_OK, "%s", err.msg);
+    size_t before = rw_graph_memory(g);
+    char id[32];
+    for (uint32_t i = 0; i < N; i++) {
+        snprintf(id, sizeof id, "acct-%u", i);
+        add_account(g, id, i);
+        add_attr(g, RW_KIND_DEVICE, 2 * i, RW_NODE_NONE, i);
+        add_attr(g, RW_KIND_PAYMENT, 2 * i + 1, RW_NODE_NONE, i);
+    }
+    /* nothing but the nodes themselves was allocated: no index grew */
+    size_t nodes = (size_t)3 * N * 32;
+    cr_assert_lt(rw_graph_memory(g) - before, nodes + nodes / 8);
+    cr_assert_eq(rw_graph_find_account(g, "first", 5), first);
+    for (uint32_t i = 0; i < N; i += 7) {
+        snprintf(id, sizeof id, "acct-%u", i);
+        rw_hash h = mkhash(2 * i + 1);
+        cr_assert_eq(rw_graph_find_account(g, id, strlen(id)), 1 + 3 * i);
+        cr_assert_eq(rw_graph_find_attr(g, RW_KIND_PAYMENT, &h), 3 + 3 * i);
+    }
+    rw_graph_free(g);
+}
+
 /* Adds n accounts, each with a hub (when not NONE) and its own device and
  * card; with edges 0 only the nodes, so that the memory difference between
  * two such graphs is what the adjacency takes. */
@@ -518,9 +943,10 @@ Test(graph, to_igraph) {
  * attributes, 3 to 5M edges), scaled to 300k accounts with about 3 edges each:
  * every signup carries an IP (households share, a few NAT hubs), a device
  * and a card; a tenth of the accounts also log in from a second IP. This is
- * the hard end of the range: the fixed 16 + 4 bytes per edge and 32 per
- * attribute (hash, velocity) are most of the 64, and each 0.1 more
- * attributes per account costs about 1.5 bytes per edge. */
+ * the hard end of the range: the fixed 16 bytes per edge, 32 per node and
+ * about 10 per index key are most of the 64 (the index doubles, so its load
+ * is between 42 and 85%; here the account index has just doubled), and each
+ * 0.1 more attributes per account costs about 1.4 bytes per edge. */
 static uint32_t find_or_add(rw_graph *g, rw_kind kind, uint64_t x, uint32_t parent, int64_t ts) {
     rw_hash h = mkhash(x * 8 + (uint64_t)kind);
     uint32_t v = rw_graph_find_attr(g, kind, &h);
