@@ -151,6 +151,7 @@ enum {
     RW_A_IN_BURST,      /* signed up inside the cluster's densest 6-hour window */
     RW_A_PRIVATE,       /* attributes of its own (used by no one else), up to 5, over 5 */
     RW_A_HUB,           /* touches a hub */
+    RW_A_PEERS,         /* members sharing an attribute with it who signed up within 48 hours, up to 5, over 5 */
     RW_A_COUNT
 };
 const char *rw_account_feature_name(int f);

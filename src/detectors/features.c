@@ -38,6 +38,7 @@ static const char *const account_feature_names[RW_A_COUNT] = {
     [RW_A_IN_BURST] = "in_burst",
     [RW_A_PRIVATE] = "private",
     [RW_A_HUB] = "hub",
+    [RW_A_PEERS] = "peers",
 };
 
 const char *rw_account_feature_name(int f) {
@@ -79,6 +80,9 @@ typedef struct {
     uint8_t *links;        /* [n] or NULL */
     uint32_t *coh_scratch; /* [hub_degree + 1] */
     double *af;            /* [n * RW_A_COUNT] or NULL */
+    uint32_t *member;      /* [n] community stamp of accounts (tick of its cluster) */
+    uint32_t *peer;        /* [n] last account stamp that counted this peer */
+    uint32_t tick, cluster_tick;
 } scratch;
 
 static int is_hub(const scratch *x, uint32_t v) {
@@ -93,6 +97,10 @@ static rw_status one_cluster(scratch *x, const uint32_t *acc, uint32_t n, rw_clu
     uint32_t nt = 0;
     uint64_t edges = 0, hub_accounts = 0, private_attrs = 0, ips = 0, later = 0;
     uint32_t first = UINT32_MAX, last = 0;
+    if (x->af) {
+        x->cluster_tick = ++x->tick;
+        for (uint32_t i = 0; i < n; i++) x->member[acc[i]] = x->cluster_tick;
+    }
     for (uint32_t i = 0; i < n; i++) {
         uint32_t a = acc[i];
         uint32_t signup = s->first_seen[a];
@@ -171,6 +179,22 @@ static rw_status one_cluster(scratch *x, const uint32_t *acc, uint32_t n, rw_clu
             af[RW_A_IN_BURST] = su >= out->burst_start && su - out->burst_start <= BURST_WINDOW;
             af[RW_A_PRIVATE] = (priv > 5 ? 5 : priv) / 5.0;
             af[RW_A_HUB] = hub;
+            /* Peers who came together with it: a ring's members sign up
+             * close to those they share a device or card with; a household
+             * glued to a ring through one residential IP does not. */
+            uint32_t me = ++x->tick, peers = 0;
+            for (uint64_t k = s->off[a]; k < s->off[a + 1] && peers < 5; k++) {
+                uint32_t t = s->nbr[k];
+                if (is_hub(x, t) || x->cnt[t] < 2) continue;
+                for (uint64_t q = s->off[t]; q < s->off[t + 1] && peers < 5; q++) {
+                    uint32_t b = s->nbr[q];
+                    if (b == a || x->member[b] != x->cluster_tick || x->peer[b] == me) continue;
+                    x->peer[b] = me;
+                    uint32_t sb = s->first_seen[b];
+                    if ((sb > su ? sb - su : su - sb) <= RW_COHERENCE_WINDOW) peers++;
+                }
+            }
+            af[RW_A_PEERS] = peers / 5.0;
         }
         uint8_t bits = 0;
         for (int kind = 0; kind < RW_KIND_COUNT; kind++) {
@@ -232,7 +256,9 @@ rw_status rw_detect_features(const rw_graph_snap *s, const double *w, uint32_t h
         if (s->kind[v] != RW_KIND_ACCOUNT && d <= hub_degree && d > maxd) maxd = d;
     }
     x.coh_scratch = malloc(((size_t)maxd + 1) * sizeof *x.coh_scratch);
-    if (!start || !order || !x.cnt || !x.mark || !x.touched || !x.times || !x.coh_scratch) {
+    x.member = calloc((size_t)s->n + 1, sizeof *x.member);
+    x.peer = calloc((size_t)s->n + 1, sizeof *x.peer);
+    if (!start || !order || !x.cnt || !x.mark || !x.touched || !x.times || !x.coh_scratch || !x.member || !x.peer) {
         st = rw_fail(err, RW_ERR_NOMEM, "out of memory for cluster features");
         goto done;
     }
@@ -263,6 +289,8 @@ done:
     free(x.touched);
     free(x.times);
     free(x.coh_scratch);
+    free(x.member);
+    free(x.peer);
     return st;
 }
 

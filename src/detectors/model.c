@@ -22,10 +22,11 @@ static const double default_weights[RW_F_COUNT] = {
 };
 static const double default_bias = -6.318;
 static const double default_account_weights[RW_A_COUNT] = {
-    [RW_A_CLUSTER_LOGIT] = 0.8283, [RW_A_DEVICE] = 0.452,    [RW_A_CARD] = -0.4458,   [RW_A_IP] = -2.354,
-    [RW_A_SHARED] = 5.033,         [RW_A_IN_BURST] = 0.7665, [RW_A_PRIVATE] = 0.3327, [RW_A_HUB] = -0.2194,
+    [RW_A_CLUSTER_LOGIT] = 0.8341, [RW_A_DEVICE] = 0.0622,   [RW_A_CARD] = -0.2643,   [RW_A_IP] = -2.116,
+    [RW_A_SHARED] = 4.861,         [RW_A_IN_BURST] = 0.5209, [RW_A_PRIVATE] = 0.0603, [RW_A_HUB] = -0.1446,
+    [RW_A_PEERS] = 1.888,
 };
-static const double default_account_bias = 0.05198;
+static const double default_account_bias = -1.072;
 
 void rw_model_defaults(rw_model *m) {
     memset(m, 0, sizeof *m);
