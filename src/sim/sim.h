@@ -12,8 +12,8 @@
 typedef struct {
     uint64_t accounts; /* approximate number of accounts to create */
     uint64_t seed;
-    int64_t start_ts; /* first second of the simulated month */
-    int days;         /* length of the world in days (default 30) */
+    int64_t start_ts;  /* first second of the simulated month */
+    int days;          /* length of the world in days (default 30) */
     double ring_share; /* share of accounts in rings (default 0.05) */
 } rw_sim_config;
 
