@@ -40,6 +40,13 @@ const char *rw_cli_db_path(const char *flag);
 const char *rw_cli_key_path(const char *flag);
 /* Parses an unsigned integer flag; returns 0 on success. */
 int rw_cli_parse_u64(const char *s, uint64_t *out);
+/* Opening modes for rw_cli_open_engine. */
+enum { RW_CLI_READONLY = 1 << 0, RW_CLI_STORE_ONLY = 1 << 1 };
+/* Opens the engine for command cmd (--db, --key-file as given, NULL for
+ * the defaults); prints "ringwatch CMD: why" and returns NULL on failure. */
+struct rw_engine;
+struct rw_engine *rw_cli_open_engine(const char *cmd, const char *db, const char *key, int flags);
+
 /* Maps a status to an exit code. */
 int rw_cli_exit_code(rw_status st);
 

@@ -88,13 +88,16 @@ int rw_cmd_eval(int argc, char **argv) {
     size_t n = rw_truth_count(t);
     eval_ctx ec = {.t = t, .score = calloc(n + 1, sizeof(double)), .flag = calloc(n + 1, 1)};
     scored *sc = malloc((n + 1) * sizeof *sc);
-    rw_engine *e = NULL;
-    rw_engine_config cfg = {.db_path = rw_cli_db_path(db), .readonly = 1};
-    rw_status st = ec.score && ec.flag && sc ? rw_engine_open(&e, &cfg, &err) : RW_ERR_NOMEM;
-    if (st == RW_OK) st = rw_engine_scores(e, (int64_t)run, on_score, &ec, &err);
+    if (!ec.score || !ec.flag || !sc) {
+        rw_cli_error("eval", "out of memory");
+        goto fail;
+    }
+    rw_engine *e = rw_cli_open_engine("eval", db, NULL, RW_CLI_READONLY | RW_CLI_STORE_ONLY);
+    if (!e) goto fail;
+    rw_status st = rw_engine_scores(e, (int64_t)run, on_score, &ec, &err);
     rw_engine_close(e);
     if (st != RW_OK) {
-        rw_cli_error("eval", "%s", st == RW_ERR_NOMEM ? "out of memory" : err.msg);
+        rw_cli_error("eval", "%s", err.msg);
         goto fail;
     }
     uint64_t tp = 0, fp = 0, fn = 0, benign = 0, hard = 0, hard_flagged = 0, rings = 0;

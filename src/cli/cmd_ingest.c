@@ -132,14 +132,12 @@ int rw_cmd_ingest(int argc, char **argv) {
     io.ctx = &u;
 
     rw_err err = {{0}};
-    rw_engine *e = NULL;
-    rw_engine_config cfg = {.db_path = rw_cli_db_path(db), .key_path = rw_cli_key_path(key)};
-    rw_status st = rw_engine_open(&e, &cfg, &err);
-    if (st != RW_OK) {
-        rw_cli_error("ingest", "%s", err.msg);
+    rw_engine *e = rw_cli_open_engine("ingest", db, key, 0);
+    if (!e) {
         if (!is_stdin) close(fd);
         return RW_EXIT_FAIL;
     }
+    rw_status st;
     rw_ingest_stats s;
     const char *name = is_stdin ? "<stdin>" : path;
     st = rw_engine_ingest_fd(e, &s, fd, name, &io, &err);

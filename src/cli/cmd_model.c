@@ -85,16 +85,15 @@ int rw_cmd_model(int argc, char **argv) {
     if (optind >= argc) goto usage;
     const char *verb = argv[optind];
     rw_err err = {{0}};
-    rw_engine *e = NULL;
-    rw_engine_config cfg = {.db_path = rw_cli_db_path(db), .readonly = !strcmp(verb, "show")};
     if (strcmp(verb, "show") && strcmp(verb, "set") && strcmp(verb, "fit")) goto usage;
     if ((!strcmp(verb, "fit") && (!truth || optind != argc - 1)) || (!strcmp(verb, "set") && optind != argc - 2) ||
         (!strcmp(verb, "show") && optind != argc - 1))
         goto usage;
-    if (rw_engine_open(&e, &cfg, &err) != RW_OK) {
-        rw_cli_error("model", "%s", err.msg);
-        return RW_EXIT_FAIL;
-    }
+    /* Only fitting runs the detectors; show and set touch the models table. */
+    int flags = !strcmp(verb, "fit") ? 0 : RW_CLI_STORE_ONLY;
+    if (!strcmp(verb, "show")) flags |= RW_CLI_READONLY;
+    rw_engine *e = rw_cli_open_engine("model", db, NULL, flags);
+    if (!e) return RW_EXIT_FAIL;
     int rc = RW_EXIT_OK, version = 0;
     if (!strcmp(verb, "show")) {
         char text[4096];

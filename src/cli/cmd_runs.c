@@ -8,14 +8,6 @@
 #include "cli.h"
 #include "engine.h"
 
-static rw_engine *open_engine(const char *cmd, const char *db, const char *key, int readonly) {
-    rw_err err = {{0}};
-    rw_engine *e = NULL;
-    rw_engine_config cfg = {.db_path = rw_cli_db_path(db), .key_path = rw_cli_key_path(key), .readonly = readonly};
-    if (rw_engine_open(&e, &cfg, &err) != RW_OK) rw_cli_error(cmd, "%s", err.msg);
-    return e;
-}
-
 static void on_stage(void *ctx, const char *stage, double seconds) {
     fprintf(stderr, "rescore: %-13s %6.2f s\n", stage, seconds);
 }
@@ -80,7 +72,7 @@ int rw_cmd_rescore(int argc, char **argv) {
         return RW_EXIT_USAGE;
     }
     double t0 = rw_now();
-    rw_engine *e = open_engine("rescore", db, key, 0);
+    rw_engine *e = rw_cli_open_engine("rescore", db, key, 0);
     if (!e) return RW_EXIT_FAIL;
     if (!quiet) fprintf(stderr, "rescore: %-13s %6.2f s\n", "load", rw_now() - t0);
     rw_rescore_summary s;
@@ -206,7 +198,7 @@ int rw_cmd_clusters(int argc, char **argv) {
     }
     if (optind != argc) goto usage;
     if (!have_limit && fmt == FMT_TABLE) limit = 50;
-    rw_engine *e = open_engine("clusters", db, NULL, 1);
+    rw_engine *e = rw_cli_open_engine("clusters", db, NULL, RW_CLI_READONLY | RW_CLI_STORE_ONLY);
     if (!e) return RW_EXIT_FAIL;
     print_ctx p = {.fmt = fmt};
     if (fmt == FMT_TABLE)
@@ -269,7 +261,7 @@ int rw_cmd_scores(int argc, char **argv) {
         }
     }
     if (optind != argc) goto usage;
-    rw_engine *e = open_engine("scores", db, NULL, 1);
+    rw_engine *e = rw_cli_open_engine("scores", db, NULL, RW_CLI_READONLY | RW_CLI_STORE_ONLY);
     if (!e) return RW_EXIT_FAIL;
     printf("account,score,flagged,cluster\n");
     rw_err err = {{0}};
@@ -347,7 +339,7 @@ int rw_cmd_explain(int argc, char **argv) {
         }
     }
     if ((cluster && optind != argc) || (!cluster && optind != argc - 1)) goto usage;
-    rw_engine *e = open_engine("explain", db, NULL, 1);
+    rw_engine *e = rw_cli_open_engine("explain", db, NULL, RW_CLI_READONLY);
     if (!e) return RW_EXIT_FAIL;
     rw_err err = {{0}};
     rw_status st = RW_OK;

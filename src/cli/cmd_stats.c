@@ -47,18 +47,13 @@ int rw_cmd_stats(int argc, char **argv) {
         return RW_EXIT_USAGE;
     }
     rw_err err = {{0}};
-    rw_engine *e = NULL;
-    rw_engine_config cfg = {.db_path = rw_cli_db_path(db), .key_path = rw_cli_key_path(key), .readonly = 1};
     double t0 = rw_now();
-    rw_status st = rw_engine_open(&e, &cfg, &err);
-    if (st != RW_OK) {
-        rw_cli_error("stats", "%s", err.msg);
-        return RW_EXIT_FAIL;
-    }
+    rw_engine *e = rw_cli_open_engine("stats", db, key, RW_CLI_READONLY);
+    if (!e) return RW_EXIT_FAIL;
     double load_s = rw_now() - t0;
     rw_engine_stats s;
     rw_engine_get_stats(e, &s, &err);
-    printf("database   %s (graph loaded in %.2f s)\n", cfg.db_path, load_s);
+    printf("database   %s (graph loaded in %.2f s)\n", rw_cli_db_path(db), load_s);
     printf("events     %llu\n", (unsigned long long)s.events);
     for (int k = 0; k < RW_KIND_COUNT; k++)
         printf("%-10s %llu\n", k == RW_KIND_ACCOUNT ? "accounts" : rw_kind_name((rw_kind)k),

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "engine.h"
 
 static const rw_cli_command commands[] = {
     {"ingest", "load events from a JSON-lines file into the database", rw_cmd_ingest},
@@ -55,6 +56,17 @@ int rw_cli_parse_u64(const char *s, uint64_t *out) {
     if (*end) return -1;
     *out = v;
     return 0;
+}
+
+rw_engine *rw_cli_open_engine(const char *cmd, const char *db, const char *key, int flags) {
+    rw_err err = {{0}};
+    rw_engine *e = NULL;
+    rw_engine_config cfg = {.db_path = rw_cli_db_path(db),
+                            .key_path = rw_cli_key_path(key),
+                            .readonly = (flags & RW_CLI_READONLY) != 0,
+                            .store_only = (flags & RW_CLI_STORE_ONLY) != 0};
+    if (rw_engine_open(&e, &cfg, &err) != RW_OK) rw_cli_error(cmd, "%s", err.msg);
+    return e;
 }
 
 int rw_cli_exit_code(rw_status st) {

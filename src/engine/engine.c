@@ -122,7 +122,9 @@ rw_status rw_engine_open(rw_engine **out, const rw_engine_config *cfg, rw_err *e
     st = rw_hasher_open(&e->hasher, key_path, !cfg->readonly, err);
     if (st != RW_OK && cfg->readonly && st == RW_ERR_NOTFOUND) st = RW_OK; /* lookups by raw value unavailable */
     if (st != RW_OK) goto done;
-    st = load_graph(e->store, &e->graph, &e->events, err);
+    /* Loading the graph replays the whole log (seconds at a million
+     * accounts); queries of stored runs do not need it. */
+    if (!cfg->store_only) st = load_graph(e->store, &e->graph, &e->events, err);
 done:
     free(key_path);
     if (st != RW_OK) {
@@ -142,6 +144,11 @@ void rw_engine_close(rw_engine *e) {
     pthread_mutex_destroy(&e->store_mu);
     free(e->db_path);
     free(e);
+}
+
+rw_status rw_engine_need_graph(const rw_engine *e, rw_err *err) {
+    if (e->graph) return RW_OK;
+    return rw_fail(err, RW_ERR_INTERNAL, "the engine was opened without its graph (store_only)");
 }
 
 rw_status rw_engine_reload_graph(rw_engine *e, rw_err *err) {
@@ -292,6 +299,8 @@ static int degree_bucket(uint32_t d) {
 
 rw_status rw_engine_get_stats(rw_engine *e, rw_engine_stats *out, rw_err *err) {
     memset(out, 0, sizeof *out);
+    rw_status need = rw_engine_need_graph(e, err);
+    if (need != RW_OK) return need;
     pthread_rwlock_rdlock(&e->lock);
     const rw_graph *g = e->graph;
     uint32_t n = rw_graph_node_count(g);
@@ -330,7 +339,7 @@ static int hub_cmp(const void *a, const void *b) {
 
 size_t rw_engine_top_hubs(rw_engine *e, rw_hub *out, size_t n) {
     size_t have = 0;
-    if (!n) return 0;
+    if (!n || !e->graph) return 0;
     pthread_rwlock_rdlock(&e->lock);
     const rw_graph *g = e->graph;
     uint32_t nodes = rw_graph_node_count(g);

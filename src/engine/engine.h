@@ -12,6 +12,7 @@ typedef struct {
     const char *db_path;  /* SQLite file (default ./ringwatch.db) */
     const char *key_path; /* key file; NULL: "<db_path>.key" */
     int readonly;         /* open the database read-only; no key is created */
+    int store_only;       /* do not load the graph: for queries of stored runs and models */
 } rw_engine_config;
 
 /* Opens the database (creating and migrating it unless read-only), opens or

@@ -90,6 +90,9 @@ rw_status rw_engine_write_ops(rw_store *s, const rw_store_ops *ops, rw_err *err)
 rw_status rw_engine_apply(rw_engine *e, const rw_hevent *ev, const char *account, uint32_t *account_node,
                           rw_store_ops *ops, rw_apply_delta *d, rw_err *err);
 
+/* RW_OK when the engine holds a graph, else why not (opened store-only). */
+rw_status rw_engine_need_graph(const rw_engine *e, rw_err *err);
+
 /* Announces an event's keys to the graph a few events before applying it. */
 void rw_engine_prefetch(rw_engine *e, const rw_hevent *ev, const char *account);
 

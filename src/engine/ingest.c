@@ -374,10 +374,6 @@ typedef struct {
 
 #define PREFETCH_AHEAD 8
 
-static void prefetch_event(rw_engine *e, const batch *b, const rw_hevent *ev) {
-    rw_engine_prefetch(e, ev, b->arena + ev->account_off);
-}
-
 /* Applies a batch to the graph, producing its rows in b->ops. */
 static rw_status apply_batch(writer *w, batch *b, rw_err *err) {
     rw_apply_delta d = {0};
@@ -386,7 +382,10 @@ static rw_status apply_batch(writer *w, batch *b, rw_err *err) {
         /* The graph is memory-latency bound: announce the keys of an event
          * a few ahead so its index slots and records are in cache when it is
          * applied. */
-        if (i + PREFETCH_AHEAD < b->n) prefetch_event(w->e, b, &b->ev[i + PREFETCH_AHEAD]);
+        if (i + PREFETCH_AHEAD < b->n) {
+            const rw_hevent *ahead = &b->ev[i + PREFETCH_AHEAD];
+            rw_engine_prefetch(w->e, ahead, b->arena + ahead->account_off);
+        }
         uint32_t node;
         rw_status st = rw_engine_apply(w->e, &b->ev[i], b->arena + b->ev[i].account_off, &node, &b->ops, &d, err);
         if (st != RW_OK) return st;
@@ -424,6 +423,8 @@ rw_status rw_engine_ingest_fd(rw_engine *e, rw_ingest_stats *out, int fd, const 
                               rw_err *err) {
     memset(out, 0, sizeof *out);
     if (!e->hasher) return rw_fail(err, RW_ERR_PERM, "the engine is read-only");
+    rw_status need = rw_engine_need_graph(e, err);
+    if (need != RW_OK) return need;
     rw_ingest_opts none = {0};
     if (!opts) opts = &none;
     double t0 = rw_now();

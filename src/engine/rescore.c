@@ -335,7 +335,8 @@ rw_status rw_engine_rescore(rw_engine *e, const rw_rescore_params *rp, rw_rescor
     double t0 = sg.t;
     int64_t started = (int64_t)time(NULL);
 
-    st = rw_detect_init(2, err); /* idempotent: igraph error handler, BLAS threads */
+    st = rw_engine_need_graph(e, err);
+    if (st == RW_OK) st = rw_detect_init(2, err); /* idempotent: igraph error handler, BLAS threads */
     if (st != RW_OK) return st;
     pthread_rwlock_rdlock(&e->lock);
     st = rw_graph_snapshot(e->graph, &s, err);
@@ -575,6 +576,8 @@ rw_status rw_engine_scores(rw_engine *e, int64_t run, rw_status (*cb)(void *ctx,
 
 rw_status rw_engine_account(rw_engine *e, const char *ext, rw_account_info *out, rw_err *err) {
     memset(out, 0, sizeof *out);
+    rw_status need = rw_engine_need_graph(e, err);
+    if (need != RW_OK) return need;
     pthread_rwlock_rdlock(&e->lock);
     uint32_t v = rw_graph_find_account(e->graph, ext, strlen(ext));
     if (v != RW_NODE_NONE) {
@@ -599,7 +602,8 @@ rw_status rw_engine_fit_model(rw_engine *e, const rw_rescore_params *rp,
     rw_cluster_features *cf = NULL;
     rw_model m;
     int version;
-    rw_status st = rw_detect_init(2, err);
+    rw_status st = rw_engine_need_graph(e, err);
+    if (st == RW_OK) st = rw_detect_init(2, err);
     if (st == RW_OK) {
         pthread_mutex_lock(&e->store_mu);
         st = load_model(e, &m, &version, err);

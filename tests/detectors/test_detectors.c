@@ -94,20 +94,6 @@ static rw_graph_snap *build(builder *b) {
     return s;
 }
 
-static void snap_free(rw_graph_snap *s) {
-    if (!s) return;
-    free(s->kind);
-    free(s->first_seen);
-    free(s->last_seen);
-    free(s->parent);
-    free(s->off);
-    free(s->nbr);
-    free(s->eid);
-    free(s->edge_account);
-    free(s->edges);
-    free(s);
-}
-
 static double *weights(const rw_graph_snap *s, const rw_community_params *p) {
     double *w = malloc((s->m + 1) * sizeof *w);
     cr_assert_not_null(w);
@@ -203,7 +189,7 @@ Test(detectors, defaults_and_weights) {
             cr_expect_float_eq(w[e], 2.0 / log(3.0), 1e-12); /* private devices of the star */
     }
     free(w);
-    snap_free(s);
+    rw_graph_snap_free(s);
 }
 
 /* ---- (a) planted block ------------------------------------------------------ */
@@ -268,7 +254,7 @@ Test(detectors, planted_block_is_one_community_and_block_zero) {
     free(blk);
     free(memb);
     free(w);
-    snap_free(s);
+    rw_graph_snap_free(s);
 }
 
 /* ---- (b) NAT hub star -------------------------------------------------------- */
@@ -313,7 +299,7 @@ Test(detectors, nat_star_is_not_grouped) {
     free(memb);
     free(w);
     free(star);
-    snap_free(s);
+    rw_graph_snap_free(s);
 }
 
 /* candidate restricts the peel: without the ring's nodes, block 0 is not it. */
@@ -345,7 +331,7 @@ Test(detectors, dense_blocks_respect_candidates) {
     cr_expect_eq(blk[0], UINT32_MAX);
     free(blk);
     free(cand);
-    snap_free(s);
+    rw_graph_snap_free(s);
 }
 
 /* ---- (c) spectral figures ---------------------------------------------------- */
@@ -386,7 +372,7 @@ Test(detectors, spectral_all_ones_block) {
     bad[0] = acc[0];
     cr_expect_eq(rw_detect_spectral(s, w, bad, 2, &sp, &err), RW_ERR_INVALID);
     free(w);
-    snap_free(s);
+    rw_graph_snap_free(s);
 }
 
 Test(detectors, spectral_diagonal) {
@@ -412,7 +398,7 @@ Test(detectors, spectral_diagonal) {
     cr_expect_float_eq(sp.lockstep, 9.0 / 14.0, 1e-12);
     cr_expect_eq(sp.cols, 4);
     free(w);
-    snap_free(s);
+    rw_graph_snap_free(s);
 }
 
 /* Singular values of a dense row-major r x c matrix, descending. */
@@ -455,7 +441,7 @@ Test(detectors, spectral_large_block_matches_lapack) {
     free(w);
     free(acc);
     free(at);
-    snap_free(s);
+    rw_graph_snap_free(s);
 }
 
 /* Two identical disjoint blocks: sigma2 == sigma1, which a single-vector
@@ -483,7 +469,7 @@ Test(detectors, spectral_repeated_top_value) {
     free(w);
     free(acc);
     free(at);
-    snap_free(s);
+    rw_graph_snap_free(s);
 }
 
 /* ---- (c) truncated SVD against a dense SVD of the same normalised matrix -- */
@@ -571,7 +557,7 @@ Test(detectors, svd_exact_when_sketch_covers_the_rank) {
     free(u);
     free(w);
     free(dense);
-    snap_free(s);
+    rw_graph_snap_free(s);
 }
 
 Test(detectors, svd_randomised_top_values) {
@@ -597,7 +583,7 @@ Test(detectors, svd_randomised_top_values) {
     free(u2);
     free(w);
     free(dense);
-    snap_free(s);
+    rw_graph_snap_free(s);
 }
 
 /* ---- (d) determinism and warm start ------------------------------------------ */
@@ -669,7 +655,7 @@ Test(detectors, communities_deterministic_and_warm_start) {
     free(w);
     free(rid);
     free(leaf);
-    snap_free(s);
+    rw_graph_snap_free(s);
 }
 
 Test(detectors, communities_edge_cases) {
@@ -693,7 +679,7 @@ Test(detectors, communities_edge_cases) {
     p.resolution = -1;
     cr_expect_eq(rw_detect_communities(s, &p, w, NULL, memb, &nc, &err), RW_ERR_INVALID);
     free(w);
-    snap_free(s);
+    rw_graph_snap_free(s);
 }
 
 /* ---- (e) timing on a synthetic world ------------------------------------------ */
@@ -869,5 +855,5 @@ Test(detectors, timing_synthetic, .timeout = 600) {
     free(w);
     free(ra);
     free(rof);
-    snap_free(s);
+    rw_graph_snap_free(s);
 }
