@@ -229,13 +229,19 @@ static void detection_free(detection *d) {
     memset(d, 0, sizeof *d);
 }
 
+/* The defaults with the caller's overrides; returns the community density
+ * (the resolution itself depends on the graph's total weight). */
+static double configured_params(const rw_rescore_params *rp, rw_community_params *p) {
+    rw_community_defaults(p);
+    if (rp && rp->hub_degree > 0) p->hub_degree = rp->hub_degree;
+    return rp && rp->density > 0 ? rp->density : RW_DEFAULT_DENSITY;
+}
+
 /* The configured parameters as JSON: stored with a run, and compared with
  * the previous run's to tell whether anything changed. */
 static void run_params(char *out, size_t size, const rw_rescore_params *rp) {
     rw_community_params p;
-    rw_community_defaults(&p);
-    if (rp && rp->hub_degree > 0) p.hub_degree = rp->hub_degree;
-    double density = rp && rp->density > 0 ? rp->density : RW_DEFAULT_DENSITY;
+    double density = configured_params(rp, &p);
     snprintf(out, size,
              "{\"hub_degree\":%u,\"density\":%g,\"degree_offset\":%g,\"coherence_floor\":%g,\"iterations\":%d,"
              "\"seed\":%llu,\"kind_weight\":{\"ip\":%g,\"device\":%g,\"payment\":%g}}",
@@ -268,8 +274,7 @@ static rw_status relabel(uint32_t n, const uint32_t *init, uint32_t *membership,
  * features: everything that does not depend on the model. */
 static rw_status detect(const rw_graph_snap *s, const rw_rescore_params *rp, const uint32_t *init, int keep_init,
                         detection *d, stages *sg, rw_err *err) {
-    rw_community_defaults(&d->p);
-    if (rp && rp->hub_degree > 0) d->p.hub_degree = rp->hub_degree;
+    double density = configured_params(rp, &d->p);
     d->w = malloc((s->m + 1) * sizeof *d->w);
     d->membership = malloc(((size_t)s->n + 1) * sizeof *d->membership);
     d->links = malloc((size_t)s->n + 1);
@@ -285,7 +290,6 @@ static rw_status detect(const rw_graph_snap *s, const rw_rescore_params *rp, con
      * graph's size. */
     double total = 0;
     for (uint64_t j = 0; j < s->m; j++) total += d->w[j];
-    double density = rp && rp->density > 0 ? rp->density : RW_DEFAULT_DENSITY;
     d->p.resolution = density * 2.0 * total;
     if (d->p.resolution < 1.0) d->p.resolution = 1.0;
     if (keep_init && init) {
