@@ -95,7 +95,9 @@ typedef void (*rw_stage_fn)(void *ctx, const char *stage, double seconds);
 
 /* Takes a snapshot of the graph, runs the detectors and the model and writes
  * a new run in one transaction (a reader sees all of it or none). Signups
- * may continue meanwhile; the run covers the events in the snapshot. */
+ * may continue meanwhile; the run covers the events in the snapshot. Once
+ * committed, online scoring uses the new run. RW_ERR_EXISTS when another
+ * rescoring is running. */
 /* Community density: the modularity resolution is density * 2W (W the
  * total edge weight), so community sizes do not grow with the graph. */
 #define RW_DEFAULT_DENSITY 4e-5
@@ -137,5 +139,120 @@ typedef struct {
     uint32_t attributes;
 } rw_account_info;
 rw_status rw_engine_account(rw_engine *e, const char *ext, rw_account_info *out, rw_err *err);
+
+/* ---- online: recording events and scoring signups ----------------------- */
+
+typedef enum { RW_ALLOW = 0, RW_REVIEW = 1, RW_BLOCK = 2 } rw_verdict;
+/* "allow", "review", "block". */
+const char *rw_verdict_name(rw_verdict v);
+
+#define RW_REASONS_MAX  4
+#define RW_CLUSTER_TEXT 24 /* "c123", "live-45", "" */
+
+/* The answer to one event: for a signup, the decision the signup flow acts
+ * on; for other events the same figures for the account after the event. */
+typedef struct {
+    rw_verdict verdict;
+    double score; /* [0, 1] */
+    /* The account's community: "c<ID>" for a cluster of the newest run,
+     * "live-<N>" for one formed online since, "" for none. */
+    char cluster[RW_CLUSTER_TEXT];
+    size_t nreasons;
+    char reasons[RW_REASONS_MAX][160];
+    int new_account; /* the event created the account */
+} rw_decision;
+
+/* Online settings; zeros mean the defaults. */
+typedef struct {
+    double review; /* score at or above which a signup is reviewed (default 0.5) */
+    double block;  /* score at or above which it is blocked (default 0.9) */
+} rw_online_params;
+void rw_engine_set_online(rw_engine *e, const rw_online_params *p);
+
+/* Records n parsed events (in the order given) and, when out is not NULL,
+ * scores each into out[i] as it is applied. Returns once every one of them is
+ * durable: concurrent callers share one SQLite transaction (group commit).
+ * With durable = 0 it returns once they are in memory and queued (replay,
+ * tests); rw_engine_flush makes them durable. RW_ERR_FULL / RW_ERR_IO / RW_ERR_DB
+ * when the store failed: nothing of this call is kept (the graph is rebuilt).
+ * Thread-safe. */
+rw_status rw_engine_record(rw_engine *e, const rw_event_raw *ev, size_t n, rw_decision *out, int durable, rw_err *err);
+/* Waits until every recorded event is durable. */
+rw_status rw_engine_flush(rw_engine *e, rw_err *err);
+
+/* ---- lookups for the server --------------------------------------------- */
+
+typedef struct {
+    char pseudonym[40];
+    rw_kind kind;
+    uint32_t degree; /* accounts seen with it */
+    int64_t first_seen, last_seen;
+    uint32_t count; /* events of this account with it */
+} rw_attr_brief;
+
+#define RW_VIEW_ATTRS 32
+typedef struct {
+    int64_t first_seen, last_seen;
+    uint32_t attributes; /* all of them; the first RW_VIEW_ATTRS are listed */
+    rw_attr_brief attr[RW_VIEW_ATTRS];
+    rw_decision now; /* its live score, community and reasons */
+    int64_t run;     /* newest run (0: none) and the account in it: */
+    double run_score;
+    int run_flagged;
+    uint32_t run_cluster; /* 0: in no cluster */
+    char label[8];        /* "fraud", "benign" or "" (newest label) */
+} rw_account_view;
+/* RW_ERR_NOTFOUND when the account is unknown. */
+rw_status rw_engine_account_view(rw_engine *e, const char *ext, size_t len, rw_account_view *out, rw_err *err);
+
+#define RW_VIEW_ACCOUNTS 50
+typedef struct {
+    rw_attr_brief a;    /* count unused */
+    double velocity[3]; /* new accounts in the last hour, day, week (decayed) */
+    int hub;            /* degree above the hub threshold */
+    int cleared;        /* a benign label stops it counting */
+    char cluster[RW_CLUSTER_TEXT];
+    uint32_t naccounts; /* listed (first RW_VIEW_ACCOUNTS) */
+    char accounts[RW_VIEW_ACCOUNTS][RW_ACCOUNT_MAX + 1];
+} rw_attr_view;
+/* Hashes the raw value (an IP is normalised first) and describes the node.
+ * RW_ERR_INVALID for a bad kind or value, RW_ERR_NOTFOUND when unseen. */
+rw_status rw_engine_attr_view(rw_engine *e, rw_kind kind, const char *value, size_t len, rw_attr_view *out,
+                              rw_err *err);
+
+/* Clusters of a run (0: newest) with score >= min_score, highest score first,
+ * starting after the cursor (after_score, after_id) (after_id 0: from the
+ * top); at most limit rows. */
+rw_status rw_engine_clusters_page(rw_engine *e, int64_t run, double min_score, double after_score, uint32_t after_id,
+                                  uint64_t limit, rw_status (*cb)(void *ctx, const rw_cluster_row *c), void *ctx,
+                                  rw_err *err);
+/* Members of cluster id in run (0: newest), highest score first, at most
+ * limit (0: all). */
+rw_status rw_engine_cluster_members(rw_engine *e, int64_t run, uint32_t id, uint64_t limit,
+                                    rw_status (*cb)(void *ctx, const rw_score_row *r), void *ctx, rw_err *err);
+/* Attributes of cluster id in run (0: newest), highest degree first. */
+rw_status rw_engine_cluster_attrs(rw_engine *e, int64_t run, uint32_t id, uint64_t limit,
+                                  rw_status (*cb)(void *ctx, const rw_attr_brief *a), void *ctx, rw_err *err);
+
+/* ---- labels ------------------------------------------------------------- */
+
+typedef enum { RW_LABEL_FRAUD = 0, RW_LABEL_BENIGN = 1 } rw_label;
+/* Stores an analyst's label on a cluster of the newest run (target "123")
+ * or on an account (target its id) and applies it to online scoring at once:
+ * a benign label stops the shared attributes counting against future signups;
+ * a fraud label blocks signups joining the cluster. RW_ERR_NOTFOUND for an
+ * unknown target. *id receives the label's row id. */
+rw_status rw_engine_label(rw_engine *e, int on_cluster, const char *target, size_t len, rw_label label,
+                          const char *note, int64_t *id, rw_err *err);
+
+/* ---- health and counters -------------------------------------------------- */
+
+typedef struct {
+    uint64_t events, accounts, attributes, edges;
+    uint64_t signups_recorded, commits, commit_failures;
+    int64_t run;  /* newest run in force for online scoring */
+    int store_ok; /* the last commit succeeded (readiness) */
+} rw_engine_counters;
+void rw_engine_get_counters(rw_engine *e, rw_engine_counters *out);
 
 #endif
