@@ -224,26 +224,52 @@ enum {
     RW_O_COUNT
 };
 const char *rw_online_feature_name(int f);
+/* Gradient-boosted regression trees of fixed depth on logistic loss. */
+#define RW_GBT_DEPTH    3
+#define RW_GBT_SPLITS   ((1 << RW_GBT_DEPTH) - 1)
+#define RW_GBT_LEAVES   (1 << RW_GBT_DEPTH)
+#define RW_GBT_MAXTREES 256
+#define RW_GBT_MAXF     32
+typedef struct {
+    uint8_t feature[RW_GBT_SPLITS]; /* node k's children are 2k+1 (f <= threshold) and 2k+2 */
+    double threshold[RW_GBT_SPLITS];
+    double leaf[RW_GBT_LEAVES];
+} rw_gbt_tree;
 typedef struct {
     double bias;
-    double w[RW_O_COUNT];
+    int ntrees;
+    rw_gbt_tree tree[RW_GBT_MAXTREES];
+} rw_gbt;
+double rw_gbt_logit(const rw_gbt *m, const double *f);
+double rw_gbt_score(const rw_gbt *m, const double *f);
+/* Fits ntrees trees with learning rate rate to n rows of p features (x is
+ * n * p, y is 0 or 1). */
+rw_status rw_gbt_fit(rw_gbt *m, const double *x, const double *y, size_t n, int p, int ntrees, double rate,
+                     rw_err *err);
+/* Text form: "online.bias B" then one "online.tree" line per tree (seven
+ * "feature threshold" splits, eight leaf values); like snprintf. */
+size_t rw_gbt_format(const rw_gbt *m, const char *const *names, char *out, size_t size);
+/* Parses the text form; RW_ERR_INVALID names the line. */
+rw_status rw_gbt_parse(rw_gbt *m, const char *const *names, int p, const char *text, rw_err *err);
+
+typedef struct {
+    rw_gbt g;
 } rw_online_model;
-/* The shipped defaults (documented in the README). */
+/* The shipped defaults (src/detectors/online_model.txt, documented in the
+ * README). */
 void rw_online_defaults(rw_online_model *m);
 double rw_online_logit(const rw_online_model *m, const double *f);
 /* The score in [0, 1]. */
 double rw_online_score(const rw_online_model *m, const double *f);
 /* The indexes of the (at most max) features that raise the score most,
- * largest first; returns how many. */
+ * largest first (each measured by how much the logit falls when it is
+ * zero); returns how many. */
 size_t rw_online_top(const rw_online_model *m, const double *f, int *idx, size_t max);
-/* Text form, one "online.NAME value" line each (like snprintf). */
+/* Text form (see rw_gbt_format); like snprintf. */
 size_t rw_online_format(const rw_online_model *m, char *out, size_t size);
+/* Parses the text form. */
+rw_status rw_online_parse(rw_online_model *m, const char *text, rw_err *err);
 /* Fits the model to n labelled rows of RW_O_COUNT features. */
-rw_status rw_online_fit(rw_online_model *m, const double *x, const double *label, size_t n, double l2, rw_err *err);
-
-/* L2-regularised logistic regression by Newton's method: beta[0] is the
- * bias, x holds n rows of p - 1 features (p at most 32). */
-rw_status rw_logit_fit(double *beta, int p, const double *x, const double *label, const double *weight, size_t n,
-                       double l2, rw_err *err);
+rw_status rw_online_fit(rw_online_model *m, const double *x, const double *label, size_t n, rw_err *err);
 
 #endif

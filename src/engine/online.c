@@ -8,8 +8,8 @@
 
 #include "engine_int.h"
 
-#define DEFAULT_REVIEW 0.75
-#define DEFAULT_BLOCK  0.9
+#define DEFAULT_REVIEW 0.62
+#define DEFAULT_BLOCK  0.85
 #define HUB_DEGREE     200 /* as the batch detectors: above it an attribute glues nothing */
 #define TAU_HOUR       3600.0
 #define TAU_DAY        86400.0
