@@ -171,6 +171,7 @@ static void subnet_signup(rw_live *L, uint32_t subnet, int64_t ts) {
 typedef struct {
     double shared[RW_KIND_COUNT], day[RW_KIND_COUNT], hour[RW_KIND_COUNT];
     double foreign; /* accounts on its device never seen on its subnet */
+    int cleared;    /* kinds (bit per rw_kind) of its attributes a benign label cleared */
     double sub_hour, sub_day;
     int fraud_attr;
 } raw_figures;
@@ -302,7 +303,10 @@ static void live_score(const rw_engine *e, uint32_t a, int64_t ts, int signup, r
     for (uint32_t i = 0; i < nedges; i++) {
         uint32_t x = ed[i].attr;
         rw_kind k = rw_graph_kind(e->graph, x);
-        if (L->flags[x] & RW_LIVE_CLEARED) continue;
+        if (L->flags[x] & RW_LIVE_CLEARED) {
+            r.cleared |= 1 << k;
+            continue;
+        }
         if (L->flags[x] & RW_LIVE_FRAUD_ATTR) r.fraud_attr = 1;
         uint32_t deg = rw_graph_degree(e->graph, x);
         if (deg > L->hub_degree) {
@@ -369,6 +373,11 @@ static void live_score(const rw_engine *e, uint32_t a, int64_t ts, int signup, r
     }
     if (cm && cm->label == RW_LIVE_LABEL_BENIGN && d->nreasons < RW_REASONS_MAX)
         snprintf(d->reasons[d->nreasons++], 160, "its group %s is labelled benign by an analyst", d->cluster);
+    else if (r.cleared && d->nreasons < RW_REASONS_MAX && !(L->flags[a] & RW_LIVE_CLEARED))
+        snprintf(d->reasons[d->nreasons++], 160,
+                 "an analyst's benign label covers its%s%s%s, so they do not count against it",
+                 r.cleared & (1 << RW_KIND_DEVICE) ? " device" : "", r.cleared & (1 << RW_KIND_PAYMENT) ? " card" : "",
+                 r.cleared & (1 << RW_KIND_IP) ? " IP address" : "");
     if (!(L->flags[a] & RW_LIVE_CLEARED)) {
         int top[RW_O_COUNT];
         size_t nt = rw_online_top(&L->model, f, top, RW_O_COUNT);
