@@ -221,6 +221,8 @@ enum {
     RW_O_COMM_FLAGGED, /* that community was flagged by the batch run (0/1) */
     RW_O_COMM_SIZE,    /* accounts of that community */
     RW_O_COMM_DAY,     /* signups into it within about a day */
+    RW_O_ATTR_FLAGGED, /* shares an attribute with an account the newest run flagged (0/1) */
+    RW_O_ATTR_ONLINE,  /* the highest online score of an account it shares an attribute with */
     RW_O_COUNT
 };
 const char *rw_online_feature_name(int f);
