@@ -307,10 +307,75 @@ static rw_status detect(const rw_graph_snap *s, const rw_rescore_params *rp, con
     return st;
 }
 
+static void score_clusters(const rw_model *m, detection *d, uint32_t from) {
+    for (uint32_t c = from; c < d->ncomm; c++)
+        d->cscore[c] = d->feat[c].accounts >= 2 ? rw_model_score(m, &d->feat[c]) : 0;
+}
+
+/* Communities of at least this many accounts that the model does not flag
+ * are split along strong ties, in case a ring sits inside. */
+#define SPLIT_MIN_ACCOUNTS 6
+/* ... along devices and cards most of whose accounts took them up together. */
+#define SPLIT_MIN_COHERENCE 0.5
+
+/* Mixed communities: modularity glues a ring to the households whose home
+ * addresses its proxies borrowed, and the mixture scores low. Each such
+ * community is split into the parts that share devices or cards among
+ * themselves; a part the cluster model flags becomes a community of its
+ * own, the rest stays together. Needs the cluster scores. */
+static rw_status split_mixed(const rw_graph_snap *s, const rw_model *m, detection *d, rw_err *err) {
+    rw_status st = RW_OK;
+    uint32_t ncomm = d->ncomm, nparts = 0, kept = 0;
+    uint8_t *split = calloc((size_t)ncomm + 1, 1), *which = NULL;
+    uint32_t *parts = malloc(((size_t)s->n + 1) * sizeof *parts), *newid = NULL;
+    if (!split || !parts) goto nomem;
+    for (uint32_t c = 0; c < ncomm; c++)
+        split[c] = d->feat[c].accounts >= SPLIT_MIN_ACCOUNTS && d->cscore[c] < m->threshold;
+    st = rw_detect_strong_parts(s, d->p.hub_degree, SPLIT_MIN_COHERENCE, d->membership, ncomm, split, parts, &nparts,
+                                err);
+    if (st != RW_OK || nparts == ncomm) goto done;
+    rw_cluster_features *feat = realloc(d->feat, ((size_t)nparts + 1) * sizeof *feat);
+    if (!feat) goto nomem;
+    d->feat = feat;
+    double *cscore = realloc(d->cscore, ((size_t)nparts + 1) * sizeof *cscore);
+    if (!cscore) goto nomem;
+    d->cscore = cscore;
+    which = calloc((size_t)nparts + 1, 1);
+    newid = malloc(((size_t)nparts + 1) * sizeof *newid);
+    if (!which || !newid) goto nomem;
+    for (uint32_t j = ncomm; j < nparts; j++) which[j] = 1;
+    st = rw_detect_features_some(s, d->w, d->p.hub_degree, parts, nparts, which, d->feat, NULL, NULL, err);
+    if (st != RW_OK) goto done;
+    /* What a part's community was: any of its accounts tells. */
+    for (uint32_t v = 0; v < s->n; v++)
+        if (s->kind[v] == RW_KIND_ACCOUNT && parts[v] >= ncomm) newid[parts[v]] = d->membership[v];
+    memset(which, 0, (size_t)nparts + 1);
+    for (uint32_t j = ncomm; j < nparts; j++) {
+        if (d->feat[j].accounts < m->min_accounts || rw_model_score(m, &d->feat[j]) < m->threshold) continue;
+        which[newid[j]] = 1; /* what is left of it changes */
+        d->feat[ncomm + kept] = d->feat[j];
+        which[ncomm + kept] = 1;
+        newid[j] = ncomm + kept++;
+    }
+    for (uint32_t v = 0; v < s->n; v++) d->membership[v] = parts[v] >= ncomm ? newid[parts[v]] : parts[v];
+    d->ncomm = ncomm + kept;
+    st = rw_detect_features_some(s, d->w, d->p.hub_degree, d->membership, d->ncomm, which, d->feat, d->links, d->af,
+                                 err);
+    if (st == RW_OK) score_clusters(m, d, 0);
+    goto done;
+nomem:
+    st = rw_fail(err, RW_ERR_NOMEM, "out of memory splitting communities");
+done:
+    free(split);
+    free(parts);
+    free(which);
+    free(newid);
+    return st;
+}
+
 /* Cluster and account scores under a model. */
 static void apply_model(const rw_graph_snap *s, const rw_model *m, detection *d) {
-    for (uint32_t c = 0; c < d->ncomm; c++)
-        d->cscore[c] = d->feat[c].accounts >= 2 ? rw_model_score(m, &d->feat[c]) : 0;
+    score_clusters(m, d, 0);
     for (uint32_t v = 0; v < s->n; v++) {
         if (s->kind[v] != RW_KIND_ACCOUNT) continue;
         uint32_t c = d->membership[v];
@@ -324,6 +389,14 @@ static void apply_model(const rw_graph_snap *s, const rw_model *m, detection *d)
         af[RW_A_CLUSTER_LOGIT] = log(p / (1 - p));
         d->ascore[v] = rw_model_account_score(m, af);
     }
+}
+
+/* Scores under a model, with mixed communities split first. */
+static rw_status model_stage(const rw_graph_snap *s, const rw_model *m, detection *d, rw_err *err) {
+    score_clusters(m, d, 0);
+    rw_status st = split_mixed(s, m, d, err);
+    if (st == RW_OK) apply_model(s, m, d);
+    return st;
 }
 
 rw_status rw_engine_rescore(rw_engine *e, const rw_rescore_params *rp, rw_rescore_summary *out, rw_stage_fn on_stage,
@@ -407,7 +480,8 @@ rw_status rw_engine_rescore(rw_engine *e, const rw_rescore_params *rp, rw_rescor
      * the same input gives the same run. */
     st = detect(s, rp, prev_run ? init : NULL, same_input, &d, &sg, err);
     if (st != RW_OK) goto done;
-    apply_model(s, &model, &d);
+    st = model_stage(s, &model, &d, err);
+    if (st != RW_OK) goto done;
     uint32_t ncomm = d.ncomm;
     const uint32_t *membership = d.membership;
     const rw_cluster_features *feat = d.feat;
@@ -655,7 +729,8 @@ rw_status rw_engine_fit_model(rw_engine *e, const rw_rescore_params *rp,
     }
     st = rw_model_fit(&m, cf, cl, cw, nc, l2, err);
     if (st != RW_OK) goto done;
-    apply_model(s, &m, &d);
+    st = model_stage(s, &m, &d, err);
+    if (st != RW_OK) goto done;
     size_t na = 0;
     for (uint32_t v = 0; v < s->n; v++) {
         uint32_t c = d.membership[v];
