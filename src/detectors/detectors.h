@@ -186,6 +186,15 @@ rw_status rw_detect_strong_parts(const rw_graph_snap *s, uint32_t hub_degree, do
                                  const uint32_t *membership, uint32_t ncomm, const uint8_t *split, uint32_t *parts,
                                  uint32_t *nparts, rw_err *err);
 
+/* Evidence from flagged neighbours: for every account, the best over its
+ * non-hub IP addresses, devices and payment tokens t of (sum of the scores at or above
+ * threshold of t's other accounts) / (t's accounts), i.e. flagged co-users
+ * discounted by how many use t (one flagged partner of two gives at most
+ * 1/2). out and via (n entries each, caller-allocated) receive it and the
+ * attribute it came through (RW_NODE_NONE: none). score has n entries. */
+rw_status rw_detect_propagate(const rw_graph_snap *s, uint32_t hub_degree, const double *score, double threshold,
+                              double *out, uint32_t *via, rw_err *err);
+
 /* A logistic model over the features. Stored as text in the database's
  * models table, one "name value" line each. */
 typedef struct {

@@ -126,3 +126,27 @@ done:
     free(buf);
     return st;
 }
+
+rw_status rw_detect_propagate(const rw_graph_snap *s, uint32_t hub_degree, const double *score, double threshold,
+                              double *out, uint32_t *via, rw_err *err) {
+    (void)err;
+    for (uint32_t v = 0; v < s->n; v++) out[v] = 0, via[v] = RW_NODE_NONE;
+    for (uint32_t t = 0; t < s->n; t++) {
+        uint32_t deg = rw_detect_degree(s, t);
+        if (!(strong_kind(s->kind[t]) || s->kind[t] == RW_KIND_IP) || deg < 2 || deg > hub_degree) continue;
+        double sum = 0;
+        for (uint64_t k = s->off[t]; k < s->off[t + 1]; k++)
+            if (score[s->nbr[k]] >= threshold) sum += score[s->nbr[k]];
+        if (sum <= 0) continue;
+        /* The flagged co-users' scores over all the attribute's users: an
+         * account of its own counts as one unflagged user, so one flagged
+         * partner never suffices and a popular device needs many. */
+        for (uint64_t k = s->off[t]; k < s->off[t + 1]; k++) {
+            uint32_t a = s->nbr[k];
+            double own = score[a] >= threshold ? score[a] : 0;
+            double e = (sum - own) / deg;
+            if (e > out[a]) out[a] = e, via[a] = t;
+        }
+    }
+    return RW_OK;
+}
