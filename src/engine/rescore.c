@@ -500,6 +500,7 @@ rw_status rw_engine_rescore(rw_engine *e, const rw_rescore_params *rp, rw_rescor
     if (st != RW_OK) goto done;
     st = model_stage(s, &model, &d, err);
     if (st != RW_OK) goto done;
+    stage_done(&sg, "model");
     uint32_t ncomm = d.ncomm;
     const uint32_t *membership = d.membership;
     const rw_cluster_features *feat = d.feat;
