@@ -780,7 +780,7 @@ rw_status rw_engine_fit_model(rw_engine *e, const rw_rescore_params *rp,
         if (pf[c].accounts < m.min_accounts || !fraud[2 * c + 1]) continue;
         cf[nc] = pf[c];
         cl[nc] = 2 * fraud[2 * c] > fraud[2 * c + 1];
-        cw[nc] = d.feat[c].accounts;
+        cw[nc] = pf[c].accounts;
         nc++;
     }
     st = rw_model_fit(&m, cf, cl, cw, nc, l2, err);
