@@ -166,6 +166,35 @@ rw_status rw_detect_features(const rw_graph_snap *s, const double *w, uint32_t h
                              uint32_t ncomm, rw_cluster_features *out, uint8_t *links, double *account_features,
                              rw_err *err);
 
+/* The same for the communities c with which[c] set only (which NULL: all);
+ * out, links and account_features of the others are left as they were. */
+rw_status rw_detect_features_some(const rw_graph_snap *s, const double *w, uint32_t hub_degree,
+                                  const uint32_t *membership, uint32_t ncomm, const uint8_t *which,
+                                  rw_cluster_features *out, uint8_t *links, double *account_features, rw_err *err);
+
+/* Strong-tie parts: the accounts of each community c with split[c] set
+ * (ncomm entries) are grouped by the non-hub devices and payment tokens
+ * they share with each other, those whose coherence (rw_detect_coherence)
+ * is at least min_coherence. parts (n entries, caller-allocated) receives
+ * every node's new community: a part of two or more accounts gets a fresh
+ * id from ncomm up (in order of its smallest account), an account sharing
+ * no strong attribute inside its community keeps the community's id (what
+ * is left of it), and a non-hub attribute follows most of its community's
+ * accounts; communities not split keep their ids. *nparts receives the
+ * number of ids. RW_ERR_INVALID when a membership is ncomm or more. */
+rw_status rw_detect_strong_parts(const rw_graph_snap *s, uint32_t hub_degree, double min_coherence,
+                                 const uint32_t *membership, uint32_t ncomm, const uint8_t *split, uint32_t *parts,
+                                 uint32_t *nparts, rw_err *err);
+
+/* Evidence from flagged neighbours: for every account, the best over its
+ * non-hub IP addresses, devices and payment tokens t of (sum of the scores at or above
+ * threshold of t's other accounts) / (t's accounts), i.e. flagged co-users
+ * discounted by how many use t (one flagged partner of two gives at most
+ * 1/2). out and via (n entries each, caller-allocated) receive it and the
+ * attribute it came through (RW_NODE_NONE: none). score has n entries. */
+rw_status rw_detect_propagate(const rw_graph_snap *s, uint32_t hub_degree, const double *score, double threshold,
+                              double *out, uint32_t *via, rw_err *err);
+
 /* A logistic model over the features. Stored as text in the database's
  * models table, one "name value" line each. */
 typedef struct {

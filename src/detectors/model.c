@@ -33,7 +33,7 @@ void rw_model_defaults(rw_model *m) {
     m->version = 1;
     m->bias = default_bias;
     memcpy(m->w, default_weights, sizeof m->w);
-    m->threshold = 0.5;
+    m->threshold = 0.65; /* 0.5 flagged ~0.1% of benign accounts on seeds 1-5 */
     m->min_accounts = 3;
     m->abias = default_account_bias;
     memcpy(m->aw, default_account_weights, sizeof m->aw);
