@@ -8,7 +8,7 @@
 
 #include "engine_int.h"
 
-#define DEFAULT_REVIEW 0.62
+#define DEFAULT_REVIEW 0.64
 #define DEFAULT_BLOCK  0.85
 #define HUB_DEGREE     200 /* as the batch detectors: above it an attribute glues nothing */
 #define TAU_HOUR       3600.0
