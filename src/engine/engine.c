@@ -1,5 +1,6 @@
 /* The engine: opening, loading the graph from the store, applying events,
  * statistics. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -221,7 +222,7 @@ rw_status rw_engine_write_ops(rw_store *s, const rw_store_ops *ops, rw_err *err)
     }
     for (size_t i = 0; st == RW_OK && i < ops->nev; i++) {
         const rw_op_event *ev = &ops->ev[i];
-        st = rw_store_put_event(s, ev->ts, (rw_event_type)ev->type, ev->account, ev->attr, err);
+        st = rw_store_put_event_scored(s, ev->ts, (rw_event_type)ev->type, ev->account, ev->attr, ev->score, err);
     }
     return st;
 }
@@ -277,6 +278,7 @@ rw_status rw_engine_apply(rw_engine *e, const rw_hevent *ev, const char *account
     rw_op_event *row = &ops->ev[ops->nev];
     row->ts = ev->ts;
     row->type = ev->type;
+    row->score = NAN;
     row->account = a;
     for (int i = 0; i < RW_EVENT_ATTRS; i++) {
         row->attr[i] = RW_STORE_NONE;

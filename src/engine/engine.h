@@ -165,8 +165,8 @@ typedef struct {
 
 /* Online settings; zeros mean the defaults. */
 typedef struct {
-    double review; /* score at or above which a signup is reviewed (default 0.5) */
-    double block;  /* score at or above which it is blocked (default 0.9) */
+    double review; /* score at or above which a signup is reviewed (default 0.64) */
+    double block;  /* score at or above which it is blocked (default 0.85) */
 } rw_online_params;
 void rw_engine_set_online(rw_engine *e, const rw_online_params *p);
 
@@ -178,7 +178,8 @@ void rw_engine_set_online(rw_engine *e, const rw_online_params *p);
  * when the store failed: nothing of this call is kept (the graph is rebuilt).
  * Thread-safe. */
 rw_status rw_engine_record(rw_engine *e, const rw_event_raw *ev, size_t n, rw_decision *out, int durable, rw_err *err);
-/* Waits until every recorded event is durable. */
+/* Waits until every recorded event is durable; the error of the first
+ * failed commit since the previous flush (its events are not kept). */
 rw_status rw_engine_flush(rw_engine *e, rw_err *err);
 
 /* ---- lookups for the server --------------------------------------------- */

@@ -25,9 +25,10 @@ typedef struct {
 enum { RW_LIVE_LABEL_NONE = 0, RW_LIVE_LABEL_FRAUD = 1, RW_LIVE_LABEL_BENIGN = 2 };
 /* Per-node flags of online scoring. */
 enum {
-    RW_LIVE_CLEARED = 1 << 0,     /* attribute: a benign label stops it counting */
-    RW_LIVE_FRAUD_ATTR = 1 << 1,  /* attribute: used by an account labelled fraud */
-    RW_LIVE_RUN_FLAGGED = 1 << 2, /* attribute: used by an account the newest run flagged */
+    RW_LIVE_CLEARED = 1 << 0,       /* attribute: a benign label stops it counting */
+    RW_LIVE_FRAUD_ATTR = 1 << 1,    /* attribute: used by an account labelled fraud */
+    RW_LIVE_RUN_FLAGGED = 1 << 2,   /* attribute: used by an account the newest run flagged */
+    RW_LIVE_FRAUD_ACCOUNT = 1 << 3, /* account: labelled fraud (its attributes, new ones too, are tainted) */
 };
 
 /* Online scoring state, guarded by the engine's lock (written under the
@@ -72,6 +73,7 @@ typedef struct {
     int64_t ts;
     uint32_t account;
     uint32_t attr[RW_EVENT_ATTRS];
+    float score; /* the online score answered (NaN: not scored) */
     uint8_t type;
 } rw_op_event;
 
@@ -82,6 +84,14 @@ typedef struct {
     size_t nacc, nattr, nev;
     size_t cap_acc, cap_attr, cap_ev;
 } rw_store_ops;
+
+/* Sequence numbers (lo, hi] of events whose commit failed, and why. */
+typedef struct {
+    uint64_t lo, hi;
+    rw_status st;
+    rw_err err;
+} rw_fail_range;
+#define RW_FAILS_KEPT 16
 
 struct rw_engine {
     rw_store *store;
@@ -105,10 +115,10 @@ struct rw_engine {
     pthread_t committer;
     int committer_running, gc_stop;
     rw_store_ops pending;
-    uint64_t seq_queued, seq_done; /* events queued / settled (durable or failed) */
-    uint64_t fail_lo, fail_hi;     /* the last failed range of sequence numbers (fail_lo..fail_hi] */
-    rw_status fail_status;
-    rw_err fail_err;
+    uint64_t seq_queued, seq_done;      /* events queued / settled (durable or failed) */
+    rw_fail_range fails[RW_FAILS_KEPT]; /* the newest failed commits, by sequence numbers */
+    uint64_t nfails;                    /* failed commits ever (fails[n % RW_FAILS_KEPT] is the next) */
+    rw_fail_range unflushed;            /* the first failure since the last rw_engine_flush (st RW_OK: none) */
     int store_ok;
     uint64_t signups_recorded, commits, commit_failures;
     int rescoring; /* a rescoring is running (guarded by gc_mu) */
@@ -170,6 +180,9 @@ rw_status rw_engine_online_install(rw_engine *e, int64_t run, uint32_t n, const 
 /* The live decision for account a at time ts, without recording anything.
  * Call under the engine's lock. */
 void rw_engine_live_decision(const rw_engine *e, uint32_t a, int64_t ts, rw_decision *d);
+/* Places accounts a bulk ingest added since (takes the write lock when
+ * there are any), so lookups show their live community. */
+void rw_engine_online_catch_up(rw_engine *e);
 /* Applies a stored label to the live state. Call with the write lock. */
 void rw_engine_live_label(rw_engine *e, int on_cluster, uint32_t target, int fraud);
 /* Rebuilds the online state from the store's newest run (after a reload). */

@@ -34,6 +34,7 @@ rw_status rw_engine_account_view(rw_engine *e, const char *ext, size_t len, rw_a
     memset(out, 0, sizeof *out);
     rw_status st = rw_engine_need_graph(e, err);
     if (st != RW_OK) return st;
+    rw_engine_online_catch_up(e);
     pthread_rwlock_rdlock(&e->lock);
     uint32_t a = rw_graph_find_account(e->graph, ext, len);
     if (a == RW_NODE_NONE) {
@@ -89,6 +90,7 @@ rw_status rw_engine_attr_view(rw_engine *e, rw_kind kind, const char *value, siz
     }
     rw_hash h;
     rw_hasher_hash(e->hasher, kind, value, len, &h);
+    rw_engine_online_catch_up(e);
     pthread_rwlock_rdlock(&e->lock);
     uint32_t x = rw_graph_find_attr(e->graph, kind, &h);
     if (x == RW_NODE_NONE) {

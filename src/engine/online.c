@@ -412,6 +412,15 @@ static void live_score(const rw_engine *e, uint32_t a, int64_t ts, int signup, r
     d->verdict = d->score >= L->block ? RW_BLOCK : d->score >= L->review ? RW_REVIEW : RW_ALLOW;
 }
 
+/* An account labelled fraud taints every attribute it uses, later ones too. */
+static void taint_attributes(rw_engine *e, uint32_t a) {
+    uint32_t nedges = 0;
+    const rw_edge *ed = rw_graph_account_edges(e->graph, a, &nedges);
+    for (uint32_t i = 0; i < nedges; i++)
+        if (rw_graph_degree(e->graph, ed[i].attr) <= e->live.hub_degree)
+            e->live.flags[ed[i].attr] |= RW_LIVE_FRAUD_ATTR;
+}
+
 /* Remembers a's score on its attributes, as evidence for the next account
  * that shares one. */
 static void remember_score(rw_engine *e, uint32_t a, double score) {
@@ -472,10 +481,9 @@ static void *committer_main(void *arg) {
              * exactly what is kept. */
             pthread_rwlock_wrlock(&e->lock);
             pthread_mutex_lock(&e->gc_mu);
-            e->fail_lo = e->seq_done;
-            e->fail_hi = e->seq_queued;
-            e->fail_status = st;
-            e->fail_err = err;
+            rw_fail_range fr = {e->seq_done, e->seq_queued, st, err};
+            e->fails[e->nfails++ % RW_FAILS_KEPT] = fr;
+            if (e->unflushed.st == RW_OK) e->unflushed = fr;
             e->seq_done = e->seq_queued;
             rw_store_ops_clear(&e->pending);
             e->store_ok = 0;
@@ -504,12 +512,16 @@ static rw_status wait_settled(rw_engine *e, uint64_t seq, rw_err *err) {
     rw_status st = RW_OK;
     pthread_mutex_lock(&e->gc_mu);
     while (e->seq_done < seq) pthread_cond_wait(&e->gc_done, &e->gc_mu);
-    /* Failures are rare and fail everything queued, so the newest failed
-     * range covers any waiter that has not yet looked. */
-    if (seq > e->fail_lo && seq <= e->fail_hi) {
-        st = e->fail_status;
-        if (err) *err = e->fail_err;
-        rw_err_prefix(err, "not stored: ");
+    /* Failures are rare and each fails everything queued; the newest ones
+     * are kept, enough for any waiter still asleep. */
+    uint64_t kept = e->nfails < RW_FAILS_KEPT ? e->nfails : RW_FAILS_KEPT;
+    for (uint64_t k = 0; k < kept && st == RW_OK; k++) {
+        const rw_fail_range *f = &e->fails[(e->nfails - 1 - k) % RW_FAILS_KEPT];
+        if (seq > f->lo && seq <= f->hi) {
+            st = f->st;
+            if (err) *err = f->err;
+            rw_err_prefix(err, "not stored: ");
+        }
     }
     pthread_mutex_unlock(&e->gc_mu);
     return st;
@@ -520,7 +532,16 @@ rw_status rw_engine_flush(rw_engine *e, rw_err *err) {
     pthread_mutex_lock(&e->gc_mu);
     uint64_t seq = e->seq_queued;
     pthread_mutex_unlock(&e->gc_mu);
-    return wait_settled(e, seq, err);
+    rw_status st = wait_settled(e, seq, err);
+    pthread_mutex_lock(&e->gc_mu);
+    if (st == RW_OK && e->unflushed.st != RW_OK) {
+        st = e->unflushed.st;
+        if (err) *err = e->unflushed.err;
+        rw_err_prefix(err, "events recorded since the last flush were not stored: ");
+    }
+    e->unflushed.st = RW_OK;
+    pthread_mutex_unlock(&e->gc_mu);
+    return st;
 }
 
 rw_status rw_engine_record(rw_engine *e, const rw_event_raw *ev, size_t n, rw_decision *out, int durable, rw_err *err) {
@@ -574,10 +595,12 @@ rw_status rw_engine_record(rw_engine *e, const rw_event_raw *ev, size_t n, rw_de
         }
         live_place(e, a, ev[i].ts, signup);
         e->live.placed = rw_graph_node_count(e->graph);
+        if (e->live.flags[a] & RW_LIVE_FRAUD_ACCOUNT) taint_attributes(e, a);
         rw_decision scratch, *d = out ? &out[i] : &scratch;
         live_score(e, a, ev[i].ts, signup, d);
         d->new_account = delta.new_accounts != 0;
         remember_score(e, a, d->score);
+        e->pending.ev[e->pending.nev - 1].score = (float)d->score;
     }
     e->seq_queued += applied;
     seq = e->seq_queued;
@@ -607,11 +630,8 @@ typedef struct {
 static rw_status on_cluster_row(void *ctx, const rw_cluster_row *c) {
     install_ctx *ic = ctx;
     if (c->id >= ic->nid) return RW_OK;
-    rw_live_comm nc = {.batch_id = c->id,
-                       .size = c->accounts,
-                       .run_score = (float)c->score,
-                       .run_flagged = (uint8_t)c->flagged,
-                       .day_ts = (uint32_t)(c->last_seen < 0 ? 0 : c->last_seen)};
+    rw_live_comm nc = {
+        .batch_id = c->id, .size = c->accounts, .run_score = (float)c->score, .run_flagged = (uint8_t)c->flagged};
     uint32_t idx = comm_add(ic->L, &nc);
     if (!idx) return RW_ERR_NOMEM;
     ic->by_id[c->id] = idx;
@@ -645,11 +665,11 @@ static void label_account(rw_engine *e, rw_live *L, uint32_t a, int fraud) {
     uint32_t nedges = 0;
     const rw_edge *ed = rw_graph_account_edges(e->graph, a, &nedges);
     if (fraud) {
-        L->flags[a] &= (uint8_t)~RW_LIVE_CLEARED;
+        L->flags[a] = (uint8_t)((L->flags[a] & ~RW_LIVE_CLEARED) | RW_LIVE_FRAUD_ACCOUNT);
         for (uint32_t i = 0; i < nedges; i++)
             if (rw_graph_degree(e->graph, ed[i].attr) <= L->hub_degree) L->flags[ed[i].attr] |= RW_LIVE_FRAUD_ATTR;
     } else {
-        L->flags[a] |= RW_LIVE_CLEARED;
+        L->flags[a] = (uint8_t)((L->flags[a] & ~RW_LIVE_FRAUD_ACCOUNT) | RW_LIVE_CLEARED);
         for (uint32_t i = 0; i < nedges; i++) L->flags[ed[i].attr] |= RW_LIVE_CLEARED;
     }
 }
@@ -714,6 +734,47 @@ static rw_status live_build(rw_engine *e, rw_live *L, rw_err *err) {
         if (st == RW_OK) st = rw_store_run_scores(e->store, run, on_run_score, &fc, err);
     }
     free(ic.by_id);
+    return st;
+}
+
+static void on_event_score(void *ctx, uint32_t account, double score) {
+    rw_engine *e = ctx;
+    if (account < e->live.cap && rw_graph_kind(e->graph, account) == RW_KIND_ACCOUNT) remember_score(e, account, score);
+}
+
+/* Rebuilds what online scoring learned from the stream itself (community
+ * growth, subnet velocities, the scores answered) by walking the accounts in
+ * the order they arrived, then applies the labels: a restart answers as the
+ * process before it would have. The caller holds the write lock and
+ * store_mu. */
+static rw_status rebuild_history(rw_engine *e, rw_err *err) {
+    rw_live *L = &e->live;
+    uint32_t n = rw_graph_node_count(e->graph);
+    /* Members the run placed are counted here; the others when placed (a
+     * new group counts all its accounts at once). */
+    uint8_t *from_run = calloc((size_t)n + 1, 1);
+    if (!from_run || live_grow(L, n + 1) != 0) {
+        free(from_run);
+        return rw_fail(err, RW_ERR_NOMEM, "out of memory for online scoring");
+    }
+    for (uint32_t v = 0; v < n; v++) from_run[v] = L->comm[v] != 0;
+    for (uint32_t v = 0; v < n; v++) {
+        if (rw_graph_kind(e->graph, v) != RW_KIND_ACCOUNT) continue;
+        int64_t t = rw_graph_first_seen(e->graph, v);
+        uint32_t nedges = 0;
+        const rw_edge *ed = rw_graph_account_edges(e->graph, v, &nedges);
+        for (uint32_t i = 0; i < nedges; i++) {
+            uint32_t sub = rw_graph_parent(e->graph, ed[i].attr);
+            if (sub != RW_NODE_NONE && (int64_t)ed[i].first_seen == t) subnet_signup(L, sub, t);
+        }
+        if (from_run[v])
+            comm_count_signup(&L->c[L->comm[v]], t, 1.0);
+        else if (!L->comm[v])
+            live_place(e, v, t, 1);
+    }
+    free(from_run);
+    L->placed = n;
+    rw_status st = rw_store_event_scores(e->store, on_event_score, e, err);
     label_ctx lc = {e, L};
     if (st == RW_OK) st = rw_store_labels(e->store, on_label, &lc, err);
     return st;
@@ -727,12 +788,12 @@ static void live_defaults(rw_live *L, const rw_live *prev) {
     L->next_live = prev ? prev->next_live : 0;
 }
 
-/* Swaps in L, keeping the subnet velocities (they do not depend on the run)
- * and re-placing accounts newer than the run. */
-static void live_swap(rw_engine *e, rw_live *L, uint32_t covered) {
+/* Swaps in L; for a new run (keep) also keeps the subnet velocities (they
+ * do not depend on the run) and re-places the accounts newer than it. */
+static void live_swap(rw_engine *e, rw_live *L, uint32_t covered, int keep_velocity) {
     rw_live *old = &e->live;
     uint32_t keep = old->cap < L->cap ? old->cap : L->cap;
-    if (keep) {
+    if (keep && keep_velocity) {
         memcpy(L->sub_hour, old->sub_hour, (size_t)keep * sizeof *L->sub_hour);
         memcpy(L->sub_day, old->sub_day, (size_t)keep * sizeof *L->sub_day);
         memcpy(L->sub_ts, old->sub_ts, (size_t)keep * sizeof *L->sub_ts);
@@ -740,7 +801,7 @@ static void live_swap(rw_engine *e, rw_live *L, uint32_t covered) {
     live_free(old);
     e->live = *L;
     memset(L, 0, sizeof *L);
-    place_rest(e, covered); /* out of memory leaves them unplaced: scored without a community */
+    if (keep_velocity) place_rest(e, covered); /* out of memory leaves them unplaced: scored without a community */
 }
 
 rw_status rw_engine_online_reload(rw_engine *e, rw_err *err) {
@@ -751,8 +812,8 @@ rw_status rw_engine_online_reload(rw_engine *e, rw_err *err) {
         live_free(&L);
         return st;
     }
-    live_swap(e, &L, 0);
-    return RW_OK;
+    live_swap(e, &L, 0, 0);
+    return rebuild_history(e, err);
 }
 
 rw_status rw_engine_online_install(rw_engine *e, int64_t run, uint32_t n, const uint32_t *membership, uint32_t ncomm,
@@ -803,7 +864,14 @@ rw_status rw_engine_online_install(rw_engine *e, int64_t run, uint32_t n, const 
         if (rw_graph_kind(e->graph, v) == RW_KIND_ACCOUNT && membership[v] < ncomm && size[membership[v]] >= 2 &&
             ascore[v] >= threshold)
             mark_run_flagged(e, &L, v);
-    live_swap(e, &L, n);
+    live_swap(e, &L, n, 1);
+    /* A benign label covers the attributes its cluster has now, new ones
+     * included. */
+    for (uint32_t v = 0; v < e->live.cap && v < rw_graph_node_count(e->graph); v++) {
+        uint32_t c = e->live.comm[v];
+        if (c && e->live.c[c].label == RW_LIVE_LABEL_BENIGN && rw_graph_kind(e->graph, v) != RW_KIND_ACCOUNT)
+            e->live.flags[v] |= RW_LIVE_CLEARED;
+    }
 done:
     pthread_rwlock_unlock(&e->lock);
     free(by_comm);
@@ -874,4 +942,15 @@ void rw_engine_live_label(rw_engine *e, int on_cluster, uint32_t target, int fra
         label_cluster(e, &e->live, target, fraud);
     else
         label_account(e, &e->live, target, fraud);
+}
+
+void rw_engine_online_catch_up(rw_engine *e) {
+    if (!e->graph || !e->online_ready) return;
+    pthread_rwlock_rdlock(&e->lock);
+    int behind = e->live.placed < rw_graph_node_count(e->graph);
+    pthread_rwlock_unlock(&e->lock);
+    if (!behind) return;
+    pthread_rwlock_wrlock(&e->lock);
+    if (e->live.placed < rw_graph_node_count(e->graph)) place_rest(e, e->live.placed);
+    pthread_rwlock_unlock(&e->lock);
 }

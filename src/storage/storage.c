@@ -1,6 +1,7 @@
 /* The SQLite store: schema and migrations, the append-only write path and the
  * snapshot read path that rebuilds the in-memory graph. */
 #include <sqlite3.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +27,8 @@ struct rw_store {
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_ACCOUNT] = "INSERT INTO accounts(id, ext, first_seen) VALUES (?1, ?2, ?3)",
     [ST_ATTRIBUTE] = "INSERT INTO attributes(id, kind, hash, parent, first_seen) VALUES (?1, ?2, ?3, ?4, ?5)",
-    [ST_EVENT] = "INSERT INTO events(ts, type, account, ip, device, payment) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [ST_EVENT] =
+        "INSERT INTO events(ts, type, account, ip, device, payment, score) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 };
 
 /* Migration i brings the schema from version i to i + 1. Never edit a
@@ -78,6 +80,9 @@ static const char *const migrations[] = {
     /* 3: the server lists a cluster's members and attributes. */
     "CREATE INDEX run_accounts_by_cluster ON run_accounts(run, cluster) WHERE cluster != 0;"
     "CREATE INDEX run_attributes_by_cluster ON run_attributes(run, cluster);",
+    /* 4: the online score answered for each event (NULL for bulk ingest),
+     * so a restart rebuilds the evidence online scoring keeps. */
+    "ALTER TABLE events ADD COLUMN score REAL;",
 };
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -311,14 +316,23 @@ rw_status rw_store_put_attribute(rw_store *s, uint32_t id, rw_kind kind, const r
     return step_insert(s, st, "insert attribute", err);
 }
 
-rw_status rw_store_put_event(rw_store *s, int64_t ts, rw_event_type type, uint32_t account,
-                             const uint32_t attr[RW_EVENT_ATTRS], rw_err *err) {
+rw_status rw_store_put_event_scored(rw_store *s, int64_t ts, rw_event_type type, uint32_t account,
+                                    const uint32_t attr[RW_EVENT_ATTRS], double score, rw_err *err) {
     sqlite3_stmt *st = s->stmt[ST_EVENT];
     sqlite3_bind_int64(st, 1, ts);
     sqlite3_bind_int(st, 2, (int)type);
     sqlite3_bind_int64(st, 3, account);
     for (int i = 0; i < RW_EVENT_ATTRS; i++) bind_node(st, 4 + i, attr[i]);
+    if (isnan(score))
+        sqlite3_bind_null(st, 7);
+    else
+        sqlite3_bind_double(st, 7, score);
     return step_insert(s, st, "insert event", err);
+}
+
+rw_status rw_store_put_event(rw_store *s, int64_t ts, rw_event_type type, uint32_t account,
+                             const uint32_t attr[RW_EVENT_ATTRS], rw_err *err) {
+    return rw_store_put_event_scored(s, ts, type, account, attr, NAN, err);
 }
 
 /* ---- read path ---------------------------------------------------------- */
@@ -851,6 +865,19 @@ rw_status rw_store_labels(rw_store *s, rw_status (*cb)(void *ctx, int on_cluster
         if (res != RW_OK) break;
     }
     if (res == RW_OK && have < 0) res = db_fail(s, err, rc, "reading labels");
+    sqlite3_finalize(st);
+    return res;
+}
+
+rw_status rw_store_event_scores(rw_store *s, void (*cb)(void *ctx, uint32_t account, double score), void *ctx,
+                                rw_err *err) {
+    sqlite3_stmt *st = NULL;
+    rw_status res =
+        prepare(s, &st, "SELECT account, max(score) FROM events WHERE score IS NOT NULL GROUP BY account", err);
+    if (res != RW_OK) return res;
+    int rc, have;
+    while ((have = next_row(st, &rc)) > 0) cb(ctx, (uint32_t)sqlite3_column_int64(st, 0), sqlite3_column_double(st, 1));
+    if (have < 0) res = db_fail(s, err, rc, "reading online scores");
     sqlite3_finalize(st);
     return res;
 }

@@ -140,6 +140,13 @@ rw_status rw_store_put_label(rw_store *s, const char *target_kind, int64_t targe
 rw_status rw_store_labels(rw_store *s, rw_status (*cb)(void *ctx, int on_cluster, int64_t target, int fraud), void *ctx,
                           rw_err *err);
 
+/* An event with the online score answered for it (NaN: none). */
+rw_status rw_store_put_event_scored(rw_store *s, int64_t ts, rw_event_type type, uint32_t account,
+                                    const uint32_t attr[RW_EVENT_ATTRS], double score, rw_err *err);
+/* Every account's highest online score. */
+rw_status rw_store_event_scores(rw_store *s, void (*cb)(void *ctx, uint32_t account, double score), void *ctx,
+                                rw_err *err);
+
 /* With on, every commit is fsynced (synchronous=FULL): the server's group
  * commit acknowledges nothing before its fsync. */
 rw_status rw_store_set_sync_full(rw_store *s, int on, rw_err *err);
