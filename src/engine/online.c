@@ -191,7 +191,8 @@ static void cluster_text(const rw_live *L, uint32_t c, char *out) {
 }
 
 static void reason_text(const rw_live *L, uint32_t c, int f, const raw_figures *r, char *out) {
-    const rw_live_comm *cm = &L->c[c];
+    static const rw_live_comm none = {0};
+    const rw_live_comm *cm = c ? &L->c[c] : &none;
     switch (f) {
         case RW_O_DEVICE_SHARED:
         case RW_O_DEVICE_DAY:
