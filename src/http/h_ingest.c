@@ -93,7 +93,7 @@ static void batch_add(batch *b, const char *text, size_t len, const char *where,
     }
     b->rejected++;
     if (json_array_size(b->errors) < ERRORS_LISTED)
-        json_array_append_new(b->errors, json_pack("{siss}", where, (json_int_t)at, "detail", err.msg));
+        json_array_append_new(b->errors, json_pack("{sIss}", where, (json_int_t)at, "detail", err.msg));
 }
 
 /* Counts the events of a JSON-lines body (non-blank lines). */
@@ -138,6 +138,10 @@ void rw_h_events(rw_http_ctx *c) {
             rw_http_problem(c->out, RW_PROB_BAD_JSON, json_pack("{sisi}", "line", je.line, "column", je.column),
                             "body: %s at line %d, column %d", je.text, je.line, je.column);
             goto done;
+        }
+        if (json_is_object(doc)) { /* one event: a batch of one */
+            json_t *one = json_pack("[o]", doc);
+            doc = one;
         }
         if (!json_is_array(doc)) {
             rw_http_problem(c->out, RW_PROB_INVALID_BODY, NULL, "body: expected a JSON array of events");

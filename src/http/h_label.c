@@ -62,7 +62,7 @@ static void label(rw_http_ctx *c, int on_cluster) {
         rw_http_problem(c->out, rw_problem_of_status(st), NULL, "%s", err.msg);
         goto done;
     }
-    json_t *doc = json_pack("{sIsssss%}", "id", (json_int_t)id, "label", labels[i].name, "target_kind",
+    json_t *doc = json_pack("{sIssssss%}", "id", (json_int_t)id, "label", labels[i].name, "target_kind",
                             on_cluster ? "cluster" : "account", "target", target, len);
     rw_http_json(c->out, 201, doc);
 done:
