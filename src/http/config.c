@@ -280,6 +280,9 @@ rw_status rw_config_check(const rw_config *c, rw_err *err) {
     if (c->review_threshold > c->block_threshold)
         return rw_fail(err, RW_ERR_INVALID, "review_threshold: %g is above block_threshold %g", c->review_threshold,
                        c->block_threshold);
+    if (c->connection_limit < c->threads) /* MHD splits the limit across its threads */
+        return rw_fail(err, RW_ERR_INVALID, "connection_limit: %u is below threads (%u)", c->connection_limit,
+                       c->threads);
     if (!c->listen[0]) return rw_fail(err, RW_ERR_INVALID, "listen: empty");
     if (!c->db[0]) return rw_fail(err, RW_ERR_INVALID, "db: empty");
     if (c->auth && !c->token_signup[0] && !c->token_analyst[0] && !c->token_admin[0] && !c->token_metrics[0])

@@ -133,4 +133,7 @@ Test(config, checks_across_settings) {
     cr_assert_eq(parse("review_threshold = 0.95\n"), RW_OK);
     cr_expect_eq(rw_config_check(&cfg, &err), RW_ERR_INVALID);
     cr_expect(strncmp(err.msg, "review_threshold:", 17) == 0, "%s", err.msg);
+    cr_assert_eq(parse("review_threshold = 0.5\nthreads = 32\nconnection_limit = 8\n"), RW_OK);
+    cr_expect_eq(rw_config_check(&cfg, &err), RW_ERR_INVALID);
+    cr_expect(strncmp(err.msg, "connection_limit:", 17) == 0, "%s", err.msg);
 }
