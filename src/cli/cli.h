@@ -31,6 +31,7 @@ int rw_cmd_scores(int argc, char **argv);
 int rw_cmd_explain(int argc, char **argv);
 int rw_cmd_eval(int argc, char **argv);
 int rw_cmd_model(int argc, char **argv);
+int rw_cmd_replay(int argc, char **argv);
 int rw_cmd_serve(int argc, char **argv);
 
 /* Prints "ringwatch CMD: message" to stderr. */

@@ -1,5 +1,8 @@
 /* ringwatch eval: detection quality of a run against ground truth. */
+#include <errno.h>
 #include <getopt.h>
+#include <stdio.h>
+#include <sys/types.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,18 +48,187 @@ static int by_score_desc_benign_first(const void *a, const void *b) {
     return (int)x->ring - (int)y->ring;
 }
 
-static const char help[] = "usage: ringwatch eval --truth truth.csv [--db PATH] [--run R]\n\n"
-                           "Compares a run's flags and scores with ground truth (account,ring,tactic):\n"
-                           "precision, recall and F1 of flagged, average precision of score, the share\n"
-                           "of benign and of office/campus accounts flagged, and recall per tactic.\n";
+static const char help[] =
+    "usage: ringwatch eval --truth truth.csv [--db PATH] [--run R] [--decisions decisions.csv]\n\n"
+    "Compares a run's flags and scores with ground truth (account,ring,tactic):\n"
+    "precision, recall and F1 of flagged, average precision of score, the share\n"
+    "of benign and of office/campus accounts flagged, and recall per tactic.\n"
+    "With --decisions (from `ringwatch replay`) it reports the online figures\n"
+    "instead (add --db for both): ring and benign accounts reviewed or blocked at\n"
+    "signup, per tactic, and the median number of a ring's accounts admitted\n"
+    "before its first flag.\n";
+
+/* Splits one CSV line into at most max fields in place (quotes honoured);
+ * returns the number of fields. */
+static int csv_split(char *line, char **field, int max) {
+    int n = 0;
+    char *p = line;
+    while (n < max) {
+        char *w = p;
+        field[n++] = w;
+        if (*p == '"') {
+            p++;
+            for (;;) {
+                if (!*p) break;
+                if (*p == '"' && p[1] == '"') {
+                    *w++ = '"', p += 2;
+                } else if (*p == '"') {
+                    p++;
+                    break;
+                } else {
+                    *w++ = *p++;
+                }
+            }
+            char *rest = strchr(p, ',');
+            *w = 0;
+            if (!rest) return n;
+            p = rest + 1;
+        } else {
+            char *comma = strchr(p, ',');
+            if (!comma) return n;
+            *comma = 0;
+            p = comma + 1;
+        }
+    }
+    return n;
+}
+
+static int cmp_u32(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The online figures of a replay's decisions. Returns an exit code. */
+static int eval_decisions(const rw_truth *t, const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        rw_cli_error("eval", "%s: %s", path, strerror(errno));
+        return RW_EXIT_FAIL;
+    }
+    size_t n = rw_truth_count(t);
+    uint32_t max_ring = rw_truth_rings(t);
+    int8_t *verdict = malloc(n + 1);
+    uint32_t *admitted = calloc((size_t)max_ring + 1, sizeof *admitted);
+    uint8_t *ring_flagged = calloc((size_t)max_ring + 1, 1), *ring_seen = calloc((size_t)max_ring + 1, 1);
+    char *line = NULL;
+    size_t cap = 0;
+    int rc = RW_EXIT_FAIL;
+    uint64_t lineno = 0, unknown = 0;
+    if (!verdict || !admitted || !ring_flagged || !ring_seen) {
+        rw_cli_error("eval", "out of memory");
+        goto done;
+    }
+    memset(verdict, -1, n + 1);
+    ssize_t got;
+    while ((got = getline(&line, &cap, f)) > 0) {
+        lineno++;
+        while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r')) line[--got] = 0;
+        if (lineno == 1) {
+            if (strncmp(line, "account,ts,type,score,decision", 30)) {
+                rw_cli_error("eval", "%s:1: header: expected account,ts,type,score,decision,cluster", path);
+                goto done;
+            }
+            continue;
+        }
+        char *fld[6];
+        if (csv_split(line, fld, 6) < 5) {
+            rw_cli_error("eval", "%s:%llu: expected 6 fields", path, (unsigned long long)lineno);
+            goto done;
+        }
+        int v = !strcmp(fld[4], "allow") ? 0 : !strcmp(fld[4], "review") ? 1 : !strcmp(fld[4], "block") ? 2 : -1;
+        if (v < 0) {
+            rw_cli_error("eval", "%s:%llu: decision: expected allow, review or block", path,
+                         (unsigned long long)lineno);
+            goto done;
+        }
+        int ring, tactic;
+        long i = rw_truth_find(t, fld[0], &ring, &tactic);
+        if (i < 0) {
+            unknown++;
+            continue;
+        }
+        /* An account's decision at signup: its first row of type signup
+         * (its first row at all when it never signed up). */
+        int is_signup = !strcmp(fld[2], "signup");
+        if (verdict[i] >= 0 && !(verdict[i] & 8 && is_signup)) continue;
+        verdict[i] = (int8_t)(v | (is_signup ? 0 : 8));
+        uint32_t rid = rw_truth_ring_id(t, (size_t)i);
+        if (rid && is_signup) {
+            ring_seen[rid] = 1;
+            if (!ring_flagged[rid]) {
+                if (v)
+                    ring_flagged[rid] = 1;
+                else
+                    admitted[rid]++;
+            }
+        }
+    }
+    uint64_t rings = 0, ring_hit = 0, benign = 0, benign_hit = 0, hard = 0, hard_hit = 0, blocked_ring = 0;
+    uint64_t per_total[RW_TRUTH_MAX_TACTICS] = {0}, per_hit[RW_TRUTH_MAX_TACTICS] = {0};
+    for (size_t i = 0; i < n; i++) {
+        if (verdict[i] < 0) continue;
+        int ring, tactic, v = verdict[i] & 3;
+        rw_truth_entry(t, i, &ring, &tactic);
+        const char *tn = rw_truth_tactic_name(t, tactic);
+        if (ring) {
+            rings++;
+            ring_hit += v > 0;
+            blocked_ring += v == 2;
+            per_total[tactic]++;
+            per_hit[tactic] += v > 0;
+        } else {
+            benign++;
+            benign_hit += v > 0;
+            if (!strcmp(tn, "office") || !strcmp(tn, "campus")) hard++, hard_hit += v > 0;
+        }
+    }
+    uint32_t *adm = malloc(((size_t)max_ring + 1) * sizeof *adm);
+    size_t nr = 0;
+    if (!adm) {
+        rw_cli_error("eval", "out of memory");
+        goto done;
+    }
+    for (uint32_t r = 1; r <= max_ring; r++)
+        if (ring_seen[r]) adm[nr++] = admitted[r];
+    qsort(adm, nr, sizeof *adm, cmp_u32);
+    double median = !nr ? 0 : nr % 2 ? adm[nr / 2] : (adm[nr / 2 - 1] + adm[nr / 2]) / 2.0;
+    free(adm);
+    printf("online_accounts     %llu (%llu in rings, %llu benign)\n", (unsigned long long)(rings + benign),
+           (unsigned long long)rings, (unsigned long long)benign);
+    printf("online_ring_flagged %.4f (%llu reviewed or blocked at signup, %llu blocked)\n",
+           rings ? (double)ring_hit / (double)rings : 0.0, (unsigned long long)ring_hit,
+           (unsigned long long)blocked_ring);
+    printf("online_benign_flagged %.5f (%llu)\n", benign ? (double)benign_hit / (double)benign : 0.0,
+           (unsigned long long)benign_hit);
+    printf("online_office_campus_flagged %.5f (%llu of %llu)\n", hard ? (double)hard_hit / (double)hard : 0.0,
+           (unsigned long long)hard_hit, (unsigned long long)hard);
+    printf("online_median_admitted_before_first_flag %.1f (over %zu rings)\n", median, nr);
+    for (int k = 0; k < rw_truth_tactics(t); k++)
+        if (per_total[k] && rw_truth_tactic_name(t, k))
+            printf("online_recall[%s] %.4f (%llu of %llu)\n", rw_truth_tactic_name(t, k),
+                   (double)per_hit[k] / (double)per_total[k], (unsigned long long)per_hit[k],
+                   (unsigned long long)per_total[k]);
+    if (unknown) printf("decisions for accounts not in the truth file: %llu\n", (unsigned long long)unknown);
+    rc = RW_EXIT_OK;
+done:
+    if (ferror(f) && rc == RW_EXIT_OK) {
+        rw_cli_error("eval", "%s: read error", path);
+        rc = RW_EXIT_FAIL;
+    }
+    fclose(f);
+    free(line);
+    free(verdict);
+    free(admitted);
+    free(ring_flagged);
+    free(ring_seen);
+    return rc;
+}
 
 int rw_cmd_eval(int argc, char **argv) {
-    static const struct option opts[] = {{"db", required_argument, 0, 'd'},
-                                         {"truth", required_argument, 0, 't'},
-                                         {"run", required_argument, 0, 'r'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
-    const char *db = NULL, *truth_path = NULL;
+    static const struct option opts[] = {{"db", required_argument, 0, 'd'},  {"truth", required_argument, 0, 't'},
+                                         {"run", required_argument, 0, 'r'}, {"decisions", required_argument, 0, 'D'},
+                                         {"help", no_argument, 0, 'h'},      {0, 0, 0, 0}};
+    const char *db = NULL, *truth_path = NULL, *decisions = NULL;
     uint64_t run = 0;
     int c;
     optind = 1;
@@ -71,6 +243,9 @@ int rw_cmd_eval(int argc, char **argv) {
             case 'r':
                 if (rw_cli_parse_u64(optarg, &run)) goto usage;
                 break;
+            case 'D':
+                decisions = optarg;
+                break;
             case 'h':
                 fputs(help, stdout);
                 return RW_EXIT_OK;
@@ -84,6 +259,13 @@ int rw_cmd_eval(int argc, char **argv) {
     if (rw_truth_load(&t, truth_path, &err) != RW_OK) {
         rw_cli_error("eval", "%s", err.msg);
         return RW_EXIT_FAIL;
+    }
+    if (decisions) {
+        int drc = eval_decisions(t, decisions);
+        if (drc != RW_EXIT_OK || !db) {
+            rw_truth_free(t);
+            return drc;
+        }
     }
     size_t n = rw_truth_count(t);
     eval_ctx ec = {.t = t, .score = calloc(n + 1, sizeof(double)), .flag = calloc(n + 1, 1)};

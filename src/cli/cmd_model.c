@@ -1,21 +1,112 @@
 /* ringwatch model: show the scoring model, store one from a file, or fit one
  * from ground truth on the newest run. */
 #include <getopt.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "detectors.h"
 #include "engine.h"
 #include "truth.h"
 
 static const char help[] = "usage: ringwatch model show [--db PATH]\n"
                            "       ringwatch model set [--db PATH] FILE\n"
-                           "       ringwatch model fit [--db PATH] --truth truth.csv [--l2 X] [--dry-run]\n\n"
+                           "       ringwatch model fit [--db PATH] --truth truth.csv [--l2 X] [--dry-run]\n"
+                           "       ringwatch model fit-online --truth truth.csv [--l2 X] FEATURES.csv...\n\n"
                            "The scoring model is a logistic regression over cluster features, stored\n"
                            "as versioned text in the database; rescoring uses the newest version.\n"
                            "fit runs the detectors, labels communities by the truth file (fraud when\n"
                            "most of their accounts are), fits the cluster model, then the account\n"
-                           "model, and stores the result as a new version.\n";
+                           "model, and stores the result as a new version.\n"
+                           "fit-online fits the online (signup) model to the features a replay wrote\n"
+                           "(`ringwatch replay --features-out`) and prints its weights.\n";
+
+/* Reads the rows of one features file into x/y (grown as needed). */
+static int read_features(const char *path, const rw_truth *t, double **x, double **y, size_t *n, size_t *cap) {
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        rw_cli_error("model", "cannot open %s", path);
+        return -1;
+    }
+    char line[8192];
+    long ln = 0;
+    int rc = 0;
+    while (fgets(line, sizeof line, f)) {
+        ln++;
+        if (ln == 1) {
+            if (strncmp(line, "account,", 8)) {
+                rw_cli_error("model", "%s:1: expected the header of `ringwatch replay --features-out`", path);
+                rc = -1;
+                break;
+            }
+            continue;
+        }
+        char *comma = strrchr(line, '"') ? strchr(strrchr(line, '"'), ',') : strchr(line, ',');
+        if (!comma) continue;
+        *comma = 0;
+        char *acc = line;
+        if (*acc == '"') acc++, acc[strlen(acc) - 1] = 0; /* ids with commas: quotes removed, "" kept */
+        int ring, tactic;
+        if (rw_truth_find(t, acc, &ring, &tactic) < 0) continue;
+        if (*n == *cap) {
+            size_t c = *cap ? *cap * 2 : 65536;
+            double *nx = realloc(*x, c * RW_O_COUNT * sizeof *nx);
+            if (nx) *x = nx;
+            double *ny = nx ? realloc(*y, c * sizeof *ny) : NULL;
+            if (!nx || !ny) {
+                rw_cli_error("model", "out of memory");
+                rc = -1;
+                break;
+            }
+            *y = ny, *cap = c;
+        }
+        char *p = comma + 1;
+        for (int k = 0; k < RW_O_COUNT; k++) {
+            char *end;
+            (*x)[*n * RW_O_COUNT + (size_t)k] = strtod(p, &end);
+            if (end == p || (*end != ',' && k < RW_O_COUNT - 1)) {
+                rw_cli_error("model", "%s:%ld: field %d: expected a number", path, ln, k + 2);
+                rc = -1;
+                break;
+            }
+            p = end + 1;
+        }
+        if (rc) break;
+        (*y)[(*n)++] = ring != 0;
+    }
+    fclose(f);
+    return rc;
+}
+
+static int fit_online(const char *truth_path, double l2, char **files, int nfiles) {
+    rw_err err = {{0}};
+    rw_truth *t = NULL;
+    double *x = NULL, *y = NULL;
+    size_t n = 0, cap = 0;
+    int rc = RW_EXIT_FAIL;
+    if (rw_truth_load(&t, truth_path, &err) != RW_OK) {
+        rw_cli_error("model", "%s", err.msg);
+        return RW_EXIT_FAIL;
+    }
+    for (int i = 0; i < nfiles; i++)
+        if (read_features(files[i], t, &x, &y, &n, &cap) != 0) goto done;
+    rw_online_model m;
+    rw_online_defaults(&m);
+    if (rw_online_fit(&m, x, y, n, l2, &err) != RW_OK) {
+        rw_cli_error("model", "%s", err.msg);
+        goto done;
+    }
+    char text[2048];
+    rw_online_format(&m, text, sizeof text);
+    printf("# online model fitted on %zu signups\n%s", n, text);
+    rc = RW_EXIT_OK;
+done:
+    free(x);
+    free(y);
+    rw_truth_free(t);
+    return rc;
+}
 
 static int label_of(void *ctx, const char *ext, size_t len) {
     const rw_truth *t = ctx;
@@ -85,6 +176,10 @@ int rw_cmd_model(int argc, char **argv) {
     if (optind >= argc) goto usage;
     const char *verb = argv[optind];
     rw_err err = {{0}};
+    if (!strcmp(verb, "fit-online")) {
+        if (!truth || optind == argc - 1) goto usage;
+        return fit_online(truth, l2, argv + optind + 1, argc - optind - 1);
+    }
     if (strcmp(verb, "show") && strcmp(verb, "set") && strcmp(verb, "fit")) goto usage;
     if ((!strcmp(verb, "fit") && (!truth || optind != argc - 1)) || (!strcmp(verb, "set") && optind != argc - 2) ||
         (!strcmp(verb, "show") && optind != argc - 1))

@@ -9,6 +9,7 @@
 typedef struct {
     char *account;
     uint8_t ring, tactic;
+    uint32_t ring_id; /* 1-based index of the ring's name; 0 for none */
 } entry;
 
 struct rw_truth {
@@ -18,7 +19,25 @@ struct rw_truth {
     size_t mask;
     char *tactic[RW_TRUTH_MAX_TACTICS];
     int ntactics;
+    char **ring; /* ring names, ring_id - 1 */
+    uint32_t nrings, ring_cap, last_ring;
 };
+
+/* The id of a ring name (members are usually contiguous, so the last one
+ * is tried first); 0 when out of memory. */
+static uint32_t ring_index(rw_truth *t, const char *name) {
+    if (t->last_ring && !strcmp(t->ring[t->last_ring - 1], name)) return t->last_ring;
+    for (uint32_t i = 0; i < t->nrings; i++)
+        if (!strcmp(t->ring[i], name)) return t->last_ring = i + 1;
+    if (t->nrings == t->ring_cap) {
+        uint32_t cap = t->ring_cap ? t->ring_cap * 2 : 64;
+        char **n = realloc(t->ring, cap * sizeof *n);
+        if (!n) return 0;
+        t->ring = n, t->ring_cap = cap;
+    }
+    if (!(t->ring[t->nrings] = strdup(name))) return 0;
+    return t->last_ring = ++t->nrings;
+}
 
 static uint64_t str_hash(const char *s) {
     uint64_t h = 1469598103934665603ull;
@@ -30,6 +49,8 @@ void rw_truth_free(rw_truth *t) {
     if (!t) return;
     for (size_t i = 0; i < t->n; i++) free(t->e[i].account);
     for (int i = 0; i < t->ntactics; i++) free(t->tactic[i]);
+    for (uint32_t i = 0; i < t->nrings; i++) free(t->ring[i]);
+    free(t->ring);
     free(t->e);
     free(t->slot);
     free(t);
@@ -102,6 +123,12 @@ rw_status rw_truth_load(rw_truth **out, const char *path, rw_err *err) {
             goto done;
         }
         t->e[t->n].ring = c1[1] != 0;
+        t->e[t->n].ring_id = 0;
+        if (c1[1] && !(t->e[t->n].ring_id = ring_index(t, c1 + 1))) {
+            free(t->e[t->n].account);
+            st = rw_fail(err, RW_ERR_NOMEM, "out of memory");
+            goto done;
+        }
         t->e[t->n].tactic = (uint8_t)tac;
         t->n++;
     }
@@ -145,4 +172,12 @@ int rw_truth_tactics(const rw_truth *t) {
 
 const char *rw_truth_tactic_name(const rw_truth *t, int tactic) {
     return tactic >= 0 && tactic < t->ntactics ? t->tactic[tactic] : "";
+}
+
+uint32_t rw_truth_ring_id(const rw_truth *t, size_t i) {
+    return i < t->n ? t->e[i].ring_id : 0;
+}
+
+uint32_t rw_truth_rings(const rw_truth *t) {
+    return t->nrings;
 }

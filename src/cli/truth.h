@@ -21,6 +21,9 @@ size_t rw_truth_count(const rw_truth *t);
 /* Entry i: ring flag and tactic. */
 void rw_truth_entry(const rw_truth *t, size_t i, int *ring, int *tactic);
 int rw_truth_tactics(const rw_truth *t);
+/* Entry i's ring as a number in [1, rw_truth_rings] (0: benign). */
+uint32_t rw_truth_ring_id(const rw_truth *t, size_t i);
+uint32_t rw_truth_rings(const rw_truth *t);
 const char *rw_truth_tactic_name(const rw_truth *t, int tactic);
 
 #endif

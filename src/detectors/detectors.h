@@ -200,4 +200,50 @@ rw_status rw_model_fit_accounts(rw_model *m, const double *af, const double *lab
  * strongest first; returns how many were written. */
 size_t rw_cluster_reasons(const rw_cluster_features *f, char reasons[][160], size_t max);
 
+/* ---- online scoring of one event ----------------------------------------- */
+
+/* Figures of one signup, from the live graph (counts as log1p). */
+enum {
+    RW_O_DEVICE_SHARED,  /* other accounts on its device (hubs and cleared attributes aside) */
+    RW_O_DEVICE_DAY,     /* of those, new on the device within about a day */
+    RW_O_DEVICE_BURST,   /* the share of them new within the day (0..1): farms, not stock phones */
+    RW_O_DEVICE_DAY2,    /* two or more of them new within the day (0/1) */
+    RW_O_DEVICE_FOREIGN, /* of those, accounts never seen on its IP's /24 (a family tablet stays home) */
+    RW_O_CARD_SHARED,    /* other accounts on its card */
+    RW_O_CARD_DAY,
+    RW_O_IP_SHARED,    /* other accounts on its IP address */
+    RW_O_IP_HOUR,      /* of those, new within about an hour */
+    RW_O_SUBNET_OTHER, /* signups from other addresses of its /24 (/48) within about an hour */
+    RW_O_SUBNET_DAY,   /* signups from its /24 within about a day */
+    RW_O_IP_HUB,       /* its IP is a hub (carrier NAT, VPN exit): 0/1 */
+    RW_O_DEVICE_HUB,   /* its device is a hub (a stock fingerprint): 0/1 */
+    RW_O_COMM_SCORE,   /* the batch score of the community it joins (0 if none) */
+    RW_O_COMM_FLAGGED, /* that community was flagged by the batch run (0/1) */
+    RW_O_COMM_SIZE,    /* accounts of that community */
+    RW_O_COMM_DAY,     /* signups into it within about a day */
+    RW_O_COUNT
+};
+const char *rw_online_feature_name(int f);
+typedef struct {
+    double bias;
+    double w[RW_O_COUNT];
+} rw_online_model;
+/* The shipped defaults (documented in the README). */
+void rw_online_defaults(rw_online_model *m);
+double rw_online_logit(const rw_online_model *m, const double *f);
+/* The score in [0, 1]. */
+double rw_online_score(const rw_online_model *m, const double *f);
+/* The indexes of the (at most max) features that raise the score most,
+ * largest first; returns how many. */
+size_t rw_online_top(const rw_online_model *m, const double *f, int *idx, size_t max);
+/* Text form, one "online.NAME value" line each (like snprintf). */
+size_t rw_online_format(const rw_online_model *m, char *out, size_t size);
+/* Fits the model to n labelled rows of RW_O_COUNT features. */
+rw_status rw_online_fit(rw_online_model *m, const double *x, const double *label, size_t n, double l2, rw_err *err);
+
+/* L2-regularised logistic regression by Newton's method: beta[0] is the
+ * bias, x holds n rows of p - 1 features (p at most 32). */
+rw_status rw_logit_fit(double *beta, int p, const double *x, const double *label, const double *weight, size_t n,
+                       double l2, rw_err *err);
+
 #endif

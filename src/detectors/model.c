@@ -242,3 +242,8 @@ rw_status rw_model_fit_accounts(rw_model *m, const double *af, const double *lab
     for (int i = 0; i < RW_A_COUNT; i++) m->aw[i] = beta[i + 1];
     return RW_OK;
 }
+
+rw_status rw_logit_fit(double *beta, int p, const double *x, const double *label, const double *weight, size_t n,
+                       double l2, rw_err *err) {
+    return logit_fit(beta, p, x, label, weight, n, l2, err);
+}

@@ -125,6 +125,11 @@ rw_status rw_engine_open(rw_engine **out, const rw_engine_config *cfg, rw_err *e
     /* Loading the graph replays the whole log (seconds at a million
      * accounts); queries of stored runs do not need it. */
     if (!cfg->store_only) st = load_graph(e->store, &e->graph, &e->events, err);
+    e->readonly = cfg->readonly;
+    if (st == RW_OK) {
+        e->online_ready = 1;
+        st = rw_engine_online_open(e, err);
+    }
 done:
     free(key_path);
     if (st != RW_OK) {
@@ -137,6 +142,7 @@ done:
 
 void rw_engine_close(rw_engine *e) {
     if (!e) return;
+    if (e->online_ready) rw_engine_online_close(e);
     rw_graph_free(e->graph);
     rw_store_close(e->store);
     rw_hasher_free(e->hasher);
@@ -154,12 +160,16 @@ rw_status rw_engine_need_graph(const rw_engine *e, rw_err *err) {
 rw_status rw_engine_reload_graph(rw_engine *e, rw_err *err) {
     rw_graph *g = NULL;
     uint64_t events = 0;
+    pthread_mutex_lock(&e->store_mu);
     rw_status st = load_graph(e->store, &g, &events, err);
-    if (st != RW_OK) return st;
-    rw_graph_free(e->graph);
-    e->graph = g;
-    e->events = events;
-    return RW_OK;
+    if (st == RW_OK) {
+        rw_graph_free(e->graph);
+        e->graph = g;
+        e->events = events;
+        st = rw_engine_online_reload(e, err);
+    }
+    pthread_mutex_unlock(&e->store_mu);
+    return st;
 }
 
 void rw_engine_hash_event(const rw_hasher *h, const rw_event_raw *raw, rw_hevent *ev) {

@@ -160,6 +160,7 @@ typedef struct {
     size_t nreasons;
     char reasons[RW_REASONS_MAX][160];
     int new_account; /* the event created the account */
+    double features[24]; /* the online model's inputs (detectors' RW_O_*), for fitting */
 } rw_decision;
 
 /* Online settings; zeros mean the defaults. */

@@ -4,47 +4,49 @@
 
 #include <pthread.h>
 
+#include "detectors.h"
 #include "engine.h"
 #include "graph.h"
 #include "storage.h"
 
-struct rw_engine {
-    rw_store *store;
-    rw_graph *graph;
-    rw_hasher *hasher; /* NULL when read-only and no key file exists */
-    /* Writers (ingest, signups) take it exclusively; lookups share it. */
-    pthread_rwlock_t lock;
-    /* The store's connection is used by one thread at a time: ingest's
-     * store stage, a rescoring's run write, queries. */
-    pthread_mutex_t store_mu;
-    uint64_t events; /* events in the log */
-    char *db_path;
+/* A community as online scoring sees it: a cluster of the newest run, or one
+ * formed online since (batch_id 0). */
+typedef struct {
+    uint32_t batch_id;
+    uint32_t live_no; /* "live-N" when batch_id is 0 */
+    uint32_t size;    /* accounts */
+    uint32_t day_ts;  /* event time of the last signup counted in day */
+    float day;        /* signups, decayed with a one-day time constant */
+    float run_score;  /* score in the run (0 when formed online) */
+    uint8_t run_flagged;
+    uint8_t label; /* RW_LIVE_LABEL_* */
+} rw_live_comm;
+
+enum { RW_LIVE_LABEL_NONE = 0, RW_LIVE_LABEL_FRAUD = 1, RW_LIVE_LABEL_BENIGN = 2 };
+/* Per-node flags of online scoring. */
+enum {
+    RW_LIVE_CLEARED = 1 << 0,    /* attribute: a benign label stops it counting */
+    RW_LIVE_FRAUD_ATTR = 1 << 1, /* attribute: used by an account labelled fraud */
 };
 
-#define RW_SUBNET_TEXT 24 /* "ffff:ffff:ffff::/48" and "255.255.255.0/24" fit */
-
-/* One event after parsing and hashing: what the writer needs, no raw values
- * except the caller's own account id (kept in the batch's arena). */
+/* Online scoring state, guarded by the engine's lock (written under the
+ * write lock, read under the read lock). Arrays are indexed by node id. */
 typedef struct {
-    int64_t ts;
-    uint32_t account_off; /* into the owning batch's arena */
-    uint16_t account_len;
-    uint8_t type;
-    uint8_t mask; /* bit i: attribute kind i + 1 present */
-    rw_hash attr[RW_EVENT_ATTRS];
-    /* The IP's subnet as text ("203.0.113.0/24"), hashed by the writer only
-     * when the IP is new: most events reuse a known IP, and keyed hashing is
-     * the costliest step of parsing. Transient, like the batch itself. */
-    uint8_t subnet_len;
-    char subnet[RW_SUBNET_TEXT];
-} rw_hevent;
-
-/* Hashes a parsed event into ev (account text is not copied). */
-void rw_engine_hash_event(const rw_hasher *h, const rw_event_raw *raw, rw_hevent *ev);
-
-typedef struct {
-    uint64_t new_accounts, new_attributes, new_edges;
-} rw_apply_delta;
+    uint32_t cap;     /* nodes the per-node arrays hold */
+    uint32_t *comm;   /* community index (into c) of an account or attribute; 0: none */
+    uint8_t *flags;   /* RW_LIVE_* */
+    float *sub_hour;  /* subnet nodes: signups, decayed over about an hour */
+    float *sub_day;   /* ... and a day */
+    uint32_t *sub_ts; /* event time of the last update */
+    rw_live_comm *c;  /* c[0] unused */
+    uint32_t nc, ccap;
+    uint32_t next_live; /* the next "live-N" */
+    uint32_t placed;    /* nodes below it have been placed (bulk ingest adds nodes without) */
+    int64_t run;        /* run the batch communities come from (0: none) */
+    rw_online_model model;
+    double review, block;
+    uint32_t hub_degree;
+} rw_live;
 
 /* Rows for the store, produced by the graph writer and written by whoever
  * owns the transaction (the ingest's store thread, or the signup group
@@ -79,6 +81,62 @@ typedef struct {
     size_t cap_acc, cap_attr, cap_ev;
 } rw_store_ops;
 
+struct rw_engine {
+    rw_store *store;
+    rw_graph *graph;
+    rw_hasher *hasher; /* NULL when read-only and no key file exists */
+    /* Writers (ingest, signups) take it exclusively; lookups share it. */
+    pthread_rwlock_t lock;
+    /* The store's connection is used by one thread at a time: ingest's
+     * store stage, a rescoring's run write, queries. */
+    pthread_mutex_t store_mu;
+    uint64_t events; /* events in the log */
+    char *db_path;
+    int readonly;
+    int online_ready; /* rw_engine_online_open succeeded: close undoes it */
+    rw_live live;
+    /* Group commit: record() appends the store rows of its events to pending
+     * and waits; the committer thread writes everything pending in one
+     * transaction and wakes the waiters. Lock order: lock, then gc_mu. */
+    pthread_mutex_t gc_mu;
+    pthread_cond_t gc_wake, gc_done;
+    pthread_t committer;
+    int committer_running, gc_stop;
+    rw_store_ops pending;
+    uint64_t seq_queued, seq_done; /* events queued / settled (durable or failed) */
+    uint64_t fail_lo, fail_hi;     /* the last failed range of sequence numbers (fail_lo..fail_hi] */
+    rw_status fail_status;
+    rw_err fail_err;
+    int store_ok;
+    uint64_t signups_recorded, commits, commit_failures;
+    int rescoring; /* a rescoring is running (guarded by gc_mu) */
+};
+
+#define RW_SUBNET_TEXT 24 /* "ffff:ffff:ffff::/48" and "255.255.255.0/24" fit */
+
+/* One event after parsing and hashing: what the writer needs, no raw values
+ * except the caller's own account id (kept in the batch's arena). */
+typedef struct {
+    int64_t ts;
+    uint32_t account_off; /* into the owning batch's arena */
+    uint16_t account_len;
+    uint8_t type;
+    uint8_t mask; /* bit i: attribute kind i + 1 present */
+    rw_hash attr[RW_EVENT_ATTRS];
+    /* The IP's subnet as text ("203.0.113.0/24"), hashed by the writer only
+     * when the IP is new: most events reuse a known IP, and keyed hashing is
+     * the costliest step of parsing. Transient, like the batch itself. */
+    uint8_t subnet_len;
+    char subnet[RW_SUBNET_TEXT];
+} rw_hevent;
+
+/* Hashes a parsed event into ev (account text is not copied). */
+void rw_engine_hash_event(const rw_hasher *h, const rw_event_raw *raw, rw_hevent *ev);
+
+typedef struct {
+    uint64_t new_accounts, new_attributes, new_edges;
+} rw_apply_delta;
+
 void rw_store_ops_clear(rw_store_ops *ops);
 void rw_store_ops_free(rw_store_ops *ops);
 /* Writes the rows inside the store's open transaction. */
@@ -96,7 +154,27 @@ rw_status rw_engine_need_graph(const rw_engine *e, rw_err *err);
 /* Announces an event's keys to the graph a few events before applying it. */
 void rw_engine_prefetch(rw_engine *e, const rw_hevent *ev, const char *account);
 
-/* Rebuilds the graph from the store (after a failed transaction). */
+/* Online state: set up after the graph is loaded (newest run, labels, the
+ * committer thread), and freed on close. */
+rw_status rw_engine_online_open(rw_engine *e, rw_err *err);
+void rw_engine_online_close(rw_engine *e);
+/* Installs a new run for online scoring: membership[v] is the community of
+ * node v of the snapshot (n nodes), ids[c] its cluster id in the run,
+ * size[c] its accounts, score[c] its score. Takes the write lock. */
+rw_status rw_engine_online_install(rw_engine *e, int64_t run, uint32_t n, const uint32_t *membership, uint32_t ncomm,
+                                   const uint32_t *ids, const uint32_t *size, const double *score, double threshold,
+                                   rw_err *err);
+/* The live decision for account a at time ts, without recording anything.
+ * Call under the engine's lock. */
+void rw_engine_live_decision(const rw_engine *e, uint32_t a, int64_t ts, rw_decision *d);
+/* Applies a stored label to the live state. Call with the write lock. */
+void rw_engine_live_label(rw_engine *e, int on_cluster, uint32_t target, int fraud);
+/* Rebuilds the online state from the store's newest run (after a reload). */
+rw_status rw_engine_online_reload(rw_engine *e, rw_err *err);
+
+/* Rebuilds the graph and the online state from the store (after a failed
+ * transaction). Call with the write lock, nothing pending in the group commit
+ * and without store_mu. */
 rw_status rw_engine_reload_graph(rw_engine *e, rw_err *err);
 
 #endif

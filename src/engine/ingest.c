@@ -428,7 +428,10 @@ rw_status rw_engine_ingest_fd(rw_engine *e, rw_ingest_stats *out, int fd, const 
     rw_ingest_opts none = {0};
     if (!opts) opts = &none;
     double t0 = rw_now();
-    rw_status st = RW_OK;
+    /* Signups recorded before are made durable first: a failed ingest
+     * rebuilds the graph, which needs nothing pending. */
+    rw_status st = rw_engine_flush(e, err);
+    if (st != RW_OK) return st;
     pipeline p = {.e = e, .fd = fd, .name = name, .strict = opts->strict};
     pthread_mutex_init(&p.mu, NULL);
     pthread_cond_init(&p.cv, NULL);

@@ -342,6 +342,11 @@ rw_status rw_engine_rescore(rw_engine *e, const rw_rescore_params *rp, rw_rescor
     st = rw_engine_need_graph(e, err);
     if (st == RW_OK) st = rw_detect_init(2, err); /* idempotent: igraph error handler, BLAS threads */
     if (st != RW_OK) return st;
+    pthread_mutex_lock(&e->gc_mu);
+    int busy = e->rescoring;
+    e->rescoring = 1;
+    pthread_mutex_unlock(&e->gc_mu);
+    if (busy) return rw_fail(err, RW_ERR_EXISTS, "a rescoring is already running");
     pthread_rwlock_rdlock(&e->lock);
     st = rw_graph_snapshot(e->graph, &s, err);
     uint64_t events = e->events;
@@ -532,9 +537,26 @@ rw_status rw_engine_rescore(rw_engine *e, const rw_rescore_params *rp, rw_rescor
     if (st == RW_OK) st = rw_store_commit(e->store, 1, err);
     in_txn = 0;
     if (st == RW_OK) stage_done(&sg, "commit");
+    pthread_mutex_unlock(&e->store_mu);
+    have_store = 0;
+    /* From here on online scoring uses the new run. */
+    if (st == RW_OK) {
+        uint32_t *size = malloc(((size_t)ncomm + 1) * sizeof *size);
+        if (!size) {
+            st = rw_fail(err, RW_ERR_NOMEM, "out of memory");
+            goto done;
+        }
+        for (uint32_t c = 0; c < ncomm; c++) size[c] = feat[c].accounts;
+        st = rw_engine_online_install(e, run.id, s->n, membership, ncomm, ids, size, cscore, model.threshold, err);
+        free(size);
+        if (st == RW_OK) stage_done(&sg, "online");
+    }
 done:
     if (in_txn) rw_store_rollback(e->store);
     if (have_store) pthread_mutex_unlock(&e->store_mu);
+    pthread_mutex_lock(&e->gc_mu);
+    e->rescoring = 0;
+    pthread_mutex_unlock(&e->gc_mu);
     rw_graph_snap_free(s);
     detection_free(&d);
     free(prev);

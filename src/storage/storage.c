@@ -20,6 +20,7 @@ struct rw_store {
     sqlite3_stmt *run_stmt[3]; /* clusters, run accounts, run attributes: prepared on first use */
     int in_txn;
     int readonly;
+    int sync_full; /* every commit is fsynced (synchronous=FULL) */
 };
 
 static const char *const stmt_sql[ST_COUNT] = {
@@ -74,6 +75,9 @@ static const char *const migrations[] = {
     "  ('account','cluster')), target INTEGER NOT NULL, run INTEGER, label TEXT NOT NULL CHECK (label IN"
     "  ('fraud','benign')), note TEXT, created_at INTEGER NOT NULL);"
     "CREATE INDEX labels_by_target ON labels(target_kind, target);",
+    /* 3: the server lists a cluster's members and attributes. */
+    "CREATE INDEX run_accounts_by_cluster ON run_accounts(run, cluster) WHERE cluster != 0;"
+    "CREATE INDEX run_attributes_by_cluster ON run_attributes(run, cluster);",
 };
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -252,7 +256,7 @@ rw_status rw_store_commit(rw_store *s, int durable, rw_err *err) {
         return st;
     }
     s->in_txn = 0;
-    if (!durable) return RW_OK;
+    if (!durable || s->sync_full) return RW_OK;
     /* The safety level cannot change inside a transaction, so a durable
      * commit is followed by a one-row transaction at synchronous=FULL: its
      * fsync of the WAL makes every frame before it durable too. */
@@ -688,5 +692,163 @@ rw_status rw_store_model_put(rw_store *s, const char *text, const char *note, in
     }
     if (res == RW_OK) return rw_store_commit(s, 1, err);
     rw_store_rollback(s);
+    return res;
+}
+
+rw_status rw_store_set_sync_full(rw_store *s, int on, rw_err *err) {
+    rw_status st = exec(s, on ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL", err);
+    if (st == RW_OK) s->sync_full = on != 0;
+    return st;
+}
+
+rw_status rw_store_run_clusters_page(rw_store *s, int64_t run, double min_score, double after_score, uint32_t after_id,
+                                     uint64_t limit, rw_status (*cb)(void *ctx, const rw_cluster_row *c), void *ctx,
+                                     rw_err *err) {
+    sqlite3_stmt *st = NULL;
+    /* Keyset pagination on (score DESC, id ASC): stable while other runs are
+     * written, and no OFFSET scan. */
+    rw_status res = prepare(s, &st,
+                            "SELECT id, score, flagged, accounts, attributes, first_seen, last_seen, features, reasons"
+                            " FROM clusters WHERE run = ?1 AND score >= ?2"
+                            " AND (?4 = 0 OR score < ?3 OR (score = ?3 AND id > ?4))"
+                            " ORDER BY score DESC, id LIMIT ?5",
+                            err);
+    if (res != RW_OK) return res;
+    sqlite3_bind_int64(st, 1, run);
+    sqlite3_bind_double(st, 2, min_score);
+    sqlite3_bind_double(st, 3, after_score);
+    sqlite3_bind_int64(st, 4, after_id);
+    sqlite3_bind_int64(st, 5, limit ? (sqlite3_int64)limit : -1);
+    int rc, have;
+    while ((have = next_row(st, &rc)) > 0) {
+        rw_cluster_row c = {.id = (uint32_t)sqlite3_column_int64(st, 0),
+                            .score = sqlite3_column_double(st, 1),
+                            .flagged = sqlite3_column_int(st, 2),
+                            .accounts = (uint32_t)sqlite3_column_int64(st, 3),
+                            .attributes = (uint32_t)sqlite3_column_int64(st, 4),
+                            .first_seen = sqlite3_column_int64(st, 5),
+                            .last_seen = sqlite3_column_int64(st, 6),
+                            .features = (const char *)sqlite3_column_text(st, 7),
+                            .reasons = (const char *)sqlite3_column_text(st, 8)};
+        res = cb(ctx, &c);
+        if (res != RW_OK) break;
+    }
+    if (res == RW_OK && have < 0) res = db_fail(s, err, rc, "reading clusters");
+    sqlite3_finalize(st);
+    return res;
+}
+
+rw_status rw_store_cluster_members(rw_store *s, int64_t run, uint32_t cluster, uint64_t limit,
+                                   rw_status (*cb)(void *ctx, const rw_score_row *r), void *ctx, rw_err *err) {
+    sqlite3_stmt *st = NULL;
+    rw_status res =
+        prepare(s, &st,
+                "SELECT r.account, a.ext, r.score, r.flagged, r.cluster, r.reasons FROM run_accounts r"
+                " JOIN accounts a ON a.id = r.account WHERE r.run = ?1 AND r.cluster = ?2 AND r.cluster != 0"
+                " ORDER BY r.score DESC, r.account LIMIT ?3",
+                err);
+    if (res != RW_OK) return res;
+    sqlite3_bind_int64(st, 1, run);
+    sqlite3_bind_int64(st, 2, cluster);
+    sqlite3_bind_int64(st, 3, limit ? (sqlite3_int64)limit : -1);
+    int rc, have;
+    while ((have = next_row(st, &rc)) > 0) {
+        rw_score_row r = {.account = (uint32_t)sqlite3_column_int64(st, 0),
+                          .ext = (const char *)sqlite3_column_text(st, 1),
+                          .score = sqlite3_column_double(st, 2),
+                          .flagged = sqlite3_column_int(st, 3),
+                          .cluster = (uint32_t)sqlite3_column_int64(st, 4),
+                          .reasons = (const char *)sqlite3_column_text(st, 5)};
+        res = cb(ctx, &r);
+        if (res != RW_OK) break;
+    }
+    if (res == RW_OK && have < 0) res = db_fail(s, err, rc, "reading a cluster's members");
+    sqlite3_finalize(st);
+    return res;
+}
+
+rw_status rw_store_cluster_attributes(rw_store *s, int64_t run, uint32_t cluster,
+                                      rw_status (*cb)(void *ctx, uint32_t attribute), void *ctx, rw_err *err) {
+    sqlite3_stmt *st = NULL;
+    rw_status res = prepare(s, &st, "SELECT attribute FROM run_attributes WHERE run = ?1 AND cluster = ?2", err);
+    if (res != RW_OK) return res;
+    sqlite3_bind_int64(st, 1, run);
+    sqlite3_bind_int64(st, 2, cluster);
+    int rc, have;
+    while ((have = next_row(st, &rc)) > 0) {
+        res = cb(ctx, (uint32_t)sqlite3_column_int64(st, 0));
+        if (res != RW_OK) break;
+    }
+    if (res == RW_OK && have < 0) res = db_fail(s, err, rc, "reading a cluster's attributes");
+    sqlite3_finalize(st);
+    return res;
+}
+
+rw_status rw_store_run_account(rw_store *s, int64_t run, uint32_t account, rw_score_row *out, char *reasons,
+                               size_t size, rw_err *err) {
+    memset(out, 0, sizeof *out);
+    if (size) reasons[0] = 0;
+    sqlite3_stmt *st = NULL;
+    rw_status res = prepare(
+        s, &st, "SELECT score, flagged, cluster, reasons FROM run_accounts WHERE run = ?1 AND account = ?2", err);
+    if (res != RW_OK) return res;
+    sqlite3_bind_int64(st, 1, run);
+    sqlite3_bind_int64(st, 2, account);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        out->account = account;
+        out->score = sqlite3_column_double(st, 0);
+        out->flagged = sqlite3_column_int(st, 1);
+        out->cluster = (uint32_t)sqlite3_column_int64(st, 2);
+        const char *r = (const char *)sqlite3_column_text(st, 3);
+        snprintf(reasons, size, "%s", r ? r : "[]");
+        out->reasons = reasons;
+    } else if (rc == SQLITE_DONE) {
+        res = rw_fail(err, RW_ERR_NOTFOUND, "account not in run %lld", (long long)run);
+    } else {
+        res = db_fail(s, err, rc, "reading an account's score");
+    }
+    sqlite3_finalize(st);
+    return res;
+}
+
+rw_status rw_store_put_label(rw_store *s, const char *target_kind, int64_t target, int64_t run, const char *label,
+                             const char *note, int64_t *id, rw_err *err) {
+    sqlite3_stmt *st = NULL;
+    *id = 0;
+    rw_status res = rw_store_begin(s, err);
+    if (res != RW_OK) return res;
+    res = prepare(s, &st,
+                  "INSERT INTO labels(target_kind, target, run, label, note, created_at)"
+                  " VALUES (?1, ?2, nullif(?3, 0), ?4, ?5, unixepoch())",
+                  err);
+    if (res == RW_OK) {
+        sqlite3_bind_text(st, 1, target_kind, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, target);
+        sqlite3_bind_int64(st, 3, run);
+        sqlite3_bind_text(st, 4, label, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, note ? note : "", -1, SQLITE_STATIC);
+        res = step_insert(s, st, "insert label", err);
+        *id = sqlite3_last_insert_rowid(s->db);
+        sqlite3_finalize(st);
+    }
+    if (res == RW_OK) return rw_store_commit(s, 1, err);
+    rw_store_rollback(s);
+    return res;
+}
+
+rw_status rw_store_labels(rw_store *s, rw_status (*cb)(void *ctx, int on_cluster, int64_t target, int fraud), void *ctx,
+                          rw_err *err) {
+    sqlite3_stmt *st = NULL;
+    rw_status res =
+        prepare(s, &st, "SELECT target_kind = 'cluster', target, label = 'fraud' FROM labels ORDER BY id", err);
+    if (res != RW_OK) return res;
+    int rc, have;
+    while ((have = next_row(st, &rc)) > 0) {
+        res = cb(ctx, sqlite3_column_int(st, 0), sqlite3_column_int64(st, 1), sqlite3_column_int(st, 2));
+        if (res != RW_OK) break;
+    }
+    if (res == RW_OK && have < 0) res = db_fail(s, err, rc, "reading labels");
+    sqlite3_finalize(st);
     return res;
 }

@@ -116,4 +116,32 @@ rw_status rw_store_model_latest(rw_store *s, int *version, char *text, size_t si
 /* Stores a new model version (in its own transaction). */
 rw_status rw_store_model_put(rw_store *s, const char *text, const char *note, int *version, rw_err *err);
 
+/* Clusters of run with score >= min_score, highest score first, after the
+ * cursor (after_score, after_id); after_id 0 starts at the top. */
+rw_status rw_store_run_clusters_page(rw_store *s, int64_t run, double min_score, double after_score, uint32_t after_id,
+                                     uint64_t limit, rw_status (*cb)(void *ctx, const rw_cluster_row *c), void *ctx,
+                                     rw_err *err);
+/* Accounts of one cluster of run, highest score first (limit 0: all). */
+rw_status rw_store_cluster_members(rw_store *s, int64_t run, uint32_t cluster, uint64_t limit,
+                                   rw_status (*cb)(void *ctx, const rw_score_row *r), void *ctx, rw_err *err);
+/* Attribute nodes of one cluster of run. */
+rw_status rw_store_cluster_attributes(rw_store *s, int64_t run, uint32_t cluster,
+                                      rw_status (*cb)(void *ctx, uint32_t attribute), void *ctx, rw_err *err);
+/* One account's row of run (ext not filled); reasons copied into the
+ * caller's buffer. RW_ERR_NOTFOUND when the run does not hold it. */
+rw_status rw_store_run_account(rw_store *s, int64_t run, uint32_t account, rw_score_row *out, char *reasons,
+                               size_t size, rw_err *err);
+
+/* Stores an analyst's label (target_kind "account" or "cluster", label
+ * "fraud" or "benign") in its own durable transaction; *id its row id. */
+rw_status rw_store_put_label(rw_store *s, const char *target_kind, int64_t target, int64_t run, const char *label,
+                             const char *note, int64_t *id, rw_err *err);
+/* Every label in the order given. */
+rw_status rw_store_labels(rw_store *s, rw_status (*cb)(void *ctx, int on_cluster, int64_t target, int fraud), void *ctx,
+                          rw_err *err);
+
+/* With on, every commit is fsynced (synchronous=FULL): the server's group
+ * commit acknowledges nothing before its fsync. */
+rw_status rw_store_set_sync_full(rw_store *s, int on, rw_err *err);
+
 #endif

@@ -1,0 +1,813 @@
+/* Online path: recording events with group commit, and scoring each against
+ * the live graph and the communities of the newest run, which new accounts
+ * join at once (so a ring's score rises as it grows, before any batch run). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_int.h"
+
+#define DEFAULT_REVIEW 0.75
+#define DEFAULT_BLOCK  0.9
+#define HUB_DEGREE     200 /* as the batch detectors: above it an attribute glues nothing */
+#define TAU_HOUR       3600.0
+#define TAU_DAY        86400.0
+#define MAX_FAILS      16
+
+const char *rw_verdict_name(rw_verdict v) {
+    static const char *const names[] = {"allow", "review", "block"};
+    return (unsigned)v < 3 ? names[v] : "allow";
+}
+
+/* ---- live state ----------------------------------------------------------- */
+
+static double decay(double value, int64_t from, int64_t to, double tau) {
+    if (to <= from) return value;
+    return value * exp(-(double)(to - from) / tau);
+}
+
+static void live_free(rw_live *L) {
+    free(L->comm);
+    free(L->flags);
+    free(L->sub_hour);
+    free(L->sub_day);
+    free(L->sub_ts);
+    free(L->c);
+    memset(L, 0, sizeof *L);
+}
+
+/* Makes room for nodes [0, n); new entries are zero. Returns 0 on success. */
+static int live_grow(rw_live *L, uint32_t n) {
+    if (n <= L->cap) return 0;
+    uint32_t cap = L->cap ? L->cap : 1024;
+    while (cap < n) cap = cap > UINT32_MAX / 2 ? UINT32_MAX : cap * 2;
+    void *p[5] = {realloc(L->comm, (size_t)cap * sizeof *L->comm), NULL, NULL, NULL, NULL};
+    if (p[0]) L->comm = p[0];
+    p[1] = realloc(L->flags, (size_t)cap);
+    if (p[1]) L->flags = p[1];
+    p[2] = realloc(L->sub_hour, (size_t)cap * sizeof *L->sub_hour);
+    if (p[2]) L->sub_hour = p[2];
+    p[3] = realloc(L->sub_day, (size_t)cap * sizeof *L->sub_day);
+    if (p[3]) L->sub_day = p[3];
+    p[4] = realloc(L->sub_ts, (size_t)cap * sizeof *L->sub_ts);
+    if (p[4]) L->sub_ts = p[4];
+    if (!p[0] || !p[1] || !p[2] || !p[3] || !p[4]) return -1; /* the grown ones are kept; cap is not raised */
+    size_t add = (size_t)(cap - L->cap);
+    memset(L->comm + L->cap, 0, add * sizeof *L->comm);
+    memset(L->flags + L->cap, 0, add);
+    memset(L->sub_hour + L->cap, 0, add * sizeof *L->sub_hour);
+    memset(L->sub_day + L->cap, 0, add * sizeof *L->sub_day);
+    memset(L->sub_ts + L->cap, 0, add * sizeof *L->sub_ts);
+    L->cap = cap;
+    return 0;
+}
+
+/* Appends a community; returns its index, 0 when out of memory. */
+static uint32_t comm_add(rw_live *L, const rw_live_comm *c) {
+    if (L->nc + 1 >= L->ccap) {
+        uint32_t cap = L->ccap ? L->ccap * 2 : 1024;
+        rw_live_comm *n = realloc(L->c, (size_t)cap * sizeof *n);
+        if (!n) return 0;
+        L->c = n;
+        L->ccap = cap;
+        if (L->nc == 0) {
+            memset(&L->c[0], 0, sizeof L->c[0]);
+            L->nc = 1;
+        }
+    }
+    L->c[L->nc] = *c;
+    return L->nc++;
+}
+
+static void comm_count_signup(rw_live_comm *c, int64_t ts, double weight) {
+    c->day = (float)(decay(c->day, c->day_ts, ts, TAU_DAY) + weight);
+    if (ts > (int64_t)c->day_ts) c->day_ts = (uint32_t)(ts < 0 ? 0 : ts > UINT32_MAX ? UINT32_MAX : ts);
+}
+
+/* Evidence of a shared attribute by kind: a card says more than an address. */
+static const double kind_weight[RW_KIND_COUNT] = {0, 1.0, 2.0, 3.0, 0};
+
+/* An attribute that may tie accounts together online. */
+static int linking(const rw_engine *e, uint32_t x, uint32_t *deg) {
+    const rw_live *L = &e->live;
+    *deg = rw_graph_degree(e->graph, x);
+    return *deg >= 2 && *deg <= L->hub_degree && !(L->flags[x] & RW_LIVE_CLEARED);
+}
+
+/* Puts account a (and its linking attributes) into a community: the one its
+ * attributes vote for, else a new one formed with the accounts it shares an
+ * attribute with. Called under the write lock after the event is applied. */
+static void live_place(rw_engine *e, uint32_t a, int64_t ts, int signup) {
+    rw_live *L = &e->live;
+    uint32_t nedges = 0;
+    const rw_edge *ed = rw_graph_account_edges(e->graph, a, &nedges);
+    uint32_t cur = L->comm[a];
+    if (!cur) {
+        enum { MAXC = 16 };
+        uint32_t cand[MAXC], ncand = 0, seed = RW_NODE_NONE;
+        double vote[MAXC], seed_w = 0;
+        for (uint32_t i = 0; i < nedges; i++) {
+            uint32_t x = ed[i].attr, deg;
+            if (!linking(e, x, &deg)) continue;
+            double w = kind_weight[rw_graph_kind(e->graph, x)] / log(2.0 + deg);
+            uint32_t c = L->comm[x];
+            if (!c) {
+                if (w > seed_w) seed_w = w, seed = x;
+                continue;
+            }
+            uint32_t k = 0;
+            while (k < ncand && cand[k] != c) k++;
+            if (k == ncand) {
+                if (ncand == MAXC) continue;
+                cand[ncand] = c, vote[ncand++] = 0;
+            }
+            vote[k] += w;
+        }
+        double best = 0;
+        for (uint32_t k = 0; k < ncand; k++)
+            if (vote[k] > best) cur = cand[k], best = vote[k];
+        if (cur) {
+            L->comm[a] = cur;
+            L->c[cur].size++;
+            if (signup) comm_count_signup(&L->c[cur], ts, 1.0);
+        } else if (seed != RW_NODE_NONE) {
+            /* A new community of the accounts behind the strongest shared
+             * attribute; their signups count in its growth by their age. */
+            rw_live_comm nc = {.live_no = ++L->next_live};
+            cur = comm_add(L, &nc);
+            if (!cur) return;
+            uint32_t nacc = 0;
+            const uint32_t *acc = rw_graph_attr_accounts(e->graph, seed, &nacc);
+            for (uint32_t i = 0; i < nacc; i++) {
+                uint32_t b = acc[i];
+                if (L->comm[b] && b != a) continue;
+                L->comm[b] = cur;
+                L->c[cur].size++;
+                int64_t first = rw_graph_first_seen(e->graph, b);
+                comm_count_signup(&L->c[cur], first, 1.0);
+            }
+            comm_count_signup(&L->c[cur], ts, 0.0);
+            L->comm[seed] = cur;
+        }
+    }
+    if (!cur) return;
+    for (uint32_t i = 0; i < nedges; i++) {
+        uint32_t x = ed[i].attr, deg;
+        if (!L->comm[x] && linking(e, x, &deg)) L->comm[x] = cur;
+    }
+}
+
+/* Counts a signup on its IP's subnet (the subnet nodes carry no edges, so
+ * their velocity lives here rather than in the graph). */
+static void subnet_signup(rw_live *L, uint32_t subnet, int64_t ts) {
+    uint32_t t = (uint32_t)(ts < 0 ? 0 : ts > UINT32_MAX ? UINT32_MAX : ts);
+    L->sub_hour[subnet] = (float)(decay(L->sub_hour[subnet], L->sub_ts[subnet], t, TAU_HOUR) + 1);
+    L->sub_day[subnet] = (float)(decay(L->sub_day[subnet], L->sub_ts[subnet], t, TAU_DAY) + 1);
+    if (t > L->sub_ts[subnet]) L->sub_ts[subnet] = t;
+}
+
+/* Raw figures behind the features, kept for the reasons. */
+typedef struct {
+    double shared[RW_KIND_COUNT], day[RW_KIND_COUNT], hour[RW_KIND_COUNT];
+    double foreign; /* accounts on its device never seen on its subnet */
+    double sub_hour, sub_day;
+    int fraud_attr;
+} raw_figures;
+
+static void cluster_text(const rw_live *L, uint32_t c, char *out) {
+    if (!c)
+        out[0] = 0;
+    else if (L->c[c].batch_id)
+        snprintf(out, RW_CLUSTER_TEXT, "c%u", L->c[c].batch_id);
+    else
+        snprintf(out, RW_CLUSTER_TEXT, "live-%u", L->c[c].live_no);
+}
+
+static void reason_text(const rw_live *L, uint32_t c, int f, const raw_figures *r, char *out) {
+    const rw_live_comm *cm = &L->c[c];
+    switch (f) {
+        case RW_O_DEVICE_SHARED:
+        case RW_O_DEVICE_DAY:
+        case RW_O_DEVICE_BURST:
+        case RW_O_DEVICE_DAY2:
+            snprintf(out, 160, "its device is shared with %.0f other accounts, %.0f of them new in the last day",
+                     r->shared[RW_KIND_DEVICE], r->day[RW_KIND_DEVICE]);
+            break;
+        case RW_O_DEVICE_FOREIGN:
+            snprintf(out, 160,
+                     "%.0f other accounts on its device came from other networks (an emulator or device farm?)",
+                     r->foreign);
+            break;
+        case RW_O_CARD_SHARED:
+        case RW_O_CARD_DAY:
+            snprintf(out, 160, "its card is used by %.0f other accounts, %.0f of them new in the last day",
+                     r->shared[RW_KIND_PAYMENT], r->day[RW_KIND_PAYMENT]);
+            break;
+        case RW_O_IP_SHARED:
+        case RW_O_IP_HOUR:
+            snprintf(out, 160, "its IP address is shared with %.0f other accounts, %.0f of them new in the last hour",
+                     r->shared[RW_KIND_IP], r->hour[RW_KIND_IP]);
+            break;
+        case RW_O_SUBNET_OTHER:
+        case RW_O_SUBNET_DAY:
+            snprintf(out, 160, "%.0f other signups from its /24 in the last hour, %.0f in the last day",
+                     r->sub_hour > 0 ? r->sub_hour : 0, r->sub_day > 0 ? r->sub_day : 0);
+            break;
+        case RW_O_COMM_SCORE:
+        case RW_O_COMM_FLAGGED:
+            snprintf(out, 160, "joins cluster c%u (score %.2f%s, %u accounts)", cm->batch_id, cm->run_score,
+                     cm->run_flagged ? ", flagged by the batch run" : "", cm->size);
+            break;
+        case RW_O_COMM_SIZE:
+        case RW_O_COMM_DAY:
+            if (cm->batch_id)
+                snprintf(out, 160, "joins cluster c%u: %u accounts, %.0f signups in the last day", cm->batch_id,
+                         cm->size, (double)cm->day);
+            else
+                snprintf(out, 160,
+                         "forms a new group of %u accounts linked by shared attributes, %.0f new in the last day",
+                         cm->size, (double)cm->day);
+            break;
+        default:
+            snprintf(out, 160, "%s", rw_online_feature_name(f));
+    }
+}
+
+/* Does account b have an IP in one of the subnets in sub[0..n)? */
+static int seen_on(const rw_graph *g, uint32_t b, const uint32_t *sub, uint32_t n) {
+    uint32_t nb = 0;
+    const rw_edge *eb = rw_graph_account_edges(g, b, &nb);
+    for (uint32_t j = 0; j < nb; j++) {
+        uint32_t p = rw_graph_parent(g, eb[j].attr);
+        for (uint32_t k = 0; p != RW_NODE_NONE && k < n; k++)
+            if (p == sub[k]) return 1;
+    }
+    return 0;
+}
+
+/* The most accounts on one of a's (non-hub) devices that were never seen on
+ * any of a's subnets: people share a tablet at home, farms share an
+ * emulator image across proxies. Bounded by the hub degree. */
+static double foreign_accounts(const rw_engine *e, uint32_t a, const rw_edge *ed, uint32_t nedges) {
+    enum { MAXSUB = 8 };
+    uint32_t sub[MAXSUB], ns = 0;
+    for (uint32_t i = 0; i < nedges && ns < MAXSUB; i++) {
+        uint32_t p = rw_graph_parent(e->graph, ed[i].attr);
+        if (p != RW_NODE_NONE) sub[ns++] = p;
+    }
+    double best = 0;
+    for (uint32_t i = 0; i < nedges; i++) {
+        uint32_t x = ed[i].attr;
+        if (rw_graph_kind(e->graph, x) != RW_KIND_DEVICE || (e->live.flags[x] & RW_LIVE_CLEARED)) continue;
+        uint32_t n = 0;
+        const uint32_t *acc = rw_graph_attr_accounts(e->graph, x, &n);
+        if (n < 2 || n > e->live.hub_degree) continue;
+        double count = 0;
+        for (uint32_t k = 0; k < n; k++)
+            if (acc[k] != a && !seen_on(e->graph, acc[k], sub, ns)) count++;
+        if (count > best) best = count;
+    }
+    return best;
+}
+
+/* Features that one sentence explains together. */
+static const int sentence[RW_O_COUNT] = {
+    [RW_O_DEVICE_SHARED] = RW_O_DEVICE_SHARED,
+    [RW_O_DEVICE_DAY] = RW_O_DEVICE_SHARED,
+    [RW_O_DEVICE_BURST] = RW_O_DEVICE_SHARED,
+    [RW_O_DEVICE_DAY2] = RW_O_DEVICE_SHARED,
+    [RW_O_CARD_SHARED] = RW_O_CARD_SHARED,
+    [RW_O_CARD_DAY] = RW_O_CARD_SHARED,
+    [RW_O_IP_SHARED] = RW_O_IP_SHARED,
+    [RW_O_IP_HOUR] = RW_O_IP_SHARED,
+    [RW_O_SUBNET_OTHER] = RW_O_SUBNET_OTHER,
+    [RW_O_SUBNET_DAY] = RW_O_SUBNET_OTHER,
+    [RW_O_IP_HUB] = RW_O_IP_HUB,
+    [RW_O_DEVICE_HUB] = RW_O_DEVICE_HUB,
+    [RW_O_COMM_SCORE] = RW_O_COMM_SCORE,
+    [RW_O_COMM_FLAGGED] = RW_O_COMM_SCORE,
+    [RW_O_COMM_SIZE] = RW_O_COMM_SIZE,
+    [RW_O_COMM_DAY] = RW_O_COMM_SIZE,
+};
+
+/* Scores account a after an event at ts. Under the engine's lock. */
+static void live_score(const rw_engine *e, uint32_t a, int64_t ts, int signup, rw_decision *d) {
+    const rw_live *L = &e->live;
+    double f[RW_O_COUNT] = {0};
+    raw_figures r;
+    memset(&r, 0, sizeof r);
+    uint32_t nedges = 0;
+    const rw_edge *ed = rw_graph_account_edges(e->graph, a, &nedges);
+    for (uint32_t i = 0; i < nedges; i++) {
+        uint32_t x = ed[i].attr;
+        rw_kind k = rw_graph_kind(e->graph, x);
+        if (L->flags[x] & RW_LIVE_CLEARED) continue;
+        if (L->flags[x] & RW_LIVE_FRAUD_ATTR) r.fraud_attr = 1;
+        uint32_t deg = rw_graph_degree(e->graph, x);
+        if (deg > L->hub_degree) {
+            if (k == RW_KIND_IP) f[RW_O_IP_HUB] = 1;
+            if (k == RW_KIND_DEVICE) f[RW_O_DEVICE_HUB] = 1;
+            continue;
+        }
+        double vel[RW_VEL_COUNT];
+        rw_graph_velocity(e->graph, x, ts, vel);
+        /* The account itself counts in the velocity from its first use. */
+        double age = ts > (int64_t)ed[i].first_seen ? (double)(ts - (int64_t)ed[i].first_seen) : 0;
+        double hour = vel[RW_VEL_HOUR] - exp(-age / TAU_HOUR), day = vel[RW_VEL_DAY] - exp(-age / TAU_DAY);
+        double others = deg - 1.0;
+        if (others > r.shared[k]) r.shared[k] = others;
+        if (day > r.day[k]) r.day[k] = day;
+        if (hour > r.hour[k]) r.hour[k] = hour;
+        uint32_t sub = rw_graph_parent(e->graph, x);
+        if (k == RW_KIND_IP && sub != RW_NODE_NONE && sub < L->cap) {
+            double sh = decay(L->sub_hour[sub], L->sub_ts[sub], ts, TAU_HOUR) - (signup ? 1 : 0);
+            double sd = decay(L->sub_day[sub], L->sub_ts[sub], ts, TAU_DAY) - (signup ? 1 : 0);
+            if (sh > r.sub_hour) r.sub_hour = sh;
+            if (sd > r.sub_day) r.sub_day = sd;
+        }
+    }
+    r.foreign = foreign_accounts(e, a, ed, nedges);
+    f[RW_O_DEVICE_FOREIGN] = log1p(r.foreign);
+    f[RW_O_DEVICE_SHARED] = log1p(r.shared[RW_KIND_DEVICE]);
+    f[RW_O_DEVICE_DAY] = log1p(r.day[RW_KIND_DEVICE] > 0 ? r.day[RW_KIND_DEVICE] : 0);
+    f[RW_O_DEVICE_BURST] = r.shared[RW_KIND_DEVICE] > 0 && r.day[RW_KIND_DEVICE] > 0
+                               ? fmin(1.0, r.day[RW_KIND_DEVICE] / r.shared[RW_KIND_DEVICE])
+                               : 0;
+    f[RW_O_DEVICE_DAY2] = r.day[RW_KIND_DEVICE] >= 1.5;
+    f[RW_O_CARD_SHARED] = log1p(r.shared[RW_KIND_PAYMENT]);
+    f[RW_O_CARD_DAY] = log1p(r.day[RW_KIND_PAYMENT] > 0 ? r.day[RW_KIND_PAYMENT] : 0);
+    f[RW_O_IP_SHARED] = log1p(r.shared[RW_KIND_IP]);
+    f[RW_O_IP_HOUR] = log1p(r.hour[RW_KIND_IP] > 0 ? r.hour[RW_KIND_IP] : 0);
+    double other = r.sub_hour - (r.hour[RW_KIND_IP] > 0 ? r.hour[RW_KIND_IP] : 0);
+    f[RW_O_SUBNET_OTHER] = log1p(other > 0 ? other : 0);
+    f[RW_O_SUBNET_DAY] = log1p(r.sub_day > 0 ? r.sub_day : 0);
+    uint32_t c = L->comm[a];
+    const rw_live_comm *cm = c ? &L->c[c] : NULL;
+    if (cm && cm->label != RW_LIVE_LABEL_BENIGN) {
+        double day = decay(cm->day, cm->day_ts, ts, TAU_DAY) - (signup ? 1 : 0);
+        f[RW_O_COMM_SCORE] = cm->run_score;
+        f[RW_O_COMM_FLAGGED] = cm->run_flagged;
+        f[RW_O_COMM_SIZE] = log1p(cm->size > 1 ? cm->size - 1 : 0);
+        f[RW_O_COMM_DAY] = log1p(day > 0 ? day : 0);
+    }
+    d->score = rw_online_score(&L->model, f);
+    _Static_assert(RW_O_COUNT <= sizeof d->features / sizeof d->features[0], "rw_decision.features is too small");
+    memcpy(d->features, f, sizeof f);
+    cluster_text(L, c, d->cluster);
+    d->nreasons = 0;
+    /* Analysts' labels override the model, and say so. */
+    if (L->flags[a] & RW_LIVE_CLEARED) {
+        d->score = 0;
+        snprintf(d->reasons[d->nreasons++], 160, "the account is labelled benign by an analyst");
+    } else if (cm && cm->label == RW_LIVE_LABEL_FRAUD) {
+        if (d->score < L->block) d->score = L->block;
+        snprintf(d->reasons[d->nreasons++], 160, "joins %s, labelled fraud by an analyst", d->cluster);
+    } else if (r.fraud_attr) {
+        if (d->score < L->review) d->score = L->review;
+        snprintf(d->reasons[d->nreasons++], 160, "shares an attribute with an account labelled fraud");
+    }
+    if (cm && cm->label == RW_LIVE_LABEL_BENIGN && d->nreasons < RW_REASONS_MAX)
+        snprintf(d->reasons[d->nreasons++], 160, "its group %s is labelled benign by an analyst", d->cluster);
+    if (!(L->flags[a] & RW_LIVE_CLEARED)) {
+        int top[RW_O_COUNT];
+        size_t nt = rw_online_top(&L->model, f, top, RW_O_COUNT);
+        int said[RW_O_COUNT] = {0};
+        for (size_t i = 0; i < nt && d->nreasons < RW_REASONS_MAX; i++) {
+            /* Features that share one sentence say it once. */
+            int key = sentence[top[i]];
+            if (key == RW_O_IP_HUB || key == RW_O_DEVICE_HUB) continue; /* not evidence by itself */
+            if (key == RW_O_COMM_SCORE && !(cm && cm->batch_id)) continue;
+            if (said[key]) continue;
+            said[key] = 1;
+            reason_text(L, c, top[i], &r, d->reasons[d->nreasons++]);
+        }
+    }
+    d->verdict = d->score >= L->block ? RW_BLOCK : d->score >= L->review ? RW_REVIEW : RW_ALLOW;
+}
+
+/* The online figures of an account in a snapshot (for the features file
+ * of the replay and the account view). Under the engine's lock. */
+void rw_engine_live_decision(const rw_engine *e, uint32_t a, int64_t ts, rw_decision *d) {
+    memset(d, 0, sizeof *d);
+    if (a < e->live.cap) live_score(e, a, ts, 0, d);
+}
+
+static int place_rest(rw_engine *e, uint32_t from);
+
+/* ---- group commit --------------------------------------------------------- */
+
+typedef struct {
+    uint64_t lo, hi;
+    rw_status st;
+    rw_err err;
+} failure;
+
+static void *committer_main(void *arg) {
+    rw_engine *e = arg;
+    rw_store_ops writing = {0};
+    pthread_mutex_lock(&e->gc_mu);
+    for (;;) {
+        while (!e->pending.nev && !e->pending.nacc && !e->pending.nattr && !e->gc_stop)
+            pthread_cond_wait(&e->gc_wake, &e->gc_mu);
+        if (!e->pending.nev && !e->pending.nacc && !e->pending.nattr) break;
+        rw_store_ops t = writing;
+        writing = e->pending;
+        e->pending = t;
+        rw_store_ops_clear(&e->pending);
+        uint64_t upto = e->seq_queued;
+        pthread_mutex_unlock(&e->gc_mu);
+
+        rw_err err = {{0}};
+        pthread_mutex_lock(&e->store_mu);
+        rw_status st = rw_store_begin(e->store, &err);
+        if (st == RW_OK) {
+            st = rw_engine_write_ops(e->store, &writing, &err);
+            if (st == RW_OK)
+                st = rw_store_commit(e->store, 1, &err);
+            else
+                rw_store_rollback(e->store);
+        }
+        pthread_mutex_unlock(&e->store_mu);
+        rw_store_ops_clear(&writing);
+        if (st != RW_OK) {
+            /* Memory is ahead of disk: fail everything not yet durable and
+             * rebuild the graph from the store, so what was acknowledged is
+             * exactly what is kept. */
+            pthread_rwlock_wrlock(&e->lock);
+            pthread_mutex_lock(&e->gc_mu);
+            e->fail_lo = e->seq_done;
+            e->fail_hi = e->seq_queued;
+            e->fail_status = st;
+            e->fail_err = err;
+            e->seq_done = e->seq_queued;
+            rw_store_ops_clear(&e->pending);
+            e->store_ok = 0;
+            e->commit_failures++;
+            pthread_cond_broadcast(&e->gc_done);
+            pthread_mutex_unlock(&e->gc_mu);
+            rw_err ignored;
+            rw_engine_reload_graph(e, &ignored);
+            pthread_rwlock_unlock(&e->lock);
+            pthread_mutex_lock(&e->gc_mu);
+            continue;
+        }
+        pthread_mutex_lock(&e->gc_mu);
+        e->seq_done = upto;
+        e->store_ok = 1;
+        e->commits++;
+        pthread_cond_broadcast(&e->gc_done);
+    }
+    pthread_mutex_unlock(&e->gc_mu);
+    rw_store_ops_free(&writing);
+    return NULL;
+}
+
+/* Waits until sequence number seq is settled; its status. */
+static rw_status wait_settled(rw_engine *e, uint64_t seq, rw_err *err) {
+    rw_status st = RW_OK;
+    pthread_mutex_lock(&e->gc_mu);
+    while (e->seq_done < seq) pthread_cond_wait(&e->gc_done, &e->gc_mu);
+    /* Failures are rare and fail everything queued, so the newest failed
+     * range covers any waiter that has not yet looked. */
+    if (seq > e->fail_lo && seq <= e->fail_hi) {
+        st = e->fail_status;
+        if (err) *err = e->fail_err;
+        rw_err_prefix(err, "not stored: ");
+    }
+    pthread_mutex_unlock(&e->gc_mu);
+    return st;
+}
+
+rw_status rw_engine_flush(rw_engine *e, rw_err *err) {
+    if (!e->committer_running) return RW_OK;
+    pthread_mutex_lock(&e->gc_mu);
+    uint64_t seq = e->seq_queued;
+    pthread_mutex_unlock(&e->gc_mu);
+    return wait_settled(e, seq, err);
+}
+
+rw_status rw_engine_record(rw_engine *e, const rw_event_raw *ev, size_t n, rw_decision *out, int durable, rw_err *err) {
+    rw_status st = rw_engine_need_graph(e, err);
+    if (st != RW_OK) return st;
+    if (!e->committer_running || !e->hasher)
+        return rw_fail(err, RW_ERR_PERM, "the database is open read-only: events cannot be recorded");
+    if (n == 0) return RW_OK;
+    rw_hevent one, *hev = n == 1 ? &one : malloc(n * sizeof *hev);
+    if (!hev) return rw_fail(err, RW_ERR_NOMEM, "out of memory for %zu events", n);
+    /* Keyed hashing is the costly part: done before taking the lock. */
+    for (size_t i = 0; i < n; i++) {
+        rw_engine_hash_event(e->hasher, &ev[i], &hev[i]);
+        hev[i].account_len = (uint16_t)ev[i].account_len;
+    }
+    uint64_t seq = 0;
+    pthread_rwlock_wrlock(&e->lock);
+    pthread_mutex_lock(&e->gc_mu);
+    size_t applied = 0;
+    /* Accounts a bulk ingest added since are placed before this one. */
+    if (e->live.placed < rw_graph_node_count(e->graph) && place_rest(e, e->live.placed) != 0)
+        st = rw_fail(err, RW_ERR_NOMEM, "out of memory for online scoring");
+    for (size_t i = 0; st == RW_OK && i < n; i++) {
+        size_t nacc = e->pending.nacc;
+        uint32_t a;
+        rw_apply_delta delta = {0};
+        st = rw_engine_apply(e, &hev[i], ev[i].account, &a, &e->pending, &delta, err);
+        if (st != RW_OK) break;
+        applied++;
+        if (e->pending.nacc > nacc) {
+            /* The row must outlive the caller's buffer: point it at the
+             * graph's copy, which lives until the graph is rebuilt (and a
+             * rebuild waits for the pending rows first). */
+            size_t len;
+            e->pending.acc[nacc].ext = rw_graph_account_id(e->graph, a, &len);
+        }
+        if (live_grow(&e->live, rw_graph_node_count(e->graph)) != 0) {
+            st = rw_fail(err, RW_ERR_NOMEM, "out of memory for online scoring");
+            break;
+        }
+        int signup = ev[i].type == RW_EV_SIGNUP || delta.new_accounts;
+        if (signup) {
+            e->signups_recorded++;
+            uint32_t nedges = 0;
+            const rw_edge *ed = rw_graph_account_edges(e->graph, a, &nedges);
+            for (uint32_t k = 0; k < nedges; k++) {
+                uint32_t sub = rw_graph_parent(e->graph, ed[k].attr);
+                if (sub != RW_NODE_NONE && ed[k].first_seen == (uint32_t)ev[i].ts)
+                    subnet_signup(&e->live, sub, ev[i].ts);
+            }
+        }
+        live_place(e, a, ev[i].ts, signup);
+        e->live.placed = rw_graph_node_count(e->graph);
+        if (out) {
+            live_score(e, a, ev[i].ts, signup, &out[i]);
+            out[i].new_account = delta.new_accounts != 0;
+        }
+    }
+    e->seq_queued += applied;
+    seq = e->seq_queued;
+    if (applied) pthread_cond_signal(&e->gc_wake);
+    pthread_mutex_unlock(&e->gc_mu);
+    pthread_rwlock_unlock(&e->lock);
+    if (hev != &one) free(hev);
+    if (st != RW_OK) return st;
+    return durable ? wait_settled(e, seq, err) : RW_OK;
+}
+
+void rw_engine_set_online(rw_engine *e, const rw_online_params *p) {
+    pthread_rwlock_wrlock(&e->lock);
+    e->live.review = p->review > 0 ? p->review : DEFAULT_REVIEW;
+    e->live.block = p->block > 0 ? p->block : DEFAULT_BLOCK;
+    pthread_rwlock_unlock(&e->lock);
+}
+
+/* ---- runs and labels into the live state ------------------------------------ */
+
+typedef struct {
+    rw_live *L;
+    uint32_t *by_id; /* batch id -> community index */
+    uint32_t nid;
+} install_ctx;
+
+static rw_status on_cluster_row(void *ctx, const rw_cluster_row *c) {
+    install_ctx *ic = ctx;
+    if (c->id >= ic->nid) return RW_OK;
+    rw_live_comm nc = {.batch_id = c->id,
+                       .size = c->accounts,
+                       .run_score = (float)c->score,
+                       .run_flagged = (uint8_t)c->flagged,
+                       .day_ts = (uint32_t)(c->last_seen < 0 ? 0 : c->last_seen)};
+    uint32_t idx = comm_add(ic->L, &nc);
+    if (!idx) return RW_ERR_NOMEM;
+    ic->by_id[c->id] = idx;
+    return RW_OK;
+}
+
+static void on_member(void *ctx, uint32_t node, uint32_t cluster) {
+    install_ctx *ic = ctx;
+    if (node < ic->L->cap && cluster < ic->nid) ic->L->comm[node] = ic->by_id[cluster];
+}
+
+typedef struct {
+    rw_engine *e;
+    rw_live *L;
+} label_ctx;
+
+static void label_cluster(rw_engine *e, rw_live *L, uint32_t batch_id, int fraud) {
+    uint32_t n = rw_graph_node_count(e->graph);
+    for (uint32_t c = 1; c < L->nc; c++) {
+        if (L->c[c].batch_id != batch_id) continue;
+        L->c[c].label = fraud ? RW_LIVE_LABEL_FRAUD : RW_LIVE_LABEL_BENIGN;
+        if (fraud) return;
+        /* Benign: its shared attributes stop counting against signups. */
+        for (uint32_t v = 0; v < n && v < L->cap; v++)
+            if (L->comm[v] == c && rw_graph_kind(e->graph, v) != RW_KIND_ACCOUNT) L->flags[v] |= RW_LIVE_CLEARED;
+    }
+}
+
+static void label_account(rw_engine *e, rw_live *L, uint32_t a, int fraud) {
+    if (a >= L->cap) return;
+    uint32_t nedges = 0;
+    const rw_edge *ed = rw_graph_account_edges(e->graph, a, &nedges);
+    if (fraud) {
+        L->flags[a] &= (uint8_t)~RW_LIVE_CLEARED;
+        for (uint32_t i = 0; i < nedges; i++)
+            if (rw_graph_degree(e->graph, ed[i].attr) <= L->hub_degree) L->flags[ed[i].attr] |= RW_LIVE_FRAUD_ATTR;
+    } else {
+        L->flags[a] |= RW_LIVE_CLEARED;
+        for (uint32_t i = 0; i < nedges; i++) L->flags[ed[i].attr] |= RW_LIVE_CLEARED;
+    }
+}
+
+static rw_status on_label(void *ctx, int on_cluster, int64_t target, int fraud) {
+    label_ctx *lc = ctx;
+    if (target < 0 || target > UINT32_MAX) return RW_OK;
+    if (on_cluster)
+        label_cluster(lc->e, lc->L, (uint32_t)target, fraud);
+    else
+        label_account(lc->e, lc->L, (uint32_t)target, fraud);
+    return RW_OK;
+}
+
+/* Places the accounts no run covers (newer than its snapshot) in node order,
+ * as if they had just signed up. */
+static int place_rest(rw_engine *e, uint32_t from) {
+    uint32_t n = rw_graph_node_count(e->graph);
+    if (live_grow(&e->live, n + 1) != 0) return -1;
+    for (uint32_t v = from; v < n; v++)
+        if (rw_graph_kind(e->graph, v) == RW_KIND_ACCOUNT && !e->live.comm[v])
+            live_place(e, v, rw_graph_first_seen(e->graph, v), 1);
+    e->live.placed = n;
+    return 0;
+}
+
+/* Builds a fresh live state from the store's newest run and the labels into
+ * L (the caller swaps it in). The caller holds the write lock and store_mu. */
+static rw_status live_build(rw_engine *e, rw_live *L, rw_err *err) {
+    uint32_t max_id = 0;
+    int64_t run = 0;
+    rw_status st = rw_store_latest_run(e->store, &run, err);
+    if (st == RW_OK) st = rw_store_max_cluster_id(e->store, &max_id, err);
+    if (st != RW_OK) return st;
+    if (live_grow(L, rw_graph_node_count(e->graph) + 1) != 0) return rw_fail(err, RW_ERR_NOMEM, "out of memory");
+    install_ctx ic = {L, calloc((size_t)max_id + 1, sizeof(uint32_t)), max_id + 1};
+    if (!ic.by_id) return rw_fail(err, RW_ERR_NOMEM, "out of memory");
+    L->run = run;
+    if (run) {
+        st = rw_store_run_clusters(e->store, run, -1.0, 0, 0, on_cluster_row, &ic, err);
+        if (st == RW_OK) st = rw_store_run_membership(e->store, run, on_member, &ic, err);
+    }
+    free(ic.by_id);
+    label_ctx lc = {e, L};
+    if (st == RW_OK) st = rw_store_labels(e->store, on_label, &lc, err);
+    return st;
+}
+
+static void live_defaults(rw_live *L, const rw_live *prev) {
+    rw_online_defaults(&L->model);
+    L->review = prev && prev->review > 0 ? prev->review : DEFAULT_REVIEW;
+    L->block = prev && prev->block > 0 ? prev->block : DEFAULT_BLOCK;
+    L->hub_degree = HUB_DEGREE;
+    L->next_live = prev ? prev->next_live : 0;
+}
+
+/* Swaps in L, keeping the subnet velocities (they do not depend on the run)
+ * and re-placing accounts newer than the run. */
+static void live_swap(rw_engine *e, rw_live *L, uint32_t covered) {
+    rw_live *old = &e->live;
+    uint32_t keep = old->cap < L->cap ? old->cap : L->cap;
+    if (keep) {
+        memcpy(L->sub_hour, old->sub_hour, (size_t)keep * sizeof *L->sub_hour);
+        memcpy(L->sub_day, old->sub_day, (size_t)keep * sizeof *L->sub_day);
+        memcpy(L->sub_ts, old->sub_ts, (size_t)keep * sizeof *L->sub_ts);
+    }
+    live_free(old);
+    e->live = *L;
+    memset(L, 0, sizeof *L);
+    place_rest(e, covered); /* out of memory leaves them unplaced: scored without a community */
+}
+
+rw_status rw_engine_online_reload(rw_engine *e, rw_err *err) {
+    rw_live L = {0};
+    live_defaults(&L, &e->live);
+    rw_status st = live_build(e, &L, err);
+    if (st != RW_OK) {
+        live_free(&L);
+        return st;
+    }
+    live_swap(e, &L, 0);
+    return RW_OK;
+}
+
+rw_status rw_engine_online_install(rw_engine *e, int64_t run, uint32_t n, const uint32_t *membership, uint32_t ncomm,
+                                   const uint32_t *ids, const uint32_t *size, const double *score, double threshold,
+                                   rw_err *err) {
+    rw_status st = RW_OK;
+    rw_live L = {0};
+    uint32_t *by_comm = calloc((size_t)ncomm + 1, sizeof *by_comm);
+    if (!by_comm) return rw_fail(err, RW_ERR_NOMEM, "out of memory");
+    pthread_rwlock_wrlock(&e->lock);
+    live_defaults(&L, &e->live);
+    L.run = run;
+    if (live_grow(&L, rw_graph_node_count(e->graph) + 1) != 0) {
+        st = rw_fail(err, RW_ERR_NOMEM, "out of memory for online scoring");
+        goto done;
+    }
+    for (uint32_t c = 0; c < ncomm; c++) {
+        if (size[c] < 2) continue;
+        rw_live_comm nc = {.batch_id = ids[c], .size = size[c], .run_score = (float)score[c]};
+        nc.run_flagged = score[c] >= threshold;
+        if (!(by_comm[c] = comm_add(&L, &nc))) {
+            st = rw_fail(err, RW_ERR_NOMEM, "out of memory for online scoring");
+            goto done;
+        }
+    }
+    /* Recent growth carries over by cluster id. */
+    for (uint32_t c = 1; c < e->live.nc; c++) {
+        const rw_live_comm *o = &e->live.c[c];
+        if (!o->batch_id) continue;
+        for (uint32_t k = 1; k < L.nc; k++)
+            if (L.c[k].batch_id == o->batch_id) {
+                L.c[k].day = o->day, L.c[k].day_ts = o->day_ts, L.c[k].label = o->label;
+                break;
+            }
+    }
+    for (uint32_t v = 0; v < n && v < L.cap; v++) {
+        uint32_t c = membership[v];
+        if (c < ncomm && by_comm[c] && rw_graph_kind(e->graph, v) != RW_KIND_SUBNET &&
+            (rw_graph_kind(e->graph, v) == RW_KIND_ACCOUNT || rw_graph_degree(e->graph, v) >= 2))
+            L.comm[v] = by_comm[c];
+    }
+    /* Per-node flags (labels) stay with their nodes. */
+    memcpy(L.flags, e->live.flags, (size_t)(e->live.cap < L.cap ? e->live.cap : L.cap));
+    live_swap(e, &L, n);
+done:
+    pthread_rwlock_unlock(&e->lock);
+    free(by_comm);
+    live_free(&L);
+    return st;
+}
+
+rw_status rw_engine_online_open(rw_engine *e, rw_err *err) {
+    pthread_mutex_init(&e->gc_mu, NULL);
+    pthread_cond_init(&e->gc_wake, NULL);
+    pthread_cond_init(&e->gc_done, NULL);
+    e->store_ok = 1;
+    live_defaults(&e->live, NULL);
+    if (!e->graph) return RW_OK;
+    rw_status st = RW_OK;
+    pthread_rwlock_wrlock(&e->lock);
+    pthread_mutex_lock(&e->store_mu);
+    st = rw_engine_online_reload(e, err);
+    pthread_mutex_unlock(&e->store_mu);
+    pthread_rwlock_unlock(&e->lock);
+    if (st != RW_OK || !e->hasher || e->readonly) return st;
+    st = rw_store_set_sync_full(e->store, 1, err);
+    if (st != RW_OK) return st;
+    if (pthread_create(&e->committer, NULL, committer_main, e) != 0)
+        return rw_fail(err, RW_ERR_INTERNAL, "cannot start the commit thread");
+    e->committer_running = 1;
+    return RW_OK;
+}
+
+void rw_engine_online_close(rw_engine *e) {
+    if (e->committer_running) {
+        pthread_mutex_lock(&e->gc_mu);
+        e->gc_stop = 1;
+        pthread_cond_signal(&e->gc_wake);
+        pthread_mutex_unlock(&e->gc_mu);
+        pthread_join(e->committer, NULL);
+        e->committer_running = 0;
+    }
+    rw_store_ops_free(&e->pending);
+    live_free(&e->live);
+    pthread_mutex_destroy(&e->gc_mu);
+    pthread_cond_destroy(&e->gc_wake);
+    pthread_cond_destroy(&e->gc_done);
+}
+
+void rw_engine_get_counters(rw_engine *e, rw_engine_counters *out) {
+    memset(out, 0, sizeof *out);
+    pthread_rwlock_rdlock(&e->lock);
+    if (e->graph) {
+        out->accounts = rw_graph_kind_count(e->graph, RW_KIND_ACCOUNT);
+        out->attributes = rw_graph_node_count(e->graph) - (uint32_t)out->accounts;
+        out->edges = rw_graph_edge_count(e->graph);
+    }
+    out->events = e->events;
+    out->run = e->live.run;
+    pthread_rwlock_unlock(&e->lock);
+    pthread_mutex_lock(&e->gc_mu);
+    out->signups_recorded = e->signups_recorded;
+    out->commits = e->commits;
+    out->commit_failures = e->commit_failures;
+    out->store_ok = e->store_ok;
+    pthread_mutex_unlock(&e->gc_mu);
+}
+
+void rw_engine_live_label(rw_engine *e, int on_cluster, uint32_t target, int fraud) {
+    if (live_grow(&e->live, rw_graph_node_count(e->graph) + 1) != 0) return; /* applied at the next reload */
+    if (on_cluster)
+        label_cluster(e, &e->live, target, fraud);
+    else
+        label_account(e, &e->live, target, fraud);
+}
