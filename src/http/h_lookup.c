@@ -87,8 +87,8 @@ void rw_h_attribute(rw_http_ctx *c) {
     v = malloc(sizeof *v);
     rw_err err = {{0}};
     rw_status st = v ? rw_engine_attr_view(c->srv->e, k, value, vlen, v, &err) : RW_ERR_NOMEM;
-    if (st == RW_ERR_INVALID) { /* the engine's message describes the value, it does not quote it */
-        rw_http_problem(c->out, RW_PROB_INVALID_PATH, json_pack("{ss}", "parameter", "value"), "value: %s", err.msg);
+    if (st == RW_ERR_INVALID) { /* "value: what"; it describes the value, it does not quote it */
+        rw_http_problem(c->out, RW_PROB_INVALID_PATH, json_pack("{ss}", "parameter", "value"), "%s", err.msg);
         goto done;
     }
     if (st != RW_OK) {
