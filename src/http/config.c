@@ -20,7 +20,8 @@ typedef struct {
 
 #define AT(field) offsetof(rw_config, field), sizeof(((rw_config *)0)->field)
 
-/* The order is the order of --help and the README table. */
+/* The order is the order of --help and the README table. Thresholds start
+ * above 0 because the engine reads 0 as "its default". */
 static const setting settings[] = {
     {{"listen", "127.0.0.1:8080", "address and port to listen on (port 0: any free port)"}, T_TEXT, AT(listen), 0, 0},
     {{"db", "ringwatch.db", "SQLite database"}, T_TEXT, AT(db), 0, 0},
@@ -52,8 +53,12 @@ static const setting settings[] = {
      8192,
      16777216.0},
     {{"max_batch_events", "10000", "events in one POST /v1/events at most"}, T_U32, AT(max_batch_events), 1, 1000000},
-    {{"review_threshold", "0.5", "signups scoring at least this are reviewed"}, T_DOUBLE, AT(review_threshold), 0, 1},
-    {{"block_threshold", "0.9", "signups scoring at least this are blocked"}, T_DOUBLE, AT(block_threshold), 0, 1},
+    {{"review_threshold", "0.5", "signups scoring at least this are reviewed"},
+     T_DOUBLE,
+     AT(review_threshold),
+     0.001,
+     1},
+    {{"block_threshold", "0.9", "signups scoring at least this are blocked"}, T_DOUBLE, AT(block_threshold), 0.001, 1},
     {{"rescore_at", "", "HH:MM local time of the nightly rescoring (empty: none)"}, T_CLOCK, AT(rescore_at), 0, 0},
     {{"token_signup", "", "bearer tokens of the signup flow (comma-separated)"}, T_TOKENS, AT(token_signup), 0, 0},
     {{"token_analyst", "", "bearer tokens of analysts"}, T_TOKENS, AT(token_analyst), 0, 0},
