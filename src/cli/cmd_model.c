@@ -93,13 +93,19 @@ static int fit_online(const char *truth_path, double l2, char **files, int nfile
         if (read_features(files[i], t, &x, &y, &n, &cap) != 0) goto done;
     rw_online_model m;
     rw_online_defaults(&m);
-    if (rw_online_fit(&m, x, y, n, l2, &err) != RW_OK) {
+    (void)l2;
+    if (rw_online_fit(&m, x, y, n, &err) != RW_OK) {
         rw_cli_error("model", "%s", err.msg);
         goto done;
     }
-    char text[2048];
-    rw_online_format(&m, text, sizeof text);
+    char *text = malloc(1 << 20);
+    if (!text) {
+        rw_cli_error("model", "out of memory");
+        goto done;
+    }
+    rw_online_format(&m, text, 1 << 20);
     printf("# online model fitted on %zu signups\n%s", n, text);
+    free(text);
     rc = RW_EXIT_OK;
 done:
     free(x);

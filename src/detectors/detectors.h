@@ -166,6 +166,35 @@ rw_status rw_detect_features(const rw_graph_snap *s, const double *w, uint32_t h
                              uint32_t ncomm, rw_cluster_features *out, uint8_t *links, double *account_features,
                              rw_err *err);
 
+/* The same for the communities c with which[c] set only (which NULL: all);
+ * out, links and account_features of the others are left as they were. */
+rw_status rw_detect_features_some(const rw_graph_snap *s, const double *w, uint32_t hub_degree,
+                                  const uint32_t *membership, uint32_t ncomm, const uint8_t *which,
+                                  rw_cluster_features *out, uint8_t *links, double *account_features, rw_err *err);
+
+/* Strong-tie parts: the accounts of each community c with split[c] set
+ * (ncomm entries) are grouped by the non-hub devices and payment tokens
+ * they share with each other, those whose coherence (rw_detect_coherence)
+ * is at least min_coherence. parts (n entries, caller-allocated) receives
+ * every node's new community: a part of two or more accounts gets a fresh
+ * id from ncomm up (in order of its smallest account), an account sharing
+ * no strong attribute inside its community keeps the community's id (what
+ * is left of it), and a non-hub attribute follows most of its community's
+ * accounts; communities not split keep their ids. *nparts receives the
+ * number of ids. RW_ERR_INVALID when a membership is ncomm or more. */
+rw_status rw_detect_strong_parts(const rw_graph_snap *s, uint32_t hub_degree, double min_coherence,
+                                 const uint32_t *membership, uint32_t ncomm, const uint8_t *split, uint32_t *parts,
+                                 uint32_t *nparts, rw_err *err);
+
+/* Evidence from flagged neighbours: for every account, the best over its
+ * non-hub IP addresses, devices and payment tokens t of (sum of the scores at or above
+ * threshold of t's other accounts) / (t's accounts), i.e. flagged co-users
+ * discounted by how many use t (one flagged partner of two gives at most
+ * 1/2). out and via (n entries each, caller-allocated) receive it and the
+ * attribute it came through (RW_NODE_NONE: none). score has n entries. */
+rw_status rw_detect_propagate(const rw_graph_snap *s, uint32_t hub_degree, const double *score, double threshold,
+                              double *out, uint32_t *via, rw_err *err);
+
 /* A logistic model over the features. Stored as text in the database's
  * models table, one "name value" line each. */
 typedef struct {
@@ -221,29 +250,57 @@ enum {
     RW_O_COMM_FLAGGED, /* that community was flagged by the batch run (0/1) */
     RW_O_COMM_SIZE,    /* accounts of that community */
     RW_O_COMM_DAY,     /* signups into it within about a day */
+    RW_O_ATTR_FLAGGED, /* shares an attribute with an account the newest run flagged (0/1) */
+    RW_O_ATTR_ONLINE,  /* the highest online score of an account it shares an attribute with */
     RW_O_COUNT
 };
 const char *rw_online_feature_name(int f);
+/* Gradient-boosted regression trees of fixed depth on logistic loss. */
+#define RW_GBT_DEPTH    3
+#define RW_GBT_SPLITS   ((1 << RW_GBT_DEPTH) - 1)
+#define RW_GBT_LEAVES   (1 << RW_GBT_DEPTH)
+#define RW_GBT_MAXTREES 256
+#define RW_GBT_MAXF     32
+typedef struct {
+    uint8_t feature[RW_GBT_SPLITS]; /* node k's children are 2k+1 (f <= threshold) and 2k+2 */
+    double threshold[RW_GBT_SPLITS];
+    double leaf[RW_GBT_LEAVES];
+} rw_gbt_tree;
 typedef struct {
     double bias;
-    double w[RW_O_COUNT];
+    int ntrees;
+    rw_gbt_tree tree[RW_GBT_MAXTREES];
+} rw_gbt;
+double rw_gbt_logit(const rw_gbt *m, const double *f);
+double rw_gbt_score(const rw_gbt *m, const double *f);
+/* Fits ntrees trees with learning rate rate to n rows of p features (x is
+ * n * p, y is 0 or 1). */
+rw_status rw_gbt_fit(rw_gbt *m, const double *x, const double *y, size_t n, int p, int ntrees, double rate,
+                     rw_err *err);
+/* Text form: "online.bias B" then one "online.tree" line per tree (seven
+ * "feature threshold" splits, eight leaf values); like snprintf. */
+size_t rw_gbt_format(const rw_gbt *m, const char *const *names, char *out, size_t size);
+/* Parses the text form; RW_ERR_INVALID names the line. */
+rw_status rw_gbt_parse(rw_gbt *m, const char *const *names, int p, const char *text, rw_err *err);
+
+typedef struct {
+    rw_gbt g;
 } rw_online_model;
-/* The shipped defaults (documented in the README). */
+/* The shipped defaults (src/detectors/online_model.txt, documented in the
+ * README). */
 void rw_online_defaults(rw_online_model *m);
 double rw_online_logit(const rw_online_model *m, const double *f);
 /* The score in [0, 1]. */
 double rw_online_score(const rw_online_model *m, const double *f);
 /* The indexes of the (at most max) features that raise the score most,
- * largest first; returns how many. */
+ * largest first (each measured by how much the logit falls when it is
+ * zero); returns how many. */
 size_t rw_online_top(const rw_online_model *m, const double *f, int *idx, size_t max);
-/* Text form, one "online.NAME value" line each (like snprintf). */
+/* Text form (see rw_gbt_format); like snprintf. */
 size_t rw_online_format(const rw_online_model *m, char *out, size_t size);
+/* Parses the text form. */
+rw_status rw_online_parse(rw_online_model *m, const char *text, rw_err *err);
 /* Fits the model to n labelled rows of RW_O_COUNT features. */
-rw_status rw_online_fit(rw_online_model *m, const double *x, const double *label, size_t n, double l2, rw_err *err);
-
-/* L2-regularised logistic regression by Newton's method: beta[0] is the
- * bias, x holds n rows of p - 1 features (p at most 32). */
-rw_status rw_logit_fit(double *beta, int p, const double *x, const double *label, const double *weight, size_t n,
-                       double l2, rw_err *err);
+rw_status rw_online_fit(rw_online_model *m, const double *x, const double *label, size_t n, rw_err *err);
 
 #endif

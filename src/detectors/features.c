@@ -241,11 +241,17 @@ static rw_status one_cluster(scratch *x, const uint32_t *acc, uint32_t n, rw_clu
 rw_status rw_detect_features(const rw_graph_snap *s, const double *w, uint32_t hub_degree, const uint32_t *membership,
                              uint32_t ncomm, rw_cluster_features *out, uint8_t *links, double *account_features,
                              rw_err *err) {
+    return rw_detect_features_some(s, w, hub_degree, membership, ncomm, NULL, out, links, account_features, err);
+}
+
+rw_status rw_detect_features_some(const rw_graph_snap *s, const double *w, uint32_t hub_degree,
+                                  const uint32_t *membership, uint32_t ncomm, const uint8_t *which,
+                                  rw_cluster_features *out, uint8_t *links, double *account_features, rw_err *err) {
     rw_status st = RW_OK;
     uint32_t *start = calloc((size_t)ncomm + 1, sizeof *start);
     uint32_t *order = malloc(((size_t)s->n + 1) * sizeof *order);
     scratch x = {.s = s, .w = w, .hub_degree = hub_degree, .links = links, .af = account_features};
-    if (links) memset(links, 0, s->n);
+    if (links && !which) memset(links, 0, s->n);
     x.cnt = calloc((size_t)s->n + 1, sizeof *x.cnt);
     x.mark = calloc((size_t)s->n + 1, sizeof *x.mark);
     x.touched = malloc(((size_t)s->n + 1) * sizeof *x.touched);
@@ -274,6 +280,7 @@ rw_status rw_detect_features(const rw_graph_snap *s, const double *w, uint32_t h
     }
     for (uint32_t c = 0; c < ncomm; c++) {
         uint32_t n = start[c + 1] - start[c];
+        if (which && !which[c]) continue;
         if (n == 0) {
             memset(&out[c], 0, sizeof out[c]);
             continue;

@@ -33,7 +33,7 @@ void rw_model_defaults(rw_model *m) {
     m->version = 1;
     m->bias = default_bias;
     memcpy(m->w, default_weights, sizeof m->w);
-    m->threshold = 0.5;
+    m->threshold = 0.65; /* 0.5 flagged ~0.1% of benign accounts on seeds 1-5 */
     m->min_accounts = 3;
     m->abias = default_account_bias;
     memcpy(m->aw, default_account_weights, sizeof m->aw);
@@ -241,9 +241,4 @@ rw_status rw_model_fit_accounts(rw_model *m, const double *af, const double *lab
     m->abias = beta[0];
     for (int i = 0; i < RW_A_COUNT; i++) m->aw[i] = beta[i + 1];
     return RW_OK;
-}
-
-rw_status rw_logit_fit(double *beta, int p, const double *x, const double *label, const double *weight, size_t n,
-                       double l2, rw_err *err) {
-    return logit_fit(beta, p, x, label, weight, n, l2, err);
 }

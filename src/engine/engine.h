@@ -159,7 +159,7 @@ typedef struct {
     char cluster[RW_CLUSTER_TEXT];
     size_t nreasons;
     char reasons[RW_REASONS_MAX][160];
-    int new_account; /* the event created the account */
+    int new_account;     /* the event created the account */
     double features[24]; /* the online model's inputs (detectors' RW_O_*), for fitting */
 } rw_decision;
 

@@ -25,20 +25,22 @@ typedef struct {
 enum { RW_LIVE_LABEL_NONE = 0, RW_LIVE_LABEL_FRAUD = 1, RW_LIVE_LABEL_BENIGN = 2 };
 /* Per-node flags of online scoring. */
 enum {
-    RW_LIVE_CLEARED = 1 << 0,    /* attribute: a benign label stops it counting */
-    RW_LIVE_FRAUD_ATTR = 1 << 1, /* attribute: used by an account labelled fraud */
+    RW_LIVE_CLEARED = 1 << 0,     /* attribute: a benign label stops it counting */
+    RW_LIVE_FRAUD_ATTR = 1 << 1,  /* attribute: used by an account labelled fraud */
+    RW_LIVE_RUN_FLAGGED = 1 << 2, /* attribute: used by an account the newest run flagged */
 };
 
 /* Online scoring state, guarded by the engine's lock (written under the
  * write lock, read under the read lock). Arrays are indexed by node id. */
 typedef struct {
-    uint32_t cap;     /* nodes the per-node arrays hold */
-    uint32_t *comm;   /* community index (into c) of an account or attribute; 0: none */
-    uint8_t *flags;   /* RW_LIVE_* */
-    float *sub_hour;  /* subnet nodes: signups, decayed over about an hour */
-    float *sub_day;   /* ... and a day */
-    uint32_t *sub_ts; /* event time of the last update */
-    rw_live_comm *c;  /* c[0] unused */
+    uint32_t cap;      /* nodes the per-node arrays hold */
+    uint32_t *comm;    /* community index (into c) of an account or attribute; 0: none */
+    uint8_t *flags;    /* RW_LIVE_* */
+    float *seen_score; /* attributes: the highest online score of an account seen with it */
+    float *sub_hour;   /* subnet nodes: signups, decayed over about an hour */
+    float *sub_day;    /* ... and a day */
+    uint32_t *sub_ts;  /* event time of the last update */
+    rw_live_comm *c;   /* c[0] unused */
     uint32_t nc, ccap;
     uint32_t next_live; /* the next "live-N" */
     uint32_t placed;    /* nodes below it have been placed (bulk ingest adds nodes without) */
@@ -160,10 +162,11 @@ rw_status rw_engine_online_open(rw_engine *e, rw_err *err);
 void rw_engine_online_close(rw_engine *e);
 /* Installs a new run for online scoring: membership[v] is the community of
  * node v of the snapshot (n nodes), ids[c] its cluster id in the run,
- * size[c] its accounts, score[c] its score. Takes the write lock. */
+ * size[c] its accounts, score[c] its score, ascore[v] (NULL: none) the
+ * score of account v (flagged at threshold). Takes the write lock. */
 rw_status rw_engine_online_install(rw_engine *e, int64_t run, uint32_t n, const uint32_t *membership, uint32_t ncomm,
                                    const uint32_t *ids, const uint32_t *size, const double *score, double threshold,
-                                   rw_err *err);
+                                   const double *ascore, rw_err *err);
 /* The live decision for account a at time ts, without recording anything.
  * Call under the engine's lock. */
 void rw_engine_live_decision(const rw_engine *e, uint32_t a, int64_t ts, rw_decision *d);

@@ -8,8 +8,8 @@
 
 #include "engine_int.h"
 
-#define DEFAULT_REVIEW 0.75
-#define DEFAULT_BLOCK  0.9
+#define DEFAULT_REVIEW 0.64
+#define DEFAULT_BLOCK  0.85
 #define HUB_DEGREE     200 /* as the batch detectors: above it an attribute glues nothing */
 #define TAU_HOUR       3600.0
 #define TAU_DAY        86400.0
@@ -30,6 +30,7 @@ static double decay(double value, int64_t from, int64_t to, double tau) {
 static void live_free(rw_live *L) {
     free(L->comm);
     free(L->flags);
+    free(L->seen_score);
     free(L->sub_hour);
     free(L->sub_day);
     free(L->sub_ts);
@@ -42,7 +43,7 @@ static int live_grow(rw_live *L, uint32_t n) {
     if (n <= L->cap) return 0;
     uint32_t cap = L->cap ? L->cap : 1024;
     while (cap < n) cap = cap > UINT32_MAX / 2 ? UINT32_MAX : cap * 2;
-    void *p[5] = {realloc(L->comm, (size_t)cap * sizeof *L->comm), NULL, NULL, NULL, NULL};
+    void *p[6] = {realloc(L->comm, (size_t)cap * sizeof *L->comm), NULL, NULL, NULL, NULL, NULL};
     if (p[0]) L->comm = p[0];
     p[1] = realloc(L->flags, (size_t)cap);
     if (p[1]) L->flags = p[1];
@@ -52,13 +53,16 @@ static int live_grow(rw_live *L, uint32_t n) {
     if (p[3]) L->sub_day = p[3];
     p[4] = realloc(L->sub_ts, (size_t)cap * sizeof *L->sub_ts);
     if (p[4]) L->sub_ts = p[4];
-    if (!p[0] || !p[1] || !p[2] || !p[3] || !p[4]) return -1; /* the grown ones are kept; cap is not raised */
+    p[5] = realloc(L->seen_score, (size_t)cap * sizeof *L->seen_score);
+    if (p[5]) L->seen_score = p[5];
+    if (!p[0] || !p[1] || !p[2] || !p[3] || !p[4] || !p[5]) return -1; /* the grown ones are kept; cap is not raised */
     size_t add = (size_t)(cap - L->cap);
     memset(L->comm + L->cap, 0, add * sizeof *L->comm);
     memset(L->flags + L->cap, 0, add);
     memset(L->sub_hour + L->cap, 0, add * sizeof *L->sub_hour);
     memset(L->sub_day + L->cap, 0, add * sizeof *L->sub_day);
     memset(L->sub_ts + L->cap, 0, add * sizeof *L->sub_ts);
+    memset(L->seen_score + L->cap, 0, add * sizeof *L->seen_score);
     L->cap = cap;
     return 0;
 }
@@ -171,6 +175,8 @@ static void subnet_signup(rw_live *L, uint32_t subnet, int64_t ts) {
 typedef struct {
     double shared[RW_KIND_COUNT], day[RW_KIND_COUNT], hour[RW_KIND_COUNT];
     double foreign; /* accounts on its device never seen on its subnet */
+    int cleared;    /* kinds (bit per rw_kind) of its attributes a benign label cleared */
+    double seen;    /* the highest online score seen on its attributes */
     double sub_hour, sub_day;
     int fraud_attr;
 } raw_figures;
@@ -198,6 +204,13 @@ static void reason_text(const rw_live *L, uint32_t c, int f, const raw_figures *
             snprintf(out, 160,
                      "%.0f other accounts on its device came from other networks (an emulator or device farm?)",
                      r->foreign);
+            break;
+        case RW_O_ATTR_FLAGGED:
+            snprintf(out, 160, "shares a device, card or address with an account the last batch run flagged");
+            break;
+        case RW_O_ATTR_ONLINE:
+            snprintf(out, 160, "shares a device, card or address with an account that scored %.2f at its signup",
+                     r->seen);
             break;
         case RW_O_CARD_SHARED:
         case RW_O_CARD_DAY:
@@ -302,9 +315,16 @@ static void live_score(const rw_engine *e, uint32_t a, int64_t ts, int signup, r
     for (uint32_t i = 0; i < nedges; i++) {
         uint32_t x = ed[i].attr;
         rw_kind k = rw_graph_kind(e->graph, x);
-        if (L->flags[x] & RW_LIVE_CLEARED) continue;
+        if (L->flags[x] & RW_LIVE_CLEARED) {
+            r.cleared |= 1 << k;
+            continue;
+        }
         if (L->flags[x] & RW_LIVE_FRAUD_ATTR) r.fraud_attr = 1;
         uint32_t deg = rw_graph_degree(e->graph, x);
+        if (deg <= L->hub_degree) {
+            if (L->flags[x] & RW_LIVE_RUN_FLAGGED) f[RW_O_ATTR_FLAGGED] = 1;
+            if (L->seen_score[x] > f[RW_O_ATTR_ONLINE]) f[RW_O_ATTR_ONLINE] = L->seen_score[x];
+        }
         if (deg > L->hub_degree) {
             if (k == RW_KIND_IP) f[RW_O_IP_HUB] = 1;
             if (k == RW_KIND_DEVICE) f[RW_O_DEVICE_HUB] = 1;
@@ -328,6 +348,7 @@ static void live_score(const rw_engine *e, uint32_t a, int64_t ts, int signup, r
         }
     }
     r.foreign = foreign_accounts(e, a, ed, nedges);
+    r.seen = f[RW_O_ATTR_ONLINE];
     f[RW_O_DEVICE_FOREIGN] = log1p(r.foreign);
     f[RW_O_DEVICE_SHARED] = log1p(r.shared[RW_KIND_DEVICE]);
     f[RW_O_DEVICE_DAY] = log1p(r.day[RW_KIND_DEVICE] > 0 ? r.day[RW_KIND_DEVICE] : 0);
@@ -369,6 +390,11 @@ static void live_score(const rw_engine *e, uint32_t a, int64_t ts, int signup, r
     }
     if (cm && cm->label == RW_LIVE_LABEL_BENIGN && d->nreasons < RW_REASONS_MAX)
         snprintf(d->reasons[d->nreasons++], 160, "its group %s is labelled benign by an analyst", d->cluster);
+    else if (r.cleared && d->nreasons < RW_REASONS_MAX && !(L->flags[a] & RW_LIVE_CLEARED))
+        snprintf(d->reasons[d->nreasons++], 160,
+                 "an analyst's benign label covers its%s%s%s, so they do not count against it",
+                 r.cleared & (1 << RW_KIND_DEVICE) ? " device" : "", r.cleared & (1 << RW_KIND_PAYMENT) ? " card" : "",
+                 r.cleared & (1 << RW_KIND_IP) ? " IP address" : "");
     if (!(L->flags[a] & RW_LIVE_CLEARED)) {
         int top[RW_O_COUNT];
         size_t nt = rw_online_top(&L->model, f, top, RW_O_COUNT);
@@ -384,6 +410,16 @@ static void live_score(const rw_engine *e, uint32_t a, int64_t ts, int signup, r
         }
     }
     d->verdict = d->score >= L->block ? RW_BLOCK : d->score >= L->review ? RW_REVIEW : RW_ALLOW;
+}
+
+/* Remembers a's score on its attributes, as evidence for the next account
+ * that shares one. */
+static void remember_score(rw_engine *e, uint32_t a, double score) {
+    rw_live *L = &e->live;
+    uint32_t nedges = 0;
+    const rw_edge *ed = rw_graph_account_edges(e->graph, a, &nedges);
+    for (uint32_t i = 0; i < nedges; i++)
+        if (L->seen_score[ed[i].attr] < (float)score) L->seen_score[ed[i].attr] = (float)score;
 }
 
 /* The online figures of an account in a snapshot (for the features file
@@ -538,10 +574,10 @@ rw_status rw_engine_record(rw_engine *e, const rw_event_raw *ev, size_t n, rw_de
         }
         live_place(e, a, ev[i].ts, signup);
         e->live.placed = rw_graph_node_count(e->graph);
-        if (out) {
-            live_score(e, a, ev[i].ts, signup, &out[i]);
-            out[i].new_account = delta.new_accounts != 0;
-        }
+        rw_decision scratch, *d = out ? &out[i] : &scratch;
+        live_score(e, a, ev[i].ts, signup, d);
+        d->new_account = delta.new_accounts != 0;
+        remember_score(e, a, d->score);
     }
     e->seq_queued += applied;
     seq = e->seq_queued;
@@ -640,6 +676,25 @@ static int place_rest(rw_engine *e, uint32_t from) {
     return 0;
 }
 
+/* Marks the linking attributes of an account the run flagged. */
+static void mark_run_flagged(const rw_engine *e, rw_live *L, uint32_t a) {
+    uint32_t nedges = 0;
+    const rw_edge *ed = rw_graph_account_edges(e->graph, a, &nedges);
+    for (uint32_t i = 0; i < nedges; i++)
+        if (rw_graph_degree(e->graph, ed[i].attr) <= L->hub_degree) L->flags[ed[i].attr] |= RW_LIVE_RUN_FLAGGED;
+}
+
+typedef struct {
+    const rw_engine *e;
+    rw_live *L;
+} flagged_ctx;
+
+static rw_status on_run_score(void *ctx, const rw_score_row *r) {
+    flagged_ctx *fc = ctx;
+    if (r->flagged && r->account < fc->L->cap) mark_run_flagged(fc->e, fc->L, r->account);
+    return RW_OK;
+}
+
 /* Builds a fresh live state from the store's newest run and the labels into
  * L (the caller swaps it in). The caller holds the write lock and store_mu. */
 static rw_status live_build(rw_engine *e, rw_live *L, rw_err *err) {
@@ -655,6 +710,8 @@ static rw_status live_build(rw_engine *e, rw_live *L, rw_err *err) {
     if (run) {
         st = rw_store_run_clusters(e->store, run, -1.0, 0, 0, on_cluster_row, &ic, err);
         if (st == RW_OK) st = rw_store_run_membership(e->store, run, on_member, &ic, err);
+        flagged_ctx fc = {e, L};
+        if (st == RW_OK) st = rw_store_run_scores(e->store, run, on_run_score, &fc, err);
     }
     free(ic.by_id);
     label_ctx lc = {e, L};
@@ -700,7 +757,7 @@ rw_status rw_engine_online_reload(rw_engine *e, rw_err *err) {
 
 rw_status rw_engine_online_install(rw_engine *e, int64_t run, uint32_t n, const uint32_t *membership, uint32_t ncomm,
                                    const uint32_t *ids, const uint32_t *size, const double *score, double threshold,
-                                   rw_err *err) {
+                                   const double *ascore, rw_err *err) {
     rw_status st = RW_OK;
     rw_live L = {0};
     uint32_t *by_comm = calloc((size_t)ncomm + 1, sizeof *by_comm);
@@ -737,8 +794,15 @@ rw_status rw_engine_online_install(rw_engine *e, int64_t run, uint32_t n, const 
             (rw_graph_kind(e->graph, v) == RW_KIND_ACCOUNT || rw_graph_degree(e->graph, v) >= 2))
             L.comm[v] = by_comm[c];
     }
-    /* Per-node flags (labels) stay with their nodes. */
-    memcpy(L.flags, e->live.flags, (size_t)(e->live.cap < L.cap ? e->live.cap : L.cap));
+    /* Per-node flags (labels) and remembered scores stay with their nodes;
+     * the run's flags are the new run's. */
+    uint32_t keep = e->live.cap < L.cap ? e->live.cap : L.cap;
+    for (uint32_t v = 0; v < keep; v++) L.flags[v] = e->live.flags[v] & (uint8_t)~RW_LIVE_RUN_FLAGGED;
+    memcpy(L.seen_score, e->live.seen_score, (size_t)keep * sizeof *L.seen_score);
+    for (uint32_t v = 0; ascore && v < n && v < L.cap; v++)
+        if (rw_graph_kind(e->graph, v) == RW_KIND_ACCOUNT && membership[v] < ncomm && size[membership[v]] >= 2 &&
+            ascore[v] >= threshold)
+            mark_run_flagged(e, &L, v);
     live_swap(e, &L, n);
 done:
     pthread_rwlock_unlock(&e->lock);

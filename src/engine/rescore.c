@@ -216,6 +216,8 @@ typedef struct {
     uint8_t *links;            /* [n] */
     double *af;                /* [n * RW_A_COUNT] */
     double *ascore;            /* [n] account scores (0 outside clusters) */
+    double *prop;              /* [n] evidence from flagged neighbours (rw_detect_propagate) */
+    uint32_t *via;             /* [n] the device or card that raised the score, else RW_NODE_NONE */
 } detection;
 
 static void detection_free(detection *d) {
@@ -226,6 +228,8 @@ static void detection_free(detection *d) {
     free(d->links);
     free(d->af);
     free(d->ascore);
+    free(d->prop);
+    free(d->via);
     memset(d, 0, sizeof *d);
 }
 
@@ -280,7 +284,9 @@ static rw_status detect(const rw_graph_snap *s, const rw_rescore_params *rp, con
     d->links = malloc((size_t)s->n + 1);
     d->af = malloc(((size_t)s->n + 1) * RW_A_COUNT * sizeof *d->af);
     d->ascore = calloc((size_t)s->n + 1, sizeof *d->ascore);
-    if (!d->w || !d->membership || !d->links || !d->af || !d->ascore)
+    d->prop = malloc(((size_t)s->n + 1) * sizeof *d->prop);
+    d->via = malloc(((size_t)s->n + 1) * sizeof *d->via);
+    if (!d->w || !d->membership || !d->links || !d->af || !d->ascore || !d->prop || !d->via)
         return rw_fail(err, RW_ERR_NOMEM, "out of memory for %u nodes", s->n);
     rw_status st = rw_detect_edge_weights(s, &d->p, d->w, err);
     if (st != RW_OK) return st;
@@ -307,10 +313,75 @@ static rw_status detect(const rw_graph_snap *s, const rw_rescore_params *rp, con
     return st;
 }
 
+static void score_clusters(const rw_model *m, detection *d, uint32_t from) {
+    for (uint32_t c = from; c < d->ncomm; c++)
+        d->cscore[c] = d->feat[c].accounts >= 2 ? rw_model_score(m, &d->feat[c]) : 0;
+}
+
+/* Communities of at least this many accounts that the model does not flag
+ * are split along strong ties, in case a ring sits inside. */
+#define SPLIT_MIN_ACCOUNTS 6
+/* ... along devices and cards most of whose accounts took them up together. */
+#define SPLIT_MIN_COHERENCE 0.5
+
+/* Mixed communities: modularity glues a ring to the households whose home
+ * addresses its proxies borrowed, and the mixture scores low. Each such
+ * community is split into the parts that share devices or cards among
+ * themselves; a part the cluster model flags becomes a community of its
+ * own, the rest stays together. Needs the cluster scores. */
+static rw_status split_mixed(const rw_graph_snap *s, const rw_model *m, detection *d, rw_err *err) {
+    rw_status st = RW_OK;
+    uint32_t ncomm = d->ncomm, nparts = 0, kept = 0;
+    uint8_t *split = calloc((size_t)ncomm + 1, 1), *which = NULL;
+    uint32_t *parts = malloc(((size_t)s->n + 1) * sizeof *parts), *newid = NULL;
+    if (!split || !parts) goto nomem;
+    for (uint32_t c = 0; c < ncomm; c++)
+        split[c] = d->feat[c].accounts >= SPLIT_MIN_ACCOUNTS && d->cscore[c] < m->threshold;
+    st = rw_detect_strong_parts(s, d->p.hub_degree, SPLIT_MIN_COHERENCE, d->membership, ncomm, split, parts, &nparts,
+                                err);
+    if (st != RW_OK || nparts == ncomm) goto done;
+    rw_cluster_features *feat = realloc(d->feat, ((size_t)nparts + 1) * sizeof *feat);
+    if (!feat) goto nomem;
+    d->feat = feat;
+    double *cscore = realloc(d->cscore, ((size_t)nparts + 1) * sizeof *cscore);
+    if (!cscore) goto nomem;
+    d->cscore = cscore;
+    which = calloc((size_t)nparts + 1, 1);
+    newid = malloc(((size_t)nparts + 1) * sizeof *newid);
+    if (!which || !newid) goto nomem;
+    for (uint32_t j = ncomm; j < nparts; j++) which[j] = 1;
+    st = rw_detect_features_some(s, d->w, d->p.hub_degree, parts, nparts, which, d->feat, NULL, NULL, err);
+    if (st != RW_OK) goto done;
+    /* What a part's community was: any of its accounts tells. */
+    for (uint32_t v = 0; v < s->n; v++)
+        if (s->kind[v] == RW_KIND_ACCOUNT && parts[v] >= ncomm) newid[parts[v]] = d->membership[v];
+    memset(which, 0, (size_t)nparts + 1);
+    for (uint32_t j = ncomm; j < nparts; j++) {
+        if (d->feat[j].accounts < m->min_accounts || rw_model_score(m, &d->feat[j]) < m->threshold) continue;
+        which[newid[j]] = 1; /* what is left of it changes */
+        d->feat[ncomm + kept] = d->feat[j];
+        which[ncomm + kept] = 1;
+        newid[j] = ncomm + kept++;
+    }
+    for (uint32_t v = 0; v < s->n; v++) d->membership[v] = parts[v] >= ncomm ? newid[parts[v]] : parts[v];
+    d->ncomm = ncomm + kept;
+    st = rw_detect_features_some(s, d->w, d->p.hub_degree, d->membership, d->ncomm, which, d->feat, d->links, d->af,
+                                 err);
+    if (st == RW_OK) score_clusters(m, d, 0);
+    goto done;
+nomem:
+    st = rw_fail(err, RW_ERR_NOMEM, "out of memory splitting communities");
+done:
+    free(split);
+    free(parts);
+    free(which);
+    free(newid);
+    return st;
+}
+
 /* Cluster and account scores under a model. */
 static void apply_model(const rw_graph_snap *s, const rw_model *m, detection *d) {
-    for (uint32_t c = 0; c < d->ncomm; c++)
-        d->cscore[c] = d->feat[c].accounts >= 2 ? rw_model_score(m, &d->feat[c]) : 0;
+    score_clusters(m, d, 0);
     for (uint32_t v = 0; v < s->n; v++) {
         if (s->kind[v] != RW_KIND_ACCOUNT) continue;
         uint32_t c = d->membership[v];
@@ -324,6 +395,26 @@ static void apply_model(const rw_graph_snap *s, const rw_model *m, detection *d)
         af[RW_A_CLUSTER_LOGIT] = log(p / (1 - p));
         d->ascore[v] = rw_model_account_score(m, af);
     }
+}
+
+/* Scores under a model, with mixed communities split first; then an
+ * account the model left below the threshold but whose device, card or IP
+ * address is used mostly by flagged accounts takes that evidence as its score (one
+ * step, no cascade). */
+static rw_status model_stage(const rw_graph_snap *s, const rw_model *m, detection *d, rw_err *err) {
+    score_clusters(m, d, 0);
+    rw_status st = split_mixed(s, m, d, err);
+    if (st != RW_OK) return st;
+    apply_model(s, m, d);
+    st = rw_detect_propagate(s, d->p.hub_degree, d->ascore, m->threshold, d->prop, d->via, err);
+    if (st != RW_OK) return st;
+    for (uint32_t v = 0; v < s->n; v++) {
+        if (s->kind[v] == RW_KIND_ACCOUNT && d->ascore[v] < m->threshold && d->prop[v] >= m->threshold)
+            d->ascore[v] = d->prop[v];
+        else
+            d->via[v] = RW_NODE_NONE;
+    }
+    return RW_OK;
 }
 
 rw_status rw_engine_rescore(rw_engine *e, const rw_rescore_params *rp, rw_rescore_summary *out, rw_stage_fn on_stage,
@@ -412,7 +503,9 @@ rw_status rw_engine_rescore(rw_engine *e, const rw_rescore_params *rp, rw_rescor
      * the same input gives the same run. */
     st = detect(s, rp, prev_run ? init : NULL, same_input, &d, &sg, err);
     if (st != RW_OK) goto done;
-    apply_model(s, &model, &d);
+    st = model_stage(s, &model, &d, err);
+    if (st != RW_OK) goto done;
+    stage_done(&sg, "model");
     uint32_t ncomm = d.ncomm;
     const uint32_t *membership = d.membership;
     const rw_cluster_features *feat = d.feat;
@@ -468,11 +561,22 @@ rw_status rw_engine_rescore(rw_engine *e, const rw_rescore_params *rp, rw_rescor
             continue;
         }
         out->accounts++;
-        double score = 0;
+        double score = d.ascore[v];
         const char *why = NULL;
         char abuf[400];
-        if (in_cluster) {
-            score = d.ascore[v];
+        if (d.via[v] != RW_NODE_NONE) {
+            uint32_t t = d.via[v], nf = 0, deg = rw_graph_snap_degree(s, t);
+            for (uint64_t k = s->off[t]; k < s->off[t + 1]; k++)
+                nf += s->nbr[k] != v && d.ascore[s->nbr[k]] >= model.threshold && d.via[s->nbr[k]] == RW_NODE_NONE;
+            char r[1][160];
+            snprintf(r[0], 160, "uses a %s with %u flagged account%s (of %u accounts on it)",
+                     s->kind[t] == RW_KIND_PAYMENT ? "payment card"
+                     : s->kind[t] == RW_KIND_IP    ? "IP address"
+                                                   : "device",
+                     nf, nf == 1 ? "" : "s", deg);
+            reasons_json(abuf, sizeof abuf, r, 1);
+            why = abuf;
+        } else if (in_cluster) {
             if (score >= model.threshold) {
                 const double *af = d.af + (size_t)v * RW_A_COUNT;
                 char r[2][160];
@@ -547,7 +651,8 @@ rw_status rw_engine_rescore(rw_engine *e, const rw_rescore_params *rp, rw_rescor
             goto done;
         }
         for (uint32_t c = 0; c < ncomm; c++) size[c] = feat[c].accounts;
-        st = rw_engine_online_install(e, run.id, s->n, membership, ncomm, ids, size, cscore, model.threshold, err);
+        st = rw_engine_online_install(e, run.id, s->n, membership, ncomm, ids, size, cscore, model.threshold, d.ascore,
+                                      err);
         free(size);
         if (st == RW_OK) stage_done(&sg, "online");
     }
@@ -625,7 +730,9 @@ rw_status rw_engine_fit_model(rw_engine *e, const rw_rescore_params *rp,
     int8_t *label = NULL;
     double *cl = NULL, *cw = NULL, *al = NULL, *ax = NULL;
     uint32_t *fraud = NULL;
-    rw_cluster_features *cf = NULL;
+    rw_cluster_features *cf = NULL, *pf = NULL;
+    uint8_t *split = NULL, *which = NULL;
+    uint32_t *parts = NULL;
     rw_model m;
     int version;
     rw_status st = rw_engine_need_graph(e, err);
@@ -649,35 +756,60 @@ rw_status rw_engine_fit_model(rw_engine *e, const rw_rescore_params *rp,
     pthread_rwlock_unlock(&e->lock);
     if (st == RW_OK) st = detect(s, rp, NULL, 0, &d, NULL, err);
     if (st != RW_OK) goto done;
-    /* Clusters: fraud when most labelled members are, weighted by size so
-     * the fit minimises account errors. */
-    fraud = calloc((size_t)d.ncomm + 1, 2 * sizeof *fraud);
-    cf = malloc(((size_t)d.ncomm + 1) * sizeof *cf);
-    cl = malloc(((size_t)d.ncomm + 1) * sizeof *cl);
-    cw = malloc(((size_t)d.ncomm + 1) * sizeof *cw);
-    al = malloc(((size_t)s->n + 1) * sizeof *al);
-    ax = malloc(((size_t)s->n + 1) * RW_A_COUNT * sizeof *ax);
-    if (!fraud || !cf || !cl || !cw || !al || !ax) {
+    /* The cluster model also scores the strong-tie parts of mixed
+     * communities (split_mixed): it learns from the parts of every
+     * community large enough to be split, whatever its score. */
+    uint32_t nparts = 0;
+    split = calloc((size_t)d.ncomm + 1, 1);
+    parts = malloc(((size_t)s->n + 1) * sizeof *parts);
+    if (!split || !parts) {
         st = rw_fail(err, RW_ERR_NOMEM, "out of memory");
         goto done;
     }
+    for (uint32_t c = 0; c < d.ncomm; c++) split[c] = d.feat[c].accounts >= SPLIT_MIN_ACCOUNTS;
+    st = rw_detect_strong_parts(s, d.p.hub_degree, SPLIT_MIN_COHERENCE, d.membership, d.ncomm, split, parts, &nparts,
+                                err);
+    if (st != RW_OK) goto done;
+    /* Clusters: fraud when most labelled members are, weighted by size so
+     * the fit minimises account errors. */
+    fraud = calloc((size_t)nparts + 1, 2 * sizeof *fraud);
+    cf = malloc(((size_t)nparts + 1) * sizeof *cf);
+    cl = malloc(((size_t)nparts + 1) * sizeof *cl);
+    cw = malloc(((size_t)nparts + 1) * sizeof *cw);
+    pf = malloc(((size_t)nparts + 1) * sizeof *pf);
+    which = calloc((size_t)nparts + 1, 1);
+    al = malloc(((size_t)s->n + 1) * sizeof *al);
+    ax = malloc(((size_t)s->n + 1) * RW_A_COUNT * sizeof *ax);
+    if (!fraud || !cf || !cl || !cw || !pf || !which || !al || !ax) {
+        st = rw_fail(err, RW_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    memcpy(pf, d.feat, (size_t)d.ncomm * sizeof *pf);
+    for (uint32_t j = d.ncomm; j < nparts; j++) which[j] = 1;
+    st = rw_detect_features_some(s, d.w, d.p.hub_degree, parts, nparts, which, pf, NULL, NULL, err);
+    if (st != RW_OK) goto done;
     for (uint32_t v = 0; v < s->n; v++) {
         if (label[v] < 0) continue;
         uint32_t c = d.membership[v];
         fraud[2 * c] += (uint32_t)label[v];
         fraud[2 * c + 1]++;
+        if (parts[v] >= d.ncomm) {
+            fraud[2 * parts[v]] += (uint32_t)label[v];
+            fraud[2 * parts[v] + 1]++;
+        }
     }
     size_t nc = 0;
-    for (uint32_t c = 0; c < d.ncomm; c++) {
-        if (d.feat[c].accounts < m.min_accounts || !fraud[2 * c + 1]) continue;
-        cf[nc] = d.feat[c];
+    for (uint32_t c = 0; c < nparts; c++) {
+        if (pf[c].accounts < m.min_accounts || !fraud[2 * c + 1]) continue;
+        cf[nc] = pf[c];
         cl[nc] = 2 * fraud[2 * c] > fraud[2 * c + 1];
-        cw[nc] = d.feat[c].accounts;
+        cw[nc] = pf[c].accounts;
         nc++;
     }
     st = rw_model_fit(&m, cf, cl, cw, nc, l2, err);
     if (st != RW_OK) goto done;
-    apply_model(s, &m, &d);
+    st = model_stage(s, &m, &d, err);
+    if (st != RW_OK) goto done;
     size_t na = 0;
     for (uint32_t v = 0; v < s->n; v++) {
         uint32_t c = d.membership[v];
@@ -697,5 +829,9 @@ done:
     free(cw);
     free(al);
     free(ax);
+    free(pf);
+    free(split);
+    free(which);
+    free(parts);
     return st;
 }

@@ -829,10 +829,12 @@ rw_status rw_store_put_label(rw_store *s, const char *target_kind, int64_t targe
         sqlite3_bind_text(st, 4, label, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 5, note ? note : "", -1, SQLITE_STATIC);
         res = step_insert(s, st, "insert label", err);
-        *id = sqlite3_last_insert_rowid(s->db);
+        if (res == RW_OK) *id = sqlite3_last_insert_rowid(s->db);
         sqlite3_finalize(st);
     }
-    if (res == RW_OK) return rw_store_commit(s, 1, err);
+    if (res == RW_OK) res = rw_store_commit(s, 1, err);
+    if (res == RW_OK) return RW_OK;
+    *id = 0;
     rw_store_rollback(s);
     return res;
 }

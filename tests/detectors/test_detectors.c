@@ -857,3 +857,74 @@ Test(detectors, timing_synthetic, .timeout = 600) {
     free(rof);
     rw_graph_snap_free(s);
 }
+
+/* ---- strong-tie parts and propagation -------------------------------------- */
+
+Test(detectors, strong_parts_split_along_coherent_devices_and_cards) {
+    builder b = {0};
+    uint32_t acc[10], other[3];
+    for (int i = 0; i < 10; i++) acc[i] = node(&b, RW_KIND_ACCOUNT);
+    for (int i = 0; i < 3; i++) other[i] = node(&b, RW_KIND_ACCOUNT);
+    uint32_t ip = node(&b, RW_KIND_IP), dev = node(&b, RW_KIND_DEVICE), card = node(&b, RW_KIND_PAYMENT);
+    uint32_t late = node(&b, RW_KIND_DEVICE), odev = node(&b, RW_KIND_DEVICE);
+    for (int i = 0; i < 10; i++) edge(&b, acc[i], ip); /* one home address glues them all */
+    for (int i = 0; i < 4; i++) edge(&b, acc[i], dev);
+    edge(&b, acc[4], card);
+    edge(&b, acc[5], card);
+    edge(&b, acc[6], late); /* shared, but taken up ten days apart */
+    edge(&b, acc[7], late);
+    edge(&b, acc[8], late);
+    for (int i = 0; i < 3; i++) edge(&b, other[i], odev);
+    rw_graph_snap *s = build(&b);
+    for (uint64_t k = s->off[late]; k < s->off[late + 1]; k++)
+        if (s->nbr[k] != acc[6]) s->edges[s->eid[k]].first_seen = 1000 + (s->nbr[k] - acc[6]) * 10 * 86400;
+    uint32_t *memb = calloc(s->n, sizeof *memb), *parts = malloc(s->n * sizeof *parts), nparts = 0;
+    for (int i = 0; i < 3; i++) memb[other[i]] = 1;
+    memb[odev] = 1;
+    uint8_t split[2] = {1, 0};
+    rw_err err;
+    cr_assert_eq(rw_detect_strong_parts(s, 200, 0.5, memb, 2, split, parts, &nparts, &err), RW_OK, "%s", err.msg);
+    cr_expect_eq(nparts, 4);
+    for (int i = 0; i < 4; i++) cr_expect_eq(parts[acc[i]], 2, "account %d", i);
+    cr_expect_eq(parts[acc[4]], 3);
+    cr_expect_eq(parts[acc[5]], 3);
+    for (int i = 6; i < 10; i++) cr_expect_eq(parts[acc[i]], 0, "account %d stays", i);
+    cr_expect_eq(parts[dev], 2);
+    cr_expect_eq(parts[card], 3);
+    cr_expect_eq(parts[ip], 0, "4 accounts left and 4 in the device part: the tie goes to the smaller id");
+    for (int i = 0; i < 3; i++) cr_expect_eq(parts[other[i]], 1, "a community not split keeps its id");
+    cr_expect_eq(parts[odev], 1);
+    memb[acc[0]] = 7;
+    cr_expect_eq(rw_detect_strong_parts(s, 200, 0.5, memb, 2, split, parts, &nparts, &err), RW_ERR_INVALID);
+    free(memb);
+    free(parts);
+    rw_graph_snap_free(s);
+}
+
+Test(detectors, propagate_discounts_by_users) {
+    builder b = {0};
+    uint32_t a[6];
+    for (int i = 0; i < 6; i++) a[i] = node(&b, RW_KIND_ACCOUNT);
+    uint32_t dev = node(&b, RW_KIND_DEVICE), card = node(&b, RW_KIND_PAYMENT), ip = node(&b, RW_KIND_IP);
+    uint32_t sub = node(&b, RW_KIND_SUBNET);
+    edge(&b, a[0], dev), edge(&b, a[1], dev), edge(&b, a[2], dev);
+    edge(&b, a[2], card), edge(&b, a[3], card);
+    edge(&b, a[0], ip), edge(&b, a[4], ip);
+    edge(&b, a[5], sub), edge(&b, a[1], sub);
+    rw_graph_snap *s = build(&b);
+    double score[16] = {0}, out[16];
+    uint32_t via[16];
+    score[a[0]] = 0.9, score[a[1]] = 0.95, score[a[2]] = 0.1, score[a[3]] = 0.1, score[a[4]] = 0.2;
+    rw_err err;
+    cr_assert_eq(rw_detect_propagate(s, 200, score, 0.65, out, via, &err), RW_OK);
+    cr_expect_float_eq(out[a[2]], (0.9 + 0.95) / 3, 1e-12);
+    cr_expect_eq(via[a[2]], dev);
+    cr_expect_float_eq(out[a[0]], 0.95 / 3, 1e-12, "its own score does not count");
+    cr_expect_float_eq(out[a[4]], 0.9 / 2, 1e-12, "one flagged partner of two gives half");
+    cr_expect_eq(via[a[4]], ip);
+    cr_expect_float_eq(out[a[3]], 0, 1e-12, "the card's other user is not flagged");
+    cr_expect_eq(via[a[3]], RW_NODE_NONE);
+    cr_expect_eq(via[a[5]], RW_NODE_NONE, "subnets carry nothing");
+    cr_expect_eq(via[dev], RW_NODE_NONE);
+    rw_graph_snap_free(s);
+}
