@@ -26,7 +26,7 @@ static const setting settings[] = {
     {{"listen", "127.0.0.1:8080", "address and port to listen on (port 0: any free port)"}, T_TEXT, AT(listen), 0, 0},
     {{"db", "ringwatch.db", "SQLite database"}, T_TEXT, AT(db), 0, 0},
     {{"key_file", "", "hashing key file (empty: DB.key beside the database)"}, T_TEXT, AT(key_file), 0, 0},
-    {{"threads", "16", "worker threads; signups wait for their group commit, so many share one"},
+    {{"threads", "2", "libmicrohttpd worker threads (a signup waiting for its group commit holds none)"},
      T_U32,
      AT(threads),
      1,

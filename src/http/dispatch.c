@@ -141,9 +141,17 @@ static int authorise(rw_http_ctx *c) {
 }
 
 void rw_http_dispatch(rw_http_server *s, const rw_http_request *req, rw_http_response *out) {
+    rw_http_dispatch_async(s, req, out);
+    if (out->defer) {
+        rw_http_defer_wait(out->defer);
+        rw_http_defer_finish(s, out);
+    }
+}
+
+void rw_http_dispatch_async(rw_http_server *s, const rw_http_request *req, rw_http_response *out) {
     memset(out, 0, sizeof *out);
     double t0 = req->t0 > 0 ? req->t0 : rw_now();
-    rw_http_ctx c = {.srv = s, .req = req, .out = out};
+    rw_http_ctx c = {.srv = s, .req = req, .out = out, .t0 = t0, .route_index = -1};
     const char *method = req->method ? req->method : "";
     int r = rw_route_match(s->routes, s->nroutes, method, req->path ? req->path : "", &c.params, out->allow,
                            sizeof out->allow);
@@ -156,12 +164,85 @@ void rw_http_dispatch(rw_http_server *s, const rw_http_request *req, rw_http_res
                         out->allow);
     } else {
         c.route = &s->routes[r];
+        c.route_index = r;
         if (authorise(&c) == 0 && parse_query(&c) == 0) c.route->fn(&c);
     }
     free(c.qbuf);
     if (!out->body) rw_http_problem(out, RW_PROB_INTERNAL, NULL, "the handler gave no answer");
+    if (out->defer) return; /* metrics and the log line when it settles */
     double dt = rw_now() - t0;
     rw_metrics_request(&s->metrics, r < 0 ? -1 : r, method, out->status, dt);
     rw_http_log(s, RW_LOG_DEBUG, "%.8s %s %u %.3f ms", method, r < 0 ? "(no route)" : c.route->pattern, out->status,
                 dt * 1e3);
+}
+
+/* ---- deferred answers ------------------------------------------------------ */
+
+rw_http_defer *rw_http_defer_new(rw_http_ctx *c) {
+    rw_http_defer *d = calloc(1, sizeof *d);
+    if (!d) {
+        rw_http_problem(c->out, RW_PROB_INTERNAL, NULL, "out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&d->mu, NULL);
+    pthread_cond_init(&d->cv, NULL);
+    d->route = c->route_index;
+    d->method = c->route ? c->route->method : "";
+    d->t0 = c->t0;
+    return d;
+}
+
+void rw_http_defer_free(rw_http_defer *d) {
+    if (!d) return;
+    pthread_mutex_destroy(&d->mu);
+    pthread_cond_destroy(&d->cv);
+    free(d);
+}
+
+void rw_http_defer_settled(void *ctx, rw_status st, const rw_err *err) {
+    rw_http_defer *d = ctx;
+    pthread_mutex_lock(&d->mu);
+    d->settled = 1;
+    d->st = st;
+    if (err) d->err = *err;
+    void (*wake)(void *) = d->wake;
+    void *wctx = d->wake_ctx;
+    pthread_cond_broadcast(&d->cv);
+    /* Woken under the lock, so the owner cannot finish (and free d) while
+     * the wake-up is still being delivered. */
+    if (wake) wake(wctx);
+    pthread_mutex_unlock(&d->mu);
+}
+
+void rw_http_defer_wait(rw_http_defer *d) {
+    pthread_mutex_lock(&d->mu);
+    while (!d->settled) pthread_cond_wait(&d->cv, &d->mu);
+    pthread_mutex_unlock(&d->mu);
+}
+
+int rw_http_defer_arm(rw_http_defer *d, void (*wake)(void *ctx), void *ctx) {
+    pthread_mutex_lock(&d->mu);
+    int pending = !d->settled;
+    if (pending) d->wake = wake, d->wake_ctx = ctx;
+    pthread_mutex_unlock(&d->mu);
+    return pending;
+}
+
+void rw_http_defer_finish(rw_http_server *s, rw_http_response *out) {
+    rw_http_defer *d = out->defer;
+    if (!d) return;
+    /* Taking the lock once more waits out a wake-up still in delivery. */
+    pthread_mutex_lock(&d->mu);
+    pthread_mutex_unlock(&d->mu);
+    out->defer = NULL;
+    if (d->st != RW_OK) {
+        rw_http_response_free(out);
+        rw_http_log(s, RW_LOG_ERROR, "recording failed: %s", rw_status_str(d->st));
+        rw_http_problem(out, rw_problem_of_status(d->st), NULL, "%s",
+                        d->err.msg[0] ? d->err.msg : rw_status_str(d->st));
+    }
+    double dt = rw_now() - d->t0;
+    rw_metrics_request(&s->metrics, d->route, d->method, out->status, dt);
+    rw_http_log(s, RW_LOG_DEBUG, "%.8s (deferred) %u %.3f ms", d->method, out->status, dt * 1e3);
+    rw_http_defer_free(d);
 }

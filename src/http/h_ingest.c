@@ -62,8 +62,13 @@ void rw_h_signup(rw_http_ctx *c) {
         rw_http_problem(c->out, RW_PROB_INVALID_EVENT, field_of(err.msg), "%s", err.msg);
         goto done;
     }
-    rw_status st = rw_engine_record(c->srv->e, &ev, 1, &d, 1, &err);
+    rw_http_defer *defer = rw_http_defer_new(c);
+    if (!defer) goto done;
+    /* The answer is built now and sent once the commit is durable; a failed
+     * commit turns it into a 503 (rw_http_defer_finish). */
+    rw_status st = rw_engine_record_async(c->srv->e, &ev, 1, &d, rw_http_defer_settled, defer, &err);
     if (st != RW_OK) {
+        rw_http_defer_free(defer);
         answer_record_failure(c, st, &err);
         goto done;
     }
@@ -73,6 +78,7 @@ void rw_h_signup(rw_http_ctx *c) {
     json_t *doc = decision_json(&d);
     if (doc) json_object_set_new(doc, "account", json_stringn(ev.account, ev.account_len));
     rw_http_json(c->out, 200, doc);
+    c->out->defer = defer;
 done:
     explicit_bzero(&ev, sizeof ev); /* raw identifiers do not outlive the request */
 }

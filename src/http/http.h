@@ -108,6 +108,9 @@ typedef struct {
 
 #define RW_HTTP_ALLOW_MAX 32
 
+/* An answer that waits for a group commit (a signup): see rw_http_dispatch_async. */
+typedef struct rw_http_defer rw_http_defer;
+
 /* An answer. body is caller owns (free with rw_http_response_free, or hand
  * it to MHD with MHD_RESPMEM_MUST_FREE: it is malloc'd). */
 typedef struct {
@@ -118,11 +121,27 @@ typedef struct {
     char allow[RW_HTTP_ALLOW_MAX]; /* Allow header for 405, else "" */
     const char *www_authenticate;  /* static, or NULL */
     char location[64];             /* Location header, else "" */
+    rw_http_defer *defer;          /* non-NULL: valid only once the commit settles (rw_http_defer_*) */
 } rw_http_response;
 
 /* Answers one request; never fails (errors are problem+json answers). out is
  * set on entry. Thread-safe. */
 void rw_http_dispatch(rw_http_server *s, const rw_http_request *req, rw_http_response *out);
+/* As rw_http_dispatch, but a signup's answer may come back with out->defer
+ * set: its event is recorded and scored, and out holds the answer to send
+ * once its group commit is durable. The caller then either waits
+ * (rw_http_defer_wait) or registers a wake-up (rw_http_defer_arm) and sends
+ * later; either way it ends with rw_http_defer_finish. The libmicrohttpd
+ * side uses this so no thread blocks on an fsync. */
+void rw_http_dispatch_async(rw_http_server *s, const rw_http_request *req, rw_http_response *out);
+/* Blocks until the commit settles. */
+void rw_http_defer_wait(rw_http_defer *d);
+/* Calls wake(ctx) once the commit settles, from the engine's commit thread;
+ * returns 0 when it has already settled (wake is then not called). */
+int rw_http_defer_arm(rw_http_defer *d, void (*wake)(void *ctx), void *ctx);
+/* After settling: turns out into a 503 problem if the commit failed, records
+ * the request's metrics and frees the defer (out->defer becomes NULL). */
+void rw_http_defer_finish(rw_http_server *s, rw_http_response *out);
 void rw_http_response_free(rw_http_response *r);
 
 #endif

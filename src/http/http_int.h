@@ -121,6 +121,8 @@ rw_problem rw_problem_of_status(rw_status st);
 
 struct rw_http_ctx {
     rw_http_server *srv;
+    int route_index;
+    double t0;
     const rw_http_request *req;
     const rw_route *route;
     rw_route_params params;
@@ -160,6 +162,28 @@ void rw_h_openapi(rw_http_ctx *c);
 /* The OpenAPI document, compiled in from src/http/openapi.json by CMake. */
 extern const unsigned char rw_http_openapi_json[];
 extern const size_t rw_http_openapi_json_len;
+
+/* ---- deferred answers (group commit) ----------------------------------------- */
+
+struct rw_http_defer {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int settled;
+    rw_status st; /* RW_OK: durable */
+    rw_err err;
+    void (*wake)(void *ctx); /* armed: called when settled */
+    void *wake_ctx;
+    int route; /* for the metrics at the end */
+    const char *method;
+    double t0;
+};
+
+/* A defer for the request being handled, or NULL (out of memory: answered). */
+rw_http_defer *rw_http_defer_new(rw_http_ctx *c);
+/* The engine's callback (rw_record_cb) for a defer. */
+void rw_http_defer_settled(void *ctx, rw_status st, const rw_err *err);
+/* Frees a defer that was never handed to the engine. */
+void rw_http_defer_free(rw_http_defer *d);
 
 /* ---- metrics --------------------------------------------------------------- */
 

@@ -23,7 +23,15 @@ typedef struct {
     size_t len, cap;
     int too_large;
     uint64_t discarded;
+    int waiting;             /* suspended until the group commit settles */
+    rw_http_response answer; /* the answer held meanwhile */
 } conn_state;
+
+/* Resumes a connection suspended for its group commit (from the engine's
+ * commit thread); MHD then calls on_request again to send the answer. */
+static void resume(void *ctx) {
+    MHD_resume_connection(ctx);
+}
 
 rw_status rw_http_create(rw_http_server **out, rw_engine *e, const rw_config *cfg, rw_err *err) {
     *out = NULL;
@@ -153,6 +161,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     if (r->too_large) return too_large(s, c, method, url, r->t0);
+    if (r->waiting) { /* resumed: the commit has settled */
+        r->waiting = 0;
+        rw_http_defer_finish(s, &r->answer);
+        return send_answer(s, c, &r->answer);
+    }
     qbuf q = {0};
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_arg, &q);
     if (q.failed) {
@@ -170,8 +183,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         .t0 = r->t0,
     };
     rw_http_response out;
-    rw_http_dispatch(s, &req, &out);
+    rw_http_dispatch_async(s, &req, &out);
     free(q.s);
+    if (out.defer) {
+        /* Suspend first, then arm: a commit settling in between resumes a
+         * connection that is already suspended, never one about to be. */
+        r->answer = out;
+        r->waiting = 1;
+        MHD_suspend_connection(c);
+        if (!rw_http_defer_arm(out.defer, resume, c)) MHD_resume_connection(c);
+        return MHD_YES;
+    }
     return send_answer(s, c, &out);
 }
 
@@ -179,6 +201,11 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     rw_http_server *s = cls;
     conn_state *r = *con_cls;
     if (!r) return;
+    if (r->waiting) { /* closed while suspended (daemon stopping): wait it out */
+        rw_http_defer_wait(r->answer.defer);
+        rw_http_defer_finish(s, &r->answer);
+    }
+    rw_http_response_free(&r->answer);
     if (r->body) explicit_bzero(r->body, r->len); /* it held raw identifiers */
     free(r->body);
     free(r);
@@ -225,7 +252,8 @@ rw_status rw_http_start(rw_http_server *s, rw_err *err) {
     socklen_t salen = 0;
     rw_status st = resolve(&sa, &salen, s->cfg.listen, err);
     if (st != RW_OK) return st;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    unsigned flags =
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     if (sa.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
     s->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,

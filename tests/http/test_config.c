@@ -21,7 +21,7 @@ static rw_status parse(const char *text) {
 Test(config, defaults_are_documented_and_valid) {
     cr_expect_str_eq(cfg.listen, "127.0.0.1:8080");
     cr_expect_str_eq(cfg.db, "ringwatch.db");
-    cr_expect_eq(cfg.threads, 16);
+    cr_expect_eq(cfg.threads, 2);
     cr_expect_eq(cfg.max_body_bytes, 1048576);
     cr_expect_eq(cfg.rescore_at, -1);
     cr_expect_eq(cfg.auth, 1);
