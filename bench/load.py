@@ -247,7 +247,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--connections", type=int, default=int(os.environ.get("BENCH_LOAD_CONNECTIONS", 32)))
     ap.add_argument("--wrk-threads", type=int, default=1)
-    ap.add_argument("--server-threads", type=int, default=int(os.environ.get("BENCH_LOAD_SERVER_THREADS", 16)),
+    ap.add_argument("--server-threads", type=int, default=int(os.environ.get("BENCH_LOAD_SERVER_THREADS", 2)),
                     help="MHD thread pool of both servers (ringwatch's `threads`, default 16)")
     ap.add_argument("--accounts", type=int, default=int(os.environ.get("BENCH_LOAD_ACCOUNTS", 20000)))
     ap.add_argument("--seed", type=int, default=11)
