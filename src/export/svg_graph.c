@@ -75,10 +75,12 @@ static void node(rw_export_stream *s, const rw_cg_node *n) {
     char id[16];
     rw_xnode_id(id, n);
     rw_xprintf(s, "<circle id=\"%s\" cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\"", id, px(n->x), px(n->y), radius(s->g, n));
+    /* Rings scale with the circle, or they would fill small ones. */
+    double ring = fmin(2.0, fmax(0.6, 0.35 * radius(s->g, n)));
     if (n->kind == RW_KIND_ACCOUNT && n->flagged)
-        rw_xputs(s, " class=\"flagged\" stroke=\"" FLAG_COLOUR "\" stroke-width=\"2\"");
+        rw_xprintf(s, " class=\"flagged\" stroke=\"" FLAG_COLOUR "\" stroke-width=\"%.1f\"", ring);
     else if (n->hub)
-        rw_xputs(s, " class=\"hub\" stroke=\"#333333\" stroke-width=\"1.2\" stroke-dasharray=\"2 1.5\"");
+        rw_xprintf(s, " class=\"hub\" stroke=\"#333333\" stroke-width=\"%.1f\" stroke-dasharray=\"2 1.5\"", ring);
     rw_xputs(s, "><title>");
     rw_xml_text(s, n->label);
     rw_xprintf(s, " (%s): %u links here, %u in all", rw_xkind_name(n->kind), n->sub_degree, n->degree);
