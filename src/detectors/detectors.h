@@ -266,6 +266,7 @@ typedef struct {
     uint8_t feature[RW_GBT_SPLITS]; /* node k's children are 2k+1 (f <= threshold) and 2k+2 */
     double threshold[RW_GBT_SPLITS];
     double leaf[RW_GBT_LEAVES];
+    uint32_t used; /* bit f: some split tests feature f */
 } rw_gbt_tree;
 typedef struct {
     double bias;
@@ -274,6 +275,9 @@ typedef struct {
 } rw_gbt;
 double rw_gbt_logit(const rw_gbt *m, const double *f);
 double rw_gbt_score(const rw_gbt *m, const double *f);
+/* out[i] (p entries): how much the logit falls when feature i is zero (0
+ * for features that are zero already). */
+void rw_gbt_contributions(const rw_gbt *m, const double *f, int p, double *out);
 /* Fits ntrees trees with learning rate rate to n rows of p features (x is
  * n * p, y is 0 or 1). */
 rw_status rw_gbt_fit(rw_gbt *m, const double *x, const double *y, size_t n, int p, int ntrees, double rate,

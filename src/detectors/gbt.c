@@ -12,15 +12,39 @@
 #define NBINS  32
 #define LAMBDA 1.0 /* L2 on leaf values */
 
+static double tree_value(const rw_gbt_tree *tr, const double *f) {
+    int node = 0;
+    for (int d = 0; d < RW_GBT_DEPTH; d++) node = 2 * node + 1 + (f[tr->feature[node]] > tr->threshold[node]);
+    return tr->leaf[node - RW_GBT_SPLITS];
+}
+
 double rw_gbt_logit(const rw_gbt *m, const double *f) {
     double z = m->bias;
+    for (int t = 0; t < m->ntrees; t++) z += tree_value(&m->tree[t], f);
+    return z;
+}
+
+void rw_gbt_contributions(const rw_gbt *m, const double *f, int p, double *out) {
+    double g[RW_GBT_MAXF];
+    memcpy(g, f, (size_t)p * sizeof *g);
+    uint32_t nonzero = 0;
+    for (int i = 0; i < p; i++) {
+        out[i] = 0;
+        if (f[i] != 0) nonzero |= 1u << i;
+    }
+    /* Only the trees that split on a feature change when it is zeroed. */
     for (int t = 0; t < m->ntrees; t++) {
         const rw_gbt_tree *tr = &m->tree[t];
-        int node = 0;
-        for (int d = 0; d < RW_GBT_DEPTH; d++) node = 2 * node + 1 + (f[tr->feature[node]] > tr->threshold[node]);
-        z += tr->leaf[node - RW_GBT_SPLITS];
+        uint32_t todo = tr->used & nonzero;
+        if (!todo) continue;
+        double v = tree_value(tr, f);
+        for (; todo; todo &= todo - 1) {
+            int i = __builtin_ctz(todo);
+            g[i] = 0;
+            out[i] += v - tree_value(tr, g);
+            g[i] = f[i];
+        }
     }
-    return z;
 }
 
 double rw_gbt_score(const rw_gbt *m, const double *f) {
@@ -128,6 +152,7 @@ rw_status rw_gbt_fit(rw_gbt *m, const double *x, const double *y, size_t n, int 
         double G[RW_GBT_LEAVES] = {0}, H[RW_GBT_LEAVES] = {0};
         for (size_t i = 0; i < n; i++) G[node[i] - RW_GBT_SPLITS] += g[i], H[node[i] - RW_GBT_SPLITS] += h[i];
         for (int l = 0; l < RW_GBT_LEAVES; l++) tr->leaf[l] = -rate * G[l] / (H[l] + LAMBDA);
+        for (int k = 0; k < RW_GBT_SPLITS; k++) tr->used |= 1u << tr->feature[k];
         for (size_t i = 0; i < n; i++) z[i] += tr->leaf[node[i] - RW_GBT_SPLITS];
         m->ntrees = t + 1;
     }
@@ -203,6 +228,7 @@ rw_status rw_gbt_parse(rw_gbt *m, const char *const *names, int p, const char *t
                     return rw_fail(err, RW_ERR_INVALID, "line %d: leaf %d: expected a number", line, l + 1);
             }
             if (strtok(NULL, " \t\r")) return rw_fail(err, RW_ERR_INVALID, "line %d: trailing text", line);
+            for (int k = 0; k < RW_GBT_SPLITS; k++) tr->used |= 1u << tr->feature[k];
         } else {
             return rw_fail(err, RW_ERR_INVALID, "line %d: unknown key %s", line, tok);
         }

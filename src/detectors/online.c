@@ -41,14 +41,10 @@ double rw_online_score(const rw_online_model *m, const double *f) {
 }
 
 size_t rw_online_top(const rw_online_model *m, const double *f, int *idx, size_t max) {
-    double base = rw_gbt_logit(&m->g, f), c[RW_O_COUNT], g[RW_O_COUNT];
-    memcpy(g, f, sizeof g);
+    double c[RW_O_COUNT];
+    rw_gbt_contributions(&m->g, f, RW_O_COUNT, c);
     size_t n = 0;
     for (int i = 0; i < RW_O_COUNT; i++) {
-        if (f[i] == 0) continue;
-        g[i] = 0;
-        c[i] = base - rw_gbt_logit(&m->g, g);
-        g[i] = f[i];
         if (c[i] <= 0.1) continue;
         size_t at = n < max ? n : max;
         while (at > 0 && c[idx[at - 1]] < c[i]) {

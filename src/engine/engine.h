@@ -178,6 +178,15 @@ void rw_engine_set_online(rw_engine *e, const rw_online_params *p);
  * when the store failed: nothing of this call is kept (the graph is rebuilt).
  * Thread-safe. */
 rw_status rw_engine_record(rw_engine *e, const rw_event_raw *ev, size_t n, rw_decision *out, int durable, rw_err *err);
+/* Called once the events of an rw_engine_record_async call are settled:
+ * st RW_OK when durable, else why they were not kept (err). It runs on the
+ * engine's commit thread: do little, and do not call the engine. */
+typedef void (*rw_record_cb)(void *ctx, rw_status st, const rw_err *err);
+/* As rw_engine_record with durable = 1, but returns at once (out filled)
+ * and calls cb(ctx, ...) when they are durable or failed, so a server thread
+ * need not block on the fsync. cb is called only when this returns RW_OK. */
+rw_status rw_engine_record_async(rw_engine *e, const rw_event_raw *ev, size_t n, rw_decision *out, rw_record_cb cb,
+                                 void *ctx, rw_err *err);
 /* Waits until every recorded event is durable; the error of the first
  * failed commit since the previous flush (its events are not kept). */
 rw_status rw_engine_flush(rw_engine *e, rw_err *err);

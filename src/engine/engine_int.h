@@ -34,14 +34,16 @@ enum {
 /* Online scoring state, guarded by the engine's lock (written under the
  * write lock, read under the read lock). Arrays are indexed by node id. */
 typedef struct {
-    uint32_t cap;      /* nodes the per-node arrays hold */
-    uint32_t *comm;    /* community index (into c) of an account or attribute; 0: none */
-    uint8_t *flags;    /* RW_LIVE_* */
-    float *seen_score; /* attributes: the highest online score of an account seen with it */
-    float *sub_hour;   /* subnet nodes: signups, decayed over about an hour */
-    float *sub_day;    /* ... and a day */
-    uint32_t *sub_ts;  /* event time of the last update */
-    rw_live_comm *c;   /* c[0] unused */
+    uint32_t cap;       /* nodes the per-node arrays hold */
+    uint32_t *comm;     /* community index (into c) of an account or attribute; 0: none */
+    uint8_t *flags;     /* RW_LIVE_* */
+    float *seen_score;  /* attributes: the highest online score of an account seen with it */
+    float *run_score;   /* accounts: score in the newest run (flag: RW_LIVE_RUN_FLAGGED) */
+    uint32_t run_nodes; /* nodes the newest run covered */
+    float *sub_hour;    /* subnet nodes: signups, decayed over about an hour */
+    float *sub_day;     /* ... and a day */
+    uint32_t *sub_ts;   /* event time of the last update */
+    rw_live_comm *c;    /* c[0] unused */
     uint32_t nc, ccap;
     uint32_t next_live; /* the next "live-N" */
     uint32_t placed;    /* nodes below it have been placed (bulk ingest adds nodes without) */
@@ -93,6 +95,13 @@ typedef struct {
 } rw_fail_range;
 #define RW_FAILS_KEPT 16
 
+/* A caller to tell when its events are settled. */
+typedef struct {
+    uint64_t seq;
+    rw_record_cb cb;
+    void *ctx;
+} rw_waiter;
+
 struct rw_engine {
     rw_store *store;
     rw_graph *graph;
@@ -121,7 +130,9 @@ struct rw_engine {
     rw_fail_range unflushed;            /* the first failure since the last rw_engine_flush (st RW_OK: none) */
     int store_ok;
     uint64_t signups_recorded, commits, commit_failures;
-    int rescoring; /* a rescoring is running (guarded by gc_mu) */
+    int rescoring;      /* a rescoring is running (guarded by gc_mu) */
+    rw_waiter *waiters; /* rw_engine_record_async callers, in sequence order (gc_mu) */
+    size_t nwaiters, waiters_cap;
 };
 
 #define RW_SUBNET_TEXT 24 /* "ffff:ffff:ffff::/48" and "255.255.255.0/24" fit */

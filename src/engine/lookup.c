@@ -17,19 +17,6 @@ static void brief(const rw_graph *g, uint32_t x, rw_attr_brief *b) {
     b->last_seen = rw_graph_last_seen(g, x);
 }
 
-typedef struct {
-    int on_cluster;
-    int64_t target;
-    char label[8];
-} newest_label;
-
-static rw_status on_label_row(void *ctx, int on_cluster, int64_t target, int fraud) {
-    newest_label *n = ctx;
-    if (on_cluster == n->on_cluster && target == n->target)
-        snprintf(n->label, sizeof n->label, fraud ? "fraud" : "benign");
-    return RW_OK;
-}
-
 rw_status rw_engine_account_view(rw_engine *e, const char *ext, size_t len, rw_account_view *out, rw_err *err) {
     memset(out, 0, sizeof *out);
     rw_status st = rw_engine_need_graph(e, err);
@@ -51,23 +38,22 @@ rw_status rw_engine_account_view(rw_engine *e, const char *ext, size_t len, rw_a
         out->attr[i].count = ed[i].count;
     }
     if (a < e->live.placed) rw_engine_live_decision(e, a, out->last_seen, &out->now);
-    int64_t run = e->live.run;
-    pthread_rwlock_unlock(&e->lock);
-
-    /* The store: its row in the newest run and its newest label. */
-    char reasons[8];
-    rw_score_row row;
-    newest_label nl = {0, a, ""};
-    pthread_mutex_lock(&e->store_mu);
-    out->run = run;
-    if (run) {
-        st = rw_store_run_account(e->store, run, a, &row, reasons, sizeof reasons, err);
-        if (st == RW_OK) out->run_score = row.score, out->run_flagged = row.flagged, out->run_cluster = row.cluster;
-        if (st == RW_ERR_NOTFOUND) st = RW_OK; /* newer than the run */
+    /* Everything else comes from memory too: a lookup never waits for the
+     * store, which a group commit may hold during its fsync. */
+    const rw_live *L = &e->live;
+    out->run = L->run;
+    if (L->run && a < L->run_nodes && a < L->cap) {
+        out->run_score = L->run_score[a];
+        out->run_flagged = (L->flags[a] & RW_LIVE_RUN_FLAGGED) != 0;
+        uint32_t c = L->comm[a];
+        out->run_cluster = c ? L->c[c].batch_id : 0;
     }
-    if (st == RW_OK) st = rw_store_labels(e->store, on_label_row, &nl, err);
-    pthread_mutex_unlock(&e->store_mu);
-    memcpy(out->label, nl.label, sizeof out->label);
+    if (a < L->cap)
+        snprintf(out->label, sizeof out->label, "%s",
+                 L->flags[a] & RW_LIVE_FRAUD_ACCOUNT ? "fraud"
+                 : L->flags[a] & RW_LIVE_CLEARED     ? "benign"
+                                                     : "");
+    pthread_rwlock_unlock(&e->lock);
     return st;
 }
 

@@ -2,6 +2,7 @@
  * the live graph and the communities of the newest run, which new accounts
  * join at once (so a ring's score rises as it grows, before any batch run). */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,13 +28,27 @@ static double decay(double value, int64_t from, int64_t to, double tau) {
     return value * exp(-(double)(to - from) / tau);
 }
 
+/* The per-node arrays of the live state, as a table: growing and freeing
+ * them is one loop. */
+typedef struct {
+    size_t off;  /* of the pointer in rw_live */
+    size_t size; /* of an element */
+} node_array;
+
+static const node_array node_arrays[] = {
+    {offsetof(rw_live, comm), sizeof(uint32_t)},    {offsetof(rw_live, flags), sizeof(uint8_t)},
+    {offsetof(rw_live, seen_score), sizeof(float)}, {offsetof(rw_live, run_score), sizeof(float)},
+    {offsetof(rw_live, sub_hour), sizeof(float)},   {offsetof(rw_live, sub_day), sizeof(float)},
+    {offsetof(rw_live, sub_ts), sizeof(uint32_t)},
+};
+#define NODE_ARRAYS (sizeof node_arrays / sizeof node_arrays[0])
+
+static void **node_array_at(rw_live *L, size_t i) {
+    return (void **)((char *)L + node_arrays[i].off);
+}
+
 static void live_free(rw_live *L) {
-    free(L->comm);
-    free(L->flags);
-    free(L->seen_score);
-    free(L->sub_hour);
-    free(L->sub_day);
-    free(L->sub_ts);
+    for (size_t i = 0; i < NODE_ARRAYS; i++) free(*node_array_at(L, i));
     free(L->c);
     memset(L, 0, sizeof *L);
 }
@@ -43,26 +58,14 @@ static int live_grow(rw_live *L, uint32_t n) {
     if (n <= L->cap) return 0;
     uint32_t cap = L->cap ? L->cap : 1024;
     while (cap < n) cap = cap > UINT32_MAX / 2 ? UINT32_MAX : cap * 2;
-    void *p[6] = {realloc(L->comm, (size_t)cap * sizeof *L->comm), NULL, NULL, NULL, NULL, NULL};
-    if (p[0]) L->comm = p[0];
-    p[1] = realloc(L->flags, (size_t)cap);
-    if (p[1]) L->flags = p[1];
-    p[2] = realloc(L->sub_hour, (size_t)cap * sizeof *L->sub_hour);
-    if (p[2]) L->sub_hour = p[2];
-    p[3] = realloc(L->sub_day, (size_t)cap * sizeof *L->sub_day);
-    if (p[3]) L->sub_day = p[3];
-    p[4] = realloc(L->sub_ts, (size_t)cap * sizeof *L->sub_ts);
-    if (p[4]) L->sub_ts = p[4];
-    p[5] = realloc(L->seen_score, (size_t)cap * sizeof *L->seen_score);
-    if (p[5]) L->seen_score = p[5];
-    if (!p[0] || !p[1] || !p[2] || !p[3] || !p[4] || !p[5]) return -1; /* the grown ones are kept; cap is not raised */
-    size_t add = (size_t)(cap - L->cap);
-    memset(L->comm + L->cap, 0, add * sizeof *L->comm);
-    memset(L->flags + L->cap, 0, add);
-    memset(L->sub_hour + L->cap, 0, add * sizeof *L->sub_hour);
-    memset(L->sub_day + L->cap, 0, add * sizeof *L->sub_day);
-    memset(L->sub_ts + L->cap, 0, add * sizeof *L->sub_ts);
-    memset(L->seen_score + L->cap, 0, add * sizeof *L->seen_score);
+    for (size_t i = 0; i < NODE_ARRAYS; i++) {
+        void **p = node_array_at(L, i);
+        size_t size = node_arrays[i].size;
+        char *q = realloc(*p, (size_t)cap * size);
+        if (!q) return -1; /* the grown ones are kept; cap is not raised */
+        memset(q + (size_t)L->cap * size, 0, (size_t)(cap - L->cap) * size);
+        *p = q;
+    }
     L->cap = cap;
     return 0;
 }
@@ -191,7 +194,8 @@ static void cluster_text(const rw_live *L, uint32_t c, char *out) {
 }
 
 static void reason_text(const rw_live *L, uint32_t c, int f, const raw_figures *r, char *out) {
-    const rw_live_comm *cm = &L->c[c];
+    static const rw_live_comm none = {0};
+    const rw_live_comm *cm = c ? &L->c[c] : &none;
     switch (f) {
         case RW_O_DEVICE_SHARED:
         case RW_O_DEVICE_DAY:
@@ -439,6 +443,7 @@ void rw_engine_live_decision(const rw_engine *e, uint32_t a, int64_t ts, rw_deci
 }
 
 static int place_rest(rw_engine *e, uint32_t from);
+static void settle_waiters(rw_engine *e, uint64_t upto, rw_status st, const rw_err *err);
 
 /* ---- group commit --------------------------------------------------------- */
 
@@ -489,6 +494,8 @@ static void *committer_main(void *arg) {
             e->store_ok = 0;
             e->commit_failures++;
             pthread_cond_broadcast(&e->gc_done);
+            rw_err_prefix(&err, "not stored: ");
+            settle_waiters(e, e->seq_queued, st, &err);
             pthread_mutex_unlock(&e->gc_mu);
             rw_err ignored;
             rw_engine_reload_graph(e, &ignored);
@@ -501,6 +508,7 @@ static void *committer_main(void *arg) {
         e->store_ok = 1;
         e->commits++;
         pthread_cond_broadcast(&e->gc_done);
+        settle_waiters(e, upto, RW_OK, NULL);
     }
     pthread_mutex_unlock(&e->gc_mu);
     rw_store_ops_free(&writing);
@@ -544,7 +552,12 @@ rw_status rw_engine_flush(rw_engine *e, rw_err *err) {
     return st;
 }
 
-rw_status rw_engine_record(rw_engine *e, const rw_event_raw *ev, size_t n, rw_decision *out, int durable, rw_err *err) {
+/* Applies and scores n events and queues their rows; with cb, registers it
+ * to be called once they are settled (only when it returns RW_OK). *seq
+ * receives the last event's sequence number. */
+static rw_status record_events(rw_engine *e, const rw_event_raw *ev, size_t n, rw_decision *out, rw_record_cb cb,
+                               void *ctx, uint64_t *seq_out, rw_err *err) {
+    *seq_out = 0;
     rw_status st = rw_engine_need_graph(e, err);
     if (st != RW_OK) return st;
     if (!e->committer_running || !e->hasher)
@@ -604,12 +617,55 @@ rw_status rw_engine_record(rw_engine *e, const rw_event_raw *ev, size_t n, rw_de
     }
     e->seq_queued += applied;
     seq = e->seq_queued;
+    if (st == RW_OK && cb) {
+        if (e->nwaiters == e->waiters_cap) {
+            size_t cap = e->waiters_cap ? e->waiters_cap * 2 : 64;
+            rw_waiter *w = realloc(e->waiters, cap * sizeof *w);
+            if (w) e->waiters = w, e->waiters_cap = cap;
+        }
+        if (e->nwaiters < e->waiters_cap)
+            e->waiters[e->nwaiters++] = (rw_waiter){seq, cb, ctx};
+        else
+            st = rw_fail(err, RW_ERR_NOMEM, "out of memory"); /* the events are kept; the caller is not told when */
+    }
     if (applied) pthread_cond_signal(&e->gc_wake);
     pthread_mutex_unlock(&e->gc_mu);
     pthread_rwlock_unlock(&e->lock);
     if (hev != &one) free(hev);
+    *seq_out = seq;
+    return st;
+}
+
+rw_status rw_engine_record(rw_engine *e, const rw_event_raw *ev, size_t n, rw_decision *out, int durable, rw_err *err) {
+    uint64_t seq;
+    rw_status st = record_events(e, ev, n, out, NULL, NULL, &seq, err);
     if (st != RW_OK) return st;
     return durable ? wait_settled(e, seq, err) : RW_OK;
+}
+
+rw_status rw_engine_record_async(rw_engine *e, const rw_event_raw *ev, size_t n, rw_decision *out, rw_record_cb cb,
+                                 void *ctx, rw_err *err) {
+    uint64_t seq;
+    return record_events(e, ev, n, out, cb, ctx, &seq, err);
+}
+
+/* Calls, outside the lock, the waiters whose events are settled: up to
+ * upto, with st (RW_OK: durable). Called by the committer with gc_mu held;
+ * returns with it held. */
+static void settle_waiters(rw_engine *e, uint64_t upto, rw_status st, const rw_err *err) {
+    size_t k = 0;
+    while (k < e->nwaiters && e->waiters[k].seq <= upto) k++;
+    if (!k) return;
+    rw_waiter stack[64], *w = k <= 64 ? stack : malloc(k * sizeof *w);
+    if (!w) w = stack, k = 64; /* out of memory: settle in slices of 64 */
+    memcpy(w, e->waiters, k * sizeof *w);
+    memmove(e->waiters, e->waiters + k, (e->nwaiters - k) * sizeof *w);
+    e->nwaiters -= k;
+    pthread_mutex_unlock(&e->gc_mu);
+    for (size_t i = 0; i < k; i++) w[i].cb(w[i].ctx, st, err);
+    if (w != stack) free(w);
+    pthread_mutex_lock(&e->gc_mu);
+    settle_waiters(e, upto, st, err); /* any left by the out-of-memory slice */
 }
 
 void rw_engine_set_online(rw_engine *e, const rw_online_params *p) {
@@ -711,7 +767,12 @@ typedef struct {
 
 static rw_status on_run_score(void *ctx, const rw_score_row *r) {
     flagged_ctx *fc = ctx;
-    if (r->flagged && r->account < fc->L->cap) mark_run_flagged(fc->e, fc->L, r->account);
+    if (r->account >= fc->L->cap) return RW_OK;
+    fc->L->run_score[r->account] = (float)r->score;
+    if (r->flagged) {
+        fc->L->flags[r->account] |= RW_LIVE_RUN_FLAGGED;
+        mark_run_flagged(fc->e, fc->L, r->account);
+    }
     return RW_OK;
 }
 
@@ -727,6 +788,7 @@ static rw_status live_build(rw_engine *e, rw_live *L, rw_err *err) {
     install_ctx ic = {L, calloc((size_t)max_id + 1, sizeof(uint32_t)), max_id + 1};
     if (!ic.by_id) return rw_fail(err, RW_ERR_NOMEM, "out of memory");
     L->run = run;
+    L->run_nodes = rw_graph_node_count(e->graph); /* covers at most what the run saw; newer accounts are not in it */
     if (run) {
         st = rw_store_run_clusters(e->store, run, -1.0, 0, 0, on_cluster_row, &ic, err);
         if (st == RW_OK) st = rw_store_run_membership(e->store, run, on_member, &ic, err);
@@ -861,9 +923,14 @@ rw_status rw_engine_online_install(rw_engine *e, int64_t run, uint32_t n, const 
     for (uint32_t v = 0; v < keep; v++) L.flags[v] = e->live.flags[v] & (uint8_t)~RW_LIVE_RUN_FLAGGED;
     memcpy(L.seen_score, e->live.seen_score, (size_t)keep * sizeof *L.seen_score);
     for (uint32_t v = 0; ascore && v < n && v < L.cap; v++)
-        if (rw_graph_kind(e->graph, v) == RW_KIND_ACCOUNT && membership[v] < ncomm && size[membership[v]] >= 2 &&
-            ascore[v] >= threshold)
-            mark_run_flagged(e, &L, v);
+        if (rw_graph_kind(e->graph, v) == RW_KIND_ACCOUNT) { /* every account has a score (flagged neighbours) */
+            L.run_score[v] = (float)ascore[v];
+            if (ascore[v] >= threshold) {
+                L.flags[v] |= RW_LIVE_RUN_FLAGGED;
+                mark_run_flagged(e, &L, v);
+            }
+        }
+    L.run_nodes = n;
     live_swap(e, &L, n, 1);
     /* A benign label covers the attributes its cluster has now, new ones
      * included. */
@@ -911,6 +978,7 @@ void rw_engine_online_close(rw_engine *e) {
         e->committer_running = 0;
     }
     rw_store_ops_free(&e->pending);
+    free(e->waiters);
     live_free(&e->live);
     pthread_mutex_destroy(&e->gc_mu);
     pthread_cond_destroy(&e->gc_wake);

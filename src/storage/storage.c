@@ -78,8 +78,8 @@ static const char *const migrations[] = {
     "  ('fraud','benign')), note TEXT, created_at INTEGER NOT NULL);"
     "CREATE INDEX labels_by_target ON labels(target_kind, target);",
     /* 3: the server lists a cluster's members and attributes. */
-    "CREATE INDEX run_accounts_by_cluster ON run_accounts(run, cluster) WHERE cluster != 0;"
-    "CREATE INDEX run_attributes_by_cluster ON run_attributes(run, cluster);",
+    ("CREATE INDEX run_accounts_by_cluster ON run_accounts(run, cluster) WHERE cluster != 0;"
+     "CREATE INDEX run_attributes_by_cluster ON run_attributes(run, cluster);"),
     /* 4: the online score answered for each event (NULL for bulk ingest),
      * so a restart rebuilds the evidence online scoring keeps. */
     "ALTER TABLE events ADD COLUMN score REAL;",

@@ -1,11 +1,16 @@
-/* Test helpers shared by the Criterion suites. */
+/* Test helpers shared by the Criterion suites (and the HTTP server driver of
+ * the end-to-end tests). */
 #include "testutil.h"
 
+#include <curl/curl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 char *tu_tmpdir(void) {
     char tmpl[] = "/tmp/rwtest-XXXXXX";
@@ -85,4 +90,115 @@ int tu_write_file(const char *path, const char *data, size_t len) {
 
 int tu_contains(const void *hay, size_t len, const void *needle, size_t nlen) {
     return nlen <= len && memmem(hay, len, needle, nlen) != NULL;
+}
+
+/* ---- the HTTP server ------------------------------------------------------- */
+
+int tu_serve_start(tu_server *s, const char *dir, const char *args) {
+    memset(s, 0, sizeof *s);
+    snprintf(s->log, sizeof s->log, "%s/serve.log", dir);
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "cd '%s' && exec '%s' serve %s 2>>serve.log", dir, tu_bin(), args);
+    size_t seen = 0; /* earlier runs' lines in the log do not count */
+    char *old = tu_read_file(s->log, &seen);
+    free(old);
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    s->pid = pid;
+    for (int i = 0; i < 3000; i++) { /* 30 s: sanitizer builds load slowly */
+        size_t len = 0;
+        char *log = tu_read_file(s->log, &len);
+        const char *at = log && len > seen ? strstr(log + seen, "listening on ") : NULL;
+        const char *colon = at ? strchr(at, '\n') : NULL;
+        if (colon) {
+            while (colon > at && *colon != ':') colon--;
+            s->port = (unsigned)atoi(colon + 1);
+            free(log);
+            return s->port ? 0 : -1;
+        }
+        free(log);
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid) {
+            s->pid = 0;
+            return -1;
+        }
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return -1;
+}
+
+int tu_serve_stop(tu_server *s, int sig) {
+    if (!s->pid) return -1;
+    kill(s->pid, sig);
+    int st = 0;
+    if (waitpid(s->pid, &st, 0) != s->pid) return -1;
+    s->pid = 0;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+typedef struct {
+    char *p;
+    size_t len;
+} growbuf;
+
+static size_t on_data(char *data, size_t size, size_t n, void *ctx) {
+    growbuf *b = ctx;
+    size_t add = size * n;
+    char *np = realloc(b->p, b->len + add + 1);
+    if (!np) return 0;
+    memcpy(np + b->len, data, add);
+    b->p = np;
+    b->len += add;
+    b->p[b->len] = 0;
+    return add;
+}
+
+int tu_http(tu_resp *r, const tu_server *s, const char *method, const char *path, const char *token, const char *ctype,
+            const char *body, size_t len) {
+    memset(r, 0, sizeof *r);
+    CURL *c = curl_easy_init();
+    if (!c) return -1;
+    char url[8192], auth[1024], ct[256];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u%s", s->port, path);
+    struct curl_slist *h = NULL;
+    if (token) {
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+        h = curl_slist_append(h, auth);
+    }
+    snprintf(ct, sizeof ct, "Content-Type:%s%s", ctype ? " " : "", ctype ? ctype : "");
+    h = curl_slist_append(h, ct); /* "Content-Type:" alone removes curl's default */
+    h = curl_slist_append(h, "Expect:");
+    growbuf b = {0}, hd = {0};
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    if (body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    }
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &hd);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    CURLcode rc = curl_easy_perform(c);
+    if (rc == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    r->body = b.p ? b.p : calloc(1, 1);
+    r->len = b.len;
+    r->headers = hd.p ? hd.p : calloc(1, 1);
+    return rc == CURLE_OK ? 0 : -1;
+}
+
+void tu_resp_free(tu_resp *r) {
+    free(r->body);
+    free(r->headers);
+    memset(r, 0, sizeof *r);
 }

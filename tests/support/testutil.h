@@ -22,4 +22,35 @@ int tu_write_file(const char *path, const char *data, size_t len);
 /* Returns 1 if needle occurs in the len bytes at hay. */
 int tu_contains(const void *hay, size_t len, const void *needle, size_t nlen);
 
+/* ---- the HTTP server, for end-to-end tests --------------------------------- */
+
+#include <sys/types.h>
+
+typedef struct {
+    pid_t pid;
+    unsigned port;
+    char log[512]; /* its stderr */
+} tu_server;
+
+/* Starts `ringwatch serve ARGS` in dir (stderr to dir/serve.log, which must
+ * not exist yet or is appended to) and waits for its "listening on
+ * HOST:PORT" line. Returns 0 on success; on failure the log says why. */
+int tu_serve_start(tu_server *s, const char *dir, const char *args);
+/* Sends sig and waits for the server; returns its exit code, or 128 + the
+ * signal that ended it. */
+int tu_serve_stop(tu_server *s, int sig);
+
+typedef struct {
+    long status;
+    char *body; /* NUL-terminated; caller frees with tu_resp_free */
+    size_t len;
+    char *headers; /* raw response headers */
+} tu_resp;
+
+/* One request to the server (a new connection). token NULL: no
+ * Authorization; ctype NULL: no Content-Type. Returns 0 when an answer came. */
+int tu_http(tu_resp *r, const tu_server *s, const char *method, const char *path, const char *token, const char *ctype,
+            const char *body, size_t len);
+void tu_resp_free(tu_resp *r);
+
 #endif

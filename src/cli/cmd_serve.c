@@ -1,0 +1,186 @@
+/* ringwatch serve: the HTTP server. Settings come from an INI file, then
+ * RINGWATCH_<KEY> variables, then flags; SIGTERM or SIGINT drains it. */
+#include <ctype.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "engine.h"
+#include "http.h"
+
+/* The one flag a signal handler may touch. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig) {
+    stop_signal = sig;
+}
+
+static const char help_head[] =
+    "usage: ringwatch serve [--db PATH] [--listen HOST:PORT] [--config FILE] [--key-file PATH]\n"
+    "                       [--insecure-no-auth]\n\n"
+    "Serves the signup decision, batch ingest, lookups, clusters, labels, rescoring\n"
+    "jobs, health and metrics over HTTP (see GET /v1/openapi.json). Settings come\n"
+    "from the INI file (key = value), then RINGWATCH_<KEY> environment variables,\n"
+    "then the flags; later wins. Without any token configured it refuses to start\n"
+    "unless --insecure-no-auth (auth = off) is given. SIGTERM or SIGINT stops\n"
+    "accepting, finishes requests in flight, waits for a running rescoring, makes\n"
+    "every event durable and exits 0.\n\n"
+    "settings (default):\n";
+
+static void help(FILE *f) {
+    fputs(help_head, f);
+    const rw_config_doc *d;
+    for (size_t i = 0; (d = rw_config_doc_at(i)) != NULL; i++)
+        fprintf(f, "  %-24s %-16s %s\n", d->key, *d->def ? d->def : "(empty)", d->summary);
+    fputs("\nA setting KEY is also read from the environment variable RINGWATCH_<KEY in capitals>.\n", f);
+}
+
+static const char *env_get(const char *name) {
+    return getenv(name);
+}
+
+/* Reads and applies the INI file at path. */
+static rw_status load_file(rw_config *cfg, const char *path, rw_err *err) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return rw_fail(err, RW_ERR_IO, "%s: cannot open", path);
+    char *text = NULL;
+    size_t len = 0, cap = 0;
+    rw_status st = RW_OK;
+    for (;;) {
+        if (len == cap) {
+            cap = cap ? cap * 2 : 4096;
+            char *n = cap <= (1u << 20) ? realloc(text, cap) : NULL;
+            if (!n) {
+                st = rw_fail(err, RW_ERR_LIMIT, "%s: larger than 1 MiB", path);
+                goto done;
+            }
+            text = n;
+        }
+        size_t got = fread(text + len, 1, cap - len, f);
+        len += got;
+        if (got == 0) break;
+    }
+    if (ferror(f)) {
+        st = rw_fail(err, RW_ERR_IO, "%s: read error", path);
+        goto done;
+    }
+    st = rw_config_parse(cfg, path, text, len, err);
+done:
+    free(text);
+    fclose(f);
+    return st;
+}
+
+int rw_cmd_serve(int argc, char **argv) {
+    static const struct option opts[] = {{"db", required_argument, 0, 'd'},
+                                         {"listen", required_argument, 0, 'l'},
+                                         {"config", required_argument, 0, 'c'},
+                                         {"key-file", required_argument, 0, 'k'},
+                                         {"insecure-no-auth", no_argument, 0, 'A'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *db = NULL, *listen = NULL, *config = NULL, *key = NULL;
+    int no_auth = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+            case 'd':
+                db = optarg;
+                break;
+            case 'l':
+                listen = optarg;
+                break;
+            case 'c':
+                config = optarg;
+                break;
+            case 'k':
+                key = optarg;
+                break;
+            case 'A':
+                no_auth = 1;
+                break;
+            case 'h':
+                help(stdout);
+                return RW_EXIT_OK;
+            default:
+                help(stderr);
+                return RW_EXIT_USAGE;
+        }
+    }
+    if (optind != argc) {
+        rw_cli_error("serve", "unexpected argument '%s'", argv[optind]);
+        return RW_EXIT_USAGE;
+    }
+    rw_config *cfg = malloc(sizeof *cfg); /* about 17 KB of token lists */
+    rw_engine *e = NULL;
+    rw_http_server *srv = NULL;
+    rw_err err = {{0}};
+    int rc = RW_EXIT_USAGE;
+    if (!cfg) {
+        rw_cli_error("serve", "out of memory");
+        return RW_EXIT_FAIL;
+    }
+    rw_config_defaults(cfg);
+    rw_status st = config ? load_file(cfg, config, &err) : RW_OK;
+    if (st == RW_OK) st = rw_config_env(cfg, env_get, &err);
+    const struct {
+        const char *key, *value;
+    } flags[] = {{"db", db}, {"listen", listen}, {"key_file", key}, {"auth", no_auth ? "off" : NULL}};
+    for (size_t i = 0; st == RW_OK && i < sizeof flags / sizeof flags[0]; i++)
+        if (flags[i].value) {
+            st = rw_config_set(cfg, flags[i].key, flags[i].value, &err);
+            if (st != RW_OK) rw_err_prefix(&err, "--%s: ", flags[i].key);
+        }
+    if (st == RW_OK) st = rw_config_check(cfg, &err);
+    if (st != RW_OK) {
+        rw_cli_error("serve", "%s", err.msg);
+        rc = st == RW_ERR_INVALID ? RW_EXIT_USAGE : RW_EXIT_FAIL;
+        goto done;
+    }
+    rc = RW_EXIT_FAIL;
+    if (!cfg->auth)
+        rw_cli_error("serve", "WARNING: authentication is off; anyone who can connect may call every endpoint");
+    e = rw_cli_open_engine("serve", cfg->db, cfg->key_file[0] ? cfg->key_file : NULL, 0);
+    if (!e) goto done;
+    if (rw_http_create(&srv, e, cfg, &err) != RW_OK) {
+        rw_cli_error("serve", "%s", err.msg);
+        goto done;
+    }
+    /* The server's threads inherit a mask blocking the stop signals, so the
+     * handler runs here, in the thread waiting in sigsuspend. */
+    sigset_t stopset, old;
+    sigemptyset(&stopset);
+    sigaddset(&stopset, SIGTERM);
+    sigaddset(&stopset, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stopset, &old);
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    if (rw_http_start(srv, &err) != RW_OK) {
+        rw_cli_error("serve", "%s", err.msg);
+        goto done;
+    }
+    sigset_t wait = old;
+    sigdelset(&wait, SIGTERM);
+    sigdelset(&wait, SIGINT);
+    while (!stop_signal) sigsuspend(&wait);
+    fprintf(stderr, "ringwatch serve: %s: stopping (draining requests in flight)\n",
+            stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
+    rw_http_stop(srv);
+    st = rw_engine_flush(e, &err);
+    if (st != RW_OK) {
+        rw_cli_error("serve", "flush: %s", err.msg);
+        goto done;
+    }
+    fprintf(stderr, "ringwatch serve: stopped\n");
+    rc = RW_EXIT_OK;
+done:
+    rw_http_free(srv);
+    rw_engine_close(e);
+    free(cfg);
+    return rc;
+}

@@ -1,0 +1,260 @@
+/* http: what analysts read. GET /v1/accounts/{id}, /v1/attributes/{kind}/{value}
+ * (answered by pseudonym, never the raw value), /v1/clusters (paged by an
+ * opaque token pinned to one run) and /v1/clusters/{id}. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http_int.h"
+
+#define PAGE_DEFAULT 50
+#define PAGE_MAX     500
+#define DETAIL_ROWS  200 /* members and attributes listed with a cluster */
+
+static json_t *time_json(int64_t ts) {
+    if (ts <= 0) return json_null();
+    char t[32];
+    rw_time_format(t, sizeof t, ts);
+    return json_string(t);
+}
+
+static json_t *attr_json(const rw_attr_brief *a, int with_count) {
+    json_t *o =
+        json_pack("{sssssIsoso}", "pseudonym", a->pseudonym, "kind", rw_kind_name(a->kind), "degree",
+                  (json_int_t)a->degree, "first_seen", time_json(a->first_seen), "last_seen", time_json(a->last_seen));
+    if (o && with_count) json_object_set_new(o, "count", json_integer(a->count));
+    return o;
+}
+
+static json_t *decision_json(const rw_decision *d) {
+    json_t *reasons = json_array();
+    for (size_t i = 0; i < d->nreasons && i < RW_REASONS_MAX; i++)
+        json_array_append_new(reasons, json_string(d->reasons[i]));
+    return json_pack("{sssfsoso}", "decision", rw_verdict_name(d->verdict), "score", d->score, "cluster",
+                     d->cluster[0] ? json_string(d->cluster) : json_null(), "reasons", reasons);
+}
+
+/* Answers a failed engine call; detail names what was looked up. */
+static void engine_failure(rw_http_ctx *c, rw_status st, const rw_err *err, const char *what) {
+    if (st == RW_ERR_NOTFOUND) {
+        rw_http_problem(c->out, RW_PROB_NOT_FOUND, NULL, "%s", what);
+        return;
+    }
+    rw_http_log(c->srv, RW_LOG_ERROR, "%s %s: %s", c->route->method, c->route->pattern, rw_status_str(st));
+    rw_http_problem(c->out, rw_problem_of_status(st), NULL, "%s", err->msg[0] ? err->msg : rw_status_str(st));
+}
+
+void rw_h_account(rw_http_ctx *c) {
+    size_t len;
+    char *id = rw_http_param(c, 0, "id", &len);
+    if (!id) return;
+    rw_account_view *v = malloc(sizeof *v);
+    rw_err err = {{0}};
+    rw_status st = v ? rw_engine_account_view(c->srv->e, id, len, v, &err) : RW_ERR_NOMEM;
+    if (st != RW_OK) {
+        engine_failure(c, st, &err, "id: no such account");
+        goto done;
+    }
+    json_t *attrs = json_array();
+    for (uint32_t i = 0; i < v->attributes && i < RW_VIEW_ATTRS; i++)
+        json_array_append_new(attrs, attr_json(&v->attr[i], 1));
+    json_t *run =
+        v->run ? json_pack("{sIsfsbso}", "id", (json_int_t)v->run, "score", v->run_score, "flagged", v->run_flagged,
+                           "cluster", v->run_cluster ? json_integer(v->run_cluster) : json_null())
+               : json_null();
+    json_t *doc = json_pack("{s:s%,s:o,s:o,s:I,s:o,s:o,s:o,s:o}", "account", id, len, "first_seen",
+                            time_json(v->first_seen), "last_seen", time_json(v->last_seen), "attribute_count",
+                            (json_int_t)v->attributes, "attributes", attrs, "live", decision_json(&v->now), "run", run,
+                            "label", v->label[0] ? json_string(v->label) : json_null());
+    rw_http_json(c->out, 200, doc);
+done:
+    free(v);
+    free(id);
+}
+
+void rw_h_attribute(rw_http_ctx *c) {
+    size_t klen, vlen;
+    char *kind = rw_http_param(c, 0, "kind", &klen), *value = kind ? rw_http_param(c, 1, "value", &vlen) : NULL;
+    rw_attr_view *v = NULL;
+    rw_kind k;
+    if (!value) goto done;
+    if (rw_kind_parse(&k, kind) != RW_OK || k < RW_KIND_IP || k > RW_KIND_PAYMENT) {
+        rw_http_problem(c->out, RW_PROB_INVALID_PATH, json_pack("{ss}", "parameter", "kind"),
+                        "kind: expected ip, device or payment");
+        goto done;
+    }
+    v = malloc(sizeof *v);
+    rw_err err = {{0}};
+    rw_status st = v ? rw_engine_attr_view(c->srv->e, k, value, vlen, v, &err) : RW_ERR_NOMEM;
+    if (st == RW_ERR_INVALID) { /* "value: what"; it describes the value, it does not quote it */
+        rw_http_problem(c->out, RW_PROB_INVALID_PATH, json_pack("{ss}", "parameter", "value"), "%s", err.msg);
+        goto done;
+    }
+    if (st != RW_OK) {
+        engine_failure(c, st, &err, "value: never seen");
+        goto done;
+    }
+    json_t *accounts = json_array();
+    for (uint32_t i = 0; i < v->naccounts && i < RW_VIEW_ACCOUNTS; i++)
+        json_array_append_new(accounts, json_string(v->accounts[i]));
+    json_t *doc = attr_json(&v->a, 0);
+    json_object_set_new(doc, "velocity",
+                        json_pack("{sfsfsf}", "hour", v->velocity[0], "day", v->velocity[1], "week", v->velocity[2]));
+    json_object_set_new(doc, "hub", json_boolean(v->hub));
+    json_object_set_new(doc, "cleared", json_boolean(v->cleared));
+    json_object_set_new(doc, "cluster", v->cluster[0] ? json_string(v->cluster) : json_null());
+    json_object_set_new(doc, "accounts", accounts);
+    rw_http_json(c->out, 200, doc);
+done:
+    if (value) explicit_bzero(value, vlen); /* a raw identifier */
+    free(v);
+    free(value);
+    free(kind);
+}
+
+/* Parses query parameter name as a number in [lo, hi]; whole when integral.
+ * Returns 1 when present and valid, 0 when absent, -1 after answering 400. */
+static int query_number(rw_http_ctx *c, const char *name, double lo, double hi, int integral, double *out) {
+    const char *v = rw_http_query(c, name);
+    if (!v) return 0;
+    char *end = NULL;
+    errno = 0;
+    double d = strtod(v, &end);
+    if (!*v || *end || errno || !isfinite(d) || d < lo || d > hi || (integral && d != floor(d))) {
+        rw_http_problem(c->out, RW_PROB_INVALID_PARAMETER, json_pack("{ss}", "parameter", name),
+                        "%s: expected %s from %g to %g", name, integral ? "a whole number" : "a number", lo, hi);
+        return -1;
+    }
+    *out = d;
+    return 1;
+}
+
+static json_t *cluster_json(const rw_cluster_row *r) {
+    json_t *features = r->features ? json_loads(r->features, 0, NULL) : NULL;
+    json_t *reasons = r->reasons ? json_loads(r->reasons, 0, NULL) : NULL;
+    return json_pack("{sIsfsbsIsIsosososo}", "id", (json_int_t)r->id, "score", r->score, "flagged", r->flagged,
+                     "accounts", (json_int_t)r->accounts, "attributes", (json_int_t)r->attributes, "first_seen",
+                     time_json(r->first_seen), "last_seen", time_json(r->last_seen), "features",
+                     features ? features : json_null(), "reasons", reasons ? reasons : json_array());
+}
+
+typedef struct {
+    json_t *rows;
+    uint64_t n;
+} page;
+
+static rw_status page_row(void *ctx, const rw_cluster_row *r) {
+    page *p = ctx;
+    p->n++;
+    return json_array_append_new(p->rows, cluster_json(r)) == 0 ? RW_OK : RW_ERR_NOMEM;
+}
+
+void rw_h_clusters(rw_http_ctx *c) {
+    double min_score = 0, size = PAGE_DEFAULT, runq = 0;
+    if (query_number(c, "min_score", 0, 1, 0, &min_score) < 0 ||
+        query_number(c, "page_size", 1, PAGE_MAX, 1, &size) < 0 || query_number(c, "run", 1, 9e15, 1, &runq) < 0)
+        return;
+    rw_page_cursor cur = {0};
+    rw_err err = {{0}};
+    const char *tok = rw_http_query(c, "page_token");
+    if (tok && rw_page_token_decode(&cur, tok, strlen(tok), &err) != RW_OK) {
+        rw_http_problem(c->out, RW_PROB_INVALID_PARAMETER, json_pack("{ss}", "parameter", "page_token"),
+                        "page_token: %s; pass the next_page_token of the previous page unchanged", err.msg);
+        return;
+    }
+    int64_t run = (int64_t)runq;
+    if (tok && run && run != cur.run) {
+        rw_http_problem(c->out, RW_PROB_INVALID_PARAMETER, json_pack("{ss}", "parameter", "page_token"),
+                        "page_token: issued for run %lld, not run %lld", (long long)cur.run, (long long)run);
+        return;
+    }
+    if (tok) run = cur.run; /* pinned: later runs do not reshuffle the pages */
+    rw_status st = run ? RW_OK : rw_engine_latest_run(c->srv->e, &run, &err);
+    if (st == RW_OK && !run) st = rw_fail(&err, RW_ERR_NOTFOUND, "no run yet: POST /v1/rescore first");
+    page p = {.rows = json_array()};
+    /* One row more than asked tells whether another page exists. */
+    if (st == RW_OK)
+        st = rw_engine_clusters_page(c->srv->e, run, min_score, cur.score, cur.id, (uint64_t)size + 1, page_row, &p,
+                                     &err);
+    if (st != RW_OK) {
+        json_decref(p.rows);
+        engine_failure(c, st, &err, err.msg);
+        return;
+    }
+    json_t *doc = json_pack("{sI}", "run", (json_int_t)run);
+    if (p.n > (uint64_t)size) {
+        json_array_remove(p.rows, (size_t)size);
+        json_t *lastrow = json_array_get(p.rows, (size_t)size - 1);
+        rw_page_cursor next = {run, json_real_value(json_object_get(lastrow, "score")),
+                               (uint32_t)json_integer_value(json_object_get(lastrow, "id"))};
+        char t[RW_PAGE_TOKEN_LEN + 1];
+        rw_page_token_encode(t, &next);
+        json_object_set_new(doc, "next_page_token", json_string(t));
+    }
+    json_object_set_new(doc, "clusters", p.rows);
+    rw_http_json(c->out, 200, doc);
+}
+
+typedef struct {
+    json_t *arr;
+} rows;
+
+static rw_status member_row(void *ctx, const rw_score_row *r) {
+    rows *k = ctx;
+    json_t *reasons = r->reasons ? json_loads(r->reasons, 0, NULL) : NULL;
+    json_t *o = json_pack("{sssfsbso}", "account", r->ext ? r->ext : "", "score", r->score, "flagged", r->flagged,
+                          "reasons", reasons ? reasons : json_array());
+    return json_array_append_new(k->arr, o) == 0 ? RW_OK : RW_ERR_NOMEM;
+}
+
+static rw_status attr_row(void *ctx, const rw_attr_brief *a) {
+    rows *k = ctx;
+    return json_array_append_new(k->arr, attr_json(a, 0)) == 0 ? RW_OK : RW_ERR_NOMEM;
+}
+
+static rw_status one_cluster(void *ctx, const rw_cluster_row *r) {
+    *(json_t **)ctx = cluster_json(r);
+    return RW_OK;
+}
+
+void rw_h_cluster(rw_http_ctx *c) {
+    size_t len;
+    char *idtext = rw_http_param(c, 0, "id", &len), *end = NULL;
+    json_t *doc = NULL;
+    rows members = {json_array()}, attrs = {json_array()};
+    double runq = 0;
+    if (!idtext) goto done;
+    errno = 0;
+    unsigned long id = strtoul(idtext, &end, 10);
+    if (!len || *end || errno || id == 0 || id > UINT32_MAX || idtext[0] == '-' || idtext[0] == '+' ||
+        idtext[0] == ' ') {
+        rw_http_problem(c->out, RW_PROB_INVALID_PATH, json_pack("{ss}", "parameter", "id"),
+                        "id: expected a cluster id (a whole number from 1)");
+        goto done;
+    }
+    if (query_number(c, "run", 1, 9e15, 1, &runq) < 0) goto done;
+    int64_t run = (int64_t)runq;
+    rw_err err = {{0}};
+    rw_status st = run ? RW_OK : rw_engine_latest_run(c->srv->e, &run, &err);
+    if (st == RW_OK && !run) st = rw_fail(&err, RW_ERR_NOTFOUND, "no run yet");
+    if (st == RW_OK) st = rw_engine_clusters(c->srv->e, run, 0, (uint32_t)id, 1, one_cluster, &doc, &err);
+    if (st == RW_OK && !doc) st = rw_fail(&err, RW_ERR_NOTFOUND, "id: no cluster %lu in run %lld", id, (long long)run);
+    if (st == RW_OK)
+        st = rw_engine_cluster_members(c->srv->e, run, (uint32_t)id, DETAIL_ROWS, member_row, &members, &err);
+    if (st == RW_OK) st = rw_engine_cluster_attrs(c->srv->e, run, (uint32_t)id, DETAIL_ROWS, attr_row, &attrs, &err);
+    if (st != RW_OK) {
+        engine_failure(c, st, &err, err.msg);
+        goto done;
+    }
+    json_object_set_new(doc, "run", json_integer(run));
+    json_object_set(doc, "members", members.arr);
+    json_object_set(doc, "attribute_list", attrs.arr);
+    rw_http_json(c->out, 200, doc);
+    doc = NULL;
+done:
+    json_decref(doc);
+    json_decref(members.arr);
+    json_decref(attrs.arr);
+    free(idtext);
+}

@@ -1,0 +1,302 @@
+/* http internals shared by its .c files (and its unit tests): the route
+ * table, the request context, problems, page tokens, metrics and jobs. */
+#ifndef RW_HTTP_INT_H
+#define RW_HTTP_INT_H
+
+#include <jansson.h>
+#include <pthread.h>
+
+#include "http.h"
+
+struct MHD_Daemon;
+
+/* ---- roles and routes ------------------------------------------------------ */
+
+/* Who may call a route: a bit set of roles; a token holds one or more. */
+enum {
+    RW_ROLE_SIGNUP = 1u << 0,
+    RW_ROLE_ANALYST = 1u << 1,
+    RW_ROLE_ADMIN = 1u << 2,
+    RW_ROLE_METRICS = 1u << 3,
+    RW_ROLE_PUBLIC = 1u << 4, /* no token needed */
+};
+
+typedef struct rw_http_ctx rw_http_ctx;
+typedef void (*rw_http_handler)(rw_http_ctx *c);
+
+#define RW_ROUTE_PARAMS 2
+
+typedef struct {
+    const char *method;
+    const char *pattern; /* "/v1/clusters/{id}": {name} matches one non-empty segment */
+    unsigned roles;
+    const char *query; /* allowed query parameters, space-separated ("" for none) */
+    rw_http_handler fn;
+} rw_route;
+
+/* A captured path segment, raw (still percent-encoded); borrowed from the
+ * request path. */
+typedef struct {
+    const char *s;
+    size_t len;
+} rw_span;
+
+typedef struct {
+    size_t n;
+    rw_span p[RW_ROUTE_PARAMS];
+} rw_route_params;
+
+/* The server's routes (static); *n receives their count. */
+const rw_route *rw_http_routes(size_t *n);
+
+enum { RW_ROUTE_NOTFOUND = -1, RW_ROUTE_BADMETHOD = -2 };
+/* Index of the route in t matching method and path, with its captures in
+ * *p. RW_ROUTE_NOTFOUND when no pattern matches the path; RW_ROUTE_BADMETHOD
+ * when some do but not with this method: allow then receives the methods that
+ * would ("GET, POST"). */
+int rw_route_match(const rw_route *t, size_t n, const char *method, const char *path, rw_route_params *p, char *allow,
+                   size_t allow_size);
+
+/* Percent-decodes in[0..len) into out (size bytes, NUL-terminated); plus
+ * turns '+' into a space (query strings). RW_ERR_INVALID for a bad escape,
+ * an encoded NUL or a result that does not fit. *outlen gets the length. */
+rw_status rw_http_unescape(char *out, size_t size, size_t *outlen, const char *in, size_t len, int plus);
+
+/* ---- page tokens ------------------------------------------------------------ */
+
+/* Where a page of clusters ended: the run it pins and its last row. */
+typedef struct {
+    int64_t run;
+    double score;
+    uint32_t id;
+} rw_page_cursor;
+
+#define RW_PAGE_TOKEN_LEN 34 /* characters, without the NUL */
+
+/* Writes the cursor as an opaque URL-safe token into out. */
+void rw_page_token_encode(char out[RW_PAGE_TOKEN_LEN + 1], const rw_page_cursor *c);
+/* RW_ERR_INVALID ("not a page token ...") for anything encode did not make. */
+rw_status rw_page_token_decode(rw_page_cursor *out, const char *s, size_t len, rw_err *err);
+
+/* ---- answers ------------------------------------------------------------- */
+
+/* The classes of error answer; each has a type URI, a title and a status. */
+typedef enum {
+    RW_PROB_BAD_JSON,
+    RW_PROB_INVALID_EVENT,
+    RW_PROB_INVALID_BODY,
+    RW_PROB_INVALID_PARAMETER,
+    RW_PROB_INVALID_PATH,
+    RW_PROB_UNAUTHORIZED,
+    RW_PROB_FORBIDDEN,
+    RW_PROB_NOT_FOUND,
+    RW_PROB_NO_ROUTE,
+    RW_PROB_METHOD,
+    RW_PROB_CONFLICT,
+    RW_PROB_TOO_LARGE,
+    RW_PROB_MEDIA_TYPE,
+    RW_PROB_UNAVAILABLE,
+    RW_PROB_INTERNAL,
+    RW_PROB_COUNT
+} rw_problem;
+
+/* Status code of a problem class. */
+unsigned rw_problem_status(rw_problem p);
+/* Sets out to an application/problem+json answer of class p with a detail
+ * (printf format); extra (may be NULL) holds extension members and the
+ * function takes ownership of it. */
+void rw_http_problem(rw_http_response *out, rw_problem p, json_t *extra, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Sets out to a JSON answer; takes ownership of doc. */
+void rw_http_json(rw_http_response *out, unsigned status, json_t *doc);
+/* Sets out to a text answer (copied). */
+void rw_http_text(rw_http_response *out, unsigned status, const char *content_type, const char *text, size_t len);
+/* The problem class for a failed engine call (NOTFOUND 404, FULL/IO/DB 503,
+ * INVALID 400, EXISTS 409, others 500). */
+rw_problem rw_problem_of_status(rw_status st);
+
+/* ---- the request context ------------------------------------------------- */
+
+#define RW_QUERY_MAX 16
+
+struct rw_http_ctx {
+    rw_http_server *srv;
+    int route_index;
+    double t0;
+    const rw_http_request *req;
+    const rw_route *route;
+    rw_route_params params;
+    rw_http_response *out;
+    size_t nq;
+    struct {
+        const char *key, *value; /* decoded; borrowed from qbuf */
+    } q[RW_QUERY_MAX];
+    char *qbuf;
+};
+
+/* The decoded value of query parameter key, or NULL when absent. */
+const char *rw_http_query(const rw_http_ctx *c, const char *key);
+/* Decodes path capture i into a malloc'd NUL-terminated string (caller owns)
+ * and its length; NULL after answering 400 when the escape is bad. */
+char *rw_http_param(rw_http_ctx *c, size_t i, const char *name, size_t *len);
+/* Parses the body as one JSON object; NULL after answering 400 (with the
+ * line and column of a syntax error). Caller owns the result. */
+json_t *rw_http_body_object(rw_http_ctx *c);
+
+/* Handlers, one per route (files h_*.c). */
+void rw_h_signup(rw_http_ctx *c);
+void rw_h_events(rw_http_ctx *c);
+void rw_h_account(rw_http_ctx *c);
+void rw_h_attribute(rw_http_ctx *c);
+void rw_h_clusters(rw_http_ctx *c);
+void rw_h_cluster(rw_http_ctx *c);
+void rw_h_label_cluster(rw_http_ctx *c);
+void rw_h_label_account(rw_http_ctx *c);
+void rw_h_rescore(rw_http_ctx *c);
+void rw_h_job(rw_http_ctx *c);
+void rw_h_livez(rw_http_ctx *c);
+void rw_h_readyz(rw_http_ctx *c);
+void rw_h_metrics(rw_http_ctx *c);
+void rw_h_openapi(rw_http_ctx *c);
+
+/* The OpenAPI document, compiled in from src/http/openapi.json by CMake. */
+extern const unsigned char rw_http_openapi_json[];
+extern const size_t rw_http_openapi_json_len;
+
+/* ---- deferred answers (group commit) ----------------------------------------- */
+
+struct rw_http_defer {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int settled;
+    rw_status st; /* RW_OK: durable */
+    rw_err err;
+    void (*wake)(void *ctx); /* armed: called when settled */
+    void *wake_ctx;
+    int route; /* for the metrics at the end */
+    const char *method;
+    double t0;
+};
+
+/* A defer for the request being handled, or NULL (out of memory: answered). */
+rw_http_defer *rw_http_defer_new(rw_http_ctx *c);
+/* The engine's callback (rw_record_cb) for a defer. */
+void rw_http_defer_settled(void *ctx, rw_status st, const rw_err *err);
+/* Frees a defer that was never handed to the engine. */
+void rw_http_defer_free(rw_http_defer *d);
+
+/* ---- metrics --------------------------------------------------------------- */
+
+#define RW_HIST_MAX   16 /* finite buckets; +Inf is implicit */
+#define RW_ROUTES_MAX 24
+
+/* A Prometheus histogram updated with relaxed atomics (no lock on the hot
+ * path); bounds are static. */
+typedef struct {
+    const double *bounds;
+    size_t nbounds;
+    uint64_t bucket[RW_HIST_MAX + 1];
+    uint64_t count;
+    uint64_t sum_micro; /* sum of observations in millionths */
+} rw_hist;
+
+typedef struct {
+    rw_hist route[RW_ROUTES_MAX + 1]; /* the last one: no route matched */
+    uint64_t requests[3][6];          /* method (GET, POST, other) x status class (1xx..5xx, other) */
+    uint64_t decisions[3];            /* by rw_verdict */
+    rw_hist score;                    /* scores of signups */
+    uint64_t events_accepted, events_rejected;
+    rw_hist rescore;            /* seconds of finished rescorings */
+    uint64_t rescore_last_bits; /* the last duration, a double's bits */
+    uint64_t rescores[2];       /* done, failed */
+} rw_http_metrics;
+
+void rw_metrics_init(rw_http_metrics *m);
+void rw_hist_observe(rw_hist *h, double v);
+void rw_metrics_request(rw_http_metrics *m, int route, const char *method, unsigned status, double seconds);
+/* The Prometheus text (caller owns, malloc'd) or NULL when out of memory. */
+char *rw_metrics_render(rw_http_server *s, size_t *len);
+
+/* ---- jobs ------------------------------------------------------------------ */
+
+typedef enum { RW_JOB_QUEUED, RW_JOB_RUNNING, RW_JOB_DONE, RW_JOB_FAILED } rw_job_state;
+typedef enum { RW_JOB_API, RW_JOB_SCHEDULE } rw_job_trigger;
+
+typedef struct {
+    uint64_t id;
+    rw_job_state state;
+    rw_job_trigger trigger;
+    int64_t created, started, finished; /* Unix seconds; 0: not yet */
+    rw_rescore_params rp;
+    rw_rescore_summary summary;
+    char error[600];
+} rw_job;
+
+#define RW_JOBS_MAX 64 /* jobs remembered; the oldest finished are forgotten */
+
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* wakes the scheduler on stop */
+    rw_job job[RW_JOBS_MAX];
+    size_t njobs;
+    uint64_t next_id;
+    int busy;          /* a rescoring job is queued or running */
+    int worker_joined; /* the last worker thread has been joined */
+    pthread_t worker;
+    int sched_live;
+    pthread_t sched;
+    int stopping;
+} rw_http_jobs;
+
+void rw_jobs_init(rw_http_jobs *j);
+/* Starts a rescoring in a background thread; *id receives the job id.
+ * RW_ERR_EXISTS when one is queued or running, RW_ERR_PERM when stopping. */
+rw_status rw_jobs_start(rw_http_server *s, rw_job_trigger trigger, const rw_rescore_params *rp, uint64_t *id,
+                        rw_err *err);
+/* Copies job id into *out; RW_ERR_NOTFOUND when unknown or forgotten. */
+rw_status rw_jobs_get(rw_http_server *s, uint64_t id, rw_job *out, rw_err *err);
+/* Starts the nightly scheduler thread (rescore_at must be set). */
+rw_status rw_jobs_start_scheduler(rw_http_server *s, rw_err *err);
+/* Stops the scheduler and waits for a running job. */
+void rw_jobs_stop(rw_http_server *s);
+void rw_jobs_destroy(rw_http_jobs *j);
+/* Seconds from now (local time t, tm of now) to the next hh:mm; always > 0. */
+int64_t rw_jobs_seconds_until(int64_t now, int minutes);
+
+/* ---- the server ------------------------------------------------------------ */
+
+#define RW_AUTH_HASH 32
+
+typedef struct {
+    unsigned char hash[RW_AUTH_HASH]; /* BLAKE2b of the token */
+    unsigned roles;
+} rw_auth_token;
+
+struct rw_http_server {
+    rw_engine *e;
+    rw_config cfg;
+    struct MHD_Daemon *daemon;
+    uint16_t port;
+    int stopping; /* read and written with atomics: readiness drops first */
+    int stopped;
+    int inflight; /* requests begun and not completed (atomics) */
+    rw_auth_token *tokens;
+    size_t ntokens;
+    const rw_route *routes;
+    size_t nroutes;
+    rw_http_metrics metrics;
+    rw_http_jobs jobs;
+};
+
+/* Builds the token table from the configuration. */
+rw_status rw_auth_init(rw_http_server *s, rw_err *err);
+/* The roles held by the bearer token in an Authorization header: 0 when it
+ * matches none; -1 when the header is missing or not "Bearer ...". Every
+ * configured token is compared, in constant time, whatever matches. */
+int rw_auth_roles(const rw_http_server *s, const char *authorization);
+
+/* "ringwatch serve: ..." on stderr when level is enabled. */
+void rw_http_log(const rw_http_server *s, rw_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif

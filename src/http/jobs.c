@@ -1,0 +1,212 @@
+/* http: background rescoring jobs (one at a time, a bounded table of recent
+ * jobs under a mutex) and the nightly scheduler that starts one at
+ * rescore_at local time. Signups are served meanwhile; the engine switches
+ * online scoring to the new run itself. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "http_int.h"
+
+void rw_jobs_init(rw_http_jobs *j) {
+    memset(j, 0, sizeof *j);
+    pthread_mutex_init(&j->mu, NULL);
+    pthread_cond_init(&j->cv, NULL);
+    j->next_id = 1;
+    j->worker_joined = 1;
+}
+
+void rw_jobs_destroy(rw_http_jobs *j) {
+    pthread_mutex_destroy(&j->mu);
+    pthread_cond_destroy(&j->cv);
+}
+
+/* The job with id, or NULL; call with mu held. */
+static rw_job *find(rw_http_jobs *j, uint64_t id) {
+    for (size_t i = 0; i < j->njobs; i++)
+        if (j->job[i].id == id) return &j->job[i];
+    return NULL;
+}
+
+typedef struct {
+    rw_http_server *s;
+    uint64_t id;
+} worker_arg;
+
+static void *worker(void *arg) {
+    rw_http_server *s = ((worker_arg *)arg)->s;
+    uint64_t id = ((worker_arg *)arg)->id;
+    free(arg);
+    rw_http_jobs *j = &s->jobs;
+    rw_rescore_params rp = {0};
+    pthread_mutex_lock(&j->mu);
+    rw_job *job = find(j, id);
+    if (job) {
+        job->state = RW_JOB_RUNNING;
+        job->started = (int64_t)time(NULL);
+        rp = job->rp;
+    }
+    pthread_mutex_unlock(&j->mu);
+    rw_http_log(s, RW_LOG_INFO, "rescore: job %llu started", (unsigned long long)id);
+    rw_rescore_summary sum;
+    rw_err err = {{0}};
+    double t0 = rw_now();
+    memset(&sum, 0, sizeof sum);
+    rw_status st = rw_engine_rescore(s->e, &rp, &sum, NULL, NULL, &err);
+    double dt = rw_now() - t0;
+    pthread_mutex_lock(&j->mu);
+    job = find(j, id); /* never forgotten while busy: no newer job can exist */
+    if (job) {
+        job->state = st == RW_OK ? RW_JOB_DONE : RW_JOB_FAILED;
+        job->finished = (int64_t)time(NULL);
+        job->summary = sum;
+        if (st != RW_OK) snprintf(job->error, sizeof job->error, "%s: %s", rw_status_str(st), err.msg);
+    }
+    j->busy = 0;
+    pthread_mutex_unlock(&j->mu);
+    rw_http_metrics *m = &s->metrics;
+    uint64_t bits;
+    memcpy(&bits, &dt, sizeof bits);
+    __atomic_store_n(&m->rescore_last_bits, bits, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&m->rescores[st == RW_OK ? 0 : 1], 1, __ATOMIC_RELAXED);
+    if (st == RW_OK) {
+        rw_hist_observe(&m->rescore, dt);
+        rw_http_log(s, RW_LOG_INFO,
+                    "rescore: job %llu done in %.2f s: run %lld, %llu clusters, %llu flagged (%llu new), %llu accounts "
+                    "flagged",
+                    (unsigned long long)id, dt, (long long)sum.run, (unsigned long long)sum.clusters,
+                    (unsigned long long)sum.flagged_clusters, (unsigned long long)sum.new_flagged,
+                    (unsigned long long)sum.flagged_accounts);
+    } else {
+        rw_http_log(s, RW_LOG_ERROR, "rescore: job %llu failed after %.2f s: %s", (unsigned long long)id, dt,
+                    rw_status_str(st));
+    }
+    return NULL;
+}
+
+rw_status rw_jobs_start(rw_http_server *s, rw_job_trigger trigger, const rw_rescore_params *rp, uint64_t *id,
+                        rw_err *err) {
+    rw_http_jobs *j = &s->jobs;
+    rw_status st = RW_OK;
+    *id = 0;
+    pthread_mutex_lock(&j->mu);
+    if (j->stopping) {
+        st = rw_fail(err, RW_ERR_PERM, "server: shutting down");
+        goto done;
+    }
+    if (j->busy) {
+        st = rw_fail(err, RW_ERR_EXISTS, "rescore: job %llu is still running; poll GET /v1/jobs/%llu",
+                     (unsigned long long)(j->next_id - 1), (unsigned long long)(j->next_id - 1));
+        goto done;
+    }
+    if (!j->worker_joined) { /* finished (busy is 0): the join returns at once */
+        pthread_join(j->worker, NULL);
+        j->worker_joined = 1;
+    }
+    if (j->njobs == RW_JOBS_MAX) { /* forget the oldest; none of them is busy */
+        memmove(&j->job[0], &j->job[1], (RW_JOBS_MAX - 1) * sizeof j->job[0]);
+        j->njobs--;
+    }
+    rw_job *job = &j->job[j->njobs++];
+    memset(job, 0, sizeof *job);
+    job->id = j->next_id++;
+    job->state = RW_JOB_QUEUED;
+    job->trigger = trigger;
+    job->created = (int64_t)time(NULL);
+    job->rp = *rp;
+    worker_arg *wa = malloc(sizeof *wa); /* the worker takes ownership */
+    if (wa) *wa = (worker_arg){s, job->id};
+    if (!wa || pthread_create(&j->worker, NULL, worker, wa) != 0) {
+        free(wa);
+        job->state = RW_JOB_FAILED;
+        snprintf(job->error, sizeof job->error, "could not start a thread");
+        st = rw_fail(err, RW_ERR_INTERNAL, "rescore: could not start a thread");
+        goto done;
+    }
+    j->worker_joined = 0;
+    j->busy = 1;
+    *id = job->id;
+done:
+    pthread_mutex_unlock(&j->mu);
+    return st;
+}
+
+rw_status rw_jobs_get(rw_http_server *s, uint64_t id, rw_job *out, rw_err *err) {
+    rw_http_jobs *j = &s->jobs;
+    pthread_mutex_lock(&j->mu);
+    rw_job *job = find(j, id);
+    if (job) *out = *job;
+    pthread_mutex_unlock(&j->mu);
+    if (!job) return rw_fail(err, RW_ERR_NOTFOUND, "no job %llu", (unsigned long long)id);
+    return RW_OK;
+}
+
+int64_t rw_jobs_seconds_until(int64_t now, int minutes) {
+    time_t t = (time_t)now;
+    struct tm tm;
+    localtime_r(&t, &tm);
+    tm.tm_hour = minutes / 60;
+    tm.tm_min = minutes % 60;
+    tm.tm_sec = 0;
+    tm.tm_isdst = -1; /* mktime works out daylight saving for that day */
+    time_t at = mktime(&tm);
+    if (at <= t) {
+        tm.tm_mday++;
+        tm.tm_hour = minutes / 60;
+        tm.tm_min = minutes % 60;
+        tm.tm_sec = 0;
+        tm.tm_isdst = -1;
+        at = mktime(&tm);
+    }
+    return at > t ? (int64_t)(at - t) : 86400;
+}
+
+static void *scheduler(void *arg) {
+    rw_http_server *s = arg;
+    rw_http_jobs *j = &s->jobs;
+    pthread_mutex_lock(&j->mu);
+    while (!j->stopping) {
+        int64_t now = (int64_t)time(NULL);
+        /* Recomputed from the wall clock each day, so clock changes and
+         * daylight saving move the next run with them. */
+        struct timespec deadline = {.tv_sec = (time_t)(now + rw_jobs_seconds_until(now, s->cfg.rescore_at))};
+        int rc = 0;
+        while (!j->stopping && rc != ETIMEDOUT) rc = pthread_cond_timedwait(&j->cv, &j->mu, &deadline);
+        if (j->stopping) break;
+        pthread_mutex_unlock(&j->mu);
+        uint64_t id;
+        rw_err err = {{0}};
+        rw_rescore_params rp = {0};
+        if (rw_jobs_start(s, RW_JOB_SCHEDULE, &rp, &id, &err) == RW_OK)
+            rw_http_log(s, RW_LOG_INFO, "rescore: nightly job %llu started", (unsigned long long)id);
+        else
+            rw_http_log(s, RW_LOG_ERROR, "rescore: nightly rescoring skipped: %s", err.msg);
+        pthread_mutex_lock(&j->mu);
+    }
+    pthread_mutex_unlock(&j->mu);
+    return NULL;
+}
+
+rw_status rw_jobs_start_scheduler(rw_http_server *s, rw_err *err) {
+    if (pthread_create(&s->jobs.sched, NULL, scheduler, s) != 0)
+        return rw_fail(err, RW_ERR_INTERNAL, "could not start the scheduler thread");
+    s->jobs.sched_live = 1;
+    return RW_OK;
+}
+
+void rw_jobs_stop(rw_http_server *s) {
+    rw_http_jobs *j = &s->jobs;
+    pthread_mutex_lock(&j->mu);
+    j->stopping = 1;
+    pthread_cond_broadcast(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+    if (j->sched_live) {
+        pthread_join(j->sched, NULL);
+        j->sched_live = 0;
+    }
+    if (!j->worker_joined) { /* a rescoring cannot be interrupted: let it commit its run */
+        pthread_join(j->worker, NULL);
+        j->worker_joined = 1;
+    }
+}

@@ -1,0 +1,110 @@
+/* http: the route table (method, pattern, roles, query parameters, handler)
+ * and the matcher that walks it; percent-decoding of paths and queries. */
+#include <string.h>
+
+#include "http_int.h"
+
+#define ANALYST (RW_ROLE_ANALYST | RW_ROLE_ADMIN)
+
+/* Routes sharing a pattern are adjacent so 405 answers list every method. */
+static const rw_route routes[] = {
+    {"POST", "/v1/signups", RW_ROLE_SIGNUP | RW_ROLE_ADMIN, "", rw_h_signup},
+    {"POST", "/v1/events", RW_ROLE_SIGNUP | RW_ROLE_ADMIN, "", rw_h_events},
+    {"GET", "/v1/accounts/{id}", ANALYST, "", rw_h_account},
+    {"POST", "/v1/accounts/{id}/label", ANALYST, "", rw_h_label_account},
+    {"GET", "/v1/attributes/{kind}/{value}", ANALYST, "", rw_h_attribute},
+    {"GET", "/v1/clusters", ANALYST, "min_score run page_size page_token", rw_h_clusters},
+    {"GET", "/v1/clusters/{id}", ANALYST, "run", rw_h_cluster},
+    {"POST", "/v1/clusters/{id}/label", ANALYST, "", rw_h_label_cluster},
+    {"POST", "/v1/rescore", RW_ROLE_ADMIN, "", rw_h_rescore},
+    {"GET", "/v1/jobs/{id}", RW_ROLE_ADMIN, "", rw_h_job},
+    {"GET", "/v1/openapi.json", RW_ROLE_PUBLIC, "", rw_h_openapi},
+    {"GET", "/livez", RW_ROLE_PUBLIC, "", rw_h_livez},
+    {"GET", "/readyz", RW_ROLE_PUBLIC, "", rw_h_readyz},
+    {"GET", "/metrics", RW_ROLE_ADMIN | RW_ROLE_METRICS, "", rw_h_metrics},
+};
+#define NROUTES (sizeof routes / sizeof routes[0])
+_Static_assert(NROUTES <= RW_ROUTES_MAX, "raise RW_ROUTES_MAX: metrics keep one histogram per route");
+
+const rw_route *rw_http_routes(size_t *n) {
+    *n = NROUTES;
+    return routes;
+}
+
+/* Matches path against pattern segment by segment; captures {name} spans. */
+static int match_pattern(const char *pattern, const char *path, rw_route_params *p) {
+    p->n = 0;
+    while (*pattern && *path) {
+        if (*pattern != '/' || *path != '/') return 0;
+        pattern++, path++;
+        const char *pe = strchr(pattern, '/'), *se = strchr(path, '/');
+        size_t pn = pe ? (size_t)(pe - pattern) : strlen(pattern);
+        size_t sn = se ? (size_t)(se - path) : strlen(path);
+        if (pn >= 2 && pattern[0] == '{' && pattern[pn - 1] == '}') {
+            if (sn == 0 || p->n == RW_ROUTE_PARAMS) return 0;
+            p->p[p->n].s = path;
+            p->p[p->n].len = sn;
+            p->n++;
+        } else if (pn != sn || memcmp(pattern, path, pn) != 0) {
+            return 0;
+        }
+        pattern += pn;
+        path += sn;
+    }
+    return !*pattern && !*path;
+}
+
+int rw_route_match(const rw_route *t, size_t n, const char *method, const char *path, rw_route_params *p, char *allow,
+                   size_t allow_size) {
+    int found = RW_ROUTE_NOTFOUND;
+    rw_route_params tmp;
+    if (allow_size) allow[0] = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!match_pattern(t[i].pattern, path, &tmp)) continue;
+        if (!strcmp(t[i].method, method)) {
+            *p = tmp;
+            return (int)i;
+        }
+        found = RW_ROUTE_BADMETHOD;
+        size_t used = strlen(allow), need = strlen(t[i].method) + (used ? 2 : 0);
+        if (!strstr(allow, t[i].method) && used + need < allow_size) {
+            if (used) strcat(allow, ", ");
+            strcat(allow, t[i].method);
+        }
+    }
+    return found;
+}
+
+static int hexval(int ch) {
+    if (ch >= '0' && ch <= '9') return ch - '0';
+    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+    return -1;
+}
+
+rw_status rw_http_unescape(char *out, size_t size, size_t *outlen, const char *in, size_t len, int plus) {
+    size_t o = 0;
+    *outlen = 0;
+    if (!size) return RW_ERR_INVALID;
+    out[0] = 0;
+    for (size_t i = 0; i < len; i++) {
+        int ch = (unsigned char)in[i];
+        if (ch == '%') {
+            if (i + 2 >= len) return RW_ERR_INVALID;
+            int hi = hexval((unsigned char)in[i + 1]), lo = hexval((unsigned char)in[i + 2]);
+            if (hi < 0 || lo < 0) return RW_ERR_INVALID;
+            ch = hi * 16 + lo;
+            if (ch == 0) return RW_ERR_INVALID;
+            i += 2;
+        } else if (ch == '+' && plus) {
+            ch = ' ';
+        } else if (ch == 0) {
+            return RW_ERR_INVALID;
+        }
+        if (o + 1 >= size) return RW_ERR_INVALID;
+        out[o++] = (char)ch;
+    }
+    out[o] = 0;
+    *outlen = o;
+    return RW_OK;
+}

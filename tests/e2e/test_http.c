@@ -1,0 +1,544 @@
+/* End to end through `ringwatch serve`: a small simulated world, then every
+ * endpoint over real sockets, each role allowed and refused, a problem+json
+ * answer for each class of bad input, paging, rescoring while signups flow,
+ * keep-alive, and a graceful SIGTERM. */
+#include <criterion/criterion.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "testutil.h"
+
+#define ACCOUNTS 3000
+#define SIGNUP   "signup-token-0123456789"
+#define ANALYST  "analyst-token-0123456789"
+#define ADMIN    "admin-token-0123456789"
+#define METRICS  "metrics-token-0123456789"
+
+static char *dir;
+static tu_server srv;
+
+#define RW(out, ...) tu_run(out, "cd '%s' && '%s' " __VA_ARGS__)
+
+static void write_config(const char *extra) {
+    char path[512], text[2048];
+    snprintf(path, sizeof path, "%s/rw.ini", dir);
+    snprintf(text, sizeof text,
+             "# written by test_http.c\n[server]\nlisten = 127.0.0.1:0\nthreads = 8\nmax_body_bytes = 65536\n"
+             "token_signup = " SIGNUP "\ntoken_analyst = " ANALYST "\ntoken_admin = " ADMIN "\ntoken_metrics = " METRICS
+             "\n%s",
+             extra ? extra : "");
+    cr_assert_eq(tu_write_file(path, text, strlen(text)), 0);
+}
+
+/* A world with one run, and the server on it. */
+static void setup(void) {
+    dir = tu_tmpdir();
+    cr_assert(dir);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    char *out = NULL;
+    int rc = RW(&out,
+                "simulate --accounts %d --seed 7 --out ev.jsonl --truth truth.csv && '%s' ingest --quiet ev.jsonl "
+                "&& '%s' rescore --quiet",
+                dir, tu_bin(), ACCOUNTS, tu_bin(), tu_bin());
+    cr_assert_eq(rc, 0, "%s", out);
+    free(out);
+    write_config(NULL);
+    if (tu_serve_start(&srv, dir, "--config rw.ini --db ringwatch.db") != 0) {
+        char *log = tu_read_file(srv.log, NULL);
+        cr_assert_fail("server did not start:\n%s", log ? log : "(no log)");
+    }
+}
+
+static void teardown(void) {
+    if (srv.pid) tu_serve_stop(&srv, SIGKILL);
+    curl_global_cleanup();
+    tu_rmtree(dir);
+    free(dir);
+}
+TestSuite(http, .init = setup, .fini = teardown, .timeout = 120);
+
+/* One request; the answer's JSON (caller decrefs) and status. */
+static json_t *req(long *status, const char *method, const char *path, const char *token, const char *ctype,
+                   const char *body) {
+    tu_resp r;
+    int rc = tu_http(&r, &srv, method, path, token, ctype, body, body ? strlen(body) : 0);
+    cr_assert_eq(rc, 0, "%s %s: no answer", method, path);
+    *status = r.status;
+    json_t *doc = json_loadb(r.body, r.len, 0, NULL);
+    if (!doc) doc = json_string(r.body); /* /metrics is text */
+    cr_assert(doc, "%s %s: unreadable answer", method, path);
+    tu_resp_free(&r);
+    return doc;
+}
+
+static const char *str(json_t *o, const char *key) {
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
+
+static long num(json_t *o, const char *key) {
+    return (long)json_integer_value(json_object_get(o, key));
+}
+
+/* Polls job id until it is done or failed; returns the final document. */
+static json_t *wait_job(const char *id) {
+    char path[64];
+    snprintf(path, sizeof path, "/v1/jobs/%s", id);
+    for (int i = 0; i < 6000; i++) {
+        long st;
+        json_t *j = req(&st, "GET", path, ADMIN, NULL, NULL);
+        cr_assert_eq(st, 200);
+        if (!strcmp(str(j, "status"), "done") || !strcmp(str(j, "status"), "failed")) return j;
+        json_decref(j);
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    cr_assert_fail("job %s never finished", id);
+    return NULL;
+}
+
+Test(http, every_endpoint) {
+    long st;
+    json_t *d = req(&st, "GET", "/livez", NULL, NULL, NULL);
+    cr_expect_eq(st, 200);
+    json_decref(d);
+    d = req(&st, "GET", "/readyz", NULL, NULL, NULL);
+    cr_expect_eq(st, 200);
+    cr_expect_eq(num(d, "run"), 1);
+    json_decref(d);
+    d = req(&st, "GET", "/v1/openapi.json", NULL, NULL, NULL);
+    cr_expect_eq(st, 200);
+    cr_expect_str_eq(str(d, "openapi"), "3.1.0");
+    json_decref(d);
+
+    /* a signup, answered with a decision; the account id has a slash, a
+     * space and non-ASCII, so the path must be percent-encoded */
+    d = req(&st, "POST", "/v1/signups", SIGNUP, "application/json",
+            "{\"account\":\"user/\xc3\xbc 1\",\"ts\":1790000000,\"ip\":\"198.51.100.77\",\"device\":\"dev-e2e\","
+            "\"payment\":\"tok-e2e\"}");
+    cr_assert_eq(st, 200, "%s", json_dumps(d, 0));
+    cr_expect(strstr(" allow review block ", str(d, "decision")) && *str(d, "decision"));
+    double score = json_number_value(json_object_get(d, "score"));
+    cr_expect(score >= 0 && score <= 1);
+    cr_expect(json_is_array(json_object_get(d, "reasons")));
+    cr_expect_str_eq(str(d, "account"), "user/\xc3\xbc 1");
+    json_decref(d);
+
+    d = req(&st, "POST", "/v1/events", SIGNUP, "application/x-ndjson",
+            "{\"account\":\"batch-1\",\"ts\":1790000001,\"ip\":\"198.51.100.77\"}\n\n"
+            "{\"account\":\"batch-2\",\"ts\":\"2026-09-21T14:03:00Z\",\"type\":\"login\"}\n");
+    cr_expect_eq(st, 200);
+    cr_expect_eq(num(d, "accepted"), 2);
+    json_decref(d);
+    d = req(&st, "POST", "/v1/events", SIGNUP, "application/json",
+            "[{\"account\":\"batch-3\",\"ts\":1790000002},{\"account\":\"batch-4\",\"ts\":\"yesterday\"}]");
+    cr_expect_eq(st, 207);
+    cr_expect_eq(num(d, "accepted"), 1);
+    cr_expect_eq(num(d, "rejected"), 1);
+    json_t *e0 = json_array_get(json_object_get(d, "errors"), 0);
+    cr_expect_eq(num(e0, "index"), 1);
+    cr_expect(strncmp(str(e0, "detail"), "ts:", 3) == 0, "%s", str(e0, "detail"));
+    json_decref(d);
+
+    d = req(&st, "GET", "/v1/accounts/user%2F%C3%BC%201", ANALYST, NULL, NULL);
+    cr_assert_eq(st, 200, "%s", json_dumps(d, 0));
+    cr_expect_str_eq(str(d, "account"), "user/\xc3\xbc 1");
+    cr_expect_eq(num(d, "attribute_count"), 3);
+    cr_expect(json_is_object(json_object_get(d, "live")));
+    char *text = json_dumps(d, 0);
+    cr_expect(!strstr(text, "198.51.100.77") && !strstr(text, "dev-e2e") && !strstr(text, "tok-e2e"),
+              "a raw identifier in %s", text);
+    free(text);
+    json_decref(d);
+
+    d = req(&st, "GET", "/v1/attributes/ip/198.51.100.77", ANALYST, NULL, NULL);
+    cr_assert_eq(st, 200, "%s", json_dumps(d, 0));
+    cr_expect(strncmp(str(d, "pseudonym"), "ip:", 3) == 0);
+    cr_expect_eq(num(d, "degree"), 2);
+    text = json_dumps(d, 0);
+    cr_expect(!strstr(text, "198.51.100.77"), "the raw value echoed: %s", text);
+    free(text);
+    json_decref(d);
+    d = req(&st, "GET", "/v1/attributes/device/dev-e2e", ANALYST, NULL, NULL);
+    cr_expect_eq(st, 200);
+    json_decref(d);
+
+    d = req(&st, "GET", "/v1/clusters?page_size=3&min_score=0", ANALYST, NULL, NULL);
+    cr_assert_eq(st, 200, "%s", json_dumps(d, 0));
+    cr_expect_eq(num(d, "run"), 1);
+    json_t *rows = json_object_get(d, "clusters");
+    cr_assert_eq(json_array_size(rows), 3);
+    cr_expect(*str(d, "next_page_token"));
+    long top = num(json_array_get(rows, 0), "id");
+    cr_expect(json_is_object(json_object_get(json_array_get(rows, 0), "features")));
+    json_decref(d);
+    char path[128];
+    snprintf(path, sizeof path, "/v1/clusters/%ld", top);
+    d = req(&st, "GET", path, ANALYST, NULL, NULL);
+    cr_assert_eq(st, 200, "%s", json_dumps(d, 0));
+    cr_expect_eq(num(d, "id"), top);
+    cr_expect_gt(json_array_size(json_object_get(d, "members")), 1);
+    cr_expect(json_is_array(json_object_get(d, "attribute_list")));
+    cr_expect(json_is_array(json_object_get(d, "reasons")));
+    json_decref(d);
+
+    snprintf(path, sizeof path, "/v1/clusters/%ld/label", top);
+    d = req(&st, "POST", path, ANALYST, "application/json", "{\"label\":\"fraud\",\"note\":\"e2e\"}");
+    cr_expect_eq(st, 201, "%s", json_dumps(d, 0));
+    cr_expect_gt(num(d, "id"), 0);
+    json_decref(d);
+    d = req(&st, "POST", "/v1/accounts/batch-1/label", ANALYST, "application/json", "{\"label\":\"benign\"}");
+    cr_expect_eq(st, 201, "%s", json_dumps(d, 0));
+    json_decref(d);
+    d = req(&st, "POST", "/v1/clusters/4000000/label", ANALYST, "application/json", "{\"label\":\"fraud\"}");
+    cr_expect_eq(st, 404);
+    json_decref(d);
+
+    /* rescoring: 202 with a job; a second one while it runs is a conflict */
+    d = req(&st, "POST", "/v1/rescore", ADMIN, NULL, NULL);
+    cr_assert_eq(st, 202, "%s", json_dumps(d, 0));
+    char job[32];
+    snprintf(job, sizeof job, "%s", str(d, "job"));
+    cr_expect_str_eq(str(d, "status"), "running");
+    json_decref(d);
+    d = req(&st, "POST", "/v1/rescore", ADMIN, NULL, NULL);
+    cr_expect_eq(st, 409, "%s", json_dumps(d, 0));
+    json_decref(d);
+    d = wait_job(job);
+    cr_expect_str_eq(str(d, "status"), "done", "%s", json_dumps(d, 0));
+    cr_expect_eq(num(d, "run"), 2);
+    cr_expect_gt(num(json_object_get(d, "summary"), "clusters"), 10);
+    json_decref(d);
+    d = req(&st, "GET", "/v1/jobs/999", ADMIN, NULL, NULL);
+    cr_expect_eq(st, 404);
+    json_decref(d);
+
+    d = req(&st, "GET", "/metrics", METRICS, NULL, NULL);
+    cr_assert_eq(st, 200);
+    const char *m = json_string_value(d);
+    cr_assert(m);
+    cr_expect(strstr(m, "ringwatch_http_request_duration_seconds_count{route=\"/v1/accounts/{id}\",method=\"GET\"} 1"),
+              "%s", m);
+    cr_expect(strstr(m, "ringwatch_signup_decisions_total{verdict=\"allow\"}"));
+    cr_expect(strstr(m, "ringwatch_signup_score_count 1\n"), "%s", m);
+    cr_expect(strstr(m, "ringwatch_rescores_total{result=\"done\"} 1\n"));
+    cr_expect(strstr(m, "ringwatch_http_events_accepted_total 3\n"));
+    cr_expect(strstr(m, "ringwatch_engine_commits_total"));
+    cr_expect(!strstr(m, "batch-1") && !strstr(m, "user/") && !strstr(m, "198.51"), "an identifier in metrics");
+    json_decref(d);
+    tu_serve_stop(&srv, SIGTERM);
+    char *log = tu_read_file(srv.log, NULL);
+    cr_assert(log);
+    cr_expect(!strstr(log, "batch-1") && !strstr(log, "user/") && !strstr(log, "198.51") && !strstr(log, "dev-e2e"),
+              "an identifier in the log:\n%s", log);
+    cr_expect(strstr(log, "rescore: job 1 done"), "%s", log);
+    free(log);
+}
+
+Test(http, roles_allowed_and_refused) {
+    static const struct {
+        const char *method, *path, *token, *body;
+        long want;
+    } cases[] = {
+        {"GET", "/v1/clusters", NULL, NULL, 401},
+        {"GET", "/v1/clusters", "not-a-configured-token-at-all", NULL, 401},
+        {"GET", "/v1/clusters", SIGNUP, NULL, 403},
+        {"GET", "/v1/clusters", METRICS, NULL, 403},
+        {"GET", "/v1/clusters", ANALYST, NULL, 200},
+        {"GET", "/v1/clusters", ADMIN, NULL, 200},
+        {"POST", "/v1/signups", NULL, "{\"account\":\"r1\",\"ts\":1}", 401},
+        {"POST", "/v1/signups", ANALYST, "{\"account\":\"r1\",\"ts\":1}", 403},
+        {"POST", "/v1/signups", METRICS, "{\"account\":\"r1\",\"ts\":1}", 403},
+        {"POST", "/v1/signups", SIGNUP, "{\"account\":\"r1\",\"ts\":1}", 200},
+        {"POST", "/v1/signups", ADMIN, "{\"account\":\"r2\",\"ts\":1}", 200},
+        {"POST", "/v1/events", ANALYST, "{\"account\":\"r3\",\"ts\":1}", 403},
+        {"POST", "/v1/events", SIGNUP, "{\"account\":\"r3\",\"ts\":1}", 200},
+        {"GET", "/v1/accounts/r1", SIGNUP, NULL, 403},
+        {"GET", "/v1/accounts/r1", ANALYST, NULL, 200},
+        {"POST", "/v1/accounts/r1/label", SIGNUP, "{\"label\":\"fraud\"}", 403},
+        {"POST", "/v1/accounts/r1/label", ANALYST, "{\"label\":\"fraud\"}", 201},
+        {"POST", "/v1/rescore", ANALYST, NULL, 403},
+        {"POST", "/v1/rescore", SIGNUP, NULL, 403},
+        {"GET", "/v1/jobs/1", ANALYST, NULL, 403},
+        {"GET", "/metrics", NULL, NULL, 401},
+        {"GET", "/metrics", ANALYST, NULL, 403},
+        {"GET", "/metrics", METRICS, NULL, 200},
+        {"GET", "/metrics", ADMIN, NULL, 200},
+        {"GET", "/livez", NULL, NULL, 200},
+        {"GET", "/readyz", NULL, NULL, 200},
+        {"GET", "/v1/openapi.json", NULL, NULL, 200},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tu_resp r;
+        const char *b = cases[i].body;
+        cr_assert_eq(tu_http(&r, &srv, cases[i].method, cases[i].path, cases[i].token, b ? "application/json" : NULL, b,
+                             b ? strlen(b) : 0),
+                     0);
+        cr_expect_eq(r.status, cases[i].want, "case %zu: %s %s -> %ld %s", i, cases[i].method, cases[i].path, r.status,
+                     r.body);
+        if (cases[i].want == 401)
+            cr_expect(tu_contains(r.headers, strlen(r.headers), "WWW-Authenticate: Bearer", 24), "case %zu: %s", i,
+                      r.headers);
+        if (r.status >= 400)
+            cr_expect(tu_contains(r.headers, strlen(r.headers), "application/problem+json", 24), "case %zu", i);
+        tu_resp_free(&r);
+    }
+}
+
+Test(http, problems_for_bad_input) {
+    static const struct {
+        const char *method, *path, *token, *ctype, *body;
+        long want;
+        const char *type, *in_detail, *member, *member_value;
+    } cases[] = {
+        {"POST", "/v1/signups", SIGNUP, "application/json", "{\"account\":\"x\",\n  \"ts\": 1,,}", 400, "bad-json",
+         "line 2", "line", NULL},
+        {"POST", "/v1/signups", SIGNUP, "application/json", "{\"account\":\"x\",\"ts\":true}", 400, "invalid-event",
+         "ts:", "field", "ts"},
+        {"POST", "/v1/signups", SIGNUP, "application/json", "{\"account\":\"x\",\"ts\":1,\"ip\":\"1.2.3\"}", 400,
+         "invalid-event", "ip:", "field", "ip"},
+        {"POST", "/v1/signups", SIGNUP, "text/csv", "a,b", 415, "unsupported-media-type", "Content-Type", NULL, NULL},
+        {"GET", "/v1/nothing", ADMIN, NULL, NULL, 404, "no-route", "openapi", NULL, NULL},
+        {"DELETE", "/v1/clusters", ADMIN, NULL, NULL, 405, "method-not-allowed", "GET", NULL, NULL},
+        {"GET", "/v1/clusters?page_size=9999", ANALYST, NULL, NULL, 400, "invalid-parameter", "page_size", "parameter",
+         "page_size"},
+        {"GET", "/v1/clusters?sort=asc", ANALYST, NULL, NULL, 400, "invalid-parameter", "sort", "parameter", "sort"},
+        {"GET", "/v1/clusters?min_score=2", ANALYST, NULL, NULL, 400, "invalid-parameter", "min_score", "parameter",
+         "min_score"},
+        {"GET", "/v1/clusters?page_token=AQAAAAAAAAABP8x68Ihnw4cAAAAoBi5U8X", ANALYST, NULL, NULL, 400,
+         "invalid-parameter", "page_token", "parameter", "page_token"},
+        {"GET", "/v1/accounts/nobody-at-all", ANALYST, NULL, NULL, 404, "not-found", "no such account", NULL, NULL},
+        {"GET", "/v1/attributes/colour/red", ANALYST, NULL, NULL, 400, "invalid-path", "kind", "parameter", "kind"},
+        {"GET", "/v1/attributes/ip/not-an-ip", ANALYST, NULL, NULL, 400, "invalid-path", "value", "parameter", "value"},
+        {"GET", "/v1/clusters/12x", ANALYST, NULL, NULL, 400, "invalid-path", "id", "parameter", "id"},
+        {"POST", "/v1/accounts/r1/label", ANALYST, "application/json", "{\"label\":\"fraud\",\"colour\":1}", 400,
+         "invalid-body", "colour", "field", "colour"},
+        {"POST", "/v1/rescore", ADMIN, "application/json", "{\"density\":\"high\"}", 400, "invalid-body", "density",
+         "field", "density"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tu_resp r;
+        const char *b = cases[i].body;
+        cr_assert_eq(
+            tu_http(&r, &srv, cases[i].method, cases[i].path, cases[i].token, cases[i].ctype, b, b ? strlen(b) : 0), 0);
+        cr_expect_eq(r.status, cases[i].want, "case %zu: %ld %s", i, r.status, r.body);
+        cr_expect(tu_contains(r.headers, strlen(r.headers), "Content-Type: application/problem+json", 38),
+                  "case %zu: %s", i, r.headers);
+        json_t *d = json_loadb(r.body, r.len, 0, NULL);
+        cr_assert(d, "case %zu: %s", i, r.body);
+        char type[96];
+        snprintf(type, sizeof type, "urn:ringwatch:problem:%s", cases[i].type);
+        cr_expect_str_eq(str(d, "type"), type, "case %zu", i);
+        cr_expect_eq(num(d, "status"), cases[i].want, "case %zu", i);
+        cr_expect(*str(d, "title"), "case %zu", i);
+        cr_expect(strstr(str(d, "detail"), cases[i].in_detail), "case %zu: detail '%s' lacks '%s'", i, str(d, "detail"),
+                  cases[i].in_detail);
+        if (cases[i].member) cr_expect(json_object_get(d, cases[i].member), "case %zu: no %s", i, cases[i].member);
+        if (cases[i].member_value) cr_expect_str_eq(str(d, cases[i].member), cases[i].member_value, "case %zu", i);
+        if (cases[i].want == 405)
+            cr_expect(tu_contains(r.headers, strlen(r.headers), "Allow: GET", 10), "case %zu: %s", i, r.headers);
+        json_decref(d);
+        tu_resp_free(&r);
+    }
+    /* a body over max_body_bytes (64 KiB here) */
+    size_t big = 200 * 1024;
+    char *body = malloc(big + 1);
+    cr_assert(body);
+    memset(body, ' ', big);
+    memcpy(body, "{\"account\":\"x\",\"ts\":1}", 22);
+    tu_resp r;
+    cr_assert_eq(tu_http(&r, &srv, "POST", "/v1/signups", SIGNUP, "application/json", body, big), 0);
+    cr_expect_eq(r.status, 413, "%s", r.body);
+    cr_expect(strstr(r.body, "urn:ringwatch:problem:too-large"), "%s", r.body);
+    tu_resp_free(&r);
+    free(body);
+    /* the server is fine afterwards */
+    cr_assert_eq(tu_http(&r, &srv, "GET", "/livez", NULL, NULL, NULL, 0), 0);
+    cr_expect_eq(r.status, 200);
+    tu_resp_free(&r);
+}
+
+Test(http, pages_walk_every_cluster_once_while_a_run_lands) {
+    long st;
+    json_t *all = req(&st, "GET", "/v1/clusters?page_size=500", ANALYST, NULL, NULL);
+    cr_assert_eq(st, 200);
+    json_t *rows = json_object_get(all, "clusters");
+    size_t total = json_array_size(rows);
+    cr_assert_gt(total, 20);
+    cr_assert_lt(total, 500, "the world grew: raise page_size here");
+    cr_expect(!json_object_get(all, "next_page_token"));
+    unsigned char *seen = calloc(1u << 20, 1);
+    cr_assert(seen);
+    char path[256] = "/v1/clusters?page_size=7";
+    size_t walked = 0, pages = 0;
+    double last_score = 2;
+    for (;;) {
+        json_t *d = req(&st, "GET", path, ANALYST, NULL, NULL);
+        cr_assert_eq(st, 200, "%s", json_dumps(d, 0));
+        cr_expect_eq(num(d, "run"), 1, "the run is pinned by the token");
+        json_t *r = json_object_get(d, "clusters");
+        for (size_t i = 0; i < json_array_size(r); i++) {
+            long id = num(json_array_get(r, i), "id");
+            double sc = json_number_value(json_object_get(json_array_get(r, i), "score"));
+            cr_assert(id > 0 && id < (1 << 20));
+            cr_expect_eq(seen[id], 0, "cluster %ld twice", id);
+            cr_expect_leq(sc, last_score + 1e-9, "not highest score first");
+            last_score = sc;
+            seen[id] = 1;
+            walked++;
+        }
+        pages++;
+        if (pages == 2) { /* a new run lands mid-walk */
+            json_t *j = req(&st, "POST", "/v1/rescore", ADMIN, NULL, NULL);
+            cr_assert_eq(st, 202);
+            json_t *done = wait_job(str(j, "job"));
+            cr_expect_eq(num(done, "run"), 2);
+            json_decref(done);
+            json_decref(j);
+        }
+        const char *next = str(d, "next_page_token");
+        if (!*next) {
+            json_decref(d);
+            break;
+        }
+        cr_assert_lt(json_array_size(r), 8);
+        snprintf(path, sizeof path, "/v1/clusters?page_size=7&page_token=%s", next);
+        json_decref(d);
+    }
+    cr_expect_eq(walked, total);
+    cr_expect_eq(pages, (total + 6) / 7);
+    for (size_t i = 0; i < total; i++) cr_expect(seen[num(json_array_get(rows, i), "id")]);
+    /* the token says run 1: asking for another run with it is an error */
+    free(seen);
+    json_decref(all);
+}
+
+typedef struct {
+    int n, ok; /* n: at most this many */
+    int stop;  /* set by the test: finish once 50 are in */
+    int sent;
+    long bad_status;
+} signup_flow;
+
+/* Posts n signups over one keep-alive connection. */
+static void *post_signups(void *arg) {
+    signup_flow *f = arg;
+    CURL *c = curl_easy_init();
+    char url[128], body[256];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/v1/signups", srv.port);
+    struct curl_slist *h = curl_slist_append(NULL, "Authorization: Bearer " SIGNUP);
+    h = curl_slist_append(h, "Content-Type: application/json");
+    FILE *devnull = fopen("/dev/null", "w");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, devnull);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    for (int i = 0; i < f->n && !(i >= 50 && __atomic_load_n(&f->stop, __ATOMIC_RELAXED)); i++) {
+        f->sent = i + 1;
+        snprintf(body, sizeof body,
+                 "{\"account\":\"flow-%d\",\"ts\":%d,\"ip\":\"10.9.%d.%d\",\"device\":\"flow-dev-%d\"}", i,
+                 1790000000 + i, i / 250, i % 250, i % 17);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        long code = 0;
+        if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+        if (code == 200)
+            f->ok++;
+        else
+            f->bad_status = code;
+    }
+    fclose(devnull);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    return NULL;
+}
+
+Test(http, rescoring_while_signups_flow) {
+    signup_flow f = {.n = 100000};
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, post_signups, &f), 0);
+    long st;
+    json_t *j = req(&st, "POST", "/v1/rescore", ADMIN, NULL, NULL);
+    cr_assert_eq(st, 202);
+    json_t *done = wait_job(str(j, "job"));
+    __atomic_store_n(&f.stop, 1, __ATOMIC_RELAXED); /* signups flowed during the whole job */
+    pthread_join(t, NULL);
+    cr_expect_str_eq(str(done, "status"), "done", "%s", json_dumps(done, 0));
+    cr_expect_eq(num(done, "run"), 2);
+    cr_expect_eq(f.ok, f.sent, "%d of %d signups answered 200 (last other status %ld)", f.ok, f.sent, f.bad_status);
+    json_decref(done);
+    json_decref(j);
+    json_t *r = req(&st, "GET", "/readyz", NULL, NULL, NULL);
+    cr_expect_eq(num(r, "run"), 2, "online scoring switched to the new run");
+    json_decref(r);
+}
+
+Test(http, keep_alive_reuses_one_connection) {
+    CURL *c = curl_easy_init();
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/livez", srv.port);
+    FILE *devnull = fopen("/dev/null", "w");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, devnull);
+    long connects = 0, total = 0;
+    for (int i = 0; i < 20; i++) {
+        cr_assert_eq(curl_easy_perform(c), CURLE_OK);
+        curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &connects);
+        total += connects;
+    }
+    cr_expect_eq(total, 1, "%ld connections for 20 requests: keep-alive is broken", total);
+    fclose(devnull);
+    curl_easy_cleanup(c);
+}
+
+Test(http, sigterm_drains_and_exits_0) {
+    signup_flow f = {.n = 150};
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, post_signups, &f), 0);
+    struct timespec ts = {0, 20 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    kill(srv.pid, SIGTERM);
+    pthread_join(t, NULL);
+    tu_server s = srv;
+    cr_expect_eq(tu_serve_stop(&srv, 0), 0, "exit status"); /* signal 0: just wait */
+    char *log = tu_read_file(s.log, NULL);
+    cr_expect(log && strstr(log, "SIGTERM: stopping") && strstr(log, "ringwatch serve: stopped"), "%s", log);
+    free(log);
+    /* every signup answered 200 before the stop is there after a restart */
+    cr_assert_eq(tu_serve_start(&srv, dir, "--config rw.ini --db ringwatch.db"), 0);
+    for (int i = 0; i < f.ok; i++) {
+        char path[64];
+        long st;
+        snprintf(path, sizeof path, "/v1/accounts/flow-%d", i);
+        json_t *d = req(&st, "GET", path, ANALYST, NULL, NULL);
+        cr_expect_eq(st, 200, "flow-%d lost", i);
+        json_decref(d);
+    }
+}
+
+Test(http, refuses_to_start_without_tokens) {
+    tu_serve_stop(&srv, SIGTERM);
+    char *out = NULL;
+    int rc = RW(&out, "serve --listen 127.0.0.1:0", dir, tu_bin());
+    cr_expect_eq(rc, 2, "%s", out);
+    cr_expect(out && strstr(out, "--insecure-no-auth"), "%s", out);
+    free(out);
+    rc = RW(&out, "serve --config rw.ini --listen nowhere", dir, tu_bin());
+    cr_expect_eq(rc, 1, "%s", out);
+    cr_expect(out && strstr(out, "listen:"), "%s", out);
+    free(out);
+    rc = RW(&out, "serve --help", dir, tu_bin());
+    cr_expect_eq(rc, 0);
+    cr_expect(out && strstr(out, "max_body_bytes") && strstr(out, "token_admin"), "%s", out);
+    free(out);
+    cr_assert_eq(tu_serve_start(&srv, dir, "--listen 127.0.0.1:0 --insecure-no-auth"), 0);
+    long st;
+    json_t *d = req(&st, "GET", "/v1/accounts/nobody-here", NULL, NULL, NULL);
+    cr_expect_eq(st, 404, "no token needed with auth off");
+    json_decref(d);
+}
