@@ -53,4 +53,9 @@ struct rw_engine *rw_cli_open_engine(const char *cmd, const char *db, const char
 /* Maps a status to an exit code. */
 int rw_cli_exit_code(rw_status st);
 
+/* The exporter `ringwatch serve` gives the HTTP server: cluster exports and
+ * pictures from the notebooks-export module (static, never freed). */
+#include "http.h"
+const rw_http_exporter *rw_cli_exporter(void);
+
 #endif

@@ -140,7 +140,7 @@ static json_t *lines(const char *src) {
 }
 
 static json_t *cell(int i, const char *src) {
-    char id[16];
+    char id[24];
     snprintf(id, sizeof id, "cell-%d", i + 1);
     json_t *source = lines(src);
     if (cells[i].type == 'm')
