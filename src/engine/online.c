@@ -9,8 +9,8 @@
 
 #include "engine_int.h"
 
-#define DEFAULT_REVIEW 0.64
-#define DEFAULT_BLOCK  0.85
+#define DEFAULT_REVIEW RW_ONLINE_REVIEW
+#define DEFAULT_BLOCK  RW_ONLINE_BLOCK
 #define HUB_DEGREE     200 /* as the batch detectors: above it an attribute glues nothing */
 #define TAU_HOUR       3600.0
 #define TAU_DAY        86400.0
