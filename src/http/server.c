@@ -131,6 +131,8 @@ static enum MHD_Result send_answer(rw_http_server *s, struct MHD_Connection *c, 
     if (out->disposition[0]) MHD_add_response_header(r, "Content-Disposition", out->disposition);
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, out->content_type);
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    if (out->csp) MHD_add_response_header(r, "Content-Security-Policy", out->csp);
     if (out->allow[0]) MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, out->allow);
     if (out->www_authenticate) MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, out->www_authenticate);
     if (out->location[0]) MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, out->location);
