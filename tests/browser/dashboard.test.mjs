@@ -20,7 +20,7 @@ try {
   process.exit(1);
 }
 
-const BIN = process.env.RW_BIN;
+const BIN = process.env.RW_BIN && resolve(process.env.RW_BIN);
 assert.ok(BIN, 'RW_BIN: the ringwatch binary');
 const OUT = resolve(process.env.RW_OUT_DIR || '.');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -119,6 +119,25 @@ async function main() {
   const asc = await scores();
   assert.deepEqual(asc, [...asc].sort((a, b) => a - b), 'the score column sorts ascending');
   await page.locator('th[data-sort=score]').click();
+
+  // Paging: every cluster, 2 rows a page; next, next, previous.
+  const pageNo = () => page.getByTestId('page-no').textContent();
+  const firstId = () => page.getByTestId('cluster-row').first().getAttribute('data-id');
+  await page.getByTestId('min-score').fill('0');
+  await page.getByTestId('page-size').selectOption('10');
+  await page.getByTestId('filter-apply').click();
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=cluster-row]').length === 10);
+  const page1 = await firstId();
+  await page.getByTestId('next-page').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid=page-no]').textContent === 'page 2');
+  const page2 = await firstId();
+  assert.notEqual(page2, page1, 'page 2 shows other clusters');
+  await page.getByTestId('prev-page').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid=page-no]').textContent === 'page 1');
+  assert.equal(await firstId(), page1, 'previous page returns to page 1');
+  assert.equal(await pageNo(), 'page 1');
+  assert.ok(await page.getByTestId('prev-page').isDisabled());
+  step('paging: page 1 and 2 of 10 rows, and back');
 
   const top = page.getByTestId('cluster-row').first();
   const id = await top.getAttribute('data-id');

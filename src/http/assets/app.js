@@ -88,9 +88,10 @@
 
   /* ---- the clusters table ----------------------------------------------- */
 
-  const list = { stack: [null], rows: [], next: null, run: null, sort: { key: 'score', dir: -1 }, loaded: false };
+  const list = { stack: [null], rows: [], next: null, run: null, sort: { key: 'score', dir: -1 }, loaded: false, seq: 0 };
 
   async function loadList() {
+    const seq = ++list.seq; /* only the newest request draws */
     const params = new URLSearchParams();
     const min = $('min-score').value.trim();
     if (min !== '') params.set('min_score', min);
@@ -100,12 +101,14 @@
     setStatus('list-status', 'Loading…');
     try {
       const doc = await (await api('/v1/clusters?' + params.toString())).json();
+      if (seq !== list.seq) return;
       list.rows = Array.isArray(doc.clusters) ? doc.clusters : [];
       list.next = doc.next_page_token || null;
       list.run = doc.run;
       list.loaded = true;
       setStatus('list-status', list.rows.length ? '' : 'No clusters at or above this score.');
     } catch (e) {
+      if (seq !== list.seq) return;
       list.rows = [];
       list.next = null;
       setStatus('list-status', 'Could not load clusters: ' + e.message, 'error');
