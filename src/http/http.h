@@ -149,6 +149,7 @@ typedef struct {
     rw_http_defer *defer;          /* non-NULL: valid only once the commit settles (rw_http_defer_*) */
     char disposition[128];         /* Content-Disposition header, else "" */
     rw_http_stream stream;         /* read non-NULL: the body comes from it (body is unused); owned */
+    const char *csp;               /* Content-Security-Policy header (static), or NULL */
 } rw_http_response;
 
 /* Answers one request; never fails (errors are problem+json answers). out is

@@ -25,6 +25,9 @@ static const rw_route routes[] = {
     {"GET", "/livez", RW_ROLE_PUBLIC, "", rw_h_livez},
     {"GET", "/readyz", RW_ROLE_PUBLIC, "", rw_h_readyz},
     {"GET", "/metrics", RW_ROLE_ADMIN | RW_ROLE_METRICS, "", rw_h_metrics},
+    {"GET", "/", RW_ROLE_PUBLIC, "", rw_h_dash_index},
+    {"GET", "/assets/app.js", RW_ROLE_PUBLIC, "", rw_h_dash_js},
+    {"GET", "/assets/app.css", RW_ROLE_PUBLIC, "", rw_h_dash_css},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
 _Static_assert(NROUTES <= RW_ROUTES_MAX, "raise RW_ROUTES_MAX: metrics keep one histogram per route");

@@ -131,6 +131,8 @@ static enum MHD_Result send_answer(rw_http_server *s, struct MHD_Connection *c, 
     if (out->disposition[0]) MHD_add_response_header(r, "Content-Disposition", out->disposition);
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, out->content_type);
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    if (out->csp) MHD_add_response_header(r, "Content-Security-Policy", out->csp);
     if (out->allow[0]) MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, out->allow);
     if (out->www_authenticate) MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, out->www_authenticate);
     if (out->location[0]) MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, out->location);
@@ -163,7 +165,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (!(r = calloc(1, sizeof *r))) return MHD_NO;
         r->t0 = rw_now();
         *con_cls = r;
-        __atomic_fetch_add(&s->inflight, 1, __ATOMIC_ACQ_REL);
+        __atomic_fetch_add(&s->inflight, 1, __ATOMIC_SEQ_CST);
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > max) {
             r->too_large = 1;
@@ -223,6 +225,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     rw_http_response out;
     rw_http_dispatch_async(s, &req, &out);
     free(q.s);
+    if (out.defer && __atomic_load_n(&s->stopping, __ATOMIC_SEQ_CST)) {
+        /* Stopping: the drain may already have seen no request in flight
+         * (a keep-alive client sent this one after it looked), and
+         * MHD_stop_daemon aborts on a suspended connection; wait here. */
+        rw_http_defer_wait(out.defer);
+        rw_http_defer_finish(s, &out);
+        return send_answer(s, c, &out);
+    }
     if (out.defer) {
         /* Suspend first, then arm: a commit settling in between resumes a
          * connection that is already suspended, never one about to be. */
@@ -325,13 +335,13 @@ uint16_t rw_http_port(const rw_http_server *s) {
 void rw_http_stop(rw_http_server *s) {
     if (!s || s->stopped) return;
     s->stopped = 1;
-    __atomic_store_n(&s->stopping, 1, __ATOMIC_RELEASE); /* /readyz answers 503 from now on */
+    __atomic_store_n(&s->stopping, 1, __ATOMIC_SEQ_CST); /* /readyz answers 503 from now on */
     if (s->daemon) {
         MHD_socket fd = MHD_quiesce_daemon(s->daemon); /* no new connections */
         double t0 = rw_now();
         /* Requests in flight finish and are answered; idle keep-alive
          * connections are not waited for. */
-        while (__atomic_load_n(&s->inflight, __ATOMIC_ACQUIRE) > 0 && rw_now() - t0 < DRAIN_SECONDS) {
+        while (__atomic_load_n(&s->inflight, __ATOMIC_SEQ_CST) > 0 && rw_now() - t0 < DRAIN_SECONDS) {
             struct timespec ts = {0, 5 * 1000 * 1000};
             nanosleep(&ts, NULL);
         }

@@ -105,6 +105,11 @@ Test(dispatch, roles) {
         {"GET", "/livez", NULL, 200},
         {"GET", "/readyz", NULL, 200},
         {"GET", "/v1/openapi.json", NULL, 200},
+        {"GET", "/", NULL, 200},
+        {"GET", "/assets/app.js", NULL, 200},
+        {"GET", "/assets/app.css", NULL, 200},
+        {"POST", "/", ANALYST, 405},
+        {"GET", "/assets/other.js", NULL, 404},
         {"GET", "/metrics", NULL, 401},
         {"GET", "/metrics", SIGNUP, 403},
         {"GET", "/metrics", ANALYST, 403},
@@ -220,4 +225,27 @@ Test(dispatch, openapi_lists_every_route) {
                   t[i].pattern);
     }
     json_decref(d);
+}
+
+Test(dispatch, dashboard_files) {
+    static const struct {
+        const char *path, *type, *needle;
+    } files[] = {
+        {"/", "text/html; charset=utf-8", "<script src=\"/assets/app.js\""},
+        {"/assets/app.js", "text/javascript; charset=utf-8", "sessionStorage"},
+        {"/assets/app.css", "text/css; charset=utf-8", "body"},
+    };
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        rw_http_request req = {.method = "GET", .path = files[i].path};
+        rw_http_response out;
+        rw_http_dispatch(srv, &req, &out);
+        cr_expect_eq(out.status, 200, "%s", files[i].path);
+        cr_expect_str_eq(out.content_type, files[i].type);
+        cr_expect(out.csp && strstr(out.csp, "default-src 'self'") && !strstr(out.csp, "unsafe-inline"), "%s",
+                  files[i].path);
+        cr_expect(out.body && memmem(out.body, out.body_len, files[i].needle, strlen(files[i].needle)), "%s",
+                  files[i].path);
+        cr_expect(!out.body || !memmem(out.body, out.body_len, "localStorage.setItem", 20), "%s", files[i].path);
+        rw_http_response_free(&out);
+    }
 }
