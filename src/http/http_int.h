@@ -158,6 +158,7 @@ void rw_h_livez(rw_http_ctx *c);
 void rw_h_readyz(rw_http_ctx *c);
 void rw_h_metrics(rw_http_ctx *c);
 void rw_h_openapi(rw_http_ctx *c);
+void rw_h_erase_account(rw_http_ctx *c);
 
 /* The OpenAPI document, compiled in from src/http/openapi.json by CMake. */
 extern const unsigned char rw_http_openapi_json[];
@@ -229,6 +230,8 @@ typedef struct {
     int64_t created, started, finished; /* Unix seconds; 0: not yet */
     rw_rescore_params rp;
     rw_rescore_summary summary;
+    uint32_t retention_days; /* retention before the rescoring (nightly jobs); 0: none */
+    rw_erase_stats retained; /* what it erased */
     char error[600];
 } rw_job;
 
