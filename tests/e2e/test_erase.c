@@ -295,6 +295,9 @@ Test(erase_e2e, cli_retain) {
     rc = RW(&out, "stats --db ringwatch.db && '%s' rescore --quiet", dir, tu_bin(), tu_bin());
     cr_assert_eq(rc, 0, "%s", out);
     free(out);
+    /* a run over the graph with its gaps has rows for the nodes that are, only */
+    cr_assert_eq(sql_int("SELECT count(*) FROM run_accounts WHERE run = (SELECT max(id) FROM runs)"), accounts - old);
+    cr_assert_eq(sql_int("SELECT count(*) FROM run_attributes WHERE attribute NOT IN (SELECT id FROM attributes)"), 0);
     start_server();
     char kept[64], path[128];
     sql_text(kept, sizeof kept, "SELECT ext FROM accounts ORDER BY id LIMIT 1");
