@@ -32,6 +32,7 @@ int rw_cmd_explain(int argc, char **argv);
 int rw_cmd_eval(int argc, char **argv);
 int rw_cmd_model(int argc, char **argv);
 int rw_cmd_replay(int argc, char **argv);
+int rw_cmd_export(int argc, char **argv);
 int rw_cmd_serve(int argc, char **argv);
 int rw_cmd_erase(int argc, char **argv);
 int rw_cmd_retain(int argc, char **argv);
@@ -53,5 +54,10 @@ struct rw_engine *rw_cli_open_engine(const char *cmd, const char *db, const char
 
 /* Maps a status to an exit code. */
 int rw_cli_exit_code(rw_status st);
+
+/* The exporter `ringwatch serve` gives the HTTP server: cluster exports and
+ * pictures from the notebooks-export module (static, never freed). */
+#include "http.h"
+const rw_http_exporter *rw_cli_exporter(void);
 
 #endif

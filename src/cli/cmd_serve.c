@@ -148,6 +148,7 @@ int rw_cmd_serve(int argc, char **argv) {
         rw_cli_error("serve", "%s", err.msg);
         goto done;
     }
+    rw_http_set_exporter(srv, rw_cli_exporter());
     /* The server's threads inherit a mask blocking the stop signals, so the
      * handler runs here, in the thread waiting in sigsuspend. */
     sigset_t stopset, old;

@@ -397,7 +397,9 @@ rw_status rw_detect_communities(const rw_graph_snap *s, const rw_community_param
                 nv += x.cstart[cl[j] + 1] - x.cstart[cl[j]];
                 j++;
             }
+            rw_detect_igraph_lock();
             st = run_batch(&x, cl + i, j - i, err);
+            rw_detect_igraph_unlock();
             if (st != RW_OK) goto done;
             i = j;
         }

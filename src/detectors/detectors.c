@@ -2,6 +2,7 @@
  * threads), the documented community parameters and the edge weights every
  * detector shares. */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,13 +11,30 @@
 
 #include "detectors_int.h"
 
+/* The Debian igraph keeps its error "finally" stack and its default RNG in
+ * globals (IGRAPH_THREAD_SAFE 0), so two threads inside igraph at once (a
+ * rescoring's Leiden and a picture's layout) would corrupt them. Every
+ * igraph call of this module runs under this lock: one-time library state,
+ * like igraph's own. */
+static pthread_mutex_t igraph_mu = PTHREAD_MUTEX_INITIALIZER;
+
+void rw_detect_igraph_lock(void) {
+    pthread_mutex_lock(&igraph_mu);
+}
+
+void rw_detect_igraph_unlock(void) {
+    pthread_mutex_unlock(&igraph_mu);
+}
+
 rw_status rw_detect_init(int threads, rw_err *err) {
     if (threads < 0) return rw_fail(err, RW_ERR_INVALID, "detectors: threads must be >= 0, not %d", threads);
     /* The default handler aborts the process; the ignoring one still runs
      * igraph's FINALLY stack, so a failed call frees what it allocated and we
      * turn its code into a status at the boundary. */
+    rw_detect_igraph_lock();
     igraph_set_error_handler(igraph_error_handler_ignore);
     igraph_set_warning_handler(igraph_warning_handler_ignore);
+    rw_detect_igraph_unlock();
     /* Dense work here is small blocks and one tall skinny SVD: two threads
      * get nearly all the speed-up and leave the other cores to the server. */
     openblas_set_num_threads(threads > 0 ? threads : 2);

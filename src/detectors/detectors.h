@@ -1,8 +1,9 @@
 /* detectors: batch detection over a graph snapshot: weighted Leiden
  * communities, spectral figures per community, a global truncated SVD and
  * greedy dense-block peeling (FRAUDAR objective). igraph and LAPACK stay
- * inside this module. The Debian igraph is not thread-safe: the caller runs
- * every function here on one thread at a time. */
+ * inside this module. The Debian igraph is not thread-safe: every igraph call
+ * here runs under a lock of this module, so a picture's layout may run while
+ * a rescoring runs Leiden (it waits for the current batch). */
 #ifndef RW_DETECTORS_H
 #define RW_DETECTORS_H
 
@@ -306,5 +307,21 @@ size_t rw_online_format(const rw_online_model *m, char *out, size_t size);
 rw_status rw_online_parse(rw_online_model *m, const char *text, rw_err *err);
 /* Fits the model to n labelled rows of RW_O_COUNT features. */
 rw_status rw_online_fit(rw_online_model *m, const double *x, const double *label, size_t n, rw_err *err);
+
+/* ---- layout of a small graph (cluster pictures) ---------------------------- */
+
+/* Largest graph rw_detect_layout takes: a picture of more nodes says
+ * nothing a table would not. */
+#define RW_LAYOUT_MAX 20000u
+
+/* Positions for n nodes joined by m edges (edges: 2m node indexes) into xy
+ * (2n doubles, caller-allocated: x then y of each node), scaled into the
+ * unit square with the aspect kept. Fruchterman-Reingold (igraph, grid
+ * variant) on the nodes of degree two or more; a leaf (an attribute only
+ * one account uses) is placed on a small circle around its neighbour, which
+ * halves the work and keeps leaves off the crossings. Deterministic for
+ * seed. RW_ERR_INVALID for an edge index >= n, RW_ERR_LIMIT above
+ * RW_LAYOUT_MAX nodes, RW_ERR_NOMEM, RW_ERR_INTERNAL when igraph fails. */
+rw_status rw_detect_layout(const uint32_t *edges, size_t m, uint32_t n, uint64_t seed, double *xy, rw_err *err);
 
 #endif

@@ -14,6 +14,10 @@
  * IGRAPH_ENOMEM becomes RW_ERR_NOMEM, anything else RW_ERR_INTERNAL. */
 rw_status rw_detect_igraph_fail(int code, const char *what, rw_err *err);
 
+/* Serialises igraph: hold it around every igraph call (see detectors.c). */
+void rw_detect_igraph_lock(void);
+void rw_detect_igraph_unlock(void);
+
 /* Number of neighbours of v in the snapshot (an attribute's degree is its
  * number of accounts). */
 static inline uint32_t rw_detect_degree(const rw_graph_snap *s, uint32_t v) {

@@ -163,9 +163,14 @@ typedef struct {
     double features[24]; /* the online model's inputs (detectors' RW_O_*), for fitting */
 } rw_decision;
 
+/* The shipped decision thresholds (chosen on replays of the fitting worlds:
+ * about 0.15% of benign signups at or above review). */
+#define RW_ONLINE_REVIEW 0.65
+#define RW_ONLINE_BLOCK  0.85
+
 /* Online settings; zeros mean the defaults. */
 typedef struct {
-    double review; /* score at or above which a signup is reviewed (default 0.64) */
+    double review; /* score at or above which a signup is reviewed (default 0.65) */
     double block;  /* score at or above which it is blocked (default 0.85) */
 } rw_online_params;
 void rw_engine_set_online(rw_engine *e, const rw_online_params *p);
@@ -265,6 +270,78 @@ typedef struct {
     int store_ok; /* the last commit succeeded (readiness) */
 } rw_engine_counters;
 void rw_engine_get_counters(rw_engine *e, rw_engine_counters *out);
+
+/* ---- exports ---------------------------------------------------------------- */
+
+/* The subgraph of some clusters of a run, for notebooks and pictures: the
+ * run's member accounts, every attribute they use (hubs included, marked),
+ * and every edge between them. Membership, scores and clusters are the
+ * run's; nodes' and edges' first/last seen, counts and degrees are the
+ * graph's at the time of the call, copied under the engine's read lock in
+ * one pass (a consistent snapshot of a bounded size, so ingest waits
+ * milliseconds at most). */
+typedef struct {
+    uint32_t node;     /* graph node id: stable within a database */
+    rw_kind kind;      /* account, ip, device or payment */
+    const char *label; /* an account's own id or an attribute's pseudonym ("ip:3f9a1c0d2b"), never a raw
+                        * value; borrowed, valid until rw_engine_cluster_graph_free */
+    uint32_t cluster;  /* an account's cluster; for an attribute, the exported cluster the run put it in
+                        * (0: none of them: a hub, or an attribute of another cluster) */
+    int64_t first_seen, last_seen;
+    uint32_t degree;     /* neighbours in the whole graph (an attribute: its accounts) */
+    uint32_t sub_degree; /* neighbours in this subgraph */
+    double score;        /* an account's score in the run; NAN for an attribute */
+    int flagged;         /* an account flagged in the run */
+    int hub;             /* an attribute with more accounts than the hub threshold (glues nothing) */
+    double x, y;         /* layout in the unit square; NAN when not laid out */
+} rw_cg_node;
+
+typedef struct {
+    uint32_t account, attr; /* indexes into rw_cluster_graph.nodes */
+    int64_t first_seen, last_seen;
+    uint32_t count; /* events that carried the pair */
+} rw_cg_edge;
+
+typedef struct {
+    int64_t run;
+    uint32_t hub_degree;
+    size_t nnodes, nedges, nclusters;
+    rw_cg_node *nodes;        /* accounts first (cluster by cluster, highest score first; for a whole run in
+                               * account order), then attributes in order of first use */
+    rw_cg_edge *edges;        /* account by account */
+    rw_cluster_row *clusters; /* highest score first; strings borrowed from this object */
+    int laid_out;             /* x, y are set */
+    char *text_;              /* internal: labels, features and reasons */
+} rw_cluster_graph;
+
+typedef enum {
+    RW_CG_CLUSTER = 0, /* one cluster (id) */
+    RW_CG_TOP = 1,     /* the top highest-scoring clusters */
+    RW_CG_RUN = 2,     /* every cluster of the run */
+} rw_cg_scope;
+
+#define RW_CG_MAX_NODES 20000u  /* default size cap: nodes ... */
+#define RW_CG_MAX_EDGES 100000u /* ... and edges */
+
+typedef struct {
+    int64_t run; /* 0: the newest */
+    rw_cg_scope scope;
+    uint32_t id;                   /* RW_CG_CLUSTER */
+    uint32_t top;                  /* RW_CG_TOP */
+    uint64_t max_nodes, max_edges; /* 0: the defaults above */
+    int layout;                    /* lay the nodes out (up to RW_CG_LAYOUT_MAX nodes; more are left unplaced) */
+} rw_cg_request;
+
+#define RW_CG_LAYOUT_MAX 20000u
+
+/* Copies the subgraph of the requested clusters into *out (caller owns,
+ * rw_engine_cluster_graph_free) and, when asked, lays it out with igraph
+ * outside the engine's locks. RW_ERR_NOTFOUND for no run or no such
+ * cluster; RW_ERR_LIMIT, with a message saying how large it is and which
+ * limit it passed, when the subgraph is larger than the caps (nothing is
+ * returned). */
+rw_status rw_engine_cluster_graph(rw_engine *e, rw_cluster_graph **out, const rw_cg_request *req, rw_err *err);
+void rw_engine_cluster_graph_free(rw_cluster_graph *g);
 
 /* ---- erasure and retention ------------------------------------------------ */
 

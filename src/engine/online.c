@@ -9,8 +9,8 @@
 
 #include "engine_int.h"
 
-#define DEFAULT_REVIEW 0.64
-#define DEFAULT_BLOCK  0.85
+#define DEFAULT_REVIEW RW_ONLINE_REVIEW
+#define DEFAULT_BLOCK  RW_ONLINE_BLOCK
 #define HUB_DEGREE     200 /* as the batch detectors: above it an attribute glues nothing */
 #define TAU_HOUR       3600.0
 #define TAU_DAY        86400.0
@@ -193,21 +193,27 @@ static void cluster_text(const rw_live *L, uint32_t c, char *out) {
         snprintf(out, RW_CLUSTER_TEXT, "live-%u", L->c[c].live_no);
 }
 
+/* "1 account", "3 accounts" (counts are decayed, so rounded first). */
+static const char *plural(double n, const char *one, const char *many) {
+    return n >= 0.5 && n < 1.5 ? one : many;
+}
+
 static void reason_text(const rw_live *L, uint32_t c, int f, const raw_figures *r, char *out) {
     static const rw_live_comm none = {0};
     const rw_live_comm *cm = c ? &L->c[c] : &none;
+    double n, m;
     switch (f) {
         case RW_O_DEVICE_SHARED:
         case RW_O_DEVICE_DAY:
         case RW_O_DEVICE_BURST:
         case RW_O_DEVICE_DAY2:
-            snprintf(out, 160, "its device is shared with %.0f other accounts, %.0f of them new in the last day",
-                     r->shared[RW_KIND_DEVICE], r->day[RW_KIND_DEVICE]);
+            n = r->shared[RW_KIND_DEVICE], m = fmax(0, r->day[RW_KIND_DEVICE]);
+            snprintf(out, 160, "its device is shared with %.0f other %s, %.0f of them new in the last day", n,
+                     plural(n, "account", "accounts"), m);
             break;
         case RW_O_DEVICE_FOREIGN:
-            snprintf(out, 160,
-                     "%.0f other accounts on its device came from other networks (an emulator or device farm?)",
-                     r->foreign);
+            snprintf(out, 160, "%.0f other %s on its device came from other networks (an emulator or device farm?)",
+                     r->foreign, plural(r->foreign, "account", "accounts"));
             break;
         case RW_O_ATTR_FLAGGED:
             snprintf(out, 160, "shares a device, card or address with an account the last batch run flagged");
@@ -218,18 +224,21 @@ static void reason_text(const rw_live *L, uint32_t c, int f, const raw_figures *
             break;
         case RW_O_CARD_SHARED:
         case RW_O_CARD_DAY:
-            snprintf(out, 160, "its card is used by %.0f other accounts, %.0f of them new in the last day",
-                     r->shared[RW_KIND_PAYMENT], r->day[RW_KIND_PAYMENT]);
+            n = r->shared[RW_KIND_PAYMENT], m = fmax(0, r->day[RW_KIND_PAYMENT]);
+            snprintf(out, 160, "its card is used by %.0f other %s, %.0f of them new in the last day", n,
+                     plural(n, "account", "accounts"), m);
             break;
         case RW_O_IP_SHARED:
         case RW_O_IP_HOUR:
-            snprintf(out, 160, "its IP address is shared with %.0f other accounts, %.0f of them new in the last hour",
-                     r->shared[RW_KIND_IP], r->hour[RW_KIND_IP]);
+            n = r->shared[RW_KIND_IP], m = fmax(0, r->hour[RW_KIND_IP]);
+            snprintf(out, 160, "its IP address is shared with %.0f other %s, %.0f of them new in the last hour", n,
+                     plural(n, "account", "accounts"), m);
             break;
         case RW_O_SUBNET_OTHER:
         case RW_O_SUBNET_DAY:
-            snprintf(out, 160, "%.0f other signups from its /24 in the last hour, %.0f in the last day",
-                     r->sub_hour > 0 ? r->sub_hour : 0, r->sub_day > 0 ? r->sub_day : 0);
+            n = fmax(0, r->sub_hour), m = fmax(0, r->sub_day);
+            snprintf(out, 160, "%.0f other %s from its /24 in the last hour, %.0f in the last day", n,
+                     plural(n, "signup", "signups"), m);
             break;
         case RW_O_COMM_SCORE:
         case RW_O_COMM_FLAGGED:
@@ -243,7 +252,7 @@ static void reason_text(const rw_live *L, uint32_t c, int f, const raw_figures *
                          cm->size, (double)cm->day);
             else
                 snprintf(out, 160,
-                         "forms a new group of %u accounts linked by shared attributes, %.0f new in the last day",
+                         "in a group of %u accounts formed since the last batch run, %.0f new in the last day",
                          cm->size, (double)cm->day);
             break;
         default:

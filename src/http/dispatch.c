@@ -168,7 +168,7 @@ void rw_http_dispatch_async(rw_http_server *s, const rw_http_request *req, rw_ht
         if (authorise(&c) == 0 && parse_query(&c) == 0) c.route->fn(&c);
     }
     free(c.qbuf);
-    if (!out->body) rw_http_problem(out, RW_PROB_INTERNAL, NULL, "the handler gave no answer");
+    if (!out->body && !out->stream.read) rw_http_problem(out, RW_PROB_INTERNAL, NULL, "the handler gave no answer");
     if (out->defer) return; /* metrics and the log line when it settles */
     double dt = rw_now() - t0;
     rw_metrics_request(&s->metrics, r < 0 ? -1 : r, method, out->status, dt);

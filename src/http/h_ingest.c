@@ -206,14 +206,23 @@ void rw_h_events(rw_http_ctx *c) {
         goto done;
     }
     rw_err err = {{0}};
-    rw_status st = rw_engine_record(c->srv->e, b.ev, b.n, NULL, 1, &err);
+    /* Like a signup, the answer waits for the group commit without holding
+     * a server thread. */
+    rw_http_defer *defer = rw_http_defer_new(c);
+    if (!defer) {
+        json_decref(answer);
+        goto done;
+    }
+    rw_status st = rw_engine_record_async(c->srv->e, b.ev, b.n, NULL, rw_http_defer_settled, defer, &err);
     if (st != RW_OK) {
+        rw_http_defer_free(defer);
         json_decref(answer);
         answer_record_failure(c, st, &err);
         goto done;
     }
     __atomic_fetch_add(&m->events_accepted, b.n, __ATOMIC_RELAXED);
     rw_http_json(c->out, b.rejected ? 207 : 200, answer);
+    c->out->defer = defer;
 done:
     if (b.ev) {
         explicit_bzero(b.ev, b.cap * sizeof *b.ev);

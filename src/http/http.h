@@ -74,6 +74,27 @@ rw_status rw_config_env(rw_config *c, const char *(*get)(const char *name), rw_e
  * token configured unless auth is off). "key: what is wrong". */
 rw_status rw_config_check(const rw_config *c, rw_err *err);
 
+/* A body produced piece by piece (an export streamed to the client): read
+ * copies the next at most size bytes into buf and sets *n, 0 at the end;
+ * close frees ctx (called once, whether or not the body was read). */
+typedef struct {
+    rw_status (*read)(void *ctx, char *buf, size_t size, size_t *n);
+    void (*close)(void *ctx);
+    void *ctx;
+} rw_http_stream;
+
+/* Exports and pictures of a cluster, provided by whoever wires the server
+ * (the CLI, from the notebooks-export module, which http may not use).
+ * open produces format ("graphml", "nodes.csv", "graph.svg", ...) of cluster
+ * id of run (0: the newest) into *out, with its media type (static) and a
+ * file name for Content-Disposition. RW_ERR_INVALID for an unknown format,
+ * RW_ERR_NOTFOUND, RW_ERR_LIMIT (err says which limit). */
+typedef struct {
+    rw_status (*open)(void *ctx, rw_engine *e, uint32_t id, int64_t run, const char *format, rw_http_stream *out,
+                      const char **media_type, char *file_name, size_t name_size, rw_err *err);
+    void *ctx;
+} rw_http_exporter;
+
 /* ---- the server ------------------------------------------------------------ */
 
 typedef struct rw_http_server rw_http_server;
@@ -86,6 +107,10 @@ rw_status rw_http_create(rw_http_server **out, rw_engine *e, const rw_config *cf
 rw_status rw_http_start(rw_http_server *s, rw_err *err);
 /* The bound port (useful with port 0); 0 before start. */
 uint16_t rw_http_port(const rw_http_server *s);
+/* Serves exports and pictures through x (copied; its ctx is borrowed and
+ * must outlive the server). Without one those routes answer 503. Call
+ * before rw_http_start. */
+void rw_http_set_exporter(rw_http_server *s, const rw_http_exporter *x);
 /* Stops accepting, lets requests in flight finish, stops the scheduler and
  * waits for a running rescoring job. Idempotent. */
 void rw_http_stop(rw_http_server *s);
@@ -123,6 +148,8 @@ typedef struct {
     const char *www_authenticate;  /* static, or NULL */
     char location[64];             /* Location header, else "" */
     rw_http_defer *defer;          /* non-NULL: valid only once the commit settles (rw_http_defer_*) */
+    char disposition[128];         /* Content-Disposition header, else "" */
+    rw_http_stream stream;         /* read non-NULL: the body comes from it (body is unused); owned */
 } rw_http_response;
 
 /* Answers one request; never fails (errors are problem+json answers). out is
@@ -143,6 +170,7 @@ int rw_http_defer_arm(rw_http_defer *d, void (*wake)(void *ctx), void *ctx);
 /* After settling: turns out into a 503 problem if the commit failed, records
  * the request's metrics and frees the defer (out->defer becomes NULL). */
 void rw_http_defer_finish(rw_http_server *s, rw_http_response *out);
+/* Frees the body, or closes the stream. */
 void rw_http_response_free(rw_http_response *r);
 
 #endif

@@ -95,6 +95,7 @@ typedef enum {
     RW_PROB_CONFLICT,
     RW_PROB_TOO_LARGE,
     RW_PROB_MEDIA_TYPE,
+    RW_PROB_EXPORT_LIMIT,
     RW_PROB_UNAVAILABLE,
     RW_PROB_INTERNAL,
     RW_PROB_COUNT
@@ -159,6 +160,9 @@ void rw_h_readyz(rw_http_ctx *c);
 void rw_h_metrics(rw_http_ctx *c);
 void rw_h_openapi(rw_http_ctx *c);
 void rw_h_erase_account(rw_http_ctx *c);
+void rw_h_cluster_export(rw_http_ctx *c);
+void rw_h_cluster_graph_svg(rw_http_ctx *c);
+void rw_h_cluster_timeline_svg(rw_http_ctx *c);
 
 /* The OpenAPI document, compiled in from src/http/openapi.json by CMake. */
 extern const unsigned char rw_http_openapi_json[];
@@ -289,6 +293,7 @@ struct rw_http_server {
     size_t nroutes;
     rw_http_metrics metrics;
     rw_http_jobs jobs;
+    rw_http_exporter exporter; /* open NULL: none */
 };
 
 /* Builds the token table from the configuration. */

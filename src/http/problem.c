@@ -27,6 +27,7 @@ static const problem_class classes[RW_PROB_COUNT] = {
     [RW_PROB_CONFLICT] = {"conflict", "The request conflicts with work in progress", 409},
     [RW_PROB_TOO_LARGE] = {"too-large", "The request body is too large", 413},
     [RW_PROB_MEDIA_TYPE] = {"unsupported-media-type", "Unsupported content type", 415},
+    [RW_PROB_EXPORT_LIMIT] = {"export-too-large", "The export is larger than the server allows", 422},
     [RW_PROB_UNAVAILABLE] = {"unavailable", "The service cannot store or serve this now", 503},
     [RW_PROB_INTERNAL] = {"internal", "Internal error", 500},
 };
@@ -117,6 +118,8 @@ rw_problem rw_problem_of_status(rw_status st) {
 
 void rw_http_response_free(rw_http_response *r) {
     if (!r) return;
+    if (r->stream.close) r->stream.close(r->stream.ctx);
+    r->stream = (rw_http_stream){0};
     free(r->body);
     r->body = NULL;
     r->body_len = 0;

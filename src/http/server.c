@@ -33,6 +33,10 @@ static void resume(void *ctx) {
     MHD_resume_connection(ctx);
 }
 
+void rw_http_set_exporter(rw_http_server *s, const rw_http_exporter *x) {
+    s->exporter = *x;
+}
+
 rw_status rw_http_create(rw_http_server **out, rw_engine *e, const rw_config *cfg, rw_err *err) {
     *out = NULL;
     rw_http_server *s = calloc(1, sizeof *s);
@@ -84,13 +88,47 @@ static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *k
     return MHD_YES;
 }
 
+/* A streamed body: MHD pulls it piece by piece from its own threads. */
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
+    rw_http_stream *st = cls;
+    size_t n = 0;
+    if (st->read(st->ctx, buf, max, &n) != RW_OK) return MHD_CONTENT_READER_END_WITH_ERROR;
+    return n ? (ssize_t)n : MHD_CONTENT_READER_END_OF_STREAM;
+}
+
+static void stream_free(void *cls) {
+    rw_http_stream *st = cls;
+    if (st->close) st->close(st->ctx);
+    free(st);
+}
+
+static struct MHD_Response *make_response(rw_http_response *out) {
+    if (!out->stream.read) {
+        struct MHD_Response *r = MHD_create_response_from_buffer(out->body_len, out->body, MHD_RESPMEM_MUST_FREE);
+        if (r) out->body = NULL; /* MHD frees it */
+        return r;
+    }
+    rw_http_stream *st = malloc(sizeof *st);
+    if (!st) return NULL;
+    *st = out->stream;
+    struct MHD_Response *r =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, stream_read, st, stream_free);
+    if (!r) {
+        free(st);
+        return NULL;
+    }
+    out->stream = (rw_http_stream){0}; /* MHD closes it */
+    return r;
+}
+
 static enum MHD_Result send_answer(rw_http_server *s, struct MHD_Connection *c, rw_http_response *out) {
-    struct MHD_Response *r = MHD_create_response_from_buffer(out->body_len, out->body, MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *r = make_response(out);
     if (!r) {
         rw_http_response_free(out);
         return MHD_NO;
     }
-    out->body = NULL; /* MHD frees it */
+    rw_http_response_free(out); /* whatever MHD did not take */
+    if (out->disposition[0]) MHD_add_response_header(r, "Content-Disposition", out->disposition);
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, out->content_type);
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     if (out->allow[0]) MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, out->allow);

@@ -611,19 +611,13 @@ rw_status rw_store_run_scores(rw_store *s, int64_t run, rw_status (*cb)(void *ct
     return res;
 }
 
-rw_status rw_store_run_clusters(rw_store *s, int64_t run, double min_score, uint32_t cluster_id, uint64_t limit,
-                                rw_status (*cb)(void *ctx, const rw_cluster_row *c), void *ctx, rw_err *err) {
-    sqlite3_stmt *st = NULL;
-    rw_status res = prepare(s, &st,
-                            "SELECT id, score, flagged, accounts, attributes, first_seen, last_seen, features, reasons"
-                            " FROM clusters WHERE run = ?1 AND score >= ?2 AND (?3 = 0 OR id = ?3)"
-                            " ORDER BY score DESC, accounts DESC, id LIMIT ?4",
-                            err);
-    if (res != RW_OK) return res;
-    sqlite3_bind_int64(st, 1, run);
-    sqlite3_bind_double(st, 2, min_score);
-    sqlite3_bind_int64(st, 3, cluster_id);
-    sqlite3_bind_int64(st, 4, limit ? (sqlite3_int64)limit : -1);
+#define CLUSTER_COLS "id, score, flagged, accounts, attributes, first_seen, last_seen, features, reasons"
+
+/* Steps a prepared statement over clusters rows (CLUSTER_COLS), calling cb
+ * for each; finalizes it. */
+static rw_status emit_clusters(rw_store *s, sqlite3_stmt *st, rw_status (*cb)(void *ctx, const rw_cluster_row *c),
+                               void *ctx, rw_err *err) {
+    rw_status res = RW_OK;
     int rc, have;
     while ((have = next_row(st, &rc)) > 0) {
         rw_cluster_row c = {.id = (uint32_t)sqlite3_column_int64(st, 0),
@@ -641,6 +635,22 @@ rw_status rw_store_run_clusters(rw_store *s, int64_t run, double min_score, uint
     if (res == RW_OK && have < 0) res = db_fail(s, err, rc, "reading clusters");
     sqlite3_finalize(st);
     return res;
+}
+
+rw_status rw_store_run_clusters(rw_store *s, int64_t run, double min_score, uint32_t cluster_id, uint64_t limit,
+                                rw_status (*cb)(void *ctx, const rw_cluster_row *c), void *ctx, rw_err *err) {
+    sqlite3_stmt *st = NULL;
+    rw_status res =
+        prepare(s, &st,
+                "SELECT " CLUSTER_COLS " FROM clusters WHERE run = ?1 AND score >= ?2 AND (?3 = 0 OR id = ?3)"
+                " ORDER BY score DESC, accounts DESC, id LIMIT ?4",
+                err);
+    if (res != RW_OK) return res;
+    sqlite3_bind_int64(st, 1, run);
+    sqlite3_bind_double(st, 2, min_score);
+    sqlite3_bind_int64(st, 3, cluster_id);
+    sqlite3_bind_int64(st, 4, limit ? (sqlite3_int64)limit : -1);
+    return emit_clusters(s, st, cb, ctx, err);
 }
 
 rw_status rw_store_get_run(rw_store *s, int64_t run, rw_run_row *out, char *params, char *summary, size_t text_size,
@@ -722,8 +732,7 @@ rw_status rw_store_run_clusters_page(rw_store *s, int64_t run, double min_score,
     /* Keyset pagination on (score DESC, id ASC): stable while other runs are
      * written, and no OFFSET scan. */
     rw_status res = prepare(s, &st,
-                            "SELECT id, score, flagged, accounts, attributes, first_seen, last_seen, features, reasons"
-                            " FROM clusters WHERE run = ?1 AND score >= ?2"
+                            "SELECT " CLUSTER_COLS " FROM clusters WHERE run = ?1 AND score >= ?2"
                             " AND (?4 = 0 OR score < ?3 OR (score = ?3 AND id > ?4))"
                             " ORDER BY score DESC, id LIMIT ?5",
                             err);
@@ -733,23 +742,7 @@ rw_status rw_store_run_clusters_page(rw_store *s, int64_t run, double min_score,
     sqlite3_bind_double(st, 3, after_score);
     sqlite3_bind_int64(st, 4, after_id);
     sqlite3_bind_int64(st, 5, limit ? (sqlite3_int64)limit : -1);
-    int rc, have;
-    while ((have = next_row(st, &rc)) > 0) {
-        rw_cluster_row c = {.id = (uint32_t)sqlite3_column_int64(st, 0),
-                            .score = sqlite3_column_double(st, 1),
-                            .flagged = sqlite3_column_int(st, 2),
-                            .accounts = (uint32_t)sqlite3_column_int64(st, 3),
-                            .attributes = (uint32_t)sqlite3_column_int64(st, 4),
-                            .first_seen = sqlite3_column_int64(st, 5),
-                            .last_seen = sqlite3_column_int64(st, 6),
-                            .features = (const char *)sqlite3_column_text(st, 7),
-                            .reasons = (const char *)sqlite3_column_text(st, 8)};
-        res = cb(ctx, &c);
-        if (res != RW_OK) break;
-    }
-    if (res == RW_OK && have < 0) res = db_fail(s, err, rc, "reading clusters");
-    sqlite3_finalize(st);
-    return res;
+    return emit_clusters(s, st, cb, ctx, err);
 }
 
 rw_status rw_store_cluster_members(rw_store *s, int64_t run, uint32_t cluster, uint64_t limit,

@@ -26,8 +26,9 @@ Test(config, defaults_are_documented_and_valid) {
     cr_expect_eq(cfg.rescore_at, -1);
     cr_expect_eq(cfg.auth, 1);
     cr_expect_eq(cfg.log_level, RW_LOG_INFO);
-    cr_expect_float_eq(cfg.review_threshold, 0.5, 1e-12);
-    cr_expect_float_eq(cfg.block_threshold, 0.9, 1e-12);
+    /* the server's defaults are the engine's */
+    cr_expect_float_eq(cfg.review_threshold, RW_ONLINE_REVIEW, 1e-12);
+    cr_expect_float_eq(cfg.block_threshold, RW_ONLINE_BLOCK, 1e-12);
     /* every documented default parses back through rw_config_set */
     const rw_config_doc *d;
     size_t n = 0;
