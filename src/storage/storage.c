@@ -216,6 +216,13 @@ rw_status rw_store_open(rw_store **out, const char *path, int flags, rw_err *err
     if (!s->readonly) {
         st = exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", err);
         if (st != RW_OK) goto done;
+        /* A process that stopped between an erasure's commit and its WAL
+         * truncation (rw_store_erase) left the old pages in the WAL: cut it
+         * now. */
+        int64_t scrub = 0;
+        if (query_int(s, "SELECT count(*) FROM meta WHERE key = 'wal_scrub'", &scrub, NULL) == RW_OK && scrub &&
+            sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) == SQLITE_OK)
+            exec(s, "DELETE FROM meta WHERE key = 'wal_scrub'", NULL);
     }
     st = exec(s, "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;", err);
     if (st != RW_OK) goto done;
@@ -1004,6 +1011,8 @@ static rw_status erase_rows(rw_store *s, int64_t cutoff, uint32_t next_node, rw_
                           "INSERT INTO meta(key, value) VALUES ('next_node', ?1)"
                           " ON CONFLICT(key) DO UPDATE SET value = max(value, excluded.value)",
                           next_node, NULL, err);
+    /* Until the WAL is truncated: the next open truncates it if we stop first. */
+    if (st == RW_OK) st = exec(s, "INSERT OR REPLACE INTO meta(key, value) VALUES ('wal_scrub', 1)", err);
     if (st == RW_OK) st = exec(s, "DROP TABLE temp.rw_erase_acc; DROP TABLE temp.rw_erase_attr;", err);
     return st;
 }
@@ -1041,6 +1050,7 @@ rw_status rw_store_erase(rw_store *s, const uint32_t *accounts, size_t naccounts
                        "erased, but the WAL could not be truncated (%s): another process is reading the database; "
                        "the old pages stay in %s-wal until its next checkpoint",
                        sqlite3_errstr(rc), sqlite3_db_filename(s->db, "main"));
+    exec(s, "DELETE FROM meta WHERE key = 'wal_scrub'", NULL); /* a page of meta: no account id */
     return RW_OK;
 }
 

@@ -167,7 +167,9 @@ typedef struct {
  * accounts and labels tables are rewritten, so no copy of an erased account
  * id is left in a page's free space. next_node (the graph's node count) is kept, so erased
  * ids are never handed out again. Then checkpoints the WAL and truncates it:
- * RW_ERR_DB ("erased, but ...") when a reader in another process held it.
+ * RW_ERR_DB ("erased, but ...") when a reader in another process held it (a
+ * process stopping before the truncation leaves a mark in meta: the next
+ * writable rw_store_open truncates the WAL then).
  * *out is filled even on failure (zeros when nothing was committed). */
 rw_status rw_store_erase(rw_store *s, const uint32_t *accounts, size_t naccounts, const uint32_t *attributes,
                          size_t nattributes, int64_t cutoff, uint32_t next_node, rw_store_erased *out, rw_err *err);

@@ -77,11 +77,11 @@ static void fill(rw_store *s) {
     cr_assert_eq(rw_store_put_label(s, "account", 2, run.id, "benign", "", &id, &err), RW_OK);
 }
 
-static int in_files(const char *needle) {
+static int in_files_of(const char *base, const char *needle) {
     static const char *const suffix[] = {"", "-wal", "-shm"};
     for (size_t i = 0; i < 3; i++) {
         char p[600];
-        snprintf(p, sizeof p, "%s%s", path, suffix[i]);
+        snprintf(p, sizeof p, "%s%s", base, suffix[i]);
         size_t len = 0;
         char *data = tu_read_file(p, &len);
         int hit = data && tu_contains(data, len, needle, strlen(needle));
@@ -89,6 +89,23 @@ static int in_files(const char *needle) {
         if (hit) return 1;
     }
     return 0;
+}
+
+static int in_files(const char *needle) {
+    return in_files_of(path, needle);
+}
+
+/* Whether the erasure's mark "WAL not yet truncated" is set. */
+static int scrub_mark(const char *base) {
+    sqlite3 *db = NULL;
+    cr_assert_eq(sqlite3_open_v2(base, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *q = NULL;
+    cr_assert_eq(sqlite3_prepare_v2(db, "SELECT count(*) FROM meta WHERE key = 'wal_scrub'", -1, &q, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_step(q), SQLITE_ROW);
+    int n = sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return n;
 }
 
 Test(store_erase, exact_rows_and_no_bytes_left) {
@@ -121,6 +138,7 @@ Test(store_erase, exact_rows_and_no_bytes_left) {
     cr_assert_eq(n.labels, 1);
     cr_assert(!in_files("account-number-0000"));
     cr_assert(!in_files("account-number-0006"));
+    cr_assert_eq(scrub_mark(path), 0);
     cr_assert(in_files("account-number-0001"));
     cr_assert_eq(rw_store_count(s, &c, &err), RW_OK);
     cr_assert_eq(c.accounts, N - 2);
@@ -150,4 +168,46 @@ Test(store_erase, exact_rows_and_no_bytes_left) {
     cr_assert_eq(rw_store_next_node(s, &next, &err), RW_OK);
     cr_assert_eq(next, N + 3);
     rw_store_close(s);
+}
+
+static void copy_file(const char *from, const char *to) {
+    size_t len = 0;
+    char *data = tu_read_file(from, &len);
+    cr_assert(data, "cannot read %s", from);
+    cr_assert_eq(tu_write_file(to, data, len), 0);
+    free(data);
+}
+
+/* A process stopped between an erasure's commit and its WAL truncation
+ * leaves the old pages in the WAL and the mark the erasure commits with;
+ * the next writable open truncates it. */
+Test(store_erase, open_truncates_a_wal_left_behind) {
+    rw_store *s = open_store();
+    rw_store_close(s);
+    sqlite3 *db = NULL;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(db,
+                              "PRAGMA secure_delete=ON;"
+                              "INSERT INTO accounts(id, ext, first_seen) VALUES (0, 'left-in-the-wal-5e1d', 1);"
+                              "BEGIN; DELETE FROM accounts;"
+                              "INSERT INTO meta(key, value) VALUES ('wal_scrub', 1); COMMIT;",
+                              NULL, NULL, NULL),
+                 SQLITE_OK, "%s", sqlite3_errmsg(db));
+    /* the files as a crash would leave them, while the writer still has them open */
+    char copy[540], from[600], to[600];
+    snprintf(copy, sizeof copy, "%s/copy.db", dir);
+    copy_file(path, copy);
+    snprintf(from, sizeof from, "%s-wal", path);
+    snprintf(to, sizeof to, "%s-wal", copy);
+    copy_file(from, to);
+    sqlite3_close(db);
+    cr_assert(in_files_of(copy, "left-in-the-wal-5e1d"));
+    rw_err err = {{0}};
+    cr_assert_eq(rw_store_open(&s, copy, 0, &err), RW_OK, "%s", err.msg);
+    cr_assert(!in_files_of(copy, "left-in-the-wal-5e1d"));
+    rw_store_counts c;
+    cr_assert_eq(rw_store_count(s, &c, &err), RW_OK);
+    cr_assert_eq(c.accounts, 0);
+    rw_store_close(s);
+    cr_assert_eq(scrub_mark(copy), 0, "the mark is cleared once the WAL is cut");
 }
