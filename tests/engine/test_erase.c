@@ -25,7 +25,7 @@ static void teardown(void) {
     tu_rmtree(dir);
     free(dir);
 }
-TestSuite(erase, .init = setup, .fini = teardown, .timeout = 120);
+TestSuite(erase, .init = setup, .fini = teardown, .timeout = 60);
 
 #define T0     1790000000LL
 #define DAY    86400LL
