@@ -34,6 +34,8 @@ int rw_cmd_model(int argc, char **argv);
 int rw_cmd_replay(int argc, char **argv);
 int rw_cmd_export(int argc, char **argv);
 int rw_cmd_serve(int argc, char **argv);
+int rw_cmd_erase(int argc, char **argv);
+int rw_cmd_retain(int argc, char **argv);
 
 /* Prints "ringwatch CMD: message" to stderr. */
 void rw_cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -19,6 +19,8 @@ static const rw_cli_command commands[] = {
     {"replay", "run history through the online signup path and write its decisions", rw_cmd_replay},
     {"export", "write clusters as GraphML, CSV, JSON, a Jupyter notebook or SVG", rw_cmd_export},
     {"serve", "the HTTP server: signup decisions, lookups, labels, rescoring jobs", rw_cmd_serve},
+    {"erase", "erase an account and what only it used, leaving no trace in the files", rw_cmd_erase},
+    {"retain", "erase accounts and edges not seen within the last N days", rw_cmd_retain},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

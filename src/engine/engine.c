@@ -13,10 +13,20 @@ typedef struct {
     rw_err *err;
 } load_ctx;
 
+/* Ids of erased nodes are missing from the store: each gets a placeholder in
+ * the graph, so the ids after it (which events name) stay where they are. */
+static rw_status pad_gaps(load_ctx *c, uint32_t id) {
+    rw_status st = RW_OK;
+    uint32_t v;
+    while (st == RW_OK && rw_graph_node_count(c->g) < id) st = rw_graph_add_gap(c->g, &v, c->err);
+    return st;
+}
+
 static rw_status load_account(void *ctx, uint32_t id, const char *ext, size_t len, int64_t first_seen) {
     load_ctx *c = ctx;
     uint32_t got;
-    rw_status st = rw_graph_add_account(c->g, &got, ext, len, first_seen, c->err);
+    rw_status st = pad_gaps(c, id);
+    if (st == RW_OK) st = rw_graph_add_account(c->g, &got, ext, len, first_seen, c->err);
     if (st == RW_OK && got != id)
         st = rw_fail(c->err, RW_ERR_CORRUPT, "account ids are not dense (expected node %u, found %u)", got, id);
     return st;
@@ -28,8 +38,10 @@ static rw_status load_attribute(void *ctx, uint32_t id, rw_kind kind, const rw_h
     uint32_t got;
     if (parent != RW_STORE_NONE && (parent >= id || rw_graph_kind(c->g, parent) != RW_KIND_SUBNET))
         return rw_fail(c->err, RW_ERR_CORRUPT, "attribute %u has a bad parent %u", id, parent);
-    rw_status st =
-        rw_graph_add_attr(c->g, &got, kind, h, parent == RW_STORE_NONE ? RW_NODE_NONE : parent, first_seen, c->err);
+    rw_status st = pad_gaps(c, id);
+    if (st == RW_OK)
+        st =
+            rw_graph_add_attr(c->g, &got, kind, h, parent == RW_STORE_NONE ? RW_NODE_NONE : parent, first_seen, c->err);
     if (st == RW_OK && got != id)
         st = rw_fail(c->err, RW_ERR_CORRUPT, "attribute ids are not dense (expected node %u, found %u)", got, id);
     return st;
@@ -75,6 +87,10 @@ static rw_status load_graph(rw_store *s, rw_graph **out, uint64_t *events, rw_er
     load_ctx c = {.g = g, .err = err};
     rw_store_loader cb = {.account = load_account, .attribute = load_attribute, .event = load_event};
     st = rw_store_load(s, &cb, &c, err);
+    /* Ids erased at the end are not handed out again either. */
+    uint32_t next = 0;
+    if (st == RW_OK) st = rw_store_next_node(s, &next, err);
+    if (st == RW_OK) st = pad_gaps(&c, next);
     if (st != RW_OK) {
         rw_err_prefix(err, "loading the graph: ");
         rw_graph_free(g);
@@ -318,6 +334,7 @@ rw_status rw_engine_get_stats(rw_engine *e, rw_engine_stats *out, rw_err *err) {
     uint32_t n = rw_graph_node_count(g);
     for (uint32_t v = 0; v < n; v++) {
         rw_kind k = rw_graph_kind(g, v);
+        if ((unsigned)k >= RW_KIND_COUNT) continue; /* the placeholder of an erased node */
         uint32_t d = rw_graph_degree(g, v);
         out->nodes[k]++;
         out->degree_hist[k][degree_bucket(d)]++;
@@ -357,7 +374,7 @@ size_t rw_engine_top_hubs(rw_engine *e, rw_hub *out, size_t n) {
     uint32_t nodes = rw_graph_node_count(g);
     for (uint32_t v = 0; v < nodes; v++) {
         rw_kind k = rw_graph_kind(g, v);
-        if (k == RW_KIND_ACCOUNT || k == RW_KIND_SUBNET) continue;
+        if (k == RW_KIND_ACCOUNT || k == RW_KIND_SUBNET || (unsigned)k >= RW_KIND_COUNT) continue;
         uint32_t d = rw_graph_degree(g, v);
         if (have == n && d <= out[0].degree) continue;
         rw_hub hub = {

@@ -343,4 +343,26 @@ typedef struct {
 rw_status rw_engine_cluster_graph(rw_engine *e, rw_cluster_graph **out, const rw_cg_request *req, rw_err *err);
 void rw_engine_cluster_graph_free(rw_cluster_graph *g);
 
+/* ---- erasure and retention ------------------------------------------------ */
+
+typedef struct {
+    uint64_t accounts, attributes, events; /* rows erased */
+    uint64_t run_rows;                     /* the erased nodes' rows in runs */
+    uint64_t labels;                       /* labels on erased accounts */
+    double seconds;
+} rw_erase_stats;
+
+/* Erases an account: its events, its row, its rows in every run, its labels,
+ * and every attribute no other account uses, in one durable transaction
+ * (secure_delete on; no copy of the id is left in the file's free space),
+ * then truncates the WAL and rebuilds the graph and online state from the
+ * store. Other nodes keep their ids. Waits for signups in flight; refuses
+ * with RW_ERR_EXISTS while a rescoring runs. RW_ERR_NOTFOUND for an unknown
+ * account. *out is filled even on failure. */
+rw_status rw_engine_erase_account(rw_engine *e, const char *ext, size_t len, rw_erase_stats *out, rw_err *err);
+/* Retention, with the same guarantees: erases every account not seen since
+ * cutoff (Unix seconds of event time), every event older than cutoff, and
+ * the attributes left without events. */
+rw_status rw_engine_retain(rw_engine *e, int64_t cutoff, rw_erase_stats *out, rw_err *err);
+
 #endif

@@ -999,7 +999,7 @@ void rw_engine_get_counters(rw_engine *e, rw_engine_counters *out) {
     pthread_rwlock_rdlock(&e->lock);
     if (e->graph) {
         out->accounts = rw_graph_kind_count(e->graph, RW_KIND_ACCOUNT);
-        out->attributes = rw_graph_node_count(e->graph) - (uint32_t)out->accounts;
+        out->attributes = rw_graph_node_count(e->graph) - rw_graph_gap_count(e->graph) - (uint32_t)out->accounts;
         out->edges = rw_graph_edge_count(e->graph);
     }
     out->events = e->events;

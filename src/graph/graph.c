@@ -92,6 +92,10 @@ typedef struct {
 #define BLOCK_NODES 126
 #define CODE_BIG    4u
 #define CODE_SUB    4u
+/* A placeholder for an erased node has the subnet code (no edges, not an IP)
+ * and this in aux, which a real subnet never sets: queries treat it as out of
+ * range, and it is in no index. */
+#define GAP_MARK UINT32_MAX
 typedef struct {
     uint64_t plane[3][2];
     uint32_t ips_before;
@@ -187,6 +191,7 @@ struct rw_graph {
     uint32_t n;
     uint64_t edges;
     uint32_t nkind[RW_KIND_COUNT];
+    uint32_t ngap; /* placeholders of erased nodes */
     chunks mem;
     pages blocks; /* node_block per BLOCK_NODES nodes */
     pages parent; /* uint32_t per IP, by rank */
@@ -361,9 +366,15 @@ static const char *account_id(const rw_graph *g, const node_rec *r, size_t *len)
     return (const char *)p + 1;
 }
 
-/* The code of node v, or NONE when v is out of range. */
+static int is_gap(const rw_graph *g, uint32_t v) {
+    return rec(g, v)->aux == GAP_MARK;
+}
+
+/* The code of node v, or NONE when v is out of range or a placeholder. */
 static unsigned code_or_none(const rw_graph *g, uint32_t v) {
-    return g && v < g->n ? code_of(g, v) : NONE;
+    if (!g || v >= g->n) return NONE;
+    unsigned c = code_of(g, v);
+    return c == CODE_SUB && is_gap(g, v) ? NONE : c;
 }
 
 static uint32_t clamp_ts(int64_t ts) {
@@ -688,6 +699,7 @@ static rw_status table_rebuild(rw_graph *g, table *t, uint64_t nb, int accounts,
             m &= lanes >= 64 ? ~0ull : (1ull << lanes) - 1;
             for (; m; m &= m - 1) {
                 uint32_t v = base + (uint32_t)__builtin_ctzll(m);
+                if (!accounts && code_of(g, v) == CODE_SUB && is_gap(g, v)) continue; /* placeholders are in no index */
                 hs[k] = node_code(g, v, accounts);
                 vs[k] = v;
                 __builtin_prefetch(&nt.b[probe_of(&nt, hs[k]).b1], 1);
@@ -934,6 +946,23 @@ rw_status rw_graph_add_attr(rw_graph *g, uint32_t *out, rw_kind kind, const rw_h
     return RW_OK;
 }
 
+rw_status rw_graph_add_gap(rw_graph *g, uint32_t *out, rw_err *err) {
+    *out = NONE;
+    rw_status st = node_reserve(g, err);
+    if (st != RW_OK) return st;
+    *rec(g, g->n) = (node_rec){.off = NONE, .aux = GAP_MARK};
+    uint32_t v = g->n++;
+    if (v % BLOCK_NODES == 0) dir_of(g, v)->ips_before = g->nkind[RW_KIND_IP];
+    set_code(g, v, CODE_SUB);
+    g->ngap++;
+    *out = v;
+    return RW_OK;
+}
+
+uint32_t rw_graph_gap_count(const rw_graph *g) {
+    return g ? g->ngap : 0;
+}
+
 rw_status rw_graph_reserve(rw_graph *g, uint32_t accounts, uint32_t attributes, rw_err *err) {
     rw_status st = table_reserve(g, &g->by_account, accounts, 1, err);
     return st == RW_OK ? table_reserve(g, &g->by_attr, attributes, 0, err) : st;
@@ -1058,7 +1087,7 @@ rw_status rw_graph_observe(rw_graph *g, int *is_new, uint32_t account, uint32_t 
 }
 
 void rw_graph_touch(rw_graph *g, uint32_t node, int64_t ts) {
-    if (g && node < g->n) seen(rec(g, node), clamp_ts(ts));
+    if (code_or_none(g, node) != NONE) seen(rec(g, node), clamp_ts(ts));
 }
 
 /* ---- queries -------------------------------------------------------------- */

@@ -74,6 +74,14 @@ rw_status rw_graph_add_attr(rw_graph *g, uint32_t *out, rw_kind kind, const rw_h
  * RW_ERR_INVALID unless account is an account and attr an ip, device or
  * payment (subnets take no edges); RW_ERR_NOMEM leaves the graph unchanged. */
 rw_status rw_graph_observe(rw_graph *g, int *is_new, uint32_t account, uint32_t attr, int64_t ts, rw_err *err);
+/* Appends a placeholder for an erased node, so the ids after it keep their
+ * place (the store never renumbers): no kind (rw_graph_kind gives
+ * RW_KIND_COUNT, as for an id out of range), no key, no index entry, no
+ * edges, and no node can use it as a parent or take an edge to it.
+ * RW_ERR_NOMEM, RW_ERR_LIMIT. */
+rw_status rw_graph_add_gap(rw_graph *g, uint32_t *out, rw_err *err);
+/* Placeholders in the graph (counted in rw_graph_node_count, in no kind). */
+uint32_t rw_graph_gap_count(const rw_graph *g);
 /* Records an event time on an account without attributes (first/last seen).
  * A node id out of range is ignored. */
 void rw_graph_touch(rw_graph *g, uint32_t node, int64_t ts);

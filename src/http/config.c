@@ -64,6 +64,12 @@ static const setting settings[] = {
      0.001,
      1},
     {{"rescore_at", "", "HH:MM local time of the nightly rescoring (empty: none)"}, T_CLOCK, AT(rescore_at), 0, 0},
+    {{"retention_days", "0",
+      "the nightly job first erases accounts and edges not seen for this many days (0: keep forever)"},
+     T_U32,
+     AT(retention_days),
+     0,
+     36500},
     {{"token_signup", "", "bearer tokens of the signup flow (comma-separated)"}, T_TOKENS, AT(token_signup), 0, 0},
     {{"token_analyst", "", "bearer tokens of analysts"}, T_TOKENS, AT(token_analyst), 0, 0},
     {{"token_admin", "", "bearer tokens of operators (every endpoint)"}, T_TOKENS, AT(token_admin), 0, 0},
@@ -294,6 +300,9 @@ rw_status rw_config_check(const rw_config *c, rw_err *err) {
                        c->threads);
     if (!c->listen[0]) return rw_fail(err, RW_ERR_INVALID, "listen: empty");
     if (!c->db[0]) return rw_fail(err, RW_ERR_INVALID, "db: empty");
+    if (c->retention_days && c->rescore_at < 0)
+        return rw_fail(err, RW_ERR_INVALID,
+                       "retention_days: the nightly job applies it, but rescore_at sets no time for that job");
     if (c->auth && !c->token_signup[0] && !c->token_analyst[0] && !c->token_admin[0] && !c->token_metrics[0])
         return rw_fail(err, RW_ERR_INVALID,
                        "auth: no token is configured (token_signup, token_analyst, token_admin, token_metrics); "

@@ -93,6 +93,11 @@ void rw_h_job(rw_http_ctx *c) {
                                       (json_int_t)s->dissolved, "kept_ids", (json_int_t)s->kept_ids, "prev_clusters",
                                       (json_int_t)s->prev_clusters, "seconds", s->seconds));
     }
+    if (j.retention_days)
+        json_object_set_new(doc, "retention",
+                            json_pack("{sIsIsIsIsf}", "days", (json_int_t)j.retention_days, "accounts",
+                                      (json_int_t)j.retained.accounts, "events", (json_int_t)j.retained.events,
+                                      "attributes", (json_int_t)j.retained.attributes, "seconds", j.retained.seconds));
     if (j.state == RW_JOB_FAILED) json_object_set_new(doc, "error", json_string(j.error));
     rw_http_json(c->out, 200, doc);
 }

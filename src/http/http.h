@@ -32,7 +32,8 @@ typedef struct {
     uint64_t connection_memory_bytes; /* MHD per-connection memory pool */
     uint32_t max_batch_events;        /* events in one POST /v1/events */
     double review_threshold, block_threshold;
-    int rescore_at; /* minutes after local midnight; -1: no nightly rescoring */
+    int rescore_at;          /* minutes after local midnight; -1: no nightly rescoring */
+    uint32_t retention_days; /* the nightly job first erases what was not seen for this long; 0: keep forever */
     char token_signup[RW_CONFIG_TOKEN];
     char token_analyst[RW_CONFIG_TOKEN];
     char token_admin[RW_CONFIG_TOKEN];

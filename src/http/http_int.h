@@ -159,6 +159,7 @@ void rw_h_livez(rw_http_ctx *c);
 void rw_h_readyz(rw_http_ctx *c);
 void rw_h_metrics(rw_http_ctx *c);
 void rw_h_openapi(rw_http_ctx *c);
+void rw_h_erase_account(rw_http_ctx *c);
 void rw_h_cluster_export(rw_http_ctx *c);
 void rw_h_cluster_graph_svg(rw_http_ctx *c);
 void rw_h_cluster_timeline_svg(rw_http_ctx *c);
@@ -239,6 +240,8 @@ typedef struct {
     int64_t created, started, finished; /* Unix seconds; 0: not yet */
     rw_rescore_params rp;
     rw_rescore_summary summary;
+    uint32_t retention_days; /* retention before the rescoring (nightly jobs); 0: none */
+    rw_erase_stats retained; /* what it erased */
     char error[600];
 } rw_job;
 

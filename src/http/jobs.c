@@ -1,6 +1,6 @@
 /* http: background rescoring jobs (one at a time, a bounded table of recent
  * jobs under a mutex) and the nightly scheduler that starts one at
- * rescore_at local time. Signups are served meanwhile; the engine switches
+ * rescore_at local time, after retention when retention_days is set. Signups are served meanwhile; the engine switches
  * online scoring to the new run itself. */
 #include <errno.h>
 #include <stdlib.h>
@@ -40,14 +40,33 @@ static void *worker(void *arg) {
     free(arg);
     rw_http_jobs *j = &s->jobs;
     rw_rescore_params rp = {0};
+    uint32_t days = 0;
     pthread_mutex_lock(&j->mu);
     rw_job *job = find(j, id);
     if (job) {
         job->state = RW_JOB_RUNNING;
         job->started = (int64_t)time(NULL);
         rp = job->rp;
+        days = job->retention_days;
     }
     pthread_mutex_unlock(&j->mu);
+    rw_erase_stats kept = {0};
+    rw_status rst = RW_OK;
+    rw_err rerr = {{0}};
+    if (days) {
+        /* Retention first, so the run covers only what is kept. The server
+         * records events as they happen: event time is the wall clock. */
+        int64_t cutoff = (int64_t)time(NULL) - (int64_t)days * 86400;
+        rst = rw_engine_retain(s->e, cutoff, &kept, &rerr);
+        if (rst == RW_OK)
+            rw_http_log(s, RW_LOG_INFO,
+                        "retention: job %llu erased %llu accounts, %llu events and %llu attributes older than %u days "
+                        "in %.2f s",
+                        (unsigned long long)id, (unsigned long long)kept.accounts, (unsigned long long)kept.events,
+                        (unsigned long long)kept.attributes, days, kept.seconds);
+        else
+            rw_http_log(s, RW_LOG_ERROR, "retention: job %llu failed: %s", (unsigned long long)id, rw_status_str(rst));
+    }
     rw_http_log(s, RW_LOG_INFO, "rescore: job %llu started", (unsigned long long)id);
     rw_rescore_summary sum;
     rw_err err = {{0}};
@@ -61,7 +80,12 @@ static void *worker(void *arg) {
         job->state = st == RW_OK ? RW_JOB_DONE : RW_JOB_FAILED;
         job->finished = (int64_t)time(NULL);
         job->summary = sum;
+        job->retained = kept;
         if (st != RW_OK) snprintf(job->error, sizeof job->error, "%s: %s", rw_status_str(st), err.msg);
+        if (rst != RW_OK) { /* the rescoring still ran; the job failed all the same */
+            job->state = RW_JOB_FAILED;
+            snprintf(job->error, sizeof job->error, "retention: %s: %s", rw_status_str(rst), rerr.msg);
+        }
     }
     j->busy = 0;
     pthread_mutex_unlock(&j->mu);
@@ -115,6 +139,7 @@ rw_status rw_jobs_start(rw_http_server *s, rw_job_trigger trigger, const rw_resc
     job->trigger = trigger;
     job->created = (int64_t)time(NULL);
     job->rp = *rp;
+    job->retention_days = trigger == RW_JOB_SCHEDULE ? s->cfg.retention_days : 0;
     worker_arg *wa = malloc(sizeof *wa); /* the worker takes ownership */
     if (wa) *wa = (worker_arg){s, job->id};
     if (!wa || pthread_create(&j->worker, NULL, worker, wa) != 0) {

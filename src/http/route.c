@@ -11,6 +11,7 @@ static const rw_route routes[] = {
     {"POST", "/v1/signups", RW_ROLE_SIGNUP | RW_ROLE_ADMIN, "", rw_h_signup},
     {"POST", "/v1/events", RW_ROLE_SIGNUP | RW_ROLE_ADMIN, "", rw_h_events},
     {"GET", "/v1/accounts/{id}", ANALYST, "", rw_h_account},
+    {"DELETE", "/v1/accounts/{id}", RW_ROLE_ADMIN, "", rw_h_erase_account},
     {"POST", "/v1/accounts/{id}/label", ANALYST, "", rw_h_label_account},
     {"GET", "/v1/attributes/{kind}/{value}", ANALYST, "", rw_h_attribute},
     {"GET", "/v1/clusters", ANALYST, "min_score run page_size page_token", rw_h_clusters},

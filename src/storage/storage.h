@@ -151,4 +151,30 @@ rw_status rw_store_event_scores(rw_store *s, void (*cb)(void *ctx, uint32_t acco
  * commit acknowledges nothing before its fsync. */
 rw_status rw_store_set_sync_full(rw_store *s, int on, rw_err *err);
 
+/* ---- erasure and retention ----------------------------------------------- */
+
+typedef struct {
+    uint64_t accounts, attributes, events; /* rows deleted */
+    uint64_t run_rows;                     /* run_accounts and run_attributes rows deleted */
+    uint64_t labels;                       /* labels on the erased accounts */
+    int committed;                         /* the deletions are durable (the WAL may not be truncated yet) */
+} rw_store_erased;
+
+/* Erases, in one durable transaction with secure_delete on: the events of
+ * the given accounts and every event older than cutoff (INT64_MIN: none by
+ * age), the rows of the given accounts and attributes (node ids), their rows
+ * in every run, and the labels on those accounts. When accounts go, the
+ * accounts and labels tables are rewritten, so no copy of an erased account
+ * id is left in a page's free space. next_node (the graph's node count) is kept, so erased
+ * ids are never handed out again. Then checkpoints the WAL and truncates it:
+ * RW_ERR_DB ("erased, but ...") when a reader in another process held it (a
+ * process stopping before the truncation leaves a mark in meta: the next
+ * writable rw_store_open truncates the WAL then).
+ * *out is filled even on failure (zeros when nothing was committed). */
+rw_status rw_store_erase(rw_store *s, const uint32_t *accounts, size_t naccounts, const uint32_t *attributes,
+                         size_t nattributes, int64_t cutoff, uint32_t next_node, rw_store_erased *out, rw_err *err);
+/* The node count kept by the last erasure (0 when none): the graph is padded
+ * to it, so ids erased at its end are not reused. */
+rw_status rw_store_next_node(rw_store *s, uint32_t *out, rw_err *err);
+
 #endif

@@ -1,0 +1,308 @@
+/* End to end: erasure and retention on a small simulated world. An account
+ * recorded through the server, rescored and labelled is erased with DELETE
+ * /v1/accounts/{id} (admin only): its id's bytes are gone from the database,
+ * its WAL and shared memory, and the server goes on answering; `ringwatch
+ * erase` and `ringwatch retain --days 7 --now END` do the same offline, and
+ * the server starts again on what they left. */
+#include <criterion/criterion.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "testutil.h"
+
+#define ACCOUNTS 1000
+#define SIGNUP   "signup-token-0123456789"
+#define ANALYST  "analyst-token-0123456789"
+#define ADMIN    "admin-token-0123456789"
+#define VICTIM   "erase-me-7f3c9a"
+
+static char *dir;
+static char db[600];
+static tu_server srv;
+
+#define RW(out, ...) tu_run(out, "cd '%s' && '%s' " __VA_ARGS__)
+
+static void start_server(void) {
+    if (tu_serve_start(&srv, dir, "--config rw.ini --db ringwatch.db") != 0) {
+        char *log = tu_read_file(srv.log, NULL);
+        cr_assert_fail("server did not start:\n%s", log ? log : "(no log)");
+    }
+}
+
+static void setup(void) {
+    dir = tu_tmpdir();
+    cr_assert(dir);
+    snprintf(db, sizeof db, "%s/ringwatch.db", dir);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    char *out = NULL;
+    int rc = RW(&out,
+                "simulate --accounts %d --seed 7 --out ev.jsonl --truth truth.csv && '%s' ingest --quiet ev.jsonl "
+                "&& '%s' rescore --quiet",
+                dir, tu_bin(), ACCOUNTS, tu_bin(), tu_bin());
+    cr_assert_eq(rc, 0, "%s", out);
+    free(out);
+    char path[700];
+    const char *ini = "[server]\nlisten = 127.0.0.1:0\nthreads = 2\ntoken_signup = " SIGNUP "\ntoken_analyst = " ANALYST
+                      "\ntoken_admin = " ADMIN "\n";
+    snprintf(path, sizeof path, "%s/rw.ini", dir);
+    cr_assert_eq(tu_write_file(path, ini, strlen(ini)), 0);
+    start_server();
+}
+
+static void teardown(void) {
+    if (srv.pid) tu_serve_stop(&srv, SIGKILL);
+    curl_global_cleanup();
+    tu_rmtree(dir);
+    free(dir);
+}
+TestSuite(erase_e2e, .init = setup, .fini = teardown, .timeout = 180);
+
+/* One request; the answer's JSON (caller decrefs) and status. */
+static json_t *req(long *status, const char *method, const char *path, const char *token, const char *body) {
+    tu_resp r;
+    int rc = tu_http(&r, &srv, method, path, token, body ? "application/json" : NULL, body, body ? strlen(body) : 0);
+    cr_assert_eq(rc, 0, "%s %s: no answer", method, path);
+    *status = r.status;
+    json_t *doc = json_loadb(r.body, r.len, 0, NULL);
+    cr_assert(doc, "%s %s: unreadable answer %s", method, path, r.body);
+    tu_resp_free(&r);
+    return doc;
+}
+
+static long status_of(const char *method, const char *path, const char *token, const char *body) {
+    long st;
+    json_decref(req(&st, method, path, token, body));
+    return st;
+}
+
+/* A one-value query on a connection of its own, closed at once (an open
+ * reader would hold the WAL the erasure truncates). */
+static int64_t sql_int(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int64_t sql_int(const char *fmt, ...) {
+    char sql[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(sql, sizeof sql, fmt, ap);
+    va_end(ap);
+    sqlite3 *h = NULL;
+    cr_assert_eq(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(h, 5000);
+    sqlite3_stmt *st = NULL;
+    cr_assert_eq(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK, "%s: %s", sql, sqlite3_errmsg(h));
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW, "%s: %s", sql, sqlite3_errmsg(h));
+    int64_t v = sqlite3_column_type(st, 0) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return v;
+}
+
+/* A text query's first value into out. */
+static void sql_text(char *out, size_t size, const char *sql) {
+    sqlite3 *h = NULL;
+    cr_assert_eq(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(h, 5000);
+    sqlite3_stmt *st = NULL;
+    cr_assert_eq(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK, "%s: %s", sql, sqlite3_errmsg(h));
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW, "%s: %s", sql, sqlite3_errmsg(h));
+    snprintf(out, size, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+}
+
+static void assert_integrity(void) {
+    char r[64];
+    sql_text(r, sizeof r, "PRAGMA integrity_check");
+    cr_assert_str_eq(r, "ok");
+}
+
+/* Whether the bytes of needle occur in the database, its WAL or its -shm. */
+static int in_files(const char *needle) {
+    static const char *const suffix[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        char path[700];
+        snprintf(path, sizeof path, "%s%s", db, suffix[i]);
+        size_t len = 0;
+        char *data = tu_read_file(path, &len);
+        int hit = data && tu_contains(data, len, needle, strlen(needle));
+        free(data);
+        if (hit) return 1;
+    }
+    return 0;
+}
+
+static json_t *wait_job(const char *id) {
+    char path[64];
+    snprintf(path, sizeof path, "/v1/jobs/%s", id);
+    for (int i = 0; i < 6000; i++) {
+        long st;
+        json_t *j = req(&st, "GET", path, ADMIN, NULL);
+        cr_assert_eq(st, 200);
+        const char *s = json_string_value(json_object_get(j, "status"));
+        if (!strcmp(s, "done") || !strcmp(s, "failed")) return j;
+        json_decref(j);
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    cr_assert_fail("job %s never finished", id);
+    return NULL;
+}
+
+Test(erase_e2e, delete_through_the_server) {
+    long st;
+    json_t *d = req(&st, "POST", "/v1/signups", SIGNUP,
+                    "{\"account\":\"" VICTIM "\",\"ts\":1790900000,\"ip\":\"203.0.113.77\","
+                    "\"device\":\"dev-" VICTIM "\",\"payment\":\"tok-" VICTIM "\"}");
+    cr_assert_eq(st, 200, "%s", json_dumps(d, 0));
+    json_decref(d);
+    cr_assert_eq(
+        status_of("POST", "/v1/events", SIGNUP, "[{\"account\":\"" VICTIM "\",\"ts\":1790900500,\"type\":\"login\"}]"),
+        200);
+    d = req(&st, "POST", "/v1/rescore", ADMIN, NULL);
+    cr_assert_eq(st, 202);
+    json_t *job = wait_job(json_string_value(json_object_get(d, "job")));
+    cr_assert_str_eq(json_string_value(json_object_get(job, "status")), "done", "%s", json_dumps(job, 0));
+    json_decref(job);
+    json_decref(d);
+    cr_assert_eq(status_of("POST", "/v1/accounts/" VICTIM "/label", ANALYST,
+                           "{\"label\":\"fraud\",\"note\":\"" VICTIM " looked odd\"}"),
+                 201);
+    int64_t node = sql_int("SELECT id FROM accounts WHERE ext = '" VICTIM "'");
+    cr_assert_geq(node, 0);
+    cr_assert_eq(sql_int("SELECT count(*) FROM events WHERE account = %lld", (long long)node), 2);
+    cr_assert_eq(sql_int("SELECT count(*) FROM run_accounts WHERE account = %lld", (long long)node), 1);
+    cr_assert_eq(
+        sql_int("SELECT count(*) FROM labels WHERE target_kind = 'account' AND target = %lld", (long long)node), 1);
+    cr_assert(in_files(VICTIM), "the id should be in the files before the erasure");
+    char other[64];
+    sql_text(other, sizeof other, "SELECT ext FROM accounts ORDER BY id LIMIT 1 OFFSET 17");
+    int64_t accounts = sql_int("SELECT count(*) FROM accounts"), events = sql_int("SELECT count(*) FROM events");
+
+    cr_assert_eq(status_of("DELETE", "/v1/accounts/" VICTIM, ANALYST, NULL), 403);
+    cr_assert_eq(status_of("DELETE", "/v1/accounts/" VICTIM, SIGNUP, NULL), 403);
+    cr_assert_eq(status_of("DELETE", "/v1/accounts/" VICTIM, NULL, NULL), 401);
+    cr_assert_eq(status_of("DELETE", "/v1/accounts/no-such-account-here", ADMIN, NULL), 404);
+    d = req(&st, "DELETE", "/v1/accounts/" VICTIM, ADMIN, NULL);
+    cr_assert_eq(st, 200, "%s", json_dumps(d, 0));
+    cr_expect(json_is_true(json_object_get(d, "erased")));
+    cr_expect_eq(json_integer_value(json_object_get(d, "events")), 2);
+    cr_expect_geq(json_integer_value(json_object_get(d, "attributes")), 3); /* its IP, device and card at least */
+    cr_expect_eq(json_integer_value(json_object_get(d, "labels")), 1);
+    cr_expect_geq(json_integer_value(json_object_get(d, "run_rows")), 1);
+    json_decref(d);
+
+    cr_assert(!in_files(VICTIM), "the id's bytes are still in the database files");
+    cr_assert_eq(sql_int("SELECT count(*) FROM accounts"), accounts - 1);
+    cr_assert_eq(sql_int("SELECT count(*) FROM events"), events - 2);
+    cr_assert_eq(sql_int("SELECT count(*) FROM events WHERE account = %lld", (long long)node), 0);
+    cr_assert_eq(sql_int("SELECT count(*) FROM run_accounts WHERE account = %lld", (long long)node), 0);
+    cr_assert_eq(
+        sql_int("SELECT count(*) FROM labels WHERE target_kind = 'account' AND target = %lld", (long long)node), 0);
+    assert_integrity();
+
+    /* the server goes on: lookups, signups, readiness; the account is unknown */
+    cr_assert_eq(status_of("GET", "/v1/accounts/" VICTIM, ANALYST, NULL), 404);
+    cr_assert_eq(status_of("DELETE", "/v1/accounts/" VICTIM, ADMIN, NULL), 404);
+    char path[128];
+    snprintf(path, sizeof path, "/v1/accounts/%s", other);
+    cr_assert_eq(status_of("GET", path, ANALYST, NULL), 200);
+    d = req(&st, "POST", "/v1/signups", SIGNUP,
+            "{\"account\":\"after-erasure\",\"ts\":1790901000,\"ip\":\"203.0.113.78\",\"device\":\"dev-after\"}");
+    cr_assert_eq(st, 200, "%s", json_dumps(d, 0));
+    cr_expect(json_is_true(json_object_get(d, "new_account")));
+    json_decref(d);
+    cr_assert_eq(status_of("GET", "/v1/accounts/after-erasure", ANALYST, NULL), 200);
+    cr_assert_eq(status_of("GET", "/readyz", NULL, NULL), 200);
+    cr_assert(!in_files(VICTIM));
+    cr_assert_eq(tu_serve_stop(&srv, SIGTERM), 0);
+    cr_assert(!in_files(VICTIM));
+}
+
+Test(erase_e2e, cli_erase) {
+    cr_assert_eq(tu_serve_stop(&srv, SIGTERM), 0);
+    /* an account of a run, with several events */
+    char acct[64];
+    sql_text(acct, sizeof acct,
+             "SELECT a.ext FROM accounts a JOIN run_accounts r ON r.account = a.id"
+             " ORDER BY (SELECT count(*) FROM events v WHERE v.account = a.id) DESC, a.id LIMIT 1");
+    cr_assert_eq(sql_int("SELECT count(*) FROM accounts WHERE instr(ext, '%s') > 0", acct), 1);
+    int64_t accounts = sql_int("SELECT count(*) FROM accounts");
+    cr_assert(in_files(acct));
+    char *out = NULL;
+    int rc = RW(&out, "erase --db ringwatch.db '%s'", dir, tu_bin(), acct);
+    cr_assert_eq(rc, 0, "%s", out);
+    cr_expect(strstr(out, "erase: 1 accounts"), "%s", out);
+    free(out);
+    cr_assert(!in_files(acct), "the id's bytes are still in the database files");
+    cr_assert_eq(sql_int("SELECT count(*) FROM accounts"), accounts - 1);
+    assert_integrity();
+    rc = RW(&out, "erase --db ringwatch.db '%s'", dir, tu_bin(), acct);
+    cr_assert_eq(rc, 1, "%s", out);
+    cr_expect(strstr(out, "no account"), "%s", out);
+    free(out);
+    rc = RW(&out, "erase --db ringwatch.db", dir, tu_bin());
+    cr_assert_eq(rc, 2, "%s", out);
+    free(out);
+    /* the server loads the database with its gap and answers */
+    start_server();
+    char other[64], path[128];
+    sql_text(other, sizeof other, "SELECT ext FROM accounts ORDER BY id DESC LIMIT 1");
+    snprintf(path, sizeof path, "/v1/accounts/%s", other);
+    cr_assert_eq(status_of("GET", path, ANALYST, NULL), 200);
+    snprintf(path, sizeof path, "/v1/accounts/%s", acct);
+    cr_assert_eq(status_of("GET", path, ANALYST, NULL), 404);
+}
+
+Test(erase_e2e, cli_retain) {
+    cr_assert_eq(tu_serve_stop(&srv, SIGTERM), 0);
+    int64_t end = sql_int("SELECT max(ts) FROM events"), cutoff = end - 7 * 86400;
+    const char *last_seen = "coalesce((SELECT max(ts) FROM events v WHERE v.account = a.id), a.first_seen)";
+    int64_t accounts = sql_int("SELECT count(*) FROM accounts");
+    int64_t old = sql_int("SELECT count(*) FROM accounts a WHERE %s < %lld", last_seen, (long long)cutoff);
+    cr_assert_gt(old, 0);
+    cr_assert_lt(old, accounts);
+    char gone[64], sql[512];
+    snprintf(sql, sizeof sql, "SELECT ext FROM accounts a WHERE %s < %lld ORDER BY id DESC LIMIT 1", last_seen,
+             (long long)cutoff);
+    sql_text(gone, sizeof gone, sql);
+    char *out = NULL;
+    int rc = RW(&out, "retain --db ringwatch.db --days 7 --now %lld", dir, tu_bin(), (long long)end);
+    cr_assert_eq(rc, 0, "%s", out);
+    free(out);
+    cr_assert_eq(sql_int("SELECT count(*) FROM accounts"), accounts - old);
+    cr_assert_eq(sql_int("SELECT count(*) FROM accounts a WHERE %s < %lld", last_seen, (long long)cutoff), 0);
+    cr_assert_eq(sql_int("SELECT count(*) FROM events WHERE ts < %lld", (long long)cutoff), 0);
+    cr_assert_eq(sql_int("SELECT count(*) FROM attributes t WHERE kind != 4 AND NOT EXISTS (SELECT 1 FROM events v"
+                         " WHERE v.ip = t.id OR v.device = t.id OR v.payment = t.id)"),
+                 0);
+    cr_assert_eq(sql_int("SELECT count(*) FROM run_accounts WHERE account NOT IN (SELECT id FROM accounts)"), 0);
+    cr_assert_eq(sql_int("SELECT count(*) FROM accounts WHERE instr(ext, '%s') > 0", gone), 0);
+    cr_assert(!in_files(gone), "an aged-out id's bytes are still in the database files");
+    assert_integrity();
+    rc = RW(&out, "retain --db ringwatch.db --days 7 --now %lld", dir, tu_bin(), (long long)end);
+    cr_assert_eq(rc, 0, "%s", out);
+    cr_expect(strstr(out, "retain: 0 accounts, 0 events"), "%s", out);
+    free(out);
+    rc = RW(&out, "retain --db ringwatch.db", dir, tu_bin());
+    cr_assert_eq(rc, 2, "%s", out);
+    free(out);
+    rc = RW(&out, "stats --db ringwatch.db && '%s' rescore --quiet", dir, tu_bin(), tu_bin());
+    cr_assert_eq(rc, 0, "%s", out);
+    free(out);
+    /* a run over the graph with its gaps has rows for the nodes that are, only */
+    cr_assert_eq(sql_int("SELECT count(*) FROM run_accounts WHERE run = (SELECT max(id) FROM runs)"), accounts - old);
+    cr_assert_eq(sql_int("SELECT count(*) FROM run_attributes WHERE attribute NOT IN (SELECT id FROM attributes)"), 0);
+    start_server();
+    char kept[64], path[128];
+    sql_text(kept, sizeof kept, "SELECT ext FROM accounts ORDER BY id LIMIT 1");
+    snprintf(path, sizeof path, "/v1/accounts/%s", kept);
+    cr_assert_eq(status_of("GET", path, ANALYST, NULL), 200);
+    cr_assert_eq(status_of("POST", "/v1/signups", SIGNUP, "{\"account\":\"new-after-retention\",\"ts\":1790999999}"),
+                 200);
+}
