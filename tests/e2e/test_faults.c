@@ -376,6 +376,23 @@ Test(faults, sigkill_during_rescoring) {
     cr_expect_eq(json_integer_value(json_object_get(d, "run")), run);
     cr_expect_eq(json_array_size(json_object_get(d, "clusters")), 5);
     json_decref(d);
+
+    /* the server's own rescoring job, killed while it runs */
+    d = req(&st, "POST", "/v1/rescore", ADMIN, "application/json", "{}", NULL, 0);
+    cr_expect_eq(st, 202);
+    json_decref(d);
+    struct timespec mid = {0, 150 * 1000 * 1000};
+    nanosleep(&mid, NULL);
+    cr_expect_eq(tu_serve_stop(&srv, SIGKILL), 128 + SIGKILL);
+    long long after_job = newest_run_whole();
+    cr_expect(after_job == run || after_job == run + 1, "run %lld after the killed job", after_job);
+    cr_log_info("server rescoring job killed after 0.15 s: newest run %lld (was %lld)", after_job, run);
+    run = after_job;
+    cr_assert_eq(tu_serve_start(&srv, dir, "--config rw.ini --db ringwatch.db"), 0);
+    d = req(&st, "GET", "/readyz", NULL, NULL, NULL, NULL, 0);
+    cr_expect_eq(st, 200);
+    cr_expect_eq(json_integer_value(json_object_get(d, "run")), run);
+    json_decref(d);
     cr_expect_eq(tu_serve_stop(&srv, SIGTERM), 0);
 
     /* and the next rescoring writes the next run */
