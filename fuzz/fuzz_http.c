@@ -16,10 +16,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Set once for the process, as libFuzzer targets do. */
 static rw_http_server *srv;
+static char tmpl[] = "/dev/shm/rwfuzz-XXXXXX";
+
+/* The scratch database goes with the process. */
+static void remove_scratch(void) {
+    static const char *const files[] = {"f.db", "f.db-wal", "f.db-shm", "f.db.key"};
+    char p[96];
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(p, sizeof p, "%s/%s", tmpl, files[i]);
+        unlink(p);
+    }
+    rmdir(tmpl);
+}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
-    char tmpl[] = "/dev/shm/rwfuzz-XXXXXX", db[64];
+    char db[64];
     if (!mkdtemp(tmpl)) abort();
+    atexit(remove_scratch);
     snprintf(db, sizeof db, "%s/f.db", tmpl);
     rw_engine *e = NULL;
     rw_engine_config ec = {.db_path = db};

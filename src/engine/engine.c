@@ -1,9 +1,11 @@
 /* The engine: opening, loading the graph from the store, applying events,
  * statistics. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "engine_int.h"
 
@@ -136,7 +138,20 @@ rw_status rw_engine_open(rw_engine **out, const rw_engine_config *cfg, rw_err *e
      * values consistently, so refuse to write rather than fork identities. */
     st = rw_store_open(&e->store, db, cfg->readonly ? RW_STORE_READONLY : 0, err);
     if (st != RW_OK) goto done;
-    st = rw_hasher_open(&e->hasher, key_path, !cfg->readonly, err);
+    int create_key = !cfg->readonly;
+    if (create_key && access(key_path, F_OK) != 0 && errno == ENOENT) {
+        /* A new key for a database that already holds hashes would fork
+         * every identity it has seen: only an empty one gets a new key. */
+        rw_store_counts n;
+        st = rw_store_count(e->store, &n, err);
+        if (st == RW_OK && n.attributes > 0)
+            st = rw_fail(err, RW_ERR_NOTFOUND,
+                         "key file %s is missing but %s holds %llu hashed attributes; restore the key file "
+                         "(a new key would not match them)",
+                         key_path, db, (unsigned long long)n.attributes);
+        if (st != RW_OK) goto done;
+    }
+    st = rw_hasher_open(&e->hasher, key_path, create_key, err);
     if (st != RW_OK && cfg->readonly && st == RW_ERR_NOTFOUND) st = RW_OK; /* lookups by raw value unavailable */
     if (st != RW_OK) goto done;
     /* Loading the graph replays the whole log (seconds at a million
