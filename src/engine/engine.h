@@ -192,6 +192,10 @@ typedef void (*rw_record_cb)(void *ctx, rw_status st, const rw_err *err);
  * need not block on the fsync. cb is called only when this returns RW_OK. */
 rw_status rw_engine_record_async(rw_engine *e, const rw_event_raw *ev, size_t n, rw_decision *out, rw_record_cb cb,
                                  void *ctx, rw_err *err);
+/* RW_OK when the store takes writes: after a failed commit, tries a small
+ * durable write and, when it succeeds, marks the store healthy again (so
+ * readiness recovers when space returns without waiting for a client). */
+rw_status rw_engine_probe_store(rw_engine *e, rw_err *err);
 /* Waits until every recorded event is durable; the error of the first
  * failed commit since the previous flush (its events are not kept). */
 rw_status rw_engine_flush(rw_engine *e, rw_err *err);

@@ -128,6 +128,7 @@ struct rw_engine {
     rw_fail_range fails[RW_FAILS_KEPT]; /* the newest failed commits, by sequence numbers */
     uint64_t nfails;                    /* failed commits ever (fails[n % RW_FAILS_KEPT] is the next) */
     rw_fail_range unflushed;            /* the first failure since the last rw_engine_flush (st RW_OK: none) */
+    uint64_t unwatched;                 /* the newest event recorded with durable = 0 (no one told of a failure) */
     int store_ok;
     uint64_t signups_recorded, commits, commit_failures;
     int rescoring;      /* a rescoring is running (guarded by gc_mu) */

@@ -497,7 +497,9 @@ static void *committer_main(void *arg) {
             pthread_mutex_lock(&e->gc_mu);
             rw_fail_range fr = {e->seq_done, e->seq_queued, st, err};
             e->fails[e->nfails++ % RW_FAILS_KEPT] = fr;
-            if (e->unflushed.st == RW_OK) e->unflushed = fr;
+            /* Only events nobody waits on (durable = 0) are flush's to
+             * report; every waiter was told just below. */
+            if (e->unflushed.st == RW_OK && e->unwatched > fr.lo && e->unwatched <= fr.hi) e->unflushed = fr;
             e->seq_done = e->seq_queued;
             rw_store_ops_clear(&e->pending);
             e->store_ok = 0;
@@ -649,7 +651,36 @@ rw_status rw_engine_record(rw_engine *e, const rw_event_raw *ev, size_t n, rw_de
     uint64_t seq;
     rw_status st = record_events(e, ev, n, out, NULL, NULL, &seq, err);
     if (st != RW_OK) return st;
-    return durable ? wait_settled(e, seq, err) : RW_OK;
+    if (durable) return wait_settled(e, seq, err);
+    pthread_mutex_lock(&e->gc_mu);
+    if (seq > e->unwatched) e->unwatched = seq;
+    pthread_mutex_unlock(&e->gc_mu);
+    return RW_OK;
+}
+
+rw_status rw_engine_probe_store(rw_engine *e, rw_err *err) {
+    if (!e->committer_running) return RW_OK;
+    pthread_mutex_lock(&e->gc_mu);
+    int ok = e->store_ok;
+    pthread_mutex_unlock(&e->gc_mu);
+    if (ok) return RW_OK;
+    /* After a failed commit nothing may be written until a client tries,
+     * and a balancer that stops sending on 503 never would: a one-row
+     * durable write tells whether space (or the disk) is back. */
+    pthread_mutex_lock(&e->store_mu);
+    rw_status st = rw_store_begin(e->store, err);
+    if (st == RW_OK) st = rw_store_probe(e->store, err);
+    if (st == RW_OK)
+        st = rw_store_commit(e->store, 1, err);
+    else
+        rw_store_rollback(e->store);
+    pthread_mutex_unlock(&e->store_mu);
+    if (st == RW_OK) {
+        pthread_mutex_lock(&e->gc_mu);
+        e->store_ok = 1;
+        pthread_mutex_unlock(&e->gc_mu);
+    }
+    return st;
 }
 
 rw_status rw_engine_record_async(rw_engine *e, const rw_event_raw *ev, size_t n, rw_decision *out, rw_record_cb cb,

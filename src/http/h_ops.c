@@ -113,8 +113,10 @@ void rw_h_readyz(rw_http_ctx *c) {
         rw_http_problem(c->out, RW_PROB_UNAVAILABLE, NULL, "server: shutting down");
         return;
     }
-    if (!k.store_ok) {
-        rw_http_problem(c->out, RW_PROB_UNAVAILABLE, NULL, "store: the last commit failed (disk full or I/O error?)");
+    rw_err err = {{0}};
+    if (!k.store_ok && rw_engine_probe_store(c->srv->e, &err) != RW_OK) {
+        rw_http_problem(c->out, RW_PROB_UNAVAILABLE, NULL,
+                        "store: the last commit failed and a test write still fails (%s)", err.msg);
         return;
     }
     rw_http_json(c->out, 200, json_pack("{sssI}", "status", "ready", "run", (json_int_t)k.run));

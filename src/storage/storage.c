@@ -1060,3 +1060,7 @@ rw_status rw_store_next_node(rw_store *s, uint32_t *out, rw_err *err) {
     *out = v < 0 ? 0 : v > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)v;
     return st;
 }
+
+rw_status rw_store_probe(rw_store *s, rw_err *err) {
+    return exec(s, "INSERT OR REPLACE INTO meta(key, value) VALUES ('last_probe', unixepoch())", err);
+}

@@ -147,6 +147,9 @@ rw_status rw_store_put_event_scored(rw_store *s, int64_t ts, rw_event_type type,
 rw_status rw_store_event_scores(rw_store *s, void (*cb)(void *ctx, uint32_t account, double score), void *ctx,
                                 rw_err *err);
 
+/* Inside a transaction: a one-row write (readiness probe after a failure). */
+rw_status rw_store_probe(rw_store *s, rw_err *err);
+
 /* With on, every commit is fsynced (synchronous=FULL): the server's group
  * commit acknowledges nothing before its fsync. */
 rw_status rw_store_set_sync_full(rw_store *s, int on, rw_err *err);
