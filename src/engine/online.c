@@ -883,7 +883,12 @@ static rw_status rebuild_history(rw_engine *e, rw_err *err) {
 }
 
 static void live_defaults(rw_live *L, const rw_live *prev) {
-    rw_online_defaults(&L->model);
+    /* The shipped trees are parsed from text once, at open; every new run
+     * or reload copies them. */
+    if (prev && prev->model.g.ntrees)
+        L->model = prev->model;
+    else
+        rw_online_defaults(&L->model);
     L->review = prev && prev->review > 0 ? prev->review : DEFAULT_REVIEW;
     L->block = prev && prev->block > 0 ? prev->block : DEFAULT_BLOCK;
     L->hub_degree = HUB_DEGREE;

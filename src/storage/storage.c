@@ -593,15 +593,13 @@ rw_status rw_store_run_membership(rw_store *s, int64_t run, void (*cb)(void *ctx
     return RW_OK;
 }
 
-rw_status rw_store_run_scores(rw_store *s, int64_t run, rw_status (*cb)(void *ctx, const rw_score_row *r), void *ctx,
-                              rw_err *err) {
-    sqlite3_stmt *st = NULL;
-    rw_status res = prepare(s, &st,
-                            "SELECT r.account, a.ext, r.score, r.flagged, r.cluster, r.reasons FROM run_accounts r"
-                            " JOIN accounts a ON a.id = r.account WHERE r.run = ?1 ORDER BY r.account",
-                            err);
-    if (res != RW_OK) return res;
-    sqlite3_bind_int64(st, 1, run);
+#define SCORE_COLS "r.account, a.ext, r.score, r.flagged, r.cluster, r.reasons"
+
+/* Steps a prepared statement over run_accounts rows joined with accounts
+ * (SCORE_COLS), calling cb for each; finalizes it. */
+static rw_status emit_scores(rw_store *s, sqlite3_stmt *st, rw_status (*cb)(void *ctx, const rw_score_row *r),
+                             void *ctx, const char *what, rw_err *err) {
+    rw_status res = RW_OK;
     int rc, have;
     while ((have = next_row(st, &rc)) > 0) {
         rw_score_row r = {.account = (uint32_t)sqlite3_column_int64(st, 0),
@@ -613,9 +611,21 @@ rw_status rw_store_run_scores(rw_store *s, int64_t run, rw_status (*cb)(void *ct
         res = cb(ctx, &r);
         if (res != RW_OK) break;
     }
-    if (res == RW_OK && have < 0) res = db_fail(s, err, rc, "reading scores");
+    if (res == RW_OK && have < 0) res = db_fail(s, err, rc, what);
     sqlite3_finalize(st);
     return res;
+}
+
+rw_status rw_store_run_scores(rw_store *s, int64_t run, rw_status (*cb)(void *ctx, const rw_score_row *r), void *ctx,
+                              rw_err *err) {
+    sqlite3_stmt *st = NULL;
+    rw_status res = prepare(s, &st,
+                            "SELECT " SCORE_COLS " FROM run_accounts r"
+                            " JOIN accounts a ON a.id = r.account WHERE r.run = ?1 ORDER BY r.account",
+                            err);
+    if (res != RW_OK) return res;
+    sqlite3_bind_int64(st, 1, run);
+    return emit_scores(s, st, cb, ctx, "reading scores", err);
 }
 
 #define CLUSTER_COLS "id, score, flagged, accounts, attributes, first_seen, last_seen, features, reasons"
@@ -757,7 +767,7 @@ rw_status rw_store_cluster_members(rw_store *s, int64_t run, uint32_t cluster, u
     sqlite3_stmt *st = NULL;
     rw_status res =
         prepare(s, &st,
-                "SELECT r.account, a.ext, r.score, r.flagged, r.cluster, r.reasons FROM run_accounts r"
+                "SELECT " SCORE_COLS " FROM run_accounts r"
                 " JOIN accounts a ON a.id = r.account WHERE r.run = ?1 AND r.cluster = ?2 AND r.cluster != 0"
                 " ORDER BY r.score DESC, r.account LIMIT ?3",
                 err);
@@ -765,20 +775,7 @@ rw_status rw_store_cluster_members(rw_store *s, int64_t run, uint32_t cluster, u
     sqlite3_bind_int64(st, 1, run);
     sqlite3_bind_int64(st, 2, cluster);
     sqlite3_bind_int64(st, 3, limit ? (sqlite3_int64)limit : -1);
-    int rc, have;
-    while ((have = next_row(st, &rc)) > 0) {
-        rw_score_row r = {.account = (uint32_t)sqlite3_column_int64(st, 0),
-                          .ext = (const char *)sqlite3_column_text(st, 1),
-                          .score = sqlite3_column_double(st, 2),
-                          .flagged = sqlite3_column_int(st, 3),
-                          .cluster = (uint32_t)sqlite3_column_int64(st, 4),
-                          .reasons = (const char *)sqlite3_column_text(st, 5)};
-        res = cb(ctx, &r);
-        if (res != RW_OK) break;
-    }
-    if (res == RW_OK && have < 0) res = db_fail(s, err, rc, "reading a cluster's members");
-    sqlite3_finalize(st);
-    return res;
+    return emit_scores(s, st, cb, ctx, "reading a cluster's members", err);
 }
 
 rw_status rw_store_cluster_attributes(rw_store *s, int64_t run, uint32_t cluster,
