@@ -109,6 +109,49 @@ void rw_time_format(char *out, size_t out_size, int64_t ts);
 /* Checks that s[0..len) is valid UTF-8 (no overlongs, no surrogates). */
 int rw_utf8_valid(const char *s, size_t len);
 
+/* ---- a JSON writer for hot answers ------------------------------------- */
+
+/* Appends JSON text to a growing buffer: for answers on hot paths, where a
+ * jansson tree built and dumped costs more than the work behind it. The
+ * caller writes a well-formed shape (keys only inside objects, every begin
+ * matched by its end); commas are placed here. Strings must be valid UTF-8
+ * and are escaped. Any allocation failure sticks: rw_jw_take then returns
+ * NULL. Ownership: the text belongs to the writer until rw_jw_take hands it
+ * to the caller (free it); rw_jw_free drops it. Not thread-safe. */
+typedef struct {
+    char *s;
+    size_t len, cap;
+    uint64_t first;    /* bit d: nothing written yet in the container at depth d */
+    uint64_t is_array; /* bit d: the container at depth d is an array */
+    int depth, after_key, failed;
+} rw_jw;
+
+void rw_jw_init(rw_jw *w);
+void rw_jw_free(rw_jw *w);
+/* The text, NUL-terminated (*len its length), or NULL after a failure or a
+ * shape left open; the writer is empty afterwards either way. */
+char *rw_jw_take(rw_jw *w, size_t *len);
+void rw_jw_object(rw_jw *w);
+void rw_jw_array(rw_jw *w);
+void rw_jw_end(rw_jw *w); /* closes the innermost object or array */
+void rw_jw_key(rw_jw *w, const char *key);
+void rw_jw_str(rw_jw *w, const char *s, size_t len);
+void rw_jw_cstr(rw_jw *w, const char *s); /* NULL writes null */
+void rw_jw_int(rw_jw *w, int64_t v);
+/* A finite number with at most 6 decimals (trailing zeros dropped), or in
+ * %.10g beyond 1e15; NaN and infinities write null. */
+void rw_jw_num(rw_jw *w, double v);
+void rw_jw_bool(rw_jw *w, int v);
+void rw_jw_null(rw_jw *w);
+/* RFC 3339 UTC time, or null when ts <= 0 (never seen). */
+void rw_jw_time(rw_jw *w, int64_t ts);
+/* A member of the open object: the key, then the value as above. */
+void rw_jw_kcstr(rw_jw *w, const char *key, const char *s);
+void rw_jw_kint(rw_jw *w, const char *key, int64_t v);
+void rw_jw_knum(rw_jw *w, const char *key, double v);
+void rw_jw_kbool(rw_jw *w, const char *key, int v);
+void rw_jw_ktime(rw_jw *w, const char *key, int64_t ts);
+
 /* ---- keyed hashing ------------------------------------------------------ */
 
 #define RW_HASH_BYTES 16

@@ -37,7 +37,20 @@ void rw_gbt_contributions(const rw_gbt *m, const double *f, int p, double *out) 
         const rw_gbt_tree *tr = &m->tree[t];
         uint32_t todo = tr->used & nonzero;
         if (!todo) continue;
-        double v = tree_value(tr, f);
+        /* Zeroing a feature changes this tree only if it turns a decision
+         * on the path taken: a walk that stays on the path ends in the same
+         * leaf. Only those features are walked again. */
+        uint32_t flips = 0;
+        int node = 0;
+        for (int d = 0; d < RW_GBT_DEPTH; d++) {
+            int i = tr->feature[node];
+            int right = f[i] > tr->threshold[node];
+            if (right != (0 > tr->threshold[node])) flips |= 1u << i;
+            node = 2 * node + 1 + right;
+        }
+        todo &= flips;
+        if (!todo) continue;
+        double v = tr->leaf[node - RW_GBT_SPLITS];
         for (; todo; todo &= todo - 1) {
             int i = __builtin_ctz(todo);
             g[i] = 0;

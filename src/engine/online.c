@@ -12,9 +12,11 @@
 #define DEFAULT_REVIEW RW_ONLINE_REVIEW
 #define DEFAULT_BLOCK  RW_ONLINE_BLOCK
 #define HUB_DEGREE     200 /* as the batch detectors: above it an attribute glues nothing */
-#define TAU_HOUR       3600.0
-#define TAU_DAY        86400.0
-#define MAX_FAILS      16
+/* Scores from this share of the review threshold up carry the model's reasons. */
+#define RW_EXPLAIN_SHARE 0.5
+#define TAU_HOUR         3600.0
+#define TAU_DAY          86400.0
+#define MAX_FAILS        16
 
 const char *rw_verdict_name(rw_verdict v) {
     static const char *const names[] = {"allow", "review", "block"};
@@ -408,7 +410,10 @@ static void live_score(const rw_engine *e, uint32_t a, int64_t ts, int signup, r
                  "an analyst's benign label covers its%s%s%s, so they do not count against it",
                  r.cleared & (1 << RW_KIND_DEVICE) ? " device" : "", r.cleared & (1 << RW_KIND_PAYMENT) ? " card" : "",
                  r.cleared & (1 << RW_KIND_IP) ? " IP address" : "");
-    if (!(L->flags[a] & RW_LIVE_CLEARED)) {
+    /* The model's reasons explain scores worth a look: the attribution
+     * costs more than the score itself, and the bulk of signups, scored
+     * near zero, have nothing to explain. */
+    if (!(L->flags[a] & RW_LIVE_CLEARED) && d->score >= RW_EXPLAIN_SHARE * L->review) {
         int top[RW_O_COUNT];
         size_t nt = rw_online_top(&L->model, f, top, RW_O_COUNT);
         int said[RW_O_COUNT] = {0};

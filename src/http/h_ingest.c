@@ -34,15 +34,6 @@ static void answer_record_failure(rw_http_ctx *c, rw_status st, const rw_err *er
     rw_http_problem(c->out, p, NULL, "%s", err->msg[0] ? err->msg : rw_status_str(st));
 }
 
-static json_t *decision_json(const rw_decision *d) {
-    json_t *reasons = json_array();
-    for (size_t i = 0; i < d->nreasons && i < RW_REASONS_MAX; i++)
-        json_array_append_new(reasons, json_string(d->reasons[i]));
-    return json_pack("{sssfsosbso}", "decision", rw_verdict_name(d->verdict), "score", d->score, "cluster",
-                     d->cluster[0] ? json_string(d->cluster) : json_null(), "new_account", d->new_account, "reasons",
-                     reasons);
-}
-
 void rw_h_signup(rw_http_ctx *c) {
     const rw_http_request *req = c->req;
     if (req->content_type && !type_is(req->content_type, "application/json")) {
@@ -75,9 +66,15 @@ void rw_h_signup(rw_http_ctx *c) {
     rw_http_metrics *m = &c->srv->metrics;
     __atomic_fetch_add(&m->decisions[(unsigned)d.verdict < 3 ? d.verdict : 0], 1, __ATOMIC_RELAXED);
     rw_hist_observe(&m->score, d.score);
-    json_t *doc = decision_json(&d);
-    if (doc) json_object_set_new(doc, "account", json_stringn(ev.account, ev.account_len));
-    rw_http_json(c->out, 200, doc);
+    rw_jw w;
+    rw_jw_init(&w);
+    rw_jw_object(&w);
+    rw_http_jw_decision(&w, &d);
+    rw_jw_kbool(&w, "new_account", d.new_account);
+    rw_jw_key(&w, "account"); /* valid UTF-8: the parser checked */
+    rw_jw_str(&w, ev.account, ev.account_len);
+    rw_jw_end(&w);
+    rw_http_jw(c->out, 200, &w);
     c->out->defer = defer;
 done:
     explicit_bzero(&ev, sizeof ev); /* raw identifiers do not outlive the request */

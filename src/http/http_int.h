@@ -110,6 +110,12 @@ void rw_http_problem(rw_http_response *out, rw_problem p, json_t *extra, const c
     __attribute__((format(printf, 4, 5)));
 /* Sets out to a JSON answer; takes ownership of doc. */
 void rw_http_json(rw_http_response *out, unsigned status, json_t *doc);
+/* Answers the text of w (application/json), taking it from the writer; an
+ * unfinished or failed writer answers 500. */
+void rw_http_jw(rw_http_response *out, unsigned status, rw_jw *w);
+/* Writes a live decision's members (decision, score, cluster, reasons) into
+ * the open object of w. */
+void rw_http_jw_decision(rw_jw *w, const rw_decision *d);
 /* Sets out to a text answer (copied). */
 void rw_http_text(rw_http_response *out, unsigned status, const char *content_type, const char *text, size_t len);
 /* The problem class for a failed engine call (NOTFOUND 404, FULL/IO/DB 503,

@@ -86,6 +86,32 @@ void rw_http_json(rw_http_response *out, unsigned status, json_t *doc) {
     set_json(out, status, "application/json", doc);
 }
 
+void rw_http_jw(rw_http_response *out, unsigned status, rw_jw *w) {
+    free(out->body);
+    out->body = NULL;
+    out->body_len = 0;
+    size_t len = 0;
+    char *text = rw_jw_take(w, &len);
+    if (!text) {
+        out_of_memory(out);
+        return;
+    }
+    out->status = status;
+    out->content_type = "application/json";
+    out->body = text;
+    out->body_len = len;
+}
+
+void rw_http_jw_decision(rw_jw *w, const rw_decision *d) {
+    rw_jw_kcstr(w, "decision", rw_verdict_name(d->verdict));
+    rw_jw_knum(w, "score", d->score);
+    rw_jw_kcstr(w, "cluster", d->cluster[0] ? d->cluster : NULL);
+    rw_jw_key(w, "reasons");
+    rw_jw_array(w);
+    for (size_t i = 0; i < d->nreasons && i < RW_REASONS_MAX; i++) rw_jw_cstr(w, d->reasons[i]);
+    rw_jw_end(w);
+}
+
 void rw_http_text(rw_http_response *out, unsigned status, const char *content_type, const char *text, size_t len) {
     free(out->body);
     out->body = malloc(len ? len : 1);
