@@ -201,6 +201,14 @@ typedef struct {
     const char *reasons;
 } rw_score_row;
 
+/* An analyst's label as stored (run 0: none recorded; note NULL: none).
+ * Valid during the callback that receives it. */
+typedef struct {
+    int64_t id, run, created_at;
+    int fraud;
+    const char *note;
+} rw_label_row;
+
 /* ---- small utilities ---------------------------------------------------- */
 
 /* Monotonic clock in seconds. */

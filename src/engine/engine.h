@@ -251,6 +251,10 @@ rw_status rw_engine_clusters_page(rw_engine *e, int64_t run, double min_score, d
 rw_status rw_engine_cluster_members(rw_engine *e, int64_t run, uint32_t id, uint64_t limit,
                                     rw_status (*cb)(void *ctx, const rw_score_row *r), void *ctx, rw_err *err);
 /* Attributes of cluster id in run (0: newest), highest degree first. */
+/* The labels analysts put on cluster id (any run: cluster ids are stable),
+ * newest first, at most limit (0: all). */
+rw_status rw_engine_cluster_labels(rw_engine *e, uint32_t id, uint64_t limit,
+                                   rw_status (*cb)(void *ctx, const rw_label_row *l), void *ctx, rw_err *err);
 rw_status rw_engine_cluster_attrs(rw_engine *e, int64_t run, uint32_t id, uint64_t limit,
                                   rw_status (*cb)(void *ctx, const rw_attr_brief *a), void *ctx, rw_err *err);
 

@@ -182,6 +182,14 @@ done:
     return st;
 }
 
+rw_status rw_engine_cluster_labels(rw_engine *e, uint32_t id, uint64_t limit,
+                                   rw_status (*cb)(void *ctx, const rw_label_row *l), void *ctx, rw_err *err) {
+    pthread_mutex_lock(&e->store_mu);
+    rw_status st = rw_store_target_labels(e->store, "cluster", id, limit, cb, ctx, err);
+    pthread_mutex_unlock(&e->store_mu);
+    return st;
+}
+
 static rw_status cluster_exists(void *ctx, const rw_cluster_row *c) {
     (void)c;
     *(int *)ctx = 1;

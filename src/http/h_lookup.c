@@ -243,11 +243,20 @@ static rw_status one_cluster(void *ctx, const rw_cluster_row *r) {
     return RW_OK;
 }
 
+static rw_status label_row(void *ctx, const rw_label_row *l) {
+    rows *r = ctx;
+    json_t *note = l->note ? json_string(l->note) : json_null();
+    json_t *o = json_pack("{sIsssososo}", "id", (json_int_t)l->id, "label", l->fraud ? "fraud" : "benign", "note",
+                          note ? note : json_null(), "run", l->run ? json_integer(l->run) : json_null(), "created_at",
+                          time_json(l->created_at));
+    return json_array_append_new(r->arr, o) == 0 ? RW_OK : RW_ERR_NOMEM;
+}
+
 void rw_h_cluster(rw_http_ctx *c) {
     size_t len;
     char *idtext = rw_http_param(c, 0, "id", &len), *end = NULL;
     json_t *doc = NULL;
-    rows members = {json_array()}, attrs = {json_array()};
+    rows members = {json_array()}, attrs = {json_array()}, labels = {json_array()};
     double runq = 0;
     if (!idtext) goto done;
     errno = 0;
@@ -268,6 +277,7 @@ void rw_h_cluster(rw_http_ctx *c) {
     if (st == RW_OK)
         st = rw_engine_cluster_members(c->srv->e, run, (uint32_t)id, DETAIL_ROWS, member_row, &members, &err);
     if (st == RW_OK) st = rw_engine_cluster_attrs(c->srv->e, run, (uint32_t)id, DETAIL_ROWS, attr_row, &attrs, &err);
+    if (st == RW_OK) st = rw_engine_cluster_labels(c->srv->e, (uint32_t)id, DETAIL_ROWS, label_row, &labels, &err);
     if (st != RW_OK) {
         engine_failure(c, st, &err, err.msg);
         goto done;
@@ -275,11 +285,13 @@ void rw_h_cluster(rw_http_ctx *c) {
     json_object_set_new(doc, "run", json_integer(run));
     json_object_set(doc, "members", members.arr);
     json_object_set(doc, "attribute_list", attrs.arr);
+    json_object_set(doc, "labels", labels.arr);
     rw_http_json(c->out, 200, doc);
     doc = NULL;
 done:
     json_decref(doc);
     json_decref(members.arr);
     json_decref(attrs.arr);
+    json_decref(labels.arr);
     free(idtext);
 }

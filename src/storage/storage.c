@@ -866,6 +866,29 @@ rw_status rw_store_labels(rw_store *s, rw_status (*cb)(void *ctx, int on_cluster
     return res;
 }
 
+rw_status rw_store_target_labels(rw_store *s, const char *target_kind, int64_t target, uint64_t limit,
+                                 rw_status (*cb)(void *ctx, const rw_label_row *l), void *ctx, rw_err *err) {
+    sqlite3_stmt *st = NULL;
+    rw_status res = prepare(s, &st,
+                            "SELECT id, coalesce(run, 0), created_at, label = 'fraud', note FROM labels"
+                            " WHERE target_kind = ?1 AND target = ?2 ORDER BY id DESC LIMIT ?3",
+                            err);
+    if (res != RW_OK) return res;
+    sqlite3_bind_text(st, 1, target_kind, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, target);
+    sqlite3_bind_int64(st, 3, limit ? (int64_t)limit : -1);
+    int rc, have;
+    while ((have = next_row(st, &rc)) > 0) {
+        rw_label_row l = {sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2),
+                          sqlite3_column_int(st, 3), (const char *)sqlite3_column_text(st, 4)};
+        res = cb(ctx, &l);
+        if (res != RW_OK) break;
+    }
+    if (res == RW_OK && have < 0) res = db_fail(s, err, rc, "reading labels");
+    sqlite3_finalize(st);
+    return res;
+}
+
 rw_status rw_store_event_scores(rw_store *s, void (*cb)(void *ctx, uint32_t account, double score), void *ctx,
                                 rw_err *err) {
     sqlite3_stmt *st = NULL;

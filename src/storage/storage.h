@@ -136,6 +136,10 @@ rw_status rw_store_run_account(rw_store *s, int64_t run, uint32_t account, rw_sc
  * "fraud" or "benign") in its own durable transaction; *id its row id. */
 rw_status rw_store_put_label(rw_store *s, const char *target_kind, int64_t target, int64_t run, const char *label,
                              const char *note, int64_t *id, rw_err *err);
+/* The labels on one target (target_kind "account" or "cluster"), newest
+ * first, at most limit (0: all). */
+rw_status rw_store_target_labels(rw_store *s, const char *target_kind, int64_t target, uint64_t limit,
+                                 rw_status (*cb)(void *ctx, const rw_label_row *l), void *ctx, rw_err *err);
 /* Every label in the order given. */
 rw_status rw_store_labels(rw_store *s, rw_status (*cb)(void *ctx, int on_cluster, int64_t target, int fraud), void *ctx,
                           rw_err *err);

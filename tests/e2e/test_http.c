@@ -193,6 +193,16 @@ Test(http, every_endpoint) {
     cr_expect_eq(st, 201, "%s", json_dumps(d, 0));
     cr_expect_gt(num(d, "id"), 0);
     json_decref(d);
+    /* The cluster's detail lists the label with its note, newest first. */
+    snprintf(path, sizeof path, "/v1/clusters/%ld", top);
+    d = req(&st, "GET", path, ANALYST, NULL, NULL);
+    cr_expect_eq(st, 200);
+    json_t *labels = json_object_get(d, "labels"), *l0 = json_array_get(labels, 0);
+    cr_expect_eq(json_array_size(labels), 1, "%s", json_dumps(labels, 0));
+    cr_expect_str_eq(json_string_value(json_object_get(l0, "label")), "fraud");
+    cr_expect_str_eq(json_string_value(json_object_get(l0, "note")), "e2e");
+    cr_expect(json_is_string(json_object_get(l0, "created_at")));
+    json_decref(d);
     d = req(&st, "POST", "/v1/accounts/batch-1/label", ANALYST, "application/json", "{\"label\":\"benign\"}");
     cr_expect_eq(st, 201, "%s", json_dumps(d, 0));
     json_decref(d);
