@@ -46,7 +46,13 @@ const char *rw_cli_key_path(const char *flag);
 /* Parses an unsigned integer flag; returns 0 on success. */
 int rw_cli_parse_u64(const char *s, uint64_t *out);
 /* Opening modes for rw_cli_open_engine. */
-enum { RW_CLI_READONLY = 1 << 0, RW_CLI_STORE_ONLY = 1 << 1 };
+enum {
+    RW_CLI_READONLY = 1 << 0,
+    RW_CLI_STORE_ONLY = 1 << 1,
+    /* holds the database's writer lock under the command's name: commands
+     * that add or remove what a running server holds in memory */
+    RW_CLI_WRITER = 1 << 2,
+};
 /* Opens the engine for command cmd (--db, --key-file as given, NULL for
  * the defaults); prints "ringwatch CMD: why" and returns NULL on failure. */
 struct rw_engine;

@@ -98,7 +98,7 @@ int rw_cmd_erase(int argc, char **argv) {
         return RW_EXIT_USAGE;
     }
     const char *account = argv[optind];
-    rw_engine *e = rw_cli_open_engine("erase", f.db, f.key, 0);
+    rw_engine *e = rw_cli_open_engine("erase", f.db, f.key, RW_CLI_WRITER);
     if (!e) return RW_EXIT_FAIL;
     rw_erase_stats s;
     rw_err err = {{0}};
@@ -130,7 +130,7 @@ int rw_cmd_retain(int argc, char **argv) {
     }
     int64_t now = f.now ? (int64_t)f.now : (int64_t)time(NULL);
     int64_t cutoff = now - (int64_t)f.days * 86400;
-    rw_engine *e = rw_cli_open_engine("retain", f.db, f.key, 0);
+    rw_engine *e = rw_cli_open_engine("retain", f.db, f.key, RW_CLI_WRITER);
     if (!e) return RW_EXIT_FAIL;
     rw_erase_stats s;
     rw_err err = {{0}};

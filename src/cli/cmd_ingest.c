@@ -132,7 +132,7 @@ int rw_cmd_ingest(int argc, char **argv) {
     io.ctx = &u;
 
     rw_err err = {{0}};
-    rw_engine *e = rw_cli_open_engine("ingest", db, key, 0);
+    rw_engine *e = rw_cli_open_engine("ingest", db, key, RW_CLI_WRITER);
     if (!e) {
         if (!is_stdin) close(fd);
         return RW_EXIT_FAIL;

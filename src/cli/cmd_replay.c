@@ -230,7 +230,7 @@ int rw_cmd_replay(int argc, char **argv) {
         for (int i = 0; i < RW_O_COUNT; i++) fprintf(feat, ",%s", rw_online_feature_name(i));
         fputc('\n', feat);
     }
-    e = rw_cli_open_engine("replay", db, key, 0);
+    e = rw_cli_open_engine("replay", db, key, RW_CLI_WRITER);
     if (!e) goto done;
     rw_engine_set_online(e, &op);
     int64_t boundary = nref && minutes >= 0 ? next_boundary(refs[0].ts, minutes) : INT64_MAX;

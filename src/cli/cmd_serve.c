@@ -142,7 +142,7 @@ int rw_cmd_serve(int argc, char **argv) {
     rc = RW_EXIT_FAIL;
     if (!cfg->auth)
         rw_cli_error("serve", "WARNING: authentication is off; anyone who can connect may call every endpoint");
-    e = rw_cli_open_engine("serve", cfg->db, cfg->key_file[0] ? cfg->key_file : NULL, 0);
+    e = rw_cli_open_engine("serve", cfg->db, cfg->key_file[0] ? cfg->key_file : NULL, RW_CLI_WRITER);
     if (!e) goto done;
     if (rw_http_create(&srv, e, cfg, &err) != RW_OK) {
         rw_cli_error("serve", "%s", err.msg);

@@ -1,10 +1,12 @@
 /* The engine: opening, loading the graph from the store, applying events,
  * statistics. */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "engine_int.h"
@@ -113,6 +115,37 @@ static char *default_key_path(const char *db) {
     return p;
 }
 
+/* One writer at a time: a second process writing the same database (an
+ * ingest or an erasure beside a running server) would hand out the node ids
+ * the first holds in memory, and leave its graph stale. The lock is an flock
+ * on "<db>.lock", not on the database: closing any descriptor of the
+ * database would drop SQLite's own POSIX locks. Where the file cannot be
+ * made (a read-only directory) SQLite's own error says more. */
+static rw_status take_writer_lock(rw_engine *e, const char *db, const char *writer, rw_err *err) {
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s.lock", db) >= (int)sizeof path)
+        return rw_fail(err, RW_ERR_INVALID, "database path too long");
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return errno == EACCES || errno == EROFS ? RW_OK : rw_fail(err, RW_ERR_IO, "%s: %s", path, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        char who[128] = {0};
+        ssize_t n = pread(fd, who, sizeof who - 1, 0);
+        close(fd);
+        if (n > 0 && who[n - 1] == '\n') who[n - 1] = 0;
+        return rw_fail(err, RW_ERR_EXISTS,
+                       "%s is in use by another ringwatch process (%s); stop it first, or use the running "
+                       "server's API",
+                       db, n > 0 ? who : "unknown");
+    }
+    char who[128];
+    int n = snprintf(who, sizeof who, "ringwatch %s, pid %ld\n", writer, (long)getpid());
+    /* Who holds it, for the next one's message; a failure loses only that. */
+    if (ftruncate(fd, 0) == 0) (void)!pwrite(fd, who, (size_t)n, 0);
+    e->lock_fd = fd;
+    return RW_OK;
+}
+
 rw_status rw_engine_open(rw_engine **out, const rw_engine_config *cfg, rw_err *err) {
     *out = NULL;
     rw_status st = RW_OK;
@@ -123,6 +156,7 @@ rw_status rw_engine_open(rw_engine **out, const rw_engine_config *cfg, rw_err *e
         free(e);
         return rw_fail(err, RW_ERR_NOMEM, "out of memory");
     }
+    e->lock_fd = -1;
     pthread_rwlock_init(&e->lock, NULL);
     pthread_mutex_init(&e->store_mu, NULL);
     if (cfg->key_path) {
@@ -136,6 +170,8 @@ rw_status rw_engine_open(rw_engine **out, const rw_engine_config *cfg, rw_err *e
     }
     /* The key comes first: a database whose key is lost cannot hash new
      * values consistently, so refuse to write rather than fork identities. */
+    if (cfg->writer && !cfg->readonly) st = take_writer_lock(e, db, cfg->writer, err);
+    if (st != RW_OK) goto done;
     st = rw_store_open(&e->store, db, cfg->readonly ? RW_STORE_READONLY : 0, err);
     if (st != RW_OK) goto done;
     int create_key = !cfg->readonly;
@@ -180,6 +216,7 @@ void rw_engine_close(rw_engine *e) {
     rw_hasher_free(e->hasher);
     pthread_rwlock_destroy(&e->lock);
     pthread_mutex_destroy(&e->store_mu);
+    if (e->lock_fd >= 0) close(e->lock_fd); /* releases the writer lock */
     free(e->db_path);
     free(e);
 }

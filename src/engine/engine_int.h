@@ -113,6 +113,7 @@ struct rw_engine {
     pthread_mutex_t store_mu;
     uint64_t events; /* events in the log */
     char *db_path;
+    int lock_fd; /* the writer lock, or -1 */
     int readonly;
     int online_ready; /* rw_engine_online_open succeeded: close undoes it */
     rw_live live;

@@ -225,7 +225,6 @@ Test(erase_e2e, delete_through_the_server) {
 }
 
 Test(erase_e2e, cli_erase) {
-    cr_assert_eq(tu_serve_stop(&srv, SIGTERM), 0);
     /* an account of a run, with several events */
     char acct[64];
     sql_text(acct, sizeof acct,
@@ -234,7 +233,22 @@ Test(erase_e2e, cli_erase) {
     cr_assert_eq(sql_int("SELECT count(*) FROM accounts WHERE instr(ext, '%s') > 0", acct), 1);
     int64_t accounts = sql_int("SELECT count(*) FROM accounts");
     cr_assert(in_files(acct));
+    /* While the server holds the database, writing commands are refused
+     * (it would keep the erased account in memory, or hand out the ids a
+     * CLI ingest took) and nothing changes. */
     char *out = NULL;
+    static const char *const writers[] = {"erase --db ringwatch.db '%s'", "retain --db ringwatch.db --days 1",
+                                          "rescore --quiet --db ringwatch.db"};
+    for (size_t i = 0; i < sizeof writers / sizeof writers[0]; i++) {
+        char cmd[256];
+        snprintf(cmd, sizeof cmd, "cd '%%s' && '%%s' %s 2>&1", writers[i]);
+        int rc = tu_run(&out, cmd, dir, tu_bin(), acct);
+        cr_expect_eq(rc, 1, "%s: %s", writers[i], out);
+        cr_expect(strstr(out, "in use by another ringwatch process (ringwatch serve, pid "), "%s: %s", writers[i], out);
+        free(out);
+    }
+    cr_assert_eq(sql_int("SELECT count(*) FROM accounts"), accounts);
+    cr_assert_eq(tu_serve_stop(&srv, SIGTERM), 0);
     int rc = RW(&out, "erase --db ringwatch.db '%s'", dir, tu_bin(), acct);
     cr_assert_eq(rc, 0, "%s", out);
     cr_expect(strstr(out, "erase: 1 accounts"), "%s", out);
