@@ -112,15 +112,40 @@ static rw_status db_status(int rc) {
     }
 }
 
+/* What an operator does about a failure that is the file's or the disk's,
+ * naming the file: SQLite's own words name neither. Empty for the rest. */
+static void hint(const rw_store *s, int rc, char *out, size_t size) {
+    static const char *const what[] = {
+        [SQLITE_CORRUPT] = "%s is damaged: restore it from a backup, or salvage its rows with `sqlite3 %s .recover`",
+        [SQLITE_NOTADB] = "%s is damaged: restore it from a backup, or salvage its rows with `sqlite3 %s .recover`",
+        [SQLITE_FULL] = "%s: free space on its file system%.0s",
+        [SQLITE_IOERR] = "%s: check the disk and the file system it is on%.0s",
+        [SQLITE_READONLY] = "%s: check that the file and its directory are writable by this user%.0s",
+        [SQLITE_CANTOPEN] = "%s: check that the file and its directory exist and are accessible%.0s",
+        [SQLITE_PERM] = "%s: check the file's permissions%.0s",
+    };
+    const char *path = s->db ? sqlite3_db_filename(s->db, "main") : NULL;
+    unsigned k = (unsigned)rc & 0xff;
+    out[0] = 0;
+    if (path && *path && k < sizeof what / sizeof what[0] && what[k]) {
+        char text[1024];
+        snprintf(text, sizeof text, what[k], path, path);
+        snprintf(out, size, " (%s)", text);
+    }
+}
+
 static rw_status db_fail(rw_store *s, rw_err *err, int rc, const char *what) {
-    return rw_fail(err, db_status(rc), "%s: %s", what, s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+    char h[1100];
+    hint(s, rc, h, sizeof h);
+    return rw_fail(err, db_status(rc), "%s: %s%s", what, s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc), h);
 }
 
 static rw_status exec(rw_store *s, const char *sql, rw_err *err) {
-    char *msg = NULL;
+    char *msg = NULL, h[1100];
     int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
     if (rc == SQLITE_OK) return RW_OK;
-    rw_status st = rw_fail(err, db_status(rc), "%s", msg ? msg : sqlite3_errstr(rc));
+    hint(s, rc, h, sizeof h);
+    rw_status st = rw_fail(err, db_status(rc), "%s%s", msg ? msg : sqlite3_errstr(rc), h);
     sqlite3_free(msg);
     return st;
 }

@@ -520,6 +520,8 @@ Test(faults, corrupt_database_refused) {
     snprintf(path, sizeof path, "%s/pages.db", dir);
     cr_assert_eq(tu_write_file(path, db, len), 0);
     expect_refused_db("pages.db", "malformed");
+    expect_refused_db("pages.db",
+                      "pages.db is damaged: restore it from a backup"); /* names the file, says what to do */
 
     /* cut short */
     snprintf(path, sizeof path, "%s/short.db", dir);
