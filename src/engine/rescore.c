@@ -313,9 +313,19 @@ static rw_status detect(const rw_graph_snap *s, const rw_rescore_params *rp, con
     return st;
 }
 
+/* The model's score, raised to the threshold for a cluster that shows the
+ * block-ring signature: the logistic model weighs its shared addresses as an
+ * office's or a household's and cannot see that all of the signature's
+ * conditions hold at once. */
+static double cluster_score(const rw_model *m, const rw_cluster_features *f) {
+    double p = rw_model_score(m, f);
+    if (p < m->threshold && f->accounts >= m->min_accounts && rw_cluster_block_ring(f)) p = m->threshold;
+    return p;
+}
+
 static void score_clusters(const rw_model *m, detection *d, uint32_t from) {
     for (uint32_t c = from; c < d->ncomm; c++)
-        d->cscore[c] = d->feat[c].accounts >= 2 ? rw_model_score(m, &d->feat[c]) : 0;
+        d->cscore[c] = d->feat[c].accounts >= 2 ? cluster_score(m, &d->feat[c]) : 0;
 }
 
 /* Communities of at least this many accounts that the model does not flag
@@ -357,7 +367,7 @@ static rw_status split_mixed(const rw_graph_snap *s, const rw_model *m, detectio
         if (s->kind[v] == RW_KIND_ACCOUNT && parts[v] >= ncomm) newid[parts[v]] = d->membership[v];
     memset(which, 0, (size_t)nparts + 1);
     for (uint32_t j = ncomm; j < nparts; j++) {
-        if (d->feat[j].accounts < m->min_accounts || rw_model_score(m, &d->feat[j]) < m->threshold) continue;
+        if (d->feat[j].accounts < m->min_accounts || cluster_score(m, &d->feat[j]) < m->threshold) continue;
         which[newid[j]] = 1; /* what is left of it changes */
         d->feat[ncomm + kept] = d->feat[j];
         which[ncomm + kept] = 1;
@@ -394,6 +404,11 @@ static void apply_model(const rw_graph_snap *s, const rw_model *m, detection *d)
         p = p < 1e-6 ? 1e-6 : p > 1 - 1e-6 ? 1 - 1e-6 : p;
         af[RW_A_CLUSTER_LOGIT] = log(p / (1 - p));
         d->ascore[v] = rw_model_account_score(m, af);
+        /* The account model learned from clusters flagged for their devices
+         * and cards; in a block ring, every member that shares an attribute
+         * with another carries the cluster's score. */
+        if (d->links[v] && d->ascore[v] < d->cscore[c] && rw_cluster_block_ring(&d->feat[c]))
+            d->ascore[v] = d->cscore[c];
     }
 }
 
