@@ -226,6 +226,17 @@ double rw_model_account_score(const rw_model *m, const double *af);
 /* Fits the account model on labelled accounts (af: n * RW_A_COUNT). */
 rw_status rw_model_fit_accounts(rw_model *m, const double *af, const double *label, size_t n, double l2, rw_err *err);
 
+/* The camouflage signature: a ring that signs up and logs in from a block
+ * of hosting or proxy addresses of its own, mixed with carrier NAT, VPN
+ * exits and stock fingerprints, shares only addresses, which in a logistic
+ * model look like a household or an office. Only all of these together set
+ * it apart: at least 7 accounts (more than a household), most of them on one
+ * /24 (/48), shared attributes that almost no one else uses, taken up within
+ * about two days (not an office or a family over weeks), few attributes of
+ * their own per member (no home line, no phone of their own) and several
+ * addresses each (block, carrier and VPN hops). 1 when f shows it. */
+int rw_cluster_block_ring(const rw_cluster_features *f);
+
 /* Up to max reasons in words ("14 accounts share 2 devices") for a cluster,
  * strongest first; returns how many were written. */
 size_t rw_cluster_reasons(const rw_cluster_features *f, char reasons[][160], size_t max);

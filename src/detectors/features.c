@@ -310,9 +310,29 @@ static void fmt_hours(char *out, size_t size, uint32_t seconds) {
         snprintf(out, size, "%u days", (seconds + 43200) / 86400);
 }
 
+/* Thresholds of the block-ring signature, with room on seeds 1-4: the
+ * benign clusters nearest to it (households glued by one residential /24)
+ * miss it on two or more conditions. */
+static const struct {
+    uint32_t min_accounts;
+    double min_exclusive, min_subnet_share, min_coherence, max_private_attrs, min_ip_diversity;
+} block_ring = {7, 0.9, 0.8, 0.6, 0.7, 2.2};
+
+int rw_cluster_block_ring(const rw_cluster_features *f) {
+    const double *x = f->f;
+    return f->accounts >= block_ring.min_accounts && x[RW_F_EXCLUSIVE] >= block_ring.min_exclusive &&
+           x[RW_F_SUBNET_SHARE] >= block_ring.min_subnet_share && x[RW_F_COHERENCE] >= block_ring.min_coherence &&
+           x[RW_F_PRIVATE_ATTRS] < block_ring.max_private_attrs && x[RW_F_IP_DIVERSITY] >= block_ring.min_ip_diversity;
+}
+
 size_t rw_cluster_reasons(const rw_cluster_features *f, char reasons[][160], size_t max) {
     size_t n = 0;
     if (f->accounts < 2) return 0;
+    if (n < max && rw_cluster_block_ring(f))
+        snprintf(reasons[n++], 160,
+                 "%u of %u accounts came from one subnet whose shared addresses no one else used, within two days, "
+                 "with few attributes of their own",
+                 f->top_subnet_accounts, f->accounts);
     if (n < max && f->linked_devices >= 2)
         snprintf(reasons[n++], 160, "%u accounts share %u device%s (up to %u accounts on one)", f->linked_devices,
                  f->shared[RW_KIND_DEVICE], f->shared[RW_KIND_DEVICE] == 1 ? "" : "s", f->max_device_accounts);

@@ -218,6 +218,7 @@ typedef struct {
     double *ascore;            /* [n] account scores (0 outside clusters) */
     double *prop;              /* [n] evidence from flagged neighbours (rw_detect_propagate) */
     uint32_t *via;             /* [n] the device or card that raised the score, else RW_NODE_NONE */
+    int block_rings;           /* apply the block-ring signature (rescoring; not while fitting the model) */
 } detection;
 
 static void detection_free(detection *d) {
@@ -313,9 +314,20 @@ static rw_status detect(const rw_graph_snap *s, const rw_rescore_params *rp, con
     return st;
 }
 
+/* The model's score, raised to the threshold for a cluster that shows the
+ * block-ring signature: the logistic model weighs its shared addresses as an
+ * office's or a household's and cannot see that all of the signature's
+ * conditions hold at once. */
+static double cluster_score(const rw_model *m, const detection *d, const rw_cluster_features *f) {
+    double p = rw_model_score(m, f);
+    if (d->block_rings && p < m->threshold && f->accounts >= m->min_accounts && rw_cluster_block_ring(f))
+        p = m->threshold;
+    return p;
+}
+
 static void score_clusters(const rw_model *m, detection *d, uint32_t from) {
     for (uint32_t c = from; c < d->ncomm; c++)
-        d->cscore[c] = d->feat[c].accounts >= 2 ? rw_model_score(m, &d->feat[c]) : 0;
+        d->cscore[c] = d->feat[c].accounts >= 2 ? cluster_score(m, d, &d->feat[c]) : 0;
 }
 
 /* Communities of at least this many accounts that the model does not flag
@@ -357,7 +369,7 @@ static rw_status split_mixed(const rw_graph_snap *s, const rw_model *m, detectio
         if (s->kind[v] == RW_KIND_ACCOUNT && parts[v] >= ncomm) newid[parts[v]] = d->membership[v];
     memset(which, 0, (size_t)nparts + 1);
     for (uint32_t j = ncomm; j < nparts; j++) {
-        if (d->feat[j].accounts < m->min_accounts || rw_model_score(m, &d->feat[j]) < m->threshold) continue;
+        if (d->feat[j].accounts < m->min_accounts || cluster_score(m, d, &d->feat[j]) < m->threshold) continue;
         which[newid[j]] = 1; /* what is left of it changes */
         d->feat[ncomm + kept] = d->feat[j];
         which[ncomm + kept] = 1;
@@ -390,10 +402,18 @@ static void apply_model(const rw_graph_snap *s, const rw_model *m, detection *d)
             d->ascore[v] = 0;
             continue;
         }
-        double p = d->cscore[c];
+        /* The model's own cluster score, not one the block-ring signature
+         * raised: the account model is fitted on these features, and what it
+         * learns for every other cluster must not move with a rule. */
+        double p = rw_model_score(m, &d->feat[c]);
         p = p < 1e-6 ? 1e-6 : p > 1 - 1e-6 ? 1 - 1e-6 : p;
         af[RW_A_CLUSTER_LOGIT] = log(p / (1 - p));
         d->ascore[v] = rw_model_account_score(m, af);
+        /* The account model learned from clusters flagged for their devices
+         * and cards; in a block ring, every member that shares an attribute
+         * with another carries the cluster's score. */
+        if (d->block_rings && d->links[v] && d->ascore[v] < d->cscore[c] && rw_cluster_block_ring(&d->feat[c]))
+            d->ascore[v] = d->cscore[c];
     }
 }
 
@@ -501,6 +521,7 @@ rw_status rw_engine_rescore(rw_engine *e, const rw_rescore_params *rp, rw_rescor
     /* Leiden from a warm start is not a fixed point (ties move a few
      * vertices), so with nothing new the previous partition is kept as is:
      * the same input gives the same run. */
+    d.block_rings = 1;
     st = detect(s, rp, prev_run ? init : NULL, same_input, &d, &sg, err);
     if (st != RW_OK) goto done;
     st = model_stage(s, &model, &d, err);

@@ -928,3 +928,86 @@ Test(detectors, propagate_discounts_by_users) {
     cr_expect_eq(via[dev], RW_NODE_NONE);
     rw_graph_snap_free(s);
 }
+
+/* ---- the block-ring signature ---------------------------------------------- */
+
+/* accounts accounts, each on two of nip shared addresses of one /24 (of
+ * different /24s when spread), on a carrier NAT hub and on priv attributes
+ * of its own; days apart (0: all taken up at once); outside other accounts
+ * on each shared address. Returns the snapshot; acc receives the accounts. */
+static rw_graph_snap *block_world(uint32_t accounts, uint32_t nip, uint32_t priv, uint32_t days, uint32_t outside,
+                                  int spread, uint32_t *acc) {
+    builder b = {0};
+    uint32_t sub = node(&b, RW_KIND_SUBNET), hub = node(&b, RW_KIND_IP), ip[4];
+    for (uint32_t j = 0; j < nip; j++) ip[j] = node(&b, RW_KIND_IP);
+    for (uint32_t i = 0; i < 12; i++) edge(&b, node(&b, RW_KIND_ACCOUNT), hub); /* the NAT's other users */
+    for (uint32_t j = 0; j < nip; j++)
+        for (uint32_t i = 0; i < outside; i++) edge(&b, node(&b, RW_KIND_ACCOUNT), ip[j]);
+    for (uint32_t i = 0; i < accounts; i++) {
+        acc[i] = node(&b, RW_KIND_ACCOUNT);
+        edge(&b, acc[i], ip[i % nip]);
+        edge(&b, acc[i], ip[(i + 1) % nip]);
+        edge(&b, acc[i], hub);
+        for (uint32_t k = 0; k < priv; k++) edge(&b, acc[i], node(&b, RW_KIND_IP));
+    }
+    rw_graph_snap *s = build(&b);
+    for (uint32_t j = 0; j < nip; j++) s->parent[ip[j]] = spread ? RW_NODE_NONE : sub;
+    for (uint32_t i = 0; i < accounts; i++) {
+        uint32_t a = acc[i];
+        s->first_seen[a] = 1000 + i * days * 86400;
+        for (uint64_t k = s->off[a]; k < s->off[a + 1]; k++) s->edges[s->eid[k]].first_seen = s->first_seen[a];
+    }
+    return s;
+}
+
+/* Features of the community of acc (everyone else apart) under hub degree 10. */
+static rw_cluster_features block_features(const rw_graph_snap *s, const uint32_t *acc, uint32_t accounts) {
+    uint32_t *memb = calloc(s->n, sizeof *memb);
+    cr_assert_not_null(memb);
+    for (uint32_t v = 0; v < s->n; v++) memb[v] = v;
+    for (uint32_t i = 0; i < accounts; i++) memb[acc[i]] = acc[0];
+    rw_cluster_features *f = malloc((s->n + 1) * sizeof *f);
+    rw_community_params p;
+    rw_community_defaults(&p);
+    p.hub_degree = 10;
+    double *w = weights(s, &p);
+    rw_err err;
+    cr_assert_eq(rw_detect_features(s, w, 10, memb, s->n, f, NULL, NULL, &err), RW_OK, "%s", err.msg);
+    rw_cluster_features out = f[acc[0]];
+    free(memb);
+    free(f);
+    free(w);
+    return out;
+}
+
+Test(detectors, block_ring_signature) {
+    uint32_t acc[16];
+    struct {
+        uint32_t accounts, nip, priv, days, outside;
+        int spread, want;
+        const char *what;
+    } cases[] = {
+        {8, 3, 0, 0, 0, 0, 1, "thin accounts hopping over a block of their own and a carrier NAT"},
+        {6, 3, 0, 0, 0, 0, 0, "six accounts: a household's size"},
+        {8, 3, 1, 0, 0, 0, 0, "an address of their own each: people, not disposable accounts"},
+        {8, 3, 0, 5, 0, 0, 0, "taken up over weeks: an office or a family"},
+        {8, 1, 0, 0, 0, 0, 0, "one shared address and the NAT: an office behind its gateway"},
+        {8, 3, 0, 0, 1, 0, 0, "addresses others use too: a public hotspot"},
+        {8, 3, 0, 0, 0, 1, 0, "addresses of different subnets: not one block"},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        rw_graph_snap *s = block_world(cases[c].accounts, cases[c].nip, cases[c].priv, cases[c].days, cases[c].outside,
+                                       cases[c].spread, acc);
+        rw_cluster_features f = block_features(s, acc, cases[c].accounts);
+        cr_expect_eq(rw_cluster_block_ring(&f), cases[c].want,
+                     "%s: accounts %u subnet %.2f exclusive %.2f coherence %.2f "
+                     "private %.2f ips %.2f",
+                     cases[c].what, f.accounts, f.f[RW_F_SUBNET_SHARE], f.f[RW_F_EXCLUSIVE], f.f[RW_F_COHERENCE],
+                     f.f[RW_F_PRIVATE_ATTRS], f.f[RW_F_IP_DIVERSITY]);
+        char reasons[8][160];
+        size_t n = rw_cluster_reasons(&f, reasons, 8);
+        cr_expect_eq(n > 0 && strstr(reasons[0], "no one else used") != NULL, cases[c].want, "%s: reason",
+                     cases[c].what);
+        rw_graph_snap_free(s);
+    }
+}
