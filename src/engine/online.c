@@ -600,7 +600,7 @@ rw_status rw_engine_flush(rw_engine *e, rw_err *err) {
  * to be called once they are settled (only when it returns RW_OK). *seq
  * receives the last event's sequence number. */
 static rw_status record_events(rw_engine *e, const rw_event_raw *ev, size_t n, rw_decision *out, rw_record_cb cb,
-                               void *ctx, uint64_t *seq_out, rw_err *err) {
+                               void *ctx, int unwatched, uint64_t *seq_out, rw_err *err) {
     *seq_out = 0;
     rw_status st = rw_engine_need_graph(e, err);
     if (st != RW_OK) return st;
@@ -661,6 +661,9 @@ static rw_status record_events(rw_engine *e, const rw_event_raw *ev, size_t n, r
     }
     e->seq_queued += applied;
     seq = e->seq_queued;
+    /* Marked before the committer can see them: a commit failing at once
+     * must know that no one waits to be told, so flush reports it. */
+    if (unwatched && applied && seq > e->unwatched) e->unwatched = seq;
     if (st == RW_OK && cb) {
         if (e->nwaiters == e->waiters_cap) {
             size_t cap = e->waiters_cap ? e->waiters_cap * 2 : 64;
@@ -682,13 +685,9 @@ static rw_status record_events(rw_engine *e, const rw_event_raw *ev, size_t n, r
 
 rw_status rw_engine_record(rw_engine *e, const rw_event_raw *ev, size_t n, rw_decision *out, int durable, rw_err *err) {
     uint64_t seq;
-    rw_status st = record_events(e, ev, n, out, NULL, NULL, &seq, err);
+    rw_status st = record_events(e, ev, n, out, NULL, NULL, !durable, &seq, err);
     if (st != RW_OK) return st;
-    if (durable) return wait_settled(e, seq, err);
-    pthread_mutex_lock(&e->gc_mu);
-    if (seq > e->unwatched) e->unwatched = seq;
-    pthread_mutex_unlock(&e->gc_mu);
-    return RW_OK;
+    return durable ? wait_settled(e, seq, err) : RW_OK;
 }
 
 rw_status rw_engine_probe_store(rw_engine *e, rw_err *err) {
@@ -719,7 +718,7 @@ rw_status rw_engine_probe_store(rw_engine *e, rw_err *err) {
 rw_status rw_engine_record_async(rw_engine *e, const rw_event_raw *ev, size_t n, rw_decision *out, rw_record_cb cb,
                                  void *ctx, rw_err *err) {
     uint64_t seq;
-    return record_events(e, ev, n, out, cb, ctx, &seq, err);
+    return record_events(e, ev, n, out, cb, ctx, 0, &seq, err);
 }
 
 /* Calls, outside the lock, the waiters whose events are settled: up to
