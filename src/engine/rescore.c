@@ -702,9 +702,18 @@ rw_status rw_engine_latest_run(rw_engine *e, int64_t *run, rw_err *err) {
 }
 
 static rw_status resolve_run(rw_engine *e, int64_t *run, rw_err *err) {
-    if (*run) return RW_OK;
-    rw_status st = rw_store_latest_run(e->store, run, err);
-    if (st == RW_OK && !*run) st = rw_fail(err, RW_ERR_NOTFOUND, "no run yet: run `ringwatch rescore` first");
+    int64_t latest = 0;
+    rw_status st = rw_store_latest_run(e->store, &latest, err);
+    if (st != RW_OK) return st;
+    if (!latest) return rw_fail(err, RW_ERR_NOTFOUND, "no run yet: run `ringwatch rescore` first");
+    if (!*run) {
+        *run = latest;
+        return RW_OK;
+    }
+    int exists = 0;
+    st = rw_store_run_exists(e->store, *run, &exists, err);
+    if (st == RW_OK && !exists)
+        st = rw_fail(err, RW_ERR_NOTFOUND, "no run %lld (the newest is %lld)", (long long)*run, (long long)latest);
     return st;
 }
 

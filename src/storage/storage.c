@@ -593,6 +593,15 @@ rw_status rw_store_latest_run(rw_store *s, int64_t *run, rw_err *err) {
     return query_int(s, "SELECT coalesce(max(id), 0) FROM runs", run, err);
 }
 
+rw_status rw_store_run_exists(rw_store *s, int64_t run, int *exists, rw_err *err) {
+    char sql[96];
+    int64_t n = 0;
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM runs WHERE id = %lld", (long long)run);
+    rw_status st = query_int(s, sql, &n, err);
+    *exists = n > 0;
+    return st;
+}
+
 rw_status rw_store_max_cluster_id(rw_store *s, uint32_t *out, rw_err *err) {
     int64_t v = 0;
     rw_status st = query_int(s, "SELECT coalesce(max(id), 0) FROM clusters", &v, err);

@@ -92,6 +92,8 @@ rw_status rw_store_finish_run(rw_store *s, int64_t run, int64_t finished_at, con
 
 /* The newest run's id (0 when there is none). */
 rw_status rw_store_latest_run(rw_store *s, int64_t *run, rw_err *err);
+/* *exists: 1 when run was written (whole), else 0. */
+rw_status rw_store_run_exists(rw_store *s, int64_t run, int *exists, rw_err *err);
 /* The largest cluster id ever used (0 when none). */
 rw_status rw_store_max_cluster_id(rw_store *s, uint32_t *out, rw_err *err);
 

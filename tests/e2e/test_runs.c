@@ -263,6 +263,14 @@ Test(runs, model_fit_flags_rings_explain_and_eval) {
     rc = RW(&out, "clusters --format json --min-score 0 --limit 1 > one.json", dir, tu_bin());
     cr_assert_eq(rc, 0, "%s", out);
     free(out);
+    /* A run that does not exist is an error, not an empty answer. */
+    rc = RW(&out, "clusters --run 999 2>&1", dir, tu_bin());
+    cr_expect_eq(rc, 1, "%s", out);
+    cr_expect(strstr(out, "no run 999 (the newest is "), "%s", out);
+    free(out);
+    rc = RW(&out, "scores --run 999 2>&1", dir, tu_bin());
+    cr_expect_eq(rc, 1, "%s", out);
+    free(out);
     char *jpath = path_in("one.json");
     json_error_t je;
     json_t *j = json_load_file(jpath, 0, &je);
