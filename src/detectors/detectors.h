@@ -264,7 +264,6 @@ enum {
     RW_O_COMM_DAY,     /* signups into it within about a day */
     RW_O_ATTR_FLAGGED, /* shares an attribute with an account the newest run flagged (0/1) */
     RW_O_ATTR_ONLINE,  /* the highest online score of an account it shares an attribute with */
-    RW_O_DEVICE_HOME,  /* the most other accounts on its device seen together on one subnet (a family at home) */
     RW_O_COUNT
 };
 const char *rw_online_feature_name(int f);

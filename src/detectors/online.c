@@ -10,7 +10,7 @@
 static const char *const names[RW_O_COUNT] = {
     "device_shared", "device_day", "device_burst", "device_day2",  "device_foreign", "card_shared", "card_day",
     "ip_shared",     "ip_hour",    "subnet_other", "subnet_day",   "ip_hub",         "device_hub",  "comm_score",
-    "comm_flagged",  "comm_size",  "comm_day",     "attr_flagged", "attr_online",    "device_home",
+    "comm_flagged",  "comm_size",  "comm_day",     "attr_flagged", "attr_online",
 };
 
 const char *rw_online_feature_name(int f) {

@@ -180,7 +180,6 @@ static void subnet_signup(rw_live *L, uint32_t subnet, int64_t ts) {
 typedef struct {
     double shared[RW_KIND_COUNT], day[RW_KIND_COUNT], hour[RW_KIND_COUNT];
     double foreign; /* accounts on its device never seen on its subnet */
-    double home;    /* the most accounts on its device seen together on one subnet */
     int cleared;    /* kinds (bit per rw_kind) of its attributes a benign label cleared */
     double seen;    /* the highest online score seen on its attributes */
     double sub_hour, sub_day;
@@ -217,10 +216,6 @@ static void reason_text(const rw_live *L, uint32_t c, int f, const raw_figures *
         case RW_O_DEVICE_FOREIGN:
             snprintf(out, 160, "%.0f other %s on its device came from other networks (an emulator or device farm?)",
                      r->foreign, plural(r->foreign, "account", "accounts"));
-            break;
-        case RW_O_DEVICE_HOME:
-            snprintf(out, 160, "%.0f other %s on its device met on one network", r->home,
-                     plural(r->home, "account", "accounts"));
             break;
         case RW_O_ATTR_FLAGGED:
             snprintf(out, 160, "shares a device, card or address with an account the last batch run flagged");
@@ -279,70 +274,48 @@ static int seen_on(const rw_graph *g, uint32_t b, const uint32_t *sub, uint32_t 
     return 0;
 }
 
-/* Per non-hub device of a: the most accounts on it never seen on any of
- * a's subnets (*foreign), and the most of them seen together on one subnet
- * through a non-hub address (*home). People share a tablet at home, so its
- * users meet on the home network; a farm shares an emulator image across
- * proxies, and its accounts never meet. Bounded by the hub degree. */
-typedef struct {
-    uint32_t subnet, count, last; /* last: the account counted last, once per subnet */
-} subnet_tally;
-
-static void device_company(const rw_engine *e, uint32_t a, const rw_edge *ed, uint32_t nedges, double *foreign,
-                           double *home) {
-    enum { MAXSUB = 8, MAXHOME = 64 };
+/* The most accounts on one of a's (non-hub) devices that were never seen on
+ * any of a's subnets: people share a tablet at home, farms share an
+ * emulator image across proxies. Bounded by the hub degree. */
+static double foreign_accounts(const rw_engine *e, uint32_t a, const rw_edge *ed, uint32_t nedges) {
+    enum { MAXSUB = 8 };
     uint32_t sub[MAXSUB], ns = 0;
     for (uint32_t i = 0; i < nedges && ns < MAXSUB; i++) {
         uint32_t p = rw_graph_parent(e->graph, ed[i].attr);
         if (p != RW_NODE_NONE) sub[ns++] = p;
     }
-    *foreign = *home = 0;
+    double best = 0;
     for (uint32_t i = 0; i < nedges; i++) {
         uint32_t x = ed[i].attr;
         if (rw_graph_kind(e->graph, x) != RW_KIND_DEVICE || (e->live.flags[x] & RW_LIVE_CLEARED)) continue;
         uint32_t n = 0;
         const uint32_t *acc = rw_graph_attr_accounts(e->graph, x, &n);
         if (n < 2 || n > e->live.hub_degree) continue;
-        subnet_tally met[MAXHOME];
-        uint32_t nmet = 0, best_home = 0;
         double count = 0;
-        for (uint32_t k = 0; k < n; k++) {
-            uint32_t b = acc[k];
-            if (b == a) continue;
-            if (!seen_on(e->graph, b, sub, ns)) count++;
-            uint32_t nb = 0;
-            const rw_edge *eb = rw_graph_account_edges(e->graph, b, &nb);
-            for (uint32_t j = 0; j < nb; j++) {
-                uint32_t ip = eb[j].attr, p;
-                if (rw_graph_kind(e->graph, ip) != RW_KIND_IP || rw_graph_degree(e->graph, ip) > e->live.hub_degree ||
-                    (p = rw_graph_parent(e->graph, ip)) == RW_NODE_NONE)
-                    continue;
-                uint32_t m = 0;
-                while (m < nmet && met[m].subnet != p) m++;
-                if (m == nmet) {
-                    if (nmet == MAXHOME) continue;
-                    met[nmet++] = (subnet_tally){p, 0, RW_NODE_NONE};
-                }
-                if (met[m].last == b) continue; /* one account counts once per subnet */
-                met[m].last = b;
-                if (++met[m].count > best_home) best_home = met[m].count;
-            }
-        }
-        if (count > *foreign) *foreign = count;
-        if (best_home > *home) *home = best_home;
+        for (uint32_t k = 0; k < n; k++)
+            if (acc[k] != a && !seen_on(e->graph, acc[k], sub, ns)) count++;
+        if (count > best) best = count;
     }
+    return best;
 }
 
 /* Features that one sentence explains together. */
 static const int sentence[RW_O_COUNT] = {
-    [RW_O_DEVICE_SHARED] = RW_O_DEVICE_SHARED, [RW_O_DEVICE_DAY] = RW_O_DEVICE_SHARED,
-    [RW_O_DEVICE_BURST] = RW_O_DEVICE_SHARED,  [RW_O_DEVICE_DAY2] = RW_O_DEVICE_SHARED,
-    [RW_O_DEVICE_HOME] = RW_O_DEVICE_HOME,     [RW_O_CARD_SHARED] = RW_O_CARD_SHARED,
-    [RW_O_CARD_DAY] = RW_O_CARD_SHARED,        [RW_O_IP_SHARED] = RW_O_IP_SHARED,
-    [RW_O_IP_HOUR] = RW_O_IP_SHARED,           [RW_O_SUBNET_OTHER] = RW_O_SUBNET_OTHER,
-    [RW_O_SUBNET_DAY] = RW_O_SUBNET_OTHER,     [RW_O_IP_HUB] = RW_O_IP_HUB,
-    [RW_O_DEVICE_HUB] = RW_O_DEVICE_HUB,       [RW_O_COMM_SCORE] = RW_O_COMM_SCORE,
-    [RW_O_COMM_FLAGGED] = RW_O_COMM_SCORE,     [RW_O_COMM_SIZE] = RW_O_COMM_SIZE,
+    [RW_O_DEVICE_SHARED] = RW_O_DEVICE_SHARED,
+    [RW_O_DEVICE_DAY] = RW_O_DEVICE_SHARED,
+    [RW_O_DEVICE_BURST] = RW_O_DEVICE_SHARED,
+    [RW_O_DEVICE_DAY2] = RW_O_DEVICE_SHARED,
+    [RW_O_CARD_SHARED] = RW_O_CARD_SHARED,
+    [RW_O_CARD_DAY] = RW_O_CARD_SHARED,
+    [RW_O_IP_SHARED] = RW_O_IP_SHARED,
+    [RW_O_IP_HOUR] = RW_O_IP_SHARED,
+    [RW_O_SUBNET_OTHER] = RW_O_SUBNET_OTHER,
+    [RW_O_SUBNET_DAY] = RW_O_SUBNET_OTHER,
+    [RW_O_IP_HUB] = RW_O_IP_HUB,
+    [RW_O_DEVICE_HUB] = RW_O_DEVICE_HUB,
+    [RW_O_COMM_SCORE] = RW_O_COMM_SCORE,
+    [RW_O_COMM_FLAGGED] = RW_O_COMM_SCORE,
+    [RW_O_COMM_SIZE] = RW_O_COMM_SIZE,
     [RW_O_COMM_DAY] = RW_O_COMM_SIZE,
 };
 
@@ -389,10 +362,9 @@ static void live_score(const rw_engine *e, uint32_t a, int64_t ts, int signup, r
             if (sd > r.sub_day) r.sub_day = sd;
         }
     }
-    device_company(e, a, ed, nedges, &r.foreign, &r.home);
+    r.foreign = foreign_accounts(e, a, ed, nedges);
     r.seen = f[RW_O_ATTR_ONLINE];
     f[RW_O_DEVICE_FOREIGN] = log1p(r.foreign);
-    f[RW_O_DEVICE_HOME] = log1p(r.home);
     f[RW_O_DEVICE_SHARED] = log1p(r.shared[RW_KIND_DEVICE]);
     f[RW_O_DEVICE_DAY] = log1p(r.day[RW_KIND_DEVICE] > 0 ? r.day[RW_KIND_DEVICE] : 0);
     f[RW_O_DEVICE_BURST] = r.shared[RW_KIND_DEVICE] > 0 && r.day[RW_KIND_DEVICE] > 0

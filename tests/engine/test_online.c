@@ -14,7 +14,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "detectors.h" /* the online features by name */
 #include "engine.h"
 #include "testutil.h"
 
@@ -471,35 +470,6 @@ static void mixed_stream(rw_engine *e, rw_decision *d) {
 static int by_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
-}
-
-/* A family's tablet: its users meet on the home network. A farm's emulator:
- * its accounts come from addresses nobody else on it used. */
-Test(online, device_home_tells_a_family_tablet_from_a_farm) {
-    rw_engine *e = open_engine(0);
-    for (int k = 0; k < 3; k++) /* each family member at home, on the tablet */
-        rec(e, 0,
-            "{\"account\":\"fam%d\",\"ts\":%lld,\"type\":\"signup\",\"ip\":\"203.0.113.7\",\"device\":\"tablet\"}", k,
-            (long long)(T0 + k * 600LL));
-    for (int k = 0; k < 3; k++) /* each farm account behind its own proxy */
-        rec(e, 0, "{\"account\":\"farm%d\",\"ts\":%lld,\"type\":\"signup\",\"ip\":\"198.51.%d.20\",\"device\":\"emu\"}",
-            k, (long long)(T0 + k * 600LL), 10 + k);
-    /* The fourth user of each device signs up from a carrier address. */
-    rw_decision fam = rec(e, 0,
-                          "{\"account\":\"fam3\",\"ts\":%lld,\"type\":\"signup\",\"ip\":\"100.64.9.9\","
-                          "\"device\":\"tablet\"}",
-                          (long long)(T0 + 4000));
-    rw_decision farm = rec(e, 0,
-                           "{\"account\":\"farm3\",\"ts\":%lld,\"type\":\"signup\",\"ip\":\"100.64.9.10\","
-                           "\"device\":\"emu\"}",
-                           (long long)(T0 + 4000));
-    flush(e);
-    cr_expect_float_eq(fam.features[RW_O_DEVICE_HOME], log1p(3), 1e-9, "family: %g", fam.features[RW_O_DEVICE_HOME]);
-    cr_expect_float_eq(farm.features[RW_O_DEVICE_HOME], log1p(1), 1e-9, "farm: %g", farm.features[RW_O_DEVICE_HOME]);
-    /* Both devices' other users are foreign to the new signup's network. */
-    cr_expect_float_eq(fam.features[RW_O_DEVICE_FOREIGN], log1p(3), 1e-9);
-    cr_expect_float_eq(farm.features[RW_O_DEVICE_FOREIGN], log1p(3), 1e-9);
-    rw_engine_close(e);
 }
 
 Test(online, set_online_thresholds_decide_verdicts) {
