@@ -109,9 +109,14 @@ struct rw_engine {
     /* Writers (ingest, signups) take it exclusively; lookups share it. */
     pthread_rwlock_t lock;
     /* The store's connection is used by one thread at a time: ingest's
-     * store stage, a rescoring's run write, queries. */
+     * store stage, a rescoring's run write, queries. Taken through
+     * rw_engine_store_lock, which counts who asked (turn_mu), so that a
+     * long writer can hand it over between its transactions. */
     pthread_mutex_t store_mu;
-    uint64_t events; /* events in the log */
+    pthread_mutex_t turn_mu; /* a leaf lock: store_asks, store_gets, turn_cv */
+    pthread_cond_t turn_cv;
+    uint64_t store_asks, store_gets; /* rw_engine_store_lock calls begun / that got the store */
+    uint64_t events;                 /* events in the log */
     char *db_path;
     int readonly;
     int online_ready; /* rw_engine_online_open succeeded: close undoes it */
@@ -171,6 +176,15 @@ rw_status rw_engine_write_ops(rw_store *s, const rw_store_ops *ops, rw_err *err)
  * transaction and calls rw_engine_reload_graph. Call with the write lock. */
 rw_status rw_engine_apply(rw_engine *e, const rw_hevent *ev, const char *account, uint32_t *account_node,
                           rw_store_ops *ops, rw_apply_delta *d, rw_err *err);
+
+/* store_mu, counted: see rw_engine.store_mu. */
+void rw_engine_store_lock(rw_engine *e);
+void rw_engine_store_unlock(rw_engine *e);
+/* Called with the store held by a thread that will keep writing (a run's
+ * chunks): releases it, waits until as many threads as had asked for it
+ * have had it (pthread mutexes are not fair: relocking at once would starve
+ * the group commit), and takes it again. */
+void rw_engine_store_hand_over(rw_engine *e);
 
 /* RW_OK when the engine holds a graph, else why not (opened store-only). */
 rw_status rw_engine_need_graph(const rw_engine *e, rw_err *err);

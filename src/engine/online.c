@@ -483,7 +483,7 @@ static void *committer_main(void *arg) {
         pthread_mutex_unlock(&e->gc_mu);
 
         rw_err err = {{0}};
-        pthread_mutex_lock(&e->store_mu);
+        rw_engine_store_lock(e);
         rw_status st = rw_store_begin(e->store, &err);
         if (st == RW_OK) {
             st = rw_engine_write_ops(e->store, &writing, &err);
@@ -492,7 +492,7 @@ static void *committer_main(void *arg) {
             else
                 rw_store_rollback(e->store);
         }
-        pthread_mutex_unlock(&e->store_mu);
+        rw_engine_store_unlock(e);
         rw_store_ops_clear(&writing);
         if (st != RW_OK) {
             /* Memory is ahead of disk: fail everything not yet durable and
@@ -672,14 +672,14 @@ rw_status rw_engine_probe_store(rw_engine *e, rw_err *err) {
     /* After a failed commit nothing may be written until a client tries,
      * and a balancer that stops sending on 503 never would: a one-row
      * durable write tells whether space (or the disk) is back. */
-    pthread_mutex_lock(&e->store_mu);
+    rw_engine_store_lock(e);
     rw_status st = rw_store_begin(e->store, err);
     if (st == RW_OK) st = rw_store_probe(e->store, err);
     if (st == RW_OK)
         st = rw_store_commit(e->store, 1, err);
     else
         rw_store_rollback(e->store);
-    pthread_mutex_unlock(&e->store_mu);
+    rw_engine_store_unlock(e);
     if (st == RW_OK) {
         pthread_mutex_lock(&e->gc_mu);
         e->store_ok = 1;
@@ -1005,9 +1005,9 @@ rw_status rw_engine_online_open(rw_engine *e, rw_err *err) {
     if (!e->graph) return RW_OK;
     rw_status st = RW_OK;
     pthread_rwlock_wrlock(&e->lock);
-    pthread_mutex_lock(&e->store_mu);
+    rw_engine_store_lock(e);
     st = rw_engine_online_reload(e, err);
-    pthread_mutex_unlock(&e->store_mu);
+    rw_engine_store_unlock(e);
     pthread_rwlock_unlock(&e->lock);
     if (st != RW_OK || !e->hasher || e->readonly) return st;
     st = rw_store_set_sync_full(e->store, 1, err);

@@ -99,9 +99,9 @@ rw_status rw_engine_model_store(rw_engine *e, const char *text, const char *note
     if (st != RW_OK) return st;
     char canon[4096];
     rw_model_format(&m, canon, sizeof canon);
-    pthread_mutex_lock(&e->store_mu);
+    rw_engine_store_lock(e);
     st = rw_store_model_put(e->store, canon, note, version, err);
-    pthread_mutex_unlock(&e->store_mu);
+    rw_engine_store_unlock(e);
     return st;
 }
 
@@ -452,7 +452,7 @@ rw_status rw_engine_rescore(rw_engine *e, const rw_rescore_params *rp, rw_rescor
     char params[512];
     run_params(params, sizeof params, rp);
     uint32_t max_id = 0;
-    pthread_mutex_lock(&e->store_mu);
+    rw_engine_store_lock(e);
     have_store = 1;
     st = load_model(e, &model, &model_version, err);
     if (st == RW_OK) st = rw_store_latest_run(e->store, &prev_run, err);
@@ -476,7 +476,7 @@ rw_status rw_engine_rescore(rw_engine *e, const rw_rescore_params *rp, rw_rescor
         st = rw_store_run_membership(e->store, prev_run, on_prev, &pc, err);
         if (st == RW_OK) st = rw_store_run_clusters(e->store, prev_run, -1.0, 0, 0, collect_prev, &prevc, err);
     }
-    pthread_mutex_unlock(&e->store_mu);
+    rw_engine_store_unlock(e);
     have_store = 0;
     if (st != RW_OK) goto done;
     stage_done(&sg, "previous run");
@@ -519,7 +519,7 @@ rw_status rw_engine_rescore(rw_engine *e, const rw_rescore_params *rp, rw_rescor
     if (st != RW_OK) goto done;
 
     /* ---- write the run ---- */
-    pthread_mutex_lock(&e->store_mu);
+    rw_engine_store_lock(e);
     have_store = 1;
     st = rw_store_begin(e->store, err);
     if (st != RW_OK) goto done;
@@ -641,7 +641,7 @@ rw_status rw_engine_rescore(rw_engine *e, const rw_rescore_params *rp, rw_rescor
     if (st == RW_OK) st = rw_store_commit(e->store, 1, err);
     in_txn = 0;
     if (st == RW_OK) stage_done(&sg, "commit");
-    pthread_mutex_unlock(&e->store_mu);
+    rw_engine_store_unlock(e);
     have_store = 0;
     /* From here on online scoring uses the new run. */
     if (st == RW_OK) {
@@ -658,7 +658,7 @@ rw_status rw_engine_rescore(rw_engine *e, const rw_rescore_params *rp, rw_rescor
     }
 done:
     if (in_txn) rw_store_rollback(e->store);
-    if (have_store) pthread_mutex_unlock(&e->store_mu);
+    if (have_store) rw_engine_store_unlock(e);
     pthread_mutex_lock(&e->gc_mu);
     e->rescoring = 0;
     pthread_mutex_unlock(&e->gc_mu);
@@ -674,9 +674,9 @@ done:
 }
 
 rw_status rw_engine_latest_run(rw_engine *e, int64_t *run, rw_err *err) {
-    pthread_mutex_lock(&e->store_mu);
+    rw_engine_store_lock(e);
     rw_status st = rw_store_latest_run(e->store, run, err);
-    pthread_mutex_unlock(&e->store_mu);
+    rw_engine_store_unlock(e);
     return st;
 }
 
@@ -689,19 +689,19 @@ static rw_status resolve_run(rw_engine *e, int64_t *run, rw_err *err) {
 
 rw_status rw_engine_clusters(rw_engine *e, int64_t run, double min_score, uint32_t cluster_id, uint64_t limit,
                              rw_status (*cb)(void *ctx, const rw_cluster_row *c), void *ctx, rw_err *err) {
-    pthread_mutex_lock(&e->store_mu);
+    rw_engine_store_lock(e);
     rw_status st = resolve_run(e, &run, err);
     if (st == RW_OK) st = rw_store_run_clusters(e->store, run, min_score, cluster_id, limit, cb, ctx, err);
-    pthread_mutex_unlock(&e->store_mu);
+    rw_engine_store_unlock(e);
     return st;
 }
 
 rw_status rw_engine_scores(rw_engine *e, int64_t run, rw_status (*cb)(void *ctx, const rw_score_row *r), void *ctx,
                            rw_err *err) {
-    pthread_mutex_lock(&e->store_mu);
+    rw_engine_store_lock(e);
     rw_status st = resolve_run(e, &run, err);
     if (st == RW_OK) st = rw_store_run_scores(e->store, run, cb, ctx, err);
-    pthread_mutex_unlock(&e->store_mu);
+    rw_engine_store_unlock(e);
     return st;
 }
 
@@ -738,9 +738,9 @@ rw_status rw_engine_fit_model(rw_engine *e, const rw_rescore_params *rp,
     rw_status st = rw_engine_need_graph(e, err);
     if (st == RW_OK) st = rw_detect_init(2, err);
     if (st == RW_OK) {
-        pthread_mutex_lock(&e->store_mu);
+        rw_engine_store_lock(e);
         st = load_model(e, &m, &version, err);
-        pthread_mutex_unlock(&e->store_mu);
+        rw_engine_store_unlock(e);
     }
     if (st != RW_OK) return st;
     pthread_rwlock_rdlock(&e->lock);
