@@ -215,6 +215,13 @@ void rw_engine_store_hand_over(rw_engine *e) {
     rw_engine_store_lock(e);
 }
 
+void rw_engine_test_chunks(rw_engine *e, uint32_t rows, rw_status (*fn)(void *ctx, int64_t run, uint64_t chunk),
+                           void *ctx) {
+    e->chunk_rows = rows;
+    e->chunk_fn = fn;
+    e->chunk_ctx = ctx;
+}
+
 rw_status rw_engine_need_graph(const rw_engine *e, rw_err *err) {
     if (e->graph) return RW_OK;
     return rw_fail(err, RW_ERR_INTERNAL, "the engine was opened without its graph (store_only)");

@@ -116,7 +116,12 @@ struct rw_engine {
     pthread_mutex_t turn_mu; /* a leaf lock: store_asks, store_gets, turn_cv */
     pthread_cond_t turn_cv;
     uint64_t store_asks, store_gets; /* rw_engine_store_lock calls begun / that got the store */
-    uint64_t events;                 /* events in the log */
+    /* Tests: rows per transaction of a run's write (0: by time) and a
+     * function called at the end of each of them (rw_engine_test_chunks). */
+    uint32_t chunk_rows;
+    rw_status (*chunk_fn)(void *ctx, int64_t run, uint64_t chunk);
+    void *chunk_ctx;
+    uint64_t events; /* events in the log */
     char *db_path;
     int readonly;
     int online_ready; /* rw_engine_online_open succeeded: close undoes it */
@@ -185,6 +190,13 @@ void rw_engine_store_unlock(rw_engine *e);
  * have had it (pthread mutexes are not fair: relocking at once would starve
  * the group commit), and takes it again. */
 void rw_engine_store_hand_over(rw_engine *e);
+
+/* Tests: a run's rows go in transactions of rows rows (0: the default, by
+ * time), and fn (NULL: none) is called at the end of each, before its
+ * commit, with the store held; a status other than RW_OK fails the write
+ * there, as a failing disk would. */
+void rw_engine_test_chunks(rw_engine *e, uint32_t rows, rw_status (*fn)(void *ctx, int64_t run, uint64_t chunk),
+                           void *ctx);
 
 /* RW_OK when the engine holds a graph, else why not (opened store-only). */
 rw_status rw_engine_need_graph(const rw_engine *e, rw_err *err);
