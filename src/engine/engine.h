@@ -88,6 +88,7 @@ typedef struct {
     uint64_t new_flagged, grown, dissolved; /* against the previous run */
     uint64_t kept_ids, prev_clusters;       /* clusters whose id carried over */
     double seconds;
+    double online_locked; /* the longest switching online scoring to the run held the write lock at a time */
 } rw_rescore_summary;
 
 /* Called after each stage ("snapshot", "communities", ...) with its time. */

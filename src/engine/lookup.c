@@ -44,7 +44,7 @@ rw_status rw_engine_account_view(rw_engine *e, const char *ext, size_t len, rw_a
     out->run = L->run;
     if (L->run && a < L->run_nodes && a < L->cap) {
         out->run_score = L->run_score[a];
-        out->run_flagged = (L->flags[a] & RW_LIVE_RUN_FLAGGED) != 0;
+        out->run_flagged = L->run_flagged[a] != 0;
         uint32_t c = L->comm[a];
         out->run_cluster = c ? L->c[c].batch_id : 0;
     }

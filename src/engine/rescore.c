@@ -793,8 +793,8 @@ rw_status rw_engine_rescore(rw_engine *e, const rw_rescore_params *rp, rw_rescor
             goto done;
         }
         for (uint32_t c = 0; c < ncomm; c++) size[c] = feat[c].accounts;
-        st = rw_engine_online_install(e, run.id, s->n, membership, ncomm, ids, size, cscore, model.threshold, d.ascore,
-                                      err);
+        st = rw_engine_online_install(e, run.id, s, membership, ncomm, ids, size, cscore, model.threshold, d.ascore,
+                                      &out->online_locked, err);
         free(size);
         if (st == RW_OK) stage_done(&sg, "online");
     }

@@ -1433,7 +1433,68 @@ Test(online, restart_does_not_change_decisions) {
     rw_engine_close(b);
 }
 
-/* ---- 9. a run written in chunks ---------------------------------------------- */
+/* ---- 9. a new run swapped in --------------------------------------------------- */
+
+/* The same history in two databases; one engine switches to its second run
+ * while running, the other is restarted after it. The switch (built outside
+ * the engine's lock, then swapped in) answers as the restart does: labels
+ * carried over, a device a benign cluster took up since its label cleared,
+ * the run's scores, flags and communities. */
+Test(online, a_new_run_answers_as_a_restart_would) {
+    rw_engine *e[2];
+    uint32_t rc[2];
+    for (int i = 0; i < 2; i++) {
+        snprintf(db, sizeof db, "%s/%c.db", dir, 'a' + i);
+        e[i] = labelled_world(rc);
+        char target[16];
+        snprintf(target, sizeof target, "%u", rc[0]);
+        label(e[i], 1, target, RW_LABEL_BENIGN);
+        label(e[i], 0, "r1-03", RW_LABEL_FRAUD);
+        for (int k = 1; k <= 2; k++)
+            rec(e[i], 1,
+                "{\"account\":\"r0-%02d\",\"ts\":%lld,\"type\":\"login\",\"ip\":\"198.51.0.%d\","
+                "\"device\":\"dev-r0-new\"}",
+                k, (long long)(T0 + 12 * DAY + k), 10 + k);
+        rec_ring_member(e[i], 1, RING, T0 + 11 * DAY);
+        cr_assert_eq(rescore(e[i]).run, 2);
+    }
+    rw_engine_close(e[1]);
+    e[1] = open_engine(0); /* b.db, restarted */
+    rw_err err = {{0}};
+    for (int i = 0; i < 2; i++) {
+        rw_attr_view av;
+        cr_assert_eq(rw_engine_attr_view(e[i], RW_KIND_DEVICE, "dev-r0-new", 10, &av, &err), RW_OK, "%s", err.msg);
+        cr_expect_eq(av.cleared, 1, "%s: the benign cluster's new device is not cleared", i ? "restart" : "switch");
+        cr_expect_eq(counters(e[i]).run, 2);
+    }
+    const char *who[] = {"r0-05", "r1-05", "r1-12", "b0007", "hh003-1"};
+    for (size_t k = 0; k < sizeof who / sizeof who[0]; k++) {
+        rw_account_view *v[2] = {view(e[0], who[k]), view(e[1], who[k])};
+        cr_expect_eq(v[0]->run_score, v[1]->run_score, "%s: run score %.4f / %.4f", who[k], v[0]->run_score,
+                     v[1]->run_score);
+        cr_expect_eq(v[0]->run_flagged, v[1]->run_flagged, "%s", who[k]);
+        cr_expect_eq(v[0]->run_cluster, v[1]->run_cluster, "%s", who[k]);
+        cr_expect_str_eq(v[0]->now.cluster, v[1]->now.cluster, "%s", who[k]);
+        free(v[0]), free(v[1]);
+    }
+    /* Signups after the switch: the same communities and run features. */
+    for (int r = 0; r < 2; r++) {
+        rw_decision d[2];
+        for (int i = 0; i < 2; i++) d[i] = joiner(e[i], r, r ? "jB" : "jA", T0 + 13 * DAY);
+        cr_expect_str_eq(d[0].cluster, d[1].cluster, "joiner of ring %d", r);
+        for (int f = RW_O_COMM_SCORE; f <= RW_O_ATTR_FLAGGED; f++)
+            if (f != RW_O_COMM_DAY) /* growth counts come from the stream, not the run */
+                cr_expect_eq(d[0].features[f], d[1].features[f], "joiner of ring %d, feature %d: %.4f / %.4f", r, f,
+                             d[0].features[f], d[1].features[f]);
+        cr_expect_eq(d[0].verdict, d[1].verdict, "joiner of ring %d: %s (%.3f, %s) / %s (%.3f, %s)", r,
+                     rw_verdict_name(d[0].verdict), d[0].score, reasons_text(&d[0]), rw_verdict_name(d[1].verdict),
+                     d[1].score, reasons_text(&d[1]));
+    }
+    rw_engine_close(e[0]);
+    rw_engine_close(e[1]);
+}
+
+/* ---- 10. a run written in chunks ---------------------------------------------- */
 
 /* A world for the chunk tests, rescored once (run 1). */
 static rw_engine *chunk_world(void) {
