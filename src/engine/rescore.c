@@ -558,9 +558,10 @@ rw_status rw_engine_rescore(rw_engine *e, const rw_rescore_params *rp, rw_rescor
     pthread_mutex_unlock(&e->gc_mu);
     if (busy) return rw_fail(err, RW_ERR_EXISTS, "a rescoring is already running");
     pthread_rwlock_rdlock(&e->lock);
-    st = rw_graph_snapshot(e->graph, &s, err);
+    st = rw_graph_snapshot_copy(e->graph, &s, err);
     uint64_t events = e->events;
     pthread_rwlock_unlock(&e->lock);
+    if (st == RW_OK) st = rw_graph_snap_index(s, err); /* signups go on meanwhile */
     if (st != RW_OK) goto done;
     stage_done(&sg, "snapshot");
 
@@ -896,7 +897,7 @@ rw_status rw_engine_fit_model(rw_engine *e, const rw_rescore_params *rp,
     }
     if (st != RW_OK) return st;
     pthread_rwlock_rdlock(&e->lock);
-    st = rw_graph_snapshot(e->graph, &s, err);
+    st = rw_graph_snapshot_copy(e->graph, &s, err);
     if (st == RW_OK && !(label = malloc((size_t)s->n + 1))) st = rw_fail(err, RW_ERR_NOMEM, "out of memory");
     for (uint32_t v = 0; st == RW_OK && v < s->n; v++) {
         label[v] = -1;
@@ -906,6 +907,7 @@ rw_status rw_engine_fit_model(rw_engine *e, const rw_rescore_params *rp,
         label[v] = (int8_t)label_of(ctx, ext, len);
     }
     pthread_rwlock_unlock(&e->lock);
+    if (st == RW_OK) st = rw_graph_snap_index(s, err);
     if (st == RW_OK) st = detect(s, rp, NULL, 0, &d, NULL, err);
     if (st != RW_OK) goto done;
     /* The cluster model also scores the strong-tie parts of mixed
