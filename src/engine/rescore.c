@@ -72,9 +72,9 @@ static void reasons_json(char *buf, size_t size, char reasons[][160], size_t n) 
     }
 }
 
-static rw_status load_model(rw_engine *e, rw_model *m, int *version, rw_err *err) {
+static rw_status load_model(rw_store *store, rw_model *m, int *version, rw_err *err) {
     char text[4096];
-    rw_status st = rw_store_model_latest(e->store, version, text, sizeof text, err);
+    rw_status st = rw_store_model_latest(store, version, text, sizeof text, err);
     if (st != RW_OK) return st;
     if (*version == 0) {
         rw_model_defaults(m);
@@ -88,7 +88,7 @@ static rw_status load_model(rw_engine *e, rw_model *m, int *version, rw_err *err
 
 rw_status rw_engine_model_text(rw_engine *e, int *version, char *text, size_t size, rw_err *err) {
     rw_model m;
-    rw_status st = load_model(e, &m, version, err);
+    rw_status st = load_model(e->store, &m, version, err);
     if (st == RW_OK) rw_model_format(&m, text, size);
     return st;
 }
@@ -545,6 +545,7 @@ rw_status rw_engine_rescore(rw_engine *e, const rw_rescore_params *rp, rw_rescor
     prev_cluster *prevc = NULL;
     int have_store = 0, have_lock = 0, reserved = 0;
     chunker w = {.e = e};
+    rw_store *rs = NULL; /* the rescoring's own read connection */
     stages sg = {e, on_stage, ctx, rw_now()};
     double t0 = sg.t;
     int64_t started = (int64_t)time(NULL);
@@ -572,11 +573,13 @@ rw_status rw_engine_rescore(rw_engine *e, const rw_rescore_params *rp, rw_rescor
     char params[512];
     run_params(params, sizeof params, rp);
     uint32_t max_id = 0;
-    rw_engine_store_lock(e);
-    have_store = 1;
-    st = load_model(e, &model, &model_version, err);
-    if (st == RW_OK) st = rw_store_latest_run(e->store, &prev_run, err);
-    if (st == RW_OK) st = rw_store_max_cluster_id(e->store, &max_id, err);
+    /* Read through a connection of its own: the previous run is a second of
+     * reading at a million accounts, which on the store's connection would
+     * hold up the group commit. */
+    st = rw_store_open(&rs, e->db_path, RW_STORE_READONLY, err);
+    if (st == RW_OK) st = load_model(rs, &model, &model_version, err);
+    if (st == RW_OK) st = rw_store_latest_run(rs, &prev_run, err);
+    if (st == RW_OK) st = rw_store_max_cluster_id(rs, &max_id, err);
     prev = calloc((size_t)s->n + 1, sizeof *prev);
     prevc = malloc(16 * sizeof *prevc);
     if (!prev || !prevc) {
@@ -587,17 +590,17 @@ rw_status rw_engine_rescore(rw_engine *e, const rw_rescore_params *rp, rw_rescor
     if (st == RW_OK && prev_run) {
         rw_run_row pr;
         char pparams[512], psummary[512];
-        st = rw_store_get_run(e->store, prev_run, &pr, pparams, psummary, sizeof pparams, err);
+        st = rw_store_get_run(rs, prev_run, &pr, pparams, psummary, sizeof pparams, err);
         same_input =
             st == RW_OK && pr.events == events && pr.model_version == model_version && !strcmp(pparams, params);
     }
     if (st == RW_OK && prev_run) {
         prev_ctx pc = {prev, s->n};
-        st = rw_store_run_membership(e->store, prev_run, on_prev, &pc, err);
-        if (st == RW_OK) st = rw_store_run_clusters(e->store, prev_run, -1.0, 0, 0, collect_prev, &prevc, err);
+        st = rw_store_run_membership(rs, prev_run, on_prev, &pc, err);
+        if (st == RW_OK) st = rw_store_run_clusters(rs, prev_run, -1.0, 0, 0, collect_prev, &prevc, err);
     }
-    rw_engine_store_unlock(e);
-    have_store = 0;
+    rw_store_close(rs);
+    rs = NULL;
     if (st != RW_OK) goto done;
     stage_done(&sg, "previous run");
 
@@ -800,6 +803,7 @@ rw_status rw_engine_rescore(rw_engine *e, const rw_rescore_params *rp, rw_rescor
         if (st == RW_OK) stage_done(&sg, "online");
     }
 done:
+    rw_store_close(rs);
     if (w.open) rw_store_rollback(e->store);
     if (reserved) {
         /* Best effort: what stays (a full disk) is invisible, and the next
@@ -892,7 +896,7 @@ rw_status rw_engine_fit_model(rw_engine *e, const rw_rescore_params *rp,
     if (st == RW_OK) st = rw_detect_init(2, err);
     if (st == RW_OK) {
         rw_engine_store_lock(e);
-        st = load_model(e, &m, &version, err);
+        st = load_model(e->store, &m, &version, err);
         rw_engine_store_unlock(e);
     }
     if (st != RW_OK) return st;
