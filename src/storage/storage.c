@@ -1,11 +1,11 @@
 /* The SQLite store: schema and migrations, the append-only write path and the
  * snapshot read path that rebuilds the in-memory graph. */
 #include <sqlite3.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -102,7 +102,7 @@ static const char *const migrations[] = {
      * Each transaction rewrites every b-tree page it touched, and rows
      * written in account order land all over an index by cluster: the two
      * by-cluster indexes made a million-account run write 1.8 GB of WAL in
-     * 8 ms transactions (215 MB in one). run_members replaces them, a table
+     * 8 ms transactions (213 MB in one). run_members replaces them, a table
      * the writer fills in its own pass in (cluster, node) order; here it is
      * filled from the stored runs, sorted once. */
     "CREATE TABLE run_writes(id INTEGER PRIMARY KEY, started_at INTEGER NOT NULL);"
@@ -540,12 +540,12 @@ rw_status rw_store_integrity_check(rw_store *s, rw_err *err) {
 
 /* ---- runs, models ------------------------------------------------------- */
 
-/* Prepares a statement used once per run or query, not per event. */
 /* Rows of a run are seen only once it is published (its runs row
  * inserted): a run written in chunks is invisible until whole. ?1 is the
  * run. */
 #define PUBLISHED " AND EXISTS (SELECT 1 FROM runs WHERE runs.id = ?1)"
 
+/* Prepares a statement used once per run or query, not per event. */
 static rw_status prepare(rw_store *s, sqlite3_stmt **st, const char *sql, rw_err *err) {
     int rc = sqlite3_prepare_v2(s->db, sql, -1, st, NULL);
     return rc == SQLITE_OK ? RW_OK : db_fail(s, err, rc, sql);
