@@ -16,7 +16,8 @@ static const char rescore_help[] =
     "usage: ringwatch rescore [--db PATH] [--key-file PATH] [--density X] [--hub-degree N] [--quiet]\n\n"
     "Takes a snapshot of the graph, runs community detection, cluster features and\n"
     "the scoring model, and writes a new run (clusters, memberships, scores,\n"
-    "reasons) in one transaction. Prints one line per stage to stderr and a summary.\n\n"
+    "reasons) in short transactions, published whole at the end: readers see all\n"
+    "of it or none. Prints one line per stage to stderr and a summary.\n\n"
     "  --density X      community density (default 4e-5; higher gives smaller communities)\n"
     "  --hub-degree N   attributes with more accounts glue nothing together (default 200)\n";
 

@@ -159,6 +159,8 @@ rw_status rw_engine_open(rw_engine **out, const rw_engine_config *cfg, rw_err *e
     e->lock_fd = -1;
     pthread_rwlock_init(&e->lock, NULL);
     pthread_mutex_init(&e->store_mu, NULL);
+    pthread_mutex_init(&e->turn_mu, NULL);
+    pthread_cond_init(&e->turn_cv, NULL);
     if (cfg->key_path) {
         key_path = strdup(cfg->key_path);
     } else {
@@ -216,9 +218,45 @@ void rw_engine_close(rw_engine *e) {
     rw_hasher_free(e->hasher);
     pthread_rwlock_destroy(&e->lock);
     pthread_mutex_destroy(&e->store_mu);
+    pthread_mutex_destroy(&e->turn_mu);
+    pthread_cond_destroy(&e->turn_cv);
     if (e->lock_fd >= 0) close(e->lock_fd); /* releases the writer lock */
     free(e->db_path);
     free(e);
+}
+
+void rw_engine_store_lock(rw_engine *e) {
+    pthread_mutex_lock(&e->turn_mu);
+    e->store_asks++;
+    pthread_mutex_unlock(&e->turn_mu);
+    pthread_mutex_lock(&e->store_mu);
+    pthread_mutex_lock(&e->turn_mu);
+    e->store_gets++;
+    pthread_cond_broadcast(&e->turn_cv);
+    pthread_mutex_unlock(&e->turn_mu);
+}
+
+void rw_engine_store_unlock(rw_engine *e) {
+    pthread_mutex_unlock(&e->store_mu);
+}
+
+void rw_engine_store_hand_over(rw_engine *e) {
+    pthread_mutex_lock(&e->turn_mu);
+    /* Read with the store held: every ask counted and not yet served is a
+     * thread queued for it now. Waiting for that many grants (not for no
+     * one asking) keeps a stream of commits from starving the writer. */
+    uint64_t want = e->store_asks;
+    pthread_mutex_unlock(&e->store_mu);
+    while (e->store_gets < want) pthread_cond_wait(&e->turn_cv, &e->turn_mu);
+    pthread_mutex_unlock(&e->turn_mu);
+    rw_engine_store_lock(e);
+}
+
+void rw_engine_test_chunks(rw_engine *e, uint32_t rows, rw_status (*fn)(void *ctx, int64_t run, uint64_t chunk),
+                           void *ctx) {
+    e->chunk_rows = rows;
+    e->chunk_fn = fn;
+    e->chunk_ctx = ctx;
 }
 
 rw_status rw_engine_need_graph(const rw_engine *e, rw_err *err) {
@@ -229,7 +267,7 @@ rw_status rw_engine_need_graph(const rw_engine *e, rw_err *err) {
 rw_status rw_engine_reload_graph(rw_engine *e, rw_err *err) {
     rw_graph *g = NULL;
     uint64_t events = 0;
-    pthread_mutex_lock(&e->store_mu);
+    rw_engine_store_lock(e);
     rw_status st = load_graph(e->store, &g, &events, err);
     if (st == RW_OK) {
         rw_graph_free(e->graph);
@@ -237,7 +275,7 @@ rw_status rw_engine_reload_graph(rw_engine *e, rw_err *err) {
         e->events = events;
         st = rw_engine_online_reload(e, err);
     }
-    pthread_mutex_unlock(&e->store_mu);
+    rw_engine_store_unlock(e);
     return st;
 }
 

@@ -92,16 +92,18 @@ typedef struct {
     uint64_t new_flagged, grown, dissolved; /* against the previous run */
     uint64_t kept_ids, prev_clusters;       /* clusters whose id carried over */
     double seconds;
+    double online_locked; /* the longest switching online scoring to the run held the write lock at a time */
 } rw_rescore_summary;
 
 /* Called after each stage ("snapshot", "communities", ...) with its time. */
 typedef void (*rw_stage_fn)(void *ctx, const char *stage, double seconds);
 
 /* Takes a snapshot of the graph, runs the detectors and the model and writes
- * a new run in one transaction (a reader sees all of it or none). Signups
- * may continue meanwhile; the run covers the events in the snapshot. Once
- * committed, online scoring uses the new run. RW_ERR_EXISTS when another
- * rescoring is running. */
+ * a new run in short transactions, between which signups are made durable,
+ * then publishes it (a reader sees all of it or none; a crash leaves the
+ * previous run the newest). Signups may continue meanwhile; the run covers
+ * the events in the snapshot. Once published, online scoring uses the new
+ * run. RW_ERR_EXISTS when another rescoring is running. */
 /* Community density: the modularity resolution is density * 2W (W the
  * total edge weight), so community sizes do not grow with the graph. */
 #define RW_DEFAULT_DENSITY 4e-5

@@ -27,23 +27,23 @@ enum { RW_LIVE_LABEL_NONE = 0, RW_LIVE_LABEL_FRAUD = 1, RW_LIVE_LABEL_BENIGN = 2
 enum {
     RW_LIVE_CLEARED = 1 << 0,       /* attribute: a benign label stops it counting */
     RW_LIVE_FRAUD_ATTR = 1 << 1,    /* attribute: used by an account labelled fraud */
-    RW_LIVE_RUN_FLAGGED = 1 << 2,   /* attribute: used by an account the newest run flagged */
     RW_LIVE_FRAUD_ACCOUNT = 1 << 3, /* account: labelled fraud (its attributes, new ones too, are tainted) */
 };
 
 /* Online scoring state, guarded by the engine's lock (written under the
  * write lock, read under the read lock). Arrays are indexed by node id. */
 typedef struct {
-    uint32_t cap;       /* nodes the per-node arrays hold */
-    uint32_t *comm;     /* community index (into c) of an account or attribute; 0: none */
-    uint8_t *flags;     /* RW_LIVE_* */
-    float *seen_score;  /* attributes: the highest online score of an account seen with it */
-    float *run_score;   /* accounts: score in the newest run (flag: RW_LIVE_RUN_FLAGGED) */
-    uint32_t run_nodes; /* nodes the newest run covered */
-    float *sub_hour;    /* subnet nodes: signups, decayed over about an hour */
-    float *sub_day;     /* ... and a day */
-    uint32_t *sub_ts;   /* event time of the last update */
-    rw_live_comm *c;    /* c[0] unused */
+    uint32_t cap;         /* nodes the per-node arrays hold */
+    uint32_t *comm;       /* community index (into c) of an account or attribute; 0: none */
+    uint8_t *flags;       /* RW_LIVE_* */
+    float *seen_score;    /* attributes: the highest online score of an account seen with it */
+    float *run_score;     /* accounts: score in the newest run */
+    uint8_t *run_flagged; /* an account the newest run flagged, or an attribute one of them uses */
+    uint32_t run_nodes;   /* nodes the newest run covered */
+    float *sub_hour;      /* subnet nodes: signups, decayed over about an hour */
+    float *sub_day;       /* ... and a day */
+    uint32_t *sub_ts;     /* event time of the last update */
+    rw_live_comm *c;      /* c[0] unused */
     uint32_t nc, ccap;
     uint32_t next_live; /* the next "live-N" */
     uint32_t placed;    /* nodes below it have been placed (bulk ingest adds nodes without) */
@@ -109,8 +109,18 @@ struct rw_engine {
     /* Writers (ingest, signups) take it exclusively; lookups share it. */
     pthread_rwlock_t lock;
     /* The store's connection is used by one thread at a time: ingest's
-     * store stage, a rescoring's run write, queries. */
+     * store stage, a rescoring's run write, queries. Taken through
+     * rw_engine_store_lock, which counts who asked (turn_mu), so that a
+     * long writer can hand it over between its transactions. */
     pthread_mutex_t store_mu;
+    pthread_mutex_t turn_mu; /* a leaf lock: store_asks, store_gets, turn_cv */
+    pthread_cond_t turn_cv;
+    uint64_t store_asks, store_gets; /* rw_engine_store_lock calls begun / that got the store */
+    /* Tests: rows per transaction of a run's write (0: by time) and a
+     * function called at the end of each of them (rw_engine_test_chunks). */
+    uint32_t chunk_rows;
+    rw_status (*chunk_fn)(void *ctx, int64_t run, uint64_t chunk);
+    void *chunk_ctx;
     uint64_t events; /* events in the log */
     char *db_path;
     int lock_fd; /* the writer lock, or -1 */
@@ -173,6 +183,22 @@ rw_status rw_engine_write_ops(rw_store *s, const rw_store_ops *ops, rw_err *err)
 rw_status rw_engine_apply(rw_engine *e, const rw_hevent *ev, const char *account, uint32_t *account_node,
                           rw_store_ops *ops, rw_apply_delta *d, rw_err *err);
 
+/* store_mu, counted: see rw_engine.store_mu. */
+void rw_engine_store_lock(rw_engine *e);
+void rw_engine_store_unlock(rw_engine *e);
+/* Called with the store held by a thread that will keep writing (a run's
+ * chunks): releases it, waits until as many threads as had asked for it
+ * have had it (pthread mutexes are not fair: relocking at once would starve
+ * the group commit), and takes it again. */
+void rw_engine_store_hand_over(rw_engine *e);
+
+/* Tests: a run's rows go in transactions of rows rows (0: the default, by
+ * time), and fn (NULL: none) is called at the end of each, before its
+ * commit, with the store held; a status other than RW_OK fails the write
+ * there, as a failing disk would. */
+void rw_engine_test_chunks(rw_engine *e, uint32_t rows, rw_status (*fn)(void *ctx, int64_t run, uint64_t chunk),
+                           void *ctx);
+
 /* RW_OK when the engine holds a graph, else why not (opened store-only). */
 rw_status rw_engine_need_graph(const rw_engine *e, rw_err *err);
 
@@ -184,12 +210,15 @@ void rw_engine_prefetch(rw_engine *e, const rw_hevent *ev, const char *account);
 rw_status rw_engine_online_open(rw_engine *e, rw_err *err);
 void rw_engine_online_close(rw_engine *e);
 /* Installs a new run for online scoring: membership[v] is the community of
- * node v of the snapshot (n nodes), ids[c] its cluster id in the run,
- * size[c] its accounts, score[c] its score, ascore[v] (NULL: none) the
- * score of account v (flagged at threshold). Takes the write lock. */
-rw_status rw_engine_online_install(rw_engine *e, int64_t run, uint32_t n, const uint32_t *membership, uint32_t ncomm,
-                                   const uint32_t *ids, const uint32_t *size, const double *score, double threshold,
-                                   const double *ascore, rw_err *err);
+ * node v of the snapshot s, ids[c] its cluster id in the run, size[c] its
+ * accounts, score[c] its score, ascore[v] (NULL: none) the score of account
+ * v (flagged at threshold). Builds the run's part without the engine's lock,
+ * then takes the write lock to swap it in and carry over what signups
+ * changed meanwhile; *locked: the longest it held that lock at a time
+ * (seconds). */
+rw_status rw_engine_online_install(rw_engine *e, int64_t run, const rw_graph_snap *s, const uint32_t *membership,
+                                   uint32_t ncomm, const uint32_t *ids, const uint32_t *size, const double *score,
+                                   double threshold, const double *ascore, double *locked, rw_err *err);
 /* The live decision for account a at time ts, without recording anything.
  * Call under the engine's lock. */
 void rw_engine_live_decision(const rw_engine *e, uint32_t a, int64_t ts, rw_decision *d);

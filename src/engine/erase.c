@@ -103,9 +103,9 @@ static rw_status erase(rw_engine *e, const char *ext, size_t len, int64_t cutoff
     if (st == RW_OK) st = select_nodes(e->graph, only, cutoff, &acc, &attr, err);
     rw_store_erased n = {0};
     if (st == RW_OK) {
-        pthread_mutex_lock(&e->store_mu);
+        rw_engine_store_lock(e);
         st = rw_store_erase(e->store, acc.v, acc.n, attr.v, attr.n, cutoff, rw_graph_node_count(e->graph), &n, err);
-        pthread_mutex_unlock(&e->store_mu);
+        rw_engine_store_unlock(e);
     }
     /* Whatever the WAL truncation said, a committed erasure is rebuilt into
      * memory: the old graph would hand the erased ids out as live nodes. */

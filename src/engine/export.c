@@ -330,9 +330,9 @@ rw_status rw_engine_cluster_graph(rw_engine *e, rw_cluster_graph **out, const rw
     if (b.max_nodes > UINT32_MAX - 1) b.max_nodes = UINT32_MAX - 1; /* indexes are uint32 */
     if (!(b.g = calloc(1, sizeof *b.g))) return rw_fail(err, RW_ERR_NOMEM, "out of memory");
 
-    pthread_mutex_lock(&e->store_mu);
+    rw_engine_store_lock(e);
     st = read_run(e, &b);
-    pthread_mutex_unlock(&e->store_mu);
+    rw_engine_store_unlock(e);
     if (st != RW_OK) goto done;
 
     pthread_rwlock_rdlock(&e->lock);

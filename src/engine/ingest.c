@@ -331,7 +331,7 @@ static void *store_main(void *arg) {
     uint64_t pending = 0;
     int in_txn = 0;
     batch *b;
-    pthread_mutex_lock(&p->e->store_mu);
+    rw_engine_store_lock(p->e);
     while ((b = take(p, &p->applied, &p->apply_done)) != NULL) {
         if (p->store_status == RW_OK) {
             rw_status st = RW_OK;
@@ -361,7 +361,7 @@ static void *store_main(void *arg) {
     } else if (in_txn) {
         rw_store_rollback(s);
     }
-    pthread_mutex_unlock(&p->e->store_mu);
+    rw_engine_store_unlock(p->e);
     return NULL;
 }
 

@@ -44,7 +44,7 @@ rw_status rw_engine_account_view(rw_engine *e, const char *ext, size_t len, rw_a
     out->run = L->run;
     if (L->run && a < L->run_nodes && a < L->cap) {
         out->run_score = L->run_score[a];
-        out->run_flagged = (L->flags[a] & RW_LIVE_RUN_FLAGGED) != 0;
+        out->run_flagged = L->run_flagged[a] != 0;
         uint32_t c = L->comm[a];
         out->run_cluster = c ? L->c[c].batch_id : 0;
     }
@@ -115,20 +115,20 @@ static rw_status newest(rw_engine *e, int64_t *run, rw_err *err) {
 rw_status rw_engine_clusters_page(rw_engine *e, int64_t run, double min_score, double after_score, uint32_t after_id,
                                   uint64_t limit, rw_status (*cb)(void *ctx, const rw_cluster_row *c), void *ctx,
                                   rw_err *err) {
-    pthread_mutex_lock(&e->store_mu);
+    rw_engine_store_lock(e);
     rw_status st = newest(e, &run, err);
     if (st == RW_OK && run)
         st = rw_store_run_clusters_page(e->store, run, min_score, after_score, after_id, limit, cb, ctx, err);
-    pthread_mutex_unlock(&e->store_mu);
+    rw_engine_store_unlock(e);
     return st;
 }
 
 rw_status rw_engine_cluster_members(rw_engine *e, int64_t run, uint32_t id, uint64_t limit,
                                     rw_status (*cb)(void *ctx, const rw_score_row *r), void *ctx, rw_err *err) {
-    pthread_mutex_lock(&e->store_mu);
+    rw_engine_store_lock(e);
     rw_status st = newest(e, &run, err);
     if (st == RW_OK && run) st = rw_store_cluster_members(e->store, run, id, limit, cb, ctx, err);
-    pthread_mutex_unlock(&e->store_mu);
+    rw_engine_store_unlock(e);
     return st;
 }
 
@@ -160,10 +160,10 @@ rw_status rw_engine_cluster_attrs(rw_engine *e, int64_t run, uint32_t id, uint64
     if (st != RW_OK) return st;
     node_list l = {0};
     rw_attr_brief *b = NULL;
-    pthread_mutex_lock(&e->store_mu);
+    rw_engine_store_lock(e);
     st = newest(e, &run, err);
     if (st == RW_OK && run) st = rw_store_cluster_attributes(e->store, run, id, collect_node, &l, err);
-    pthread_mutex_unlock(&e->store_mu);
+    rw_engine_store_unlock(e);
     if (st == RW_ERR_NOMEM) rw_fail(err, st, "out of memory");
     if (st != RW_OK || !l.n) goto done;
     b = malloc(l.n * sizeof *b);
@@ -218,11 +218,11 @@ rw_status rw_engine_label(rw_engine *e, int on_cluster, const char *target, size
         if (v == 0 || v > UINT32_MAX) return rw_fail(err, RW_ERR_NOTFOUND, "no such cluster");
         node = (int64_t)v;
         int found = 0;
-        pthread_mutex_lock(&e->store_mu);
+        rw_engine_store_lock(e);
         st = rw_store_latest_run(e->store, &run, err);
         if (st == RW_OK && run)
             st = rw_store_run_clusters(e->store, run, -1.0, (uint32_t)v, 1, cluster_exists, &found, err);
-        pthread_mutex_unlock(&e->store_mu);
+        rw_engine_store_unlock(e);
         if (st != RW_OK) return st;
         if (!found) return rw_fail(err, RW_ERR_NOTFOUND, "no cluster %llu in the newest run", (unsigned long long)v);
     } else {
@@ -235,10 +235,10 @@ rw_status rw_engine_label(rw_engine *e, int on_cluster, const char *target, size
     /* The write lock is held across the store and the live state, so a
      * signup sees the label either nowhere or everywhere. */
     pthread_rwlock_wrlock(&e->lock);
-    pthread_mutex_lock(&e->store_mu);
+    rw_engine_store_lock(e);
     st = rw_store_put_label(e->store, on_cluster ? "cluster" : "account", node, run,
                             label == RW_LABEL_FRAUD ? "fraud" : "benign", note, id, err);
-    pthread_mutex_unlock(&e->store_mu);
+    rw_engine_store_unlock(e);
     if (st == RW_OK) rw_engine_live_label(e, on_cluster, (uint32_t)node, label == RW_LABEL_FRAUD);
     pthread_rwlock_unlock(&e->lock);
     return st;

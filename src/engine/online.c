@@ -35,13 +35,14 @@ static double decay(double value, int64_t from, int64_t to, double tau) {
 typedef struct {
     size_t off;  /* of the pointer in rw_live */
     size_t size; /* of an element */
+    int per_run; /* a new run replaces it (built outside the lock); the others carry over */
 } node_array;
 
 static const node_array node_arrays[] = {
-    {offsetof(rw_live, comm), sizeof(uint32_t)},    {offsetof(rw_live, flags), sizeof(uint8_t)},
-    {offsetof(rw_live, seen_score), sizeof(float)}, {offsetof(rw_live, run_score), sizeof(float)},
-    {offsetof(rw_live, sub_hour), sizeof(float)},   {offsetof(rw_live, sub_day), sizeof(float)},
-    {offsetof(rw_live, sub_ts), sizeof(uint32_t)},
+    {offsetof(rw_live, comm), sizeof(uint32_t), 1},    {offsetof(rw_live, flags), sizeof(uint8_t), 0},
+    {offsetof(rw_live, seen_score), sizeof(float), 0}, {offsetof(rw_live, run_score), sizeof(float), 1},
+    {offsetof(rw_live, sub_hour), sizeof(float), 0},   {offsetof(rw_live, sub_day), sizeof(float), 0},
+    {offsetof(rw_live, sub_ts), sizeof(uint32_t), 0},  {offsetof(rw_live, run_flagged), sizeof(uint8_t), 1},
 };
 #define NODE_ARRAYS (sizeof node_arrays / sizeof node_arrays[0])
 
@@ -55,19 +56,25 @@ static void live_free(rw_live *L) {
     memset(L, 0, sizeof *L);
 }
 
+/* Grows *p from old to cap (>= old) elements of size bytes, the new ones
+ * zero. Returns 0 on success (*p unchanged on failure). */
+static int array_grow(void **p, size_t size, uint32_t old, uint32_t cap) {
+    if (cap <= old && *p) return 0;
+    char *q = realloc(*p, (size_t)cap * size);
+    if (!q) return -1;
+    memset(q + (size_t)old * size, 0, (size_t)(cap - old) * size);
+    *p = q;
+    return 0;
+}
+
 /* Makes room for nodes [0, n); new entries are zero. Returns 0 on success. */
 static int live_grow(rw_live *L, uint32_t n) {
     if (n <= L->cap) return 0;
     uint32_t cap = L->cap ? L->cap : 1024;
     while (cap < n) cap = cap > UINT32_MAX / 2 ? UINT32_MAX : cap * 2;
-    for (size_t i = 0; i < NODE_ARRAYS; i++) {
-        void **p = node_array_at(L, i);
-        size_t size = node_arrays[i].size;
-        char *q = realloc(*p, (size_t)cap * size);
-        if (!q) return -1; /* the grown ones are kept; cap is not raised */
-        memset(q + (size_t)L->cap * size, 0, (size_t)(cap - L->cap) * size);
-        *p = q;
-    }
+    for (size_t i = 0; i < NODE_ARRAYS; i++)
+        if (array_grow(node_array_at(L, i), node_arrays[i].size, L->cap, cap) != 0)
+            return -1; /* the grown ones are kept; cap is not raised */
     L->cap = cap;
     return 0;
 }
@@ -337,7 +344,7 @@ static void live_score(const rw_engine *e, uint32_t a, int64_t ts, int signup, r
         if (L->flags[x] & RW_LIVE_FRAUD_ATTR) r.fraud_attr = 1;
         uint32_t deg = rw_graph_degree(e->graph, x);
         if (deg <= L->hub_degree) {
-            if (L->flags[x] & RW_LIVE_RUN_FLAGGED) f[RW_O_ATTR_FLAGGED] = 1;
+            if (L->run_flagged[x]) f[RW_O_ATTR_FLAGGED] = 1;
             if (L->seen_score[x] > f[RW_O_ATTR_ONLINE]) f[RW_O_ATTR_ONLINE] = L->seen_score[x];
         }
         if (deg > L->hub_degree) {
@@ -483,7 +490,7 @@ static void *committer_main(void *arg) {
         pthread_mutex_unlock(&e->gc_mu);
 
         rw_err err = {{0}};
-        pthread_mutex_lock(&e->store_mu);
+        rw_engine_store_lock(e);
         rw_status st = rw_store_begin(e->store, &err);
         if (st == RW_OK) {
             st = rw_engine_write_ops(e->store, &writing, &err);
@@ -492,7 +499,7 @@ static void *committer_main(void *arg) {
             else
                 rw_store_rollback(e->store);
         }
-        pthread_mutex_unlock(&e->store_mu);
+        rw_engine_store_unlock(e);
         rw_store_ops_clear(&writing);
         if (st != RW_OK) {
             /* Memory is ahead of disk: fail everything not yet durable and
@@ -671,14 +678,14 @@ rw_status rw_engine_probe_store(rw_engine *e, rw_err *err) {
     /* After a failed commit nothing may be written until a client tries,
      * and a balancer that stops sending on 503 never would: a one-row
      * durable write tells whether space (or the disk) is back. */
-    pthread_mutex_lock(&e->store_mu);
+    rw_engine_store_lock(e);
     rw_status st = rw_store_begin(e->store, err);
     if (st == RW_OK) st = rw_store_probe(e->store, err);
     if (st == RW_OK)
         st = rw_store_commit(e->store, 1, err);
     else
         rw_store_rollback(e->store);
-    pthread_mutex_unlock(&e->store_mu);
+    rw_engine_store_unlock(e);
     if (st == RW_OK) {
         pthread_mutex_lock(&e->gc_mu);
         e->store_ok = 1;
@@ -801,7 +808,8 @@ static void mark_run_flagged(const rw_engine *e, rw_live *L, uint32_t a) {
     uint32_t nedges = 0;
     const rw_edge *ed = rw_graph_account_edges(e->graph, a, &nedges);
     for (uint32_t i = 0; i < nedges; i++)
-        if (rw_graph_degree(e->graph, ed[i].attr) <= L->hub_degree) L->flags[ed[i].attr] |= RW_LIVE_RUN_FLAGGED;
+        if (ed[i].attr < L->cap && rw_graph_degree(e->graph, ed[i].attr) <= L->hub_degree)
+            L->run_flagged[ed[i].attr] = 1;
 }
 
 typedef struct {
@@ -814,7 +822,7 @@ static rw_status on_run_score(void *ctx, const rw_score_row *r) {
     if (r->account >= fc->L->cap) return RW_OK;
     fc->L->run_score[r->account] = (float)r->score;
     if (r->flagged) {
-        fc->L->flags[r->account] |= RW_LIVE_RUN_FLAGGED;
+        fc->L->run_flagged[r->account] = 1;
         mark_run_flagged(fc->e, fc->L, r->account);
     }
     return RW_OK;
@@ -899,20 +907,11 @@ static void live_defaults(rw_live *L, const rw_live *prev) {
     L->next_live = prev ? prev->next_live : 0;
 }
 
-/* Swaps in L; for a new run (keep) also keeps the subnet velocities (they
- * do not depend on the run) and re-places the accounts newer than it. */
-static void live_swap(rw_engine *e, rw_live *L, uint32_t covered, int keep_velocity) {
-    rw_live *old = &e->live;
-    uint32_t keep = old->cap < L->cap ? old->cap : L->cap;
-    if (keep && keep_velocity) {
-        memcpy(L->sub_hour, old->sub_hour, (size_t)keep * sizeof *L->sub_hour);
-        memcpy(L->sub_day, old->sub_day, (size_t)keep * sizeof *L->sub_day);
-        memcpy(L->sub_ts, old->sub_ts, (size_t)keep * sizeof *L->sub_ts);
-    }
-    live_free(old);
+/* Swaps in L (the state rebuilt from the store). */
+static void live_swap(rw_engine *e, rw_live *L) {
+    live_free(&e->live);
     e->live = *L;
     memset(L, 0, sizeof *L);
-    if (keep_velocity) place_rest(e, covered); /* out of memory leaves them unplaced: scored without a community */
 }
 
 rw_status rw_engine_online_reload(rw_engine *e, rw_err *err) {
@@ -923,75 +922,207 @@ rw_status rw_engine_online_reload(rw_engine *e, rw_err *err) {
         live_free(&L);
         return st;
     }
-    live_swap(e, &L, 0, 0);
+    live_swap(e, &L);
     return rebuild_history(e, err);
 }
 
-rw_status rw_engine_online_install(rw_engine *e, int64_t run, uint32_t n, const uint32_t *membership, uint32_t ncomm,
-                                   const uint32_t *ids, const uint32_t *size, const double *score, double threshold,
-                                   const double *ascore, rw_err *err) {
-    rw_status st = RW_OK;
-    rw_live L = {0};
-    uint32_t *by_comm = calloc((size_t)ncomm + 1, sizeof *by_comm);
-    if (!by_comm) return rw_fail(err, RW_ERR_NOMEM, "out of memory");
-    pthread_rwlock_wrlock(&e->lock);
-    live_defaults(&L, &e->live);
-    L.run = run;
-    if (live_grow(&L, rw_graph_node_count(e->graph) + 1) != 0) {
-        st = rw_fail(err, RW_ERR_NOMEM, "out of memory for online scoring");
-        goto done;
-    }
+/* A new run's share of the live state, built outside the engine's lock from
+ * the run and its snapshot: what the run decides (batch communities,
+ * membership, run scores and flags). What signups keep changing (labels and
+ * other per-node flags, remembered scores, subnet velocities, community
+ * growth) is carried over under the lock, mostly by moving pointers. */
+typedef struct {
+    rw_live L;         /* the per-run arrays and c built; the carried-over arrays NULL */
+    uint32_t *flagged; /* the accounts the run flagged */
+    uint32_t nflagged;
+    uint32_t *by_id; /* [nid] cluster id -> index in L.c (0: none) */
+    uint32_t nid;
+    uint32_t *first; /* [L.nc + 1] attributes of community k: attrs[first[k] .. first[k + 1]) */
+    uint32_t *attrs;
+} run_part;
+
+static void run_part_free(run_part *p) {
+    live_free(&p->L);
+    free(p->flagged);
+    free(p->by_id);
+    free(p->first);
+    free(p->attrs);
+    memset(p, 0, sizeof *p);
+}
+
+/* Builds p without the engine's lock. cap: the live arrays' size now (so
+ * the swap need not grow them). Membership as a restart builds it from the
+ * stored run (rw_store_run_membership): accounts of clusters, and their
+ * attributes the snapshot saw with two accounts or more. */
+static rw_status run_part_build(run_part *p, uint32_t cap, const rw_graph_snap *s, const uint32_t *membership,
+                                uint32_t ncomm, const uint32_t *ids, const uint32_t *size, const double *score,
+                                double threshold, const double *ascore, rw_err *err) {
+    rw_live *L = &p->L;
+    uint32_t n = s->n, *by_comm = NULL;
+    if (cap < n + 1) cap = n + 1;
+    L->cap = cap;
+    for (size_t i = 0; i < NODE_ARRAYS; i++)
+        if (node_arrays[i].per_run && !(*node_array_at(L, i) = calloc(cap, node_arrays[i].size))) goto nomem;
+    by_comm = calloc((size_t)ncomm + 1, sizeof *by_comm);
+    uint32_t max_id = 0;
+    for (uint32_t c = 0; c < ncomm; c++)
+        if (size[c] >= 2 && ids[c] > max_id) max_id = ids[c];
+    p->nid = max_id + 1;
+    p->by_id = calloc(p->nid, sizeof *p->by_id);
+    if (!by_comm || !p->by_id) goto nomem;
     for (uint32_t c = 0; c < ncomm; c++) {
         if (size[c] < 2) continue;
         rw_live_comm nc = {.batch_id = ids[c], .size = size[c], .run_score = (float)score[c]};
         nc.run_flagged = score[c] >= threshold;
-        if (!(by_comm[c] = comm_add(&L, &nc))) {
-            st = rw_fail(err, RW_ERR_NOMEM, "out of memory for online scoring");
-            goto done;
-        }
+        if (!(by_comm[c] = comm_add(L, &nc))) goto nomem;
+        p->by_id[ids[c]] = by_comm[c];
     }
-    /* Recent growth carries over by cluster id. */
-    for (uint32_t c = 1; c < e->live.nc; c++) {
-        const rw_live_comm *o = &e->live.c[c];
-        if (!o->batch_id) continue;
-        for (uint32_t k = 1; k < L.nc; k++)
-            if (L.c[k].batch_id == o->batch_id) {
-                L.c[k].day = o->day, L.c[k].day_ts = o->day_ts, L.c[k].label = o->label;
-                break;
-            }
-    }
-    for (uint32_t v = 0; v < n && v < L.cap; v++) {
+    uint32_t nattr = 0;
+    for (uint32_t v = 0; v < n; v++) {
         uint32_t c = membership[v];
-        if (c < ncomm && by_comm[c] && rw_graph_kind(e->graph, v) != RW_KIND_SUBNET &&
-            (rw_graph_kind(e->graph, v) == RW_KIND_ACCOUNT || rw_graph_degree(e->graph, v) >= 2))
-            L.comm[v] = by_comm[c];
-    }
-    /* Per-node flags (labels) and remembered scores stay with their nodes;
-     * the run's flags are the new run's. */
-    uint32_t keep = e->live.cap < L.cap ? e->live.cap : L.cap;
-    for (uint32_t v = 0; v < keep; v++) L.flags[v] = e->live.flags[v] & (uint8_t)~RW_LIVE_RUN_FLAGGED;
-    memcpy(L.seen_score, e->live.seen_score, (size_t)keep * sizeof *L.seen_score);
-    for (uint32_t v = 0; ascore && v < n && v < L.cap; v++)
-        if (rw_graph_kind(e->graph, v) == RW_KIND_ACCOUNT) { /* every account has a score (flagged neighbours) */
-            L.run_score[v] = (float)ascore[v];
-            if (ascore[v] >= threshold) {
-                L.flags[v] |= RW_LIVE_RUN_FLAGGED;
-                mark_run_flagged(e, &L, v);
-            }
+        if (c >= ncomm || !by_comm[c] || s->kind[v] == RW_KIND_SUBNET) continue;
+        if (s->kind[v] == RW_KIND_ACCOUNT) {
+            L->comm[v] = by_comm[c];
+        } else if (rw_graph_snap_degree(s, v) >= 2) {
+            L->comm[v] = by_comm[c];
+            nattr++;
         }
-    L.run_nodes = n;
-    live_swap(e, &L, n, 1);
-    /* A benign label covers the attributes its cluster has now, new ones
-     * included. */
-    for (uint32_t v = 0; v < e->live.cap && v < rw_graph_node_count(e->graph); v++) {
-        uint32_t c = e->live.comm[v];
-        if (c && e->live.c[c].label == RW_LIVE_LABEL_BENIGN && rw_graph_kind(e->graph, v) != RW_KIND_ACCOUNT)
-            e->live.flags[v] |= RW_LIVE_CLEARED;
+    }
+    /* Each community's attributes (for a benign label carried over), as
+     * compressed rows: counts, their running sums, the fill (which moves
+     * first[k] to where k + 1 starts), and a shift back. */
+    p->first = calloc((size_t)L->nc + 1, sizeof *p->first);
+    p->attrs = malloc(((size_t)nattr + 1) * sizeof *p->attrs);
+    if (!p->first || !p->attrs) goto nomem;
+    for (uint32_t v = 0; v < n; v++)
+        if (L->comm[v] && s->kind[v] != RW_KIND_ACCOUNT) p->first[L->comm[v]]++;
+    for (uint32_t k = 0, at = 0; k <= L->nc; k++) {
+        uint32_t cnt = k < L->nc ? p->first[k] : 0;
+        p->first[k] = at;
+        at += cnt;
+    }
+    for (uint32_t v = 0; v < n; v++)
+        if (L->comm[v] && s->kind[v] != RW_KIND_ACCOUNT) p->attrs[p->first[L->comm[v]]++] = v;
+    for (uint32_t k = L->nc; k > 0; k--) p->first[k] = p->first[k - 1];
+    p->first[0] = 0;
+    uint32_t nflag = 0;
+    for (uint32_t v = 0; ascore && v < n; v++)
+        if (s->kind[v] == RW_KIND_ACCOUNT) { /* every account has a score (flagged neighbours) */
+            L->run_score[v] = (float)ascore[v];
+            nflag += ascore[v] >= threshold;
+        }
+    p->flagged = malloc(((size_t)nflag + 1) * sizeof *p->flagged);
+    if (!p->flagged) goto nomem;
+    for (uint32_t v = 0; ascore && v < n; v++) {
+        if (s->kind[v] != RW_KIND_ACCOUNT || ascore[v] < threshold) continue;
+        p->flagged[p->nflagged++] = v;
+        L->run_flagged[v] = 1;
+        for (uint64_t k = s->off[v]; k < s->off[v + 1]; k++)
+            if (rw_graph_snap_degree(s, s->nbr[k]) <= HUB_DEGREE) L->run_flagged[s->nbr[k]] = 1;
+    }
+    free(by_comm);
+    return RW_OK;
+nomem:
+    free(by_comm);
+    return rw_fail(err, RW_ERR_NOMEM, "out of memory for online scoring");
+}
+
+/* Under the write lock: gives p's arrays and the carried-over ones one
+ * capacity, then moves the carried-over ones into p->L (old keeps the rest,
+ * to be freed). Returns 0 on success; on failure nothing has moved. */
+static int run_part_adopt(run_part *p, rw_live *old, uint32_t nodes) {
+    uint32_t cap = p->L.cap > old->cap ? p->L.cap : old->cap;
+    if (cap < nodes + 1) cap = nodes + 1;
+    for (size_t i = 0; i < NODE_ARRAYS; i++) {
+        rw_live *from = node_arrays[i].per_run ? &p->L : old;
+        if (array_grow(node_array_at(from, i), node_arrays[i].size, from->cap, cap) != 0) return -1;
+    }
+    old->cap = p->L.cap = cap; /* every array of both holds cap now */
+    for (size_t i = 0; i < NODE_ARRAYS; i++) {
+        if (node_arrays[i].per_run) continue;
+        *node_array_at(&p->L, i) = *node_array_at(old, i);
+        *node_array_at(old, i) = NULL;
+    }
+    return 0;
+}
+
+/* Flagged accounts looked at per hold of the write lock, after the swap. */
+#define MARK_SLICE 4096
+
+rw_status rw_engine_online_install(rw_engine *e, int64_t run, const rw_graph_snap *s, const uint32_t *membership,
+                                   uint32_t ncomm, const uint32_t *ids, const uint32_t *size, const double *score,
+                                   double threshold, const double *ascore, double *locked, rw_err *err) {
+    run_part p = {0};
+    rw_live gone = {0}; /* the old run's arrays, freed once the lock is released */
+    *locked = 0;
+    pthread_rwlock_rdlock(&e->lock);
+    uint32_t cap = e->live.cap; /* only grows: read once, so the swap rarely grows an array */
+    pthread_rwlock_unlock(&e->lock);
+    rw_status st = run_part_build(&p, cap, s, membership, ncomm, ids, size, score, threshold, ascore, err);
+    if (st != RW_OK) {
+        run_part_free(&p);
+        return st;
+    }
+    uint32_t n = s->n;
+    pthread_rwlock_wrlock(&e->lock);
+    double t0 = rw_now();
+    rw_live *old = &e->live, *L = &p.L;
+    uint32_t nodes = rw_graph_node_count(e->graph);
+    if (run_part_adopt(&p, old, nodes) != 0) {
+        st = rw_fail(err, RW_ERR_NOMEM, "out of memory for online scoring");
+        goto done;
+    }
+    live_defaults(L, old);
+    L->run = run;
+    L->run_nodes = n;
+    /* Recent growth and labels carry over by cluster id. */
+    int benign = 0;
+    for (uint32_t c = 1; c < old->nc; c++) {
+        const rw_live_comm *o = &old->c[c];
+        uint32_t k = o->batch_id && o->batch_id < p.nid ? p.by_id[o->batch_id] : 0;
+        if (!k) continue;
+        L->c[k].day = o->day, L->c[k].day_ts = o->day_ts, L->c[k].label = o->label;
+        benign |= o->label == RW_LIVE_LABEL_BENIGN;
+    }
+    uint32_t run_nc = L->nc;
+    gone = *old; /* what is left of it: the old run's arrays */
+    e->live = *L;
+    memset(L, 0, sizeof *L);
+    L = &e->live;
+    place_rest(e, n); /* out of memory leaves them unplaced: scored without a community */
+    /* A benign label covers the attributes its cluster has now: the run's,
+     * and those the accounts placed since brought to it. */
+    for (uint32_t k = 1; benign && k < run_nc; k++)
+        if (L->c[k].label == RW_LIVE_LABEL_BENIGN)
+            for (uint32_t i = p.first[k]; i < p.first[k + 1]; i++) L->flags[p.attrs[i]] |= RW_LIVE_CLEARED;
+    for (uint32_t a = n; benign && a < L->placed && a < L->cap; a++) {
+        if (rw_graph_kind(e->graph, a) != RW_KIND_ACCOUNT) continue;
+        uint32_t nedges = 0;
+        const rw_edge *ed = rw_graph_account_edges(e->graph, a, &nedges);
+        for (uint32_t i = 0; i < nedges; i++) {
+            uint32_t c = L->comm[ed[i].attr];
+            if (c && L->c[c].label == RW_LIVE_LABEL_BENIGN) L->flags[ed[i].attr] |= RW_LIVE_CLEARED;
+        }
     }
 done:
+    *locked = rw_now() - t0;
     pthread_rwlock_unlock(&e->lock);
-    free(by_comm);
-    live_free(&L);
+    live_free(&gone);
+    /* Attributes a flagged account took up since the snapshot are the run's
+     * too (a restart marks them from the graph): in slices of the lock, as
+     * looking at every flagged account takes milliseconds. */
+    for (uint32_t i = 0; st == RW_OK && i < p.nflagged;) {
+        pthread_rwlock_wrlock(&e->lock);
+        double t1 = rw_now();
+        for (uint32_t end = i + MARK_SLICE; i < p.nflagged && i < end; i++) {
+            uint32_t a = p.flagged[i];
+            if (rw_graph_degree(e->graph, a) != rw_graph_snap_degree(s, a)) mark_run_flagged(e, &e->live, a);
+        }
+        double held = rw_now() - t1;
+        pthread_rwlock_unlock(&e->lock);
+        if (held > *locked) *locked = held;
+    }
+    run_part_free(&p);
     return st;
 }
 
@@ -1004,9 +1135,9 @@ rw_status rw_engine_online_open(rw_engine *e, rw_err *err) {
     if (!e->graph) return RW_OK;
     rw_status st = RW_OK;
     pthread_rwlock_wrlock(&e->lock);
-    pthread_mutex_lock(&e->store_mu);
+    rw_engine_store_lock(e);
     st = rw_engine_online_reload(e, err);
-    pthread_mutex_unlock(&e->store_mu);
+    rw_engine_store_unlock(e);
     pthread_rwlock_unlock(&e->lock);
     if (st != RW_OK || !e->hasher || e->readonly) return st;
     st = rw_store_set_sync_full(e->store, 1, err);

@@ -1,5 +1,5 @@
 /* Batch rescoring: snapshot, communities, features, model, stable cluster
- * ids, and one transaction that writes the run. */
+ * ids, and the run written in chunks and published whole. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,9 +72,9 @@ static void reasons_json(char *buf, size_t size, char reasons[][160], size_t n) 
     }
 }
 
-static rw_status load_model(rw_engine *e, rw_model *m, int *version, rw_err *err) {
+static rw_status load_model(rw_store *store, rw_model *m, int *version, rw_err *err) {
     char text[4096];
-    rw_status st = rw_store_model_latest(e->store, version, text, sizeof text, err);
+    rw_status st = rw_store_model_latest(store, version, text, sizeof text, err);
     if (st != RW_OK) return st;
     if (*version == 0) {
         rw_model_defaults(m);
@@ -88,7 +88,7 @@ static rw_status load_model(rw_engine *e, rw_model *m, int *version, rw_err *err
 
 rw_status rw_engine_model_text(rw_engine *e, int *version, char *text, size_t size, rw_err *err) {
     rw_model m;
-    rw_status st = load_model(e, &m, version, err);
+    rw_status st = load_model(e->store, &m, version, err);
     if (st == RW_OK) rw_model_format(&m, text, size);
     return st;
 }
@@ -99,9 +99,9 @@ rw_status rw_engine_model_store(rw_engine *e, const char *text, const char *note
     if (st != RW_OK) return st;
     char canon[4096];
     rw_model_format(&m, canon, sizeof canon);
-    pthread_mutex_lock(&e->store_mu);
+    rw_engine_store_lock(e);
     st = rw_store_model_put(e->store, canon, note, version, err);
-    pthread_mutex_unlock(&e->store_mu);
+    rw_engine_store_unlock(e);
     return st;
 }
 
@@ -437,15 +437,135 @@ static rw_status model_stage(const rw_graph_snap *s, const rw_model *m, detectio
     return RW_OK;
 }
 
+/* A run is written in chunks, each one short unsynced transaction, so the
+ * group commit (signups made durable) waits for one chunk at most, not for
+ * the whole run: a chunk ends after CHUNK_SECONDS or CHUNK_ROWS rows, then
+ * the store is handed to whoever asked for it meanwhile. The store's
+ * connection does not checkpoint while a run is written (a commit of the
+ * group commit would copy the run's pages into the database while holding
+ * the store): every CHECKPOINT_SECONDS the writer does, with the store
+ * released. */
+#define CHUNK_SECONDS      0.008
+#define CHUNK_ROWS         65536
+#define CHUNK_CHECK        64 /* rows between two looks at the clock */
+#define CHECKPOINT_SECONDS 0.25
+#define DROP_ROWS          8192 /* rows removed per transaction from an unpublished run */
+
+typedef struct {
+    rw_engine *e;
+    int64_t run;
+    uint32_t rows;   /* in the open chunk */
+    uint64_t chunks; /* committed */
+    double t0;       /* the open chunk's start */
+    double ckpt;     /* the last checkpoint */
+    int open;        /* a chunk's transaction is open */
+} chunker;
+
+/* Copies the WAL into the database with the store released (the writer's
+ * own connection does it), then takes the store back. */
+static rw_status chunk_checkpoint(chunker *w, rw_err *err) {
+    rw_engine_store_unlock(w->e);
+    rw_status st = rw_store_run_checkpoint(w->e->store, err);
+    rw_engine_store_lock(w->e);
+    w->ckpt = rw_now();
+    return st;
+}
+
+/* Commits the open chunk (a test hook may fail it first). */
+static rw_status chunk_end(chunker *w, rw_err *err) {
+    rw_engine *e = w->e;
+    if (!w->open) return RW_OK;
+    w->open = 0;
+    rw_status st = e->chunk_fn ? e->chunk_fn(e->chunk_ctx, w->run, w->chunks + 1) : RW_OK;
+    if (st != RW_OK) {
+        rw_store_rollback(e->store);
+        return rw_fail(err, st, "writing run %lld: chunk %llu failed", (long long)w->run,
+                       (unsigned long long)w->chunks + 1);
+    }
+    st = rw_store_commit(e->store, 0, err);
+    if (st == RW_OK) w->chunks++;
+    return st;
+}
+
+/* Makes room for one row: ends the open chunk when it is full and hands
+ * the store over, then begins a chunk if none is open. With the store held. */
+static rw_status chunk_row(chunker *w, rw_err *err) {
+    rw_engine *e = w->e;
+    if (w->open) {
+        int full = e->chunk_rows
+                       ? w->rows >= e->chunk_rows
+                       : w->rows >= CHUNK_ROWS || (w->rows % CHUNK_CHECK == 0 && rw_now() - w->t0 >= CHUNK_SECONDS);
+        if (!full) {
+            w->rows++;
+            return RW_OK;
+        }
+        rw_status st = chunk_end(w, err);
+        if (st == RW_OK && rw_now() - w->ckpt >= CHECKPOINT_SECONDS) st = chunk_checkpoint(w, err);
+        if (st != RW_OK) return st;
+        rw_engine_store_hand_over(e);
+    }
+    rw_status st = rw_store_begin_unsynced(e->store, err);
+    if (st != RW_OK) return st;
+    w->open = 1;
+    w->rows = 1;
+    w->t0 = rw_now();
+    return RW_OK;
+}
+
+/* Removes the rows of unpublished runs (a crashed write's, or this one's
+ * after a failure), a bounded transaction at a time. With the store held
+ * and the store's run lock. */
+static rw_status drop_unpublished(rw_engine *e, rw_err *err) {
+    rw_status st = RW_OK;
+    for (int done = 0; st == RW_OK && !done;) {
+        st = rw_store_run_drop_unpublished(e->store, DROP_ROWS, &done, err);
+        if (st == RW_OK && !done) rw_engine_store_hand_over(e);
+    }
+    return st;
+}
+
+/* A run's rows go in in the order of the b-tree that holds them, so every
+ * chunk appends instead of revisiting pages: clusters by id, and the
+ * members of each cluster (accounts, and attributes the snapshot saw with
+ * two accounts or more) by (cluster id, node), as (id << 32 | node). Caller
+ * frees both. */
+static rw_status write_order(const rw_graph_snap *s, const uint32_t *membership, uint32_t ncomm,
+                             const rw_cluster_features *feat, const uint32_t *ids, uint32_t **clusters,
+                             uint32_t *nclusters, uint64_t **members, uint64_t *nmembers, rw_err *err) {
+    *nclusters = 0;
+    *nmembers = 0;
+    *clusters = malloc(((size_t)ncomm + 1) * sizeof **clusters);
+    *members = malloc(((size_t)s->n + 1) * sizeof **members);
+    if (!*clusters || !*members) return rw_fail(err, RW_ERR_NOMEM, "out of memory for %u nodes", s->n);
+    /* Communities by id, through the members array as scratch. */
+    uint64_t *key = *members;
+    for (uint32_t c = 0; c < ncomm; c++)
+        if (feat[c].accounts >= 2) key[(*nclusters)++] = (uint64_t)ids[c] << 32 | c;
+    qsort(key, *nclusters, sizeof *key, u64_cmp);
+    for (uint32_t i = 0; i < *nclusters; i++) (*clusters)[i] = (uint32_t)key[i];
+    for (uint32_t v = 0; v < s->n; v++) {
+        uint32_t c = membership[v];
+        if (feat[c].accounts < 2) continue;
+        if (s->kind[v] == RW_KIND_ACCOUNT ||
+            (s->kind[v] != RW_KIND_SUBNET && rw_graph_snap_degree(s, v) >= 2)) /* as the run's attribute rows */
+            (*members)[(*nmembers)++] = (uint64_t)ids[c] << 32 | v;
+    }
+    qsort(*members, *nmembers, sizeof **members, u64_cmp);
+    return RW_OK;
+}
+
 rw_status rw_engine_rescore(rw_engine *e, const rw_rescore_params *rp, rw_rescore_summary *out, rw_stage_fn on_stage,
                             void *ctx, rw_err *err) {
     memset(out, 0, sizeof *out);
     rw_status st = RW_OK;
     rw_graph_snap *s = NULL;
     detection d = {0};
-    uint32_t *prev = NULL, *init = NULL, *ids = NULL, *dense = NULL;
+    uint32_t *prev = NULL, *init = NULL, *ids = NULL, *dense = NULL, *corder = NULL;
+    uint64_t *members = NULL;
     prev_cluster *prevc = NULL;
-    int in_txn = 0, have_store = 0;
+    int have_store = 0, have_lock = 0, reserved = 0;
+    chunker w = {.e = e};
+    rw_store *rs = NULL; /* the rescoring's own read connection */
     stages sg = {e, on_stage, ctx, rw_now()};
     double t0 = sg.t;
     int64_t started = (int64_t)time(NULL);
@@ -459,9 +579,10 @@ rw_status rw_engine_rescore(rw_engine *e, const rw_rescore_params *rp, rw_rescor
     pthread_mutex_unlock(&e->gc_mu);
     if (busy) return rw_fail(err, RW_ERR_EXISTS, "a rescoring is already running");
     pthread_rwlock_rdlock(&e->lock);
-    st = rw_graph_snapshot(e->graph, &s, err);
+    st = rw_graph_snapshot_copy(e->graph, &s, err);
     uint64_t events = e->events;
     pthread_rwlock_unlock(&e->lock);
+    if (st == RW_OK) st = rw_graph_snap_index(s, err); /* signups go on meanwhile */
     if (st != RW_OK) goto done;
     stage_done(&sg, "snapshot");
 
@@ -472,11 +593,13 @@ rw_status rw_engine_rescore(rw_engine *e, const rw_rescore_params *rp, rw_rescor
     char params[512];
     run_params(params, sizeof params, rp);
     uint32_t max_id = 0;
-    pthread_mutex_lock(&e->store_mu);
-    have_store = 1;
-    st = load_model(e, &model, &model_version, err);
-    if (st == RW_OK) st = rw_store_latest_run(e->store, &prev_run, err);
-    if (st == RW_OK) st = rw_store_max_cluster_id(e->store, &max_id, err);
+    /* Read through a connection of its own: the previous run is a second of
+     * reading at a million accounts, which on the store's connection would
+     * hold up the group commit. */
+    st = rw_store_open(&rs, e->db_path, RW_STORE_READONLY, err);
+    if (st == RW_OK) st = load_model(rs, &model, &model_version, err);
+    if (st == RW_OK) st = rw_store_latest_run(rs, &prev_run, err);
+    if (st == RW_OK) st = rw_store_max_cluster_id(rs, &max_id, err);
     prev = calloc((size_t)s->n + 1, sizeof *prev);
     prevc = malloc(16 * sizeof *prevc);
     if (!prev || !prevc) {
@@ -487,17 +610,17 @@ rw_status rw_engine_rescore(rw_engine *e, const rw_rescore_params *rp, rw_rescor
     if (st == RW_OK && prev_run) {
         rw_run_row pr;
         char pparams[512], psummary[512];
-        st = rw_store_get_run(e->store, prev_run, &pr, pparams, psummary, sizeof pparams, err);
+        st = rw_store_get_run(rs, prev_run, &pr, pparams, psummary, sizeof pparams, err);
         same_input =
             st == RW_OK && pr.events == events && pr.model_version == model_version && !strcmp(pparams, params);
     }
     if (st == RW_OK && prev_run) {
         prev_ctx pc = {prev, s->n};
-        st = rw_store_run_membership(e->store, prev_run, on_prev, &pc, err);
-        if (st == RW_OK) st = rw_store_run_clusters(e->store, prev_run, -1.0, 0, 0, collect_prev, &prevc, err);
+        st = rw_store_run_membership(rs, prev_run, on_prev, &pc, err);
+        if (st == RW_OK) st = rw_store_run_clusters(rs, prev_run, -1.0, 0, 0, collect_prev, &prevc, err);
     }
-    pthread_mutex_unlock(&e->store_mu);
-    have_store = 0;
+    rw_store_close(rs);
+    rs = NULL;
     if (st != RW_OK) goto done;
     stage_done(&sg, "previous run");
 
@@ -537,25 +660,31 @@ rw_status rw_engine_rescore(rw_engine *e, const rw_rescore_params *rp, rw_rescor
         goto done;
     }
     st = assign_ids(s, membership, ncomm, feat, prev, max_id, ids, &out->kept_ids, err);
+    uint32_t nclusters = 0;
+    uint64_t nmembers = 0;
+    if (st == RW_OK) st = write_order(s, membership, ncomm, feat, ids, &corder, &nclusters, &members, &nmembers, err);
     if (st != RW_OK) goto done;
 
-    /* ---- write the run ---- */
-    pthread_mutex_lock(&e->store_mu);
-    have_store = 1;
-    st = rw_store_begin(e->store, err);
-    if (st != RW_OK) goto done;
-    in_txn = 1;
+    /* ---- write the run: its rows in chunks under a reserved id, then the
+     * runs row that makes it visible, whole ---- */
     char summary[512];
     rw_run_row run = {
         .started_at = started, .events = events, .model_version = model_version, .params = params, .summary = "{}"};
-    /* The summary is only known after the rows; write the run first for its
-     * id and update nothing later: counts go in a second statement below. */
-    st = rw_store_put_run(e->store, &run, err);
+    st = rw_store_run_lock(e->store, err); /* without the store: may wait for another process */
     if (st != RW_OK) goto done;
+    have_lock = 1;
+    rw_engine_store_lock(e);
+    have_store = 1;
+    st = drop_unpublished(e, err);
+    if (st == RW_OK) st = rw_store_run_reserve(e->store, started, &run.id, err);
+    if (st != RW_OK) goto done;
+    reserved = 1;
     out->run = run.id;
+    w.run = run.id;
+    w.ckpt = rw_now();
     char fjson[1024], rjson[1200], reasons[8][160];
-    for (uint32_t c = 0; c < ncomm && st == RW_OK; c++) {
-        if (feat[c].accounts < 2) continue;
+    for (uint32_t i = 0; i < nclusters && st == RW_OK; i++) {
+        uint32_t c = corder[i];
         out->clusters++;
         int flagged = cscore[c] >= model.threshold;
         out->flagged_clusters += (uint64_t)flagged;
@@ -571,14 +700,17 @@ rw_status rw_engine_rescore(rw_engine *e, const rw_rescore_params *rp, rw_rescor
                               .last_seen = feat[c].last_signup,
                               .features = fjson,
                               .reasons = rjson};
-        st = rw_store_put_cluster(e->store, run.id, &row, err);
+        st = chunk_row(&w, err);
+        if (st == RW_OK) st = rw_store_put_cluster(e->store, run.id, &row, err);
     }
     for (uint32_t v = 0; v < s->n && st == RW_OK; v++) {
         uint32_t c = membership[v];
         int in_cluster = feat[c].accounts >= 2;
         if (s->kind[v] != RW_KIND_ACCOUNT) {
-            if (in_cluster && s->kind[v] != RW_KIND_SUBNET && rw_graph_snap_degree(s, v) >= 2)
-                st = rw_store_put_run_attribute(e->store, run.id, v, ids[c], err);
+            if (in_cluster && s->kind[v] != RW_KIND_SUBNET && rw_graph_snap_degree(s, v) >= 2) {
+                st = chunk_row(&w, err);
+                if (st == RW_OK) st = rw_store_put_run_attribute(e->store, run.id, v, ids[c], err);
+            }
             continue;
         }
         out->accounts++;
@@ -616,8 +748,20 @@ rw_status rw_engine_rescore(rw_engine *e, const rw_rescore_params *rp, rw_rescor
         }
         int flagged = score >= model.threshold;
         out->flagged_accounts += (uint64_t)flagged;
-        st = rw_store_put_run_account(e->store, run.id, v, in_cluster ? ids[c] : 0, score, flagged, why, err);
+        st = chunk_row(&w, err);
+        if (st == RW_OK)
+            st = rw_store_put_run_account(e->store, run.id, v, in_cluster ? ids[c] : 0, score, flagged, why, err);
     }
+    for (uint64_t i = 0; i < nmembers && st == RW_OK; i++) {
+        st = chunk_row(&w, err);
+        if (st == RW_OK)
+            st = rw_store_put_run_member(e->store, run.id, (uint32_t)(members[i] >> 32), (uint32_t)members[i], err);
+    }
+    if (st == RW_OK) st = chunk_end(&w, err);
+    /* What the chunks left in the WAL goes into the database now, with the
+     * store released, rather than in a commit of the group commit's once
+     * the run is published. */
+    if (st == RW_OK) st = chunk_checkpoint(&w, err);
     if (st != RW_OK) goto done;
     stage_done(&sg, "write");
 
@@ -658,11 +802,13 @@ rw_status rw_engine_rescore(rw_engine *e, const rw_rescore_params *rp, rw_rescor
              (unsigned long long)out->flagged_clusters, (unsigned long long)out->flagged_accounts,
              (unsigned long long)out->new_flagged, (unsigned long long)out->grown, (unsigned long long)out->dissolved,
              (unsigned long long)out->kept_ids, out->seconds);
-    st = rw_store_finish_run(e->store, run.id, (int64_t)time(NULL), summary, err);
-    if (st == RW_OK) st = rw_store_commit(e->store, 1, err);
-    in_txn = 0;
-    if (st == RW_OK) stage_done(&sg, "commit");
-    pthread_mutex_unlock(&e->store_mu);
+    run.finished_at = (int64_t)time(NULL);
+    run.summary = summary;
+    st = rw_store_run_publish(e->store, &run, err); /* releases the run lock */
+    if (st != RW_OK) goto done;
+    reserved = have_lock = 0;
+    stage_done(&sg, "commit");
+    rw_engine_store_unlock(e);
     have_store = 0;
     /* From here on online scoring uses the new run. */
     if (st == RW_OK) {
@@ -672,14 +818,23 @@ rw_status rw_engine_rescore(rw_engine *e, const rw_rescore_params *rp, rw_rescor
             goto done;
         }
         for (uint32_t c = 0; c < ncomm; c++) size[c] = feat[c].accounts;
-        st = rw_engine_online_install(e, run.id, s->n, membership, ncomm, ids, size, cscore, model.threshold, d.ascore,
-                                      err);
+        st = rw_engine_online_install(e, run.id, s, membership, ncomm, ids, size, cscore, model.threshold, d.ascore,
+                                      &out->online_locked, err);
         free(size);
         if (st == RW_OK) stage_done(&sg, "online");
     }
 done:
-    if (in_txn) rw_store_rollback(e->store);
-    if (have_store) pthread_mutex_unlock(&e->store_mu);
+    rw_store_close(rs);
+    if (w.open) rw_store_rollback(e->store);
+    if (reserved) {
+        /* Best effort: what stays (a full disk) is invisible, and the next
+         * rescoring or writable open removes it. */
+        if (!have_store) rw_engine_store_lock(e), have_store = 1;
+        rw_err ignored;
+        drop_unpublished(e, &ignored);
+    }
+    if (have_lock) rw_store_run_unlock(e->store);
+    if (have_store) rw_engine_store_unlock(e);
     pthread_mutex_lock(&e->gc_mu);
     e->rescoring = 0;
     pthread_mutex_unlock(&e->gc_mu);
@@ -690,14 +845,16 @@ done:
     free(ids);
     free(dense);
     free(prevc);
+    free(corder);
+    free(members);
     out->seconds = rw_now() - t0;
     return st;
 }
 
 rw_status rw_engine_latest_run(rw_engine *e, int64_t *run, rw_err *err) {
-    pthread_mutex_lock(&e->store_mu);
+    rw_engine_store_lock(e);
     rw_status st = rw_store_latest_run(e->store, run, err);
-    pthread_mutex_unlock(&e->store_mu);
+    rw_engine_store_unlock(e);
     return st;
 }
 
@@ -719,19 +876,19 @@ static rw_status resolve_run(rw_engine *e, int64_t *run, rw_err *err) {
 
 rw_status rw_engine_clusters(rw_engine *e, int64_t run, double min_score, uint32_t cluster_id, uint64_t limit,
                              rw_status (*cb)(void *ctx, const rw_cluster_row *c), void *ctx, rw_err *err) {
-    pthread_mutex_lock(&e->store_mu);
+    rw_engine_store_lock(e);
     rw_status st = resolve_run(e, &run, err);
     if (st == RW_OK) st = rw_store_run_clusters(e->store, run, min_score, cluster_id, limit, cb, ctx, err);
-    pthread_mutex_unlock(&e->store_mu);
+    rw_engine_store_unlock(e);
     return st;
 }
 
 rw_status rw_engine_scores(rw_engine *e, int64_t run, rw_status (*cb)(void *ctx, const rw_score_row *r), void *ctx,
                            rw_err *err) {
-    pthread_mutex_lock(&e->store_mu);
+    rw_engine_store_lock(e);
     rw_status st = resolve_run(e, &run, err);
     if (st == RW_OK) st = rw_store_run_scores(e->store, run, cb, ctx, err);
-    pthread_mutex_unlock(&e->store_mu);
+    rw_engine_store_unlock(e);
     return st;
 }
 
@@ -768,13 +925,13 @@ rw_status rw_engine_fit_model(rw_engine *e, const rw_rescore_params *rp,
     rw_status st = rw_engine_need_graph(e, err);
     if (st == RW_OK) st = rw_detect_init(2, err);
     if (st == RW_OK) {
-        pthread_mutex_lock(&e->store_mu);
-        st = load_model(e, &m, &version, err);
-        pthread_mutex_unlock(&e->store_mu);
+        rw_engine_store_lock(e);
+        st = load_model(e->store, &m, &version, err);
+        rw_engine_store_unlock(e);
     }
     if (st != RW_OK) return st;
     pthread_rwlock_rdlock(&e->lock);
-    st = rw_graph_snapshot(e->graph, &s, err);
+    st = rw_graph_snapshot_copy(e->graph, &s, err);
     if (st == RW_OK && !(label = malloc((size_t)s->n + 1))) st = rw_fail(err, RW_ERR_NOMEM, "out of memory");
     for (uint32_t v = 0; st == RW_OK && v < s->n; v++) {
         label[v] = -1;
@@ -784,6 +941,7 @@ rw_status rw_engine_fit_model(rw_engine *e, const rw_rescore_params *rp,
         label[v] = (int8_t)label_of(ctx, ext, len);
     }
     pthread_rwlock_unlock(&e->lock);
+    if (st == RW_OK) st = rw_graph_snap_index(s, err);
     if (st == RW_OK) st = detect(s, rp, NULL, 0, &d, NULL, err);
     if (st != RW_OK) goto done;
     /* The cluster model also scores the strong-tie parts of mixed

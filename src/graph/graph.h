@@ -134,9 +134,9 @@ rw_status rw_graph_to_igraph(const rw_graph *g, struct igraph_s *out, double *we
 /* ---- snapshot ------------------------------------------------------------ */
 
 /* A read-only copy of the graph in compressed sparse rows for the batch
- * detectors: taken in one pass under the writer's lock, then used without it
- * while signups keep flowing. Edge j is the j-th edge in account order (the
- * same order as rw_graph_to_igraph). */
+ * detectors: copied in one pass under the writer's lock, then indexed and
+ * used without it while signups keep flowing. Edge j is the j-th edge in
+ * account order (the same order as rw_graph_to_igraph). */
 typedef struct {
     uint32_t n;             /* nodes */
     uint64_t m;             /* edges */
@@ -158,6 +158,12 @@ static inline uint32_t rw_graph_snap_degree(const rw_graph_snap *s, uint32_t v) 
 
 /* Copies the graph into a snapshot. Caller owns *out (rw_graph_snap_free). */
 rw_status rw_graph_snapshot(const rw_graph *g, rw_graph_snap **out, rw_err *err);
+/* The same in two steps, so that only the copy holds up writers: the copy
+ * (node fields, degrees in off[v + 1], the edges), under the writer's lock,
+ * then the index (off summed, nbr and eid), which reads the snapshot only.
+ * The snapshot is usable once indexed. */
+rw_status rw_graph_snapshot_copy(const rw_graph *g, rw_graph_snap **out, rw_err *err);
+rw_status rw_graph_snap_index(rw_graph_snap *s, rw_err *err);
 void rw_graph_snap_free(rw_graph_snap *s);
 
 #endif

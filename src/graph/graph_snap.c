@@ -19,7 +19,7 @@ void rw_graph_snap_free(rw_graph_snap *s) {
     free(s);
 }
 
-rw_status rw_graph_snapshot(const rw_graph *g, rw_graph_snap **out, rw_err *err) {
+rw_status rw_graph_snapshot_copy(const rw_graph *g, rw_graph_snap **out, rw_err *err) {
     *out = NULL;
     rw_graph_snap *s = calloc(1, sizeof *s);
     if (!s) return rw_fail(err, RW_ERR_NOMEM, "out of memory for a snapshot");
@@ -32,17 +32,14 @@ rw_status rw_graph_snapshot(const rw_graph *g, rw_graph_snap **out, rw_err *err)
     s->last_seen = malloc(((size_t)n + 1) * sizeof(uint32_t));
     s->parent = malloc(((size_t)n + 1) * sizeof(uint32_t));
     s->off = calloc((size_t)n + 1, sizeof(uint64_t));
-    s->nbr = malloc((2 * m + 1) * sizeof(uint32_t));
-    s->eid = malloc((2 * m + 1) * sizeof(uint32_t));
     s->edge_account = malloc((m + 1) * sizeof(uint32_t));
     s->edges = malloc((m + 1) * sizeof(rw_edge));
-    if (!s->kind || !s->first_seen || !s->last_seen || !s->parent || !s->off || !s->nbr || !s->eid ||
-        !s->edge_account || !s->edges) {
+    if (!s->kind || !s->first_seen || !s->last_seen || !s->parent || !s->off || !s->edge_account || !s->edges) {
         rw_graph_snap_free(s);
         return rw_fail(err, RW_ERR_NOMEM, "out of memory for a snapshot of %u nodes and %llu edges", n,
                        (unsigned long long)m);
     }
-    /* Pass 1: node fields and degrees; edges numbered in account order. */
+    /* Node fields and degrees; edges numbered in account order. */
     uint64_t j = 0;
     for (uint32_t v = 0; v < n; v++) {
         s->kind[v] = (uint8_t)rw_graph_kind(g, v);
@@ -59,19 +56,32 @@ rw_status rw_graph_snapshot(const rw_graph *g, rw_graph_snap **out, rw_err *err)
             s->edge_account[j] = v;
         }
     }
-    for (uint32_t v = 0; v < n; v++) s->off[v + 1] += s->off[v];
-    if (j != m || s->off[n] != 2 * m) {
+    if (j != m) {
         rw_graph_snap_free(s);
         return rw_fail(err, RW_ERR_INTERNAL, "snapshot: edge counts disagree (%llu vs %llu)", (unsigned long long)j,
                        (unsigned long long)m);
     }
-    /* Pass 2: both directions of every edge, accounts' side in edge order
-     * and attributes' side in account order. */
+    *out = s;
+    return RW_OK;
+}
+
+rw_status rw_graph_snap_index(rw_graph_snap *s, rw_err *err) {
+    uint32_t n = s->n;
+    uint64_t m = s->m;
+    for (uint32_t v = 0; v < n; v++) s->off[v + 1] += s->off[v];
+    if (s->off[n] != 2 * m)
+        return rw_fail(err, RW_ERR_INTERNAL, "snapshot: degrees add up to %llu, not twice %llu edges",
+                       (unsigned long long)s->off[n], (unsigned long long)m);
+    s->nbr = malloc((2 * m + 1) * sizeof(uint32_t));
+    s->eid = malloc((2 * m + 1) * sizeof(uint32_t));
     uint64_t *fill = malloc(((size_t)n + 1) * sizeof(uint64_t));
-    if (!fill) {
-        rw_graph_snap_free(s);
-        return rw_fail(err, RW_ERR_NOMEM, "out of memory for a snapshot");
+    if (!s->nbr || !s->eid || !fill) {
+        free(fill);
+        return rw_fail(err, RW_ERR_NOMEM, "out of memory for a snapshot of %u nodes and %llu edges", n,
+                       (unsigned long long)m);
     }
+    /* Both directions of every edge, accounts' side in edge order and
+     * attributes' side in account order. */
     memcpy(fill, s->off, ((size_t)n + 1) * sizeof(uint64_t));
     for (uint64_t e = 0; e < m; e++) {
         uint32_t a = s->edge_account[e], b = s->edges[e].attr;
@@ -81,6 +91,14 @@ rw_status rw_graph_snapshot(const rw_graph *g, rw_graph_snap **out, rw_err *err)
         s->eid[fill[b]++] = (uint32_t)e;
     }
     free(fill);
-    *out = s;
     return RW_OK;
+}
+
+rw_status rw_graph_snapshot(const rw_graph *g, rw_graph_snap **out, rw_err *err) {
+    rw_status st = rw_graph_snapshot_copy(g, out, err);
+    if (st == RW_OK && (st = rw_graph_snap_index(*out, err)) != RW_OK) {
+        rw_graph_snap_free(*out);
+        *out = NULL;
+    }
+    return st;
 }

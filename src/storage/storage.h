@@ -35,6 +35,10 @@ rw_status rw_store_begin(rw_store *s, rw_err *err);
 rw_status rw_store_commit(rw_store *s, int durable, rw_err *err);
 /* Rolls back an open transaction; a no-op without one. */
 void rw_store_rollback(rw_store *s);
+/* Begins a transaction whose commit is not fsynced even when every commit
+ * otherwise is (rw_store_set_sync_full): for rows nothing depends on until a
+ * later durable commit, which syncs them too (a run's chunks). */
+rw_status rw_store_begin_unsynced(rw_store *s, rw_err *err);
 
 rw_status rw_store_put_account(rw_store *s, uint32_t id, const char *ext, size_t len, int64_t first_seen, rw_err *err);
 /* parent: the subnet node of an IP, else RW_STORE_NONE. */
@@ -71,7 +75,7 @@ rw_status rw_store_integrity_check(rw_store *s, rw_err *err);
 /* ---- runs, models, labels ------------------------------------------------ */
 
 typedef struct {
-    int64_t id; /* set by rw_store_put_run */
+    int64_t id; /* set by rw_store_put_run or rw_store_run_reserve */
     int64_t started_at, finished_at;
     uint64_t events; /* events in the log when the snapshot was taken */
     int model_version;
@@ -79,22 +83,67 @@ typedef struct {
     const char *summary; /* JSON text */
 } rw_run_row;
 
-/* Inside an open transaction: a run and its rows. */
+/* Inside an open transaction: a run and its rows (a run written in one
+ * transaction; see below for one written in chunks). */
 rw_status rw_store_put_run(rw_store *s, rw_run_row *run, rw_err *err);
 rw_status rw_store_put_cluster(rw_store *s, int64_t run, const rw_cluster_row *c, rw_err *err);
 /* cluster 0 means "in no cluster". */
 rw_status rw_store_put_run_account(rw_store *s, int64_t run, uint32_t account, uint32_t cluster, double score,
                                    int flagged, const char *reasons, rw_err *err);
 rw_status rw_store_put_run_attribute(rw_store *s, int64_t run, uint32_t attribute, uint32_t cluster, rw_err *err);
+/* A node's place in its cluster, for the lookups by cluster (members,
+ * attributes): put one for every account put with a cluster and every run
+ * attribute. A run written in chunks puts them in (cluster, node) order, in
+ * a pass of their own, so every b-tree it writes grows at its end. */
+rw_status rw_store_put_run_member(rw_store *s, int64_t run, uint32_t cluster, uint32_t node, rw_err *err);
 
-/* Sets a run's finish time and summary (inside the run's transaction). */
-rw_status rw_store_finish_run(rw_store *s, int64_t run, int64_t finished_at, const char *summary, rw_err *err);
+/* A run written in chunks: many short transactions, so that other writers of
+ * the connection (the signup group commit) get the store between them.
+ *   rw_store_run_lock       one run is written at a time per database, across
+ *                           processes (a flock of DB.runlock, dropped by the
+ *                           kernel if the process dies);
+ *   rw_store_run_drop_unpublished  removes what a write that never published left;
+ *   rw_store_run_reserve    the next run id;
+ *   rw_store_put_cluster, _put_run_account, _put_run_attribute, _put_run_member
+ *                           under it, in transactions the caller begins
+ *                           (unsynced) and commits;
+ *   rw_store_run_checkpoint between them, without the caller's lock on the
+ *                           connection (this connection does not checkpoint
+ *                           meanwhile);
+ *   rw_store_run_publish    inserts the runs row: the run becomes visible whole.
+ * Readers find runs through the runs table (rw_store_latest_run, and every
+ * query by run checks it), so rows of an unpublished run are never seen, and
+ * a crash leaves the previous run the newest. A writable rw_store_open removes
+ * what a crashed write left when no process holds the run lock. */
 
-/* The newest run's id (0 when there is none). */
+/* Takes the run lock; waits up to two minutes for another process's write
+ * (RW_ERR_EXISTS after that). Held until rw_store_run_publish or
+ * rw_store_run_unlock. */
+rw_status rw_store_run_lock(rw_store *s, rw_err *err);
+/* Releases the run lock (with the connection: it checkpoints again); a
+ * no-op without it. */
+void rw_store_run_unlock(rw_store *s);
+/* With the run lock: copies what it can of the WAL into the database
+ * through a connection of its own, so it needs no lock on this one and the
+ * group commit goes on meanwhile. Only the run lock's holder may call it. */
+rw_status rw_store_run_checkpoint(rw_store *s, rw_err *err);
+/* With the run lock: removes up to max_rows rows (0: all) of unpublished runs
+ * (a crashed write's, or the caller's own after a failure) in one transaction;
+ * *done once none is left, reservations included. */
+rw_status rw_store_run_drop_unpublished(rw_store *s, uint64_t max_rows, int *done, rw_err *err);
+/* With the run lock: reserves the next run id (after every published and
+ * reserved one) in its own transaction. */
+rw_status rw_store_run_reserve(rw_store *s, int64_t started_at, int64_t *run, rw_err *err);
+/* Inserts the runs row of the reserved run->id and drops the reservation in
+ * one durable transaction, then releases the run lock. RW_ERR_NOTFOUND when
+ * run->id is not reserved (nothing is published). */
+rw_status rw_store_run_publish(rw_store *s, const rw_run_row *run, rw_err *err);
+
+/* The newest published run's id (0 when there is none). */
 rw_status rw_store_latest_run(rw_store *s, int64_t *run, rw_err *err);
-/* *exists: 1 when run was written (whole), else 0. */
+/* *exists: 1 when run was published (whole), else 0. */
 rw_status rw_store_run_exists(rw_store *s, int64_t run, int *exists, rw_err *err);
-/* The largest cluster id ever used (0 when none). */
+/* The largest cluster id a published run used (0 when none). */
 rw_status rw_store_max_cluster_id(rw_store *s, uint32_t *out, rw_err *err);
 
 /* Calls cb for every node (account or attribute) with a cluster in run. */

@@ -287,8 +287,22 @@ Test(faults, sigkill_during_bulk_ingest) {
 
 /* ---- SIGKILL during a rescoring ------------------------------------------- */
 
+static sqlite3 *open_db(const char *name);
+static long long sql_int(sqlite3 *s, const char *sql);
+
+/* Rows of runs not (yet) published, in the file. */
+static long long unpublished_rows(void) {
+    sqlite3 *h = open_db("ringwatch.db");
+    sqlite3_busy_timeout(h, 5000);
+    long long n = sql_int(h, "SELECT count(*) FROM run_accounts WHERE run NOT IN (SELECT id FROM runs)");
+    sqlite3_close(h);
+    return n;
+}
+
 /* Runs `ringwatch rescore` and SIGKILLs it delay_ms after it prints the
- * line of stage. 1 if it was killed, 0 if it finished first. */
+ * line of stage (delay_ms < 0: once some of the run's rows are committed,
+ * that is halfway through writing it). 1 if it was killed, 0 if it finished
+ * first. */
 static int rescore_killed_after(const char *stage, int delay_ms) {
     int fd[2];
     cr_assert_eq(pipe(fd), 0);
@@ -313,11 +327,14 @@ static int rescore_killed_after(const char *stage, int delay_ms) {
             seen = 1;
             break;
         }
-    if (seen) {
+    if (seen && delay_ms < 0) {
+        struct timespec ms = {0, 1000000L};
+        for (int i = 0; i < 20000 && !unpublished_rows() && waitpid(pid, NULL, WNOHANG) == 0; i++) nanosleep(&ms, NULL);
+    } else if (seen) {
         struct timespec ts = {delay_ms / 1000, (delay_ms % 1000) * 1000000L};
         nanosleep(&ts, NULL);
-        kill(pid, SIGKILL);
     }
+    if (seen) kill(pid, SIGKILL);
     fclose(f);
     int st = 0;
     cr_assert_eq(waitpid(pid, &st, 0), pid);
@@ -341,31 +358,47 @@ static long long newest_run_whole(void) {
     return run;
 }
 
+/* No row of an unpublished run is left (a writable open removes what a
+ * killed write left). */
+static void no_unpublished_rows(void) {
+    sqlite3 *s = open_db("ringwatch.db");
+    cr_expect_eq(sql_int(s, "SELECT count(*) FROM run_writes"), 0, "a killed write's reservation is left");
+    cr_expect_eq(sql_int(s, "SELECT count(*) FROM run_accounts WHERE run NOT IN (SELECT id FROM runs)"), 0,
+                 "a killed write's rows are left");
+    sqlite3_close(s);
+}
+
 Test(faults, sigkill_during_rescoring) {
     world(8000);
     char *before = NULL, *after = NULL;
     cr_assert_eq(RW(&before, "clusters --limit 20", dir, tu_bin()), 0);
 
-    /* mid-write: the rows are being inserted, nothing committed */
-    cr_assert(rescore_killed_after("model", 0), "rescore finished before the kill");
+    /* mid-write: some chunks of the run committed, the run not published */
+    cr_assert(rescore_killed_after("model", -1), "rescore finished before the kill");
     cr_expect_eq(newest_run_whole(), 1, "a killed rescoring left a run");
+    long long half = unpublished_rows();
+    cr_expect_gt(half, 0, "the kill did not land halfway through the write");
+    cr_log_info("killed halfway through writing run 2: %lld of its account rows in the file", half);
     cr_assert_eq(RW(&after, "clusters --limit 20", dir, tu_bin()), 0);
     cr_expect_str_eq(after, before, "the clusters of run 1 changed");
     free(after);
     char *out = NULL;
-    RW(&out, "clusters --run 2 2>&1", dir, tu_bin());
-    cr_expect(out && !strchr(strchr(out, '\n') ? strchr(out, '\n') + 1 : "", '\n'), "run 2 is visible: %s", out);
+    cr_expect_eq(RW(&out, "clusters --run 2 2>&1", dir, tu_bin()), 1, "run 2 is visible: %s", out);
+    cr_expect(out && strstr(out, "no run 2 (the newest is 1)"), "run 2 is visible: %s", out);
     free(out);
 
     /* during the commit itself: either no run 2 or all of it */
     int killed = rescore_killed_after("write", 0);
     long long run = newest_run_whole();
     cr_expect(run == 1 || run == 2, "run %lld", run); /* 2 only if the commit beat the kill; whole either way */
-    cr_log_info("rescore killed after 'model': run 1 still newest; killed after 'write': %s, newest run %lld",
-                killed ? "killed" : "finished first", run);
+    cr_log_info(
+        "rescore killed halfway through the write: run 1 still newest; killed after 'write': %s, newest run %lld",
+        killed ? "killed" : "finished first", run);
 
-    /* the previous run still serves */
+    /* the previous run still serves; the server's open removed what the
+     * killed writes left */
     cr_assert_eq(tu_serve_start(&srv, dir, "--config rw.ini --db ringwatch.db"), 0);
+    no_unpublished_rows();
     long st;
     json_t *d = req(&st, "GET", "/readyz", NULL, NULL, NULL, NULL, 0);
     cr_expect_eq(st, 200);
@@ -389,6 +422,7 @@ Test(faults, sigkill_during_rescoring) {
     cr_log_info("server rescoring job killed after 0.15 s: newest run %lld (was %lld)", after_job, run);
     run = after_job;
     cr_assert_eq(tu_serve_start(&srv, dir, "--config rw.ini --db ringwatch.db"), 0);
+    no_unpublished_rows();
     d = req(&st, "GET", "/readyz", NULL, NULL, NULL, NULL, 0);
     cr_expect_eq(st, 200);
     cr_expect_eq(json_integer_value(json_object_get(d, "run")), run);

@@ -1,5 +1,5 @@
 /* storage: rw_store_erase deletes exactly the rows asked for (events by
- * account and by age, node rows, run rows, labels), refuses to leave an event
+ * account and by age, node rows, run rows and members, labels), refuses to leave an event
  * or an IP naming an erased node, keeps the id high-water mark, and leaves no
  * copy of an erased account id in the database or its WAL. */
 #include <criterion/criterion.h>
@@ -71,6 +71,8 @@ static void fill(rw_store *s) {
     for (uint32_t i = 0; i < N; i++)
         cr_assert_eq(rw_store_put_run_account(s, run.id, i, i < 2 ? 1 : 0, 0.5, 0, NULL, &err), RW_OK);
     cr_assert_eq(rw_store_put_run_attribute(s, run.id, N + 1, 1, &err), RW_OK);
+    for (uint32_t node = 0; node < 2; node++) cr_assert_eq(rw_store_put_run_member(s, run.id, 1, node, &err), RW_OK);
+    cr_assert_eq(rw_store_put_run_member(s, run.id, 1, N + 1, &err), RW_OK);
     cr_assert_eq(rw_store_commit(s, 1, &err), RW_OK);
     int64_t id;
     cr_assert_eq(rw_store_put_label(s, "account", 0, run.id, "fraud", "about account-number-0000", &id, &err), RW_OK);
@@ -93,6 +95,23 @@ static int in_files_of(const char *base, const char *needle) {
 
 static int in_files(const char *needle) {
     return in_files_of(path, needle);
+}
+
+/* The nodes of run_members, as "1,401" (ascending). */
+static char *members(void) {
+    sqlite3 *db = NULL;
+    cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *q = NULL;
+    cr_assert_eq(sqlite3_prepare_v2(db,
+                                    "SELECT coalesce(group_concat(node), '') FROM (SELECT node FROM run_members"
+                                    " ORDER BY node)",
+                                    -1, &q, NULL),
+                 SQLITE_OK);
+    cr_assert_eq(sqlite3_step(q), SQLITE_ROW);
+    char *v = strdup((const char *)sqlite3_column_text(q, 0));
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return v;
 }
 
 /* Whether the erasure's mark "WAL not yet truncated" is set. */
@@ -136,6 +155,10 @@ Test(store_erase, exact_rows_and_no_bytes_left) {
     cr_assert_eq(n.events, 2);
     cr_assert_eq(n.run_rows, 2);
     cr_assert_eq(n.labels, 1);
+    char *m = members(), want[32];
+    snprintf(want, sizeof want, "1,%u", N + 1);
+    cr_expect_str_eq(m, want, "members left: %s", m);
+    free(m);
     cr_assert(!in_files("account-number-0000"));
     cr_assert(!in_files("account-number-0006"));
     cr_assert_eq(scrub_mark(path), 0);
@@ -157,6 +180,9 @@ Test(store_erase, exact_rows_and_no_bytes_left) {
     cr_assert_eq(n.attributes, 2);
     cr_assert_eq(n.run_rows, 9); /* eight accounts and the IP */
     cr_assert_eq(n.labels, 1);
+    m = members();
+    cr_expect_str_eq(m, "", "members left: %s", m);
+    free(m);
     cr_assert_eq(rw_store_count(s, &c, &err), RW_OK);
     cr_assert_eq(c.accounts, N - 10);
     cr_assert_eq(c.attributes, 0);

@@ -1,6 +1,6 @@
 /* storage: analysts' labels (round trip, CHECK constraints), keyset pages of
  * a run's clusters (ties broken by id), a cluster's members, attributes and
- * one account's row, and the schema version 3 indexes. */
+ * one account's row, and the schema migrations (to version 5: run_members). */
 #include <criterion/criterion.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -330,6 +330,9 @@ Test(labels, members_attributes_and_one_account) {
     cr_assert_eq(rw_store_put_run_attribute(s, run, 10, 8, &err), RW_OK, "%s", err.msg);
     cr_assert_eq(rw_store_put_run_attribute(s, run, 11, 8, &err), RW_OK, "%s", err.msg);
     cr_assert_eq(rw_store_put_run_attribute(s, run, 12, 9, &err), RW_OK, "%s", err.msg);
+    const uint32_t member[][2] = {{8, 1}, {8, 3}, {8, 4}, {8, 10}, {8, 11}, {9, 12}};
+    for (size_t i = 0; i < sizeof member / sizeof member[0]; i++)
+        cr_assert_eq(rw_store_put_run_member(s, run, member[i][0], member[i][1], &err), RW_OK, "%s", err.msg);
     cr_assert_eq(rw_store_commit(s, 1, &err), RW_OK, "%s", err.msg);
 
     mrows m = {0};
@@ -369,32 +372,53 @@ Test(labels, members_attributes_and_one_account) {
 
 /* ---- schema --------------------------------------------------------------- */
 
-Test(labels, schema_version_4_with_cluster_indexes_and_scores) {
-    cr_expect_eq(rw_store_schema_version(), 4);
+Test(labels, schema_version_5_with_run_members_scores_and_run_writes) {
+    cr_expect_eq(rw_store_schema_version(), 5);
     rw_store *s = open_store(0);
     rw_err err = {{0}};
     cr_expect_eq(rw_store_set_sync_full(s, 1, &err), RW_OK, "%s", err.msg);
     cr_expect_eq(rw_store_set_sync_full(s, 0, &err), RW_OK, "%s", err.msg);
     rw_store_close(s);
-    cr_expect_eq(sql_int("SELECT max(version) FROM schema_version"), 4);
-    cr_expect_eq(sql_int("SELECT count(*) FROM schema_version"), 4);
+    cr_expect_eq(sql_int("SELECT max(version) FROM schema_version"), 5);
+    cr_expect_eq(sql_int("SELECT count(*) FROM schema_version"), 5);
     cr_expect_eq(sql_int("SELECT count(*) FROM pragma_table_info('events') WHERE name = 'score'"), 1);
-    cr_expect_eq(sql_int("SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name IN"
-                         " ('run_accounts_by_cluster', 'run_attributes_by_cluster', 'labels_by_target')"),
-                 3);
+    cr_expect_eq(sql_int("SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = 'labels_by_target'"), 1);
+    cr_expect_eq(sql_int("SELECT count(*) FROM sqlite_schema WHERE name LIKE '%by_cluster'"), 0);
+    cr_expect_eq(sql_int("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN"
+                         " ('run_writes', 'run_members')"),
+                 2);
 
-    /* A version 2 database (as the previous release left it) is migrated. */
-    cr_assert_eq(sql_exec("DROP INDEX run_accounts_by_cluster; DROP INDEX run_attributes_by_cluster;"
-                          " ALTER TABLE events DROP COLUMN score; DELETE FROM schema_version WHERE version >= 3;"),
+    /* A version 4 database (as the previous release left it, with a run) is
+     * migrated: the by-cluster indexes become run_members rows. */
+    cr_assert_eq(
+        sql_exec("DROP TABLE run_writes; DROP TABLE run_members; DELETE FROM schema_version WHERE version >= 5;"
+                 "CREATE INDEX run_accounts_by_cluster ON run_accounts(run, cluster) WHERE cluster != 0;"
+                 "CREATE INDEX run_attributes_by_cluster ON run_attributes(run, cluster);"
+                 "INSERT INTO runs VALUES (1, 1, 2, 0, 0, '{}', '{}');"
+                 "INSERT INTO run_accounts VALUES (1, 0, 0, 0.1, 0, NULL), (1, 1, 7, 0.9, 1, NULL),"
+                 "  (1, 2, 7, 0.8, 1, NULL), (1, 3, 5, 0.2, 0, NULL);"
+                 "INSERT INTO run_attributes VALUES (1, 10, 7), (1, 11, 5);"),
+        SQLITE_OK);
+    cr_expect_eq(rw_store_open(&s, path, RW_STORE_READONLY, &err), RW_ERR_PERM);
+    s = open_store(0);
+    rw_store_close(s);
+    cr_expect_eq(sql_int("SELECT max(version) FROM schema_version"), 5);
+    cr_expect_eq(sql_int("SELECT count(*) FROM sqlite_schema WHERE name LIKE '%by_cluster'"), 0);
+    cr_expect_eq(sql_int("SELECT count(*) FROM run_members"), 5);
+    cr_expect_eq(sql_int("SELECT count(*) FROM run_members WHERE run = 1 AND cluster = 7 AND node IN (1, 2, 10)"), 3);
+    cr_expect_eq(sql_int("SELECT count(*) FROM run_members WHERE run = 1 AND cluster = 5 AND node IN (3, 11)"), 2);
+
+    /* So is a version 2 database. */
+    cr_assert_eq(sql_exec("ALTER TABLE events DROP COLUMN score; DROP TABLE run_writes; DROP TABLE run_members;"
+                          " DELETE FROM schema_version WHERE version >= 3;"),
                  SQLITE_OK);
     cr_expect_eq(sql_int("SELECT max(version) FROM schema_version"), 2);
     /* Read-only opening refuses to migrate. */
     cr_expect_eq(rw_store_open(&s, path, RW_STORE_READONLY, &err), RW_ERR_PERM);
     s = open_store(0);
     rw_store_close(s);
-    cr_expect_eq(sql_int("SELECT max(version) FROM schema_version"), 4);
+    cr_expect_eq(sql_int("SELECT max(version) FROM schema_version"), 5);
     cr_expect_eq(sql_int("SELECT count(*) FROM pragma_table_info('events') WHERE name = 'score'"), 1);
-    cr_expect_eq(sql_int("SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name IN"
-                         " ('run_accounts_by_cluster', 'run_attributes_by_cluster')"),
-                 2);
+    cr_expect_eq(sql_int("SELECT count(*) FROM sqlite_schema WHERE name LIKE '%by_cluster'"), 0);
+    cr_expect_eq(sql_int("SELECT count(*) FROM run_members"), 5);
 }
