@@ -52,6 +52,8 @@ enum {
     /* holds the database's writer lock under the command's name: commands
      * that add or remove what a running server holds in memory */
     RW_CLI_WRITER = 1 << 2,
+    /* no signup-scoring state (a batch rescoring) */
+    RW_CLI_BATCH_ONLY = 1 << 3,
 };
 /* Opens the engine for command cmd (--db, --key-file as given, NULL for
  * the defaults); prints "ringwatch CMD: why" and returns NULL on failure. */

@@ -73,7 +73,7 @@ int rw_cmd_rescore(int argc, char **argv) {
         return RW_EXIT_USAGE;
     }
     double t0 = rw_now();
-    rw_engine *e = rw_cli_open_engine("rescore", db, key, RW_CLI_WRITER);
+    rw_engine *e = rw_cli_open_engine("rescore", db, key, RW_CLI_WRITER | RW_CLI_BATCH_ONLY);
     if (!e) return RW_EXIT_FAIL;
     if (!quiet) fprintf(stderr, "rescore: %-13s %6.2f s\n", "load", rw_now() - t0);
     rw_rescore_summary s;

@@ -70,7 +70,8 @@ rw_engine *rw_cli_open_engine(const char *cmd, const char *db, const char *key, 
                             .key_path = rw_cli_key_path(key),
                             .readonly = (flags & RW_CLI_READONLY) != 0,
                             .store_only = (flags & RW_CLI_STORE_ONLY) != 0,
-                            .writer = flags & RW_CLI_WRITER ? cmd : NULL};
+                            .writer = flags & RW_CLI_WRITER ? cmd : NULL,
+                            .batch_only = (flags & RW_CLI_BATCH_ONLY) != 0};
     if (rw_engine_open(&e, &cfg, &err) != RW_OK) rw_cli_error(cmd, "%s", err.msg);
     return e;
 }

@@ -196,6 +196,7 @@ rw_status rw_engine_open(rw_engine **out, const rw_engine_config *cfg, rw_err *e
      * accounts); queries of stored runs do not need it. */
     if (!cfg->store_only) st = load_graph(e->store, &e->graph, &e->events, err);
     e->readonly = cfg->readonly;
+    e->batch_only = cfg->batch_only;
     if (st == RW_OK) {
         e->online_ready = 1;
         st = rw_engine_online_open(e, err);

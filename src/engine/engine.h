@@ -13,6 +13,8 @@ typedef struct {
     const char *key_path; /* key file; NULL: "<db_path>.key" */
     int readonly;         /* open the database read-only; no key is created */
     int store_only;       /* do not load the graph: for queries of stored runs and models */
+    int batch_only;       /* load the graph but build no signup-scoring state: for a batch rescoring (events
+                             cannot be recorded) */
     /* Non-NULL: hold the database's writer lock ("<db_path>.lock", an
      * flock) under this name ("serve", "ingest") while open; a second
      * holder is refused with the first one's name and pid. */

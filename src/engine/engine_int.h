@@ -123,7 +123,8 @@ struct rw_engine {
     void *chunk_ctx;
     uint64_t events; /* events in the log */
     char *db_path;
-    int lock_fd; /* the writer lock, or -1 */
+    int lock_fd;    /* the writer lock, or -1 */
+    int batch_only; /* no online state (rw_engine_config.batch_only) */
     int readonly;
     int online_ready; /* rw_engine_online_open succeeded: close undoes it */
     rw_live live;
