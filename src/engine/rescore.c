@@ -492,15 +492,19 @@ static rw_status chunk_end(chunker *w, rw_err *err) {
 static rw_status chunk_row(chunker *w, rw_err *err) {
     rw_engine *e = w->e;
     if (w->open) {
-        int full = e->chunk_rows
-                       ? w->rows >= e->chunk_rows
+        /* A batch-only engine records no signups: no one waits for the
+         * store, so chunks are as large as they go and the WAL is copied at
+         * the end. */
+        int full = e->chunk_rows ? w->rows >= e->chunk_rows
+                   : e->batch_only
+                       ? w->rows >= CHUNK_ROWS
                        : w->rows >= CHUNK_ROWS || (w->rows % CHUNK_CHECK == 0 && rw_now() - w->t0 >= CHUNK_SECONDS);
         if (!full) {
             w->rows++;
             return RW_OK;
         }
         rw_status st = chunk_end(w, err);
-        if (st == RW_OK && rw_now() - w->ckpt >= CHECKPOINT_SECONDS) st = chunk_checkpoint(w, err);
+        if (st == RW_OK && !e->batch_only && rw_now() - w->ckpt >= CHECKPOINT_SECONDS) st = chunk_checkpoint(w, err);
         if (st != RW_OK) return st;
         rw_engine_store_hand_over(e);
     }
