@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "testutil.h"
+#include "tu_sql.h"
 
 #define ACCOUNTS 1000
 #define SIGNUP   "signup-token-0123456789"
@@ -82,26 +83,7 @@ static long status_of(const char *method, const char *path, const char *token, c
     return st;
 }
 
-/* A one-value query on a connection of its own, closed at once (an open
- * reader would hold the WAL the erasure truncates). */
-static int64_t sql_int(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int64_t sql_int(const char *fmt, ...) {
-    char sql[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(sql, sizeof sql, fmt, ap);
-    va_end(ap);
-    sqlite3 *h = NULL;
-    cr_assert_eq(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_busy_timeout(h, 5000);
-    sqlite3_stmt *st = NULL;
-    cr_assert_eq(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK, "%s: %s", sql, sqlite3_errmsg(h));
-    cr_assert_eq(sqlite3_step(st), SQLITE_ROW, "%s: %s", sql, sqlite3_errmsg(h));
-    int64_t v = sqlite3_column_type(st, 0) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(h);
-    return v;
-}
+#define sql_int(...) tu_sql_int(db, -1, __VA_ARGS__)
 
 /* A text query's first value into out. */
 static void sql_text(char *out, size_t size, const char *sql) {

@@ -12,6 +12,7 @@
 
 #include "engine.h"
 #include "testutil.h"
+#include "tu_sql.h"
 
 static char *dir;
 static char db[512];
@@ -56,24 +57,7 @@ static void rec(rw_engine *e, const char *fmt, ...) {
     cr_assert_eq(st, RW_OK, "record: %s", err.msg);
 }
 
-static int64_t sql_int(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int64_t sql_int(const char *fmt, ...) {
-    char sql[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(sql, sizeof sql, fmt, ap);
-    va_end(ap);
-    sqlite3 *h = NULL;
-    cr_assert_eq(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_busy_timeout(h, 5000);
-    sqlite3_stmt *st = NULL;
-    cr_assert_eq(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK, "%s: %s", sql, sqlite3_errmsg(h));
-    cr_assert_eq(sqlite3_step(st), SQLITE_ROW, "%s: %s", sql, sqlite3_errmsg(h));
-    int64_t v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(h);
-    return v;
-}
+#define sql_int(...) tu_sql_int(db, 0, __VA_ARGS__)
 
 static uint32_t node_of(rw_engine *e, const char *ext) {
     rw_account_info info;

@@ -20,6 +20,7 @@
 #include "engine.h"
 #include "engine_int.h"
 #include "testutil.h"
+#include "tu_sql.h"
 
 static char *dir;
 static char db[512], input[512];
@@ -83,18 +84,7 @@ static rw_decision rec(rw_engine *e, int durable, const char *fmt, ...) {
     return d;
 }
 
-static int64_t sql_int(const char *sql) {
-    sqlite3 *h = NULL;
-    cr_assert_eq(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_busy_timeout(h, 5000);
-    sqlite3_stmt *st = NULL;
-    cr_assert_eq(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK, "%s: %s", sql, sqlite3_errmsg(h));
-    cr_assert_eq(sqlite3_step(st), SQLITE_ROW, "%s: %s", sql, sqlite3_errmsg(h));
-    int64_t v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(h);
-    return v;
-}
+#define sql_int(...) tu_sql_int(db, 0, __VA_ARGS__)
 
 static rw_engine_counters counters(rw_engine *e) {
     rw_engine_counters c;
@@ -1545,7 +1535,7 @@ static int64_t run_rows(int64_t run) {
              "SELECT (SELECT count(*) FROM clusters WHERE run = %lld) + (SELECT count(*) FROM run_accounts WHERE"
              " run = %lld) + (SELECT count(*) FROM run_attributes WHERE run = %lld)",
              (long long)run, (long long)run, (long long)run);
-    return sql_int(sql);
+    return sql_int("%s", sql);
 }
 
 /* Called at the end of each chunk, with the store held, before its commit. */

@@ -9,6 +9,7 @@
 
 #include "storage.h"
 #include "testutil.h"
+#include "tu_sql.h"
 
 static char *dir;
 static char path[512];
@@ -42,17 +43,7 @@ static int sql_exec(const char *sql) {
     return rc;
 }
 
-static int64_t sql_int(const char *sql) {
-    sqlite3 *h = NULL;
-    cr_assert_eq(sqlite3_open_v2(path, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_stmt *st = NULL;
-    cr_assert_eq(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK, "%s: %s", sql, sqlite3_errmsg(h));
-    cr_assert_eq(sqlite3_step(st), SQLITE_ROW, "%s", sql);
-    int64_t v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(h);
-    return v;
-}
+#define sql_int(...) tu_sql_int(path, 0, __VA_ARGS__)
 
 /* ---- labels --------------------------------------------------------------- */
 
@@ -383,7 +374,7 @@ Test(labels, schema_version_5_with_run_members_scores_and_run_writes) {
     cr_expect_eq(sql_int("SELECT count(*) FROM schema_version"), 5);
     cr_expect_eq(sql_int("SELECT count(*) FROM pragma_table_info('events') WHERE name = 'score'"), 1);
     cr_expect_eq(sql_int("SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = 'labels_by_target'"), 1);
-    cr_expect_eq(sql_int("SELECT count(*) FROM sqlite_schema WHERE name LIKE '%by_cluster'"), 0);
+    cr_expect_eq(sql_int("SELECT count(*) FROM sqlite_schema WHERE name LIKE '%%by_cluster'"), 0);
     cr_expect_eq(sql_int("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN"
                          " ('run_writes', 'run_members')"),
                  2);
@@ -403,7 +394,7 @@ Test(labels, schema_version_5_with_run_members_scores_and_run_writes) {
     s = open_store(0);
     rw_store_close(s);
     cr_expect_eq(sql_int("SELECT max(version) FROM schema_version"), 5);
-    cr_expect_eq(sql_int("SELECT count(*) FROM sqlite_schema WHERE name LIKE '%by_cluster'"), 0);
+    cr_expect_eq(sql_int("SELECT count(*) FROM sqlite_schema WHERE name LIKE '%%by_cluster'"), 0);
     cr_expect_eq(sql_int("SELECT count(*) FROM run_members"), 5);
     cr_expect_eq(sql_int("SELECT count(*) FROM run_members WHERE run = 1 AND cluster = 7 AND node IN (1, 2, 10)"), 3);
     cr_expect_eq(sql_int("SELECT count(*) FROM run_members WHERE run = 1 AND cluster = 5 AND node IN (3, 11)"), 2);
@@ -419,6 +410,6 @@ Test(labels, schema_version_5_with_run_members_scores_and_run_writes) {
     rw_store_close(s);
     cr_expect_eq(sql_int("SELECT max(version) FROM schema_version"), 5);
     cr_expect_eq(sql_int("SELECT count(*) FROM pragma_table_info('events') WHERE name = 'score'"), 1);
-    cr_expect_eq(sql_int("SELECT count(*) FROM sqlite_schema WHERE name LIKE '%by_cluster'"), 0);
+    cr_expect_eq(sql_int("SELECT count(*) FROM sqlite_schema WHERE name LIKE '%%by_cluster'"), 0);
     cr_expect_eq(sql_int("SELECT count(*) FROM run_members"), 5);
 }
