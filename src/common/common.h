@@ -215,6 +215,14 @@ typedef struct {
 double rw_now(void);
 /* Peak resident set size of this process in bytes (0 when unknown). */
 size_t rw_peak_rss(void);
+/* An exclusive flock on the file path (created mode 0600), beside a
+ * database rather than on it: closing any descriptor of the database would
+ * drop SQLite's own POSIX locks, and the kernel drops an flock when its
+ * process dies. Waits up to wait_seconds (0: one try). *fd: the descriptor
+ * holding the lock (close it to release), or -1 when another holder kept it
+ * (RW_OK all the same). RW_ERR_PERM when the file cannot be opened for lack
+ * of permission or a read-only file system, RW_ERR_IO otherwise. */
+rw_status rw_lock_file(const char *path, double wait_seconds, int *fd, rw_err *err);
 
 /* Deterministic PRNG (xoshiro256**), for the simulator and seeded detectors. */
 typedef struct {

@@ -1,9 +1,13 @@
-/* Clocks, memory figures and the deterministic PRNG. */
+/* Clocks, memory figures, lock files and the deterministic PRNG. */
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common.h"
 
@@ -17,6 +21,31 @@ size_t rw_peak_rss(void) {
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
     return (size_t)ru.ru_maxrss * 1024u; /* Linux reports KiB */
+}
+
+rw_status rw_lock_file(const char *path, double wait_seconds, int *fd, rw_err *err) {
+    *fd = -1;
+    int f = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (f < 0)
+        return rw_fail(err, errno == EACCES || errno == EROFS ? RW_ERR_PERM : RW_ERR_IO, "cannot open %s: %s", path,
+                       strerror(errno));
+    double deadline = rw_now() + wait_seconds;
+    for (;;) {
+        if (flock(f, LOCK_EX | LOCK_NB) == 0) {
+            *fd = f;
+            return RW_OK;
+        }
+        if (errno != EWOULDBLOCK && errno != EINTR) {
+            int e = errno;
+            close(f);
+            return rw_fail(err, RW_ERR_IO, "cannot lock %s: %s", path, strerror(e));
+        }
+        if (rw_now() >= deadline) break;
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    close(f);
+    return RW_OK;
 }
 
 /* splitmix64 spreads a small seed over the 256-bit xoshiro state. */

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include "engine_int.h"
@@ -125,13 +124,17 @@ static rw_status take_writer_lock(rw_engine *e, const char *db, const char *writ
     char path[4096];
     if (snprintf(path, sizeof path, "%s.lock", db) >= (int)sizeof path)
         return rw_fail(err, RW_ERR_INVALID, "database path too long");
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return errno == EACCES || errno == EROFS ? RW_OK : rw_fail(err, RW_ERR_IO, "%s: %s", path, strerror(errno));
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    rw_status st = rw_lock_file(path, 0, &e->lock_fd, err);
+    if (st == RW_ERR_PERM) return RW_OK;
+    if (st != RW_OK) return st;
+    if (e->lock_fd < 0) { /* held: the file names the holder */
         char who[128] = {0};
-        ssize_t n = pread(fd, who, sizeof who - 1, 0);
-        close(fd);
+        ssize_t n = -1;
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            n = read(fd, who, sizeof who - 1);
+            close(fd);
+        }
         if (n > 0 && who[n - 1] == '\n') who[n - 1] = 0;
         return rw_fail(err, RW_ERR_EXISTS,
                        "%s is in use by another ringwatch process (%s); stop it first, or use the running "
@@ -141,8 +144,7 @@ static rw_status take_writer_lock(rw_engine *e, const char *db, const char *writ
     char who[128];
     int n = snprintf(who, sizeof who, "ringwatch %s, pid %ld\n", writer, (long)getpid());
     /* Who holds it, for the next one's message; a failure loses only that. */
-    if (ftruncate(fd, 0) == 0) (void)!pwrite(fd, who, (size_t)n, 0);
-    e->lock_fd = fd;
+    if (ftruncate(e->lock_fd, 0) == 0) (void)!pwrite(e->lock_fd, who, (size_t)n, 0);
     return RW_OK;
 }
 

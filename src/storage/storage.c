@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -693,32 +692,16 @@ static rw_status run_lock(rw_store *s, int wait, int *got, rw_err *err) {
         return RW_OK;
     }
     if (s->readonly) return rw_fail(err, RW_ERR_PERM, "the database is open read-only");
-    /* Not the database file itself: closing any descriptor of it would drop
-     * SQLite's POSIX locks. */
-    const char *path = s->run_lock_path;
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return rw_fail(err, errno == EACCES || errno == EROFS ? RW_ERR_PERM : RW_ERR_IO, "cannot open %s: %s", path,
-                       strerror(errno));
-    double deadline = rw_now() + (wait ? RUN_LOCK_WAIT_SECONDS : 0);
-    for (;;) {
-        if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
-            s->run_lock = fd;
-            *got = 1;
-            return RW_OK;
-        }
-        if (errno != EWOULDBLOCK && errno != EINTR) {
-            int e = errno;
-            close(fd);
-            return rw_fail(err, RW_ERR_IO, "cannot lock %s: %s", path, strerror(e));
-        }
-        if (rw_now() >= deadline) break;
-        struct timespec ts = {0, 20 * 1000 * 1000};
-        nanosleep(&ts, NULL);
+    int fd = -1;
+    rw_status st = rw_lock_file(s->run_lock_path, wait ? RUN_LOCK_WAIT_SECONDS : 0, &fd, err);
+    if (st != RW_OK) return st;
+    if (fd >= 0) {
+        s->run_lock = fd;
+        *got = 1;
+        return RW_OK;
     }
-    close(fd);
     if (!wait) return RW_OK;
-    return rw_fail(err, RW_ERR_EXISTS, "another process has held %s (writing a run) for over %d s", path,
+    return rw_fail(err, RW_ERR_EXISTS, "another process has held %s (writing a run) for over %d s", s->run_lock_path,
                    RUN_LOCK_WAIT_SECONDS);
 }
 
