@@ -117,7 +117,7 @@ int rw_utf8_valid(const char *s, size_t len);
  * matched by its end); commas are placed here. Strings must be valid UTF-8
  * and are escaped. Any allocation failure sticks: rw_jw_take then returns
  * NULL. Ownership: the text belongs to the writer until rw_jw_take hands it
- * to the caller (free it); rw_jw_free drops it. Not thread-safe. */
+ * to the caller (free it); every writer ends in rw_jw_take. Not thread-safe. */
 typedef struct {
     char *s;
     size_t len, cap;
@@ -127,7 +127,6 @@ typedef struct {
 } rw_jw;
 
 void rw_jw_init(rw_jw *w);
-void rw_jw_free(rw_jw *w);
 /* The text, NUL-terminated (*len its length), or NULL after a failure or a
  * shape left open; the writer is empty afterwards either way. */
 char *rw_jw_take(rw_jw *w, size_t *len);

@@ -14,11 +14,6 @@ void rw_jw_init(rw_jw *w) {
     memset(w, 0, sizeof *w);
 }
 
-void rw_jw_free(rw_jw *w) {
-    free(w->s);
-    rw_jw_init(w);
-}
-
 char *rw_jw_take(rw_jw *w, size_t *len) {
     char *s = w->failed || w->depth || !w->s ? NULL : w->s;
     if (len) *len = s ? w->len : 0;
