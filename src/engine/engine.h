@@ -282,8 +282,9 @@ rw_status rw_engine_label(rw_engine *e, int on_cluster, const char *target, size
 typedef struct {
     uint64_t events, accounts, attributes, edges;
     uint64_t signups_recorded, commits, commit_failures;
-    int64_t run;  /* newest run in force for online scoring */
-    int store_ok; /* the last commit succeeded (readiness) */
+    uint64_t checkpoints, checkpoint_failures; /* background WAL checkpoints */
+    int64_t run;                               /* newest run in force for online scoring */
+    int store_ok;                              /* the last commit succeeded (readiness) */
 } rw_engine_counters;
 void rw_engine_get_counters(rw_engine *e, rw_engine_counters *out);
 

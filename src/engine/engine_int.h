@@ -145,6 +145,18 @@ struct rw_engine {
     uint64_t signups_recorded, commits, commit_failures;
     int rescoring;      /* a rescoring is running (guarded by gc_mu) */
     rw_waiter *waiters; /* rw_engine_record_async callers, in sequence order (gc_mu) */
+    /* Checkpoints off the commit path (ckpt_state, under gc_mu): once the
+     * committer's commits have left a WAL's worth of pages it hands the
+     * copy to the checkpointer thread (CKPT_RUNNING), which copies them on
+     * a connection of its own while commits go on; the committer then
+     * copies the few pages committed meanwhile itself (CKPT_TAIL), so the
+     * next commit starts the WAL over. */
+    pthread_t checkpointer;
+    pthread_cond_t ckpt_wake;
+    int checkpointer_running;
+    enum { CKPT_IDLE, CKPT_RUNNING, CKPT_TAIL } ckpt_state;
+    rw_checkpointer *ckpt;
+    uint64_t checkpoints, checkpoint_failures;
     size_t nwaiters, waiters_cap;
 };
 

@@ -530,12 +530,79 @@ static void *committer_main(void *arg) {
         e->seq_done = upto;
         e->store_ok = 1;
         e->commits++;
+        if (e->checkpointer_running && e->ckpt_state == CKPT_IDLE &&
+            rw_store_wal_pages(e->store) >= rw_store_wal_checkpoint_pages()) {
+            e->ckpt_state = CKPT_RUNNING;
+            pthread_cond_signal(&e->ckpt_wake);
+        }
         pthread_cond_broadcast(&e->gc_done);
         settle_waiters(e, upto, RW_OK, NULL);
+        if (e->ckpt_state == CKPT_TAIL) {
+            /* After the waiters are told: the next group waits for it, as
+             * it would for a commit, but no one waits for it twice. */
+            pthread_mutex_unlock(&e->gc_mu);
+            rw_engine_store_lock(e);
+            if (rw_store_checkpoint_tail(e->store, &err) != RW_OK) e->checkpoint_failures++;
+            rw_engine_store_unlock(e);
+            pthread_mutex_lock(&e->gc_mu);
+            e->ckpt_state = CKPT_IDLE;
+        }
     }
     pthread_mutex_unlock(&e->gc_mu);
     rw_store_ops_free(&writing);
     return NULL;
+}
+
+static void *checkpointer_main(void *arg) {
+    rw_engine *e = arg;
+    pthread_mutex_lock(&e->gc_mu);
+    for (;;) {
+        while (e->ckpt_state != CKPT_RUNNING && !e->gc_stop) pthread_cond_wait(&e->ckpt_wake, &e->gc_mu);
+        if (e->gc_stop) break;
+        pthread_mutex_unlock(&e->gc_mu);
+        rw_err err;
+        rw_status st = rw_checkpointer_run(e->ckpt, &err);
+        pthread_mutex_lock(&e->gc_mu);
+        e->checkpoints++;
+        if (st != RW_OK) e->checkpoint_failures++;
+        e->ckpt_state = st == RW_OK ? CKPT_TAIL : CKPT_IDLE;
+    }
+    pthread_mutex_unlock(&e->gc_mu);
+    return NULL;
+}
+
+/* Stops one of the engine's threads (gc_stop: the committer writes what is
+ * queued first) and joins it; a no-op unless *running. */
+static void stop_thread(rw_engine *e, int *running, pthread_cond_t *wake, pthread_t t) {
+    if (!*running) return;
+    pthread_mutex_lock(&e->gc_mu);
+    e->gc_stop = 1;
+    pthread_cond_signal(wake);
+    pthread_mutex_unlock(&e->gc_mu);
+    pthread_join(t, NULL);
+    *running = 0;
+}
+
+/* Moves the store's checkpoints to a thread of their own. Without it (no
+ * second connection) the store keeps checkpointing on commit. */
+static void start_checkpointer(rw_engine *e) {
+    rw_err err;
+    pthread_cond_init(&e->ckpt_wake, NULL);
+    if (rw_checkpointer_open(e->store, &e->ckpt, &err) != RW_OK) return;
+    int running = pthread_create(&e->checkpointer, NULL, checkpointer_main, e) == 0;
+    rw_engine_store_lock(e);
+    /* Only with the thread running: a connection that never checkpoints
+     * and no one who does would let the WAL grow without bound. */
+    if (running && rw_store_background_checkpoints(e->store, &err) == RW_OK) {
+        rw_engine_store_unlock(e);
+        e->checkpointer_running = 1;
+        return;
+    }
+    rw_engine_store_unlock(e);
+    stop_thread(e, &running, &e->ckpt_wake, e->checkpointer);
+    e->gc_stop = 0; /* nothing else runs yet: the committer starts after */
+    rw_checkpointer_close(e->ckpt);
+    e->ckpt = NULL;
 }
 
 /* Waits until sequence number seq is settled; its status. */
@@ -1145,6 +1212,7 @@ rw_status rw_engine_online_open(rw_engine *e, rw_err *err) {
     if (st != RW_OK || !e->hasher || e->readonly) return st;
     st = rw_store_set_sync_full(e->store, 1, err);
     if (st != RW_OK) return st;
+    start_checkpointer(e);
     if (pthread_create(&e->committer, NULL, committer_main, e) != 0)
         return rw_fail(err, RW_ERR_INTERNAL, "cannot start the commit thread");
     e->committer_running = 1;
@@ -1152,20 +1220,18 @@ rw_status rw_engine_online_open(rw_engine *e, rw_err *err) {
 }
 
 void rw_engine_online_close(rw_engine *e) {
-    if (e->committer_running) {
-        pthread_mutex_lock(&e->gc_mu);
-        e->gc_stop = 1;
-        pthread_cond_signal(&e->gc_wake);
-        pthread_mutex_unlock(&e->gc_mu);
-        pthread_join(e->committer, NULL);
-        e->committer_running = 0;
-    }
+    /* The committer first: its last commits may still ask for a checkpoint. */
+    stop_thread(e, &e->committer_running, &e->gc_wake, e->committer);
+    stop_thread(e, &e->checkpointer_running, &e->ckpt_wake, e->checkpointer);
+    rw_checkpointer_close(e->ckpt);
+    e->ckpt = NULL;
     rw_store_ops_free(&e->pending);
     free(e->waiters);
     live_free(&e->live);
     pthread_mutex_destroy(&e->gc_mu);
     pthread_cond_destroy(&e->gc_wake);
     pthread_cond_destroy(&e->gc_done);
+    pthread_cond_destroy(&e->ckpt_wake);
 }
 
 void rw_engine_get_counters(rw_engine *e, rw_engine_counters *out) {
@@ -1183,6 +1249,8 @@ void rw_engine_get_counters(rw_engine *e, rw_engine_counters *out) {
     out->signups_recorded = e->signups_recorded;
     out->commits = e->commits;
     out->commit_failures = e->commit_failures;
+    out->checkpoints = e->checkpoints;
+    out->checkpoint_failures = e->checkpoint_failures;
     out->store_ok = e->store_ok;
     pthread_mutex_unlock(&e->gc_mu);
 }

@@ -155,6 +155,11 @@ char *rw_metrics_render(rw_http_server *s, size_t *len) {
     put_counter(&b, "ringwatch_engine_commits_total", "Group commits of the signup path.", "counter", k.commits);
     put_counter(&b, "ringwatch_engine_commit_failures_total", "Group commits that failed.", "counter",
                 k.commit_failures);
+    put_counter(&b, "ringwatch_engine_checkpoints_total",
+                "WAL checkpoints run beside the signup path (the committer only finishes them).", "counter",
+                k.checkpoints);
+    put_counter(&b, "ringwatch_engine_checkpoint_failures_total",
+                "WAL checkpoints that failed (the WAL grows until one succeeds).", "counter", k.checkpoint_failures);
     put_counter(&b, "ringwatch_graph_events", "Events in the log.", "gauge", k.events);
     put_counter(&b, "ringwatch_graph_accounts", "Account nodes.", "gauge", k.accounts);
     put_counter(&b, "ringwatch_graph_attributes", "Attribute nodes.", "gauge", k.attributes);

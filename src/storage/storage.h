@@ -127,6 +127,34 @@ void rw_store_run_unlock(rw_store *s);
  * through a connection of its own, so it needs no lock on this one and the
  * group commit goes on meanwhile. Only the run lock's holder may call it. */
 rw_status rw_store_run_checkpoint(rw_store *s, rw_err *err);
+/* Background checkpoints. By default a commit that leaves the WAL past
+ * rw_store_wal_checkpoint_pages() pages copies it into the database file and
+ * fsyncs it before returning, and everyone waiting for that commit (the
+ * signup group commit) waits for the copy too. After
+ * rw_store_background_checkpoints this connection never checkpoints: its
+ * owner watches rw_store_wal_pages (safe from any thread) and has another
+ * thread run rw_checkpointer_run on a connection of its own, which copies
+ * the WAL while commits go on. Without it the WAL grows without bound. */
+rw_status rw_store_background_checkpoints(rw_store *s, rw_err *err);
+/* Pages in the WAL after this connection's last commit (0 before any). */
+uint32_t rw_store_wal_pages(const rw_store *s);
+/* The WAL size at which a checkpoint is due (SQLite's default). */
+uint32_t rw_store_wal_checkpoint_pages(void);
+typedef struct rw_checkpointer rw_checkpointer;
+/* A connection of its own to s's database, for one thread at a time; freed
+ * by rw_checkpointer_close before s is closed. */
+rw_status rw_checkpointer_open(const rw_store *s, rw_checkpointer **out, rw_err *err);
+/* Copies what it can of the WAL into the database without waiting for
+ * readers or writers (a passive checkpoint; busy is not an error). */
+rw_status rw_checkpointer_run(rw_checkpointer *c, rw_err *err);
+void rw_checkpointer_close(rw_checkpointer *c);
+/* A passive checkpoint on s's own connection, by its user. The WAL starts
+ * over (its file is overwritten instead of growing, and an fsync of it costs
+ * less) only when a transaction begins on a fully copied WAL, which a
+ * checkpoint beside a busy writer never sees: once rw_checkpointer_run has
+ * copied the bulk, this copies the few pages committed since. */
+rw_status rw_store_checkpoint_tail(rw_store *s, rw_err *err);
+
 /* With the run lock: removes up to max_rows rows (0: all) of unpublished runs
  * (a crashed write's, or the caller's own after a failure) in one transaction;
  * *done once none is left, reservations included. */

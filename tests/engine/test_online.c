@@ -6,6 +6,7 @@
  * chunks while signups commit (invisible until whole, removed when a failure
  * or a crash leaves it half-written). */
 #include <criterion/criterion.h>
+#include <sys/stat.h>
 #include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
@@ -559,6 +560,43 @@ Test(online, flush_makes_queued_events_durable) {
     rw_engine_close(e);
     e = open_engine(0);
     cr_expect_eq(counters(e).events, N);
+    rw_engine_close(e);
+}
+
+/* The group commit never copies the WAL into the database itself: a thread
+ * of its own does, and the WAL starts over instead of growing. */
+Test(online, checkpoints_run_beside_the_group_commit) {
+    rw_engine *e = open_engine(0);
+    enum { CHUNKS = 150, EACH = 100 };
+    rw_event_raw *ev = calloc(EACH, sizeof *ev);
+    cr_assert(ev);
+    rw_err err = {{0}};
+    off_t wal_max = 0;
+    char wal[600];
+    snprintf(wal, sizeof wal, "%s-wal", db);
+    for (int c = 0; c < CHUNKS; c++) {
+        for (int i = 0; i < EACH; i++)
+            parse(&ev[i],
+                  "{\"account\":\"ck-%05d-with-a-longer-id-to-fill-pages\",\"ts\":%lld,\"ip\":\"198.%d.%d.%d\","
+                  "\"device\":\"dev-ck-%05d\"}",
+                  c * EACH + i, (long long)(T0 + c * EACH + i), 18 + c % 2, c, i + 1, c * EACH + i);
+        cr_assert_eq(rw_engine_record(e, ev, EACH, NULL, 0, &err), RW_OK, "%s", err.msg);
+        flush(e);
+        struct stat sb;
+        if (stat(wal, &sb) == 0 && sb.st_size > wal_max) wal_max = sb.st_size;
+    }
+    free(ev);
+    rw_engine_counters k = counters(e);
+    cr_expect_eq(k.commit_failures, 0);
+    cr_expect_geq(k.checkpoints, 1, "no checkpoint ran beside the commits");
+    cr_expect_eq(k.checkpoint_failures, 0);
+    /* A WAL's worth (1000 pages) plus what the commits added while the
+     * checkpoint ran: not the whole log. */
+    cr_expect_lt(wal_max, 3000 * 4120, "the WAL grew to %lld bytes", (long long)wal_max);
+    cr_expect_eq(sql_int("SELECT count(*) FROM events"), CHUNKS * EACH);
+    rw_engine_close(e);
+    e = open_engine(0);
+    cr_expect_eq(counters(e).events, CHUNKS * EACH);
     rw_engine_close(e);
 }
 

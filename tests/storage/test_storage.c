@@ -7,6 +7,7 @@
 
 #include "storage.h"
 #include "testutil.h"
+#include "tu_sql.h"
 
 static char *dir;
 static char path[512];
@@ -68,6 +69,47 @@ static void fill(rw_store *s) {
     cr_assert_eq(rw_store_put_event(s, 100, RW_EV_SIGNUP, 0, attr, &err), RW_OK, "%s", err.msg);
     cr_assert_eq(rw_store_put_event(s, 200, RW_EV_LOGIN, 0, attr, &err), RW_OK, "%s", err.msg);
     cr_assert_eq(rw_store_commit(s, 1, &err), RW_OK, "%s", err.msg);
+}
+
+/* Commits of n accounts with long ids (pages for the WAL), ids from *next. */
+static void put_accounts(rw_store *s, uint32_t *next, int n) {
+    rw_err err;
+    char ext[200];
+    cr_assert_eq(rw_store_begin(s, &err), RW_OK, "%s", err.msg);
+    for (int i = 0; i < n; i++, (*next)++) {
+        int len = snprintf(ext, sizeof ext, "account-%08u-%0160u", *next, *next);
+        cr_assert_eq(rw_store_put_account(s, *next, ext, (size_t)len, 100, &err), RW_OK, "%s", err.msg);
+    }
+    cr_assert_eq(rw_store_commit(s, 1, &err), RW_OK, "%s", err.msg);
+}
+
+Test(storage, background_checkpoints_leave_the_wal_to_another_connection) {
+    rw_store *s = NULL;
+    rw_err err;
+    cr_assert_eq(rw_store_open(&s, path, 0, &err), RW_OK, "%s", err.msg);
+    cr_assert_eq(rw_store_background_checkpoints(s, &err), RW_OK, "%s", err.msg);
+    uint32_t next = 0;
+    uint32_t due = rw_store_wal_checkpoint_pages();
+    /* Past a checkpoint's worth, and the connection has not copied it. */
+    for (int c = 0; c < 60 && rw_store_wal_pages(s) < due + 200; c++) put_accounts(s, &next, 400);
+    uint32_t before = rw_store_wal_pages(s);
+    cr_assert_geq(before, due + 200, "%u pages in the WAL", before);
+    /* A run lock and unlock must not turn SQLite's own checkpoints back on. */
+    cr_assert_eq(rw_store_run_lock(s, &err), RW_OK, "%s", err.msg);
+    rw_store_run_unlock(s);
+    put_accounts(s, &next, 10);
+    cr_expect_gt(rw_store_wal_pages(s), before);
+
+    rw_checkpointer *c = NULL;
+    cr_assert_eq(rw_checkpointer_open(s, &c, &err), RW_OK, "%s", err.msg);
+    cr_assert_eq(rw_checkpointer_run(c, &err), RW_OK, "%s", err.msg);
+    put_accounts(s, &next, 10); /* committed while the copy ran */
+    cr_assert_eq(rw_store_checkpoint_tail(s, &err), RW_OK, "%s", err.msg);
+    put_accounts(s, &next, 10);
+    cr_expect_lt(rw_store_wal_pages(s), 100, "the WAL did not start over: %u pages", rw_store_wal_pages(s));
+    rw_checkpointer_close(c);
+    rw_store_close(s);
+    cr_expect_eq(tu_sql_int(path, 0, "SELECT count(*) FROM accounts"), (int64_t)next);
 }
 
 Test(storage, roundtrip_in_id_order) {
