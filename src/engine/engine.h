@@ -183,6 +183,14 @@ typedef struct {
 } rw_online_params;
 void rw_engine_set_online(rw_engine *e, const rw_online_params *p);
 
+/* What "durable" means for the group commit. With fsync on (the default)
+ * a commit returns after the WAL's fsync: what was acknowledged survives a
+ * power loss. Off, after the WAL's write to the operating system: it
+ * survives a crash of this process (kill -9) but a power loss or kernel
+ * crash may lose the last commits (the database stays consistent). For
+ * disks whose fsync is slow. */
+rw_status rw_engine_set_fsync(rw_engine *e, int on, rw_err *err);
+
 /* Records n parsed events (in the order given) and, when out is not NULL,
  * scores each into out[i] as it is applied. Returns once every one of them is
  * durable: concurrent callers share one SQLite transaction (group commit).

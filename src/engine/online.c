@@ -495,7 +495,7 @@ static void *committer_main(void *arg) {
         if (st == RW_OK) {
             st = rw_engine_write_ops(e->store, &writing, &err);
             if (st == RW_OK)
-                st = rw_store_commit(e->store, 1, &err);
+                st = rw_store_commit(e->store, !e->no_fsync, &err);
             else
                 rw_store_rollback(e->store);
         }
@@ -784,6 +784,15 @@ static void settle_waiters(rw_engine *e, uint64_t upto, rw_status st, const rw_e
     if (w != stack) free(w);
     pthread_mutex_lock(&e->gc_mu);
     settle_waiters(e, upto, st, err); /* any left by the out-of-memory slice */
+}
+
+rw_status rw_engine_set_fsync(rw_engine *e, int on, rw_err *err) {
+    if (!e->committer_running) return RW_OK; /* nothing is recorded */
+    rw_engine_store_lock(e);
+    rw_status st = rw_store_set_sync_full(e->store, on, err);
+    if (st == RW_OK) e->no_fsync = !on;
+    rw_engine_store_unlock(e);
+    return st;
 }
 
 void rw_engine_set_online(rw_engine *e, const rw_online_params *p) {

@@ -52,6 +52,13 @@ static const setting settings[] = {
      AT(connection_memory_bytes),
      8192,
      16777216.0},
+    {{"fsync", "on",
+      "on: a signup is answered after its group commit's fsync (it survives a power loss); off: after the "
+      "write to the OS (it survives a crash of ringwatch, kill -9, not of the machine), for slow disks"},
+     T_ONOFF,
+     AT(fsync),
+     0,
+     0},
     {{"max_batch_events", "10000", "events in one POST /v1/events at most"}, T_U32, AT(max_batch_events), 1, 1000000},
     {{"review_threshold", "0.55", "signups scoring at least this are reviewed"}, /* RW_ONLINE_REVIEW */
      T_DOUBLE,

@@ -38,7 +38,8 @@ typedef struct {
     char token_analyst[RW_CONFIG_TOKEN];
     char token_admin[RW_CONFIG_TOKEN];
     char token_metrics[RW_CONFIG_TOKEN];
-    int auth; /* 0: no authentication at all (auth = off) */
+    int auth;  /* 0: no authentication at all (auth = off) */
+    int fsync; /* 0: a signup is acknowledged once written, not synced (rw_engine_set_fsync) */
     rw_log_level log_level;
 } rw_config;
 

@@ -51,6 +51,11 @@ rw_status rw_http_create(rw_http_server **out, rw_engine *e, const rw_config *cf
         rw_http_free(s);
         return st;
     }
+    st = rw_engine_set_fsync(e, cfg->fsync, err);
+    if (st != RW_OK) {
+        rw_http_free(s);
+        return st;
+    }
     rw_online_params op = {.review = cfg->review_threshold, .block = cfg->block_threshold};
     rw_engine_set_online(e, &op);
     *out = s;

@@ -25,6 +25,7 @@ Test(config, defaults_are_documented_and_valid) {
     cr_expect_eq(cfg.max_body_bytes, 1048576);
     cr_expect_eq(cfg.rescore_at, -1);
     cr_expect_eq(cfg.auth, 1);
+    cr_expect_eq(cfg.fsync, 1, "a signup is answered after its fsync unless asked otherwise");
     cr_expect_eq(cfg.log_level, RW_LOG_INFO);
     /* the server's defaults are the engine's */
     cr_expect_float_eq(cfg.review_threshold, RW_ONLINE_REVIEW, 1e-12);
@@ -56,6 +57,7 @@ Test(config, ini_lines_comments_sections_quotes) {
                        "key_file = \"/a b/#c.key\"\n"
                        "log_level = debug\n"
                        "auth = on\n"
+                       "fsync = off\n"
                        "threads = 8"; /* last line without newline; a repeated key: the last wins */
     cr_assert_eq(parse(text), RW_OK, "%s", err.msg);
     cr_expect_str_eq(cfg.listen, "0.0.0.0:9000");
@@ -63,6 +65,7 @@ Test(config, ini_lines_comments_sections_quotes) {
     cr_expect_eq(cfg.rescore_at, 180);
     cr_expect_str_eq(cfg.key_file, "/a b/#c.key");
     cr_expect_eq(cfg.log_level, RW_LOG_DEBUG);
+    cr_expect_eq(cfg.fsync, 0);
     cr_expect_eq(rw_config_check(&cfg, &err), RW_OK, "%s", err.msg);
 }
 
