@@ -94,7 +94,8 @@ typedef struct {
     uint64_t new_flagged, grown, dissolved; /* against the previous run */
     uint64_t kept_ids, prev_clusters;       /* clusters whose id carried over */
     double seconds;
-    double online_locked; /* the longest switching online scoring to the run held the write lock at a time */
+    double online_locked;   /* the longest switching online scoring to the run held the write lock at a time */
+    double snapshot_locked; /* copying the graph held the lock (read: signups wait) this long */
 } rw_rescore_summary;
 
 /* Called after each stage ("snapshot", "communities", ...) with its time. */

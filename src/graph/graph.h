@@ -149,6 +149,8 @@ typedef struct {
     uint32_t *eid;          /* [2m] the edge of each adjacency entry */
     uint32_t *edge_account; /* [m] */
     rw_edge *edges;         /* [m] attr, first/last seen, count */
+    uint32_t cap_n;         /* room reserved for this many nodes and edges (rw_graph_snap_reserve) */
+    uint64_t cap_m;
 } rw_graph_snap;
 
 /* Degree of node v in a snapshot. */
@@ -163,6 +165,13 @@ rw_status rw_graph_snapshot(const rw_graph *g, rw_graph_snap **out, rw_err *err)
  * then the index (off summed, nbr and eid), which reads the snapshot only.
  * The snapshot is usable once indexed. */
 rw_status rw_graph_snapshot_copy(const rw_graph *g, rw_graph_snap **out, rw_err *err);
+/* The copy itself in two steps, so that the lock is held for copying only:
+ * rw_graph_snap_reserve allocates and touches room for n nodes and m edges
+ * (no graph needed: before taking the lock; give slack for what writers add
+ * meanwhile), then rw_graph_snapshot_fill copies g into it under the lock
+ * (growing it if the slack was short). Caller owns *out. */
+rw_status rw_graph_snap_reserve(rw_graph_snap **out, uint32_t n, uint64_t m, rw_err *err);
+rw_status rw_graph_snapshot_fill(const rw_graph *g, rw_graph_snap *s, rw_err *err);
 rw_status rw_graph_snap_index(rw_graph_snap *s, rw_err *err);
 void rw_graph_snap_free(rw_graph_snap *s);
 

@@ -98,10 +98,10 @@ static void *worker(void *arg) {
         rw_hist_observe(&m->rescore, dt);
         rw_http_log(s, RW_LOG_INFO,
                     "rescore: job %llu done in %.2f s: run %lld, %llu clusters, %llu flagged (%llu new), %llu accounts "
-                    "flagged; switching signups to it held the write lock %.1f ms at most",
+                    "flagged; the snapshot held signups up %.1f ms, switching them to the run %.1f ms at most",
                     (unsigned long long)id, dt, (long long)sum.run, (unsigned long long)sum.clusters,
                     (unsigned long long)sum.flagged_clusters, (unsigned long long)sum.new_flagged,
-                    (unsigned long long)sum.flagged_accounts, sum.online_locked * 1e3);
+                    (unsigned long long)sum.flagged_accounts, sum.snapshot_locked * 1e3, sum.online_locked * 1e3);
     } else {
         rw_http_log(s, RW_LOG_ERROR, "rescore: job %llu failed after %.2f s: %s", (unsigned long long)id, dt,
                     rw_status_str(st));

@@ -1004,3 +1004,56 @@ Test(graph, memory_per_edge, .timeout = 120) {
     cr_assert_leq(per_edge, 64.0);
     rw_graph_free(g);
 }
+
+/* Adds accounts [from, to), each on a shared IP and a device of its own. */
+static void add_accounts(rw_graph *g, uint32_t ip, int from, int to) {
+    for (int i = from; i < to; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "snap-%d", i);
+        uint32_t a = add_account(g, id, 100 + i);
+        observe(g, a, ip, 100 + i);
+        observe(g, a, add_attr(g, RW_KIND_DEVICE, 5000 + (uint64_t)i, RW_NODE_NONE, 100 + i), 100 + i);
+    }
+}
+
+static void assert_same_snapshot(const rw_graph_snap *a, const rw_graph_snap *b) {
+    cr_assert_eq(a->n, b->n);
+    cr_assert_eq(a->m, b->m);
+    cr_assert_eq(memcmp(a->kind, b->kind, a->n), 0);
+    cr_assert_eq(memcmp(a->first_seen, b->first_seen, a->n * sizeof(uint32_t)), 0);
+    cr_assert_eq(memcmp(a->parent, b->parent, a->n * sizeof(uint32_t)), 0);
+    cr_assert_eq(memcmp(a->off, b->off, (a->n + 1) * sizeof(uint64_t)), 0);
+    cr_assert_eq(memcmp(a->nbr, b->nbr, 2 * a->m * sizeof(uint32_t)), 0);
+    cr_assert_eq(memcmp(a->edge_account, b->edge_account, a->m * sizeof(uint32_t)), 0);
+    for (uint64_t j = 0; j < a->m; j++) cr_assert_eq(a->edges[j].attr, b->edges[j].attr);
+}
+
+/* Room reserved before the lock, filled under it: the same snapshot as a
+ * direct copy, whether the graph stayed within the room or outgrew it. */
+Test(graph, reserved_snapshot_fills_like_a_copy) {
+    rw_graph *g = mkgraph();
+    rw_err err = {{0}};
+    uint32_t sub = add_attr(g, RW_KIND_SUBNET, 1, RW_NODE_NONE, 100);
+    uint32_t ip = add_attr(g, RW_KIND_IP, 2, sub, 100);
+    add_accounts(g, ip, 0, 50);
+    rw_graph_snap *roomy = NULL, *tight = NULL, *direct = NULL;
+    cr_assert_eq(rw_graph_snap_reserve(&roomy, rw_graph_node_count(g) + 1000, rw_graph_edge_count(g) + 1000, &err),
+                 RW_OK, "%s", err.msg);
+    cr_assert_eq(rw_graph_snap_reserve(&tight, rw_graph_node_count(g), rw_graph_edge_count(g), &err), RW_OK, "%s",
+                 err.msg);
+    add_accounts(g, ip, 50, 400); /* signups between the reservation and the lock */
+    cr_assert_eq(rw_graph_snapshot_fill(g, roomy, &err), RW_OK, "%s", err.msg);
+    cr_assert_eq(rw_graph_snapshot_fill(g, tight, &err), RW_OK, "%s", err.msg);
+    cr_assert_eq(rw_graph_snap_index(roomy, &err), RW_OK, "%s", err.msg);
+    cr_assert_eq(rw_graph_snap_index(tight, &err), RW_OK, "%s", err.msg);
+    cr_assert_eq(rw_graph_snapshot(g, &direct, &err), RW_OK, "%s", err.msg);
+    cr_assert_eq(direct->n, 2 + 400 * 2);
+    cr_assert_eq(direct->m, 800);
+    cr_assert_eq(rw_graph_snap_degree(direct, ip), 400);
+    assert_same_snapshot(roomy, direct);
+    assert_same_snapshot(tight, direct);
+    rw_graph_snap_free(roomy);
+    rw_graph_snap_free(tight);
+    rw_graph_snap_free(direct);
+    rw_graph_free(g);
+}
