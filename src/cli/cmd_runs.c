@@ -107,7 +107,20 @@ static int parse_format(const char *s, int *out) {
 typedef struct {
     int fmt;
     uint64_t n;
+    int started; /* the header (or JSON's "[") is out */
 } print_ctx;
+
+/* The header, once the run is known to exist: a missing run gets its error
+ * alone, not a header above it. */
+static void clusters_header(print_ctx *p) {
+    if (p->started) return;
+    p->started = 1;
+    if (p->fmt == FMT_TABLE)
+        printf("%8s %6s %4s %8s %10s  %-20s  %s\n", "cluster", "score", "flag", "accounts", "attributes",
+               "first signup", "top reason");
+    if (p->fmt == FMT_CSV) printf("cluster,score,flagged,accounts,attributes,first_signup,last_signup,reasons\n");
+    if (p->fmt == FMT_JSON) printf("[");
+}
 
 static void csv_field(const char *s) {
     putchar('"');
@@ -120,6 +133,7 @@ static void csv_field(const char *s) {
 
 static rw_status print_cluster(void *ctx, const rw_cluster_row *c) {
     print_ctx *p = ctx;
+    clusters_header(p);
     char f[32], l[32];
     rw_time_format(f, sizeof f, c->first_seen);
     rw_time_format(l, sizeof l, c->last_seen);
@@ -202,14 +216,10 @@ int rw_cmd_clusters(int argc, char **argv) {
     rw_engine *e = rw_cli_open_engine("clusters", db, NULL, RW_CLI_READONLY | RW_CLI_STORE_ONLY);
     if (!e) return RW_EXIT_FAIL;
     print_ctx p = {.fmt = fmt};
-    if (fmt == FMT_TABLE)
-        printf("%8s %6s %4s %8s %10s  %-20s  %s\n", "cluster", "score", "flag", "accounts", "attributes",
-               "first signup", "top reason");
-    if (fmt == FMT_CSV) printf("cluster,score,flagged,accounts,attributes,first_signup,last_signup,reasons\n");
-    if (fmt == FMT_JSON) printf("[");
     rw_err err = {{0}};
     rw_status st = rw_engine_clusters(e, (int64_t)run, min, 0, limit, print_cluster, &p, &err);
-    if (fmt == FMT_JSON) printf("\n]\n");
+    if (st == RW_OK) clusters_header(&p); /* no cluster: the header alone */
+    if (fmt == FMT_JSON && p.started) printf("\n]\n");
     rw_engine_close(e);
     if (st != RW_OK) {
         rw_cli_error("clusters", "%s", err.msg);

@@ -88,7 +88,11 @@ static rw_status load_model(rw_store *store, rw_model *m, int *version, rw_err *
 
 rw_status rw_engine_model_text(rw_engine *e, int *version, char *text, size_t size, rw_err *err) {
     rw_model m;
+    /* The store's connection is the group commit's too (a server may call
+     * this from a request thread). */
+    rw_engine_store_lock(e);
     rw_status st = load_model(e->store, &m, version, err);
+    rw_engine_store_unlock(e);
     if (st == RW_OK) rw_model_format(&m, text, size);
     return st;
 }

@@ -268,6 +268,16 @@ Test(runs, model_fit_flags_rings_explain_and_eval) {
     cr_expect_eq(rc, 1, "%s", out);
     cr_expect(strstr(out, "no run 999 (the newest is "), "%s", out);
     free(out);
+    /* ... alone: no header or "[" above it on stdout. */
+    for (int f = 0; f < 3; f++) {
+        static const char *const fmts[] = {"table", "csv", "json"};
+        char args[96];
+        snprintf(args, sizeof args, "clusters --run 999 --format %s 2>/dev/null", fmts[f]);
+        rc = RW(&out, "%s", dir, tu_bin(), args);
+        cr_expect_eq(rc, 1, "%s", out);
+        cr_expect_str_eq(out, "", "%s printed on stdout: %s", fmts[f], out);
+        free(out);
+    }
     rc = RW(&out, "scores --run 999 2>&1", dir, tu_bin());
     cr_expect_eq(rc, 1, "%s", out);
     free(out);
