@@ -20,6 +20,7 @@ typedef struct {
     const char *name;
     const char *summary;
     int (*run)(int argc, char **argv);
+    int big; /* touches hundreds of MB of fresh memory: run with malloc on huge pages (main.c) */
 } rw_cli_command;
 
 int rw_cmd_ingest(int argc, char **argv);
