@@ -157,6 +157,7 @@ struct rw_engine {
     int checkpointer_running;
     enum { CKPT_IDLE, CKPT_RUNNING, CKPT_TAIL } ckpt_state;
     rw_checkpointer *ckpt;
+    uint32_t ckpt_pages; /* WAL pages that make a checkpoint due (0: the store's default; tests lower it) */
     uint64_t checkpoints, checkpoint_failures;
     size_t nwaiters, waiters_cap;
 };
@@ -210,6 +211,10 @@ void rw_engine_store_hand_over(rw_engine *e);
  * time), and fn (NULL: none) is called at the end of each, before its
  * commit, with the store held; a status other than RW_OK fails the write
  * there, as a failing disk would. */
+/* For tests: a checkpoint is due once the WAL holds this many pages (0: the
+ * store's default), so that a small test runs many beside its commits. Call
+ * before recording. */
+void rw_engine_test_checkpoint_pages(rw_engine *e, uint32_t pages);
 void rw_engine_test_chunks(rw_engine *e, uint32_t rows, rw_status (*fn)(void *ctx, int64_t run, uint64_t chunk),
                            void *ctx);
 

@@ -531,7 +531,7 @@ static void *committer_main(void *arg) {
         e->store_ok = 1;
         e->commits++;
         if (e->checkpointer_running && e->ckpt_state == CKPT_IDLE &&
-            rw_store_wal_pages(e->store) >= rw_store_wal_checkpoint_pages()) {
+            rw_store_wal_pages(e->store) >= (e->ckpt_pages ? e->ckpt_pages : rw_store_wal_checkpoint_pages())) {
             e->ckpt_state = CKPT_RUNNING;
             pthread_cond_signal(&e->ckpt_wake);
         }
@@ -784,6 +784,12 @@ static void settle_waiters(rw_engine *e, uint64_t upto, rw_status st, const rw_e
     if (w != stack) free(w);
     pthread_mutex_lock(&e->gc_mu);
     settle_waiters(e, upto, st, err); /* any left by the out-of-memory slice */
+}
+
+void rw_engine_test_checkpoint_pages(rw_engine *e, uint32_t pages) {
+    pthread_mutex_lock(&e->gc_mu);
+    e->ckpt_pages = pages;
+    pthread_mutex_unlock(&e->gc_mu);
 }
 
 rw_status rw_engine_set_fsync(rw_engine *e, int on, rw_err *err) {

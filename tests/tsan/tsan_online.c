@@ -124,6 +124,8 @@ static void engine_part(const char *dir) {
     /* Runs in chunks of 8 rows: the rescorings hand the store to the group
      * commit hundreds of times while the writers record. */
     rw_engine_test_chunks(e, 8, NULL, NULL);
+    /* And a checkpoint beside the group commit every few commits. */
+    rw_engine_test_checkpoint_pages(e, 8);
     worker w[WRITERS], r = {.e = e}, sc = {.e = e};
     pthread_t tw[WRITERS], tr[READERS], ts;
     for (int t = 0; t < WRITERS; t++) {
@@ -144,11 +146,13 @@ static void engine_part(const char *dir) {
     rw_engine_get_counters(e, &k);
     CHECK(k.events == WRITERS * EACH, "%llu events", (unsigned long long)k.events);
     CHECK(k.run == 2, "run %lld", (long long)k.run);
+    CHECK(k.checkpoints > 0 && k.checkpoint_failures == 0, "%llu checkpoints, %llu failed",
+          (unsigned long long)k.checkpoints, (unsigned long long)k.checkpoint_failures);
     rw_engine_close(e);
     printf(
         "tsan_online: engine: %d signups by %d threads (half async), %d readers, 2 rescorings written in chunks of 8 "
-        "rows: %s\n",
-        WRITERS * EACH, WRITERS, READERS, failures ? "FAILED" : "ok");
+        "rows, %llu checkpoints beside the commits: %s\n",
+        WRITERS * EACH, WRITERS, READERS, (unsigned long long)k.checkpoints, failures ? "FAILED" : "ok");
 }
 
 /* ---- 2. the server over loopback ------------------------------------------ */
