@@ -196,6 +196,16 @@ rw_status rw_detect_strong_parts(const rw_graph_snap *s, uint32_t hub_degree, do
 rw_status rw_detect_propagate(const rw_graph_snap *s, uint32_t hub_degree, const double *score, double threshold,
                               double *out, uint32_t *via, rw_err *err);
 
+/* The same through devices and payment tokens only when strong_only: an
+ * address is shared by a household or an office, a device or a card with
+ * flagged accounts says more (rw_detect_propagate: strong_only 0). */
+rw_status rw_detect_propagate_some(const rw_graph_snap *s, uint32_t hub_degree, const double *score, double threshold,
+                                   int strong_only, double *out, uint32_t *via, rw_err *err);
+
+/* An account's own score and its flagged neighbours' evidence taken
+ * together, as if independent: 1 - (1 - own)(1 - neighbours). */
+double rw_detect_combine(double own, double neighbours);
+
 /* A logistic model over the features. Stored as text in the database's
  * models table, one "name value" line each. */
 typedef struct {

@@ -129,11 +129,17 @@ done:
 
 rw_status rw_detect_propagate(const rw_graph_snap *s, uint32_t hub_degree, const double *score, double threshold,
                               double *out, uint32_t *via, rw_err *err) {
+    return rw_detect_propagate_some(s, hub_degree, score, threshold, 0, out, via, err);
+}
+
+rw_status rw_detect_propagate_some(const rw_graph_snap *s, uint32_t hub_degree, const double *score, double threshold,
+                                   int strong_only, double *out, uint32_t *via, rw_err *err) {
     (void)err;
     for (uint32_t v = 0; v < s->n; v++) out[v] = 0, via[v] = RW_NODE_NONE;
     for (uint32_t t = 0; t < s->n; t++) {
         uint32_t deg = rw_detect_degree(s, t);
-        if (!(strong_kind(s->kind[t]) || s->kind[t] == RW_KIND_IP) || deg < 2 || deg > hub_degree) continue;
+        int kind_ok = strong_kind(s->kind[t]) || (!strong_only && s->kind[t] == RW_KIND_IP);
+        if (!kind_ok || deg < 2 || deg > hub_degree) continue;
         double sum = 0;
         for (uint64_t k = s->off[t]; k < s->off[t + 1]; k++)
             if (score[s->nbr[k]] >= threshold) sum += score[s->nbr[k]];
@@ -149,4 +155,8 @@ rw_status rw_detect_propagate(const rw_graph_snap *s, uint32_t hub_degree, const
         }
     }
     return RW_OK;
+}
+
+double rw_detect_combine(double own, double neighbours) {
+    return 1 - (1 - own) * (1 - neighbours);
 }

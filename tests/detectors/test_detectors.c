@@ -929,6 +929,34 @@ Test(detectors, propagate_discounts_by_users) {
     rw_graph_snap_free(s);
 }
 
+Test(detectors, propagate_strong_only_and_combine) {
+    builder b = {0};
+    uint32_t a[5];
+    for (int i = 0; i < 5; i++) a[i] = node(&b, RW_KIND_ACCOUNT);
+    uint32_t dev = node(&b, RW_KIND_DEVICE), ip = node(&b, RW_KIND_IP);
+    for (int i = 0; i < 4; i++) edge(&b, a[i], dev);
+    edge(&b, a[0], ip), edge(&b, a[1], ip), edge(&b, a[4], ip);
+    rw_graph_snap *s = build(&b);
+    double score[16] = {0}, out[16];
+    uint32_t via[16];
+    score[a[0]] = 0.9, score[a[1]] = 0.9, score[a[2]] = 0.5, score[a[4]] = 0.5;
+    rw_err err;
+    cr_assert_eq(rw_detect_propagate_some(s, 200, score, 0.65, 1, out, via, &err), RW_OK);
+    cr_expect_float_eq(out[a[2]], 1.8 / 4, 1e-12, "two flagged of the device's four users");
+    cr_expect_eq(via[a[2]], dev);
+    cr_expect_float_eq(out[a[4]], 0, 1e-12, "an address carries nothing through devices and cards only");
+    cr_expect_eq(via[a[4]], RW_NODE_NONE);
+    cr_assert_eq(rw_detect_propagate_some(s, 200, score, 0.65, 0, out, via, &err), RW_OK);
+    cr_expect_float_eq(out[a[4]], 1.8 / 3, 1e-12, "with addresses, as rw_detect_propagate");
+    cr_expect_eq(via[a[4]], ip);
+    /* Its own 0.5 and the device's 0.45: neither at 0.65, together 0.725. */
+    cr_expect_float_eq(rw_detect_combine(0.5, 1.8 / 4), 1 - 0.5 * (1 - 1.8 / 4), 1e-12);
+    cr_expect_float_eq(rw_detect_combine(0.5, 0.5), 0.75, 1e-12);
+    cr_expect_float_eq(rw_detect_combine(0, 0.3), 0.3, 1e-12, "no score of its own adds nothing");
+    cr_expect_float_eq(rw_detect_combine(0.3, 0), 0.3, 1e-12, "no flagged neighbour adds nothing");
+    rw_graph_snap_free(s);
+}
+
 /* ---- the block-ring signature ---------------------------------------------- */
 
 /* accounts accounts, each on two of nip shared addresses of one /24 (of
