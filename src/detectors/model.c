@@ -9,24 +9,26 @@
 
 /* Shipped weights: fitted with `ringwatch model fit` (l2 1) on a simulated
  * world of 200,000 accounts (seed 1) and rounded; evaluated on other seeds.
+ * Refitted whenever features or rescoring change what fit returns (last: the
+ * combined own + device/card evidence rule).
  * `ringwatch model fit` on labelled data of your own replaces them. */
 static const double default_weights[RW_F_COUNT] = {
-    [RW_F_LOG_ACCOUNTS] = 0.5019,     [RW_F_DEVICE_LINKED] = 5.389,
-    [RW_F_CARD_LINKED] = 2.557,       [RW_F_IP_LINKED] = -8.64,
-    [RW_F_MAX_DEVICE_SHARE] = -3.501, [RW_F_MAX_CARD_SHARE] = 0.2176,
-    [RW_F_EXCLUSIVE] = 0.1509,        [RW_F_BURST] = 2.458,
-    [RW_F_SUBNET_SHARE] = -0.5095,    [RW_F_PRIVATE_ATTRS] = -1.999,
-    [RW_F_IP_DIVERSITY] = 3.627,      [RW_F_HUB_CONTACT] = -2.301,
-    [RW_F_LOCKSTEP] = 0.3858,         [RW_F_LATER_LOGINS] = -0.8564,
-    [RW_F_MULTI_SHARED] = 1.261,      [RW_F_COHERENCE] = 4.407,
+    [RW_F_LOG_ACCOUNTS] = 0.5534,     [RW_F_DEVICE_LINKED] = 5.333,
+    [RW_F_CARD_LINKED] = 2.426,       [RW_F_IP_LINKED] = -9.006,
+    [RW_F_MAX_DEVICE_SHARE] = -3.351, [RW_F_MAX_CARD_SHARE] = -0.285,
+    [RW_F_EXCLUSIVE] = -0.04417,      [RW_F_BURST] = 2.491,
+    [RW_F_SUBNET_SHARE] = -0.3169,    [RW_F_PRIVATE_ATTRS] = -2.183,
+    [RW_F_IP_DIVERSITY] = 3.833,      [RW_F_HUB_CONTACT] = -2.878,
+    [RW_F_LOCKSTEP] = 0.8447,         [RW_F_LATER_LOGINS] = -1.165,
+    [RW_F_MULTI_SHARED] = 1.183,      [RW_F_COHERENCE] = 4.541,
 };
-static const double default_bias = -6.318;
+static const double default_bias = -6.102;
 static const double default_account_weights[RW_A_COUNT] = {
-    [RW_A_CLUSTER_LOGIT] = 0.8341, [RW_A_DEVICE] = 0.0622,   [RW_A_CARD] = -0.2643,   [RW_A_IP] = -2.116,
-    [RW_A_SHARED] = 4.861,         [RW_A_IN_BURST] = 0.5209, [RW_A_PRIVATE] = 0.0603, [RW_A_HUB] = -0.1446,
-    [RW_A_PEERS] = 1.888,
+    [RW_A_CLUSTER_LOGIT] = 0.7939, [RW_A_DEVICE] = -1.063,     [RW_A_CARD] = 0.7593,    [RW_A_IP] = -1.742,
+    [RW_A_SHARED] = 2.221,         [RW_A_IN_BURST] = -0.07613, [RW_A_PRIVATE] = -2.145, [RW_A_HUB] = 0.4332,
+    [RW_A_PEERS] = 1.934,
 };
-static const double default_account_bias = -1.072;
+static const double default_account_bias = -0.1377;
 
 void rw_model_defaults(rw_model *m) {
     memset(m, 0, sizeof *m);
