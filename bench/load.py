@@ -249,7 +249,7 @@ def main():
     ap.add_argument("--connections", type=int, default=int(os.environ.get("BENCH_LOAD_CONNECTIONS", 32)))
     ap.add_argument("--wrk-threads", type=int, default=1)
     ap.add_argument("--server-threads", type=int, default=int(os.environ.get("BENCH_LOAD_SERVER_THREADS", 2)),
-                    help="MHD thread pool of both servers (ringwatch's `threads`, default 16)")
+                    help="MHD thread pool of both servers (ringwatch's `threads`; default 2, ringwatch's own default)")
     ap.add_argument("--accounts", type=int, default=int(os.environ.get("BENCH_LOAD_ACCOUNTS", 20000)))
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--server-cpu", type=int, default=0)
