@@ -306,12 +306,14 @@ static double foreign_accounts(const rw_engine *e, uint32_t a, const rw_edge *ed
     return best;
 }
 
-/* Features that one sentence explains together. */
+/* Features that one sentence explains together. Every feature is listed: an
+ * omitted one would share device_shared's key (0) and hide its sentence. */
 static const int sentence[RW_O_COUNT] = {
     [RW_O_DEVICE_SHARED] = RW_O_DEVICE_SHARED,
     [RW_O_DEVICE_DAY] = RW_O_DEVICE_SHARED,
     [RW_O_DEVICE_BURST] = RW_O_DEVICE_SHARED,
     [RW_O_DEVICE_DAY2] = RW_O_DEVICE_SHARED,
+    [RW_O_DEVICE_FOREIGN] = RW_O_DEVICE_FOREIGN,
     [RW_O_CARD_SHARED] = RW_O_CARD_SHARED,
     [RW_O_CARD_DAY] = RW_O_CARD_SHARED,
     [RW_O_IP_SHARED] = RW_O_IP_SHARED,
@@ -324,6 +326,8 @@ static const int sentence[RW_O_COUNT] = {
     [RW_O_COMM_FLAGGED] = RW_O_COMM_SCORE,
     [RW_O_COMM_SIZE] = RW_O_COMM_SIZE,
     [RW_O_COMM_DAY] = RW_O_COMM_SIZE,
+    [RW_O_ATTR_FLAGGED] = RW_O_ATTR_FLAGGED,
+    [RW_O_ATTR_ONLINE] = RW_O_ATTR_ONLINE,
 };
 
 /* Scores account a after an event at ts. Under the engine's lock. */
