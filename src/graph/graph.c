@@ -1130,6 +1130,33 @@ uint32_t rw_graph_parent(const rw_graph *g, uint32_t node) {
     return code == RW_KIND_IP || code == (RW_KIND_IP | CODE_BIG) ? *parent_at(g, ip_rank(g, node)) : NONE;
 }
 
+void rw_graph_copy_nodes(const rw_graph *g, uint8_t *kind, uint32_t *first, uint32_t *last, uint32_t *parent,
+                         uint64_t *degree) {
+    /* One pass by block: each block's directory and records are looked up
+     * once, and the IP rank (the parent array's index) is counted along
+     * instead of recounted per node. Same answers as the accessors. */
+    uint32_t n = g ? g->n : 0, rank = 0;
+    for (uint32_t blk = 0; blk * BLOCK_NODES < n; blk++) {
+        const node_block *b = block_at(g, blk);
+        uint32_t v0 = blk * BLOCK_NODES, end = n - v0 < BLOCK_NODES ? n - v0 : BLOCK_NODES;
+        for (uint32_t s = 0; s < end; s++) {
+            uint32_t v = v0 + s;
+            unsigned w = s >> 6, bit = s & 63;
+            unsigned code = (unsigned)((b->dir.plane[0][w] >> bit) & 1) |
+                            (unsigned)((b->dir.plane[1][w] >> bit) & 1) << 1 |
+                            (unsigned)((b->dir.plane[2][w] >> bit) & 1) << 2;
+            const node_rec *r = &b->rec[s];
+            int gap = code == CODE_SUB && r->aux == GAP_MARK;
+            kind[v] = gap ? RW_KIND_COUNT : (uint8_t)kind_of_code(code);
+            first[v] = r->first;
+            last[v] = r->last;
+            parent[v] = NONE;
+            if ((code & 3) == RW_KIND_IP && code != CODE_SUB) parent[v] = *parent_at(g, rank++);
+            degree[v] = gap || code == CODE_SUB ? 0 : code == 0 || code > CODE_BIG ? r->aux : r->off != NONE;
+        }
+    }
+}
+
 const char *rw_graph_account_id(const rw_graph *g, uint32_t node, size_t *len) {
     size_t n = 0;
     const char *s = code_or_none(g, node) == 0 ? account_id(g, rec(g, node), &n) : NULL;

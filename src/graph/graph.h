@@ -133,6 +133,12 @@ rw_status rw_graph_to_igraph(const rw_graph *g, struct igraph_s *out, double *we
 
 /* ---- snapshot ------------------------------------------------------------ */
 
+/* Fills, for every node v < rw_graph_node_count(g), what rw_graph_kind,
+ * _first_seen, _last_seen, _parent and _degree return (degree[v]), in one
+ * pass: for copying the graph while writers wait. */
+void rw_graph_copy_nodes(const rw_graph *g, uint8_t *kind, uint32_t *first, uint32_t *last, uint32_t *parent,
+                         uint64_t *degree);
+
 /* A read-only copy of the graph in compressed sparse rows for the batch
  * detectors: copied in one pass under the writer's lock, then indexed and
  * used without it while signups keep flowing. Edge j is the j-th edge in

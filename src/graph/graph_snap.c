@@ -90,15 +90,11 @@ rw_status rw_graph_snapshot_fill(const rw_graph *g, rw_graph_snap *s, rw_err *er
     s->n = n;
     s->m = m;
     s->off[0] = 0;
-    /* Node fields and degrees; edges numbered in account order. */
+    /* Node fields and degrees (into off[v + 1]); edges numbered in account
+     * order. */
+    rw_graph_copy_nodes(g, s->kind, s->first_seen, s->last_seen, s->parent, s->off + 1);
     uint64_t j = 0;
     for (uint32_t v = 0; v < n; v++) {
-        s->kind[v] = (uint8_t)rw_graph_kind(g, v);
-        int64_t f = rw_graph_first_seen(g, v), l = rw_graph_last_seen(g, v);
-        s->first_seen[v] = (uint32_t)(f < 0 ? 0 : f > UINT32_MAX ? UINT32_MAX : f);
-        s->last_seen[v] = (uint32_t)(l < 0 ? 0 : l > UINT32_MAX ? UINT32_MAX : l);
-        s->parent[v] = rw_graph_parent(g, v);
-        s->off[v + 1] = rw_graph_degree(g, v);
         if (s->kind[v] != RW_KIND_ACCOUNT) continue;
         uint32_t k;
         const rw_edge *e = rw_graph_account_edges(g, v, &k);

@@ -109,6 +109,24 @@ Test(graph_gap, placeholders_keep_ids_and_answer_like_out_of_range) {
     cr_assert_eq(rw_graph_parent(g, ip2), s);
     cr_assert_eq(rw_graph_parent(g, ip), s);
 
+    /* The one-pass copy agrees with the accessors on every node: accounts,
+     * small and big attributes, IPs with parents, subnets, placeholders. */
+    uint32_t nn = rw_graph_node_count(g);
+    uint8_t *kind = malloc(nn);
+    uint32_t *first = malloc(nn * sizeof *first), *last = malloc(nn * sizeof *last);
+    uint32_t *parent = malloc(nn * sizeof *parent);
+    uint64_t *degree = malloc(nn * sizeof *degree);
+    cr_assert(kind && first && last && parent && degree);
+    rw_graph_copy_nodes(g, kind, first, last, parent, degree);
+    for (uint32_t v = 0; v < nn; v++) {
+        cr_assert_eq(kind[v], (uint8_t)rw_graph_kind(g, v), "node %u", v);
+        cr_assert_eq(first[v], (uint32_t)rw_graph_first_seen(g, v), "node %u", v);
+        cr_assert_eq(last[v], (uint32_t)rw_graph_last_seen(g, v), "node %u", v);
+        cr_assert_eq(parent[v], rw_graph_parent(g, v), "node %u", v);
+        cr_assert_eq(degree[v], rw_graph_degree(g, v), "node %u", v);
+    }
+    free(kind), free(first), free(last), free(parent), free(degree);
+
     rw_graph_snap *snap = NULL;
     cr_assert_eq(rw_graph_snapshot(g, &snap, &err), RW_OK, "%s", err.msg);
     cr_assert_eq(snap->n, rw_graph_node_count(g));

@@ -1050,6 +1050,13 @@ Test(graph, reserved_snapshot_fills_like_a_copy) {
     cr_assert_eq(direct->n, 2 + 400 * 2);
     cr_assert_eq(direct->m, 800);
     cr_assert_eq(rw_graph_snap_degree(direct, ip), 400);
+    for (uint32_t v = 0; v < direct->n; v++) { /* as the accessors say */
+        cr_assert_eq(direct->kind[v], (uint8_t)rw_graph_kind(g, v), "node %u", v);
+        cr_assert_eq(rw_graph_snap_degree(direct, v), rw_graph_degree(g, v), "node %u", v);
+        cr_assert_eq(direct->parent[v], rw_graph_parent(g, v), "node %u", v);
+        cr_assert_eq(direct->first_seen[v], (uint32_t)rw_graph_first_seen(g, v), "node %u", v);
+        cr_assert_eq(direct->last_seen[v], (uint32_t)rw_graph_last_seen(g, v), "node %u", v);
+    }
     assert_same_snapshot(roomy, direct);
     assert_same_snapshot(tight, direct);
     rw_graph_snap_free(roomy);
