@@ -13,7 +13,7 @@
 static const char help[] = "usage: ringwatch model show [--db PATH]\n"
                            "       ringwatch model set [--db PATH] FILE\n"
                            "       ringwatch model fit [--db PATH] --truth truth.csv [--l2 X] [--dry-run]\n"
-                           "       ringwatch model fit-online --truth truth.csv [--l2 X] FEATURES.csv...\n\n"
+                           "       ringwatch model fit-online --truth truth.csv FEATURES.csv...\n\n"
                            "The scoring model is a logistic regression over cluster features, stored\n"
                            "as versioned text in the database; rescoring uses the newest version.\n"
                            "fit runs the detectors, labels communities by the truth file (fraud when\n"
@@ -79,7 +79,7 @@ static int read_features(const char *path, const rw_truth *t, double **x, double
     return rc;
 }
 
-static int fit_online(const char *truth_path, double l2, char **files, int nfiles) {
+static int fit_online(const char *truth_path, char **files, int nfiles) {
     rw_err err = {{0}};
     rw_truth *t = NULL;
     double *x = NULL, *y = NULL;
@@ -93,7 +93,6 @@ static int fit_online(const char *truth_path, double l2, char **files, int nfile
         if (read_features(files[i], t, &x, &y, &n, &cap) != 0) goto done;
     rw_online_model m;
     rw_online_defaults(&m);
-    (void)l2;
     if (rw_online_fit(&m, x, y, n, &err) != RW_OK) {
         rw_cli_error("model", "%s", err.msg);
         goto done;
@@ -154,7 +153,7 @@ int rw_cmd_model(int argc, char **argv) {
                                          {"help", no_argument, 0, 'h'},     {0, 0, 0, 0}};
     const char *db = NULL, *truth = NULL;
     double l2 = 1.0;
-    int dry = 0, c;
+    int dry = 0, have_l2 = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         char *end;
@@ -171,6 +170,7 @@ int rw_cmd_model(int argc, char **argv) {
             case 'l':
                 l2 = strtod(optarg, &end);
                 if (*end || l2 < 0) goto usage;
+                have_l2 = 1;
                 break;
             case 'h':
                 fputs(help, stdout);
@@ -184,7 +184,11 @@ int rw_cmd_model(int argc, char **argv) {
     rw_err err = {{0}};
     if (!strcmp(verb, "fit-online")) {
         if (!truth || optind == argc - 1) goto usage;
-        return fit_online(truth, l2, argv + optind + 1, argc - optind - 1);
+        if (have_l2) { /* it used to be accepted and ignored */
+            rw_cli_error("model", "--l2 applies to `model fit` (the logistic models); fit-online fits trees");
+            return RW_EXIT_USAGE;
+        }
+        return fit_online(truth, argv + optind + 1, argc - optind - 1);
     }
     if (strcmp(verb, "show") && strcmp(verb, "set") && strcmp(verb, "fit")) goto usage;
     if ((!strcmp(verb, "fit") && (!truth || optind != argc - 1)) || (!strcmp(verb, "set") && optind != argc - 2) ||

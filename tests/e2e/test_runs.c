@@ -278,6 +278,11 @@ Test(runs, model_fit_flags_rings_explain_and_eval) {
         cr_expect_str_eq(out, "", "%s printed on stdout: %s", fmts[f], out);
         free(out);
     }
+    /* fit-online fits trees: an --l2 is refused, not ignored. */
+    rc = RW(&out, "model fit-online --truth truth.csv --l2 2 features.csv 2>&1", dir, tu_bin());
+    cr_expect_eq(rc, 2, "%s", out);
+    cr_expect(strstr(out, "--l2 applies to `model fit`"), "%s", out);
+    free(out);
     rc = RW(&out, "scores --run 999 2>&1", dir, tu_bin());
     cr_expect_eq(rc, 1, "%s", out);
     free(out);
