@@ -142,7 +142,6 @@ struct rw_engine {
     rw_fail_range unflushed;            /* the first failure since the last rw_engine_flush (st RW_OK: none) */
     uint64_t unwatched;                 /* the newest event recorded with durable = 0 (no one told of a failure) */
     int store_ok;
-    int no_fsync; /* rw_engine_set_fsync(0); read by the committer under the store lock */
     uint64_t signups_recorded, commits, commit_failures;
     int rescoring;      /* a rescoring is running (guarded by gc_mu) */
     rw_waiter *waiters; /* rw_engine_record_async callers, in sequence order (gc_mu) */

@@ -499,7 +499,9 @@ static void *committer_main(void *arg) {
         if (st == RW_OK) {
             st = rw_engine_write_ops(e->store, &writing, &err);
             if (st == RW_OK)
-                st = rw_store_commit(e->store, !e->no_fsync, &err);
+                /* Not asked durable: the store's own safety level (fsync
+                 * unless rw_engine_set_fsync turned it off) decides. */
+                st = rw_store_commit(e->store, 0, &err);
             else
                 rw_store_rollback(e->store);
         }
@@ -591,7 +593,6 @@ static void stop_thread(rw_engine *e, int *running, pthread_cond_t *wake, pthrea
  * second connection) the store keeps checkpointing on commit. */
 static void start_checkpointer(rw_engine *e) {
     rw_err err;
-    pthread_cond_init(&e->ckpt_wake, NULL);
     if (rw_checkpointer_open(e->store, &e->ckpt, &err) != RW_OK) return;
     int running = pthread_create(&e->checkpointer, NULL, checkpointer_main, e) == 0;
     rw_engine_store_lock(e);
@@ -800,7 +801,6 @@ rw_status rw_engine_set_fsync(rw_engine *e, int on, rw_err *err) {
     if (!e->committer_running) return RW_OK; /* nothing is recorded */
     rw_engine_store_lock(e);
     rw_status st = rw_store_set_sync_full(e->store, on, err);
-    if (st == RW_OK) e->no_fsync = !on;
     rw_engine_store_unlock(e);
     return st;
 }
@@ -1217,6 +1217,7 @@ rw_status rw_engine_online_open(rw_engine *e, rw_err *err) {
     pthread_mutex_init(&e->gc_mu, NULL);
     pthread_cond_init(&e->gc_wake, NULL);
     pthread_cond_init(&e->gc_done, NULL);
+    pthread_cond_init(&e->ckpt_wake, NULL); /* destroyed by close whether or not a checkpointer started */
     e->store_ok = 1;
     live_defaults(&e->live, NULL);
     /* Replaying the whole log into the live state takes seconds at a

@@ -29,8 +29,8 @@ int rw_store_schema_version(void);
 /* ---- write path (one writer thread) ------------------------------------- */
 
 rw_status rw_store_begin(rw_store *s, rw_err *err);
-/* Commits. With durable non-zero the commit is fsynced before returning
- * (synchronous=FULL for this commit); otherwise it survives a process crash
+/* Commits. With durable non-zero, or while rw_store_set_sync_full is on, the
+ * commit is fsynced before returning; otherwise it survives a process crash
  * but maybe not a power loss. */
 rw_status rw_store_commit(rw_store *s, int durable, rw_err *err);
 /* Rolls back an open transaction; a no-op without one. */
