@@ -192,15 +192,13 @@ rw_status rw_detect_strong_parts(const rw_graph_snap *s, uint32_t hub_degree, do
  * threshold of t's other accounts) / (t's accounts), i.e. flagged co-users
  * discounted by how many use t (one flagged partner of two gives at most
  * 1/2). out and via (n entries each, caller-allocated) receive it and the
- * attribute it came through (RW_NODE_NONE: none). score has n entries. */
+ * attribute it came through (RW_NODE_NONE: none). score has n entries.
+ * strong and strong_via (NULL: not wanted) receive the same through devices
+ * and payment tokens only, in the same pass: an address is shared by a
+ * household or an office, a device or a card with flagged accounts says
+ * more. */
 rw_status rw_detect_propagate(const rw_graph_snap *s, uint32_t hub_degree, const double *score, double threshold,
-                              double *out, uint32_t *via, rw_err *err);
-
-/* The same through devices and payment tokens only when strong_only: an
- * address is shared by a household or an office, a device or a card with
- * flagged accounts says more (rw_detect_propagate: strong_only 0). */
-rw_status rw_detect_propagate_some(const rw_graph_snap *s, uint32_t hub_degree, const double *score, double threshold,
-                                   int strong_only, double *out, uint32_t *via, rw_err *err);
+                              double *out, uint32_t *via, double *strong, uint32_t *strong_via, rw_err *err);
 
 /* An account's own score and its flagged neighbours' evidence taken
  * together, as if independent: 1 - (1 - own)(1 - neighbours). */

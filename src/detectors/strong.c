@@ -128,18 +128,15 @@ done:
 }
 
 rw_status rw_detect_propagate(const rw_graph_snap *s, uint32_t hub_degree, const double *score, double threshold,
-                              double *out, uint32_t *via, rw_err *err) {
-    return rw_detect_propagate_some(s, hub_degree, score, threshold, 0, out, via, err);
-}
-
-rw_status rw_detect_propagate_some(const rw_graph_snap *s, uint32_t hub_degree, const double *score, double threshold,
-                                   int strong_only, double *out, uint32_t *via, rw_err *err) {
+                              double *out, uint32_t *via, double *strong, uint32_t *strong_via, rw_err *err) {
     (void)err;
     for (uint32_t v = 0; v < s->n; v++) out[v] = 0, via[v] = RW_NODE_NONE;
+    if (strong)
+        for (uint32_t v = 0; v < s->n; v++) strong[v] = 0, strong_via[v] = RW_NODE_NONE;
     for (uint32_t t = 0; t < s->n; t++) {
         uint32_t deg = rw_detect_degree(s, t);
-        int kind_ok = strong_kind(s->kind[t]) || (!strong_only && s->kind[t] == RW_KIND_IP);
-        if (!kind_ok || deg < 2 || deg > hub_degree) continue;
+        int is_strong = strong_kind(s->kind[t]);
+        if (!(is_strong || s->kind[t] == RW_KIND_IP) || deg < 2 || deg > hub_degree) continue;
         double sum = 0;
         for (uint64_t k = s->off[t]; k < s->off[t + 1]; k++)
             if (score[s->nbr[k]] >= threshold) sum += score[s->nbr[k]];
@@ -152,6 +149,7 @@ rw_status rw_detect_propagate_some(const rw_graph_snap *s, uint32_t hub_degree, 
             double own = score[a] >= threshold ? score[a] : 0;
             double e = (sum - own) / deg;
             if (e > out[a]) out[a] = e, via[a] = t;
+            if (strong && is_strong && e > strong[a]) strong[a] = e, strong_via[a] = t;
         }
     }
     return RW_OK;

@@ -449,9 +449,7 @@ static rw_status model_stage(const rw_graph_snap *s, const rw_model *m, detectio
         st = rw_fail(err, RW_ERR_NOMEM, "out of memory for %u nodes", s->n);
         goto done;
     }
-    st = rw_detect_propagate(s, d->p.hub_degree, d->ascore, m->threshold, d->prop, d->via, err);
-    if (st == RW_OK)
-        st = rw_detect_propagate_some(s, d->p.hub_degree, d->ascore, m->threshold, 1, strong, strong_via, err);
+    st = rw_detect_propagate(s, d->p.hub_degree, d->ascore, m->threshold, d->prop, d->via, strong, strong_via, err);
     if (st != RW_OK) goto done;
     for (uint32_t v = 0; v < s->n; v++) {
         double both = rw_detect_combine(d->ascore[v], strong[v]);

@@ -916,7 +916,7 @@ Test(detectors, propagate_discounts_by_users) {
     uint32_t via[16];
     score[a[0]] = 0.9, score[a[1]] = 0.95, score[a[2]] = 0.1, score[a[3]] = 0.1, score[a[4]] = 0.2;
     rw_err err;
-    cr_assert_eq(rw_detect_propagate(s, 200, score, 0.65, out, via, &err), RW_OK);
+    cr_assert_eq(rw_detect_propagate(s, 200, score, 0.65, out, via, NULL, NULL, &err), RW_OK);
     cr_expect_float_eq(out[a[2]], (0.9 + 0.95) / 3, 1e-12);
     cr_expect_eq(via[a[2]], dev);
     cr_expect_float_eq(out[a[0]], 0.95 / 3, 1e-12, "its own score does not count");
@@ -937,16 +937,15 @@ Test(detectors, propagate_strong_only_and_combine) {
     for (int i = 0; i < 4; i++) edge(&b, a[i], dev);
     edge(&b, a[0], ip), edge(&b, a[1], ip), edge(&b, a[4], ip);
     rw_graph_snap *s = build(&b);
-    double score[16] = {0}, out[16];
-    uint32_t via[16];
+    double score[16] = {0}, out[16], strong[16];
+    uint32_t via[16], strong_via[16];
     score[a[0]] = 0.9, score[a[1]] = 0.9, score[a[2]] = 0.5, score[a[4]] = 0.5;
     rw_err err;
-    cr_assert_eq(rw_detect_propagate_some(s, 200, score, 0.65, 1, out, via, &err), RW_OK);
-    cr_expect_float_eq(out[a[2]], 1.8 / 4, 1e-12, "two flagged of the device's four users");
-    cr_expect_eq(via[a[2]], dev);
-    cr_expect_float_eq(out[a[4]], 0, 1e-12, "an address carries nothing through devices and cards only");
-    cr_expect_eq(via[a[4]], RW_NODE_NONE);
-    cr_assert_eq(rw_detect_propagate_some(s, 200, score, 0.65, 0, out, via, &err), RW_OK);
+    cr_assert_eq(rw_detect_propagate(s, 200, score, 0.65, out, via, strong, strong_via, &err), RW_OK);
+    cr_expect_float_eq(strong[a[2]], 1.8 / 4, 1e-12, "two flagged of the device's four users");
+    cr_expect_eq(strong_via[a[2]], dev);
+    cr_expect_float_eq(strong[a[4]], 0, 1e-12, "an address carries nothing through devices and cards only");
+    cr_expect_eq(strong_via[a[4]], RW_NODE_NONE);
     cr_expect_float_eq(out[a[4]], 1.8 / 3, 1e-12, "with addresses, as rw_detect_propagate");
     cr_expect_eq(via[a[4]], ip);
     /* Its own 0.5 and the device's 0.45: neither at 0.65, together 0.725. */
