@@ -86,17 +86,7 @@ static long status_of(const char *method, const char *path, const char *token, c
 #define sql_int(...) tu_sql_int(db, -1, __VA_ARGS__)
 
 /* A text query's first value into out. */
-static void sql_text(char *out, size_t size, const char *sql) {
-    sqlite3 *h = NULL;
-    cr_assert_eq(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_busy_timeout(h, 5000);
-    sqlite3_stmt *st = NULL;
-    cr_assert_eq(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK, "%s: %s", sql, sqlite3_errmsg(h));
-    cr_assert_eq(sqlite3_step(st), SQLITE_ROW, "%s: %s", sql, sqlite3_errmsg(h));
-    snprintf(out, size, "%s", (const char *)sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
-    sqlite3_close(h);
-}
+#define sql_text(out, size, sql) tu_sql_text(db, out, size, sql)
 
 static void assert_integrity(void) {
     char r[64];
