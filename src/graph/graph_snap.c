@@ -60,7 +60,9 @@ static int snap_room(rw_graph_snap *s, uint32_t n, uint64_t m) {
     return 0;
 }
 
-rw_status rw_graph_snap_reserve(rw_graph_snap **out, uint32_t n, uint64_t m, rw_err *err) {
+/* Room for n nodes and m edges; with touch, every page written once (so
+ * that a copy made later, under a lock, does not fault). */
+static rw_status snap_alloc(rw_graph_snap **out, uint32_t n, uint64_t m, int touch, rw_err *err) {
     *out = NULL;
     rw_graph_snap *s = calloc(1, sizeof *s);
     if (!s || snap_room(s, n, m) != 0) {
@@ -68,7 +70,8 @@ rw_status rw_graph_snap_reserve(rw_graph_snap **out, uint32_t n, uint64_t m, rw_
         return rw_fail(err, RW_ERR_NOMEM, "out of memory for a snapshot of %u nodes and %llu edges", n,
                        (unsigned long long)m);
     }
-    /* Touched now, so that the copy under the lock does not fault. */
+    *out = s;
+    if (!touch) return RW_OK;
     memset(s->kind, 0, (size_t)n + 1);
     memset(s->first_seen, 0, ((size_t)n + 1) * sizeof(uint32_t));
     memset(s->last_seen, 0, ((size_t)n + 1) * sizeof(uint32_t));
@@ -76,8 +79,11 @@ rw_status rw_graph_snap_reserve(rw_graph_snap **out, uint32_t n, uint64_t m, rw_
     memset(s->off, 0, ((size_t)n + 1) * sizeof(uint64_t));
     memset(s->edge_account, 0, (m + 1) * sizeof(uint32_t));
     memset(s->edges, 0, (m + 1) * sizeof(rw_edge));
-    *out = s;
     return RW_OK;
+}
+
+rw_status rw_graph_snap_reserve(rw_graph_snap **out, uint32_t n, uint64_t m, rw_err *err) {
+    return snap_alloc(out, n, m, 1, err);
 }
 
 rw_status rw_graph_snapshot_fill(const rw_graph *g, rw_graph_snap *s, rw_err *err) {
@@ -110,7 +116,8 @@ rw_status rw_graph_snapshot_fill(const rw_graph *g, rw_graph_snap *s, rw_err *er
 }
 
 rw_status rw_graph_snapshot_copy(const rw_graph *g, rw_graph_snap **out, rw_err *err) {
-    rw_status st = rw_graph_snap_reserve(out, rw_graph_node_count(g), rw_graph_edge_count(g), err);
+    /* Filled at once: touching the room first would only write it twice. */
+    rw_status st = snap_alloc(out, rw_graph_node_count(g), rw_graph_edge_count(g), 0, err);
     if (st == RW_OK && (st = rw_graph_snapshot_fill(g, *out, err)) != RW_OK) {
         rw_graph_snap_free(*out);
         *out = NULL;
