@@ -72,7 +72,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
 
 int main(int argc, char **argv) {
     unsigned port = 65536, threads = 16, conn_limit = 1024, per_ip = 256, timeout = 30;
-    size_t bytes = 750, conn_mem = 65536;
+    size_t bytes = 750, conn_mem = 16384; /* ringwatch's default connection_memory_bytes */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) goto usage;

@@ -368,6 +368,20 @@ Test(http, problems_for_bad_input) {
     cr_expect(strstr(r.body, "urn:ringwatch:problem:too-large"), "%s", r.body);
     tu_resp_free(&r);
     free(body);
+    /* The request line fits the default connection_memory_bytes (16 KiB)
+     * at 10 KB; at 20 KB libmicrohttpd refuses it itself (its own HTML
+     * answer: it has no hook for a problem+json one). */
+    char path[20 * 1024 + 32];
+    for (size_t i = 0; i < 2; i++) {
+        size_t len = i ? 20 * 1024 : 10 * 1024;
+        int n = snprintf(path, sizeof path, "/v1/accounts/");
+        memset(path + n, 'a', len);
+        path[n + len] = 0;
+        cr_assert_eq(tu_http(&r, &srv, "GET", path, ANALYST, NULL, NULL, 0), 0);
+        cr_expect_eq(r.status, i ? 414 : 404, "a %zu-byte path: %ld", len, r.status);
+        if (!i) cr_expect(strstr(r.body, "urn:ringwatch:problem:not-found"), "%s", r.body);
+        tu_resp_free(&r);
+    }
     /* the server is fine afterwards */
     cr_assert_eq(tu_http(&r, &srv, "GET", "/livez", NULL, NULL, NULL, 0), 0);
     cr_expect_eq(r.status, 200);

@@ -163,8 +163,14 @@ int tu_http(tu_resp *r, const tu_server *s, const char *method, const char *path
     memset(r, 0, sizeof *r);
     CURL *c = curl_easy_init();
     if (!c) return -1;
-    char url[8192], auth[1024], ct[256];
-    snprintf(url, sizeof url, "http://127.0.0.1:%u%s", s->port, path);
+    char auth[1024], ct[256];
+    size_t ulen = strlen(path) + 32; /* any length: tests send over-long paths too */
+    char *url = malloc(ulen);
+    if (!url) {
+        curl_easy_cleanup(c);
+        return -1;
+    }
+    snprintf(url, ulen, "http://127.0.0.1:%u%s", s->port, path);
     struct curl_slist *h = NULL;
     if (token) {
         snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
@@ -191,6 +197,7 @@ int tu_http(tu_resp *r, const tu_server *s, const char *method, const char *path
     if (rc == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
     curl_slist_free_all(h);
     curl_easy_cleanup(c);
+    free(url);
     r->body = b.p ? b.p : calloc(1, 1);
     r->len = b.len;
     r->headers = hd.p ? hd.p : calloc(1, 1);
