@@ -133,11 +133,25 @@ rw_status rw_graph_to_igraph(const rw_graph *g, struct igraph_s *out, double *we
 
 /* ---- snapshot ------------------------------------------------------------ */
 
-/* Fills, for every node v < rw_graph_node_count(g), what rw_graph_kind,
- * _first_seen, _last_seen, _parent and _degree return (degree[v]), in one
- * pass: for copying the graph while writers wait. */
-void rw_graph_copy_nodes(const rw_graph *g, uint8_t *kind, uint32_t *first, uint32_t *last, uint32_t *parent,
-                         uint64_t *degree);
+/* The graph as arrays, for copying it while writers wait. For every node
+ * v < rw_graph_node_count(g): what rw_graph_kind, _first_seen, _last_seen,
+ * _parent and _degree return. With edges: every account's edges, accounts
+ * in id order and each one's in rw_graph_account_edges order, edge_account[j]
+ * the account of edges[j], at most edge_cap of them. */
+typedef struct {
+    uint8_t *kind;
+    uint32_t *first, *last, *parent;
+    uint64_t *degree;
+    rw_edge *edges; /* NULL: nodes only */
+    uint32_t *edge_account;
+    uint64_t edge_cap;
+} rw_graph_arrays;
+/* Fills out by node block, the nodes in one pass and the edges in another
+ * that asks for the next block's lists before it copies a block's (at a
+ * million accounts: 64-87 ms instead of 94-109, the lists' cache misses
+ * having been most of the copy). Returns the number of account edges (more
+ * than edge_cap: only edge_cap were copied). */
+uint64_t rw_graph_copy(const rw_graph *g, const rw_graph_arrays *out);
 
 /* A read-only copy of the graph in compressed sparse rows for the batch
  * detectors: copied in one pass under the writer's lock, then indexed and

@@ -98,17 +98,8 @@ rw_status rw_graph_snapshot_fill(const rw_graph *g, rw_graph_snap *s, rw_err *er
     s->off[0] = 0;
     /* Node fields and degrees (into off[v + 1]); edges numbered in account
      * order. */
-    rw_graph_copy_nodes(g, s->kind, s->first_seen, s->last_seen, s->parent, s->off + 1);
-    uint64_t j = 0;
-    for (uint32_t v = 0; v < n; v++) {
-        if (s->kind[v] != RW_KIND_ACCOUNT) continue;
-        uint32_t k;
-        const rw_edge *e = rw_graph_account_edges(g, v, &k);
-        for (uint32_t i = 0; i < k && j < m; i++, j++) {
-            s->edges[j] = e[i];
-            s->edge_account[j] = v;
-        }
-    }
+    rw_graph_arrays a = {s->kind, s->first_seen, s->last_seen, s->parent, s->off + 1, s->edges, s->edge_account, m};
+    uint64_t j = rw_graph_copy(g, &a);
     if (j != m)
         return rw_fail(err, RW_ERR_INTERNAL, "snapshot: edge counts disagree (%llu vs %llu)", (unsigned long long)j,
                        (unsigned long long)m);

@@ -116,8 +116,12 @@ Test(graph_gap, placeholders_keep_ids_and_answer_like_out_of_range) {
     uint32_t *first = malloc(nn * sizeof *first), *last = malloc(nn * sizeof *last);
     uint32_t *parent = malloc(nn * sizeof *parent);
     uint64_t *degree = malloc(nn * sizeof *degree);
-    cr_assert(kind && first && last && parent && degree);
-    rw_graph_copy_nodes(g, kind, first, last, parent, degree);
+    uint64_t m = rw_graph_edge_count(g);
+    rw_edge *edges = malloc((m + 1) * sizeof *edges);
+    uint32_t *edge_account = malloc((m + 1) * sizeof *edge_account);
+    cr_assert(kind && first && last && parent && degree && edges && edge_account);
+    rw_graph_arrays out = {kind, first, last, parent, degree, NULL, NULL, 0};
+    cr_assert_eq(rw_graph_copy(g, &out), 0, "no edges asked for, none counted");
     for (uint32_t v = 0; v < nn; v++) {
         cr_assert_eq(kind[v], (uint8_t)rw_graph_kind(g, v), "node %u", v);
         cr_assert_eq(first[v], (uint32_t)rw_graph_first_seen(g, v), "node %u", v);
@@ -125,7 +129,27 @@ Test(graph_gap, placeholders_keep_ids_and_answer_like_out_of_range) {
         cr_assert_eq(parent[v], rw_graph_parent(g, v), "node %u", v);
         cr_assert_eq(degree[v], rw_graph_degree(g, v), "node %u", v);
     }
-    free(kind), free(first), free(last), free(parent), free(degree);
+    /* With edges: every account's, in id order, as the accessor gives them;
+     * a smaller room gets a prefix and the count of all. */
+    out.edges = edges, out.edge_account = edge_account, out.edge_cap = m;
+    cr_assert_eq(rw_graph_copy(g, &out), m);
+    uint64_t j = 0;
+    for (uint32_t v = 0; v < nn; v++) {
+        uint32_t k = 0;
+        const rw_edge *e = rw_graph_account_edges(g, v, &k);
+        for (uint32_t i = 0; i < k; i++, j++) {
+            cr_assert_lt(j, m);
+            cr_assert_eq(edge_account[j], v, "edge %llu", (unsigned long long)j);
+            cr_assert_eq(memcmp(&edges[j], &e[i], sizeof e[i]), 0, "edge %llu", (unsigned long long)j);
+        }
+    }
+    cr_assert_eq(j, m);
+    cr_assert_gt(m, 1);
+    edges[m - 1].attr = 12345;
+    out.edge_cap = m - 1;
+    cr_assert_eq(rw_graph_copy(g, &out), m);
+    cr_assert_eq(edges[m - 1].attr, 12345, "nothing past the room");
+    free(kind), free(first), free(last), free(parent), free(degree), free(edges), free(edge_account);
 
     rw_graph_snap *snap = NULL;
     cr_assert_eq(rw_graph_snapshot(g, &snap, &err), RW_OK, "%s", err.msg);
