@@ -1140,7 +1140,7 @@ uint64_t rw_graph_copy(const rw_graph *g, const rw_graph_arrays *out) {
      * the IP rank (the parent array's index) is counted along instead of
      * recounted per node. Same answers as the accessors. */
     uint32_t n = g ? g->n : 0, rank = 0;
-    for (uint32_t blk = 0; blk * BLOCK_NODES < n; blk++) {
+    for (uint32_t blk = 0; out->kind && blk * BLOCK_NODES < n; blk++) {
         const node_block *b = block_at(g, blk);
         uint32_t v0 = blk * BLOCK_NODES, end = n - v0 < BLOCK_NODES ? n - v0 : BLOCK_NODES;
         for (uint32_t s = 0; s < end; s++) {

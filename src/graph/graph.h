@@ -133,13 +133,13 @@ rw_status rw_graph_to_igraph(const rw_graph *g, struct igraph_s *out, double *we
 
 /* ---- snapshot ------------------------------------------------------------ */
 
-/* The graph as arrays, for copying it while writers wait. For every node
- * v < rw_graph_node_count(g): what rw_graph_kind, _first_seen, _last_seen,
- * _parent and _degree return. With edges: every account's edges, accounts
+/* The graph as arrays, for copying it while writers wait. With kind, for
+ * every node v < rw_graph_node_count(g): what rw_graph_kind, _first_seen,
+ * _last_seen, _parent and _degree return. With edges: every account's edges, accounts
  * in id order and each one's in rw_graph_account_edges order, edge_account[j]
  * the account of edges[j], at most edge_cap of them. */
 typedef struct {
-    uint8_t *kind;
+    uint8_t *kind; /* NULL: edges only (then first, last, parent and degree unused) */
     uint32_t *first, *last, *parent;
     uint64_t *degree;
     rw_edge *edges; /* NULL: nodes only */
@@ -154,7 +154,8 @@ typedef struct {
 uint64_t rw_graph_copy(const rw_graph *g, const rw_graph_arrays *out);
 
 /* A read-only copy of the graph in compressed sparse rows for the batch
- * detectors: copied in one pass under the writer's lock, then indexed and
+ * detectors: copied under the writer's lock (nodes and edges on two
+ * threads from 65,536 nodes on), then indexed and
  * used without it while signups keep flowing. Edge j is the j-th edge in
  * account order (the same order as rw_graph_to_igraph). */
 typedef struct {

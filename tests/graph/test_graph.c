@@ -1016,6 +1016,35 @@ static void add_accounts(rw_graph *g, uint32_t ip, int from, int to) {
     }
 }
 
+/* A subnet, an IP in it, and accounts 0..n-1 on it; the IP. */
+static uint32_t snap_world(rw_graph *g, int n) {
+    uint32_t sub = add_attr(g, RW_KIND_SUBNET, 1, RW_NODE_NONE, 100);
+    uint32_t ip = add_attr(g, RW_KIND_IP, 2, sub, 100);
+    add_accounts(g, ip, 0, n);
+    return ip;
+}
+
+/* Every node and account edge of s as the accessors say. */
+static void assert_like_accessors(const rw_graph *g, const rw_graph_snap *s) {
+    cr_assert_eq(s->n, rw_graph_node_count(g));
+    cr_assert_eq(s->m, rw_graph_edge_count(g));
+    uint64_t j = 0;
+    for (uint32_t v = 0; v < s->n; v++) {
+        cr_assert_eq(s->kind[v], (uint8_t)rw_graph_kind(g, v), "node %u", v);
+        cr_assert_eq(rw_graph_snap_degree(s, v), rw_graph_degree(g, v), "node %u", v);
+        cr_assert_eq(s->parent[v], rw_graph_parent(g, v), "node %u", v);
+        cr_assert_eq(s->first_seen[v], (uint32_t)rw_graph_first_seen(g, v), "node %u", v);
+        cr_assert_eq(s->last_seen[v], (uint32_t)rw_graph_last_seen(g, v), "node %u", v);
+        uint32_t k = 0;
+        const rw_edge *e = rw_graph_account_edges(g, v, &k);
+        for (uint32_t i = 0; i < k; i++, j++) {
+            cr_assert_eq(s->edge_account[j], v, "edge %llu", (unsigned long long)j);
+            cr_assert_eq(s->edges[j].attr, e[i].attr, "edge %llu", (unsigned long long)j);
+        }
+    }
+    cr_assert_eq(j, s->m);
+}
+
 static void assert_same_snapshot(const rw_graph_snap *a, const rw_graph_snap *b) {
     cr_assert_eq(a->n, b->n);
     cr_assert_eq(a->m, b->m);
@@ -1033,9 +1062,7 @@ static void assert_same_snapshot(const rw_graph_snap *a, const rw_graph_snap *b)
 Test(graph, reserved_snapshot_fills_like_a_copy) {
     rw_graph *g = mkgraph();
     rw_err err = {{0}};
-    uint32_t sub = add_attr(g, RW_KIND_SUBNET, 1, RW_NODE_NONE, 100);
-    uint32_t ip = add_attr(g, RW_KIND_IP, 2, sub, 100);
-    add_accounts(g, ip, 0, 50);
+    uint32_t ip = snap_world(g, 50);
     rw_graph_snap *roomy = NULL, *tight = NULL, *direct = NULL;
     cr_assert_eq(rw_graph_snap_reserve(&roomy, rw_graph_node_count(g) + 1000, rw_graph_edge_count(g) + 1000, &err),
                  RW_OK, "%s", err.msg);
@@ -1050,17 +1077,25 @@ Test(graph, reserved_snapshot_fills_like_a_copy) {
     cr_assert_eq(direct->n, 2 + 400 * 2);
     cr_assert_eq(direct->m, 800);
     cr_assert_eq(rw_graph_snap_degree(direct, ip), 400);
-    for (uint32_t v = 0; v < direct->n; v++) { /* as the accessors say */
-        cr_assert_eq(direct->kind[v], (uint8_t)rw_graph_kind(g, v), "node %u", v);
-        cr_assert_eq(rw_graph_snap_degree(direct, v), rw_graph_degree(g, v), "node %u", v);
-        cr_assert_eq(direct->parent[v], rw_graph_parent(g, v), "node %u", v);
-        cr_assert_eq(direct->first_seen[v], (uint32_t)rw_graph_first_seen(g, v), "node %u", v);
-        cr_assert_eq(direct->last_seen[v], (uint32_t)rw_graph_last_seen(g, v), "node %u", v);
-    }
+    assert_like_accessors(g, direct);
     assert_same_snapshot(roomy, direct);
     assert_same_snapshot(tight, direct);
     rw_graph_snap_free(roomy);
     rw_graph_snap_free(tight);
     rw_graph_snap_free(direct);
+    rw_graph_free(g);
+}
+
+/* From 65,536 nodes on, the snapshot copies the nodes on a thread of its
+ * own beside the edges: the same answers as the accessors. */
+Test(graph, large_snapshot_copies_nodes_beside_edges) {
+    rw_graph *g = mkgraph();
+    rw_err err = {{0}};
+    snap_world(g, 40000);
+    rw_graph_snap *s = NULL;
+    cr_assert_eq(rw_graph_snapshot(g, &s, &err), RW_OK, "%s", err.msg);
+    cr_assert_gt(s->n, 65536);
+    assert_like_accessors(g, s);
+    rw_graph_snap_free(s);
     rw_graph_free(g);
 }

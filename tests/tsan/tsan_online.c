@@ -1,5 +1,6 @@
 /* Concurrency under ThreadSanitizer (Criterion cannot start under TSan, so a
- * plain program): threads recording signups (blocking and async), lookups and
+ * plain program): a graph snapshot large enough to copy its nodes on a
+ * thread of its own beside the edges; threads recording signups (blocking and async), lookups and
  * rescorings through the engine API at once; then the real server (the TSan
  * build of ringwatch) over loopback with concurrent signups, lookups and a
  * rescoring job, stopped with SIGTERM. Any TSan report fails the run: TSan
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "graph.h"
 #include "engine_int.h"
 #include "testutil.h"
 
@@ -253,12 +255,47 @@ static void server_part(const char *dir) {
            failures ? "FAILED" : "ok");
 }
 
+/* ---- 0. a snapshot large enough to copy its nodes on a thread of its own -- */
+
+static void graph_part(void) {
+    rw_graph *g = NULL;
+    rw_err err = {{0}};
+    CHECK(rw_graph_create(&g, &err) == RW_OK, "graph: %s", err.msg);
+    if (!g) return;
+    uint32_t ip = 0, a = 0, d = 0;
+    rw_hash h = {{0}};
+    h.b[0] = 1;
+    CHECK(rw_graph_add_attr(g, &ip, RW_KIND_IP, &h, RW_NODE_NONE, 100, &err) == RW_OK, "ip: %s", err.msg);
+    int ok = 1;
+    for (uint32_t i = 0; i < 40000 && ok; i++) {
+        char id[32];
+        int n = snprintf(id, sizeof id, "g-%u", i);
+        memcpy(h.b, &i, sizeof i);
+        h.b[8] = 2;
+        int is_new;
+        ok = rw_graph_add_account(g, &a, id, (size_t)n, 100 + i, &err) == RW_OK &&
+             rw_graph_add_attr(g, &d, RW_KIND_DEVICE, &h, RW_NODE_NONE, 100 + i, &err) == RW_OK &&
+             rw_graph_observe(g, &is_new, a, ip, 100 + i, &err) == RW_OK &&
+             rw_graph_observe(g, &is_new, a, d, 100 + i, &err) == RW_OK;
+    }
+    CHECK(ok, "building: %s", err.msg);
+    rw_graph_snap *s = NULL;
+    CHECK(rw_graph_snapshot(g, &s, &err) == RW_OK, "snapshot: %s", err.msg);
+    CHECK(s && s->n > 65536 && s->m == 80000, "snapshot of %u nodes, %llu edges", s ? s->n : 0,
+          s ? (unsigned long long)s->m : 0ULL);
+    printf("tsan_online: graph: a snapshot of %u nodes (nodes copied beside the edges): %s\n", s ? s->n : 0,
+           failures ? "FAILED" : "ok");
+    rw_graph_snap_free(s);
+    rw_graph_free(g);
+}
+
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     printf("tsan_online: start\n");
     char *dir = tu_tmpdir();
     if (!dir) return 1;
     curl_global_init(CURL_GLOBAL_DEFAULT);
+    graph_part();
     engine_part(dir);
     server_part(dir);
     curl_global_cleanup();
