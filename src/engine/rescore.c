@@ -222,6 +222,8 @@ typedef struct {
     double *ascore;            /* [n] account scores (0 outside clusters) */
     double *prop;              /* [n] evidence from flagged neighbours (rw_detect_propagate) */
     uint32_t *via;             /* [n] the device or card that raised the score, else RW_NODE_NONE */
+    double *strong;            /* [n] the same evidence through devices and cards only */
+    uint32_t *strong_via;      /* [n] the device or card it came through */
     int block_rings;           /* apply the block-ring signature (rescoring; not while fitting the model) */
 } detection;
 
@@ -235,6 +237,8 @@ static void detection_free(detection *d) {
     free(d->ascore);
     free(d->prop);
     free(d->via);
+    free(d->strong);
+    free(d->strong_via);
     memset(d, 0, sizeof *d);
 }
 
@@ -291,7 +295,10 @@ static rw_status detect(const rw_graph_snap *s, const rw_rescore_params *rp, con
     d->ascore = calloc((size_t)s->n + 1, sizeof *d->ascore);
     d->prop = malloc(((size_t)s->n + 1) * sizeof *d->prop);
     d->via = malloc(((size_t)s->n + 1) * sizeof *d->via);
-    if (!d->w || !d->membership || !d->links || !d->af || !d->ascore || !d->prop || !d->via)
+    d->strong = malloc(((size_t)s->n + 1) * sizeof *d->strong);
+    d->strong_via = malloc(((size_t)s->n + 1) * sizeof *d->strong_via);
+    if (!d->w || !d->membership || !d->links || !d->af || !d->ascore || !d->prop || !d->via || !d->strong ||
+        !d->strong_via)
         return rw_fail(err, RW_ERR_NOMEM, "out of memory for %u nodes", s->n);
     rw_status st = rw_detect_edge_weights(s, &d->p, d->w, err);
     if (st != RW_OK) return st;
@@ -443,31 +450,23 @@ static rw_status model_stage(const rw_graph_snap *s, const rw_model *m, detectio
     rw_status st = split_mixed(s, m, d, err);
     if (st != RW_OK) return st;
     apply_model(s, m, d);
-    double *strong = malloc(((size_t)s->n + 1) * sizeof *strong);
-    uint32_t *strong_via = malloc(((size_t)s->n + 1) * sizeof *strong_via);
-    if (!strong || !strong_via) {
-        st = rw_fail(err, RW_ERR_NOMEM, "out of memory for %u nodes", s->n);
-        goto done;
-    }
-    st = rw_detect_propagate(s, d->p.hub_degree, d->ascore, m->threshold, d->prop, d->via, strong, strong_via, err);
-    if (st != RW_OK) goto done;
+    st = rw_detect_propagate(s, d->p.hub_degree, d->ascore, m->threshold, d->prop, d->via, d->strong, d->strong_via,
+                             err);
+    if (st != RW_OK) return st;
     for (uint32_t v = 0; v < s->n; v++) {
-        double both = rw_detect_combine(d->ascore[v], strong[v]);
+        double both = rw_detect_combine(d->ascore[v], d->strong[v]);
         if (s->kind[v] != RW_KIND_ACCOUNT || d->ascore[v] >= m->threshold) {
             d->via[v] = RW_NODE_NONE;
         } else if (d->prop[v] >= m->threshold) {
             d->ascore[v] = d->prop[v];
         } else if (both >= COMBINED_MIN) {
             d->ascore[v] = both;
-            d->via[v] = strong_via[v];
+            d->via[v] = d->strong_via[v];
         } else {
             d->via[v] = RW_NODE_NONE;
         }
     }
-done:
-    free(strong);
-    free(strong_via);
-    return st;
+    return RW_OK;
 }
 
 /* A run is written in chunks, each one short unsynced transaction, so the

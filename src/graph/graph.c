@@ -1130,9 +1130,20 @@ uint32_t rw_graph_parent(const rw_graph *g, uint32_t node) {
     return code == RW_KIND_IP || code == (RW_KIND_IP | CODE_BIG) ? *parent_at(g, ip_rank(g, node)) : NONE;
 }
 
+/* Nodes in block blk of a graph of n nodes. */
+static uint32_t block_nodes(uint32_t blk, uint32_t n) {
+    uint32_t v0 = blk * BLOCK_NODES;
+    return n - v0 < BLOCK_NODES ? n - v0 : BLOCK_NODES;
+}
+
 /* The accounts (code 0: every plane clear) of a block, as a bit mask. */
 static void accounts_of(const node_block *b, uint64_t acc[2]) {
     for (int w = 0; w < 2; w++) acc[w] = ~(b->dir.plane[0][w] | b->dir.plane[1][w] | b->dir.plane[2][w]);
+}
+
+/* Slot s of a block holds an account with edges. */
+static int has_edges(const node_block *b, const uint64_t acc[2], uint32_t s) {
+    return (acc[s >> 6] >> (s & 63) & 1) && b->rec[s].aux;
 }
 
 uint64_t rw_graph_copy(const rw_graph *g, const rw_graph_arrays *out) {
@@ -1142,7 +1153,7 @@ uint64_t rw_graph_copy(const rw_graph *g, const rw_graph_arrays *out) {
     uint32_t n = g ? g->n : 0, rank = 0;
     for (uint32_t blk = 0; out->kind && blk * BLOCK_NODES < n; blk++) {
         const node_block *b = block_at(g, blk);
-        uint32_t v0 = blk * BLOCK_NODES, end = n - v0 < BLOCK_NODES ? n - v0 : BLOCK_NODES;
+        uint32_t v0 = blk * BLOCK_NODES, end = block_nodes(blk, n);
         for (uint32_t s = 0; s < end; s++) {
             uint32_t v = v0 + s;
             unsigned w = s >> 6, bit = s & 63;
@@ -1166,21 +1177,18 @@ uint64_t rw_graph_copy(const rw_graph *g, const rw_graph_arrays *out) {
     uint64_t j = 0;
     for (uint32_t blk = 0; blk * BLOCK_NODES < n; blk++) {
         const node_block *b = block_at(g, blk);
-        uint32_t v0 = blk * BLOCK_NODES, end = n - v0 < BLOCK_NODES ? n - v0 : BLOCK_NODES;
+        uint32_t v0 = blk * BLOCK_NODES, end = block_nodes(blk, n);
+        uint64_t acc[2];
         if ((blk + 1) * BLOCK_NODES < n) {
             const node_block *nb = block_at(g, blk + 1);
-            uint32_t nv0 = (blk + 1) * BLOCK_NODES, nend = n - nv0 < BLOCK_NODES ? n - nv0 : BLOCK_NODES;
-            uint64_t nacc[2];
-            accounts_of(nb, nacc);
-            for (uint32_t s = 0; s < nend; s++)
-                if ((nacc[s >> 6] >> (s & 63) & 1) && nb->rec[s].aux)
-                    __builtin_prefetch(word_at(&g->adj, nb->rec[s].off));
+            accounts_of(nb, acc);
+            for (uint32_t s = 0, nend = block_nodes(blk + 1, n); s < nend; s++)
+                if (has_edges(nb, acc, s)) __builtin_prefetch(word_at(&g->adj, nb->rec[s].off));
         }
-        uint64_t acc[2];
         accounts_of(b, acc);
         for (uint32_t s = 0; s < end; s++) {
+            if (!has_edges(b, acc, s)) continue;
             const node_rec *r = &b->rec[s];
-            if (!(acc[s >> 6] >> (s & 63) & 1) || !r->aux) continue;
             const rw_edge *e = (const rw_edge *)word_at(&g->adj, r->off);
             for (uint32_t i = 0; i < r->aux; i++, j++)
                 if (j < out->edge_cap) {

@@ -1,6 +1,7 @@
 /* Snapshot of the graph in compressed sparse rows, for the batch detectors
  * to work on without holding the writer's lock. */
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -47,15 +48,36 @@ static int grow(void **p, size_t size, uint64_t old, uint64_t want) {
     return 0;
 }
 
+/* The arrays a copy fills: one element per node (n + 1 of them, for off)
+ * or per edge (m + 1). */
+typedef struct {
+    size_t field; /* offset of the array's pointer in rw_graph_snap */
+    size_t size;  /* of an element */
+    int per_edge;
+} copied_array;
+
+static const copied_array copied[] = {
+    {offsetof(rw_graph_snap, kind), sizeof(uint8_t), 0},
+    {offsetof(rw_graph_snap, first_seen), sizeof(uint32_t), 0},
+    {offsetof(rw_graph_snap, last_seen), sizeof(uint32_t), 0},
+    {offsetof(rw_graph_snap, parent), sizeof(uint32_t), 0},
+    {offsetof(rw_graph_snap, off), sizeof(uint64_t), 0},
+    {offsetof(rw_graph_snap, edge_account), sizeof(uint32_t), 1},
+    {offsetof(rw_graph_snap, edges), sizeof(rw_edge), 1},
+};
+#define NCOPIED (sizeof copied / sizeof copied[0])
+
+static void **array_of(rw_graph_snap *s, const copied_array *a) {
+    return (void **)(void *)((char *)s + a->field);
+}
+
 /* Makes room for n nodes and m edges (one more of each: off has n + 1). */
 static int snap_room(rw_graph_snap *s, uint32_t n, uint64_t m) {
-    uint64_t on = s->cap_n ? (uint64_t)s->cap_n + 1 : 0, nn = (uint64_t)n + 1;
-    uint64_t om = s->cap_m ? s->cap_m + 1 : 0, nm = m + 1;
-    if (grow((void **)&s->kind, 1, on, nn) || grow((void **)&s->first_seen, sizeof(uint32_t), on, nn) ||
-        grow((void **)&s->last_seen, sizeof(uint32_t), on, nn) || grow((void **)&s->parent, sizeof(uint32_t), on, nn) ||
-        grow((void **)&s->off, sizeof(uint64_t), on, nn) || grow((void **)&s->edge_account, sizeof(uint32_t), om, nm) ||
-        grow((void **)&s->edges, sizeof(rw_edge), om, nm))
-        return -1;
+    uint64_t have[2] = {s->cap_n ? (uint64_t)s->cap_n + 1 : 0, s->cap_m ? s->cap_m + 1 : 0};
+    uint64_t want[2] = {(uint64_t)n + 1, m + 1};
+    for (size_t i = 0; i < NCOPIED; i++)
+        if (grow(array_of(s, &copied[i]), copied[i].size, have[copied[i].per_edge], want[copied[i].per_edge]))
+            return -1;
     if (n > s->cap_n) s->cap_n = n;
     if (m > s->cap_m) s->cap_m = m;
     return 0;
@@ -72,14 +94,8 @@ static rw_status snap_alloc(rw_graph_snap **out, uint32_t n, uint64_t m, int tou
                        (unsigned long long)m);
     }
     *out = s;
-    if (!touch) return RW_OK;
-    memset(s->kind, 0, (size_t)n + 1);
-    memset(s->first_seen, 0, ((size_t)n + 1) * sizeof(uint32_t));
-    memset(s->last_seen, 0, ((size_t)n + 1) * sizeof(uint32_t));
-    memset(s->parent, 0, ((size_t)n + 1) * sizeof(uint32_t));
-    memset(s->off, 0, ((size_t)n + 1) * sizeof(uint64_t));
-    memset(s->edge_account, 0, (m + 1) * sizeof(uint32_t));
-    memset(s->edges, 0, (m + 1) * sizeof(rw_edge));
+    for (size_t i = 0; touch && i < NCOPIED; i++)
+        memset(*array_of(s, &copied[i]), 0, (copied[i].per_edge ? m + 1 : (uint64_t)n + 1) * copied[i].size);
     return RW_OK;
 }
 

@@ -30,9 +30,9 @@ static void setup(void) {
     cr_assert_eq(tu_write_file(path, ini, sizeof ini - 1), 0);
     /* The same, acknowledging once the commit is written (not synced). */
     snprintf(path, sizeof path, "%s/rw-nofsync.ini", dir);
-    const char nofsync[] = "listen = 127.0.0.1:0\nthreads = 16\ntoken_signup = crash-signup-token-0123456789\n"
-                           "token_analyst = crash-analyst-token-0123456789\nfsync = off\n";
-    cr_assert_eq(tu_write_file(path, nofsync, sizeof nofsync - 1), 0);
+    char nofsync[sizeof ini + 16];
+    int n = snprintf(nofsync, sizeof nofsync, "%sfsync = off\n", ini);
+    cr_assert_eq(tu_write_file(path, nofsync, (size_t)n), 0);
 }
 static void teardown(void) {
     if (srv.pid) tu_serve_stop(&srv, SIGKILL);
