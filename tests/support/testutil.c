@@ -138,7 +138,14 @@ int tu_serve_stop(tu_server *s, int sig) {
     int st = 0;
     if (waitpid(s->pid, &st, 0) != s->pid) return -1;
     s->pid = 0;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    int rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    if (rc && sig != SIGKILL) { /* a stop that should have been clean: the log says why it was not */
+        char *log = tu_read_file(s->log, NULL);
+        fprintf(stderr, "tu_serve_stop: the server exited %d; the end of its log:\n%s\n", rc,
+                log ? log + (strlen(log) > 4000 ? strlen(log) - 4000 : 0) : "(unreadable)");
+        free(log);
+    }
+    return rc;
 }
 
 typedef struct {

@@ -37,7 +37,8 @@ typedef struct {
  * HOST:PORT" line. Returns 0 on success; on failure the log says why. */
 int tu_serve_start(tu_server *s, const char *dir, const char *args);
 /* Sends sig and waits for the server; returns its exit code, or 128 + the
- * signal that ended it. */
+ * signal that ended it. Unless sig is SIGKILL, a non-zero end prints the
+ * tail of the server's log to stderr (a sanitizer's report lands there). */
 int tu_serve_stop(tu_server *s, int sig);
 
 typedef struct {
