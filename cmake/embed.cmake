@@ -1,5 +1,5 @@
 # Writes the bytes of IN as a C array NAME (NUL-terminated) and NAME_len
-# into OUT: how src/http/openapi.json and src/http/assets/* are compiled
+# into OUT: how http/openapi.json and http/assets/* are compiled
 # into the binary.
 file(READ ${IN} hex HEX)
 string(LENGTH "${hex}" n2)

@@ -1,5 +1,5 @@
 /* http: the analyst dashboard's static files (GET /, /assets/app.js,
- * /assets/app.css), compiled in from src/http/assets/ by CMake. Public: the
+ * /assets/app.css), compiled in from http/assets/ by CMake. Public: the
  * page asks for the analyst token and sends it with every API call. */
 #include "http_int.h"
 

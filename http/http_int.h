@@ -173,10 +173,10 @@ void rw_h_dash_index(rw_http_ctx *c);
 void rw_h_dash_js(rw_http_ctx *c);
 void rw_h_dash_css(rw_http_ctx *c);
 
-/* The OpenAPI document, compiled in from src/http/openapi.json by CMake. */
+/* The OpenAPI document, compiled in from http/openapi.json by CMake. */
 extern const unsigned char rw_http_openapi_json[];
 extern const size_t rw_http_openapi_json_len;
-/* The dashboard's files, compiled in from src/http/assets/. */
+/* The dashboard's files, compiled in from http/assets/. */
 extern const unsigned char rw_http_asset_index_html[], rw_http_asset_app_js[], rw_http_asset_app_css[];
 extern const size_t rw_http_asset_index_html_len, rw_http_asset_app_js_len, rw_http_asset_app_css_len;
 

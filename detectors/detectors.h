@@ -310,7 +310,7 @@ rw_status rw_gbt_parse(rw_gbt *m, const char *const *names, int p, const char *t
 typedef struct {
     rw_gbt g;
 } rw_online_model;
-/* The shipped defaults (src/detectors/online_model.txt, documented in the
+/* The shipped defaults (detectors/online_model.txt, documented in the
  * README). */
 void rw_online_defaults(rw_online_model *m);
 double rw_online_logit(const rw_online_model *m, const double *f);

@@ -1,5 +1,5 @@
 /* common: status codes, event parsing, keyed hashing of identifiers and small
- * utilities shared by every module. The only public header of src/common.
+ * utilities shared by every module. The only public header of common/.
  * Depends on libc and libsodium only. */
 #ifndef RW_COMMON_H
 #define RW_COMMON_H

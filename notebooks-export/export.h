@@ -1,5 +1,4 @@
-/* export: the notebooks-export module of DESIGN.md (its folder keeps the
- * short name src/export). Turns the subgraph of some clusters of a run
+/* export: the notebooks-export module (library rw_export). Turns the subgraph of some clusters of a run
  * (rw_engine_cluster_graph) into what analysts open elsewhere: GraphML,
  * nodes/edges/clusters CSV, node-link JSON, a Jupyter notebook, and SVG
  * pictures of the graph and of the signups over time. Uses engine and common

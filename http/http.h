@@ -1,5 +1,5 @@
 /* http: the ringwatch HTTP server (libmicrohttpd + jansson) and its
- * configuration. The only public header of src/http. Requests are answered by
+ * configuration. The only public header of http. Requests are answered by
  * rw_http_dispatch, a function of (method, path, query, headers, body) that
  * needs no socket, so tests and fuzzers drive it directly. */
 #ifndef RW_HTTP_H
