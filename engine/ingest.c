@@ -11,7 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "engine_int.h"
+#include "apply.h"
+#include "live.h"
 
 #define BATCH_EVENTS  8192
 #define MAX_IN_FLIGHT 8 /* batches between the three stages */

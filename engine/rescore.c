@@ -7,7 +7,7 @@
 #include <time.h>
 
 #include "detectors.h"
-#include "engine_int.h"
+#include "live.h"
 
 /* Accounts linked to their cluster only through an IP carry less of the
  * cluster's score than those sharing a device or a card. */
@@ -872,8 +872,16 @@ rw_status rw_engine_rescore(rw_engine *e, const rw_rescore_params *rp, rw_rescor
             goto done;
         }
         for (uint32_t c = 0; c < ncomm; c++) size[c] = feat[c].accounts;
-        st = rw_engine_online_install(e, run.id, s, membership, ncomm, ids, size, cscore, model.threshold, d.ascore,
-                                      &out->online_locked, err);
+        rw_online_run r = {.run = run.id,
+                           .snap = s,
+                           .membership = membership,
+                           .ncomm = ncomm,
+                           .ids = ids,
+                           .size = size,
+                           .score = cscore,
+                           .threshold = model.threshold,
+                           .ascore = d.ascore};
+        st = rw_engine_online_install(e, &r, &out->online_locked, err);
         free(size);
         if (st == RW_OK) stage_done(&sg, "online");
     }
