@@ -1,4 +1,7 @@
-/* engine internals shared by its .c files. */
+/* engine internals: the engine object and the types every stage shares.
+ * The bottom of engine/'s headers: it includes no header of engine/ but the
+ * public one, and each stage's own header (load.h, apply.h, live.h, score.h,
+ * commit.h) includes only this one and the stages below it. */
 #ifndef RW_ENGINE_INT_H
 #define RW_ENGINE_INT_H
 
@@ -161,43 +164,7 @@ struct rw_engine {
     size_t nwaiters, waiters_cap;
 };
 
-#define RW_SUBNET_TEXT 24 /* "ffff:ffff:ffff::/48" and "255.255.255.0/24" fit */
-
-/* One event after parsing and hashing: what the writer needs, no raw values
- * except the caller's own account id (kept in the batch's arena). */
-typedef struct {
-    int64_t ts;
-    uint32_t account_off; /* into the owning batch's arena */
-    uint16_t account_len;
-    uint8_t type;
-    uint8_t mask; /* bit i: attribute kind i + 1 present */
-    rw_hash attr[RW_EVENT_ATTRS];
-    /* The IP's subnet as text ("203.0.113.0/24"), hashed by the writer only
-     * when the IP is new: most events reuse a known IP, and keyed hashing is
-     * the costliest step of parsing. Transient, like the batch itself. */
-    uint8_t subnet_len;
-    char subnet[RW_SUBNET_TEXT];
-} rw_hevent;
-
-/* Hashes a parsed event into ev (account text is not copied). */
-void rw_engine_hash_event(const rw_hasher *h, const rw_event_raw *raw, rw_hevent *ev);
-
-typedef struct {
-    uint64_t new_accounts, new_attributes, new_edges;
-} rw_apply_delta;
-
-void rw_store_ops_clear(rw_store_ops *ops);
-void rw_store_ops_free(rw_store_ops *ops);
-/* Writes the rows inside the store's open transaction. */
-rw_status rw_engine_write_ops(rw_store *s, const rw_store_ops *ops, rw_err *err);
-
-/* Applies one event to the graph and appends the rows it creates to ops. On
- * failure the graph may be ahead of the store: the caller drops the
- * transaction and calls rw_engine_reload_graph. Call with the write lock. */
-rw_status rw_engine_apply(rw_engine *e, const rw_hevent *ev, const char *account, uint32_t *account_node,
-                          rw_store_ops *ops, rw_apply_delta *d, rw_err *err);
-
-/* store_mu, counted: see rw_engine.store_mu. */
+/* store_mu, counted: see rw_engine.store_mu (turn.c). */
 void rw_engine_store_lock(rw_engine *e);
 void rw_engine_store_unlock(rw_engine *e);
 /* Called with the store held by a thread that will keep writing (a run's
@@ -206,51 +173,18 @@ void rw_engine_store_unlock(rw_engine *e);
  * the group commit), and takes it again. */
 void rw_engine_store_hand_over(rw_engine *e);
 
-/* Tests: a run's rows go in transactions of rows rows (0: the default, by
- * time), and fn (NULL: none) is called at the end of each, before its
- * commit, with the store held; a status other than RW_OK fails the write
- * there, as a failing disk would. */
+/* RW_OK when the engine holds a graph, else why not (opened store-only). */
+rw_status rw_engine_need_graph(const rw_engine *e, rw_err *err);
+
 /* For tests: a checkpoint is due once the WAL holds this many pages (0: the
  * store's default), so that a small test runs many beside its commits. Call
  * before recording. */
 void rw_engine_test_checkpoint_pages(rw_engine *e, uint32_t pages);
+/* Tests: a run's rows go in transactions of rows rows (0: the default, by
+ * time), and fn (NULL: none) is called at the end of each, before its
+ * commit, with the store held; a status other than RW_OK fails the write
+ * there, as a failing disk would. */
 void rw_engine_test_chunks(rw_engine *e, uint32_t rows, rw_status (*fn)(void *ctx, int64_t run, uint64_t chunk),
                            void *ctx);
-
-/* RW_OK when the engine holds a graph, else why not (opened store-only). */
-rw_status rw_engine_need_graph(const rw_engine *e, rw_err *err);
-
-/* Announces an event's keys to the graph a few events before applying it. */
-void rw_engine_prefetch(rw_engine *e, const rw_hevent *ev, const char *account);
-
-/* Online state: set up after the graph is loaded (newest run, labels, the
- * committer thread), and freed on close. */
-rw_status rw_engine_online_open(rw_engine *e, rw_err *err);
-void rw_engine_online_close(rw_engine *e);
-/* Installs a new run for online scoring: membership[v] is the community of
- * node v of the snapshot s, ids[c] its cluster id in the run, size[c] its
- * accounts, score[c] its score, ascore[v] (NULL: none) the score of account
- * v (flagged at threshold). Builds the run's part without the engine's lock,
- * then takes the write lock to swap it in and carry over what signups
- * changed meanwhile; *locked: the longest it held that lock at a time
- * (seconds). */
-rw_status rw_engine_online_install(rw_engine *e, int64_t run, const rw_graph_snap *s, const uint32_t *membership,
-                                   uint32_t ncomm, const uint32_t *ids, const uint32_t *size, const double *score,
-                                   double threshold, const double *ascore, double *locked, rw_err *err);
-/* The live decision for account a at time ts, without recording anything.
- * Call under the engine's lock. */
-void rw_engine_live_decision(const rw_engine *e, uint32_t a, int64_t ts, rw_decision *d);
-/* Places accounts a bulk ingest added since (takes the write lock when
- * there are any), so lookups show their live community. */
-void rw_engine_online_catch_up(rw_engine *e);
-/* Applies a stored label to the live state. Call with the write lock. */
-void rw_engine_live_label(rw_engine *e, int on_cluster, uint32_t target, int fraud);
-/* Rebuilds the online state from the store's newest run (after a reload). */
-rw_status rw_engine_online_reload(rw_engine *e, rw_err *err);
-
-/* Rebuilds the graph and the online state from the store (after a failed
- * transaction). Call with the write lock, nothing pending in the group commit
- * and without store_mu. */
-rw_status rw_engine_reload_graph(rw_engine *e, rw_err *err);
 
 #endif

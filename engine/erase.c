@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine_int.h"
+#include "live.h"
 
 typedef struct {
     uint32_t *v;

@@ -11,7 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "engine_int.h"
+#include "apply.h"
+#include "live.h"
 
 #define BATCH_EVENTS  8192
 #define MAX_IN_FLIGHT 8 /* batches between the three stages */
@@ -419,6 +420,54 @@ static void free_list(batch *b) {
     }
 }
 
+/* Applies the parsed batches as they come (strict: holds them until every
+ * line was read and good) and hands them to the store thread. *touched:
+ * the graph took some of them. Under the write lock. */
+static rw_status apply_all(pipeline *p, writer *w, const char *name, int *touched, rw_err *err) {
+    const rw_ingest_opts *opts = w->opts;
+    rw_ingest_stats *out = w->stats;
+    bqueue held = {0}; /* strict mode applies nothing before EOF */
+    rw_status st = RW_OK;
+    batch *b;
+    while ((b = take(p, &p->parsed, &p->read_done)) != NULL) {
+        count_batch(w, b);
+        if (st == RW_OK && stopped(p)) st = RW_ERR_IO; /* the store failed; its message comes below */
+        if (st == RW_OK && opts->strict && b->nbad) {
+            st = rw_fail(err, RW_ERR_INVALID, "%s (strict: nothing of %s was stored)", b->bad[0].msg, name);
+        } else if (st == RW_OK && opts->max_bad_lines && out->bad_lines >= opts->max_bad_lines) {
+            st = rw_fail(err, RW_ERR_LIMIT, "%s: %llu bad lines, giving up", name, (unsigned long long)out->bad_lines);
+        }
+        if (st != RW_OK) {
+            stop_all(p);
+            recycle(p, b);
+            continue;
+        }
+        if (opts->strict) {
+            q_push(&held, b);
+            continue;
+        }
+        *touched = 1;
+        st = apply_batch(w, b, err);
+        give(p, &p->applied, b);
+    }
+    while (st == RW_OK && (b = q_pop(&held)) != NULL) {
+        *touched = 1;
+        st = apply_batch(w, b, err);
+        give(p, &p->applied, b);
+    }
+    free_list(held.head);
+    return st;
+}
+
+/* Tells the store thread that nothing more comes and waits for it. */
+static void end_store(pipeline *p, pthread_t store_th) {
+    pthread_mutex_lock(&p->mu);
+    p->apply_done = 1;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    pthread_join(store_th, NULL);
+}
+
 rw_status rw_engine_ingest_fd(rw_engine *e, rw_ingest_stats *out, int fd, const char *name, const rw_ingest_opts *opts,
                               rw_err *err) {
     memset(out, 0, sizeof *out);
@@ -436,7 +485,6 @@ rw_status rw_engine_ingest_fd(rw_engine *e, rw_ingest_stats *out, int fd, const 
     pthread_mutex_init(&p.mu, NULL);
     pthread_cond_init(&p.cv, NULL);
     writer w = {.e = e, .opts = opts, .stats = out};
-    bqueue held = {0}; /* strict mode applies nothing before EOF */
     pthread_t reader_th, store_th;
     int have_reader = 0, have_store = 0;
     if (pthread_create(&reader_th, NULL, reader_main, &p) != 0) {
@@ -453,39 +501,8 @@ rw_status rw_engine_ingest_fd(rw_engine *e, rw_ingest_stats *out, int fd, const 
     pthread_rwlock_wrlock(&e->lock);
     uint64_t applied_before = e->events;
     int graph_touched = 0;
-    batch *b;
-    while ((b = take(&p, &p.parsed, &p.read_done)) != NULL) {
-        count_batch(&w, b);
-        if (st == RW_OK && stopped(&p)) st = RW_ERR_IO; /* the store failed; its message comes below */
-        if (st == RW_OK && opts->strict && b->nbad) {
-            st = rw_fail(err, RW_ERR_INVALID, "%s (strict: nothing of %s was stored)", b->bad[0].msg, name);
-        } else if (st == RW_OK && opts->max_bad_lines && out->bad_lines >= opts->max_bad_lines) {
-            st = rw_fail(err, RW_ERR_LIMIT, "%s: %llu bad lines, giving up", name, (unsigned long long)out->bad_lines);
-        }
-        if (st != RW_OK) {
-            stop_all(&p);
-            recycle(&p, b);
-            continue;
-        }
-        if (opts->strict) {
-            q_push(&held, b);
-            continue;
-        }
-        graph_touched = 1;
-        st = apply_batch(&w, b, err);
-        give(&p, &p.applied, b);
-    }
-    while (st == RW_OK && (b = q_pop(&held)) != NULL) {
-        graph_touched = 1;
-        st = apply_batch(&w, b, err);
-        give(&p, &p.applied, b);
-    }
-    free_list(held.head);
-    pthread_mutex_lock(&p.mu);
-    p.apply_done = 1;
-    pthread_cond_broadcast(&p.cv);
-    pthread_mutex_unlock(&p.mu);
-    pthread_join(store_th, NULL);
+    st = apply_all(&p, &w, name, &graph_touched, err);
+    end_store(&p, store_th);
     have_store = 0;
     if (p.store_status != RW_OK) {
         st = p.store_status;
@@ -503,13 +520,7 @@ rw_status rw_engine_ingest_fd(rw_engine *e, rw_ingest_stats *out, int fd, const 
     }
     pthread_rwlock_unlock(&e->lock);
 cleanup:
-    if (have_store) {
-        pthread_mutex_lock(&p.mu);
-        p.apply_done = 1;
-        pthread_cond_broadcast(&p.cv);
-        pthread_mutex_unlock(&p.mu);
-        pthread_join(store_th, NULL);
-    }
+    if (have_store) end_store(&p, store_th);
     if (have_reader) pthread_join(reader_th, NULL);
     free_list(p.parsed.head);
     free_list(p.applied.head);

@@ -5,7 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine_int.h"
+#include "live.h"
+#include "score.h"
 
 static void brief(const rw_graph *g, uint32_t x, rw_attr_brief *b) {
     memset(b, 0, sizeof *b);

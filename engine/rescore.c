@@ -7,7 +7,7 @@
 #include <time.h>
 
 #include "detectors.h"
-#include "engine_int.h"
+#include "live.h"
 
 /* Accounts linked to their cluster only through an IP carry less of the
  * cluster's score than those sharing a device or a card. */
@@ -590,23 +590,394 @@ static rw_status write_order(const rw_graph_snap *s, const uint32_t *membership,
     return RW_OK;
 }
 
+/* One rescoring on its way through the stages below, each a function of
+ * the job: snapshot, previous run, communities and features, model, ids and
+ * write order, write, comparison, publish, online install. */
+typedef struct {
+    rw_engine *e;
+    const rw_rescore_params *rp;
+    rw_rescore_summary *out;
+    stages sg;
+    double t0;
+    int64_t started;
+    rw_graph_snap *s;
+    uint64_t events; /* in the log when the snapshot was taken */
+    detection d;
+    rw_model model;
+    int model_version;
+    int64_t prev_run;
+    int same_input; /* no new events, same parameters and model as the previous run */
+    char params[512];
+    uint32_t max_id;     /* the highest cluster id ever given */
+    uint32_t *prev;      /* [n] previous run's cluster id per node (0: none) */
+    prev_cluster *prevc; /* the previous run's clusters (collect_prev) */
+    uint32_t *ids;       /* [ncomm] cluster id per community */
+    uint32_t *corder;    /* clusters in write order */
+    uint32_t nclusters;
+    uint64_t *members; /* (id << 32 | node) in write order */
+    uint64_t nmembers;
+    rw_run_row run;
+    char summary[512];
+    int have_store, have_lock, reserved;
+    chunker w;
+} rescore_job;
+
+/* The graph copied under the read lock, into room allocated and touched
+ * before it, which then covers the copy alone: first touches of fresh pages
+ * made most of a second's stall of signups at a million accounts. The slack
+ * is for signups meanwhile (the copy grows it if they outran it). */
+static rw_status stage_snapshot(rescore_job *j, rw_err *err) {
+    rw_engine *e = j->e;
+    pthread_rwlock_rdlock(&e->lock);
+    uint32_t n0 = rw_graph_node_count(e->graph);
+    uint64_t m0 = rw_graph_edge_count(e->graph);
+    pthread_rwlock_unlock(&e->lock);
+    rw_status st = rw_graph_snap_reserve(&j->s, n0 + n0 / 64 + 4096, m0 + m0 / 64 + 16384, err);
+    if (st == RW_OK) {
+        pthread_rwlock_rdlock(&e->lock);
+        double t_lock = rw_now();
+        st = rw_graph_snapshot_fill(e->graph, j->s, err);
+        j->events = e->events;
+        j->out->snapshot_locked = rw_now() - t_lock;
+        pthread_rwlock_unlock(&e->lock);
+    }
+    if (st == RW_OK) st = rw_graph_snap_index(j->s, err); /* signups go on meanwhile */
+    if (st == RW_OK) stage_done(&j->sg, "snapshot");
+    return st;
+}
+
+/* The model, the previous run's membership and clusters, and whether its
+ * input was this one. Read through a connection of its own: the previous
+ * run is a second of reading at a million accounts, which on the store's
+ * connection would hold up the group commit. */
+static rw_status stage_previous(rescore_job *j, rw_err *err) {
+    rw_store *rs = NULL;
+    run_params(j->params, sizeof j->params, j->rp);
+    rw_status st = rw_store_open(&rs, j->e->db_path, RW_STORE_READONLY, err);
+    if (st == RW_OK) st = load_model(rs, &j->model, &j->model_version, err);
+    if (st == RW_OK) st = rw_store_latest_run(rs, &j->prev_run, err);
+    if (st == RW_OK) st = rw_store_max_cluster_id(rs, &j->max_id, err);
+    j->prev = calloc((size_t)j->s->n + 1, sizeof *j->prev);
+    j->prevc = malloc(16 * sizeof *j->prevc);
+    if (!j->prev || !j->prevc) {
+        rw_store_close(rs);
+        return rw_fail(err, RW_ERR_NOMEM, "out of memory");
+    }
+    j->prevc[0] = (prev_cluster){0, 16, 0};
+    if (st == RW_OK && j->prev_run) {
+        rw_run_row pr;
+        char pparams[512], psummary[512];
+        st = rw_store_get_run(rs, j->prev_run, &pr, pparams, psummary, sizeof pparams, err);
+        j->same_input = st == RW_OK && pr.events == j->events && pr.model_version == j->model_version &&
+                        !strcmp(pparams, j->params);
+    }
+    if (st == RW_OK && j->prev_run) {
+        prev_ctx pc = {j->prev, j->s->n};
+        st = rw_store_run_membership(rs, j->prev_run, on_prev, &pc, err);
+        if (st == RW_OK) st = rw_store_run_clusters(rs, j->prev_run, -1.0, 0, 0, collect_prev, &j->prevc, err);
+    }
+    rw_store_close(rs);
+    if (st == RW_OK) stage_done(&j->sg, "previous run");
+    return st;
+}
+
+/* Communities warm-started from the previous clusters (as dense labels,
+ * everything else new), and their features. Leiden from a warm start is not
+ * a fixed point (ties move a few vertices), so with nothing new the previous
+ * partition is kept as is: the same input gives the same run. */
+static rw_status stage_communities(rescore_job *j, rw_err *err) {
+    const rw_graph_snap *s = j->s;
+    uint32_t *init = malloc(((size_t)s->n + 1) * sizeof *init);
+    uint32_t *dense = calloc((size_t)j->max_id + 2, sizeof *dense);
+    rw_status st = RW_OK;
+    if (!init || !dense) {
+        st = rw_fail(err, RW_ERR_NOMEM, "out of memory for %u nodes", s->n);
+        goto done;
+    }
+    uint32_t nlabels = 0;
+    for (uint32_t v = 0; v < s->n; v++) {
+        uint32_t c = j->prev[v];
+        if (c && c <= j->max_id) {
+            if (!dense[c]) dense[c] = ++nlabels;
+            init[v] = dense[c] - 1;
+        } else {
+            init[v] = s->n;
+        }
+    }
+    j->d.block_rings = 1;
+    st = detect(s, j->rp, j->prev_run ? init : NULL, j->same_input, &j->d, &j->sg, err);
+done:
+    free(init);
+    free(dense);
+    return st;
+}
+
+/* Scores under the model, then stable cluster ids and the write order. */
+static rw_status stage_model(rescore_job *j, rw_err *err) {
+    detection *d = &j->d;
+    rw_status st = model_stage(j->s, &j->model, d, err);
+    if (st != RW_OK) return st;
+    stage_done(&j->sg, "model");
+    j->ids = malloc(((size_t)d->ncomm + 1) * sizeof *j->ids);
+    if (!j->ids) return rw_fail(err, RW_ERR_NOMEM, "out of memory for %u communities", d->ncomm);
+    st = assign_ids(j->s, d->membership, d->ncomm, d->feat, j->prev, j->max_id, j->ids, &j->out->kept_ids, err);
+    if (st == RW_OK)
+        st = write_order(j->s, d->membership, d->ncomm, d->feat, j->ids, &j->corder, &j->nclusters, &j->members,
+                         &j->nmembers, err);
+    return st;
+}
+
+/* The clusters' rows, by id. */
+static rw_status write_clusters(rescore_job *j, rw_err *err) {
+    const detection *d = &j->d;
+    char fjson[1024], rjson[1200], reasons[8][160];
+    rw_status st = RW_OK;
+    for (uint32_t i = 0; i < j->nclusters && st == RW_OK; i++) {
+        uint32_t c = j->corder[i];
+        j->out->clusters++;
+        int flagged = d->cscore[c] >= j->model.threshold;
+        j->out->flagged_clusters += (uint64_t)flagged;
+        features_json(fjson, sizeof fjson, &d->feat[c]);
+        size_t nr = rw_cluster_reasons(&d->feat[c], reasons, 8);
+        reasons_json(rjson, sizeof rjson, reasons, nr);
+        rw_cluster_row row = {.id = j->ids[c],
+                              .score = d->cscore[c],
+                              .flagged = flagged,
+                              .accounts = d->feat[c].accounts,
+                              .attributes = d->feat[c].attributes,
+                              .first_seen = d->feat[c].first_signup,
+                              .last_seen = d->feat[c].last_signup,
+                              .features = fjson,
+                              .reasons = rjson};
+        st = chunk_row(&j->w, err);
+        if (st == RW_OK) st = rw_store_put_cluster(j->e->store, j->run.id, &row, err);
+    }
+    return st;
+}
+
+/* Why account v was flagged through a shared device, card or IP address
+ * (d->via), as a JSON array into buf. */
+static void via_reasons(const rescore_job *j, uint32_t v, char *buf, size_t size) {
+    const rw_graph_snap *s = j->s;
+    const detection *d = &j->d;
+    uint32_t t = d->via[v], nf = 0, deg = rw_graph_snap_degree(s, t);
+    for (uint64_t k = s->off[t]; k < s->off[t + 1]; k++)
+        nf += s->nbr[k] != v && d->ascore[s->nbr[k]] >= j->model.threshold && d->via[s->nbr[k]] == RW_NODE_NONE;
+    char r[2][160];
+    snprintf(r[0], 160, "uses a %s with %u flagged account%s (of %u accounts on it)",
+             s->kind[t] == RW_KIND_PAYMENT ? "payment card"
+             : s->kind[t] == RW_KIND_IP    ? "IP address"
+                                           : "device",
+             nf, nf == 1 ? "" : "s", deg);
+    /* Short of the threshold through the attribute alone: its own
+     * score made up the rest (COMBINED_MIN). */
+    int combined = d->prop[v] < j->model.threshold;
+    if (combined) snprintf(r[1], 160, "enough together with its own score in its cluster");
+    reasons_json(buf, size, r, combined ? 2 : 1);
+}
+
+/* Why account v, flagged as a member of community c, was flagged. */
+static void member_reasons(const rescore_job *j, uint32_t v, uint32_t c, char *buf, size_t size) {
+    const detection *d = &j->d;
+    const double *af = d->af + (size_t)v * RW_A_COUNT;
+    char r[2][160];
+    snprintf(r[0], 160, "member of cluster %u (score %.2f, %u accounts)", j->ids[c], d->cscore[c], d->feat[c].accounts);
+    snprintf(r[1], 160, "shares %s with other members%s",
+             af[RW_A_DEVICE] > 0 && af[RW_A_CARD] > 0 ? "a device and a card"
+             : af[RW_A_DEVICE] > 0                    ? "a device"
+             : af[RW_A_CARD] > 0                      ? "a card"
+             : af[RW_A_IP] > 0                        ? "an IP address"
+                                                      : "nothing directly",
+             af[RW_A_IN_BURST] > 0 ? ", signed up in its burst" : "");
+    reasons_json(buf, size, r, 2);
+}
+
+/* The rows of node v: an account's score and reasons, or a cluster's
+ * attribute. */
+static rw_status write_node(rescore_job *j, uint32_t v, rw_err *err) {
+    const rw_graph_snap *s = j->s;
+    const detection *d = &j->d;
+    uint32_t c = d->membership[v];
+    int in_cluster = d->feat[c].accounts >= 2;
+    rw_status st = RW_OK;
+    if (s->kind[v] != RW_KIND_ACCOUNT) {
+        if (in_cluster && s->kind[v] != RW_KIND_SUBNET && rw_graph_snap_degree(s, v) >= 2) {
+            st = chunk_row(&j->w, err);
+            if (st == RW_OK) st = rw_store_put_run_attribute(j->e->store, j->run.id, v, j->ids[c], err);
+        }
+        return st;
+    }
+    j->out->accounts++;
+    double score = d->ascore[v];
+    const char *why = NULL;
+    char abuf[400];
+    if (d->via[v] != RW_NODE_NONE) {
+        via_reasons(j, v, abuf, sizeof abuf);
+        why = abuf;
+    } else if (in_cluster && score >= j->model.threshold) {
+        member_reasons(j, v, c, abuf, sizeof abuf);
+        why = abuf;
+    }
+    int flagged = score >= j->model.threshold;
+    j->out->flagged_accounts += (uint64_t)flagged;
+    st = chunk_row(&j->w, err);
+    if (st == RW_OK)
+        st = rw_store_put_run_account(j->e->store, j->run.id, v, in_cluster ? j->ids[c] : 0, score, flagged, why, err);
+    return st;
+}
+
+/* The run's rows in chunks under a reserved id (rw_store_run_publish then
+ * makes it visible, whole). Takes the store's run lock and the store. */
+static rw_status stage_write(rescore_job *j, rw_err *err) {
+    rw_engine *e = j->e;
+    j->run = (rw_run_row){.started_at = j->started,
+                          .events = j->events,
+                          .model_version = j->model_version,
+                          .params = j->params,
+                          .summary = "{}"};
+    rw_status st = rw_store_run_lock(e->store, err); /* without the store: may wait for another process */
+    if (st != RW_OK) return st;
+    j->have_lock = 1;
+    rw_engine_store_lock(e);
+    j->have_store = 1;
+    st = drop_unpublished(e, err);
+    if (st == RW_OK) st = rw_store_run_reserve(e->store, j->started, &j->run.id, err);
+    if (st != RW_OK) return st;
+    j->reserved = 1;
+    j->out->run = j->run.id;
+    j->w.run = j->run.id;
+    j->w.ckpt = rw_now();
+    st = write_clusters(j, err);
+    for (uint32_t v = 0; v < j->s->n && st == RW_OK; v++) st = write_node(j, v, err);
+    for (uint64_t i = 0; i < j->nmembers && st == RW_OK; i++) {
+        st = chunk_row(&j->w, err);
+        if (st == RW_OK)
+            st = rw_store_put_run_member(e->store, j->run.id, (uint32_t)(j->members[i] >> 32), (uint32_t)j->members[i],
+                                         err);
+    }
+    if (st == RW_OK) st = chunk_end(&j->w, err);
+    /* What the chunks left in the WAL goes into the database now, with the
+     * store released, rather than in a commit of the group commit's once
+     * the run is published. */
+    if (st == RW_OK) st = chunk_checkpoint(&j->w, err);
+    if (st == RW_OK) stage_done(&j->sg, "write");
+    return st;
+}
+
+/* The flagged clusters compared with the previous run's: new, grown,
+ * dissolved. */
+static rw_status stage_compare(rescore_job *j, rw_err *err) {
+    const detection *d = &j->d;
+    rw_rescore_summary *out = j->out;
+    const prev_cluster *prevc = j->prevc;
+    uint32_t np = prevc[0].id, top = j->max_id + 1;
+    uint8_t *was = calloc((size_t)top + 1, 1), *now = calloc((size_t)top + 1, 1);
+    uint32_t *was_acc = calloc((size_t)top + 1, sizeof *was_acc);
+    if (!was || !was_acc || !now) {
+        free(was), free(was_acc), free(now);
+        return rw_fail(err, RW_ERR_NOMEM, "out of memory");
+    }
+    for (uint32_t i = 1; i <= np; i++)
+        if (prevc[i].flagged && prevc[i].id <= top) was[prevc[i].id] = 1, was_acc[prevc[i].id] = prevc[i].accounts;
+    out->prev_clusters = np;
+    for (uint32_t c = 0; c < d->ncomm; c++) {
+        if (d->feat[c].accounts < 2 || d->cscore[c] < j->model.threshold) continue;
+        uint32_t id = j->ids[c];
+        if (id <= top && was[id]) {
+            now[id] = 1;
+            if (d->feat[c].accounts > was_acc[id]) out->grown++;
+        } else {
+            out->new_flagged++;
+        }
+    }
+    for (uint32_t i = 1; i <= np; i++)
+        if (prevc[i].flagged && prevc[i].id <= top && !now[prevc[i].id]) out->dissolved++;
+    free(was), free(was_acc), free(now);
+    return RW_OK;
+}
+
+/* The runs row with its summary: the run becomes visible, whole. Releases
+ * the run lock and the store. */
+static rw_status stage_publish(rescore_job *j, rw_err *err) {
+    rw_rescore_summary *out = j->out;
+    out->seconds = rw_now() - j->t0;
+    snprintf(j->summary, sizeof j->summary,
+             "{\"accounts\":%llu,\"clusters\":%llu,\"flagged_clusters\":%llu,\"flagged_accounts\":%llu,"
+             "\"new_flagged\":%llu,\"grown\":%llu,\"dissolved\":%llu,\"kept_ids\":%llu,\"seconds\":%.2f}",
+             (unsigned long long)out->accounts, (unsigned long long)out->clusters,
+             (unsigned long long)out->flagged_clusters, (unsigned long long)out->flagged_accounts,
+             (unsigned long long)out->new_flagged, (unsigned long long)out->grown, (unsigned long long)out->dissolved,
+             (unsigned long long)out->kept_ids, out->seconds);
+    j->run.finished_at = (int64_t)time(NULL);
+    j->run.summary = j->summary;
+    rw_status st = rw_store_run_publish(j->e->store, &j->run, err); /* releases the run lock */
+    if (st != RW_OK) return st;
+    j->reserved = j->have_lock = 0;
+    stage_done(&j->sg, "commit");
+    rw_engine_store_unlock(j->e);
+    j->have_store = 0;
+    return RW_OK;
+}
+
+/* From here on online scoring uses the new run. */
+static rw_status stage_online(rescore_job *j, rw_err *err) {
+    const detection *d = &j->d;
+    uint32_t *size = malloc(((size_t)d->ncomm + 1) * sizeof *size);
+    if (!size) return rw_fail(err, RW_ERR_NOMEM, "out of memory");
+    for (uint32_t c = 0; c < d->ncomm; c++) size[c] = d->feat[c].accounts;
+    rw_online_run r = {.run = j->run.id,
+                       .snap = j->s,
+                       .membership = d->membership,
+                       .ncomm = d->ncomm,
+                       .ids = j->ids,
+                       .size = size,
+                       .score = d->cscore,
+                       .threshold = j->model.threshold,
+                       .ascore = d->ascore};
+    rw_status st = rw_engine_online_install(j->e, &r, &j->out->online_locked, err);
+    free(size);
+    if (st == RW_OK) stage_done(&j->sg, "online");
+    return st;
+}
+
+/* Undoes what a failed write left (best effort: what stays, a full disk,
+ * is invisible, and the next rescoring or writable open removes it) and
+ * frees the job. */
+static void job_end(rescore_job *j) {
+    rw_engine *e = j->e;
+    if (j->w.open) rw_store_rollback(e->store);
+    if (j->reserved) {
+        if (!j->have_store) rw_engine_store_lock(e), j->have_store = 1;
+        rw_err ignored;
+        drop_unpublished(e, &ignored);
+    }
+    if (j->have_lock) rw_store_run_unlock(e->store);
+    if (j->have_store) rw_engine_store_unlock(e);
+    pthread_mutex_lock(&e->gc_mu);
+    e->rescoring = 0;
+    pthread_mutex_unlock(&e->gc_mu);
+    rw_graph_snap_free(j->s);
+    detection_free(&j->d);
+    free(j->prev);
+    free(j->ids);
+    free(j->prevc);
+    free(j->corder);
+    free(j->members);
+    j->out->seconds = rw_now() - j->t0;
+}
+
 rw_status rw_engine_rescore(rw_engine *e, const rw_rescore_params *rp, rw_rescore_summary *out, rw_stage_fn on_stage,
                             void *ctx, rw_err *err) {
+    static rw_status (*const pipeline[])(rescore_job *, rw_err *) = {
+        stage_snapshot, stage_previous, stage_communities, stage_model,
+        stage_write,    stage_compare,  stage_publish,     stage_online,
+    };
     memset(out, 0, sizeof *out);
-    rw_status st = RW_OK;
-    rw_graph_snap *s = NULL;
-    detection d = {0};
-    uint32_t *prev = NULL, *init = NULL, *ids = NULL, *dense = NULL, *corder = NULL;
-    uint64_t *members = NULL;
-    prev_cluster *prevc = NULL;
-    int have_store = 0, have_lock = 0, reserved = 0;
-    chunker w = {.e = e};
-    rw_store *rs = NULL; /* the rescoring's own read connection */
-    stages sg = {e, on_stage, ctx, rw_now()};
-    double t0 = sg.t;
-    int64_t started = (int64_t)time(NULL);
-
-    st = rw_engine_need_graph(e, err);
+    rescore_job j = {.e = e, .rp = rp, .out = out, .sg = {e, on_stage, ctx, rw_now()}};
+    j.t0 = j.sg.t;
+    j.started = (int64_t)time(NULL);
+    j.w.e = e;
+    rw_status st = rw_engine_need_graph(e, err);
     if (st == RW_OK) st = rw_detect_init(2, err); /* idempotent: igraph error handler, BLAS threads */
     if (st != RW_OK) return st;
     pthread_mutex_lock(&e->gc_mu);
@@ -614,294 +985,8 @@ rw_status rw_engine_rescore(rw_engine *e, const rw_rescore_params *rp, rw_rescor
     e->rescoring = 1;
     pthread_mutex_unlock(&e->gc_mu);
     if (busy) return rw_fail(err, RW_ERR_EXISTS, "a rescoring is already running");
-    /* Room allocated and touched before the lock, which then covers the
-     * copy alone: first touches of fresh pages made most of a second's
-     * stall of signups at a million accounts. The slack is for signups
-     * meanwhile (the copy grows it if they outran it). */
-    pthread_rwlock_rdlock(&e->lock);
-    uint32_t n0 = rw_graph_node_count(e->graph);
-    uint64_t m0 = rw_graph_edge_count(e->graph);
-    pthread_rwlock_unlock(&e->lock);
-    st = rw_graph_snap_reserve(&s, n0 + n0 / 64 + 4096, m0 + m0 / 64 + 16384, err);
-    uint64_t events = 0;
-    if (st == RW_OK) {
-        pthread_rwlock_rdlock(&e->lock);
-        double t_lock = rw_now();
-        st = rw_graph_snapshot_fill(e->graph, s, err);
-        events = e->events;
-        out->snapshot_locked = rw_now() - t_lock;
-        pthread_rwlock_unlock(&e->lock);
-    }
-    if (st == RW_OK) st = rw_graph_snap_index(s, err); /* signups go on meanwhile */
-    if (st != RW_OK) goto done;
-    stage_done(&sg, "snapshot");
-
-    rw_model model;
-    int model_version = 0;
-    int64_t prev_run = 0;
-    int same_input = 0; /* no new events, same parameters and model as the previous run */
-    char params[512];
-    run_params(params, sizeof params, rp);
-    uint32_t max_id = 0;
-    /* Read through a connection of its own: the previous run is a second of
-     * reading at a million accounts, which on the store's connection would
-     * hold up the group commit. */
-    st = rw_store_open(&rs, e->db_path, RW_STORE_READONLY, err);
-    if (st == RW_OK) st = load_model(rs, &model, &model_version, err);
-    if (st == RW_OK) st = rw_store_latest_run(rs, &prev_run, err);
-    if (st == RW_OK) st = rw_store_max_cluster_id(rs, &max_id, err);
-    prev = calloc((size_t)s->n + 1, sizeof *prev);
-    prevc = malloc(16 * sizeof *prevc);
-    if (!prev || !prevc) {
-        st = rw_fail(err, RW_ERR_NOMEM, "out of memory");
-        goto done;
-    }
-    prevc[0] = (prev_cluster){0, 16, 0};
-    if (st == RW_OK && prev_run) {
-        rw_run_row pr;
-        char pparams[512], psummary[512];
-        st = rw_store_get_run(rs, prev_run, &pr, pparams, psummary, sizeof pparams, err);
-        same_input =
-            st == RW_OK && pr.events == events && pr.model_version == model_version && !strcmp(pparams, params);
-    }
-    if (st == RW_OK && prev_run) {
-        prev_ctx pc = {prev, s->n};
-        st = rw_store_run_membership(rs, prev_run, on_prev, &pc, err);
-        if (st == RW_OK) st = rw_store_run_clusters(rs, prev_run, -1.0, 0, 0, collect_prev, &prevc, err);
-    }
-    rw_store_close(rs);
-    rs = NULL;
-    if (st != RW_OK) goto done;
-    stage_done(&sg, "previous run");
-
-    init = malloc(((size_t)s->n + 1) * sizeof *init);
-    dense = calloc((size_t)max_id + 2, sizeof *dense);
-    if (!init || !dense) {
-        st = rw_fail(err, RW_ERR_NOMEM, "out of memory for %u nodes", s->n);
-        goto done;
-    }
-    /* Warm start: previous clusters as dense labels, everything else new. */
-    uint32_t nlabels = 0;
-    for (uint32_t v = 0; v < s->n; v++) {
-        uint32_t c = prev[v];
-        if (c && c <= max_id) {
-            if (!dense[c]) dense[c] = ++nlabels;
-            init[v] = dense[c] - 1;
-        } else {
-            init[v] = s->n;
-        }
-    }
-    /* Leiden from a warm start is not a fixed point (ties move a few
-     * vertices), so with nothing new the previous partition is kept as is:
-     * the same input gives the same run. */
-    d.block_rings = 1;
-    st = detect(s, rp, prev_run ? init : NULL, same_input, &d, &sg, err);
-    if (st != RW_OK) goto done;
-    st = model_stage(s, &model, &d, err);
-    if (st != RW_OK) goto done;
-    stage_done(&sg, "model");
-    uint32_t ncomm = d.ncomm;
-    const uint32_t *membership = d.membership;
-    const rw_cluster_features *feat = d.feat;
-    const double *cscore = d.cscore;
-    ids = malloc(((size_t)ncomm + 1) * sizeof *ids);
-    if (!ids) {
-        st = rw_fail(err, RW_ERR_NOMEM, "out of memory for %u communities", ncomm);
-        goto done;
-    }
-    st = assign_ids(s, membership, ncomm, feat, prev, max_id, ids, &out->kept_ids, err);
-    uint32_t nclusters = 0;
-    uint64_t nmembers = 0;
-    if (st == RW_OK) st = write_order(s, membership, ncomm, feat, ids, &corder, &nclusters, &members, &nmembers, err);
-    if (st != RW_OK) goto done;
-
-    /* ---- write the run: its rows in chunks under a reserved id, then the
-     * runs row that makes it visible, whole ---- */
-    char summary[512];
-    rw_run_row run = {
-        .started_at = started, .events = events, .model_version = model_version, .params = params, .summary = "{}"};
-    st = rw_store_run_lock(e->store, err); /* without the store: may wait for another process */
-    if (st != RW_OK) goto done;
-    have_lock = 1;
-    rw_engine_store_lock(e);
-    have_store = 1;
-    st = drop_unpublished(e, err);
-    if (st == RW_OK) st = rw_store_run_reserve(e->store, started, &run.id, err);
-    if (st != RW_OK) goto done;
-    reserved = 1;
-    out->run = run.id;
-    w.run = run.id;
-    w.ckpt = rw_now();
-    char fjson[1024], rjson[1200], reasons[8][160];
-    for (uint32_t i = 0; i < nclusters && st == RW_OK; i++) {
-        uint32_t c = corder[i];
-        out->clusters++;
-        int flagged = cscore[c] >= model.threshold;
-        out->flagged_clusters += (uint64_t)flagged;
-        features_json(fjson, sizeof fjson, &feat[c]);
-        size_t nr = rw_cluster_reasons(&feat[c], reasons, 8);
-        reasons_json(rjson, sizeof rjson, reasons, nr);
-        rw_cluster_row row = {.id = ids[c],
-                              .score = cscore[c],
-                              .flagged = flagged,
-                              .accounts = feat[c].accounts,
-                              .attributes = feat[c].attributes,
-                              .first_seen = feat[c].first_signup,
-                              .last_seen = feat[c].last_signup,
-                              .features = fjson,
-                              .reasons = rjson};
-        st = chunk_row(&w, err);
-        if (st == RW_OK) st = rw_store_put_cluster(e->store, run.id, &row, err);
-    }
-    for (uint32_t v = 0; v < s->n && st == RW_OK; v++) {
-        uint32_t c = membership[v];
-        int in_cluster = feat[c].accounts >= 2;
-        if (s->kind[v] != RW_KIND_ACCOUNT) {
-            if (in_cluster && s->kind[v] != RW_KIND_SUBNET && rw_graph_snap_degree(s, v) >= 2) {
-                st = chunk_row(&w, err);
-                if (st == RW_OK) st = rw_store_put_run_attribute(e->store, run.id, v, ids[c], err);
-            }
-            continue;
-        }
-        out->accounts++;
-        double score = d.ascore[v];
-        const char *why = NULL;
-        char abuf[400];
-        if (d.via[v] != RW_NODE_NONE) {
-            uint32_t t = d.via[v], nf = 0, deg = rw_graph_snap_degree(s, t);
-            for (uint64_t k = s->off[t]; k < s->off[t + 1]; k++)
-                nf += s->nbr[k] != v && d.ascore[s->nbr[k]] >= model.threshold && d.via[s->nbr[k]] == RW_NODE_NONE;
-            char r[2][160];
-            snprintf(r[0], 160, "uses a %s with %u flagged account%s (of %u accounts on it)",
-                     s->kind[t] == RW_KIND_PAYMENT ? "payment card"
-                     : s->kind[t] == RW_KIND_IP    ? "IP address"
-                                                   : "device",
-                     nf, nf == 1 ? "" : "s", deg);
-            /* Short of the threshold through the attribute alone: its own
-             * score made up the rest (COMBINED_MIN). */
-            int combined = d.prop[v] < model.threshold;
-            if (combined) snprintf(r[1], 160, "enough together with its own score in its cluster");
-            reasons_json(abuf, sizeof abuf, r, combined ? 2 : 1);
-            why = abuf;
-        } else if (in_cluster) {
-            if (score >= model.threshold) {
-                const double *af = d.af + (size_t)v * RW_A_COUNT;
-                char r[2][160];
-                snprintf(r[0], 160, "member of cluster %u (score %.2f, %u accounts)", ids[c], cscore[c],
-                         feat[c].accounts);
-                snprintf(r[1], 160, "shares %s with other members%s",
-                         af[RW_A_DEVICE] > 0 && af[RW_A_CARD] > 0 ? "a device and a card"
-                         : af[RW_A_DEVICE] > 0                    ? "a device"
-                         : af[RW_A_CARD] > 0                      ? "a card"
-                         : af[RW_A_IP] > 0                        ? "an IP address"
-                                                                  : "nothing directly",
-                         af[RW_A_IN_BURST] > 0 ? ", signed up in its burst" : "");
-                reasons_json(abuf, sizeof abuf, r, 2);
-                why = abuf;
-            }
-        }
-        int flagged = score >= model.threshold;
-        out->flagged_accounts += (uint64_t)flagged;
-        st = chunk_row(&w, err);
-        if (st == RW_OK)
-            st = rw_store_put_run_account(e->store, run.id, v, in_cluster ? ids[c] : 0, score, flagged, why, err);
-    }
-    for (uint64_t i = 0; i < nmembers && st == RW_OK; i++) {
-        st = chunk_row(&w, err);
-        if (st == RW_OK)
-            st = rw_store_put_run_member(e->store, run.id, (uint32_t)(members[i] >> 32), (uint32_t)members[i], err);
-    }
-    if (st == RW_OK) st = chunk_end(&w, err);
-    /* What the chunks left in the WAL goes into the database now, with the
-     * store released, rather than in a commit of the group commit's once
-     * the run is published. */
-    if (st == RW_OK) st = chunk_checkpoint(&w, err);
-    if (st != RW_OK) goto done;
-    stage_done(&sg, "write");
-
-    /* Compare with the previous run's flagged clusters. */
-    {
-        uint32_t np = prevc[0].id;
-        uint32_t top = max_id + 1;
-        uint8_t *was = calloc((size_t)top + 1, 1);
-        uint32_t *was_acc = calloc((size_t)top + 1, sizeof *was_acc);
-        uint8_t *now = calloc((size_t)top + 1, 1);
-        if (!was || !was_acc || !now) {
-            free(was), free(was_acc), free(now);
-            st = rw_fail(err, RW_ERR_NOMEM, "out of memory");
-            goto done;
-        }
-        for (uint32_t i = 1; i <= np; i++)
-            if (prevc[i].flagged && prevc[i].id <= top) was[prevc[i].id] = 1, was_acc[prevc[i].id] = prevc[i].accounts;
-        out->prev_clusters = np;
-        for (uint32_t c = 0; c < ncomm; c++) {
-            if (feat[c].accounts < 2 || cscore[c] < model.threshold) continue;
-            uint32_t id = ids[c];
-            if (id <= top && was[id]) {
-                now[id] = 1;
-                if (feat[c].accounts > was_acc[id]) out->grown++;
-            } else {
-                out->new_flagged++;
-            }
-        }
-        for (uint32_t i = 1; i <= np; i++)
-            if (prevc[i].flagged && prevc[i].id <= top && !now[prevc[i].id]) out->dissolved++;
-        free(was), free(was_acc), free(now);
-    }
-    out->seconds = rw_now() - t0;
-    snprintf(summary, sizeof summary,
-             "{\"accounts\":%llu,\"clusters\":%llu,\"flagged_clusters\":%llu,\"flagged_accounts\":%llu,"
-             "\"new_flagged\":%llu,\"grown\":%llu,\"dissolved\":%llu,\"kept_ids\":%llu,\"seconds\":%.2f}",
-             (unsigned long long)out->accounts, (unsigned long long)out->clusters,
-             (unsigned long long)out->flagged_clusters, (unsigned long long)out->flagged_accounts,
-             (unsigned long long)out->new_flagged, (unsigned long long)out->grown, (unsigned long long)out->dissolved,
-             (unsigned long long)out->kept_ids, out->seconds);
-    run.finished_at = (int64_t)time(NULL);
-    run.summary = summary;
-    st = rw_store_run_publish(e->store, &run, err); /* releases the run lock */
-    if (st != RW_OK) goto done;
-    reserved = have_lock = 0;
-    stage_done(&sg, "commit");
-    rw_engine_store_unlock(e);
-    have_store = 0;
-    /* From here on online scoring uses the new run. */
-    if (st == RW_OK) {
-        uint32_t *size = malloc(((size_t)ncomm + 1) * sizeof *size);
-        if (!size) {
-            st = rw_fail(err, RW_ERR_NOMEM, "out of memory");
-            goto done;
-        }
-        for (uint32_t c = 0; c < ncomm; c++) size[c] = feat[c].accounts;
-        st = rw_engine_online_install(e, run.id, s, membership, ncomm, ids, size, cscore, model.threshold, d.ascore,
-                                      &out->online_locked, err);
-        free(size);
-        if (st == RW_OK) stage_done(&sg, "online");
-    }
-done:
-    rw_store_close(rs);
-    if (w.open) rw_store_rollback(e->store);
-    if (reserved) {
-        /* Best effort: what stays (a full disk) is invisible, and the next
-         * rescoring or writable open removes it. */
-        if (!have_store) rw_engine_store_lock(e), have_store = 1;
-        rw_err ignored;
-        drop_unpublished(e, &ignored);
-    }
-    if (have_lock) rw_store_run_unlock(e->store);
-    if (have_store) rw_engine_store_unlock(e);
-    pthread_mutex_lock(&e->gc_mu);
-    e->rescoring = 0;
-    pthread_mutex_unlock(&e->gc_mu);
-    rw_graph_snap_free(s);
-    detection_free(&d);
-    free(prev);
-    free(init);
-    free(ids);
-    free(dense);
-    free(prevc);
-    free(corder);
-    free(members);
-    out->seconds = rw_now() - t0;
+    for (size_t i = 0; st == RW_OK && i < sizeof pipeline / sizeof pipeline[0]; i++) st = pipeline[i](&j, err);
+    job_end(&j);
     return st;
 }
 
@@ -963,17 +1048,106 @@ rw_status rw_engine_account(rw_engine *e, const char *ext, rw_account_info *out,
     return RW_OK;
 }
 
+/* A snapshot of the graph and each account's label (-1: none) from the
+ * caller's label_of. */
+static rw_status fit_snapshot(rw_engine *e, rw_graph_snap **s, int8_t **label,
+                              int (*label_of)(void *ctx, const char *ext, size_t len), void *ctx, rw_err *err) {
+    pthread_rwlock_rdlock(&e->lock);
+    rw_status st = rw_graph_snapshot_copy(e->graph, s, err);
+    if (st == RW_OK && !(*label = malloc((size_t)(*s)->n + 1))) st = rw_fail(err, RW_ERR_NOMEM, "out of memory");
+    for (uint32_t v = 0; st == RW_OK && v < (*s)->n; v++) {
+        (*label)[v] = -1;
+        if ((*s)->kind[v] != RW_KIND_ACCOUNT) continue;
+        size_t len;
+        const char *ext = rw_graph_account_id(e->graph, v, &len);
+        (*label)[v] = (int8_t)label_of(ctx, ext, len);
+    }
+    pthread_rwlock_unlock(&e->lock);
+    if (st == RW_OK) st = rw_graph_snap_index(*s, err);
+    return st;
+}
+
+/* Fits the cluster model. It also scores the strong-tie parts of mixed
+ * communities (split_mixed): it learns from the parts of every community
+ * large enough to be split, whatever its score. Clusters: fraud when most
+ * labelled members are, weighted by size so the fit minimises account
+ * errors. */
+static rw_status fit_clusters(const rw_graph_snap *s, const detection *d, const int8_t *label, rw_model *m, double l2,
+                              rw_err *err) {
+    uint32_t nparts = 0, *fraud = NULL, *parts = malloc(((size_t)s->n + 1) * sizeof *parts);
+    uint8_t *split = calloc((size_t)d->ncomm + 1, 1), *which = NULL;
+    rw_cluster_features *cf = NULL, *pf = NULL;
+    double *cl = NULL, *cw = NULL;
+    rw_status st = RW_OK;
+    if (!split || !parts) goto nomem;
+    for (uint32_t c = 0; c < d->ncomm; c++) split[c] = d->feat[c].accounts >= SPLIT_MIN_ACCOUNTS;
+    st = rw_detect_strong_parts(s, d->p.hub_degree, SPLIT_MIN_COHERENCE, d->membership, d->ncomm, split, parts, &nparts,
+                                err);
+    if (st != RW_OK) goto done;
+    fraud = calloc((size_t)nparts + 1, 2 * sizeof *fraud);
+    cf = malloc(((size_t)nparts + 1) * sizeof *cf);
+    cl = malloc(((size_t)nparts + 1) * sizeof *cl);
+    cw = malloc(((size_t)nparts + 1) * sizeof *cw);
+    pf = malloc(((size_t)nparts + 1) * sizeof *pf);
+    which = calloc((size_t)nparts + 1, 1);
+    if (!fraud || !cf || !cl || !cw || !pf || !which) goto nomem;
+    memcpy(pf, d->feat, (size_t)d->ncomm * sizeof *pf);
+    for (uint32_t j = d->ncomm; j < nparts; j++) which[j] = 1;
+    st = rw_detect_features_some(s, d->w, d->p.hub_degree, parts, nparts, which, pf, NULL, NULL, err);
+    if (st != RW_OK) goto done;
+    for (uint32_t v = 0; v < s->n; v++) {
+        if (label[v] < 0) continue;
+        uint32_t c = d->membership[v];
+        fraud[2 * c] += (uint32_t)label[v];
+        fraud[2 * c + 1]++;
+        if (parts[v] >= d->ncomm) {
+            fraud[2 * parts[v]] += (uint32_t)label[v];
+            fraud[2 * parts[v] + 1]++;
+        }
+    }
+    size_t nc = 0;
+    for (uint32_t c = 0; c < nparts; c++) {
+        if (pf[c].accounts < m->min_accounts || !fraud[2 * c + 1]) continue;
+        cf[nc] = pf[c];
+        cl[nc] = 2 * fraud[2 * c] > fraud[2 * c + 1];
+        cw[nc] = pf[c].accounts;
+        nc++;
+    }
+    st = rw_model_fit(m, cf, cl, cw, nc, l2, err);
+    goto done;
+nomem:
+    st = rw_fail(err, RW_ERR_NOMEM, "out of memory");
+done:
+    free(fraud), free(cf), free(cl), free(cw), free(pf), free(split), free(which), free(parts);
+    return st;
+}
+
+/* Fits the account model on the labelled accounts of clusters, scored
+ * under the fitted cluster model. */
+static rw_status fit_accounts(const rw_graph_snap *s, detection *d, const int8_t *label, rw_model *m, double l2,
+                              rw_err *err) {
+    double *al = malloc(((size_t)s->n + 1) * sizeof *al);
+    double *ax = malloc(((size_t)s->n + 1) * RW_A_COUNT * sizeof *ax);
+    rw_status st = al && ax ? model_stage(s, m, d, err) : rw_fail(err, RW_ERR_NOMEM, "out of memory");
+    size_t na = 0;
+    for (uint32_t v = 0; st == RW_OK && v < s->n; v++) {
+        uint32_t c = d->membership[v];
+        if (label[v] < 0 || d->feat[c].accounts < m->min_accounts) continue;
+        memcpy(ax + na * RW_A_COUNT, d->af + (size_t)v * RW_A_COUNT, RW_A_COUNT * sizeof *ax);
+        al[na++] = label[v];
+    }
+    if (st == RW_OK) st = rw_model_fit_accounts(m, ax, al, na, l2, err);
+    free(al);
+    free(ax);
+    return st;
+}
+
 rw_status rw_engine_fit_model(rw_engine *e, const rw_rescore_params *rp,
                               int (*label_of)(void *ctx, const char *ext, size_t len), void *ctx, double l2, char *text,
                               size_t size, rw_err *err) {
     rw_graph_snap *s = NULL;
     detection d = {0};
     int8_t *label = NULL;
-    double *cl = NULL, *cw = NULL, *al = NULL, *ax = NULL;
-    uint32_t *fraud = NULL;
-    rw_cluster_features *cf = NULL, *pf = NULL;
-    uint8_t *split = NULL, *which = NULL;
-    uint32_t *parts = NULL;
     rw_model m;
     int version;
     rw_status st = rw_engine_need_graph(e, err);
@@ -984,96 +1158,13 @@ rw_status rw_engine_fit_model(rw_engine *e, const rw_rescore_params *rp,
         rw_engine_store_unlock(e);
     }
     if (st != RW_OK) return st;
-    pthread_rwlock_rdlock(&e->lock);
-    st = rw_graph_snapshot_copy(e->graph, &s, err);
-    if (st == RW_OK && !(label = malloc((size_t)s->n + 1))) st = rw_fail(err, RW_ERR_NOMEM, "out of memory");
-    for (uint32_t v = 0; st == RW_OK && v < s->n; v++) {
-        label[v] = -1;
-        if (s->kind[v] != RW_KIND_ACCOUNT) continue;
-        size_t len;
-        const char *ext = rw_graph_account_id(e->graph, v, &len);
-        label[v] = (int8_t)label_of(ctx, ext, len);
-    }
-    pthread_rwlock_unlock(&e->lock);
-    if (st == RW_OK) st = rw_graph_snap_index(s, err);
+    st = fit_snapshot(e, &s, &label, label_of, ctx, err);
     if (st == RW_OK) st = detect(s, rp, NULL, 0, &d, NULL, err);
-    if (st != RW_OK) goto done;
-    /* The cluster model also scores the strong-tie parts of mixed
-     * communities (split_mixed): it learns from the parts of every
-     * community large enough to be split, whatever its score. */
-    uint32_t nparts = 0;
-    split = calloc((size_t)d.ncomm + 1, 1);
-    parts = malloc(((size_t)s->n + 1) * sizeof *parts);
-    if (!split || !parts) {
-        st = rw_fail(err, RW_ERR_NOMEM, "out of memory");
-        goto done;
-    }
-    for (uint32_t c = 0; c < d.ncomm; c++) split[c] = d.feat[c].accounts >= SPLIT_MIN_ACCOUNTS;
-    st = rw_detect_strong_parts(s, d.p.hub_degree, SPLIT_MIN_COHERENCE, d.membership, d.ncomm, split, parts, &nparts,
-                                err);
-    if (st != RW_OK) goto done;
-    /* Clusters: fraud when most labelled members are, weighted by size so
-     * the fit minimises account errors. */
-    fraud = calloc((size_t)nparts + 1, 2 * sizeof *fraud);
-    cf = malloc(((size_t)nparts + 1) * sizeof *cf);
-    cl = malloc(((size_t)nparts + 1) * sizeof *cl);
-    cw = malloc(((size_t)nparts + 1) * sizeof *cw);
-    pf = malloc(((size_t)nparts + 1) * sizeof *pf);
-    which = calloc((size_t)nparts + 1, 1);
-    al = malloc(((size_t)s->n + 1) * sizeof *al);
-    ax = malloc(((size_t)s->n + 1) * RW_A_COUNT * sizeof *ax);
-    if (!fraud || !cf || !cl || !cw || !pf || !which || !al || !ax) {
-        st = rw_fail(err, RW_ERR_NOMEM, "out of memory");
-        goto done;
-    }
-    memcpy(pf, d.feat, (size_t)d.ncomm * sizeof *pf);
-    for (uint32_t j = d.ncomm; j < nparts; j++) which[j] = 1;
-    st = rw_detect_features_some(s, d.w, d.p.hub_degree, parts, nparts, which, pf, NULL, NULL, err);
-    if (st != RW_OK) goto done;
-    for (uint32_t v = 0; v < s->n; v++) {
-        if (label[v] < 0) continue;
-        uint32_t c = d.membership[v];
-        fraud[2 * c] += (uint32_t)label[v];
-        fraud[2 * c + 1]++;
-        if (parts[v] >= d.ncomm) {
-            fraud[2 * parts[v]] += (uint32_t)label[v];
-            fraud[2 * parts[v] + 1]++;
-        }
-    }
-    size_t nc = 0;
-    for (uint32_t c = 0; c < nparts; c++) {
-        if (pf[c].accounts < m.min_accounts || !fraud[2 * c + 1]) continue;
-        cf[nc] = pf[c];
-        cl[nc] = 2 * fraud[2 * c] > fraud[2 * c + 1];
-        cw[nc] = pf[c].accounts;
-        nc++;
-    }
-    st = rw_model_fit(&m, cf, cl, cw, nc, l2, err);
-    if (st != RW_OK) goto done;
-    st = model_stage(s, &m, &d, err);
-    if (st != RW_OK) goto done;
-    size_t na = 0;
-    for (uint32_t v = 0; v < s->n; v++) {
-        uint32_t c = d.membership[v];
-        if (label[v] < 0 || d.feat[c].accounts < m.min_accounts) continue;
-        memcpy(ax + na * RW_A_COUNT, d.af + (size_t)v * RW_A_COUNT, RW_A_COUNT * sizeof *ax);
-        al[na++] = label[v];
-    }
-    st = rw_model_fit_accounts(&m, ax, al, na, l2, err);
+    if (st == RW_OK) st = fit_clusters(s, &d, label, &m, l2, err);
+    if (st == RW_OK) st = fit_accounts(s, &d, label, &m, l2, err);
     if (st == RW_OK) rw_model_format(&m, text, size);
-done:
     rw_graph_snap_free(s);
     detection_free(&d);
     free(label);
-    free(fraud);
-    free(cf);
-    free(cl);
-    free(cw);
-    free(al);
-    free(ax);
-    free(pf);
-    free(split);
-    free(which);
-    free(parts);
     return st;
 }
