@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "common.h"
+#include "opts.h"
 
 /* Exit codes, documented in the README and in `ringwatch --help`. */
 enum {
@@ -20,8 +21,14 @@ typedef struct {
     const char *name;
     const char *summary;
     int (*run)(int argc, char **argv);
-    int big; /* touches hundreds of MB of fresh memory: run with malloc on huge pages (main.c) */
+    const rw_cli_spec *spec; /* its options: --help and the man page */
+    int big;                 /* touches hundreds of MB of fresh memory: run with malloc on huge pages (main.c) */
 } rw_cli_command;
+
+/* Each command's option table (opts.h), beside its function. */
+extern const rw_cli_spec rw_spec_ingest, rw_spec_stats, rw_spec_simulate, rw_spec_rescore, rw_spec_clusters,
+    rw_spec_scores, rw_spec_explain, rw_spec_eval, rw_spec_model, rw_spec_replay, rw_spec_export, rw_spec_serve,
+    rw_spec_erase, rw_spec_retain;
 
 int rw_cmd_ingest(int argc, char **argv);
 int rw_cmd_stats(int argc, char **argv);
