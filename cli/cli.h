@@ -45,8 +45,13 @@ int rw_cmd_serve(int argc, char **argv);
 int rw_cmd_erase(int argc, char **argv);
 int rw_cmd_retain(int argc, char **argv);
 
-/* Prints "ringwatch CMD: message" to stderr. */
+/* Prints "ringwatch CMD: message" to stderr, its control characters
+ * escaped (rw_cli_put_text). */
 void rw_cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Writes caller-supplied text to f with control characters (C0, DEL, C1,
+ * bidirectional overrides) as \xNN or \uNNNN and bytes that are not UTF-8
+ * as \xNN, so an account id cannot move the cursor or recolour a terminal. */
+void rw_cli_put_text(FILE *f, const char *text);
 /* The database path: --db, else RINGWATCH_DB, else ./ringwatch.db. */
 const char *rw_cli_db_path(const char *flag);
 /* The key file path: --key-file, else RINGWATCH_KEY_FILE, else NULL. */

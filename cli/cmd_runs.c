@@ -141,8 +141,10 @@ static rw_status print_cluster(void *ctx, const rw_cluster_row *c) {
                 const char *e = strchr(r + 1, '"');
                 snprintf(first, sizeof first, "%.*s", e ? (int)(e - r - 1) : 0, r + 1);
             }
-            printf("%8u %6.3f %4s %8u %10u  %s  %s\n", c->id, c->score, c->flagged ? "yes" : "", c->accounts,
-                   c->attributes, f, first);
+            printf("%8u %6.3f %4s %8u %10u  %s  ", c->id, c->score, c->flagged ? "yes" : "", c->accounts, c->attributes,
+                   f);
+            rw_cli_put_text(stdout, first);
+            putchar('\n');
         }
     }
     p->n++;
@@ -294,7 +296,11 @@ static rw_status explain_cluster(void *ctx, const rw_cluster_row *c) {
     rw_time_format(l, sizeof l, c->last_seen);
     printf("cluster %u: score %.3f%s, %u accounts, %u attributes, signups %s .. %s\n", c->id, c->score,
            c->flagged ? " (flagged)" : "", c->accounts, c->attributes, f, l);
-    printf("reasons:  %s\nfeatures: %s\n", c->reasons, c->features);
+    fputs("reasons:  ", stdout);
+    rw_cli_put_text(stdout, c->reasons);
+    fputs("\nfeatures: ", stdout);
+    rw_cli_put_text(stdout, c->features);
+    putchar('\n');
     *(int *)ctx = 1;
     return RW_OK;
 }
@@ -352,12 +358,16 @@ int rw_cmd_explain(int argc, char **argv) {
             char f[32], l[32];
             rw_time_format(f, sizeof f, ai.first_seen);
             rw_time_format(l, sizeof l, ai.last_seen);
-            printf("account %s: first seen %s, last seen %s, %u attributes\n", account, f, l, ai.attributes);
+            fputs("account ", stdout);
+            rw_cli_put_text(stdout, account);
+            printf(": first seen %s, last seen %s, %u attributes\n", f, l, ai.attributes);
             if (!fs.found) {
                 printf("not scored in this run (it arrived after the run's snapshot)\n");
             } else {
-                printf("score %.3f%s, cluster %u\nreasons: %s\n", fs.row.score, fs.row.flagged ? " (flagged)" : "",
-                       fs.row.cluster, fs.reasons);
+                printf("score %.3f%s, cluster %u\nreasons: ", fs.row.score, fs.row.flagged ? " (flagged)" : "",
+                       fs.row.cluster);
+                rw_cli_put_text(stdout, fs.reasons);
+                putchar('\n');
                 cluster = fs.row.cluster;
             }
         }

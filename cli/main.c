@@ -82,15 +82,6 @@ static int help(int argc, char **argv) {
     return RW_EXIT_USAGE;
 }
 
-void rw_cli_error(const char *cmd, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "ringwatch %s: ", cmd);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-}
-
 const char *rw_cli_db_path(const char *flag) {
     if (flag) return flag;
     const char *env = getenv("RINGWATCH_DB");

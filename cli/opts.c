@@ -105,12 +105,12 @@ static void usage_line(const rw_cli_spec *sp, FILE *f) {
 }
 
 int rw_cli_usage(const rw_cli_spec *sp, const char *fmt, ...) {
+    char msg[4096];
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "ringwatch %s: ", sp->name);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    rw_cli_error(sp->name, "%s", msg);
     usage_line(sp, stderr);
     fprintf(stderr, "(`ringwatch %s --help` describes every option)\n", sp->name);
     return RW_EXIT_USAGE;

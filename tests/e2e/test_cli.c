@@ -276,3 +276,41 @@ Test(cli, usage_errors_name_what_was_wrong) {
               "every command, option and serve setting is in the page");
     free(out);
 }
+
+/* Hostile account ids through ingest, export and the terminal: a formula
+ * id is neutralised in the CSV cell; an escape sequence never reaches the
+ * terminal raw (explain, clusters, error messages). */
+Test(cli, hostile_account_ids) {
+    char *out = NULL;
+    int rc = tu_run(&out,
+                    "cd '%s' && printf '%%s\\n' "
+                    "'{\"account\":\"=HYPERLINK(\\\"x\\\")\",\"ts\":5,\"device\":\"d1\",\"payment\":\"c1\"}' "
+                    "'{\"account\":\"\\u001b[31mred\",\"ts\":6,\"device\":\"d1\",\"payment\":\"c1\"}' "
+                    "'{\"account\":\"p1\",\"ts\":7,\"device\":\"d1\",\"payment\":\"c1\"}' "
+                    "'{\"account\":\"p2\",\"ts\":8,\"device\":\"d1\",\"payment\":\"c1\"}' | '%s' ingest --quiet - && "
+                    "'%s' rescore --quiet && '%s' export --run 1 --out x --format csv",
+                    dir, tu_bin(), tu_bin(), tu_bin());
+    cr_assert_eq(rc, 0, "%s", out);
+    free(out);
+    char path[600];
+    snprintf(path, sizeof path, "%s/x/nodes.csv", dir);
+    char *csv = tu_read_file(path, NULL);
+    cr_assert(csv);
+    cr_expect(strstr(csv, ",account,\"'=HYPERLINK(\"\"x\"\")\",1,"), "formula cell neutralised:\n%s", csv);
+    cr_expect(strstr(csv, ",account,\"\x1b[31mred\",1,"), "other ids are data, kept as they are:\n%s", csv);
+    free(csv);
+    rc = tu_run(&out, "cd '%s' && '%s' explain \"$(printf '\\033[31mred')\" && '%s' clusters --min-score 0", dir,
+                tu_bin(), tu_bin());
+    cr_expect_eq(rc, 0, "%s", out);
+    cr_expect(out && !strchr(out, '\x1b'), "a raw ESC reached the terminal:\n%s", out);
+    cr_expect(out && strstr(out, "account \\x1B[31mred: first seen"), "%s", out);
+    free(out);
+    rc = tu_run(&out, "cd '%s' && '%s' explain '=HYPERLINK(\"x\")'", dir, tu_bin());
+    cr_expect_eq(rc, 0, "%s", out);
+    cr_expect(out && strstr(out, "account =HYPERLINK(\"x\"): first seen"), "printable text is left alone: %s", out);
+    free(out);
+    rc = tu_run(&out, "cd '%s' && '%s' explain \"$(printf '\\033[2Jgone\\302\\233x')\"", dir, tu_bin());
+    cr_expect_eq(rc, 1, "%s", out);
+    cr_expect(out && !strchr(out, '\x1b') && strstr(out, "\\x1B[2Jgone\\u009Bx"), "error messages escape too: %s", out);
+    free(out);
+}
