@@ -74,7 +74,7 @@ const rw_cli_spec rw_spec_export = {
     "  csv       nodes.csv, edges.csv, clusters.csv (pandas)\n"
     "  json      graph.json, node-link (networkx 3.4 and later: node_link_graph(data, edges=\"links\"))\n"
     "  ipynb     notebook.ipynb, which loads the CSV and GraphML files (written with it)\n"
-    "  svg       graph.svg and timeline.svg (signups over time)\n"
+    "  svg       graph.svg and timeline.svg (signups over time)\n\n"
     "Text cells of the CSV files that a spreadsheet would read as a formula (they\n"
     "begin with = + - @, a tab or a carriage return) start with a ' added.\n",
     export_tab,
