@@ -10,7 +10,7 @@ JOBS       ?= 2
 DB         ?= ringwatch.db
 DEMO_ACCOUNTS ?= 20000
 
-.PHONY: all build build-asan build-tsan build-fuzz run test fuzz soak bench fmt fmt-check clean deps help
+.PHONY: all build install build-asan build-tsan build-fuzz run test fuzz soak bench fmt fmt-check clean deps help
 
 all: build
 
@@ -20,6 +20,12 @@ deps:
 build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
+
+# The binary to $(PREFIX)/bin, its man page to share/man/man1 and the
+# commented default settings to etc/ringwatch/ringwatch.conf.
+PREFIX ?= /usr/local
+install: build
+	@cmake --install $(BUILD) --prefix $(PREFIX)
 
 build-asan:
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DRW_SANITIZE=ON >/dev/null
@@ -85,6 +91,7 @@ help:
 	@echo "make run           build, seed a demo world, serve it on 127.0.0.1:8080"
 	@echo "make test          release, ASan+UBSan, TSan and fuzz builds; every test; 20 s of fuzzing per target"
 	@echo "make build         release binary at $(BUILD)/ringwatch"
+	@echo "make install       build, then install the binary, ringwatch(1) and ringwatch.conf under PREFIX (/usr/local)"
 	@echo "make fuzz          each libFuzzer target for FUZZ_SECONDS (default 60): executions and coverage"
 	@echo "make soak          SOAK_SECONDS (default 600) of mixed load: served, 5xx, p99, RSS start and end"
 	@echo "make bench         benchmarks beside their ceilings"

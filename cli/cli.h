@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "common.h"
+#include "opts.h"
 
 /* Exit codes, documented in the README and in `ringwatch --help`. */
 enum {
@@ -20,8 +21,14 @@ typedef struct {
     const char *name;
     const char *summary;
     int (*run)(int argc, char **argv);
-    int big; /* touches hundreds of MB of fresh memory: run with malloc on huge pages (main.c) */
+    const rw_cli_spec *spec; /* its options: --help and the man page */
+    int big;                 /* touches hundreds of MB of fresh memory: run with malloc on huge pages (main.c) */
 } rw_cli_command;
+
+/* Each command's option table (opts.h), beside its function. */
+extern const rw_cli_spec rw_spec_ingest, rw_spec_stats, rw_spec_simulate, rw_spec_rescore, rw_spec_clusters,
+    rw_spec_scores, rw_spec_explain, rw_spec_eval, rw_spec_model, rw_spec_replay, rw_spec_export, rw_spec_serve,
+    rw_spec_erase, rw_spec_retain;
 
 int rw_cmd_ingest(int argc, char **argv);
 int rw_cmd_stats(int argc, char **argv);
@@ -38,8 +45,13 @@ int rw_cmd_serve(int argc, char **argv);
 int rw_cmd_erase(int argc, char **argv);
 int rw_cmd_retain(int argc, char **argv);
 
-/* Prints "ringwatch CMD: message" to stderr. */
+/* Prints "ringwatch CMD: message" to stderr, its control characters
+ * escaped (rw_cli_put_text). */
 void rw_cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Writes caller-supplied text to f with control characters (C0, DEL, C1,
+ * bidirectional overrides) as \xNN or \uNNNN and bytes that are not UTF-8
+ * as \xNN, so an account id cannot move the cursor or recolour a terminal. */
+void rw_cli_put_text(FILE *f, const char *text);
 /* The database path: --db, else RINGWATCH_DB, else ./ringwatch.db. */
 const char *rw_cli_db_path(const char *flag);
 /* The key file path: --key-file, else RINGWATCH_KEY_FILE, else NULL. */

@@ -1,7 +1,7 @@
 /* ringwatch erase, retain: erasure of one account and retention by age,
  * each in one durable transaction that leaves no copy of an erased id in the
  * database or its WAL. */
-#include <getopt.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -14,90 +14,66 @@
     "in memory and would not see the erasure (use DELETE /v1/accounts/{id} there,\n"                                   \
     "and retention_days for its nightly job).\n"
 
-static const char erase_help[] = "usage: ringwatch erase [--db PATH] [--key-file PATH] ACCOUNT\n\n"
-                                 "Erases an account: its events, its rows in every run, its labels and every\n"
-                                 "IP, device, card and subnet no other account uses, in one durable transaction\n"
-                                 "(secure_delete on), then checkpoints and truncates the WAL, so the account id\n"
-                                 "is gone from the database files. Other nodes keep their ids. Exit 1 (\"no\n"
-                                 "account ...\") when the database holds no such account.\n\n" SERVER_NOTE;
-
-static const char retain_help[] = "usage: ringwatch retain [--db PATH] [--key-file PATH] --days N [--now UNIX_TS]\n\n"
-                                  "Retention: erases every account not seen in the N days before --now (default:\n"
-                                  "the current time; give the end of a simulated world's event time to age it),\n"
-                                  "every event older than that, and the attributes left without events, with the\n"
-                                  "same guarantees as erase.\n\n" SERVER_NOTE;
-
 static void print_stats(const char *what, const rw_erase_stats *s) {
     printf("%s: %llu accounts, %llu events, %llu attributes, %llu run rows, %llu labels erased in %.2f s\n", what,
            (unsigned long long)s->accounts, (unsigned long long)s->events, (unsigned long long)s->attributes,
            (unsigned long long)s->run_rows, (unsigned long long)s->labels, s->seconds);
 }
 
-/* Parses --db and --key-file (and, for retain, --days and --now); returns
- * -1 after printing help (exit 0) or an error (exit 2): *code says which. */
 typedef struct {
     const char *db, *key;
     uint64_t days, now;
-    int have_days;
 } flags;
 
-static int parse(int argc, char **argv, const char *cmd, const char *help, flags *f, int *code) {
-    static const struct option opts[] = {{"db", required_argument, 0, 'd'},   {"key-file", required_argument, 0, 'k'},
-                                         {"days", required_argument, 0, 'D'}, {"now", required_argument, 0, 'n'},
-                                         {"help", no_argument, 0, 'h'},       {0, 0, 0, 0}};
-    int retain = !strcmp(cmd, "retain"), c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-            case 'd':
-                f->db = optarg;
-                break;
-            case 'k':
-                f->key = optarg;
-                break;
-            case 'D':
-                if (!retain || rw_cli_parse_u64(optarg, &f->days) || f->days < 1 || f->days > 36500) {
-                    rw_cli_error(cmd,
-                                 retain ? "--days: expected a whole number from 1 to 36500, got '%s'"
-                                        : "--days: not an option of erase ('%s')",
-                                 optarg);
-                    *code = RW_EXIT_USAGE;
-                    return -1;
-                }
-                f->have_days = 1;
-                break;
-            case 'n':
-                if (!retain || rw_cli_parse_u64(optarg, &f->now) || f->now > UINT32_MAX) {
-                    rw_cli_error(
-                        cmd, retain ? "--now: expected Unix seconds, got '%s'" : "--now: not an option of erase ('%s')",
-                        optarg);
-                    *code = RW_EXIT_USAGE;
-                    return -1;
-                }
-                break;
-            case 'h':
-                fputs(help, stdout);
-                *code = RW_EXIT_OK;
-                return -1;
-            default:
-                fputs(help, stderr);
-                *code = RW_EXIT_USAGE;
-                return -1;
-        }
-    }
-    return 0;
-}
+static const rw_cli_opt erase_tab[] = {RW_OPT_DB(flags, db), RW_OPT_KEY(flags, key), {.name = NULL}};
+
+static const rw_cli_opt retain_tab[] = {RW_OPT_DB(flags, db),
+                                        RW_OPT_KEY(flags, key),
+                                        {.name = "days",
+                                         .arg = "N",
+                                         .help = "keep what was seen in the last N days (1 to 36500)",
+                                         .kind = RW_OPT_U64,
+                                         .at = offsetof(flags, days),
+                                         .lo = 1,
+                                         .hi = 36500,
+                                         .required = 1},
+                                        {.name = "now",
+                                         .arg = "UNIX_TS",
+                                         .help = "the end of the window (default: the current time)",
+                                         .kind = RW_OPT_U64,
+                                         .at = offsetof(flags, now),
+                                         .lo = 0,
+                                         .hi = UINT32_MAX},
+                                        {0}};
+
+const rw_cli_spec rw_spec_erase = {"erase",
+                                   "ACCOUNT",
+                                   "Erases an account: its events, its rows in every run, its labels and every\n"
+                                   "IP, device, card and subnet no other account uses, in one durable transaction\n"
+                                   "(secure_delete on), then checkpoints and truncates the WAL, so the account id\n"
+                                   "is gone from the database files. Other nodes keep their ids. Exit 1 (\"no\n"
+                                   "account ...\") when the database holds no such account.\n\n" SERVER_NOTE,
+                                   erase_tab,
+                                   1,
+                                   1,
+                                   NULL};
+
+const rw_cli_spec rw_spec_retain = {"retain",
+                                    NULL,
+                                    "Retention: erases every account not seen in the N days before --now (give\n"
+                                    "the end of a simulated world's event time to age it), every event older\n"
+                                    "than that, and the attributes left without events, with the same guarantees\n"
+                                    "as erase.\n\n" SERVER_NOTE,
+                                    retain_tab,
+                                    0,
+                                    0,
+                                    NULL};
 
 int rw_cmd_erase(int argc, char **argv) {
     flags f = {0};
-    int code = RW_EXIT_OK;
-    if (parse(argc, argv, "erase", erase_help, &f, &code) != 0) return code;
-    if (optind + 1 != argc) {
-        rw_cli_error("erase", optind == argc ? "expected the ACCOUNT to erase" : "unexpected argument '%s'",
-                     argv[argc - 1]);
-        return RW_EXIT_USAGE;
-    }
-    const char *account = argv[optind];
+    int nargs, rc = rw_cli_parse(&rw_spec_erase, &f, argc, argv, &nargs);
+    if (rc >= 0) return rc;
+    const char *account = argv[1];
     rw_engine *e = rw_cli_open_engine("erase", f.db, f.key, RW_CLI_WRITER);
     if (!e) return RW_EXIT_FAIL;
     rw_erase_stats s;
@@ -118,16 +94,8 @@ int rw_cmd_erase(int argc, char **argv) {
 
 int rw_cmd_retain(int argc, char **argv) {
     flags f = {0};
-    int code = RW_EXIT_OK;
-    if (parse(argc, argv, "retain", retain_help, &f, &code) != 0) return code;
-    if (optind != argc) {
-        rw_cli_error("retain", "unexpected argument '%s'", argv[optind]);
-        return RW_EXIT_USAGE;
-    }
-    if (!f.have_days) {
-        rw_cli_error("retain", "--days N is required");
-        return RW_EXIT_USAGE;
-    }
+    int nargs, rc = rw_cli_parse(&rw_spec_retain, &f, argc, argv, &nargs);
+    if (rc >= 0) return rc;
     int64_t now = f.now ? (int64_t)f.now : (int64_t)time(NULL);
     int64_t cutoff = now - (int64_t)f.days * 86400;
     rw_engine *e = rw_cli_open_engine("retain", f.db, f.key, RW_CLI_WRITER);

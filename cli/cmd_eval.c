@@ -1,6 +1,6 @@
 /* ringwatch eval: detection quality of a run against ground truth. */
 #include <errno.h>
-#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <sys/types.h>
 #include <stdlib.h>
@@ -48,15 +48,43 @@ static int by_score_desc_benign_first(const void *a, const void *b) {
     return (int)x->ring - (int)y->ring;
 }
 
-static const char help[] =
-    "usage: ringwatch eval --truth truth.csv [--db PATH] [--run R] [--decisions decisions.csv]\n\n"
-    "Compares a run's flags and scores with ground truth (account,ring,tactic):\n"
-    "precision, recall and F1 of flagged, average precision of score, the share\n"
-    "of benign and of office/campus accounts flagged, and recall per tactic.\n"
-    "With --decisions (from `ringwatch replay`) it reports the online figures\n"
-    "instead (add --db for both): ring and benign accounts reviewed or blocked at\n"
-    "signup, per tactic, and the median number of a ring's accounts admitted\n"
-    "before its first flag.\n";
+typedef struct {
+    const char *db, *truth, *decisions;
+    uint64_t run;
+} eval_opts;
+
+static const rw_cli_opt eval_tab[] = {{.name = "truth",
+                                       .arg = "truth.csv",
+                                       .help = "ground truth: account,ring,tactic",
+                                       .kind = RW_OPT_TEXT,
+                                       .at = offsetof(eval_opts, truth),
+                                       .required = 1},
+                                      RW_OPT_DB(eval_opts, db),
+                                      {.name = "run",
+                                       .arg = "R",
+                                       .help = "the run to read (default: the newest)",
+                                       .kind = RW_OPT_U64,
+                                       .at = offsetof(eval_opts, run)},
+                                      {.name = "decisions",
+                                       .arg = "decisions.csv",
+                                       .help = "the online figures of a `ringwatch replay` (add --db for both)",
+                                       .kind = RW_OPT_TEXT,
+                                       .at = offsetof(eval_opts, decisions)},
+                                      {.name = NULL}};
+
+const rw_cli_spec rw_spec_eval = {"eval",
+                                  NULL,
+                                  "Compares a run's flags and scores with ground truth (account,ring,tactic):\n"
+                                  "precision, recall and F1 of flagged, average precision of score, the share\n"
+                                  "of benign and of office/campus accounts flagged, and recall per tactic.\n"
+                                  "With --decisions (from `ringwatch replay`) it reports the online figures\n"
+                                  "instead (add --db for both): ring and benign accounts reviewed or blocked at\n"
+                                  "signup, per tactic, and the median number of a ring's accounts admitted\n"
+                                  "before its first flag.\n",
+                                  eval_tab,
+                                  0,
+                                  0,
+                                  NULL};
 
 /* Splits one CSV line into at most max fields in place (quotes honoured);
  * returns the number of fields. */
@@ -225,35 +253,11 @@ done:
 }
 
 int rw_cmd_eval(int argc, char **argv) {
-    static const struct option opts[] = {{"db", required_argument, 0, 'd'},  {"truth", required_argument, 0, 't'},
-                                         {"run", required_argument, 0, 'r'}, {"decisions", required_argument, 0, 'D'},
-                                         {"help", no_argument, 0, 'h'},      {0, 0, 0, 0}};
-    const char *db = NULL, *truth_path = NULL, *decisions = NULL;
-    uint64_t run = 0;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-            case 'd':
-                db = optarg;
-                break;
-            case 't':
-                truth_path = optarg;
-                break;
-            case 'r':
-                if (rw_cli_parse_u64(optarg, &run)) goto usage;
-                break;
-            case 'D':
-                decisions = optarg;
-                break;
-            case 'h':
-                fputs(help, stdout);
-                return RW_EXIT_OK;
-            default:
-                goto usage;
-        }
-    }
-    if (!truth_path || optind != argc) goto usage;
+    eval_opts o = {0};
+    int nargs, rc = rw_cli_parse(&rw_spec_eval, &o, argc, argv, &nargs);
+    if (rc >= 0) return rc;
+    const char *db = o.db, *truth_path = o.truth, *decisions = o.decisions;
+    uint64_t run = o.run;
     rw_err err = {{0}};
     rw_truth *t = NULL;
     if (rw_truth_load(&t, truth_path, &err) != RW_OK) {
@@ -342,7 +346,4 @@ fail:
     free(sc);
     rw_truth_free(t);
     return RW_EXIT_FAIL;
-usage:
-    fputs(help, stderr);
-    return RW_EXIT_USAGE;
 }

@@ -2,7 +2,7 @@
  * for notebooks (GraphML, CSV, node-link JSON, a Jupyter notebook) and
  * pictures (SVG). */
 #include <errno.h>
-#include <getopt.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -11,83 +11,91 @@
 #include "engine.h"
 #include "export.h"
 
-static const char export_help[] =
-    "usage: ringwatch export (--cluster ID | --top N | --run R) --out DIR [--format LIST]\n"
-    "                        [--db PATH] [--max-nodes N] [--max-edges N]\n\n"
-    "Writes the subgraph of one cluster, of the N highest-scoring clusters, or of every\n"
-    "cluster of a run (its accounts, every attribute they use and the links between\n"
-    "them) into DIR, creating it if needed:\n"
+typedef struct {
+    const char *db, *out, *formats;
+    uint64_t cluster, top, run, max_nodes, max_edges;
+} export_opts;
+
+static const rw_cli_opt export_tab[] = {
+    {.name = "cluster",
+     .arg = "ID",
+     .help = "one cluster",
+     .kind = RW_OPT_U64,
+     .at = offsetof(export_opts, cluster),
+     .lo = 1,
+     .hi = UINT32_MAX},
+    {.name = "top",
+     .arg = "N",
+     .help = "the N highest-scoring clusters",
+     .kind = RW_OPT_U64,
+     .at = offsetof(export_opts, top),
+     .lo = 1,
+     .hi = UINT32_MAX},
+    {.name = "run",
+     .arg = "R",
+     .help = "the run to read (default: the newest); alone, the whole run",
+     .kind = RW_OPT_U64,
+     .at = offsetof(export_opts, run),
+     .lo = 1,
+     .hi = (double)INT64_MAX},
+    {.name = "out",
+     .arg = "DIR",
+     .help = "the folder to write into (created if needed)",
+     .kind = RW_OPT_TEXT,
+     .at = offsetof(export_opts, out),
+     .required = 1},
+    {.name = "format",
+     .arg = "LIST",
+     .help = "comma-separated: graphml, csv, json, ipynb, svg (default graphml,csv,json,ipynb)",
+     .kind = RW_OPT_TEXT,
+     .at = offsetof(export_opts, formats)},
+    RW_OPT_DB(export_opts, db),
+    {.name = "max-nodes",
+     .arg = "N",
+     .help = "refuse a larger export (default 20000)",
+     .kind = RW_OPT_U64,
+     .at = offsetof(export_opts, max_nodes),
+     .lo = 1},
+    {.name = "max-edges",
+     .arg = "N",
+     .help = "refuse a larger export (default 100000)",
+     .kind = RW_OPT_U64,
+     .at = offsetof(export_opts, max_edges),
+     .lo = 1},
+    {.name = NULL}};
+
+const rw_cli_spec rw_spec_export = {
+    "export",
+    NULL,
+    "Writes the subgraph of one cluster (--cluster), of the N highest-scoring clusters\n"
+    "(--top), or of every cluster of a run (--run alone): its accounts, every attribute\n"
+    "they use and the links between them, into DIR:\n"
     "  graphml   graph.graphml (networkx, python-igraph, Gephi)\n"
     "  csv       nodes.csv, edges.csv, clusters.csv (pandas)\n"
     "  json      graph.json, node-link (networkx 3.4 and later: node_link_graph(data, edges=\"links\"))\n"
     "  ipynb     notebook.ipynb, which loads the CSV and GraphML files (written with it)\n"
-    "  svg       graph.svg and timeline.svg (signups over time)\n"
-    "LIST is comma-separated (default graphml,csv,json,ipynb).\n\n"
-    "  --run R          the run to read (default: the newest); alone, the whole run\n"
-    "  --max-nodes N    refuse a larger export (default 20000)\n"
-    "  --max-edges N    refuse a larger export (default 100000)\n";
+    "  svg       graph.svg and timeline.svg (signups over time)\n\n"
+    "Text cells of the CSV files that a spreadsheet would read as a formula (they\n"
+    "begin with = + - @, a tab or a carriage return) start with a ' added.\n",
+    export_tab,
+    0,
+    0,
+    NULL};
 
-typedef struct {
-    const char *db, *out, *formats;
-    rw_cg_request req;
-    int have_cluster, have_top;
-} export_args;
-
-static int parse_args(export_args *a, int argc, char **argv) {
-    static const struct option opts[] = {{"db", required_argument, 0, 'd'},
-                                         {"cluster", required_argument, 0, 'c'},
-                                         {"top", required_argument, 0, 't'},
-                                         {"run", required_argument, 0, 'r'},
-                                         {"out", required_argument, 0, 'o'},
-                                         {"format", required_argument, 0, 'f'},
-                                         {"max-nodes", required_argument, 0, 'N'},
-                                         {"max-edges", required_argument, 0, 'E'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
-    uint64_t v;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-            case 'd':
-                a->db = optarg;
-                break;
-            case 'o':
-                a->out = optarg;
-                break;
-            case 'f':
-                a->formats = optarg;
-                break;
-            case 'c':
-                if (rw_cli_parse_u64(optarg, &v) || !v || v > UINT32_MAX) return -1;
-                a->req.id = (uint32_t)v, a->have_cluster = 1;
-                break;
-            case 't':
-                if (rw_cli_parse_u64(optarg, &v) || !v || v > UINT32_MAX) return -1;
-                a->req.top = (uint32_t)v, a->have_top = 1;
-                break;
-            case 'r':
-                if (rw_cli_parse_u64(optarg, &v) || !v || v > INT64_MAX) return -1;
-                a->req.run = (int64_t)v;
-                break;
-            case 'N':
-                if (rw_cli_parse_u64(optarg, &v) || !v) return -1;
-                a->req.max_nodes = v;
-                break;
-            case 'E':
-                if (rw_cli_parse_u64(optarg, &v) || !v) return -1;
-                a->req.max_edges = v;
-                break;
-            case 'h':
-                return 1;
-            default:
-                return -1;
-        }
-    }
-    if (optind != argc || !a->out || a->have_cluster + a->have_top > 1) return -1;
-    if (!a->have_cluster && !a->have_top && !a->req.run) return -1;
-    a->req.scope = a->have_cluster ? RW_CG_CLUSTER : a->have_top ? RW_CG_TOP : RW_CG_RUN;
-    return 0;
+/* Fills req from the options; returns -1 to go on, else the exit code. */
+static int parse_args(export_opts *a, rw_cg_request *req, int argc, char **argv) {
+    int nargs, rc = rw_cli_parse(&rw_spec_export, a, argc, argv, &nargs);
+    if (rc >= 0) return rc;
+    if (a->cluster && a->top) return rw_cli_usage(&rw_spec_export, "--cluster and --top exclude each other");
+    if (!a->cluster && !a->top && !a->run)
+        return rw_cli_usage(&rw_spec_export, "what to export: --cluster ID, --top N or --run R");
+    *req = (rw_cg_request){.id = (uint32_t)a->cluster,
+                           .top = (uint32_t)a->top,
+                           .run = (int64_t)a->run,
+                           .max_nodes = a->max_nodes,
+                           .max_edges = a->max_edges};
+    req->scope = a->cluster ? RW_CG_CLUSTER : a->top ? RW_CG_TOP : RW_CG_RUN;
+    return -1;
 }
 
 /* Writes one file through a temporary name, so DIR never holds half a file. */
@@ -105,12 +113,10 @@ static rw_status write_kind(const char *dir, rw_export_kind k, const rw_cluster_
 }
 
 int rw_cmd_export(int argc, char **argv) {
-    export_args a = {.formats = "graphml,csv,json,ipynb"};
-    int pr = parse_args(&a, argc, argv);
-    if (pr != 0) {
-        fputs(export_help, pr > 0 ? stdout : stderr);
-        return pr > 0 ? RW_EXIT_OK : RW_EXIT_USAGE;
-    }
+    export_opts a = {.formats = "graphml,csv,json,ipynb"};
+    rw_cg_request req;
+    int pr = parse_args(&a, &req, argc, argv);
+    if (pr >= 0) return pr;
     rw_err err = {{0}};
     unsigned mask = 0;
     if (rw_export_formats_parse(&mask, a.formats, &err) != RW_OK) {
@@ -124,8 +130,8 @@ int rw_cmd_export(int argc, char **argv) {
     rw_engine *e = rw_cli_open_engine("export", a.db, NULL, RW_CLI_READONLY);
     if (!e) return RW_EXIT_FAIL;
     rw_cluster_graph *g = NULL;
-    a.req.layout = 1;
-    rw_status st = rw_engine_cluster_graph(e, &g, &a.req, &err);
+    req.layout = 1;
+    rw_status st = rw_engine_cluster_graph(e, &g, &req, &err);
     rw_engine_close(e);
     for (int k = 0; k < RW_EXPORT_KIND_COUNT && st == RW_OK; k++)
         if (mask & (1u << k)) st = write_kind(a.out, (rw_export_kind)k, g, &err);

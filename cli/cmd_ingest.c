@@ -1,7 +1,7 @@
 /* ringwatch ingest: load a JSON-lines file (or stdin) into the database. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -12,18 +12,44 @@
 
 #define MAX_PRINTED_BAD 1000
 
-static const char help[] =
-    "usage: ringwatch ingest [--db PATH] [--key-file PATH] [--strict] [--max-bad N] [--quiet] FILE|-\n\n"
+typedef struct {
+    const char *db, *key;
+    uint64_t max_bad;
+    int strict, quiet;
+} ingest_opts;
+
+static const rw_cli_opt ingest_tab[] = {
+    RW_OPT_DB(ingest_opts, db),
+    {.name = "key-file",
+     .arg = "PATH",
+     .help = "hashing key (default $RINGWATCH_KEY_FILE or DB.key; created if missing)",
+     .kind = RW_OPT_TEXT,
+     .at = offsetof(ingest_opts, key)},
+    {.name = "strict", .arg = NULL, .help = "all or nothing", .kind = RW_OPT_FLAG, .at = offsetof(ingest_opts, strict)},
+    {.name = "max-bad",
+     .arg = "N",
+     .help = "give up after N bad lines (default: no limit)",
+     .kind = RW_OPT_U64,
+     .at = offsetof(ingest_opts, max_bad)},
+    {.name = "quiet",
+     .arg = NULL,
+     .help = "no progress bar and no per-line errors",
+     .kind = RW_OPT_FLAG,
+     .at = offsetof(ingest_opts, quiet)},
+    {.name = NULL}};
+
+const rw_cli_spec rw_spec_ingest = {
+    "ingest",
+    "FILE|-",
     "Loads events, one JSON object per line, from FILE (or standard input for -).\n"
     "A bad line is reported as FILE:LINE: field: what is wrong, skipped and counted;\n"
     "the rest loads. With --strict the first bad line stops the ingest and nothing\n"
     "of the file is kept.\n\n"
-    "  --db PATH        database (default $RINGWATCH_DB or ./ringwatch.db)\n"
-    "  --key-file PATH  hashing key (default $RINGWATCH_KEY_FILE or DB.key; created if missing)\n"
-    "  --strict         all or nothing\n"
-    "  --max-bad N      give up after N bad lines (default: no limit)\n"
-    "  --quiet          no progress bar and no per-line errors\n\n"
-    "exit codes: 0 all lines loaded, 1 failed, 2 usage, 3 loaded but some lines were bad\n";
+    "Exit codes: 0 all lines loaded, 1 failed, 2 usage, 3 loaded but some lines were bad.\n",
+    ingest_tab,
+    1,
+    1,
+    NULL};
 
 typedef struct {
     int tty;
@@ -67,52 +93,13 @@ static void on_progress(void *ctx, const rw_ingest_stats *s, uint64_t total) {
 }
 
 int rw_cmd_ingest(int argc, char **argv) {
-    static const struct option opts[] = {{"db", required_argument, 0, 'd'},
-                                         {"key-file", required_argument, 0, 'k'},
-                                         {"strict", no_argument, 0, 's'},
-                                         {"max-bad", required_argument, 0, 'm'},
-                                         {"quiet", no_argument, 0, 'q'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
-    const char *db = NULL, *key = NULL;
-    rw_ingest_opts io = {0};
-    ui u = {0};
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-            case 'd':
-                db = optarg;
-                break;
-            case 'k':
-                key = optarg;
-                break;
-            case 's':
-                io.strict = 1;
-                break;
-            case 'q':
-                u.quiet = 1;
-                break;
-            case 'm':
-                if (rw_cli_parse_u64(optarg, &io.max_bad_lines) != 0) {
-                    rw_cli_error("ingest", "--max-bad: expected a whole number, got '%s'", optarg);
-                    return RW_EXIT_USAGE;
-                }
-                break;
-            case 'h':
-                fputs(help, stdout);
-                return RW_EXIT_OK;
-            default:
-                fputs(help, stderr);
-                return RW_EXIT_USAGE;
-        }
-    }
-    if (optind != argc - 1) {
-        rw_cli_error("ingest", "expected one FILE (or - for standard input)");
-        fputs(help, stderr);
-        return RW_EXIT_USAGE;
-    }
-    const char *path = argv[optind];
+    ingest_opts o = {0};
+    int nargs, rc = rw_cli_parse(&rw_spec_ingest, &o, argc, argv, &nargs);
+    if (rc >= 0) return rc;
+    const char *db = o.db, *key = o.key;
+    rw_ingest_opts io = {.strict = o.strict, .max_bad_lines = o.max_bad};
+    ui u = {.quiet = o.quiet};
+    const char *path = argv[1];
     int is_stdin = !strcmp(path, "-");
     int fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {

@@ -1,6 +1,6 @@
 /* ringwatch model: show the scoring model, store one from a file, or fit one
  * from ground truth on the newest run. */
-#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,17 +10,70 @@
 #include "engine.h"
 #include "truth.h"
 
-static const char help[] = "usage: ringwatch model show [--db PATH]\n"
-                           "       ringwatch model set [--db PATH] FILE\n"
-                           "       ringwatch model fit [--db PATH] --truth truth.csv [--l2 X] [--dry-run]\n"
-                           "       ringwatch model fit-online --truth truth.csv FEATURES.csv...\n\n"
-                           "The scoring model is a logistic regression over cluster features, stored\n"
-                           "as versioned text in the database; rescoring uses the newest version.\n"
-                           "fit runs the detectors, labels communities by the truth file (fraud when\n"
-                           "most of their accounts are), fits the cluster model, then the account\n"
-                           "model, and stores the result as a new version.\n"
-                           "fit-online fits the online (signup) model to the features a replay wrote\n"
-                           "(`ringwatch replay --features-out`) and prints its weights.\n";
+typedef struct {
+    const char *db, *truth;
+    double l2;
+    int dry;
+} model_opts;
+
+static const rw_cli_opt model_tab[] = {RW_OPT_DB(model_opts, db),
+                                       {.name = "truth",
+                                        .arg = "truth.csv",
+                                        .help = "ground truth (fit, fit-online)",
+                                        .kind = RW_OPT_TEXT,
+                                        .at = offsetof(model_opts, truth)},
+                                       {.name = "l2",
+                                        .arg = "X",
+                                        .help = "L2 penalty of the logistic models (fit; default 1)",
+                                        .kind = RW_OPT_REAL,
+                                        .at = offsetof(model_opts, l2),
+                                        .hi = 1e300},
+                                       {.name = "dry-run",
+                                        .arg = NULL,
+                                        .help = "fit and print, store nothing (fit)",
+                                        .kind = RW_OPT_FLAG,
+                                        .at = offsetof(model_opts, dry)},
+                                       {.name = NULL}};
+
+const rw_cli_spec rw_spec_model = {"model",
+                                   "(show | set FILE | fit | fit-online FEATURES.csv...)",
+                                   "  model show                      the model rescoring uses\n"
+                                   "  model set FILE                  store FILE as a new version\n"
+                                   "  model fit --truth truth.csv     fit both models to a ground truth\n"
+                                   "  model fit-online --truth truth.csv FEATURES.csv...\n\n"
+                                   "The scoring model is a logistic regression over cluster features, stored\n"
+                                   "as versioned text in the database; rescoring uses the newest version.\n"
+                                   "fit runs the detectors, labels communities by the truth file (fraud when\n"
+                                   "most of their accounts are), fits the cluster model, then the account\n"
+                                   "model, and stores the result as a new version.\n"
+                                   "fit-online fits the online (signup) model to the features a replay wrote\n"
+                                   "(`ringwatch replay --features-out`) and prints its weights.\n",
+                                   model_tab,
+                                   1,
+                                   -1,
+                                   NULL};
+
+/* What each verb takes besides --db: its positional arguments (max -1: any
+ * number) and whether --truth is needed. */
+static const struct {
+    const char *verb;
+    int min, max, truth;
+} verbs[] = {{"show", 0, 0, 0}, {"set", 1, 1, 0}, {"fit", 0, 0, 1}, {"fit-online", 1, -1, 1}};
+
+/* Checks verb's arguments; returns -1 to go on, else the exit code. */
+static int check_verb(const char *verb, int nargs, const model_opts *o) {
+    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
+        if (strcmp(verb, verbs[i].verb)) continue;
+        if (nargs < verbs[i].min || (verbs[i].max >= 0 && nargs > verbs[i].max))
+            return rw_cli_usage(&rw_spec_model, "%s: expected %s", verb,
+                                verbs[i].max < 0 ? "one or more FEATURES.csv"
+                                : verbs[i].max   ? "FILE"
+                                                 : "no argument");
+        if (verbs[i].truth && !o->truth) return rw_cli_usage(&rw_spec_model, "%s: --truth is required", verb);
+        return -1;
+    }
+    return rw_cli_usage(&rw_spec_model, "'%s' is not show, set, fit or fit-online", verb);
+}
 
 /* Reads the rows of one features file into x/y (grown as needed). */
 static int read_features(const char *path, const rw_truth *t, double **x, double **y, size_t *n, size_t *cap) {
@@ -148,52 +201,22 @@ static int fit(rw_engine *e, const char *truth_path, double l2, int dry) {
 }
 
 int rw_cmd_model(int argc, char **argv) {
-    static const struct option opts[] = {{"db", required_argument, 0, 'd'}, {"truth", required_argument, 0, 't'},
-                                         {"l2", required_argument, 0, 'l'}, {"dry-run", no_argument, 0, 'n'},
-                                         {"help", no_argument, 0, 'h'},     {0, 0, 0, 0}};
-    const char *db = NULL, *truth = NULL;
-    double l2 = 1.0;
-    int dry = 0, have_l2 = 0, c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        char *end;
-        switch (c) {
-            case 'd':
-                db = optarg;
-                break;
-            case 't':
-                truth = optarg;
-                break;
-            case 'n':
-                dry = 1;
-                break;
-            case 'l':
-                l2 = strtod(optarg, &end);
-                if (*end || l2 < 0) goto usage;
-                have_l2 = 1;
-                break;
-            case 'h':
-                fputs(help, stdout);
-                return RW_EXIT_OK;
-            default:
-                goto usage;
-        }
-    }
-    if (optind >= argc) goto usage;
-    const char *verb = argv[optind];
+    model_opts o = {.l2 = -1};
+    int nargs, rc0 = rw_cli_parse(&rw_spec_model, &o, argc, argv, &nargs);
+    if (rc0 >= 0) return rc0;
+    const char *verb = argv[1], *truth = o.truth, *db = o.db;
+    int have_l2 = o.l2 >= 0, dry = o.dry;
+    double l2 = have_l2 ? o.l2 : 1.0;
+    rc0 = check_verb(verb, nargs - 1, &o);
+    if (rc0 >= 0) return rc0;
     rw_err err = {{0}};
     if (!strcmp(verb, "fit-online")) {
-        if (!truth || optind == argc - 1) goto usage;
         if (have_l2) { /* it used to be accepted and ignored */
             rw_cli_error("model", "--l2 applies to `model fit` (the logistic models); fit-online fits trees");
             return RW_EXIT_USAGE;
         }
-        return fit_online(truth, argv + optind + 1, argc - optind - 1);
+        return fit_online(truth, argv + 2, nargs - 1);
     }
-    if (strcmp(verb, "show") && strcmp(verb, "set") && strcmp(verb, "fit")) goto usage;
-    if ((!strcmp(verb, "fit") && (!truth || optind != argc - 1)) || (!strcmp(verb, "set") && optind != argc - 2) ||
-        (!strcmp(verb, "show") && optind != argc - 1))
-        goto usage;
     /* Only fitting runs the detectors; show and set touch the models table. */
     int flags = !strcmp(verb, "fit") ? 0 : RW_CLI_STORE_ONLY;
     if (!strcmp(verb, "show")) flags |= RW_CLI_READONLY;
@@ -209,20 +232,20 @@ int rw_cmd_model(int argc, char **argv) {
             printf("# model version %d%s\n%s", version, version ? "" : " (built-in defaults)", text);
         }
     } else if (!strcmp(verb, "set")) {
-        FILE *f = fopen(argv[optind + 1], "r");
+        FILE *f = fopen(argv[2], "r");
         char text[4096];
         size_t len = f ? fread(text, 1, sizeof text - 1, f) : 0;
         int too_big = f && !feof(f) && fgetc(f) != EOF;
         if (f) fclose(f);
         text[len] = 0;
         if (!f) {
-            rw_cli_error("model", "cannot open %s", argv[optind + 1]);
+            rw_cli_error("model", "cannot open %s", argv[2]);
             rc = RW_EXIT_FAIL;
         } else if (too_big) {
-            rw_cli_error("model", "%s: larger than %zu bytes; not a model file", argv[optind + 1], sizeof text - 1);
+            rw_cli_error("model", "%s: larger than %zu bytes; not a model file", argv[2], sizeof text - 1);
             rc = RW_EXIT_FAIL;
-        } else if (rw_engine_model_store(e, text, argv[optind + 1], &version, &err) != RW_OK) {
-            rw_cli_error("model", "%s: %s", argv[optind + 1], err.msg);
+        } else if (rw_engine_model_store(e, text, argv[2], &version, &err) != RW_OK) {
+            rw_cli_error("model", "%s: %s", argv[2], err.msg);
             rc = RW_EXIT_FAIL;
         } else {
             printf("stored as model version %d\n", version);
@@ -232,7 +255,4 @@ int rw_cmd_model(int argc, char **argv) {
     }
     rw_engine_close(e);
     return rc;
-usage:
-    fputs(help, stderr);
-    return RW_EXIT_USAGE;
 }

@@ -3,7 +3,7 @@
  * have), writing each decision, so thresholds and models can be backtested. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,15 +13,6 @@
 #include "cli.h"
 #include "detectors.h"
 #include "engine.h"
-
-static const char help[] = "usage: ringwatch replay [--db PATH] FILE --out decisions.csv [--rescore-at HH:MM|off]\n"
-                           "                        [--review X] [--block Y] [--features-out FILE]\n\n"
-                           "Runs every event of FILE (JSON lines, any order) through the code path of\n"
-                           "POST /v1/signups in event-time order, recording it in the database, and\n"
-                           "writes one row per event: account,ts,type,score,decision,cluster.\n"
-                           "The batch rescoring runs at each rescore_at (event time, UTC; default\n"
-                           "03:00) as the server's schedule would. --features-out writes the online\n"
-                           "model's inputs of each signup (for `ringwatch model fit-online`).\n";
 
 typedef struct {
     int64_t ts;
@@ -88,25 +79,73 @@ static int slurp(const char *path, char **buf, size_t *len, rw_err *err) {
     return 0;
 }
 
-static int parse_hhmm(const char *s, int *minutes) {
+static const char *parse_hhmm(const char *s, void *at) {
+    int *minutes = at;
     if (!strcmp(s, "off")) {
         *minutes = -1;
-        return 0;
+        return NULL;
     }
     int h, m;
     char tail;
-    if (sscanf(s, "%d:%d%c", &h, &m, &tail) != 2 || h < 0 || h > 23 || m < 0 || m > 59) return -1;
+    if (sscanf(s, "%d:%d%c", &h, &m, &tail) != 2 || h < 0 || h > 23 || m < 0 || m > 59) return "is not HH:MM or off";
     *minutes = h * 60 + m;
-    return 0;
+    return NULL;
 }
 
-static int parse_unit(const char *s, double *out) {
-    char *end = NULL;
-    double v = strtod(s, &end);
-    if (!s[0] || *end || !(v > 0 && v <= 1)) return -1;
-    *out = v;
-    return 0;
-}
+typedef struct {
+    const char *db, *key, *out, *features;
+    int minutes;
+    double review, block;
+} replay_opts;
+
+static const rw_cli_opt replay_tab[] = {
+    RW_OPT_DB(replay_opts, db),
+    RW_OPT_KEY(replay_opts, key),
+    {.name = "out",
+     .arg = "decisions.csv",
+     .help = "one row per event: account,ts,type,score,decision,cluster",
+     .kind = RW_OPT_TEXT,
+     .at = offsetof(replay_opts, out),
+     .required = 1},
+    {.name = "rescore-at",
+     .arg = "HH:MM|off",
+     .help = "event time (UTC) of the daily batch rescoring (default 03:00)",
+     .kind = RW_OPT_CUSTOM,
+     .at = offsetof(replay_opts, minutes),
+     .parse = parse_hhmm},
+    {.name = "review",
+     .arg = "X",
+     .help = "signups scoring at least X are reviewed (0 < X <= 1; default the server's)",
+     .kind = RW_OPT_REAL,
+     .at = offsetof(replay_opts, review),
+     .lo = 0,
+     .hi = 1,
+     .open_lo = 1},
+    {.name = "block",
+     .arg = "Y",
+     .help = "signups scoring at least Y are blocked (0 < Y <= 1; default the server's)",
+     .kind = RW_OPT_REAL,
+     .at = offsetof(replay_opts, block),
+     .lo = 0,
+     .hi = 1,
+     .open_lo = 1},
+    {.name = "features-out",
+     .arg = "FILE",
+     .help = "the online model's inputs of each signup (for `ringwatch model fit-online`)",
+     .kind = RW_OPT_TEXT,
+     .at = offsetof(replay_opts, features)},
+    {.name = NULL}};
+
+const rw_cli_spec rw_spec_replay = {"replay",
+                                    "FILE",
+                                    "Runs every event of FILE (JSON lines, any order) through the code path of\n"
+                                    "POST /v1/signups in event-time order, recording it in the database, and\n"
+                                    "writes one row per event. The batch rescoring runs at each rescore_at as\n"
+                                    "the server's schedule would.\n",
+                                    replay_tab,
+                                    1,
+                                    1,
+                                    NULL};
 
 /* The first rescore_at strictly after ts (event time, UTC). */
 static int64_t next_boundary(int64_t ts, int minutes) {
@@ -116,61 +155,13 @@ static int64_t next_boundary(int64_t ts, int minutes) {
 }
 
 int rw_cmd_replay(int argc, char **argv) {
-    static const struct option opts[] = {{"db", required_argument, 0, 'd'},
-                                         {"key-file", required_argument, 0, 'k'},
-                                         {"out", required_argument, 0, 'o'},
-                                         {"rescore-at", required_argument, 0, 'r'},
-                                         {"review", required_argument, 0, 'v'},
-                                         {"block", required_argument, 0, 'b'},
-                                         {"features-out", required_argument, 0, 'f'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
-    const char *db = NULL, *key = NULL, *out_path = NULL, *feat_path = NULL;
-    int minutes = 3 * 60;
-    rw_online_params op = {0};
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-            case 'd':
-                db = optarg;
-                break;
-            case 'k':
-                key = optarg;
-                break;
-            case 'o':
-                out_path = optarg;
-                break;
-            case 'f':
-                feat_path = optarg;
-                break;
-            case 'r':
-                if (parse_hhmm(optarg, &minutes)) {
-                    rw_cli_error("replay", "--rescore-at: expected HH:MM or off, got \"%s\"", optarg);
-                    return RW_EXIT_USAGE;
-                }
-                break;
-            case 'v':
-            case 'b':
-                if (parse_unit(optarg, c == 'v' ? &op.review : &op.block)) {
-                    rw_cli_error("replay", "--%s: expected a number in (0, 1], got \"%s\"",
-                                 c == 'v' ? "review" : "block", optarg);
-                    return RW_EXIT_USAGE;
-                }
-                break;
-            case 'h':
-                fputs(help, stdout);
-                return RW_EXIT_OK;
-            default:
-                fputs(help, stderr);
-                return RW_EXIT_USAGE;
-        }
-    }
-    if (optind != argc - 1 || !out_path) {
-        fputs(help, stderr);
-        return RW_EXIT_USAGE;
-    }
-    const char *path = argv[optind];
+    replay_opts o = {.minutes = 3 * 60};
+    int nargs, prc = rw_cli_parse(&rw_spec_replay, &o, argc, argv, &nargs);
+    if (prc >= 0) return prc;
+    const char *db = o.db, *key = o.key, *out_path = o.out, *feat_path = o.features;
+    int minutes = o.minutes;
+    rw_online_params op = {.review = o.review, .block = o.block};
+    const char *path = argv[1];
     int rc = RW_EXIT_FAIL;
     rw_err err = {{0}};
     char *buf = NULL;

@@ -1,77 +1,67 @@
 /* ringwatch rescore, clusters, scores, explain: the batch run and what it
  * found. */
-#include <getopt.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "engine.h"
+#include "opts.h"
 
 static void on_stage(void *ctx, const char *stage, double seconds) {
     fprintf(stderr, "rescore: %-13s %6.2f s\n", stage, seconds);
 }
 
-static const char rescore_help[] =
-    "usage: ringwatch rescore [--db PATH] [--key-file PATH] [--density X] [--hub-degree N] [--quiet]\n\n"
-    "Takes a snapshot of the graph, runs community detection, cluster features and\n"
-    "the scoring model, and writes a new run (clusters, memberships, scores,\n"
-    "reasons) in short transactions, published whole at the end: readers see all\n"
-    "of it or none. Prints one line per stage to stderr and a summary.\n\n"
-    "  --density X      community density (default 4e-5; higher gives smaller communities)\n"
-    "  --hub-degree N   attributes with more accounts glue nothing together (default 200)\n";
+typedef struct {
+    const char *db, *key;
+    double density;
+    uint64_t hub_degree;
+    int quiet;
+} rescore_opts;
+
+static const rw_cli_opt rescore_tab[] = {RW_OPT_DB(rescore_opts, db),
+                                         RW_OPT_KEY(rescore_opts, key),
+                                         {.name = "density",
+                                          .arg = "X",
+                                          .help = "community density (default 4e-5; higher gives smaller communities)",
+                                          .kind = RW_OPT_REAL,
+                                          .at = offsetof(rescore_opts, density),
+                                          .lo = 0,
+                                          .hi = 1e300,
+                                          .open_lo = 1},
+                                         {.name = "hub-degree",
+                                          .arg = "N",
+                                          .help = "attributes with more accounts glue nothing together (default 200)",
+                                          .kind = RW_OPT_U64,
+                                          .at = offsetof(rescore_opts, hub_degree),
+                                          .lo = 2,
+                                          .hi = UINT32_MAX},
+                                         {.name = "quiet",
+                                          .arg = NULL,
+                                          .help = "no line per stage on standard error",
+                                          .kind = RW_OPT_FLAG,
+                                          .at = offsetof(rescore_opts, quiet)},
+                                         {.name = NULL}};
+
+const rw_cli_spec rw_spec_rescore = {"rescore",
+                                     NULL,
+                                     "Takes a snapshot of the graph, runs community detection, cluster features and\n"
+                                     "the scoring model, and writes a new run (clusters, memberships, scores,\n"
+                                     "reasons) in short transactions, published whole at the end: readers see all\n"
+                                     "of it or none. Prints one line per stage to stderr and a summary.\n",
+                                     rescore_tab,
+                                     0,
+                                     0,
+                                     NULL};
 
 int rw_cmd_rescore(int argc, char **argv) {
-    static const struct option opts[] = {{"db", required_argument, 0, 'd'},
-                                         {"key-file", required_argument, 0, 'k'},
-                                         {"quiet", no_argument, 0, 'q'},
-                                         {"density", required_argument, 0, 'r'},
-                                         {"hub-degree", required_argument, 0, 'H'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
-    const char *db = NULL, *key = NULL;
-    rw_rescore_params rp = {0};
-    uint64_t v;
-    char *end;
-    int quiet = 0, c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-            case 'd':
-                db = optarg;
-                break;
-            case 'k':
-                key = optarg;
-                break;
-            case 'q':
-                quiet = 1;
-                break;
-            case 'r':
-                rp.density = strtod(optarg, &end);
-                if (*end || !(rp.density > 0)) {
-                    rw_cli_error("rescore", "--density: expected a positive number, got '%s'", optarg);
-                    return RW_EXIT_USAGE;
-                }
-                break;
-            case 'H':
-                if (rw_cli_parse_u64(optarg, &v) || v < 2 || v > UINT32_MAX) {
-                    rw_cli_error("rescore", "--hub-degree: expected a whole number >= 2, got '%s'", optarg);
-                    return RW_EXIT_USAGE;
-                }
-                rp.hub_degree = (uint32_t)v;
-                break;
-            case 'h':
-                fputs(rescore_help, stdout);
-                return RW_EXIT_OK;
-            default:
-                fputs(rescore_help, stderr);
-                return RW_EXIT_USAGE;
-        }
-    }
-    if (optind != argc) {
-        rw_cli_error("rescore", "unexpected argument '%s'", argv[optind]);
-        return RW_EXIT_USAGE;
-    }
+    rescore_opts o = {0};
+    int nargs, rc = rw_cli_parse(&rw_spec_rescore, &o, argc, argv, &nargs);
+    if (rc >= 0) return rc;
+    const char *db = o.db, *key = o.key;
+    int quiet = o.quiet;
+    rw_rescore_params rp = {.density = o.density, .hub_degree = (uint32_t)o.hub_degree};
     double t0 = rw_now();
     rw_engine *e = rw_cli_open_engine("rescore", db, key, RW_CLI_WRITER | RW_CLI_BATCH_ONLY);
     if (!e) return RW_EXIT_FAIL;
@@ -96,13 +86,7 @@ int rw_cmd_rescore(int argc, char **argv) {
 /* ---- clusters ------------------------------------------------------------ */
 
 enum { FMT_TABLE, FMT_JSON, FMT_CSV };
-
-static int parse_format(const char *s, int *out) {
-    static const char *const names[] = {"table", "json", "csv"};
-    for (int i = 0; i < 3; i++)
-        if (!strcmp(s, names[i])) return *out = i, 0;
-    return -1;
-}
+static const char *const formats[] = {"table", "json", "csv", NULL};
 
 typedef struct {
     int fmt;
@@ -157,61 +141,62 @@ static rw_status print_cluster(void *ctx, const rw_cluster_row *c) {
                 const char *e = strchr(r + 1, '"');
                 snprintf(first, sizeof first, "%.*s", e ? (int)(e - r - 1) : 0, r + 1);
             }
-            printf("%8u %6.3f %4s %8u %10u  %s  %s\n", c->id, c->score, c->flagged ? "yes" : "", c->accounts,
-                   c->attributes, f, first);
+            printf("%8u %6.3f %4s %8u %10u  %s  ", c->id, c->score, c->flagged ? "yes" : "", c->accounts, c->attributes,
+                   f);
+            rw_cli_put_text(stdout, first);
+            putchar('\n');
         }
     }
     p->n++;
     return RW_OK;
 }
 
-static const char clusters_help[] =
-    "usage: ringwatch clusters [--db PATH] [--run R] [--min-score X] [--limit N] [--format table|json|csv]\n\n"
-    "Lists the clusters of a run (default: the newest), highest score first.\n"
-    "  --min-score X   only clusters scoring at least X (default 0.5)\n"
-    "  --limit N       at most N clusters (default 50 for table, all otherwise)\n";
+typedef struct {
+    const char *db;
+    uint64_t run, limit;
+    double min;
+    int fmt;
+} clusters_opts;
+
+static const rw_cli_opt clusters_tab[] = {RW_OPT_DB(clusters_opts, db),
+                                          {.name = "run",
+                                           .arg = "R",
+                                           .help = "the run to read (default: the newest)",
+                                           .kind = RW_OPT_U64,
+                                           .at = offsetof(clusters_opts, run)},
+                                          {.name = "min-score",
+                                           .arg = "X",
+                                           .help = "only clusters scoring at least X (default 0.5)",
+                                           .kind = RW_OPT_REAL,
+                                           .at = offsetof(clusters_opts, min),
+                                           .lo = 0,
+                                           .hi = 1},
+                                          {.name = "limit",
+                                           .arg = "N",
+                                           .help = "at most N clusters (default 50 for table, all otherwise)",
+                                           .kind = RW_OPT_U64,
+                                           .at = offsetof(clusters_opts, limit)},
+                                          {.name = "format",
+                                           .arg = "FORMAT",
+                                           .help = "table, json or csv (default table)",
+                                           .kind = RW_OPT_CHOICE,
+                                           .at = offsetof(clusters_opts, fmt),
+                                           .choices = formats},
+                                          {.name = NULL}};
+
+const rw_cli_spec rw_spec_clusters = {
+    "clusters", NULL, "Lists the clusters of a run (default: the newest), highest score first.\n", clusters_tab, 0,
+    0,          NULL};
 
 int rw_cmd_clusters(int argc, char **argv) {
-    static const struct option opts[] = {{"db", required_argument, 0, 'd'},
-                                         {"run", required_argument, 0, 'r'},
-                                         {"min-score", required_argument, 0, 'm'},
-                                         {"limit", required_argument, 0, 'l'},
-                                         {"format", required_argument, 0, 'f'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
-    const char *db = NULL;
-    uint64_t run = 0, limit = 0;
-    int have_limit = 0, fmt = FMT_TABLE, c;
-    double min = 0.5;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        char *end;
-        switch (c) {
-            case 'd':
-                db = optarg;
-                break;
-            case 'r':
-                if (rw_cli_parse_u64(optarg, &run)) goto usage;
-                break;
-            case 'l':
-                if (rw_cli_parse_u64(optarg, &limit)) goto usage;
-                have_limit = 1;
-                break;
-            case 'm':
-                min = strtod(optarg, &end);
-                if (*end || min < 0 || min > 1) goto usage;
-                break;
-            case 'f':
-                if (parse_format(optarg, &fmt)) goto usage;
-                break;
-            case 'h':
-                fputs(clusters_help, stdout);
-                return RW_EXIT_OK;
-            default:
-                goto usage;
-        }
-    }
-    if (optind != argc) goto usage;
+    clusters_opts o = {.limit = UINT64_MAX, .min = 0.5, .fmt = FMT_TABLE};
+    int nargs, rc = rw_cli_parse(&rw_spec_clusters, &o, argc, argv, &nargs);
+    if (rc >= 0) return rc;
+    const char *db = o.db;
+    uint64_t run = o.run, limit = o.limit;
+    int fmt = o.fmt, have_limit = limit != UINT64_MAX;
+    double min = o.min;
+    if (!have_limit) limit = 0;
     if (!have_limit && fmt == FMT_TABLE) limit = 50;
     rw_engine *e = rw_cli_open_engine("clusters", db, NULL, RW_CLI_READONLY | RW_CLI_STORE_ONLY);
     if (!e) return RW_EXIT_FAIL;
@@ -226,9 +211,6 @@ int rw_cmd_clusters(int argc, char **argv) {
         return RW_EXIT_FAIL;
     }
     return RW_EXIT_OK;
-usage:
-    fputs(clusters_help, stderr);
-    return RW_EXIT_USAGE;
 }
 
 /* ---- scores -------------------------------------------------------------- */
@@ -239,39 +221,43 @@ static rw_status print_score(void *ctx, const rw_score_row *r) {
     return ferror(stdout) ? RW_ERR_IO : RW_OK;
 }
 
-static const char scores_help[] = "usage: ringwatch scores [--db PATH] [--run R] [--format csv]\n\n"
-                                  "Writes one row per account of a run (default: the newest):\n"
-                                  "account,score,flagged,cluster (flagged is 0 or 1, cluster 0 for none).\n";
+typedef struct {
+    const char *db;
+    uint64_t run;
+    int fmt;
+} scores_opts;
+
+static const char *const csv_only[] = {"csv", NULL};
+
+static const rw_cli_opt scores_tab[] = {RW_OPT_DB(scores_opts, db),
+                                        {.name = "run",
+                                         .arg = "R",
+                                         .help = "the run to read (default: the newest)",
+                                         .kind = RW_OPT_U64,
+                                         .at = offsetof(scores_opts, run)},
+                                        {.name = "format",
+                                         .arg = "csv",
+                                         .help = "csv (the only one)",
+                                         .kind = RW_OPT_CHOICE,
+                                         .at = offsetof(scores_opts, fmt),
+                                         .choices = csv_only},
+                                        {.name = NULL}};
+
+const rw_cli_spec rw_spec_scores = {"scores",
+                                    NULL,
+                                    "Writes one row per account of a run (default: the newest):\n"
+                                    "account,score,flagged,cluster (flagged is 0 or 1, cluster 0 for none).\n",
+                                    scores_tab,
+                                    0,
+                                    0,
+                                    NULL};
 
 int rw_cmd_scores(int argc, char **argv) {
-    static const struct option opts[] = {{"db", required_argument, 0, 'd'},
-                                         {"run", required_argument, 0, 'r'},
-                                         {"format", required_argument, 0, 'f'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
-    const char *db = NULL;
-    uint64_t run = 0;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-            case 'd':
-                db = optarg;
-                break;
-            case 'r':
-                if (rw_cli_parse_u64(optarg, &run)) goto usage;
-                break;
-            case 'f':
-                if (strcmp(optarg, "csv")) goto usage;
-                break;
-            case 'h':
-                fputs(scores_help, stdout);
-                return RW_EXIT_OK;
-            default:
-                goto usage;
-        }
-    }
-    if (optind != argc) goto usage;
+    scores_opts o = {0};
+    int nargs, rc = rw_cli_parse(&rw_spec_scores, &o, argc, argv, &nargs);
+    if (rc >= 0) return rc;
+    const char *db = o.db;
+    uint64_t run = o.run;
     rw_engine *e = rw_cli_open_engine("scores", db, NULL, RW_CLI_READONLY | RW_CLI_STORE_ONLY);
     if (!e) return RW_EXIT_FAIL;
     printf("account,score,flagged,cluster\n");
@@ -284,9 +270,6 @@ int rw_cmd_scores(int argc, char **argv) {
         return RW_EXIT_FAIL;
     }
     return RW_EXIT_OK;
-usage:
-    fputs(scores_help, stderr);
-    return RW_EXIT_USAGE;
 }
 
 /* ---- explain ------------------------------------------------------------- */
@@ -313,43 +296,52 @@ static rw_status explain_cluster(void *ctx, const rw_cluster_row *c) {
     rw_time_format(l, sizeof l, c->last_seen);
     printf("cluster %u: score %.3f%s, %u accounts, %u attributes, signups %s .. %s\n", c->id, c->score,
            c->flagged ? " (flagged)" : "", c->accounts, c->attributes, f, l);
-    printf("reasons:  %s\nfeatures: %s\n", c->reasons, c->features);
+    fputs("reasons:  ", stdout);
+    rw_cli_put_text(stdout, c->reasons);
+    fputs("\nfeatures: ", stdout);
+    rw_cli_put_text(stdout, c->features);
+    putchar('\n');
     *(int *)ctx = 1;
     return RW_OK;
 }
 
-static const char explain_help[] = "usage: ringwatch explain [--db PATH] [--run R] (ACCOUNT | --cluster ID)\n\n"
-                                   "Shows why an account or a cluster scored as it did in a run.\n";
+typedef struct {
+    const char *db;
+    uint64_t run, cluster;
+} explain_opts;
+
+static const rw_cli_opt explain_tab[] = {RW_OPT_DB(explain_opts, db),
+                                         {.name = "run",
+                                          .arg = "R",
+                                          .help = "the run to read (default: the newest)",
+                                          .kind = RW_OPT_U64,
+                                          .at = offsetof(explain_opts, run)},
+                                         {.name = "cluster",
+                                          .arg = "ID",
+                                          .help = "explain this cluster instead of an account",
+                                          .kind = RW_OPT_U64,
+                                          .at = offsetof(explain_opts, cluster),
+                                          .lo = 1,
+                                          .hi = UINT32_MAX},
+                                         {.name = NULL}};
+
+const rw_cli_spec rw_spec_explain = {"explain",
+                                     "(ACCOUNT | --cluster ID)",
+                                     "Shows why an account or a cluster scored as it did in a run.\n",
+                                     explain_tab,
+                                     0,
+                                     1,
+                                     NULL};
 
 int rw_cmd_explain(int argc, char **argv) {
-    static const struct option opts[] = {{"db", required_argument, 0, 'd'},
-                                         {"run", required_argument, 0, 'r'},
-                                         {"cluster", required_argument, 0, 'c'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
-    const char *db = NULL;
-    uint64_t run = 0, cluster = 0;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-            case 'd':
-                db = optarg;
-                break;
-            case 'r':
-                if (rw_cli_parse_u64(optarg, &run)) goto usage;
-                break;
-            case 'c':
-                if (rw_cli_parse_u64(optarg, &cluster) || !cluster || cluster > UINT32_MAX) goto usage;
-                break;
-            case 'h':
-                fputs(explain_help, stdout);
-                return RW_EXIT_OK;
-            default:
-                goto usage;
-        }
-    }
-    if ((cluster && optind != argc) || (!cluster && optind != argc - 1)) goto usage;
+    explain_opts o = {0};
+    int nargs, rc = rw_cli_parse(&rw_spec_explain, &o, argc, argv, &nargs);
+    if (rc >= 0) return rc;
+    const char *db = o.db;
+    uint64_t run = o.run, cluster = o.cluster;
+    if (cluster && nargs) return rw_cli_usage(&rw_spec_explain, "an ACCOUNT or --cluster ID, not both");
+    if (!cluster && !nargs) return rw_cli_usage(&rw_spec_explain, "expected an ACCOUNT or --cluster ID");
+    const char *account = argv[1];
     rw_engine *e = rw_cli_open_engine("explain", db, NULL, RW_CLI_READONLY);
     if (!e) return RW_EXIT_FAIL;
     rw_err err = {{0}};
@@ -357,7 +349,7 @@ int rw_cmd_explain(int argc, char **argv) {
     if (!cluster) {
         rw_account_info ai;
         find_score fs = {0};
-        st = rw_engine_account(e, argv[optind], &ai, &err);
+        st = rw_engine_account(e, account, &ai, &err);
         if (st == RW_OK) {
             fs.node = ai.node;
             st = rw_engine_scores(e, (int64_t)run, find_account_score, &fs, &err);
@@ -366,12 +358,16 @@ int rw_cmd_explain(int argc, char **argv) {
             char f[32], l[32];
             rw_time_format(f, sizeof f, ai.first_seen);
             rw_time_format(l, sizeof l, ai.last_seen);
-            printf("account %s: first seen %s, last seen %s, %u attributes\n", argv[optind], f, l, ai.attributes);
+            fputs("account ", stdout);
+            rw_cli_put_text(stdout, account);
+            printf(": first seen %s, last seen %s, %u attributes\n", f, l, ai.attributes);
             if (!fs.found) {
                 printf("not scored in this run (it arrived after the run's snapshot)\n");
             } else {
-                printf("score %.3f%s, cluster %u\nreasons: %s\n", fs.row.score, fs.row.flagged ? " (flagged)" : "",
-                       fs.row.cluster, fs.reasons);
+                printf("score %.3f%s, cluster %u\nreasons: ", fs.row.score, fs.row.flagged ? " (flagged)" : "",
+                       fs.row.cluster);
+                rw_cli_put_text(stdout, fs.reasons);
+                putchar('\n');
                 cluster = fs.row.cluster;
             }
         }
@@ -388,7 +384,4 @@ int rw_cmd_explain(int argc, char **argv) {
         return RW_EXIT_FAIL;
     }
     return RW_EXIT_OK;
-usage:
-    fputs(explain_help, stderr);
-    return RW_EXIT_USAGE;
 }

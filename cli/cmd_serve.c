@@ -1,7 +1,7 @@
 /* ringwatch serve: the HTTP server. Settings come from an INI file, then
  * RINGWATCH_<KEY> variables, then flags; SIGTERM or SIGINT drains it. */
 #include <ctype.h>
-#include <getopt.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,25 +17,66 @@ static void on_signal(int sig) {
     stop_signal = sig;
 }
 
-static const char help_head[] =
-    "usage: ringwatch serve [--db PATH] [--listen HOST:PORT] [--config FILE] [--key-file PATH]\n"
-    "                       [--insecure-no-auth]\n\n"
-    "Serves the signup decision, batch ingest, lookups, clusters, labels, rescoring\n"
-    "jobs, health and metrics over HTTP (see GET /v1/openapi.json). Settings come\n"
-    "from the INI file (key = value), then RINGWATCH_<KEY> environment variables,\n"
-    "then the flags; later wins. Without any token configured it refuses to start\n"
-    "unless --insecure-no-auth (auth = off) is given. SIGTERM or SIGINT stops\n"
-    "accepting, finishes requests in flight, waits for a running rescoring, makes\n"
-    "every event durable and exits 0.\n\n"
-    "settings (default):\n";
-
-static void help(FILE *f) {
-    fputs(help_head, f);
+/* The settings, from http's table; man: as roff. */
+static void settings_help(FILE *f, int man) {
     const rw_config_doc *d;
+    if (man) {
+        fputs(".PP\nSettings (default):\n", f);
+        for (size_t i = 0; (d = rw_config_doc_at(i)) != NULL; i++) {
+            fputs(".TP\n\\fB", f);
+            rw_cli_roff(f, d->key);
+            fputs("\\fR (", f);
+            rw_cli_roff(f, *d->def ? d->def : "empty");
+            fputs(")\n", f);
+            rw_cli_roff(f, d->summary);
+            fputc('\n', f);
+        }
+        fputs(".PP\nA setting KEY is also read from the environment variable RINGWATCH_<KEY in capitals>.\n", f);
+        return;
+    }
+    fputs("\nsettings (default):\n", f);
     for (size_t i = 0; (d = rw_config_doc_at(i)) != NULL; i++)
         fprintf(f, "  %-24s %-16s %s\n", d->key, *d->def ? d->def : "(empty)", d->summary);
     fputs("\nA setting KEY is also read from the environment variable RINGWATCH_<KEY in capitals>.\n", f);
 }
+
+typedef struct {
+    const char *db, *listen, *config, *key;
+    int no_auth;
+} serve_opts;
+
+static const rw_cli_opt serve_tab[] = {RW_OPT_DB(serve_opts, db),
+                                       {.name = "listen",
+                                        .arg = "HOST:PORT",
+                                        .help = "address and port (the listen setting)",
+                                        .kind = RW_OPT_TEXT,
+                                        .at = offsetof(serve_opts, listen)},
+                                       {.name = "config",
+                                        .arg = "FILE",
+                                        .help = "the INI file of settings (key = value)",
+                                        .kind = RW_OPT_TEXT,
+                                        .at = offsetof(serve_opts, config)},
+                                       RW_OPT_KEY(serve_opts, key),
+                                       {.name = "insecure-no-auth",
+                                        .arg = NULL,
+                                        .help = "no bearer tokens at all (auth = off)",
+                                        .kind = RW_OPT_FLAG,
+                                        .at = offsetof(serve_opts, no_auth)},
+                                       {.name = NULL}};
+
+const rw_cli_spec rw_spec_serve = {"serve",
+                                   NULL,
+                                   "Serves the signup decision, batch ingest, lookups, clusters, labels, rescoring\n"
+                                   "jobs, health and metrics over HTTP (see GET /v1/openapi.json). Settings come\n"
+                                   "from the INI file (key = value), then RINGWATCH_<KEY> environment variables,\n"
+                                   "then the flags; later wins. Without any token configured it refuses to start\n"
+                                   "unless --insecure-no-auth (auth = off) is given. SIGTERM or SIGINT stops\n"
+                                   "accepting, finishes requests in flight, waits for a running rescoring, makes\n"
+                                   "every event durable and exits 0.\n",
+                                   serve_tab,
+                                   0,
+                                   0,
+                                   settings_help};
 
 static const char *env_get(const char *name) {
     return getenv(name);
@@ -74,45 +115,11 @@ done:
 }
 
 int rw_cmd_serve(int argc, char **argv) {
-    static const struct option opts[] = {{"db", required_argument, 0, 'd'},
-                                         {"listen", required_argument, 0, 'l'},
-                                         {"config", required_argument, 0, 'c'},
-                                         {"key-file", required_argument, 0, 'k'},
-                                         {"insecure-no-auth", no_argument, 0, 'A'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
-    const char *db = NULL, *listen = NULL, *config = NULL, *key = NULL;
-    int no_auth = 0, c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-            case 'd':
-                db = optarg;
-                break;
-            case 'l':
-                listen = optarg;
-                break;
-            case 'c':
-                config = optarg;
-                break;
-            case 'k':
-                key = optarg;
-                break;
-            case 'A':
-                no_auth = 1;
-                break;
-            case 'h':
-                help(stdout);
-                return RW_EXIT_OK;
-            default:
-                help(stderr);
-                return RW_EXIT_USAGE;
-        }
-    }
-    if (optind != argc) {
-        rw_cli_error("serve", "unexpected argument '%s'", argv[optind]);
-        return RW_EXIT_USAGE;
-    }
+    serve_opts o = {0};
+    int nargs, prc = rw_cli_parse(&rw_spec_serve, &o, argc, argv, &nargs);
+    if (prc >= 0) return prc;
+    const char *db = o.db, *listen = o.listen, *config = o.config, *key = o.key;
+    int no_auth = o.no_auth;
     rw_config *cfg = malloc(sizeof *cfg); /* about 17 KB of token lists */
     rw_engine *e = NULL;
     rw_http_server *srv = NULL;

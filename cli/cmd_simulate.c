@@ -1,84 +1,91 @@
 /* ringwatch simulate: write a synthetic world with ground truth. */
 #include <errno.h>
-#include <getopt.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "sim.h"
 
-static const char help[] =
-    "usage: ringwatch simulate [--accounts N] [--seed S] [--days D] [--ring-share X] [--start TS]\n"
-    "                          --out FILE|- [--truth FILE]\n\n"
+typedef struct {
+    const char *out, *truth;
+    uint64_t accounts, seed, days, start;
+    double ring_share;
+} simulate_opts;
+
+static const rw_cli_opt simulate_tab[] = {{.name = "accounts",
+                                           .arg = "N",
+                                           .help = "accounts to create (default 100000)",
+                                           .kind = RW_OPT_U64,
+                                           .at = offsetof(simulate_opts, accounts),
+                                           .lo = 1,
+                                           .hi = 1e8},
+                                          {.name = "seed",
+                                           .arg = "S",
+                                           .help = "random seed (default 1)",
+                                           .kind = RW_OPT_U64,
+                                           .at = offsetof(simulate_opts, seed)},
+                                          {.name = "days",
+                                           .arg = "D",
+                                           .help = "length of the world in days (default 30)",
+                                           .kind = RW_OPT_U64,
+                                           .at = offsetof(simulate_opts, days),
+                                           .lo = 1,
+                                           .hi = 366},
+                                          {.name = "ring-share",
+                                           .arg = "X",
+                                           .help = "share of accounts in fraud rings (default 0.05)",
+                                           .kind = RW_OPT_REAL,
+                                           .at = offsetof(simulate_opts, ring_share),
+                                           .lo = 0,
+                                           .hi = 0.5},
+                                          {.name = "start",
+                                           .arg = "TS",
+                                           .help = "first second, Unix time (default 2026-09-01T00:00:00Z)",
+                                           .kind = RW_OPT_U64,
+                                           .at = offsetof(simulate_opts, start),
+                                           .lo = 0,
+                                           .hi = 4e9},
+                                          {.name = "out",
+                                           .arg = "FILE|-",
+                                           .help = "the events, JSON lines (- for standard output)",
+                                           .kind = RW_OPT_TEXT,
+                                           .at = offsetof(simulate_opts, out),
+                                           .required = 1},
+                                          {.name = "truth",
+                                           .arg = "FILE",
+                                           .help = "the ground truth: account,ring,tactic",
+                                           .kind = RW_OPT_TEXT,
+                                           .at = offsetof(simulate_opts, truth)},
+                                          {.name = NULL}};
+
+const rw_cli_spec rw_spec_simulate = {
+    "simulate",
+    NULL,
     "Writes a synthetic month of signups and logins (JSON lines, in time order) with\n"
     "benign households, carrier NAT and VPN hubs, offices and campuses onboarding in\n"
-    "bursts, and fraud rings of several tactics; --truth writes account,ring,tactic.\n"
-    "Deterministic for a seed.\n\n"
-    "  --accounts N     accounts to create (default 100000)\n"
-    "  --seed S         random seed (default 1)\n"
-    "  --days D         length of the world in days (default 30)\n"
-    "  --ring-share X   share of accounts in fraud rings (default 0.05)\n"
-    "  --start TS       first second, Unix time (default 2026-09-01T00:00:00Z)\n";
+    "bursts, and fraud rings of several tactics. Deterministic for a seed.\n",
+    simulate_tab,
+    0,
+    0,
+    NULL};
 
 int rw_cmd_simulate(int argc, char **argv) {
-    static const struct option opts[] = {{"accounts", required_argument, 0, 'a'},
-                                         {"seed", required_argument, 0, 's'},
-                                         {"days", required_argument, 0, 'D'},
-                                         {"ring-share", required_argument, 0, 'r'},
-                                         {"start", required_argument, 0, 'S'},
-                                         {"out", required_argument, 0, 'o'},
-                                         {"truth", required_argument, 0, 't'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
     rw_sim_config cfg;
     rw_sim_defaults(&cfg);
-    const char *out = NULL, *truth = NULL;
-    uint64_t v;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-            case 'a':
-                if (rw_cli_parse_u64(optarg, &v) || v < 1 || v > 100000000) goto bad;
-                cfg.accounts = v;
-                break;
-            case 's':
-                if (rw_cli_parse_u64(optarg, &v)) goto bad;
-                cfg.seed = v;
-                break;
-            case 'D':
-                if (rw_cli_parse_u64(optarg, &v) || v < 1 || v > 366) goto bad;
-                cfg.days = (int)v;
-                break;
-            case 'S':
-                if (rw_cli_parse_u64(optarg, &v) || v > 4000000000u) goto bad;
-                cfg.start_ts = (int64_t)v;
-                break;
-            case 'r': {
-                char *end;
-                double x = strtod(optarg, &end);
-                if (*end || !(x >= 0 && x <= 0.5)) goto bad;
-                cfg.ring_share = x;
-                break;
-            }
-            case 'o':
-                out = optarg;
-                break;
-            case 't':
-                truth = optarg;
-                break;
-            case 'h':
-                fputs(help, stdout);
-                return RW_EXIT_OK;
-            default:
-                fputs(help, stderr);
-                return RW_EXIT_USAGE;
-        }
-    }
-    if (!out || optind != argc) {
-        rw_cli_error("simulate", "--out FILE is required (- for standard output)");
-        return RW_EXIT_USAGE;
-    }
+    simulate_opts o = {.accounts = cfg.accounts,
+                       .seed = cfg.seed,
+                       .days = (uint64_t)cfg.days,
+                       .start = (uint64_t)cfg.start_ts,
+                       .ring_share = cfg.ring_share};
+    int nargs, rc = rw_cli_parse(&rw_spec_simulate, &o, argc, argv, &nargs);
+    if (rc >= 0) return rc;
+    cfg.accounts = o.accounts;
+    cfg.seed = o.seed;
+    cfg.days = (int)o.days;
+    cfg.start_ts = (int64_t)o.start;
+    cfg.ring_share = o.ring_share;
+    const char *out = o.out, *truth = o.truth;
     FILE *ev = strcmp(out, "-") ? fopen(out, "w") : stdout;
     if (!ev) {
         rw_cli_error("simulate", "cannot create %s: %s", out, strerror(errno));
@@ -106,7 +113,4 @@ int rw_cmd_simulate(int argc, char **argv) {
             (unsigned long long)sum.hard_negative_accounts, (unsigned long long)sum.events, rw_now() - t0,
             (unsigned long long)cfg.seed);
     return RW_EXIT_OK;
-bad:
-    rw_cli_error("simulate", "invalid value '%s' (see --help for the allowed ranges)", optarg);
-    return RW_EXIT_USAGE;
 }

@@ -1,51 +1,42 @@
 /* ringwatch stats: what the database holds, read back through the graph. */
-#include <getopt.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "cli.h"
 #include "engine.h"
 
-static const char help[] = "usage: ringwatch stats [--db PATH] [--key-file PATH] [--hubs N]\n\n"
-                           "Loads the graph from the database (read-only) and prints node and edge\n"
-                           "counts, the degree distribution per kind and the N largest hubs (default 10),\n"
-                           "named by pseudonym, never by raw value.\n";
+typedef struct {
+    const char *db, *key;
+    uint64_t hubs;
+} stats_opts;
+
+static const rw_cli_opt stats_tab[] = {RW_OPT_DB(stats_opts, db),
+                                       RW_OPT_KEY(stats_opts, key),
+                                       {.name = "hubs",
+                                        .arg = "N",
+                                        .help = "the N largest hubs (default 10, at most 1000)",
+                                        .kind = RW_OPT_U64,
+                                        .at = offsetof(stats_opts, hubs),
+                                        .lo = 0,
+                                        .hi = 1000},
+                                       {.name = NULL}};
+
+const rw_cli_spec rw_spec_stats = {"stats",
+                                   NULL,
+                                   "Loads the graph from the database (read-only) and prints node and edge\n"
+                                   "counts, the degree distribution per kind and the N largest hubs,\n"
+                                   "named by pseudonym, never by raw value.\n",
+                                   stats_tab,
+                                   0,
+                                   0,
+                                   NULL};
 
 int rw_cmd_stats(int argc, char **argv) {
-    static const struct option opts[] = {{"db", required_argument, 0, 'd'},
-                                         {"key-file", required_argument, 0, 'k'},
-                                         {"hubs", required_argument, 0, 'n'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
-    const char *db = NULL, *key = NULL;
-    uint64_t nhubs = 10;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-            case 'd':
-                db = optarg;
-                break;
-            case 'k':
-                key = optarg;
-                break;
-            case 'n':
-                if (rw_cli_parse_u64(optarg, &nhubs) != 0 || nhubs > 1000) {
-                    rw_cli_error("stats", "--hubs: expected a whole number up to 1000, got '%s'", optarg);
-                    return RW_EXIT_USAGE;
-                }
-                break;
-            case 'h':
-                fputs(help, stdout);
-                return RW_EXIT_OK;
-            default:
-                fputs(help, stderr);
-                return RW_EXIT_USAGE;
-        }
-    }
-    if (optind != argc) {
-        rw_cli_error("stats", "unexpected argument '%s'", argv[optind]);
-        return RW_EXIT_USAGE;
-    }
+    stats_opts o = {.hubs = 10};
+    int nargs, rc = rw_cli_parse(&rw_spec_stats, &o, argc, argv, &nargs);
+    if (rc >= 0) return rc;
+    const char *db = o.db, *key = o.key;
+    uint64_t nhubs = o.hubs;
     rw_err err = {{0}};
     double t0 = rw_now();
     rw_engine *e = rw_cli_open_engine("stats", db, key, RW_CLI_READONLY);

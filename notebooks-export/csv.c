@@ -2,8 +2,27 @@
  * seconds (pd.to_datetime(..., unit="s")); an empty field is a missing
  * value (an attribute's score, positions not laid out). */
 #include <math.h>
+#include <string.h>
 
 #include "export_int.h"
+
+/* A text cell, always quoted. One that a spreadsheet would take for a
+ * formula (it begins with = + - @, a tab or a carriage return: OWASP's CSV
+ * injection guidance) gets a ' in front, inside the quotes, which the
+ * spreadsheet shows as text. Only text goes through here: numbers are
+ * written unquoted and stay numbers, negative ones included. */
+static void text_cell(rw_export_stream *s, const char *text) {
+    if (text && *text && strchr("=+-@\t\r", *text)) {
+        rw_xout(s, "\"'", 2);
+        for (const char *p = text; *p; p++) {
+            if (*p == '"') rw_xout(s, "\"", 1);
+            rw_xout(s, p, 1);
+        }
+        rw_xout(s, "\"", 1);
+        return;
+    }
+    rw_csv_field(s, text ? text : "");
+}
 
 static rw_status nodes_step(rw_export_stream *s, rw_err *err) {
     const rw_cluster_graph *g = s->g;
@@ -20,7 +39,7 @@ static rw_status nodes_step(rw_export_stream *s, rw_err *err) {
     char id[16];
     rw_xnode_id(id, n);
     rw_xprintf(s, "%s,%s,", id, rw_xkind_name(n->kind));
-    rw_csv_field(s, n->label);
+    text_cell(s, n->label);
     rw_xprintf(s, ",%u,%lld,%lld,%u,%u,", n->cluster, (long long)n->first_seen, (long long)n->last_seen, n->degree,
                n->sub_degree);
     if (!isnan(n->score)) rw_xprintf(s, "%.6g", n->score);
@@ -68,9 +87,9 @@ static rw_status clusters_step(rw_export_stream *s, rw_err *err) {
     const rw_cluster_row *c = &g->clusters[s->i++];
     rw_xprintf(s, "%u,%lld,%.6g,%d,%u,%u,%lld,%lld,", c->id, (long long)g->run, c->score, c->flagged, c->accounts,
                c->attributes, (long long)c->first_seen, (long long)c->last_seen);
-    rw_csv_field(s, c->reasons);
+    text_cell(s, c->reasons);
     rw_xputs(s, ",");
-    rw_csv_field(s, c->features);
+    text_cell(s, c->features);
     rw_xputs(s, "\n");
     return RW_OK;
 }

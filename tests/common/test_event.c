@@ -605,19 +605,3 @@ Test(event, null_err_is_allowed) {
     cr_assert_eq(rw_event_parse(&ev, "{}", 2, NULL), RW_ERR_INVALID);
     cr_assert_eq(rw_event_parse(&ev, TYPICAL, strlen(TYPICAL), NULL), RW_OK);
 }
-
-/* Not a timed test (DESIGN.md): prints the cost so regressions are visible. */
-Test(event, microbenchmark_prints_ns_per_line) {
-    const char *line = TYPICAL;
-    size_t len = strlen(line);
-    const int n = 200000;
-    unsigned sum = 0;
-    double t0 = rw_now();
-    for (int i = 0; i < n; i++) {
-        rw_status s = rw_event_parse(&ev, line, len, NULL);
-        sum += (unsigned)s + (unsigned)ev.attr_len[0];
-    }
-    double dt = rw_now() - t0;
-    cr_assert_eq(sum, 11u * (unsigned)n);
-    fprintf(stderr, "rw_event_parse: %.0f ns/line (%zu-byte line, %d lines)\n", dt * 1e9 / n, len, n);
-}

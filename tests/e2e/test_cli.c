@@ -219,3 +219,98 @@ Test(cli, corrupt_database_refused_untouched) {
     cr_expect(len == sizeof junk && memcmp(after, junk, len) == 0, "corrupt file was modified");
     free(after);
 }
+
+/* Every usage error names what was wrong, on standard error, with exit 2;
+ * --help and `help --man` come from the same option table. */
+Test(cli, usage_errors_name_what_was_wrong) {
+    static const struct {
+        const char *args, *says;
+    } cases[] = {
+        {"clusters --limit abc", "ringwatch clusters: --limit: 'abc' is not a whole number"},
+        {"clusters --format xml", "ringwatch clusters: --format: 'xml' is not one of table, json, csv"},
+        {"clusters --min-score 2", "--min-score: '2' is not a number from 0 to 1"},
+        {"clusters --limit", "--limit: needs a value (N)"},
+        {"clusters --bogus", "unknown option '--bogus'"},
+        {"clusters -x", "unknown option '-x'"},
+        {"clusters extra", "unexpected argument 'extra'"},
+        {"export --top 1", "ringwatch export: --out DIR is required"},
+        {"export --out x", "--cluster ID, --top N or --run R"},
+        {"export --cluster 1 --top 2 --out x", "--cluster and --top exclude each other"},
+        {"export --cluster 0 --out x", "--cluster: '0' is not a whole number from 1 to 4294967295"},
+        {"rescore --density -1", "--density: '-1' is not a number above 0"},
+        {"rescore --quiet=yes", "--quiet takes no value"},
+        {"stats --hubs 5000", "--hubs: '5000' is not a whole number from 0 to 1000"},
+        {"simulate --out - --ring-share nan", "--ring-share: 'nan' is not a number"},
+        {"replay --out d.csv --rescore-at 25:00 ev.jsonl", "--rescore-at: '25:00' is not HH:MM or off"},
+        {"ingest", "ringwatch ingest: expected FILE|-"},
+        {"retain --days 0", "--days: '0' is not a whole number from 1 to 36500"},
+        {"model frob", "'frob' is not show, set, fit or fit-online"},
+        {"model fit", "fit: --truth is required"},
+        {"explain", "expected an ACCOUNT or --cluster ID"},
+        {"explain --cluster 3 acct", "an ACCOUNT or --cluster ID, not both"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *out = NULL, *err = NULL;
+        int rc = tu_run(&out, "cd '%s' && '%s' %s 2>/dev/null", dir, tu_bin(), cases[i].args);
+        cr_expect_eq(rc, 2, "'%s' exited %d", cases[i].args, rc);
+        cr_expect(out && !*out, "'%s' printed on standard output: %s", cases[i].args, out);
+        tu_run(&err, "cd '%s' && '%s' %s 2>&1 >/dev/null", dir, tu_bin(), cases[i].args);
+        cr_expect(err && strstr(err, cases[i].says), "'%s' should say \"%s\":\n%s", cases[i].args, cases[i].says, err);
+        cr_expect(err && strstr(err, "usage: ringwatch"), "'%s' shows the usage line:\n%s", cases[i].args, err);
+        free(out);
+        free(err);
+    }
+    /* a prefix of one option is that option; --name=value is one argument */
+    char *out = NULL;
+    cr_expect_eq(tu_run(&out, "'%s' stats --hub=abc", tu_bin()), 2);
+    cr_expect(strstr(out, "--hubs: 'abc' is not a whole number"), "%s", out);
+    free(out);
+    /* the help lists every option of the table, with its argument */
+    cr_expect_eq(tu_run(&out, "'%s' export --help", tu_bin()), 0);
+    cr_expect(strstr(out, "usage: ringwatch export") && strstr(out, "--max-edges N") && strstr(out, "--out DIR"), "%s",
+              out);
+    free(out);
+    cr_expect_eq(tu_run(&out, "'%s' help --man", tu_bin()), 0);
+    cr_expect(!strncmp(out, ".TH RINGWATCH 1", 15), "%s", out);
+    cr_expect(strstr(out, ".SS ringwatch replay") && strstr(out, "\\-\\-features\\-out") && strstr(out, "token_admin"),
+              "every command, option and serve setting is in the page");
+    free(out);
+}
+
+/* Hostile account ids through ingest, export and the terminal: a formula
+ * id is neutralised in the CSV cell; an escape sequence never reaches the
+ * terminal raw (explain, clusters, error messages). */
+Test(cli, hostile_account_ids) {
+    char *out = NULL;
+    int rc = tu_run(&out,
+                    "cd '%s' && printf '%%s\\n' "
+                    "'{\"account\":\"=HYPERLINK(\\\"x\\\")\",\"ts\":5,\"device\":\"d1\",\"payment\":\"c1\"}' "
+                    "'{\"account\":\"\\u001b[31mred\",\"ts\":6,\"device\":\"d1\",\"payment\":\"c1\"}' "
+                    "'{\"account\":\"p1\",\"ts\":7,\"device\":\"d1\",\"payment\":\"c1\"}' "
+                    "'{\"account\":\"p2\",\"ts\":8,\"device\":\"d1\",\"payment\":\"c1\"}' | '%s' ingest --quiet - && "
+                    "'%s' rescore --quiet && '%s' export --run 1 --out x --format csv",
+                    dir, tu_bin(), tu_bin(), tu_bin());
+    cr_assert_eq(rc, 0, "%s", out);
+    free(out);
+    char path[600];
+    snprintf(path, sizeof path, "%s/x/nodes.csv", dir);
+    char *csv = tu_read_file(path, NULL);
+    cr_assert(csv);
+    cr_expect(strstr(csv, ",account,\"'=HYPERLINK(\"\"x\"\")\",1,"), "formula cell neutralised:\n%s", csv);
+    cr_expect(strstr(csv, ",account,\"\x1b[31mred\",1,"), "other ids are data, kept as they are:\n%s", csv);
+    free(csv);
+    rc = tu_run(&out, "cd '%s' && '%s' explain \"$(printf '\\033[31mred')\" && '%s' clusters --min-score 0", dir,
+                tu_bin(), tu_bin());
+    cr_expect_eq(rc, 0, "%s", out);
+    cr_expect(out && !strchr(out, '\x1b'), "a raw ESC reached the terminal:\n%s", out);
+    cr_expect(out && strstr(out, "account \\x1B[31mred: first seen"), "%s", out);
+    free(out);
+    rc = tu_run(&out, "cd '%s' && '%s' explain '=HYPERLINK(\"x\")'", dir, tu_bin());
+    cr_expect_eq(rc, 0, "%s", out);
+    cr_expect(out && strstr(out, "account =HYPERLINK(\"x\"): first seen"), "printable text is left alone: %s", out);
+    free(out);
+    rc = tu_run(&out, "cd '%s' && '%s' explain \"$(printf '\\033[2Jgone\\302\\233x')\"", dir, tu_bin());
+    cr_expect_eq(rc, 1, "%s", out);
+    cr_expect(out && !strchr(out, '\x1b') && strstr(out, "\\x1B[2Jgone\\u009Bx"), "error messages escape too: %s", out);
+    free(out);
+}

@@ -169,6 +169,37 @@ Test(writers, csv_rows_and_quoting) {
     free(c);
 }
 
+/* Text cells a spreadsheet would run as a formula start with ' (inside the
+ * quotes); numbers, negative ones included, stay bare numbers. */
+Test(writers, csv_formula_cells_neutralised) {
+    static const struct {
+        const char *label, *cell;
+    } cases[] = {
+        {"=HYPERLINK(\"x\")", "\"'=HYPERLINK(\"\"x\"\")\""},
+        {"+1+2", "\"'+1+2\""},
+        {"-2+3", "\"'-2+3\""},
+        {"@SUM(A1)", "\"'@SUM(A1)\""},
+        {"\tx", "\"'\tx\""},
+        {"\rx", "\"'\rx\""},
+        {"a=b", "\"a=b\""},
+        {"", "\"\""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        nodes[0].label = cases[i].label;
+        nodes[0].x = -0.5; /* a negative number in a numeric column */
+        char *n = produce(RW_EXPORT_NODES_CSV, 4096, NULL);
+        char want[128];
+        snprintf(want, sizeof want, "n10,account,%s,7,", cases[i].cell);
+        cr_expect(strstr(n, want), "label '%s': want %s in\n%s", cases[i].label, want, n);
+        cr_expect(strstr(n, ",-0.50000,1.00000\n"), "the negative x stays a number:\n%s", n);
+        free(n);
+    }
+    clusters[0].reasons = "-1 reason";
+    char *c = produce(RW_EXPORT_CLUSTERS_CSV, 4096, NULL);
+    cr_expect(strstr(c, ",\"'-1 reason\","), "%s", c);
+    free(c);
+}
+
 Test(writers, node_link_json) {
     char *t = produce(RW_EXPORT_JSON, 4096, NULL);
     json_error_t je;
