@@ -124,9 +124,10 @@ int rw_cli_exit_code(rw_status st) {
  * offers them on request, its default "madvise" mode) only when
  * GLIBC_TUNABLES asks for it, and reads that once at start-up; so a command
  * that touches hundreds of megabytes re-executes itself once with it set.
- * On a virtual machine each first touch of a 4 KiB page costs microseconds:
- * a rescoring of a million accounts touched 176,000 pages and ran 16.3 s
- * instead of 21.6 s with huge pages (both rounds measured). Not the
+ * Each first touch of a 4 KiB page costs microseconds (more under a
+ * hypervisor), and a rescoring of a million accounts touches about 176,000
+ * of them; with huge pages it touches a few thousand (docs/BENCHMARKS.md
+ * has the figures). Not the
  * server: a fault on a huge page may wait for the kernel to compact memory,
  * which a signup must not (its rescoring's big arrays ask for huge pages
  * themselves). Set RINGWATCH_HUGE_PAGES=0 to run without. Sanitizer builds

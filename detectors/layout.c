@@ -12,7 +12,7 @@
 
 /* igraph's default of 500 iterations, up to 1,000 nodes of degree two or
  * more; beyond, fewer (faster cooling, a slightly rougher picture) so that
- * 2,000 such nodes take about 0.1 s on this machine and a picture stays well
+ * 2,000 such nodes take about 0.1 s on a 2-core machine and a picture stays well
  * inside its second even under load. */
 static igraph_integer_t iterations(uint32_t n) {
     if (n <= 1000) return 500;

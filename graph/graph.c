@@ -27,7 +27,7 @@
 #define UNPOISON(p, n) ((void)(p), (void)(n))
 #endif
 
-/* The writer is bound by memory latency: on the VMs this was measured on a
+/* The writer is bound by memory latency: on the virtual machines we target a
  * dependent miss costs 250-400 ns, an independent one (several in flight)
  * 10-15 ns, and a 4 KiB page fault about 12 us. So: a lookup decides a miss
  * from one index line, a hit costs that line plus the node's record, and the
