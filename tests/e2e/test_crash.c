@@ -35,6 +35,7 @@ static void setup(void) {
     char nofsync[sizeof ini + 16];
     int n = snprintf(nofsync, sizeof nofsync, "%sfsync = off\n", ini);
     cr_assert_eq(tu_write_file(path, nofsync, (size_t)n), 0);
+    cr_assert_eq(chmod(path, 0600), 0);
 }
 static void teardown(void) {
     if (srv.pid) tu_serve_stop(&srv, SIGKILL);

@@ -1,0 +1,279 @@
+/* End to end through `ringwatch serve`, against clients that do not play
+ * fair: slow and idle connections from many addresses, analysts' heavy
+ * pictures and exports beside signups, ambiguous framing, HEAD, what a
+ * debug log may hold, and a config file others can read. Raw sockets from
+ * chosen loopback addresses (127.0.0.2 and up), every hold bounded. */
+#include <criterion/criterion.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+#define SIGNUP  "trust-signup-token-0123456789"
+#define ANALYST "trust-analyst-token-0123456789"
+#define ADMIN   "trust-admin-token-0123456789"
+
+static char *dir;
+static tu_server srv;
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* A world of n accounts (rescored when rescore) in a fresh dir, and a
+ * 0600 config with the tokens and extra lines. */
+static void world(int n, int rescore, const char *extra) {
+    dir = tu_tmpdir();
+    cr_assert(dir);
+    char *out = NULL;
+    int rc = tu_run(&out,
+                    "cd '%s' && '%s' simulate --accounts %d --seed 5 --out ev.jsonl --truth t.csv && '%s' ingest "
+                    "--quiet ev.jsonl %s%s%s",
+                    dir, tu_bin(), n, tu_bin(), rescore ? "&& '" : "", rescore ? tu_bin() : "",
+                    rescore ? "' rescore --quiet" : "");
+    cr_assert_eq(rc, 0, "%s", out);
+    free(out);
+    char path[512], text[2048];
+    snprintf(path, sizeof path, "%s/rw.ini", dir);
+    snprintf(text, sizeof text,
+             "listen = 127.0.0.1:0\ntoken_signup = " SIGNUP "\ntoken_analyst = " ANALYST "\ntoken_admin = " ADMIN
+             "\n%s",
+             extra ? extra : "");
+    cr_assert_eq(tu_write_file(path, text, strlen(text)), 0);
+    cr_assert_eq(chmod(path, 0600), 0);
+}
+
+static void serve(void) {
+    if (tu_serve_start(&srv, dir, "--config rw.ini --db ringwatch.db") != 0) {
+        char *log = tu_read_file(srv.log, NULL);
+        cr_assert_fail("server did not start:\n%s", log ? log : "(no log)");
+    }
+}
+
+static void teardown(void) {
+    if (srv.pid) tu_serve_stop(&srv, SIGKILL);
+    if (dir) tu_rmtree(dir);
+    free(dir);
+    dir = NULL;
+}
+
+TestSuite(trust, .fini = teardown, .timeout = 180);
+
+/* ---- raw sockets ------------------------------------------------------------ */
+
+/* A blocking TCP connection from source address from (NULL: any) to the
+ * server; -1 on failure. */
+static int dial(const char *from) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    if (from) {
+        inet_pton(AF_INET, from, &a.sin_addr);
+        if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+            close(fd);
+            return -1;
+        }
+    }
+    a.sin_port = htons((uint16_t)srv.port);
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Reads one answer of a keep-alive connection (headers and a
+ * Content-Length body); its status, or -1. */
+static int read_answer(int fd, char *buf, size_t size, double timeout) {
+    size_t n = 0;
+    double end = now() + timeout;
+    for (;;) {
+        char *eoh = strstr(buf, "\r\n\r\n");
+        if (n && eoh) {
+            const char *cl = strcasestr(buf, "\r\nContent-Length:");
+            size_t want = (size_t)(eoh + 4 - buf) + (cl ? strtoul(cl + 17, NULL, 10) : 0);
+            if (n >= want) return atoi(buf + 9);
+        }
+        int left = (int)((end - now()) * 1000);
+        struct pollfd p = {fd, POLLIN, 0};
+        if (n + 1 >= size || left <= 0 || poll(&p, 1, left) <= 0) return -1;
+        ssize_t got = recv(fd, buf + n, size - 1 - n, 0);
+        if (got <= 0) return -1;
+        n += (size_t)got;
+        buf[n] = 0;
+    }
+}
+
+/* One signup on fd (keep-alive); its status or -1. */
+static int signup(int fd, int i) {
+    char body[256], req[1024], buf[4096] = "";
+    int bl = snprintf(body, sizeof body,
+                      "{\"account\":\"trust-%d\",\"ts\":%d,\"ip\":\"198.51.%d.%d\",\"device\":\"td-%d\","
+                      "\"payment\":\"tp-%d\"}",
+                      i, 1790000000 + i, 100 + i % 50, i % 250 + 1, i, i % 977);
+    int rl = snprintf(req, sizeof req,
+                      "POST /v1/signups HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " SIGNUP
+                      "\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+                      bl, body);
+    if (send(fd, req, (size_t)rl, MSG_NOSIGNAL) != rl) return -1;
+    return read_answer(fd, buf, sizeof buf, 2.0);
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double pct(double *v, size_t n, double p) {
+    qsort(v, n, sizeof *v, cmp_double);
+    return n ? v[(size_t)(p * (double)(n - 1))] : 0;
+}
+
+/* The value of a metric line "name{labels} value" in /metrics (0 if absent). */
+static double metric(const char *name) {
+    tu_resp r;
+    cr_assert_eq(tu_http(&r, &srv, "GET", "/metrics", ADMIN, NULL, NULL, 0), 0);
+    const char *at = r.body;
+    double v = 0;
+    while ((at = strstr(at, name))) {
+        if (at == r.body || at[-1] == '\n') {
+            v = strtod(strchr(at, ' ') + 1, NULL);
+            break;
+        }
+        at++;
+    }
+    tu_resp_free(&r);
+    return v;
+}
+
+/* ---- slow and idle clients -------------------------------------------------- */
+
+#define SLOW_ADDRS 5    /* 127.0.0.2-6 */
+#define SLOW_CONNS 1100 /* never-finished requests, one header line every 5 s */
+#define IDLE_ADDRS 6    /* 127.0.0.7-12 */
+#define IDLE_CONNS 1500 /* connected, silent */
+#define HOLD       12.0 /* seconds: past request_timeout_seconds (10, the default) */
+
+typedef struct {
+    int *fd;
+    size_t n;
+    volatile int stop;
+} trickle;
+
+static void *trickle_on(void *arg) {
+    trickle *t = arg;
+    while (!t->stop) {
+        for (int i = 0; i < 50 && !t->stop; i++) usleep(100 * 1000);
+        for (size_t i = 0; i < t->n; i++)
+            if (t->fd[i] >= 0) send(t->fd[i], "X-Slow: 1\r\n", 11, MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
+    return NULL;
+}
+
+/* Opens n connections spread over naddr addresses from 127.0.0.first;
+ * each sends hello (may be NULL). */
+static int *open_many(size_t n, int first, int naddr, const char *hello) {
+    int *fd = malloc(n * sizeof *fd);
+    cr_assert(fd);
+    for (size_t i = 0; i < n; i++) {
+        char from[32];
+        snprintf(from, sizeof from, "127.0.0.%d", first + (int)(i % (size_t)naddr));
+        fd[i] = dial(from);
+        if (fd[i] >= 0 && hello) send(fd[i], hello, strlen(hello), MSG_NOSIGNAL);
+    }
+    return fd;
+}
+
+static void close_many(int *fd, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (fd[i] >= 0) close(fd[i]);
+    free(fd);
+}
+
+Test(trust, slow_and_idle_clients_leave_room_for_signups) {
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    cr_assert_geq(rl.rlim_cur, (rlim_t)(SLOW_CONNS + IDLE_CONNS + 200), "ulimit -Hn is too low for this test");
+    world(2000, 0, "threads = 2\n");
+    serve();
+    trickle t = {.n = SLOW_CONNS};
+    t.fd = open_many(SLOW_CONNS, 2, SLOW_ADDRS, "POST /v1/signups HTTP/1.1\r\nHost: t\r\n");
+    int *idle = open_many(IDLE_CONNS, 2 + SLOW_ADDRS, IDLE_ADDRS, NULL);
+    pthread_t th;
+    pthread_create(&th, NULL, trickle_on, &t);
+    /* Signups from 127.0.0.1, a new connection each, through the hold. */
+    double lat[4096], t0 = now();
+    size_t n = 0, lost = 0;
+    while (now() - t0 < HOLD && n < 4096) {
+        double a = now();
+        int fd = dial("127.0.0.1");
+        int st = fd >= 0 ? signup(fd, (int)n) : -1;
+        if (fd >= 0) close(fd);
+        lat[n++] = now() - a;
+        if (st != 200) lost++;
+        usleep(40 * 1000);
+    }
+    tu_resp live;
+    int live_ok = tu_http(&live, &srv, "GET", "/livez", NULL, NULL, NULL, 0) == 0 && live.status == 200;
+    if (live_ok) tu_resp_free(&live);
+    double refused = metric("ringwatch_http_connections_refused_total{limit=\"per_ip\"}");
+    double timeouts = metric("ringwatch_http_request_timeouts_total");
+    t.stop = 1;
+    pthread_join(th, NULL);
+    close_many(t.fd, SLOW_CONNS);
+    close_many(idle, IDLE_CONNS);
+    double p50 = pct(lat, n, 0.5), p99 = pct(lat, n, 0.99);
+    fprintf(stderr,
+            "slow clients: %zu signups from 127.0.0.1 over %.0f s beside %d slow and %d idle connections: %zu "
+            "unanswered, p50 %.2f ms, p99 %.2f ms; refused per address %.0f, request timeouts %.0f\n",
+            n, HOLD, SLOW_CONNS, IDLE_CONNS, lost, p50 * 1e3, p99 * 1e3, refused, timeouts);
+    cr_expect_eq(lost, 0, "%zu of %zu signups unanswered", lost, n);
+    cr_expect_leq(p99, 0.100, "p99 %.1f ms", p99 * 1e3);
+    cr_expect(live_ok, "/livez unanswered");
+    cr_expect_gt(refused, 0, "refused connections are counted");
+    cr_expect_gt(timeouts, 0, "connections past request_timeout_seconds are closed and counted");
+}
+
+Test(trust, trusted_clients_get_in_beyond_the_limits) {
+    world(500, 0,
+          "threads = 2\nconnection_limit = 16\nper_ip_connection_limit = 8\ntrusted_clients = 127.0.0.1/32, "
+          "10.0.0.0/8\n");
+    serve();
+    int *crowd = open_many(10, 2, 1, NULL); /* 127.0.0.2: over per_ip_connection_limit */
+    int *idle = open_many(30, 3, 3, NULL);  /* 127.0.0.3-5: over connection_limit */
+    usleep(300 * 1000);
+    int fd = dial("127.0.0.1");
+    cr_assert_geq(fd, 0);
+    cr_expect_eq(signup(fd, 1), 200, "a trusted client is served when the limits are reached");
+    close(fd);
+    /* An untrusted newcomer is turned away at accept: closed, no answer. */
+    fd = dial("127.0.0.20");
+    cr_assert_geq(fd, 0);
+    cr_expect_neq(signup(fd, 2), 200, "an untrusted client beyond connection_limit is refused");
+    close(fd);
+    cr_expect_gt(metric("ringwatch_http_connections_refused_total{limit=\"per_ip\"}"), 0);
+    cr_expect_gt(metric("ringwatch_http_connections_refused_total{limit=\"total\"}"), 0);
+    close_many(crowd, 10);
+    close_many(idle, 30);
+}
