@@ -277,3 +277,110 @@ Test(trust, trusted_clients_get_in_beyond_the_limits) {
     close_many(crowd, 10);
     close_many(idle, 30);
 }
+
+/* ---- analysts beside signups -------------------------------------------------- */
+
+#define ANALYSTS 4
+
+typedef struct {
+    uint32_t cluster;
+    volatile int stop;
+    int done, ok;
+    double busy; /* seconds spent waiting for answers */
+} analyst;
+
+static void *analyse(void *arg) {
+    analyst *a = arg;
+    static const char *const what[] = {"graph.svg", "timeline.svg", "export?format=graphml", "export?format=json"};
+    char path[128];
+    for (int i = 0; !a->stop; i++) {
+        snprintf(path, sizeof path, "/v1/clusters/%u/%s", a->cluster, what[i % 4]);
+        tu_resp r;
+        double t0 = now();
+        if (tu_http(&r, &srv, "GET", path, ANALYST, NULL, NULL, 0) == 0) {
+            a->ok += r.status == 200;
+            tu_resp_free(&r);
+        }
+        a->busy += now() - t0;
+        a->done++;
+    }
+    return NULL;
+}
+
+/* Signups on one keep-alive connection for seconds; latencies into lat. */
+static size_t signups_for(double seconds, double *lat, size_t max, int first, size_t *lost) {
+    int fd = dial("127.0.0.1");
+    cr_assert_geq(fd, 0);
+    size_t n = 0;
+    double t0 = now();
+    while (now() - t0 < seconds && n < max) {
+        double a = now();
+        int st = signup(fd, first + (int)n);
+        lat[n++] = now() - a;
+        if (st != 200) {
+            (*lost)++;
+            close(fd);
+            fd = dial("127.0.0.1");
+        }
+        usleep(2000);
+    }
+    close(fd);
+    return n;
+}
+
+/* The cluster of the newest run with the most accounts. */
+static uint32_t largest_cluster(size_t *accounts) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/ringwatch.db", dir);
+    sqlite3 *db = NULL;
+    cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *q = NULL;
+    cr_assert_eq(sqlite3_prepare_v2(db,
+                                    "SELECT cluster, count(*) FROM run_accounts WHERE cluster > 0 AND run = (SELECT "
+                                    "max(run) FROM run_accounts) GROUP BY cluster ORDER BY 2 DESC LIMIT 1",
+                                    -1, &q, NULL),
+                 SQLITE_OK, "%s", sqlite3_errmsg(db));
+    cr_assert_eq(sqlite3_step(q), SQLITE_ROW);
+    uint32_t id = (uint32_t)sqlite3_column_int64(q, 0);
+    *accounts = (size_t)sqlite3_column_int64(q, 1);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return id;
+}
+
+Test(trust, analysts_pictures_do_not_slow_signups, .timeout = 240) {
+    /* fsync off: the disk is shared with other work on test machines; what
+     * is measured is the CPU the analysts' requests take from signups. */
+    world(50000, 1, "threads = 2\nfsync = off\n");
+    size_t accounts = 0;
+    uint32_t cluster = largest_cluster(&accounts);
+    serve();
+    static double alone[200000], beside[200000];
+    size_t lost = 0;
+    size_t n0 = signups_for(8.0, alone, 200000, 0, &lost);
+    analyst a[ANALYSTS] = {0};
+    pthread_t th[ANALYSTS];
+    for (int i = 0; i < ANALYSTS; i++) {
+        a[i].cluster = cluster;
+        pthread_create(&th[i], NULL, analyse, &a[i]);
+    }
+    size_t n1 = signups_for(20.0, beside, 200000, 1000000, &lost);
+    int done = 0, ok = 0;
+    double busy = 0;
+    for (int i = 0; i < ANALYSTS; i++) {
+        a[i].stop = 1;
+        pthread_join(th[i], NULL);
+        done += a[i].done, ok += a[i].ok, busy += a[i].busy;
+    }
+    double p50a = pct(alone, n0, 0.5), p99a = pct(alone, n0, 0.99);
+    double p50b = pct(beside, n1, 0.5), p99b = pct(beside, n1, 0.99), maxb = pct(beside, n1, 1.0);
+    fprintf(stderr,
+            "analysts: cluster %u (%zu accounts) of a 50,000-account world; %d analysts' requests (%d answered 200), "
+            "%.0f ms each on average\nsignups alone: %zu, p50 %.2f ms, p99 %.2f ms\nsignups beside %d analysts: %zu, "
+            "p50 %.2f ms, p99 %.2f ms, max %.2f ms; %zu unanswered\n",
+            cluster, accounts, done, ok, done ? busy / done * 1e3 : 0, n0, p50a * 1e3, p99a * 1e3, ANALYSTS, n1,
+            p50b * 1e3, p99b * 1e3, maxb * 1e3, lost);
+    cr_expect_eq(lost, 0);
+    cr_expect_gt(ok, ANALYSTS, "the analysts' requests were answered");
+    cr_expect_leq(p99b, 0.010, "signups' p99 beside analysts: %.2f ms", p99b * 1e3);
+}
