@@ -384,3 +384,117 @@ Test(trust, analysts_pictures_do_not_slow_signups, .timeout = 240) {
     cr_expect_gt(ok, ANALYSTS, "the analysts' requests were answered");
     cr_expect_leq(p99b, 0.010, "signups' p99 beside analysts: %.2f ms", p99b * 1e3);
 }
+
+/* ---- strict framing and HEAD ----------------------------------------------------- */
+
+/* Sends raw on a new connection and reads until the server closes it (or
+ * 3 s pass); 1 when it closed. */
+static int exchange(const char *raw, char *out, size_t size) {
+    int fd = dial(NULL);
+    cr_assert_geq(fd, 0);
+    send(fd, raw, strlen(raw), MSG_NOSIGNAL);
+    size_t n = 0;
+    int closed = 0;
+    double end = now() + 3.0;
+    while (n + 1 < size) {
+        struct pollfd p = {fd, POLLIN, 0};
+        int left = (int)((end - now()) * 1000);
+        if (left <= 0 || poll(&p, 1, left) <= 0) break;
+        ssize_t got = recv(fd, out + n, size - 1 - n, 0);
+        if (got <= 0) {
+            closed = 1;
+            break;
+        }
+        n += (size_t)got;
+    }
+    out[n] = 0;
+    close(fd);
+    return closed;
+}
+
+Test(trust, ambiguous_framing_is_refused_and_closed) {
+    world(500, 0, NULL);
+    serve();
+    static const char *const bad[] = {
+        "POST /v1/signups HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nContent-Length: 7\r\n\r\nhelloxxGET /livez "
+        "HTTP/1.1\r\nHost: t\r\n\r\n",
+        "POST /v1/signups HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET "
+        "/livez HTTP/1.1\r\nHost: t\r\n\r\n",
+        "POST /v1/signups HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\nGET /livez HTTP/1.1\r\nHost: t\r\n\r\n",
+        "GET /livez HTTP/1.1\r\n\r\nGET /livez HTTP/1.1\r\nHost: t\r\n\r\n",
+        "GET /livez HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\nGET /livez HTTP/1.1\r\nHost: t\r\n\r\n",
+    };
+    static char out[65536];
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int closed = exchange(bad[i], out, sizeof out);
+        cr_expect(!strncmp(out, "HTTP/1.1 400", 12), "case %zu: %.200s", i, out);
+        cr_expect(strcasestr(out, "Content-Type: application/problem+json"), "case %zu: %.300s", i, out);
+        cr_expect(strcasestr(out, "X-Content-Type-Options: nosniff"), "case %zu", i);
+        cr_expect(strstr(out, "urn:ringwatch:problem:bad-request"), "case %zu: %.300s", i, out);
+        cr_expect(closed, "case %zu: the connection stays open", i);
+        cr_expect(!strstr(out + 12, "HTTP/1.1 200"), "case %zu: the pipelined request was answered: %.600s", i, out);
+    }
+    /* The well-framed control is answered and kept alive. */
+    exchange("GET /livez HTTP/1.1\r\nHost: t\r\n\r\n", out, sizeof out);
+    cr_expect(!strncmp(out, "HTTP/1.1 200", 12), "%.200s", out);
+}
+
+/* The value of header name in a raw answer into v ("" if absent). */
+static void header(const char *ans, const char *name, char *v, size_t size) {
+    v[0] = 0;
+    char key[64];
+    snprintf(key, sizeof key, "\r\n%s:", name);
+    const char *at = strcasestr(ans, key);
+    if (!at) return;
+    at += strlen(key);
+    while (*at == ' ') at++;
+    size_t n = strcspn(at, "\r\n");
+    snprintf(v, size, "%.*s", (int)(n < size ? n : size - 1), at);
+}
+
+Test(trust, head_answers_every_get_route_without_a_body) {
+    world(2000, 1, NULL);
+    serve();
+    size_t accounts;
+    uint32_t cl = largest_cluster(&accounts);
+    char paths[16][128];
+    const char *fmt[] = {"/v1/accounts/acct-1",
+                         "/v1/attributes/ip/192.0.2.1",
+                         "/v1/clusters",
+                         "/v1/clusters/%u",
+                         "/v1/clusters/%u/export?format=json",
+                         "/v1/clusters/%u/graph.svg",
+                         "/v1/clusters/%u/timeline.svg",
+                         "/v1/jobs/1",
+                         "/v1/openapi.json",
+                         "/livez",
+                         "/readyz",
+                         "/metrics",
+                         "/",
+                         "/assets/app.js",
+                         "/assets/app.css"};
+    size_t n = sizeof fmt / sizeof fmt[0];
+    static char get[1 << 20], head[65536];
+    for (size_t i = 0; i < n; i++) {
+        snprintf(paths[i], sizeof paths[i], fmt[i], cl);
+        char req[512];
+        snprintf(req, sizeof req,
+                 "GET %s HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " ADMIN "\r\nConnection: close\r\n\r\n",
+                 paths[i]);
+        exchange(req, get, sizeof get);
+        memcpy(req, "HEAD", 4), memmove(req + 4, req + 3, strlen(req + 3) + 1), memcpy(req, "HEAD ", 5);
+        exchange(req, head, sizeof head);
+        cr_expect(!strncmp(get, head, 12), "%s: GET %.12s, HEAD %.12s", paths[i], get, head);
+        static const char *const same[] = {"Content-Type", "Content-Length", "Content-Disposition",
+                                           "X-Content-Type-Options", "Cache-Control"};
+        for (size_t h = 0; h < sizeof same / sizeof same[0]; h++) {
+            char g[256], hv[256];
+            header(get, same[h], g, sizeof g);
+            header(head, same[h], hv, sizeof hv);
+            if (!strcmp(same[h], "Content-Length") && !strcmp(paths[i], "/metrics")) continue; /* counts moved */
+            cr_expect_str_eq(hv, g, "%s: %s", paths[i], same[h]);
+        }
+        const char *body = strstr(head, "\r\n\r\n");
+        cr_expect(body && !body[4], "%s: HEAD sent a body: %.200s", paths[i], body ? body + 4 : head);
+    }
+}
