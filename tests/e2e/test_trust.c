@@ -498,3 +498,65 @@ Test(trust, head_answers_every_get_route_without_a_body) {
         cr_expect(body && !body[4], "%s: HEAD sent a body: %.200s", paths[i], body ? body + 4 : head);
     }
 }
+
+/* ---- what a debug log holds --------------------------------------------------------- */
+
+Test(trust, debug_log_holds_no_raw_values) {
+    world(500, 1, "log_level = debug\nconnection_memory_bytes = 8192\n");
+    serve();
+    static const char *const raw[] = {
+        "GET /v1/accounts/rawacct-5531 HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " ANALYST "\r\n\r\n",
+        "GET /v1/attributes/ip/203.0.113.77 HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " ANALYST "\r\n\r\n",
+        "GET /v1/clusters?min_score=0.4242&page_token=rawtoken9931 HTTP/1.1\r\nHost: t\r\nAuthorization: "
+        "Bearer " ANALYST "\r\n\r\n",
+        "GET /v1/accounts/rawacct-7702 HTTP/1.1\r\nHost: t\r\nContent-Length: zz\r\n\r\n",
+        "GET /v1/attributes/device/rawdev-3318 HTTP/1.7\r\nHost: t\r\n\r\n",
+        "GET /v1/attributes/ip/203.0.113.78 HTTP/2.0\r\nHost: t\r\n\r\n",
+        "GET /v1/accounts/rawacct-8814%zz HTTP/1.1\r\nHost: t\r\n\r\n",
+        "POST /v1/signups HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " SIGNUP "\r\nContent-Type: application/json\r\n"
+        "Content-Length: "
+        "95\r\n\r\n{\"account\":\"rawacct-4410\",\"ts\":1790000000,\"ip\":\"198.51.100.213\",\"device\":\"rawdev-"
+        "6651\"}   ",
+    };
+    static char out[65536];
+    for (size_t i = 0; i < sizeof raw / sizeof raw[0]; i++) exchange(raw[i], out, sizeof out);
+    /* a request line too long for the connection's memory */
+    char big[12000];
+    int n = snprintf(big, sizeof big, "GET /v1/accounts/rawacct-9120");
+    memset(big + n, 'q', sizeof big - (size_t)n - 40);
+    snprintf(big + sizeof big - 40, 40, " HTTP/1.1\r\nHost: t\r\n\r\n");
+    exchange(big, out, sizeof out);
+    cr_assert_eq(tu_serve_stop(&srv, SIGTERM), 0);
+    size_t len = 0;
+    char *log = tu_read_file(srv.log, &len);
+    cr_assert(log);
+    static const char *const secret[] = {"rawacct",  "203.0.113",      "rawdev",  "0.4242",
+                                         "rawtoken", "198.51.100.213", "qqqqqqqq"};
+    for (size_t i = 0; i < sizeof secret / sizeof secret[0]; i++)
+        cr_expect(!tu_contains(log, len, secret[i], strlen(secret[i])), "the log holds %s:\n%s", secret[i], log);
+    cr_expect(tu_contains(log, len, "libmicrohttpd:", 14), "MHD's messages are forwarded (redacted):\n%s", log);
+    free(log);
+}
+
+/* ---- the config file's mode ------------------------------------------------------------ */
+
+Test(trust, config_with_tokens_readable_by_others_is_refused) {
+    world(100, 0, NULL);
+    char path[512], *out = NULL;
+    snprintf(path, sizeof path, "%s/rw.ini", dir);
+    static const unsigned modes[] = {0640, 0604, 0644};
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+        cr_assert_eq(chmod(path, modes[i]), 0);
+        int rc = tu_run(&out, "cd '%s' && timeout 20 '%s' serve --config rw.ini --db ringwatch.db", dir, tu_bin());
+        cr_expect_neq(rc, 0, "mode %o: started", modes[i]);
+        cr_expect(strstr(out, "rw.ini") && strstr(out, "chmod 600") && strstr(out, "readable"), "mode %o: %s", modes[i],
+                  out);
+        free(out);
+    }
+    /* Without tokens the mode does not matter. */
+    const char *plain = "listen = 127.0.0.1:0\nauth = off\n";
+    cr_assert_eq(tu_write_file(path, plain, strlen(plain)), 0);
+    cr_assert_eq(chmod(path, 0644), 0);
+    serve();
+    cr_expect_eq(tu_serve_stop(&srv, SIGTERM), 0);
+}
