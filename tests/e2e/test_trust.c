@@ -281,6 +281,14 @@ Test(trust, trusted_clients_get_in_beyond_the_limits) {
 /* ---- analysts beside signups -------------------------------------------------- */
 
 #define ANALYSTS 4
+/* Signups' p99 beside the analysts. Under the sanitizers every request
+ * costs two to three times the CPU on the same two cores, so the bound is
+ * looser there; the release bound is the goal. */
+#ifdef __SANITIZE_ADDRESS__
+#define SIGNUP_P99 0.030
+#else
+#define SIGNUP_P99 0.010
+#endif
 
 typedef struct {
     uint32_t cluster;
@@ -382,7 +390,7 @@ Test(trust, analysts_pictures_do_not_slow_signups, .timeout = 240) {
             p50b * 1e3, p99b * 1e3, maxb * 1e3, lost);
     cr_expect_eq(lost, 0);
     cr_expect_gt(ok, ANALYSTS, "the analysts' requests were answered");
-    cr_expect_leq(p99b, 0.010, "signups' p99 beside analysts: %.2f ms", p99b * 1e3);
+    cr_expect_leq(p99b, SIGNUP_P99, "signups' p99 beside analysts: %.2f ms", p99b * 1e3);
 }
 
 /* ---- strict framing and HEAD ----------------------------------------------------- */
