@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 
 #include "cli.h"
@@ -107,7 +108,12 @@ static rw_status load_file(rw_config *cfg, const char *path, rw_err *err) {
         st = rw_fail(err, RW_ERR_IO, "%s: read error", path);
         goto done;
     }
-    st = rw_config_parse(cfg, path, text, len, err);
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0) {
+        st = rw_fail(err, RW_ERR_IO, "%s: cannot stat", path);
+        goto done;
+    }
+    st = rw_config_parse_file(cfg, path, text, len, (unsigned)sb.st_mode, err);
 done:
     free(text);
     fclose(f);

@@ -6,10 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
-#include "http.h"
+#include "http_int.h"
 
-typedef enum { T_TEXT, T_U32, T_U64, T_DOUBLE, T_CLOCK, T_ONOFF, T_LEVEL, T_TOKENS } type;
+typedef enum { T_TEXT, T_U32, T_U64, T_DOUBLE, T_CLOCK, T_ONOFF, T_LEVEL, T_TOKENS, T_CIDRS } type;
 
 typedef struct {
     rw_config_doc doc;
@@ -31,8 +32,14 @@ static const setting settings[] = {
      AT(threads),
      1,
      1024},
-    {{"connection_limit", "1024", "open connections at most"}, T_U32, AT(connection_limit), 1, 1000000},
-    {{"per_ip_connection_limit", "256", "open connections from one IP at most (0: no limit)"},
+    {{"connection_limit", "4096",
+      "open connections at most, trusted clients aside (the open-file limit is raised to fit; see trusted_reserve)"},
+     T_U32,
+     AT(connection_limit),
+     1,
+     1000000},
+    {{"per_ip_connection_limit", "64",
+      "open connections from one address at most, trusted clients aside (0: no limit)"},
      T_U32,
      AT(per_ip_connection_limit),
      0,
@@ -42,6 +49,37 @@ static const setting settings[] = {
      AT(timeout_seconds),
      0,
      86400},
+    {{"request_timeout_seconds", "10",
+      "a request's line, headers and body must all arrive within this, however steadily they trickle; the connection "
+      "is closed otherwise (0: no bound)"},
+     T_U32,
+     AT(request_timeout_seconds),
+     0,
+     86400},
+    {{"trusted_clients", "",
+      "addresses or networks (CIDR, comma-separated: 10.0.0.0/8, ::1) whose connections are accepted beyond "
+      "connection_limit and per_ip_connection_limit, e.g. the signup flow's callers"},
+     T_CIDRS,
+     AT(trusted_clients),
+     0,
+     0},
+    {{"trusted_reserve", "256", "connections kept for trusted_clients beyond connection_limit"},
+     T_U32,
+     AT(trusted_reserve),
+     0,
+     1000000},
+    {{"analyst_threads", "1",
+      "threads that build pictures and exports, apart from the threads answering signups (run at a lower priority)"},
+     T_U32,
+     AT(analyst_threads),
+     1,
+     RW_POOL_THREADS_MAX},
+    {{"analyst_queue", "8",
+      "pictures and exports waiting for a thread at most; more are answered 503 with Retry-After"},
+     T_U32,
+     AT(analyst_queue),
+     0,
+     100000},
     {{"max_body_bytes", "1048576", "larger request bodies are refused with 413"},
      T_U64,
      AT(max_body_bytes),
@@ -157,7 +195,18 @@ static rw_status set_one(rw_config *c, const setting *s, const char *v, rw_err *
         case T_TOKENS:
             st = check_tokens(s->doc.key, v, err);
             if (st != RW_OK) return st;
+            goto text;
+        case T_CIDRS: {
+            rw_cidr nets[RW_TRUSTED_MAX];
+            size_t n = 0;
+            st = rw_cidr_parse(nets, RW_TRUSTED_MAX, &n, v, err);
+            if (st != RW_OK) {
+                rw_err_prefix(err, "%s: ", s->doc.key);
+                return st;
+            }
+        }
             /* fall through */
+        text:
         case T_TEXT:
             if (strlen(v) >= s->size)
                 return rw_fail(err, RW_ERR_INVALID, "%s: longer than %zu bytes", s->doc.key, s->size - 1);
@@ -316,4 +365,38 @@ rw_status rw_config_check(const rw_config *c, rw_err *err) {
                        "auth: no token is configured (token_signup, token_analyst, token_admin, token_metrics); "
                        "set some, or run without authentication with --insecure-no-auth (auth = off)");
     return RW_OK;
+}
+
+/* Does text set any token? Parsed on a scratch copy so nothing is applied
+ * before the file's mode is judged. */
+static rw_status sets_token(int *out, const char *name, const char *text, size_t len, rw_err *err) {
+    *out = 0;
+    rw_config *scratch = malloc(sizeof *scratch);
+    if (!scratch) return rw_fail(err, RW_ERR_NOMEM, "out of memory");
+    rw_config_defaults(scratch);
+    rw_status st = rw_config_parse(scratch, name, text, len, err);
+    if (st == RW_OK)
+        *out = scratch->token_signup[0] || scratch->token_analyst[0] || scratch->token_admin[0] ||
+               scratch->token_metrics[0];
+    explicit_bzero(scratch, sizeof *scratch);
+    free(scratch);
+    return st;
+}
+
+rw_status rw_config_parse_file(rw_config *c, const char *name, const char *text, size_t len, unsigned mode,
+                               rw_err *err) {
+    int tokens = 0;
+    rw_status st = sets_token(&tokens, name, text, len, err);
+    if (st != RW_OK) return st;
+    /* Anyone who can read a token can call what it allows. */
+    if (tokens && (mode & (S_IRGRP | S_IROTH)))
+        return rw_fail(err, RW_ERR_PERM,
+                       "%s: holds bearer tokens and is readable by %s (mode %03o); make it readable by its owner "
+                       "only: chmod 600 %s",
+                       name,
+                       (mode & S_IRGRP) && (mode & S_IROTH) ? "group and others"
+                       : mode & S_IRGRP                     ? "its group"
+                                                            : "others",
+                       mode & 0777u, name);
+    return rw_config_parse(c, name, text, len, err);
 }

@@ -27,7 +27,12 @@ typedef struct {
     uint32_t threads;              /* MHD thread pool */
     uint32_t connection_limit;
     uint32_t per_ip_connection_limit;
-    uint32_t timeout_seconds; /* idle connection timeout */
+    uint32_t timeout_seconds;             /* idle connection timeout */
+    uint32_t request_timeout_seconds;     /* a whole request (line, headers, body) at most; 0: no bound */
+    char trusted_clients[RW_CONFIG_TEXT]; /* CIDR list accepted beyond the limits, "" for none */
+    uint32_t trusted_reserve;             /* connections kept for trusted clients beyond connection_limit */
+    uint32_t analyst_threads;             /* threads for pictures and exports */
+    uint32_t analyst_queue;               /* such requests waiting at most; more answer 503 */
     uint64_t max_body_bytes;
     uint64_t connection_memory_bytes; /* MHD per-connection memory pool */
     uint32_t max_batch_events;        /* events in one POST /v1/events */
@@ -66,6 +71,13 @@ rw_status rw_config_set(rw_config *c, const char *key, const char *value, rw_err
  * RW_ERR_INVALID with "NAME:LINE: key: what is wrong" (name names the file in
  * messages); settings before the bad line stay applied. */
 rw_status rw_config_parse(rw_config *c, const char *name, const char *text, size_t len, rw_err *err);
+
+/* As rw_config_parse, for a file whose permission bits are mode (st_mode):
+ * a file that sets a token and that its group or others may read is
+ * refused (RW_ERR_PERM, "NAME: holds tokens and is readable by ...;
+ * chmod 600 NAME"), before any of it is applied. */
+rw_status rw_config_parse_file(rw_config *c, const char *name, const char *text, size_t len, unsigned mode,
+                               rw_err *err);
 
 /* Applies RINGWATCH_<KEY> variables looked up with get (getenv in the
  * server; a table in tests). Errors read "RINGWATCH_KEY: what is wrong". */
@@ -152,6 +164,8 @@ typedef struct {
     char disposition[128];         /* Content-Disposition header, else "" */
     rw_http_stream stream;         /* read non-NULL: the body comes from it (body is unused); owned */
     const char *csp;               /* Content-Security-Policy header (static), or NULL */
+    unsigned retry_after;          /* Retry-After seconds, 0: none */
+    int close;                     /* close the connection after this answer */
 } rw_http_response;
 
 /* Answers one request; never fails (errors are problem+json answers). out is

@@ -4,11 +4,11 @@
 #define RW_HTTP_INT_H
 
 #include <jansson.h>
+#include <microhttpd.h>
 #include <pthread.h>
+#include <sys/socket.h>
 
 #include "http.h"
-
-struct MHD_Daemon;
 
 /* ---- roles and routes ------------------------------------------------------ */
 
@@ -32,7 +32,14 @@ typedef struct {
     unsigned roles;
     const char *query; /* allowed query parameters, space-separated ("" for none) */
     rw_http_handler fn;
+    unsigned flags; /* RW_ROUTE_* */
 } rw_route;
+
+enum {
+    /* Built on the analysts' pool (pictures, exports): seconds of CPU that
+     * must never hold a thread answering signups. */
+    RW_ROUTE_POOL = 1u << 0,
+};
 
 /* A captured path segment, raw (still percent-encoded); borrowed from the
  * request path. */
@@ -83,6 +90,7 @@ rw_status rw_page_token_decode(rw_page_cursor *out, const char *s, size_t len, r
 /* The classes of error answer; each has a type URI, a title and a status. */
 typedef enum {
     RW_PROB_BAD_JSON,
+    RW_PROB_BAD_REQUEST,
     RW_PROB_INVALID_EVENT,
     RW_PROB_INVALID_BODY,
     RW_PROB_INVALID_PARAMETER,
@@ -226,6 +234,11 @@ typedef struct {
     rw_hist rescore;            /* seconds of finished rescorings */
     uint64_t rescore_last_bits; /* the last duration, a double's bits */
     uint64_t rescores[2];       /* done, failed */
+    uint64_t refused_per_ip;    /* connections refused: their address was at per_ip_connection_limit */
+    uint64_t refused_limit;     /* ... the server was at connection_limit */
+    uint64_t timed_out;         /* connections closed at request_timeout_seconds */
+    uint64_t bad_framing;       /* requests refused for ambiguous framing (closed) */
+    uint64_t pool_rejected;     /* pictures and exports answered 503: the pool's queue was full */
 } rw_http_metrics;
 
 void rw_metrics_init(rw_http_metrics *m);
@@ -282,6 +295,91 @@ void rw_jobs_destroy(rw_http_jobs *j);
 /* Seconds from now (local time t, tm of now) to the next hh:mm; always > 0. */
 int64_t rw_jobs_seconds_until(int64_t now, int minutes);
 
+/* ---- connection guard: limits, trusted clients, request deadline -------------- */
+
+#define RW_TRUSTED_MAX 32
+
+typedef struct {
+    unsigned char addr[16]; /* IPv4 as ::ffff:a.b.c.d */
+    unsigned bits;          /* prefix length over the 16 bytes */
+} rw_cidr;
+
+/* Parses "10.0.0.0/8, ::1, 192.0.2.7" into at most max networks (*n of
+ * them); RW_ERR_INVALID naming the bad item. "" gives none. */
+rw_status rw_cidr_parse(rw_cidr *out, size_t max, size_t *n, const char *text, rw_err *err);
+/* Is the 16-byte address in one of the n networks? */
+int rw_cidr_match(const rw_cidr *nets, size_t n, const unsigned char addr[16]);
+
+typedef struct rw_conn rw_conn; /* one open connection (guard.c) */
+typedef struct rw_addr_count rw_addr_count;
+
+#define RW_GUARD_BUCKETS 4096
+
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    rw_conn *conns; /* every open connection, a doubly linked list */
+    size_t untrusted;
+    rw_addr_count *bucket[RW_GUARD_BUCKETS]; /* open connections per address */
+    rw_cidr trusted[RW_TRUSTED_MAX];
+    size_t ntrusted;
+    uint32_t limit, per_ip; /* in force (limit may be lowered to the open-file limit) */
+    int sweeper_live, stopping;
+    pthread_t sweeper;
+} rw_http_guard;
+
+/* Sets up the guard from s->cfg (limits, trusted networks). */
+rw_status rw_guard_init(rw_http_server *s, rw_err *err);
+/* Raises the open-file limit for the connections configured; lowers
+ * g->limit when the hard limit is too low (said on the log). Returns the
+ * connection limit to give libmicrohttpd. */
+unsigned rw_guard_fit_files(rw_http_server *s);
+/* Starts the thread closing connections past their request deadline. */
+rw_status rw_guard_start(rw_http_server *s, rw_err *err);
+void rw_guard_stop(rw_http_server *s);
+void rw_guard_destroy(rw_http_guard *g);
+/* libmicrohttpd callbacks (cls: the server). */
+enum MHD_Result rw_guard_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen);
+void rw_guard_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+                     enum MHD_ConnectionNotificationCode toe);
+void *rw_guard_uri_seen(void *cls, const char *uri, struct MHD_Connection *c);
+/* The request on c has fully arrived (no deadline while it is answered). */
+void rw_guard_request_in(struct MHD_Connection *c);
+/* The answer on c has been sent: the connection idles, bounded by the idle
+ * timeout plus the request deadline. */
+void rw_guard_request_done(rw_http_server *s, struct MHD_Connection *c);
+
+/* ---- the analysts' pool ------------------------------------------------------- */
+
+#define RW_POOL_THREADS_MAX 16
+
+typedef struct rw_pool_task rw_pool_task;
+
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv, idle;
+    rw_pool_task *head, *tail;
+    size_t waiting, running, reserved;
+    pthread_t th[RW_POOL_THREADS_MAX];
+    size_t nth;
+    int stopping;
+} rw_http_pool;
+
+rw_status rw_pool_start(rw_http_server *s, rw_err *err);
+/* Stops the threads after the tasks queued are done. */
+void rw_pool_stop(rw_http_server *s);
+/* Queues a task for the request (copied: method, path, query, headers,
+ * body) whose answer the pool builds. NULL when the queue is full (a 503
+ * with Retry-After is set in *out) or out of memory (500). */
+rw_pool_task *rw_pool_submit(rw_http_server *s, const rw_http_request *req, rw_http_response *out);
+/* Calls wake(ctx) from the pool thread once the answer is built; returns 0
+ * when it already is (wake is then not called). */
+int rw_pool_arm(rw_pool_task *t, rw_http_server *s, void (*wake)(void *ctx), void *ctx);
+/* Blocks until it has. */
+void rw_pool_wait(rw_pool_task *t, rw_http_server *s);
+/* Moves the answer into *out and frees the task (once done). */
+void rw_pool_take(rw_pool_task *t, rw_http_server *s, rw_http_response *out);
+
 /* ---- the server ------------------------------------------------------------ */
 
 #define RW_AUTH_HASH 32
@@ -306,6 +404,8 @@ struct rw_http_server {
     rw_http_metrics metrics;
     rw_http_jobs jobs;
     rw_http_exporter exporter; /* open NULL: none */
+    rw_http_guard guard;
+    rw_http_pool pool;
 };
 
 /* Builds the token table from the configuration. */

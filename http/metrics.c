@@ -104,6 +104,13 @@ static void put_counter(buf *b, const char *name, const char *help, const char *
     put(b, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name, type, name, (unsigned long long)v);
 }
 
+static size_t open_untrusted(rw_http_server *s) {
+    pthread_mutex_lock(&s->guard.mu);
+    size_t n = s->guard.untrusted;
+    pthread_mutex_unlock(&s->guard.mu);
+    return n;
+}
+
 char *rw_metrics_render(rw_http_server *s, size_t *len) {
     const rw_http_metrics *m = &s->metrics;
     buf b = {0};
@@ -148,6 +155,24 @@ char *rw_metrics_render(rw_http_server *s, size_t *len) {
         "# TYPE ringwatch_rescores_total counter\n"
         "ringwatch_rescores_total{result=\"done\"} %llu\nringwatch_rescores_total{result=\"failed\"} %llu\n",
         (unsigned long long)load(&m->rescores[0]), (unsigned long long)load(&m->rescores[1]));
+    put(&b,
+        "# HELP ringwatch_http_connections_refused_total Connections closed at accept, by the limit they met "
+        "(trusted_clients are never refused).\n# TYPE ringwatch_http_connections_refused_total counter\n"
+        "ringwatch_http_connections_refused_total{limit=\"per_ip\"} %llu\n"
+        "ringwatch_http_connections_refused_total{limit=\"total\"} %llu\n",
+        (unsigned long long)load(&m->refused_per_ip), (unsigned long long)load(&m->refused_limit));
+    put_counter(&b, "ringwatch_http_request_timeouts_total",
+                "Connections closed because a request did not arrive whole within request_timeout_seconds.", "counter",
+                load(&m->timed_out));
+    put_counter(&b, "ringwatch_http_bad_framing_total",
+                "Requests refused (400, connection closed) for ambiguous framing: Content-Length twice, with "
+                "Transfer-Encoding, HTTP/1.1 without Host.",
+                "counter", load(&m->bad_framing));
+    put_counter(&b, "ringwatch_http_analyst_rejected_total",
+                "Pictures and exports answered 503: the analysts' pool and its queue were full.", "counter",
+                load(&m->pool_rejected));
+    put_counter(&b, "ringwatch_http_connections_open", "Connections open now from untrusted clients.", "gauge",
+                (uint64_t)open_untrusted(s));
     rw_engine_counters k;
     rw_engine_get_counters(s->e, &k);
     put_counter(&b, "ringwatch_engine_events_recorded_total", "Signup-path events made durable.", "counter",

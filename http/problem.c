@@ -15,6 +15,7 @@ typedef struct {
 
 static const problem_class classes[RW_PROB_COUNT] = {
     [RW_PROB_BAD_JSON] = {"bad-json", "The body is not valid JSON", 400},
+    [RW_PROB_BAD_REQUEST] = {"bad-request", "The request's framing is ambiguous or incomplete", 400},
     [RW_PROB_INVALID_EVENT] = {"invalid-event", "The event is not valid", 400},
     [RW_PROB_INVALID_BODY] = {"invalid-body", "The body is not valid", 400},
     [RW_PROB_INVALID_PARAMETER] = {"invalid-parameter", "A query parameter is not valid", 400},

@@ -8,27 +8,27 @@
 
 /* Routes sharing a pattern are adjacent so 405 answers list every method. */
 static const rw_route routes[] = {
-    {"POST", "/v1/signups", RW_ROLE_SIGNUP | RW_ROLE_ADMIN, "", rw_h_signup},
-    {"POST", "/v1/events", RW_ROLE_SIGNUP | RW_ROLE_ADMIN, "", rw_h_events},
-    {"GET", "/v1/accounts/{id}", ANALYST, "", rw_h_account},
-    {"DELETE", "/v1/accounts/{id}", RW_ROLE_ADMIN, "", rw_h_erase_account},
-    {"POST", "/v1/accounts/{id}/label", ANALYST, "", rw_h_label_account},
-    {"GET", "/v1/attributes/{kind}/{value}", ANALYST, "", rw_h_attribute},
-    {"GET", "/v1/clusters", ANALYST, "min_score run page_size page_token", rw_h_clusters},
-    {"GET", "/v1/clusters/{id}", ANALYST, "run", rw_h_cluster},
-    {"POST", "/v1/clusters/{id}/label", ANALYST, "", rw_h_label_cluster},
-    {"GET", "/v1/clusters/{id}/export", ANALYST, "format run", rw_h_cluster_export},
-    {"GET", "/v1/clusters/{id}/graph.svg", ANALYST, "run", rw_h_cluster_graph_svg},
-    {"GET", "/v1/clusters/{id}/timeline.svg", ANALYST, "run", rw_h_cluster_timeline_svg},
-    {"POST", "/v1/rescore", RW_ROLE_ADMIN, "", rw_h_rescore},
-    {"GET", "/v1/jobs/{id}", RW_ROLE_ADMIN, "", rw_h_job},
-    {"GET", "/v1/openapi.json", RW_ROLE_PUBLIC, "", rw_h_openapi},
-    {"GET", "/livez", RW_ROLE_PUBLIC, "", rw_h_livez},
-    {"GET", "/readyz", RW_ROLE_PUBLIC, "", rw_h_readyz},
-    {"GET", "/metrics", RW_ROLE_ADMIN | RW_ROLE_METRICS, "", rw_h_metrics},
-    {"GET", "/", RW_ROLE_PUBLIC, "", rw_h_dash_index},
-    {"GET", "/assets/app.js", RW_ROLE_PUBLIC, "", rw_h_dash_js},
-    {"GET", "/assets/app.css", RW_ROLE_PUBLIC, "", rw_h_dash_css},
+    {"POST", "/v1/signups", RW_ROLE_SIGNUP | RW_ROLE_ADMIN, "", rw_h_signup, 0},
+    {"POST", "/v1/events", RW_ROLE_SIGNUP | RW_ROLE_ADMIN, "", rw_h_events, 0},
+    {"GET", "/v1/accounts/{id}", ANALYST, "", rw_h_account, 0},
+    {"DELETE", "/v1/accounts/{id}", RW_ROLE_ADMIN, "", rw_h_erase_account, 0},
+    {"POST", "/v1/accounts/{id}/label", ANALYST, "", rw_h_label_account, 0},
+    {"GET", "/v1/attributes/{kind}/{value}", ANALYST, "", rw_h_attribute, 0},
+    {"GET", "/v1/clusters", ANALYST, "min_score run page_size page_token", rw_h_clusters, 0},
+    {"GET", "/v1/clusters/{id}", ANALYST, "run", rw_h_cluster, 0},
+    {"POST", "/v1/clusters/{id}/label", ANALYST, "", rw_h_label_cluster, 0},
+    {"GET", "/v1/clusters/{id}/export", ANALYST, "format run", rw_h_cluster_export, RW_ROUTE_POOL},
+    {"GET", "/v1/clusters/{id}/graph.svg", ANALYST, "run", rw_h_cluster_graph_svg, RW_ROUTE_POOL},
+    {"GET", "/v1/clusters/{id}/timeline.svg", ANALYST, "run", rw_h_cluster_timeline_svg, RW_ROUTE_POOL},
+    {"POST", "/v1/rescore", RW_ROLE_ADMIN, "", rw_h_rescore, 0},
+    {"GET", "/v1/jobs/{id}", RW_ROLE_ADMIN, "", rw_h_job, 0},
+    {"GET", "/v1/openapi.json", RW_ROLE_PUBLIC, "", rw_h_openapi, 0},
+    {"GET", "/livez", RW_ROLE_PUBLIC, "", rw_h_livez, 0},
+    {"GET", "/readyz", RW_ROLE_PUBLIC, "", rw_h_readyz, 0},
+    {"GET", "/metrics", RW_ROLE_ADMIN | RW_ROLE_METRICS, "", rw_h_metrics, 0},
+    {"GET", "/", RW_ROLE_PUBLIC, "", rw_h_dash_index, 0},
+    {"GET", "/assets/app.js", RW_ROLE_PUBLIC, "", rw_h_dash_js, 0},
+    {"GET", "/assets/app.css", RW_ROLE_PUBLIC, "", rw_h_dash_css, 0},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
 _Static_assert(NROUTES <= RW_ROUTES_MAX, "raise RW_ROUTES_MAX: metrics keep one histogram per route");
@@ -61,6 +61,14 @@ static int match_pattern(const char *pattern, const char *path, rw_route_params 
     return !*pattern && !*path;
 }
 
+static void allow_add(char *allow, size_t allow_size, const char *method) {
+    size_t used = strlen(allow), need = strlen(method) + (used ? 2 : 0);
+    if (!strstr(allow, method) && used + need < allow_size) {
+        if (used) strcat(allow, ", ");
+        strcat(allow, method);
+    }
+}
+
 int rw_route_match(const rw_route *t, size_t n, const char *method, const char *path, rw_route_params *p, char *allow,
                    size_t allow_size) {
     int found = RW_ROUTE_NOTFOUND;
@@ -68,16 +76,14 @@ int rw_route_match(const rw_route *t, size_t n, const char *method, const char *
     if (allow_size) allow[0] = 0;
     for (size_t i = 0; i < n; i++) {
         if (!match_pattern(t[i].pattern, path, &tmp)) continue;
-        if (!strcmp(t[i].method, method)) {
+        /* HEAD is a GET without its body (MHD leaves the body out). */
+        if (!strcmp(t[i].method, method) || (!strcmp(method, "HEAD") && !strcmp(t[i].method, "GET"))) {
             *p = tmp;
             return (int)i;
         }
         found = RW_ROUTE_BADMETHOD;
-        size_t used = strlen(allow), need = strlen(t[i].method) + (used ? 2 : 0);
-        if (!strstr(allow, t[i].method) && used + need < allow_size) {
-            if (used) strcat(allow, ", ");
-            strcat(allow, t[i].method);
-        }
+        allow_add(allow, allow_size, t[i].method);
+        if (!strcmp(t[i].method, "GET")) allow_add(allow, allow_size, "HEAD");
     }
     return found;
 }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,6 +26,7 @@ typedef struct {
     uint64_t discarded;
     int waiting;             /* suspended until the group commit settles */
     rw_http_response answer; /* the answer held meanwhile */
+    rw_pool_task *task;      /* suspended while the analysts' pool builds the answer */
 } conn_state;
 
 /* Resumes a connection suspended for its group commit (from the engine's
@@ -46,7 +48,11 @@ rw_status rw_http_create(rw_http_server **out, rw_engine *e, const rw_config *cf
     s->routes = rw_http_routes(&s->nroutes);
     rw_metrics_init(&s->metrics);
     rw_jobs_init(&s->jobs);
-    rw_status st = rw_auth_init(s, err);
+    pthread_mutex_init(&s->pool.mu, NULL);
+    pthread_cond_init(&s->pool.cv, NULL);
+    pthread_cond_init(&s->pool.idle, NULL);
+    rw_status st = rw_guard_init(s, err);
+    if (st == RW_OK) st = rw_auth_init(s, err);
     if (st != RW_OK) {
         rw_http_free(s);
         return st;
@@ -141,7 +147,13 @@ static enum MHD_Result send_answer(rw_http_server *s, struct MHD_Connection *c, 
     if (out->allow[0]) MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, out->allow);
     if (out->www_authenticate) MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, out->www_authenticate);
     if (out->location[0]) MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, out->location);
-    if (__atomic_load_n(&s->stopping, __ATOMIC_ACQUIRE)) /* clients reconnect to whoever replaces us */
+    if (out->retry_after) {
+        char ra[16];
+        snprintf(ra, sizeof ra, "%u", out->retry_after);
+        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+    }
+    /* Stopping: clients reconnect to whoever replaces us. */
+    if (out->close || __atomic_load_n(&s->stopping, __ATOMIC_ACQUIRE))
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ret = MHD_queue_response(c, out->status, r);
     MHD_destroy_response(r);
@@ -160,57 +172,117 @@ static enum MHD_Result too_large(rw_http_server *s, struct MHD_Connection *c, co
     return send_answer(s, c, &out);
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-                                  const char *version, const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls) {
-    rw_http_server *s = cls;
-    conn_state *r = *con_cls;
+/* ---- framing: what a proxy in front could read differently ------------------ */
+
+typedef struct {
+    unsigned lengths, encodings, hosts;
+    const char *length, *encoding;
+    int lengths_differ;
+} framing;
+
+static enum MHD_Result see_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+    framing *f = cls;
+    (void)kind;
+    if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
+        if (f->lengths++ && strcmp(f->length, value ? value : "")) f->lengths_differ = 1;
+        if (!f->length) f->length = value ? value : "";
+    } else if (!strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING)) {
+        f->encodings++;
+        f->encoding = value ? value : "";
+    } else if (!strcasecmp(key, MHD_HTTP_HEADER_HOST)) {
+        f->hosts++;
+    }
+    return MHD_YES;
+}
+
+/* What is wrong with the request's framing, or NULL. A request that two
+ * HTTP readers could split differently (a proxy and us) is refused, and its
+ * connection closed, since where its body ends is unknown. */
+static const char *framing_fault(struct MHD_Connection *c, const char *version) {
+    framing f = {0};
+    MHD_get_connection_values(c, MHD_HEADER_KIND, see_header, &f);
+    if (f.lengths_differ) return "Content-Length: given more than once with different values";
+    if (f.lengths && f.encodings) return "Content-Length and Transfer-Encoding: only one may frame the body";
+    if (f.encodings > 1 || (f.encodings && strcasecmp(f.encoding, "chunked")))
+        return "Transfer-Encoding: only a single 'chunked' is supported";
+    if (f.hosts > 1) return "Host: given more than once";
+    if (!f.hosts && !strcmp(version, MHD_HTTP_VERSION_1_1)) return "Host: required in an HTTP/1.1 request";
+    return NULL;
+}
+
+static enum MHD_Result refuse_framing(rw_http_server *s, struct MHD_Connection *c, const char *method,
+                                      const char *fault, double t0) {
+    rw_http_response out = {0};
+    rw_http_problem(&out, RW_PROB_BAD_REQUEST, NULL, "%s", fault);
+    out.close = 1;
+    __atomic_fetch_add(&s->metrics.bad_framing, 1, __ATOMIC_RELAXED);
+    rw_metrics_request(&s->metrics, -1, method, out.status, rw_now() - t0);
+    return send_answer(s, c, &out);
+}
+
+/* ---- requests -------------------------------------------------------------------- */
+
+/* The first call for a request: headers are in, the body is not. */
+static enum MHD_Result begin(rw_http_server *s, struct MHD_Connection *c, const char *url, const char *method,
+                             const char *version, void **con_cls) {
+    conn_state *r = calloc(1, sizeof *r);
+    if (!r) return MHD_NO;
+    r->t0 = rw_now();
+    *con_cls = r;
+    __atomic_fetch_add(&s->inflight, 1, __ATOMIC_SEQ_CST);
+    const char *fault = framing_fault(c, version);
+    if (fault) return refuse_framing(s, c, method, fault, r->t0);
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl && strtoull(cl, NULL, 10) > s->cfg.max_body_bytes) {
+        r->too_large = 1;
+        /* A client waiting for 100 Continue gets the refusal instead. */
+        if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT))
+            return too_large(s, c, method, url, r->t0);
+    }
+    return MHD_YES;
+}
+
+/* A piece of the body: kept, or dropped past max_body_bytes. */
+static enum MHD_Result take_body(rw_http_server *s, struct MHD_Connection *c, conn_state *r, const char *method,
+                                 const char *url, const char *data, size_t n) {
     uint64_t max = s->cfg.max_body_bytes;
-    if (!r) {
-        if (!(r = calloc(1, sizeof *r))) return MHD_NO;
-        r->t0 = rw_now();
-        *con_cls = r;
-        __atomic_fetch_add(&s->inflight, 1, __ATOMIC_SEQ_CST);
-        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > max) {
-            r->too_large = 1;
-            /* A client waiting for 100 Continue gets the refusal instead. */
-            if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT))
-                return too_large(s, c, method, url, r->t0);
-        }
-        return MHD_YES;
+    if (!r->too_large && r->len + n > max) {
+        r->too_large = 1;
+        free(r->body);
+        r->body = NULL;
+        r->len = r->cap = 0;
     }
-    if (*upload_data_size) {
-        size_t n = *upload_data_size;
-        *upload_data_size = 0;
-        if (!r->too_large && r->len + n > max) {
-            r->too_large = 1;
-            free(r->body);
-            r->body = NULL;
-            r->len = r->cap = 0;
-        }
-        if (r->too_large) { /* read and drop, so the client can read our 413 */
-            r->discarded += n;
-            return r->discarded > DISCARD_MAX ? too_large(s, c, method, url, r->t0) : MHD_YES;
-        }
-        if (r->len + n > r->cap) {
-            size_t cap = r->cap ? r->cap : 4096;
-            while (cap < r->len + n) cap *= 2;
-            char *b = realloc(r->body, cap);
-            if (!b) return MHD_NO;
-            r->body = b;
-            r->cap = cap;
-        }
-        memcpy(r->body + r->len, upload_data, n);
-        r->len += n;
-        return MHD_YES;
+    if (r->too_large) { /* read and drop, so the client can read our 413 */
+        r->discarded += n;
+        return r->discarded > DISCARD_MAX ? too_large(s, c, method, url, r->t0) : MHD_YES;
     }
-    if (r->too_large) return too_large(s, c, method, url, r->t0);
-    if (r->waiting) { /* resumed: the commit has settled */
-        r->waiting = 0;
-        rw_http_defer_finish(s, &r->answer);
-        return send_answer(s, c, &r->answer);
+    if (r->len + n > r->cap) {
+        size_t cap = r->cap ? r->cap : 4096;
+        while (cap < r->len + n) cap *= 2;
+        char *b = realloc(r->body, cap);
+        if (!b) return MHD_NO;
+        r->body = b;
+        r->cap = cap;
     }
+    memcpy(r->body + r->len, data, n);
+    r->len += n;
+    return MHD_YES;
+}
+
+/* Hands a picture or an export to the analysts' pool and suspends the
+ * connection until it is built (a full queue answers 503 at once). */
+static enum MHD_Result to_pool(rw_http_server *s, struct MHD_Connection *c, conn_state *r, const rw_http_request *req) {
+    rw_http_response out;
+    r->task = rw_pool_submit(s, req, &out);
+    if (!r->task) return send_answer(s, c, &out);
+    /* Suspend first, then arm, as for a group commit. */
+    MHD_suspend_connection(c);
+    if (!rw_pool_arm(r->task, s, resume, c)) MHD_resume_connection(c);
+    return MHD_YES;
+}
+
+static enum MHD_Result answer(rw_http_server *s, struct MHD_Connection *c, conn_state *r, const char *url,
+                              const char *method) {
     qbuf q = {0};
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_arg, &q);
     if (q.failed) {
@@ -227,6 +299,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         .body_len = r->len,
         .t0 = r->t0,
     };
+    rw_route_params p;
+    char allow[RW_HTTP_ALLOW_MAX];
+    int route = rw_route_match(s->routes, s->nroutes, method, url, &p, allow, sizeof allow);
+    if (route >= 0 && (s->routes[route].flags & RW_ROUTE_POOL) && s->pool.nth) {
+        enum MHD_Result ret = to_pool(s, c, r, &req);
+        free(q.s);
+        return ret;
+    }
     rw_http_response out;
     rw_http_dispatch_async(s, &req, &out);
     free(q.s);
@@ -250,13 +330,48 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return send_answer(s, c, &out);
 }
 
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls) {
+    rw_http_server *s = cls;
+    conn_state *r = *con_cls;
+    if (!r) return begin(s, c, url, method, version, con_cls);
+    if (*upload_data_size) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        return take_body(s, c, r, method, url, upload_data, n);
+    }
+    rw_guard_request_in(c); /* all of it has arrived: no deadline while it is answered */
+    if (r->too_large) return too_large(s, c, method, url, r->t0);
+    if (r->waiting) { /* resumed: the commit has settled */
+        r->waiting = 0;
+        rw_http_defer_finish(s, &r->answer);
+        return send_answer(s, c, &r->answer);
+    }
+    if (r->task) { /* resumed: the pool has built the answer */
+        rw_http_response out;
+        rw_pool_take(r->task, s, &out);
+        r->task = NULL;
+        return send_answer(s, c, &out);
+    }
+    return answer(s, c, r, url, method);
+}
+
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
     rw_http_server *s = cls;
     conn_state *r = *con_cls;
+    (void)toe;
+    rw_guard_request_done(s, c);
     if (!r) return;
     if (r->waiting) { /* closed while suspended (daemon stopping): wait it out */
         rw_http_defer_wait(r->answer.defer);
         rw_http_defer_finish(s, &r->answer);
+    }
+    if (r->task) { /* closed while the pool builds: the pool still holds it */
+        rw_http_response out;
+        rw_pool_wait(r->task, s);
+        rw_pool_take(r->task, s, &out);
+        rw_http_response_free(&out);
     }
     rw_http_response_free(&r->answer);
     if (r->body) explicit_bzero(r->body, r->len); /* it held raw identifiers */
@@ -266,13 +381,72 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     __atomic_fetch_sub(&s->inflight, 1, __ATOMIC_ACQ_REL);
 }
 
+/* Writes fmt with every string argument replaced by "[redacted]" and
+ * numbers kept: libmicrohttpd quotes request lines, paths and header values
+ * through %s, and those hold raw identifiers. Returns 0 at a conversion it
+ * does not know (the rest of the line is dropped: its arguments cannot be
+ * stepped over safely). */
+static int redact(char *out, size_t size, const char *fmt, va_list ap) {
+    size_t o = 0;
+    char num[64];
+#define PUT(str)                                                                                                       \
+    do {                                                                                                               \
+        for (const char *q_ = (str); *q_ && o + 1 < size; q_++) out[o++] = *q_;                                        \
+    } while (0)
+    for (const char *p = fmt; *p; p++) {
+        if (*p != '%') {
+            if (o + 1 < size) out[o++] = *p;
+            continue;
+        }
+        p++;
+        while (*p && strchr("-+ #0'", *p)) p++;
+        for (int part = 0; part < 2; part++) { /* width, then .precision */
+            if (part && *p == '.')
+                p++;
+            else if (part)
+                break;
+            if (*p == '*') (void)va_arg(ap, int), p++;
+            while (*p >= '0' && *p <= '9') p++;
+        }
+        int longs = 0, size_t_ = 0;
+        for (; *p && strchr("hlzjtL", *p); p++) {
+            if (*p == 'l') longs++;
+            if (*p == 'z' || *p == 'j' || *p == 't') size_t_ = 1;
+        }
+        if (!*p) break;
+        if (*p == '%')
+            snprintf(num, sizeof num, "%%");
+        else if (*p == 's')
+            snprintf(num, sizeof num, "[redacted]"), (void)va_arg(ap, const char *);
+        else if (*p == 'p')
+            snprintf(num, sizeof num, "%p", va_arg(ap, void *));
+        else if (*p == 'f' || *p == 'g' || *p == 'e')
+            snprintf(num, sizeof num, "%g", va_arg(ap, double));
+        else if (strchr("di", *p))
+            snprintf(num, sizeof num, "%lld",
+                     size_t_ || longs ? (longs > 1 ? va_arg(ap, long long) : va_arg(ap, long)) : va_arg(ap, int));
+        else if (strchr("uxXoc", *p))
+            snprintf(num, sizeof num, "%llu",
+                     size_t_ || longs ? (longs > 1 ? va_arg(ap, unsigned long long) : va_arg(ap, unsigned long))
+                                      : va_arg(ap, unsigned));
+        else {
+            out[o] = 0;
+            return 0;
+        }
+        PUT(num);
+    }
+#undef PUT
+    out[o] = 0;
+    return 1;
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap) {
     const rw_http_server *s = cls;
     if (s->cfg.log_level < RW_LOG_DEBUG) return;
     char line[512];
-    vsnprintf(line, sizeof line, fmt, ap);
+    int whole = redact(line, sizeof line, fmt, ap);
     line[strcspn(line, "\n")] = 0;
-    rw_http_log(s, RW_LOG_DEBUG, "libmicrohttpd: %s", line);
+    rw_http_log(s, RW_LOG_DEBUG, "libmicrohttpd: %s%s", line, whole ? "" : " [...]");
 }
 
 /* Splits "host:port" or "[v6]:port" and resolves it (numeric or a name). */
@@ -308,13 +482,20 @@ rw_status rw_http_start(rw_http_server *s, rw_err *err) {
     unsigned flags =
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     if (sa.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
+    /* MHD's limit is the hard one, trusted clients' room included; the
+     * accept policy holds everyone else to connection_limit and
+     * per_ip_connection_limit. */
+    unsigned limit = rw_guard_fit_files(s);
+    st = rw_pool_start(s, err);
+    if (st == RW_OK) st = rw_guard_start(s, err);
+    if (st != RW_OK) return st;
     s->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned)s->cfg.threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->cfg.connection_limit,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)s->cfg.per_ip_connection_limit, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)s->cfg.timeout_seconds, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)s->cfg.connection_memory_bytes,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_END);
+        flags, 0, rw_guard_accept, s, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->cfg.threads, MHD_OPTION_CONNECTION_LIMIT,
+        limit, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->cfg.timeout_seconds, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)s->cfg.connection_memory_bytes, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_NOTIFY_CONNECTION, rw_guard_notify, s, MHD_OPTION_URI_LOG_CALLBACK, rw_guard_uri_seen, s,
+        MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL, MHD_OPTION_END);
     if (!s->daemon)
         return rw_fail(err, RW_ERR_IO, "listen: cannot listen on %s (in use, or not an address of this host?)",
                        s->cfg.listen);
@@ -328,8 +509,11 @@ rw_status rw_http_start(rw_http_server *s, rw_err *err) {
     snprintf(host, sizeof host, "%s", s->cfg.listen);
     char *colon = strrchr(host, ':');
     if (colon) *colon = 0;
-    rw_http_log(s, RW_LOG_INFO, "listening on %s:%u (%u threads, auth %s, nightly rescoring %s)", host,
-                (unsigned)s->port, s->cfg.threads, s->cfg.auth ? "on" : "OFF", s->cfg.rescore_at >= 0 ? "on" : "off");
+    rw_http_log(s, RW_LOG_INFO,
+                "listening on %s:%u (%u threads, %u for pictures and exports, %u connections, %u per address, "
+                "auth %s, nightly rescoring %s)",
+                host, (unsigned)s->port, s->cfg.threads, (unsigned)s->pool.nth, s->guard.limit, s->guard.per_ip,
+                s->cfg.auth ? "on" : "OFF", s->cfg.rescore_at >= 0 ? "on" : "off");
     return RW_OK;
 }
 
@@ -350,10 +534,16 @@ void rw_http_stop(rw_http_server *s) {
             struct timespec ts = {0, 5 * 1000 * 1000};
             nanosleep(&ts, NULL);
         }
+        /* Every picture or export queued is built and its connection
+         * resumed before MHD goes: the pool must not resume into a freed
+         * daemon. */
+        rw_pool_stop(s);
         MHD_stop_daemon(s->daemon);
         s->daemon = NULL;
         if (fd != MHD_INVALID_SOCKET) close(fd);
     }
+    rw_pool_stop(s);
+    rw_guard_stop(s);
     rw_jobs_stop(s);
 }
 
@@ -361,6 +551,10 @@ void rw_http_free(rw_http_server *s) {
     if (!s) return;
     rw_http_stop(s);
     rw_jobs_destroy(&s->jobs);
+    rw_guard_destroy(&s->guard);
+    pthread_mutex_destroy(&s->pool.mu);
+    pthread_cond_destroy(&s->pool.cv);
+    pthread_cond_destroy(&s->pool.idle);
     free(s->tokens);
     free(s);
 }

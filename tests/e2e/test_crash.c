@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 
 #include "testutil.h"
 
@@ -28,11 +29,13 @@ static void setup(void) {
     const char ini[] = "listen = 127.0.0.1:0\nthreads = 16\ntoken_signup = crash-signup-token-0123456789\n"
                        "token_analyst = crash-analyst-token-0123456789\n";
     cr_assert_eq(tu_write_file(path, ini, sizeof ini - 1), 0);
+    cr_assert_eq(chmod(path, 0600), 0); /* it holds tokens: the server refuses it otherwise */
     /* The same, acknowledging once the commit is written (not synced). */
     snprintf(path, sizeof path, "%s/rw-nofsync.ini", dir);
     char nofsync[sizeof ini + 16];
     int n = snprintf(nofsync, sizeof nofsync, "%sfsync = off\n", ini);
     cr_assert_eq(tu_write_file(path, nofsync, (size_t)n), 0);
+    cr_assert_eq(chmod(path, 0600), 0);
 }
 static void teardown(void) {
     if (srv.pid) tu_serve_stop(&srv, SIGKILL);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 
 #include "testutil.h"
 #include "tu_sql.h"
@@ -54,6 +55,7 @@ static void setup(void) {
                       "\ntoken_admin = " ADMIN "\n";
     snprintf(path, sizeof path, "%s/rw.ini", dir);
     cr_assert_eq(tu_write_file(path, ini, strlen(ini)), 0);
+    cr_assert_eq(chmod(path, 0600), 0); /* it holds tokens: the server refuses it otherwise */
     start_server();
 }
 

@@ -38,6 +38,7 @@ static void setup(void) {
     const char ini[] = "listen = 127.0.0.1:0\nthreads = 8\ntoken_signup = " SIGNUP "\ntoken_analyst = " ANALYST
                        "\ntoken_admin = " ADMIN "\n";
     cr_assert_eq(tu_write_file(path, ini, sizeof ini - 1), 0);
+    cr_assert_eq(chmod(path, 0600), 0); /* it holds tokens: the server refuses it otherwise */
 }
 static void teardown(void) {
     if (srv.pid) tu_serve_stop(&srv, SIGKILL);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 
 #include "testutil.h"
 
@@ -34,6 +35,7 @@ static void write_config(const char *extra) {
              "\n%s",
              extra ? extra : "");
     cr_assert_eq(tu_write_file(path, text, strlen(text)), 0);
+    cr_assert_eq(chmod(path, 0600), 0); /* it holds tokens: the server refuses it otherwise */
 }
 
 /* A world with one run, and the server on it. */

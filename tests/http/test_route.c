@@ -9,11 +9,11 @@ static void h(rw_http_ctx *c) {
 }
 
 static const rw_route table[] = {
-    {"GET", "/v1/items", 0, "", h},
-    {"POST", "/v1/items", 0, "", h},
-    {"GET", "/v1/items/{id}", 0, "", h},
-    {"POST", "/v1/items/{id}/label", 0, "", h},
-    {"GET", "/v1/things/{kind}/{value}", 0, "", h},
+    {"GET", "/v1/items", 0, "", h, 0},
+    {"POST", "/v1/items", 0, "", h, 0},
+    {"GET", "/v1/items/{id}", 0, "", h, 0},
+    {"POST", "/v1/items/{id}/label", 0, "", h, 0},
+    {"GET", "/v1/things/{kind}/{value}", 0, "", h, 0},
 };
 #define N (sizeof table / sizeof table[0])
 
@@ -50,7 +50,9 @@ Test(route, not_found_and_wrong_method) {
         cr_expect_eq(rw_route_match(table, N, "GET", missing[i], &p, allow, sizeof allow), RW_ROUTE_NOTFOUND, "%s",
                      missing[i]);
     cr_expect_eq(rw_route_match(table, N, "DELETE", "/v1/items", &p, allow, sizeof allow), RW_ROUTE_BADMETHOD);
-    cr_expect_str_eq(allow, "GET, POST");
+    cr_expect_str_eq(allow, "GET, HEAD, POST");
+    cr_expect_eq(rw_route_match(table, N, "HEAD", "/v1/items/7", &p, allow, sizeof allow), 2, "HEAD is a GET");
+    cr_expect_eq(rw_route_match(table, N, "HEAD", "/v1/items/7/label", &p, allow, sizeof allow), RW_ROUTE_BADMETHOD);
     cr_expect_eq(rw_route_match(table, N, "GET", "/v1/items/7/label", &p, allow, sizeof allow), RW_ROUTE_BADMETHOD);
     cr_expect_str_eq(allow, "POST");
 }
