@@ -9,7 +9,7 @@
 
 static const char help[] =
     "usage: ringwatch simulate [--accounts N] [--seed S] [--days D] [--ring-share X] [--start TS]\n"
-    "                          --out FILE|- [--truth FILE]\n\n"
+    "                          [--variant NAME] [--params FILE] --out FILE|- [--truth FILE]\n\n"
     "Writes a synthetic month of signups and logins (JSON lines, in time order) with\n"
     "benign households, carrier NAT and VPN hubs, offices and campuses onboarding in\n"
     "bursts, and fraud rings of several tactics; --truth writes account,ring,tactic.\n"
@@ -18,7 +18,10 @@ static const char help[] =
     "  --seed S         random seed (default 1)\n"
     "  --days D         length of the world in days (default 30)\n"
     "  --ring-share X   share of accounts in fraud rings (default 0.05)\n"
-    "  --start TS       first second, Unix time (default 2026-09-01T00:00:00Z)\n";
+    "  --start TS       first second, Unix time (default 2026-09-01T00:00:00Z)\n"
+    "  --variant NAME   a named world: default, bigfarms, cardring, slowdrip, crowds, wide\n"
+    "  --params FILE    key = value lines overriding any parameter (sim/README.md)\n"
+    "Options apply in the order given: later ones override earlier ones.\n";
 
 int rw_cmd_simulate(int argc, char **argv) {
     static const struct option opts[] = {{"accounts", required_argument, 0, 'a'},
@@ -28,10 +31,13 @@ int rw_cmd_simulate(int argc, char **argv) {
                                          {"start", required_argument, 0, 'S'},
                                          {"out", required_argument, 0, 'o'},
                                          {"truth", required_argument, 0, 't'},
+                                         {"variant", required_argument, 0, 'V'},
+                                         {"params", required_argument, 0, 'P'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     rw_sim_config cfg;
     rw_sim_defaults(&cfg);
+    rw_err perr = {{0}};
     const char *out = NULL, *truth = NULL;
     uint64_t v;
     int c;
@@ -61,6 +67,14 @@ int rw_cmd_simulate(int argc, char **argv) {
                 cfg.ring_share = x;
                 break;
             }
+            case 'V':
+            case 'P':
+                if ((c == 'V' ? rw_sim_variant(&cfg, optarg, &perr) : rw_sim_load_params(&cfg, optarg, &perr)) !=
+                    RW_OK) {
+                    rw_cli_error("simulate", "%s", perr.msg);
+                    return RW_EXIT_USAGE;
+                }
+                break;
             case 'o':
                 out = optarg;
                 break;
