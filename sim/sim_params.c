@@ -402,8 +402,12 @@ rw_status rw_sim_variant(rw_sim_config *cfg, const char *name, rw_err *err) {
         snprintf(src, sizeof src, "variant %s", variants[i].name);
         return apply_text(cfg, variants[i].text, strlen(variants[i].text), src, err);
     }
-    return rw_fail(err, RW_ERR_INVALID,
-                   "variant: unknown variant '%s' (default, bigfarms, cardring, slowdrip, crowds, wide)", name);
+    char names[256] = "";
+    for (size_t i = 0; i < sizeof variants / sizeof *variants; i++) {
+        size_t len = strlen(names);
+        snprintf(names + len, sizeof names - len, "%s%s", i ? ", " : "", variants[i].name);
+    }
+    return rw_fail(err, RW_ERR_INVALID, "variant: unknown variant '%s' (known: %s)", name, names);
 }
 
 const char *rw_sim_variant_name(size_t i, const char **help) {
