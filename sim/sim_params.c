@@ -377,7 +377,7 @@ static const struct {
      "big_family_p = 0.05\nbig_family_max = 14\nnat_single_p = 0.5\nnat_family_p = 0.2\n"
      "vpn_p = 0.2\nstock_p = 0.35\ncampus_stock_p = 0.5\ncgnat_accounts = 1500\nvpn_accounts = 20000\n"},
     {"wide", "every ring parameter drawn per ring from wide ranges, equal tactic weights, some camouflage",
-     "ring_size_min = 3\nring_size_max = 3000\nring_size_alpha = 1.15\n"
+     "ring_size_min = 3\nring_size_max = 3000\nring_size_alpha = 1.5\n"
      "tactic_datacenter_bulk = 0.2\ntactic_residential_proxy = 0.2\ntactic_stolen_cards = 0.2\n"
      "tactic_slow_drip = 0.2\ntactic_camouflage = 0.2\ndrip_per_day = 20\n"
      "camo_share_min = 0\ncamo_share_max = 0.6\n"

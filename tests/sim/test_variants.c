@@ -481,7 +481,8 @@ Test(sim_variants, written_params_read_back) {
 Test(sim_variants, cli_variant_and_params) {
     char *dir = tu_tmpdir(), *out = NULL, path[512];
     snprintf(path, sizeof path, "%s/p.conf", dir);
-    cr_assert_eq(tu_write_file(path, "days = 20\ncamo_share_max = x\n", 31), 0);
+    const char *bad = "days = 20\ncamo_share_max = x\n";
+    cr_assert_eq(tu_write_file(path, bad, strlen(bad)), 0);
     int rc = tu_run(&out, "%s simulate --accounts 1000 --params %s --out %s/ev.jsonl", tu_bin(), path, dir);
     cr_assert_eq(rc, 2, "exit %d: %s", rc, out);
     cr_assert(strstr(out, "p.conf:2: camo_share_max: 'x' is not a number"), "%s", out);
