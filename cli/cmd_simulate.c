@@ -8,10 +8,14 @@
 #include "sim.h"
 
 typedef struct {
-    const char *out, *truth;
+    const char *out, *truth, *variant, *params;
     uint64_t accounts, seed, days, start;
     double ring_share;
 } simulate_opts;
+
+/* Not given: the variant's or the parameter file's value stands. */
+#define UNSET_U64  UINT64_MAX
+#define UNSET_REAL (-1.0)
 
 static const rw_cli_opt simulate_tab[] = {{.name = "accounts",
                                            .arg = "N",
@@ -46,6 +50,18 @@ static const rw_cli_opt simulate_tab[] = {{.name = "accounts",
                                            .at = offsetof(simulate_opts, start),
                                            .lo = 0,
                                            .hi = 4e9},
+                                          {.name = "variant",
+                                           .arg = "NAME",
+                                           .help = "a named world: default, bigfarms, cardring, slowdrip, crowds, wide "
+                                                   "(sim/README.md)",
+                                           .kind = RW_OPT_TEXT,
+                                           .at = offsetof(simulate_opts, variant)},
+                                          {.name = "params",
+                                           .arg = "FILE",
+                                           .help = "key = value lines overriding any parameter, after --variant "
+                                                   "(sim/README.md)",
+                                           .kind = RW_OPT_TEXT,
+                                           .at = offsetof(simulate_opts, params)},
                                           {.name = "out",
                                            .arg = "FILE|-",
                                            .help = "the events, JSON lines (- for standard output)",
@@ -64,7 +80,9 @@ const rw_cli_spec rw_spec_simulate = {
     NULL,
     "Writes a synthetic month of signups and logins (JSON lines, in time order) with\n"
     "benign households, carrier NAT and VPN hubs, offices and campuses onboarding in\n"
-    "bursts, and fraud rings of several tactics. Deterministic for a seed.\n",
+    "bursts, and fraud rings of several tactics. Deterministic for a seed.\n"
+    "The variant applies first, then the parameter file, then --days,\n"
+    "--ring-share and --start.\n",
     simulate_tab,
     0,
     0,
@@ -73,18 +91,21 @@ const rw_cli_spec rw_spec_simulate = {
 int rw_cmd_simulate(int argc, char **argv) {
     rw_sim_config cfg;
     rw_sim_defaults(&cfg);
-    simulate_opts o = {.accounts = cfg.accounts,
-                       .seed = cfg.seed,
-                       .days = (uint64_t)cfg.days,
-                       .start = (uint64_t)cfg.start_ts,
-                       .ring_share = cfg.ring_share};
+    simulate_opts o = {
+        .accounts = cfg.accounts, .seed = cfg.seed, .days = UNSET_U64, .start = UNSET_U64, .ring_share = UNSET_REAL};
     int nargs, rc = rw_cli_parse(&rw_spec_simulate, &o, argc, argv, &nargs);
     if (rc >= 0) return rc;
+    rw_err perr = {{0}};
+    if ((o.variant && rw_sim_variant(&cfg, o.variant, &perr) != RW_OK) ||
+        (o.params && rw_sim_load_params(&cfg, o.params, &perr) != RW_OK)) {
+        rw_cli_error("simulate", "%s", perr.msg);
+        return RW_EXIT_USAGE;
+    }
     cfg.accounts = o.accounts;
     cfg.seed = o.seed;
-    cfg.days = (int)o.days;
-    cfg.start_ts = (int64_t)o.start;
-    cfg.ring_share = o.ring_share;
+    if (o.days != UNSET_U64) cfg.days = (int)o.days;
+    if (o.start != UNSET_U64) cfg.start_ts = (int64_t)o.start;
+    if (o.ring_share != UNSET_REAL) cfg.ring_share = o.ring_share;
     const char *out = o.out, *truth = o.truth;
     FILE *ev = strcmp(out, "-") ? fopen(out, "w") : stdout;
     if (!ev) {

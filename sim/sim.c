@@ -8,15 +8,6 @@
 
 #include "sim_int.h"
 
-void rw_sim_defaults(rw_sim_config *cfg) {
-    memset(cfg, 0, sizeof *cfg);
-    cfg->accounts = 100000;
-    cfg->seed = 1;
-    cfg->start_ts = 1788220800; /* 2026-09-01T00:00:00Z */
-    cfg->days = 30;
-    cfg->ring_share = 0.05;
-}
-
 /* ---- identifiers ----------------------------------------------------------- */
 
 typedef struct {
@@ -333,9 +324,11 @@ rw_status rw_sim_run(const rw_sim_config *cfg, FILE *events, FILE *truth, rw_sim
         return rw_fail(err, RW_ERR_INVALID, "days: must be between 1 and %d", SIM_MAX_DAYS);
     if (!(cfg->ring_share >= 0.0 && cfg->ring_share <= 0.9))
         return rw_fail(err, RW_ERR_INVALID, "ring_share: must be between 0 and 0.9");
+    rw_status s = rw_sim_check(cfg, err);
+    if (s != RW_OK) return s;
 
     sim_world w;
-    rw_status s = sim_world_init(&w, cfg, err);
+    s = sim_world_init(&w, cfg, err);
     if (s != RW_OK) goto done;
 
     uint64_t rings = (uint64_t)llround(cfg->ring_share * (double)cfg->accounts);

@@ -96,7 +96,7 @@ static void person_init(sim_world *w, rw_rng *r, household *h, person *p, double
     for (int i = 0; i < p->ncg; i++) p->cg[i] = sim_pool_pick(&w->cgnat, r);
     if (sim_chance(r, 0.33)) p->v6 = sim_v6(r);
     if (sim_chance(r, 0.4)) p->work = sim_pool_pick(&w->work, r);
-    if (sim_chance(r, 0.07)) {
+    if (sim_chance(r, w->p.vpn_p)) {
         p->nvpn = (int)sim_range(r, 1, 3);
         for (int i = 0; i < p->nvpn; i++) p->vpn[i] = sim_pool_pick(&w->vpn, r);
     }
@@ -167,13 +167,15 @@ static void households(sim_world *w, uint64_t n) {
     sim_rng(&r, w, SIM_S_HOUSEHOLDS, 0);
     for (uint64_t made = 0; made < n && !w->nomem;) {
         uint32_t size = household_size(&r), t0 = 0;
+        if (w->p.big_family_p > 0 && sim_chance(&r, w->p.big_family_p)) size = sim_range(&r, 6, w->p.big_family_max);
         if (size > n - made) size = (uint32_t)(n - made);
         household h = {0};
-        if (!sim_chance(&r, size == 1 ? 0.25 : 0.04)) home_init(w, &r, &h); /* else mobile only */
+        if (!sim_chance(&r, size == 1 ? w->p.nat_single_p : w->p.nat_family_p))
+            home_init(w, &r, &h); /* else mobile only */
         if (sim_chance(&r, size >= 2 ? 0.35 : 0.08))
             h.tablet = sim_chance(&r, 0.25) ? (uint32_t)sim_pool_pick(&w->stock, &r) : sim_new_device(w);
-        person ps[5];
-        sim_cat cats[5];
+        person ps[SIM_MAX_FAMILY];
+        sim_cat cats[SIM_MAX_FAMILY];
         for (uint32_t j = 0; j < size; j++) {
             signup_spec s = {0};
             if (j > 0 && sim_chance(&r, 0.012)) {
@@ -182,7 +184,7 @@ static void households(sim_world *w, uint64_t n) {
                 cats[j] = cats[0];
                 if (!sim_time_after(w, &r, t0, 1, &s.ts)) s.ts = sim_time_signup(w, &r);
             } else {
-                person_init(w, &r, &h, &ps[j], 0.22);
+                person_init(w, &r, &h, &ps[j], w->p.stock_p);
                 cats[j] = person_cat(&h, &ps[j]);
                 s.ts = sim_time_signup(w, &r);
                 if (j > 0 && sim_chance(&r, 0.5)) { /* invited by the first member */
@@ -197,7 +199,7 @@ static void households(sim_world *w, uint64_t n) {
     }
 }
 
-/* An office (20-150 people) or campus (100-600) onboarding within hours from
+/* An office (20-150 people by default) or campus (100-600) onboarding within hours from
  * one NAT address (sometimes two); afterwards ordinary users. */
 static void organisation(sim_world *w, rw_rng *r, uint32_t size, int campus) {
     sim_space sp = campus ? SIM_SP_CAMPUS : SIM_SP_BIZ;
@@ -206,17 +208,20 @@ static void organisation(sim_world *w, rw_rng *r, uint32_t size, int campus) {
     if (sim_chance(r, campus ? 0.5 : 0.35))
         nat2 = sim_chance(r, 0.6) ? sim_host(r, p24) : sim_host(r, sim_fresh24(w, r, sp));
 
+    const rw_sim_params *pp = &w->p;
     uint32_t day, start, dur;
     if (campus) { /* orientation day, early in the month */
-        day = (uint32_t)rw_rng_below(r, w->days < 14 ? w->days : 14);
+        uint32_t window = pp->campus_window_days;
+        day = (uint32_t)rw_rng_below(r, w->days < window ? w->days : window);
         start = day * SIM_DAY + sim_range(r, 8, 12) * SIM_HOUR;
-        dur = sim_range(r, 2 * SIM_HOUR, 6 * SIM_HOUR);
+        dur = sim_range(r, pp->campus_hours_min * SIM_HOUR, pp->campus_hours_max * SIM_HOUR);
     } else { /* a weekday morning or early afternoon */
         day = (uint32_t)rw_rng_below(r, w->days);
         for (int i = 0; i < 20 && !sim_weekday(w, day); i++) day = (uint32_t)rw_rng_below(r, w->days);
         start = day * SIM_DAY + sim_range(r, 9, 14) * SIM_HOUR + (uint32_t)rw_rng_below(r, SIM_HOUR);
-        dur = sim_range(r, SIM_HOUR, 4 * SIM_HOUR);
+        dur = sim_range(r, pp->office_hours_min * SIM_HOUR, pp->office_hours_max * SIM_HOUR);
     }
+    if (dur > w->span - 2) dur = w->span - 2; /* an onboarding longer than the world */
     if (start + dur >= w->span) start = w->span - dur - 1;
 
     /* Some offices put the first accounts on one company card. */
@@ -227,12 +232,12 @@ static void organisation(sim_world *w, rw_rng *r, uint32_t size, int campus) {
     }
     for (uint32_t j = 0; j < size && !w->nomem; j++) {
         household h = {0};
-        if (campus && sim_chance(r, 0.6))
+        if (campus && sim_chance(r, pp->campus_dorm_p))
             h.home = nat2 && sim_chance(r, 0.3) ? nat2 : nat1; /* dorm network */
         else if (!sim_chance(r, 0.1))
             home_init(w, r, &h);
         person p;
-        person_init(w, r, &h, &p, campus ? 0.35 : 0.22);
+        person_init(w, r, &h, &p, campus ? pp->campus_stock_p : pp->stock_p);
         if (!campus && !p.laptop && sim_chance(r, 0.85)) p.laptop = sim_new_device(w); /* the work laptop */
         p.work = nat1;
         if (j < admins) p.card = company;
@@ -253,11 +258,12 @@ static void organisation(sim_world *w, rw_rng *r, uint32_t size, int campus) {
  * accounts; returns the number made. */
 static uint64_t organisations(sim_world *w, uint64_t budget, int campus) {
     rw_rng r;
-    double lo = campus ? 100 : 20, hi = campus ? 600 : 150;
+    const rw_sim_params *p = &w->p;
+    double lo = campus ? p->campus_size_min : p->office_size_min, hi = campus ? p->campus_size_max : p->office_size_max;
     uint64_t made = 0;
     sim_rng(&r, w, campus ? SIM_S_CAMPUSES : SIM_S_OFFICES, 0);
     while (budget - made >= (uint64_t)lo && !w->nomem) {
-        uint64_t size = sim_powerlaw(&r, lo, hi, 2.0);
+        uint64_t size = sim_powerlaw(&r, lo, hi, p->org_size_alpha);
         if (size > budget - made) size = budget - made;
         organisation(w, &r, (uint32_t)size, campus);
         made += size;
@@ -266,7 +272,8 @@ static uint64_t organisations(sim_world *w, uint64_t budget, int campus) {
 }
 
 void sim_benign(sim_world *w, uint64_t n) {
-    uint64_t offices = llround(0.02 * (double)w->accounts), campuses = llround(0.012 * (double)w->accounts);
+    uint64_t offices = llround(w->p.office_share * (double)w->accounts);
+    uint64_t campuses = llround(w->p.campus_share * (double)w->accounts);
     if (offices > n) offices = n;
     uint64_t made = organisations(w, offices, 0);
     if (campuses > n - made) campuses = n - made;

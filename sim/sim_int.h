@@ -44,8 +44,15 @@ enum {
     SIM_S_CAMPUSES,
     SIM_S_RING_PLAN,
     SIM_S_RING,
-    SIM_S_KEYS
+    SIM_S_KEYS,
+    SIM_S_CAMO /* which ring accounts act like people (drawn only when asked for) */
 };
+
+/* Bounds of the per-ring sets of addresses, devices and cards, of the /24s
+ * of a stolen-card ring and of a household (parameters stay within them). */
+#define SIM_MAXSET     64
+#define SIM_MAX24      16
+#define SIM_MAX_FAMILY 64
 
 /* One event in 24 bytes. ip: 0 absent, below 2^32 an IPv4 address, else an
  * IPv6 code made by sim_v6. dev: 0 absent, else a device id. pay_type:
@@ -74,6 +81,7 @@ typedef enum { SIM_SP_RES, SIM_SP_MOBILE, SIM_SP_DC, SIM_SP_BIZ, SIM_SP_CAMPUS, 
 #define SIM_V6_CARRIERS 5
 
 typedef struct {
+    rw_sim_params p;
     uint64_t seed, accounts;
     int64_t start_ts;
     uint32_t span; /* days * SIM_DAY */

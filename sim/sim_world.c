@@ -317,7 +317,8 @@ static rw_status build_pools(sim_world *w, rw_err *err) {
     rw_rng r;
     double n = (double)w->accounts;
     sim_rng(&r, w, SIM_S_POOLS, 0);
-    if (!pool_alloc(&w->cgnat, clampz(n / 250, 40, 800)) || !pool_alloc(&w->vpn, clampz(n / 4000, 12, 60)) ||
+    if (!pool_alloc(&w->cgnat, clampz(n / w->p.cgnat_accounts, 40, 800)) ||
+        !pool_alloc(&w->vpn, clampz(n / w->p.vpn_accounts, 12, 60)) ||
         !pool_alloc(&w->stock, clampz(n / 700, 20, 400)) || !pool_alloc(&w->work, clampz(n / 60, 20, 1u << 20)))
         return rw_fail(err, RW_ERR_NOMEM, "simulate: out of memory for attribute pools");
 
@@ -426,6 +427,7 @@ static rw_status build_time(sim_world *w, rw_err *err) {
 
 rw_status sim_world_init(sim_world *w, const rw_sim_config *cfg, rw_err *err) {
     memset(w, 0, sizeof *w);
+    w->p = cfg->p;
     w->seed = cfg->seed;
     w->accounts = cfg->accounts;
     w->start_ts = cfg->start_ts;

@@ -401,6 +401,7 @@ static void serve_demo(void) {
                               "token_analyst = analyst-docs-0123456789\ntoken_admin = admin-docs-0123456789\n";
     snprintf(path, sizeof path, "%s/serve.ini", dir);
     cr_assert_eq(tu_write_file(path, ini, strlen(ini)), 0);
+    cr_assert_eq(chmod(path, 0600), 0); /* serve refuses tokens others can read */
     if (tu_serve_start(&srv, dir, "--db ringwatch.db --config serve.ini") != 0) {
         char *log = tu_read_file(srv.log, NULL);
         cr_assert_fail("server did not start:\n%s", log ? log : "(no log)");
