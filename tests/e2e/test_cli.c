@@ -5,18 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "testutil.h"
+#include "tu_run.h"
 
-static char *dir;
-
-static void setup(void) {
-    dir = tu_tmpdir();
-}
-static void teardown(void) {
-    tu_rmtree(dir);
-    free(dir);
-}
-TestSuite(cli, .init = setup, .fini = teardown, .timeout = 120);
+TestSuite(cli, .init = tu_tmp_init, .fini = tu_tmp_fini, .timeout = 120);
 
 static long sql_long(const char *db, const char *sql) {
     char *out = NULL;
@@ -36,16 +27,15 @@ static const char *stat_line(const char *out, const char *key, char *buf, size_t
 
 Test(cli, simulate_ingest_stats_roundtrip) {
     char *out = NULL;
-    int rc = tu_run(&out, "cd '%s' && '%s' simulate --accounts 5000 --seed 3 --out ev.jsonl --truth truth.csv", dir,
-                    tu_bin());
+    int rc = tu_rw(&out, "simulate --accounts 5000 --seed 3 --out ev.jsonl --truth truth.csv");
     cr_assert_eq(rc, 0, "%s", out);
     free(out);
-    rc = tu_run(&out, "cd '%s' && '%s' ingest ev.jsonl", dir, tu_bin());
+    rc = tu_rw(&out, "ingest ev.jsonl");
     cr_assert_eq(rc, 0, "%s", out);
     cr_expect(strstr(out, " 0 bad lines") != NULL, "%s", out);
     long lines = 0;
     char evpath[600];
-    snprintf(evpath, sizeof evpath, "%s/ev.jsonl", dir);
+    snprintf(evpath, sizeof evpath, "%s/ev.jsonl", tu_dir());
     char *ev = tu_read_file(evpath, NULL);
     for (char *p = ev; p && *p; p++) lines += *p == '\n';
     free(ev);
@@ -55,14 +45,14 @@ Test(cli, simulate_ingest_stats_roundtrip) {
     free(out);
     /* A second process reloads the graph from SQLite and sees the same. */
     char *s1 = NULL, *s2 = NULL;
-    cr_assert_eq(tu_run(&s1, "cd '%s' && '%s' stats", dir, tu_bin()), 0);
-    cr_assert_eq(tu_run(&s2, "cd '%s' && '%s' stats --db ringwatch.db", dir, tu_bin()), 0);
+    cr_assert_eq(tu_rw(&s1, "stats"), 0);
+    cr_assert_eq(tu_rw(&s2, "stats --db ringwatch.db"), 0);
     char a[128], b[128];
     snprintf(want, sizeof want, "events     %ld", lines);
     cr_expect(strstr(s1, want) != NULL, "%s", s1);
     cr_expect_str_eq(stat_line(s1, "edges ", a, sizeof a), stat_line(s2, "edges ", b, sizeof b));
     char db[600];
-    snprintf(db, sizeof db, "%s/ringwatch.db", dir);
+    snprintf(db, sizeof db, "%s/ringwatch.db", tu_dir());
     snprintf(want, sizeof want, "accounts   %ld", sql_long(db, "SELECT count(*) FROM accounts"));
     cr_expect(strstr(s1, want) != NULL, "%s vs\n%s", want, s1);
     snprintf(want, sizeof want, "edges      %ld", sql_long(db, "SELECT count(*) FROM edges"));
@@ -95,8 +85,8 @@ static const struct {
 
 Test(cli, every_bad_line_reported_nothing_valid_lost) {
     char path[600], db[600];
-    snprintf(path, sizeof path, "%s/bad.jsonl", dir);
-    snprintf(db, sizeof db, "%s/bad.db", dir);
+    snprintf(path, sizeof path, "%s/bad.jsonl", tu_dir());
+    snprintf(db, sizeof db, "%s/bad.db", tu_dir());
     FILE *f = fopen(path, "w");
     cr_assert(f);
     int valid = 0, line = 0;
@@ -152,8 +142,8 @@ Test(cli, every_bad_line_reported_nothing_valid_lost) {
 
 Test(cli, strict_stops_and_keeps_nothing) {
     char path[600], db[600];
-    snprintf(path, sizeof path, "%s/s.jsonl", dir);
-    snprintf(db, sizeof db, "%s/s.db", dir);
+    snprintf(path, sizeof path, "%s/s.jsonl", tu_dir());
+    snprintf(db, sizeof db, "%s/s.db", tu_dir());
     const char text[] = "{\"account\":\"a\",\"ts\":1}\n{\"account\":\"b\",\"ts\":2,\"ip\":\"1.2.3\"}\n"
                         "{\"account\":\"c\",\"ts\":3}\n";
     tu_write_file(path, text, strlen(text));
@@ -168,8 +158,8 @@ Test(cli, strict_stops_and_keeps_nothing) {
 
 Test(cli, empty_file_and_stdin) {
     char path[600], db[600];
-    snprintf(path, sizeof path, "%s/empty.jsonl", dir);
-    snprintf(db, sizeof db, "%s/e.db", dir);
+    snprintf(path, sizeof path, "%s/empty.jsonl", tu_dir());
+    snprintf(db, sizeof db, "%s/e.db", tu_dir());
     tu_write_file(path, "", 0);
     char *out = NULL;
     int rc = tu_run(&out, "'%s' ingest --db '%s' '%s'", tu_bin(), db, path);
@@ -195,17 +185,17 @@ Test(cli, usage_errors_and_help) {
     cr_expect_eq(tu_run(&out, "'%s' frobnicate", tu_bin()), 2);
     cr_expect(strstr(out, "unknown command") != NULL);
     free(out);
-    cr_expect_eq(tu_run(&out, "'%s' ingest --db '%s/x.db' /nonexistent/file", tu_bin(), dir), 1);
+    cr_expect_eq(tu_run(&out, "'%s' ingest --db '%s/x.db' /nonexistent/file", tu_bin(), tu_dir()), 1);
     cr_expect(strstr(out, "cannot open /nonexistent/file") != NULL, "%s", out);
     free(out);
-    cr_expect_eq(tu_run(&out, "'%s' stats --db '%s/none.db'", tu_bin(), dir), 1);
+    cr_expect_eq(tu_run(&out, "'%s' stats --db '%s/none.db'", tu_bin(), tu_dir()), 1);
     cr_expect(strstr(out, "does not exist") != NULL, "%s", out);
     free(out);
 }
 
 Test(cli, corrupt_database_refused_untouched) {
     char db[600];
-    snprintf(db, sizeof db, "%s/junk.db", dir);
+    snprintf(db, sizeof db, "%s/junk.db", tu_dir());
     char junk[4096];
     memset(junk, 'z', sizeof junk);
     tu_write_file(db, junk, sizeof junk);
@@ -251,10 +241,10 @@ Test(cli, usage_errors_name_what_was_wrong) {
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *out = NULL, *err = NULL;
-        int rc = tu_run(&out, "cd '%s' && '%s' %s 2>/dev/null", dir, tu_bin(), cases[i].args);
+        int rc = tu_rw(&out, "%s 2>/dev/null", cases[i].args);
         cr_expect_eq(rc, 2, "'%s' exited %d", cases[i].args, rc);
         cr_expect(out && !*out, "'%s' printed on standard output: %s", cases[i].args, out);
-        tu_run(&err, "cd '%s' && '%s' %s 2>&1 >/dev/null", dir, tu_bin(), cases[i].args);
+        tu_rw(&err, "%s 2>&1 >/dev/null", cases[i].args);
         cr_expect(err && strstr(err, cases[i].says), "'%s' should say \"%s\":\n%s", cases[i].args, cases[i].says, err);
         cr_expect(err && strstr(err, "usage: ringwatch"), "'%s' shows the usage line:\n%s", cases[i].args, err);
         free(out);
@@ -289,27 +279,26 @@ Test(cli, hostile_account_ids) {
                     "'{\"account\":\"p1\",\"ts\":7,\"device\":\"d1\",\"payment\":\"c1\"}' "
                     "'{\"account\":\"p2\",\"ts\":8,\"device\":\"d1\",\"payment\":\"c1\"}' | '%s' ingest --quiet - && "
                     "'%s' rescore --quiet && '%s' export --run 1 --out x --format csv",
-                    dir, tu_bin(), tu_bin(), tu_bin());
+                    tu_dir(), tu_bin(), tu_bin(), tu_bin());
     cr_assert_eq(rc, 0, "%s", out);
     free(out);
     char path[600];
-    snprintf(path, sizeof path, "%s/x/nodes.csv", dir);
+    snprintf(path, sizeof path, "%s/x/nodes.csv", tu_dir());
     char *csv = tu_read_file(path, NULL);
     cr_assert(csv);
     cr_expect(strstr(csv, ",account,\"'=HYPERLINK(\"\"x\"\")\",1,"), "formula cell neutralised:\n%s", csv);
     cr_expect(strstr(csv, ",account,\"\x1b[31mred\",1,"), "other ids are data, kept as they are:\n%s", csv);
     free(csv);
-    rc = tu_run(&out, "cd '%s' && '%s' explain \"$(printf '\\033[31mred')\" && '%s' clusters --min-score 0", dir,
-                tu_bin(), tu_bin());
+    rc = tu_rw(&out, "explain \"$(printf '\\033[31mred')\" && '%s' clusters --min-score 0", tu_bin());
     cr_expect_eq(rc, 0, "%s", out);
     cr_expect(out && !strchr(out, '\x1b'), "a raw ESC reached the terminal:\n%s", out);
     cr_expect(out && strstr(out, "account \\x1B[31mred: first seen"), "%s", out);
     free(out);
-    rc = tu_run(&out, "cd '%s' && '%s' explain '=HYPERLINK(\"x\")'", dir, tu_bin());
+    rc = tu_rw(&out, "explain '=HYPERLINK(\"x\")'");
     cr_expect_eq(rc, 0, "%s", out);
     cr_expect(out && strstr(out, "account =HYPERLINK(\"x\"): first seen"), "printable text is left alone: %s", out);
     free(out);
-    rc = tu_run(&out, "cd '%s' && '%s' explain \"$(printf '\\033[2Jgone\\302\\233x')\"", dir, tu_bin());
+    rc = tu_rw(&out, "explain \"$(printf '\\033[2Jgone\\302\\233x')\"");
     cr_expect_eq(rc, 1, "%s", out);
     cr_expect(out && !strchr(out, '\x1b') && strstr(out, "\\x1B[2Jgone\\u009Bx"), "error messages escape too: %s", out);
     free(out);

@@ -12,36 +12,25 @@
 #include <time.h>
 #include <sys/stat.h>
 
-#include "testutil.h"
+#include "tu_serve.h"
 
 #define CLIENTS 6
 #define MAX_PER 100000
 
-static char *dir;
 static tu_server srv;
 
 static void setup(void) {
-    dir = tu_tmpdir();
-    cr_assert(dir);
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    char path[512];
-    snprintf(path, sizeof path, "%s/rw.ini", dir);
+    tu_serve_init();
     const char ini[] = "listen = 127.0.0.1:0\nthreads = 16\ntoken_signup = crash-signup-token-0123456789\n"
                        "token_analyst = crash-analyst-token-0123456789\n";
-    cr_assert_eq(tu_write_file(path, ini, sizeof ini - 1), 0);
-    cr_assert_eq(chmod(path, 0600), 0); /* it holds tokens: the server refuses it otherwise */
+    tu_write_in("rw.ini", ini);
     /* The same, acknowledging once the commit is written (not synced). */
-    snprintf(path, sizeof path, "%s/rw-nofsync.ini", dir);
     char nofsync[sizeof ini + 16];
-    int n = snprintf(nofsync, sizeof nofsync, "%sfsync = off\n", ini);
-    cr_assert_eq(tu_write_file(path, nofsync, (size_t)n), 0);
-    cr_assert_eq(chmod(path, 0600), 0);
+    snprintf(nofsync, sizeof nofsync, "%sfsync = off\n", ini);
+    tu_write_in("rw-nofsync.ini", nofsync);
 }
 static void teardown(void) {
-    if (srv.pid) tu_serve_stop(&srv, SIGKILL);
-    curl_global_cleanup();
-    tu_rmtree(dir);
-    free(dir);
+    tu_serve_fini(&srv);
 }
 TestSuite(crash, .init = setup, .fini = teardown, .timeout = 120);
 
@@ -82,7 +71,7 @@ static void *post_until_refused(void *arg) {
 }
 
 static void crash_and_check(const char *args) {
-    cr_assert_eq(tu_serve_start(&srv, dir, args), 0);
+    cr_assert_eq(tu_serve_start(&srv, tu_dir(), args), 0);
     client cl[CLIENTS];
     pthread_t t[CLIENTS];
     for (int i = 0; i < CLIENTS; i++) {
@@ -107,7 +96,7 @@ static void crash_and_check(const char *args) {
     cr_assert_gt(total, 100, "too few signups before the kill");
 
     char db[512];
-    snprintf(db, sizeof db, "%s/crash.db", dir);
+    snprintf(db, sizeof db, "%s/crash.db", tu_dir());
     sqlite3 *s = NULL;
     cr_assert_eq(sqlite3_open_v2(db, &s, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
     sqlite3_stmt *q = NULL;
@@ -131,7 +120,7 @@ static void crash_and_check(const char *args) {
     cr_expect_eq(missing, 0, "%d of %d acknowledged signups lost", missing, total);
 
     /* the server starts again on the same database and knows them */
-    cr_assert_eq(tu_serve_start(&srv, dir, args), 0);
+    cr_assert_eq(tu_serve_start(&srv, tu_dir(), args), 0);
     for (int c = 0; c < CLIENTS; c++) {
         if (!cl[c].acked) continue;
         char path[64];

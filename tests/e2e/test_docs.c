@@ -14,15 +14,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "testutil.h"
+#include "tu_run.h"
+#include "tu_serve.h"
 
 /* ---- markdown: lines, fences, headings, links ------------------------------ */
 
-/* The repository's root: RW_SRC (set by ctest), else the working folder. */
-static const char *src_root(void) {
-    const char *s = getenv("RW_SRC");
-    return s && *s ? s : ".";
-}
+#define src_root() tu_src()
 
 /* A fence line opens or closes a fenced block: ``` after at most 3 spaces.
  * *info receives what follows the backticks (the info string), trimmed. */
@@ -378,47 +375,37 @@ Test(docs, readme_shell_blocks_are_marked) {
     "RINGWATCH_TOKEN_SIGNUP=signup-docs-0123456789\nRINGWATCH_TOKEN_ANALYST=analyst-docs-0123456789\n"                 \
     "RINGWATCH_TOKEN_ADMIN=admin-docs-0123456789\n"
 
-static char *dir;
 static tu_server srv;
 
 /* What `make run` leaves: a simulated world rescored in ./ringwatch.db,
  * demo/tokens.env, and the server on it with those tokens. */
 static void serve_demo(void) {
-    dir = tu_tmpdir();
-    cr_assert(dir);
-    char *out = NULL, path[1024];
+    tu_serve_init();
+    char *out = NULL;
     int rc = tu_run(&out,
                     "cd '%s' && mkdir demo && '%s' simulate --accounts 3000 --seed 7 --out demo/events.jsonl "
                     "--truth demo/truth.csv && '%s' ingest --quiet --db ringwatch.db demo/events.jsonl && "
                     "'%s' rescore --quiet --db ringwatch.db",
-                    dir, tu_bin(), tu_bin(), tu_bin());
+                    tu_dir(), tu_bin(), tu_bin(), tu_bin());
     cr_assert_eq(rc, 0, "%s", out);
     free(out);
-    snprintf(path, sizeof path, "%s/demo/tokens.env", dir);
-    cr_assert_eq(tu_write_file(path, TOKENS, strlen(TOKENS)), 0);
+    tu_write_in("demo/tokens.env", TOKENS);
     /* The same tokens as settings: run-demo exports them to the server. */
     static const char ini[] = "[server]\nlisten = 127.0.0.1:0\ntoken_signup = signup-docs-0123456789\n"
                               "token_analyst = analyst-docs-0123456789\ntoken_admin = admin-docs-0123456789\n";
-    snprintf(path, sizeof path, "%s/serve.ini", dir);
-    cr_assert_eq(tu_write_file(path, ini, strlen(ini)), 0);
-    cr_assert_eq(chmod(path, 0600), 0); /* serve refuses tokens others can read */
-    if (tu_serve_start(&srv, dir, "--db ringwatch.db --config serve.ini") != 0) {
-        char *log = tu_read_file(srv.log, NULL);
-        cr_assert_fail("server did not start:\n%s", log ? log : "(no log)");
-    }
+    tu_write_in("serve.ini", ini);
+    tu_serve_up(&srv, "--db ringwatch.db --config serve.ini");
 }
 
 static void stop_demo(void) {
-    if (srv.pid) tu_serve_stop(&srv, SIGKILL);
-    tu_rmtree(dir);
-    free(dir);
+    tu_serve_fini(&srv);
 }
 
 TestSuite(readme, .init = serve_demo, .fini = stop_demo, .timeout = 120);
 
 Test(readme, runnable_blocks_pass_against_a_served_demo) {
     char path[1024], bindir[1024], *problems = NULL;
-    snprintf(path, sizeof path, "%s/readme.sh", dir);
+    snprintf(path, sizeof path, "%s/readme.sh", tu_dir());
     FILE *script = fopen(path, "w");
     cr_assert(script);
     fputs("set -eo pipefail\n", script);
@@ -429,7 +416,7 @@ Test(readme, runnable_blocks_pass_against_a_served_demo) {
     snprintf(bindir, sizeof bindir, "%s", tu_bin());
     char *out = NULL;
     int rc = tu_run(&out, "cd '%s' && PATH='%s':\"$PATH\" RINGWATCH_URL=http://127.0.0.1:%u bash readme.sh </dev/null",
-                    dir, dirname(bindir), srv.port);
+                    tu_dir(), dirname(bindir), srv.port);
     /* The last "== README.md:N" line names the block that failed; the end
      * of the output says why (Criterion cuts long messages). */
     const char *last = NULL, *at = out;

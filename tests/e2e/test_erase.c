@@ -16,7 +16,8 @@
 #include <time.h>
 #include <sys/stat.h>
 
-#include "testutil.h"
+#include "tu_run.h"
+#include "tu_serve.h"
 #include "tu_sql.h"
 
 #define ACCOUNTS 1000
@@ -25,58 +26,27 @@
 #define ADMIN    "admin-token-0123456789"
 #define VICTIM   "erase-me-7f3c9a"
 
-static char *dir;
-static char db[600];
 static tu_server srv;
 
-#define RW(out, ...) tu_run(out, "cd '%s' && '%s' " __VA_ARGS__)
-
-static void start_server(void) {
-    if (tu_serve_start(&srv, dir, "--config rw.ini --db ringwatch.db") != 0) {
-        char *log = tu_read_file(srv.log, NULL);
-        cr_assert_fail("server did not start:\n%s", log ? log : "(no log)");
-    }
-}
+#define start_server() tu_serve_up(&srv, "--config rw.ini --db ringwatch.db")
 
 static void setup(void) {
-    dir = tu_tmpdir();
-    cr_assert(dir);
-    snprintf(db, sizeof db, "%s/ringwatch.db", dir);
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    char *out = NULL;
-    int rc = RW(&out,
-                "simulate --accounts %d --seed 7 --out ev.jsonl --truth truth.csv && '%s' ingest --quiet ev.jsonl "
-                "&& '%s' rescore --quiet",
-                dir, tu_bin(), ACCOUNTS, tu_bin(), tu_bin());
-    cr_assert_eq(rc, 0, "%s", out);
-    free(out);
-    char path[700];
+    tu_serve_init();
+    tu_world(ACCOUNTS, 7);
     const char *ini = "[server]\nlisten = 127.0.0.1:0\nthreads = 2\ntoken_signup = " SIGNUP "\ntoken_analyst = " ANALYST
                       "\ntoken_admin = " ADMIN "\n";
-    snprintf(path, sizeof path, "%s/rw.ini", dir);
-    cr_assert_eq(tu_write_file(path, ini, strlen(ini)), 0);
-    cr_assert_eq(chmod(path, 0600), 0); /* it holds tokens: the server refuses it otherwise */
+    tu_write_in("rw.ini", ini);
     start_server();
 }
 
 static void teardown(void) {
-    if (srv.pid) tu_serve_stop(&srv, SIGKILL);
-    curl_global_cleanup();
-    tu_rmtree(dir);
-    free(dir);
+    tu_serve_fini(&srv);
 }
 TestSuite(erase_e2e, .init = setup, .fini = teardown, .timeout = 180);
 
 /* One request; the answer's JSON (caller decrefs) and status. */
 static json_t *req(long *status, const char *method, const char *path, const char *token, const char *body) {
-    tu_resp r;
-    int rc = tu_http(&r, &srv, method, path, token, body ? "application/json" : NULL, body, body ? strlen(body) : 0);
-    cr_assert_eq(rc, 0, "%s %s: no answer", method, path);
-    *status = r.status;
-    json_t *doc = json_loadb(r.body, r.len, 0, NULL);
-    cr_assert(doc, "%s %s: unreadable answer %s", method, path, r.body);
-    tu_resp_free(&r);
-    return doc;
+    return tu_req(&srv, status, method, path, token, body ? "application/json" : NULL, body);
 }
 
 static long status_of(const char *method, const char *path, const char *token, const char *body) {
@@ -85,10 +55,10 @@ static long status_of(const char *method, const char *path, const char *token, c
     return st;
 }
 
-#define sql_int(...) tu_sql_int(db, -1, __VA_ARGS__)
+#define sql_int(...) tu_sql_int(tu_db(), -1, __VA_ARGS__)
 
 /* A text query's first value into out. */
-#define sql_text(out, size, sql) tu_sql_text(db, out, size, sql)
+#define sql_text(out, size, sql) tu_sql_text(tu_db(), out, size, sql)
 
 static void assert_integrity(void) {
     char r[64];
@@ -97,36 +67,8 @@ static void assert_integrity(void) {
 }
 
 /* Whether the bytes of needle occur in the database, its WAL or its -shm. */
-static int in_files(const char *needle) {
-    static const char *const suffix[] = {"", "-wal", "-shm"};
-    for (size_t i = 0; i < 3; i++) {
-        char path[700];
-        snprintf(path, sizeof path, "%s%s", db, suffix[i]);
-        size_t len = 0;
-        char *data = tu_read_file(path, &len);
-        int hit = data && tu_contains(data, len, needle, strlen(needle));
-        free(data);
-        if (hit) return 1;
-    }
-    return 0;
-}
-
-static json_t *wait_job(const char *id) {
-    char path[64];
-    snprintf(path, sizeof path, "/v1/jobs/%s", id);
-    for (int i = 0; i < 6000; i++) {
-        long st;
-        json_t *j = req(&st, "GET", path, ADMIN, NULL);
-        cr_assert_eq(st, 200);
-        const char *s = json_string_value(json_object_get(j, "status"));
-        if (!strcmp(s, "done") || !strcmp(s, "failed")) return j;
-        json_decref(j);
-        struct timespec ts = {0, 10 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
-    cr_assert_fail("job %s never finished", id);
-    return NULL;
-}
+#define in_files(needle) tu_in_db_files(tu_db(), needle)
+#define wait_job(id)     tu_wait_job(&srv, ADMIN, id)
 
 Test(erase_e2e, delete_through_the_server) {
     long st;
@@ -216,25 +158,25 @@ Test(erase_e2e, cli_erase) {
     for (size_t i = 0; i < sizeof writers / sizeof writers[0]; i++) {
         char cmd[256];
         snprintf(cmd, sizeof cmd, "cd '%%s' && '%%s' %s 2>&1", writers[i]);
-        int rc = tu_run(&out, cmd, dir, tu_bin(), acct);
+        int rc = tu_run(&out, cmd, tu_dir(), tu_bin(), acct);
         cr_expect_eq(rc, 1, "%s: %s", writers[i], out);
         cr_expect(strstr(out, "in use by another ringwatch process (ringwatch serve, pid "), "%s: %s", writers[i], out);
         free(out);
     }
     cr_assert_eq(sql_int("SELECT count(*) FROM accounts"), accounts);
     cr_assert_eq(tu_serve_stop(&srv, SIGTERM), 0);
-    int rc = RW(&out, "erase --db ringwatch.db '%s'", dir, tu_bin(), acct);
+    int rc = tu_rw(&out, "erase --db ringwatch.db '%s'", acct);
     cr_assert_eq(rc, 0, "%s", out);
     cr_expect(strstr(out, "erase: 1 accounts"), "%s", out);
     free(out);
     cr_assert(!in_files(acct), "the id's bytes are still in the database files");
     cr_assert_eq(sql_int("SELECT count(*) FROM accounts"), accounts - 1);
     assert_integrity();
-    rc = RW(&out, "erase --db ringwatch.db '%s'", dir, tu_bin(), acct);
+    rc = tu_rw(&out, "erase --db ringwatch.db '%s'", acct);
     cr_assert_eq(rc, 1, "%s", out);
     cr_expect(strstr(out, "no account"), "%s", out);
     free(out);
-    rc = RW(&out, "erase --db ringwatch.db", dir, tu_bin());
+    rc = tu_rw(&out, "erase --db ringwatch.db");
     cr_assert_eq(rc, 2, "%s", out);
     free(out);
     /* the server loads the database with its gap and answers */
@@ -260,7 +202,7 @@ Test(erase_e2e, cli_retain) {
              (long long)cutoff);
     sql_text(gone, sizeof gone, sql);
     char *out = NULL;
-    int rc = RW(&out, "retain --db ringwatch.db --days 7 --now %lld", dir, tu_bin(), (long long)end);
+    int rc = tu_rw(&out, "retain --db ringwatch.db --days 7 --now %lld", (long long)end);
     cr_assert_eq(rc, 0, "%s", out);
     free(out);
     cr_assert_eq(sql_int("SELECT count(*) FROM accounts"), accounts - old);
@@ -273,14 +215,14 @@ Test(erase_e2e, cli_retain) {
     cr_assert_eq(sql_int("SELECT count(*) FROM accounts WHERE instr(ext, '%s') > 0", gone), 0);
     cr_assert(!in_files(gone), "an aged-out id's bytes are still in the database files");
     assert_integrity();
-    rc = RW(&out, "retain --db ringwatch.db --days 7 --now %lld", dir, tu_bin(), (long long)end);
+    rc = tu_rw(&out, "retain --db ringwatch.db --days 7 --now %lld", (long long)end);
     cr_assert_eq(rc, 0, "%s", out);
     cr_expect(strstr(out, "retain: 0 accounts, 0 events"), "%s", out);
     free(out);
-    rc = RW(&out, "retain --db ringwatch.db", dir, tu_bin());
+    rc = tu_rw(&out, "retain --db ringwatch.db");
     cr_assert_eq(rc, 2, "%s", out);
     free(out);
-    rc = RW(&out, "stats --db ringwatch.db && '%s' rescore --quiet", dir, tu_bin(), tu_bin());
+    rc = tu_rw(&out, "stats --db ringwatch.db && '%s' rescore --quiet", tu_bin());
     cr_assert_eq(rc, 0, "%s", out);
     free(out);
     /* a run over the graph with its gaps has rows for the nodes that are, only */

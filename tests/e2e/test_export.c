@@ -6,28 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "testutil.h"
+#include "tu_run.h"
 
 #define PY "/usr/bin/python3"
 
-static char *dir;
+TestSuite(export, .init = tu_tmp_init, .fini = tu_tmp_fini, .timeout = 240);
 
-static void setup(void) {
-    dir = tu_tmpdir();
-    cr_assert(dir);
-}
-static void teardown(void) {
-    tu_rmtree(dir);
-    free(dir);
-}
-TestSuite(export, .init = setup, .fini = teardown, .timeout = 240);
-
-#define RW(out, ...) tu_run(out, "cd '%s' && '%s' " __VA_ARGS__)
-
-static const char *src(void) {
-    const char *s = getenv("RW_SRC");
-    return s && *s ? s : ".";
-}
+#define src() tu_src()
 
 /* A missing module fails the test and names the package to install. */
 static void need_python(void) {
@@ -39,13 +24,7 @@ static void need_python(void) {
 
 /* simulate -> ingest -> rescore: run 1 of a 3,000-account world. */
 static void build_world(void) {
-    char *out = NULL;
-    int rc = RW(&out, "simulate --accounts 3000 --seed 5 --out ev.jsonl --truth truth.csv", dir, tu_bin());
-    cr_assert_eq(rc, 0, "%s", out);
-    free(out);
-    rc = RW(&out, "ingest --quiet ev.jsonl && '%s' rescore --quiet", dir, tu_bin(), tu_bin());
-    cr_assert_eq(rc, 0, "%s", out);
-    free(out);
+    tu_world(3000, 5);
 }
 
 typedef struct {
@@ -55,7 +34,7 @@ typedef struct {
 /* Runs an export and parses its summary line. */
 static counts export(const char *args) {
     char *out = NULL;
-    int rc = RW(&out, "export %s", dir, tu_bin(), args);
+    int rc = tu_rw(&out, "export %s", args);
     cr_assert_eq(rc, 0, "export %s:\n%s", args, out);
     counts c;
     const char *p = strstr(out, "exported ");
@@ -78,7 +57,7 @@ Test(export, every_format_read_by_pandas_networkx_igraph) {
     cr_expect_eq(c.run, 1);
     cr_assert_gt(c.accounts, 3);
     char *out = NULL;
-    int rc = tu_run(&out, PY " '%s/tests/e2e/py/check_export.py' '%s/top' %ld %ld %ld", src(), dir, c.accounts,
+    int rc = tu_run(&out, PY " '%s/tests/e2e/py/check_export.py' '%s/top' %ld %ld %ld", src(), tu_dir(), c.accounts,
                     c.attributes, c.links);
     cr_expect_eq(rc, 0, "%s", out);
     free(out);
@@ -86,7 +65,7 @@ Test(export, every_format_read_by_pandas_networkx_igraph) {
                                         "graph.json",    "notebook.ipynb", "graph.svg", "timeline.svg"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char p[600];
-        snprintf(p, sizeof p, "%s/top/%s", dir, files[i]);
+        snprintf(p, sizeof p, "%s/top/%s", tu_dir(), files[i]);
         size_t len = 0;
         char *t = tu_read_file(p, &len);
         cr_expect(t && len > 0, "%s missing", files[i]);
@@ -104,10 +83,10 @@ Test(export, notebook_runs_under_nbconvert) {
                     "cd '%s/nb' && MPLBACKEND=module://matplotlib_inline.backend_inline " PY
                     " -m nbconvert --to notebook --execute --ExecutePreprocessor.timeout=120 --output executed.ipynb "
                     "notebook.ipynb",
-                    dir);
+                    tu_dir());
     cr_assert_eq(rc, 0, "nbconvert failed:\n%s", out);
     free(out);
-    rc = tu_run(&out, PY " '%s/tests/e2e/py/check_notebook.py' '%s/nb/executed.ipynb'", src(), dir);
+    rc = tu_run(&out, PY " '%s/tests/e2e/py/check_notebook.py' '%s/nb/executed.ipynb'", src(), tu_dir());
     cr_expect_eq(rc, 0, "%s", out);
     free(out);
 }
@@ -116,7 +95,7 @@ Test(export, whole_run_and_errors) {
     build_world();
     counts run = export("--run 1 --out all --format csv");
     char *text = NULL, *out = NULL;
-    int rc = RW(&text, "clusters --min-score 0 --format csv", dir, tu_bin());
+    int rc = tu_rw(&text, "clusters --min-score 0 --format csv");
     cr_assert_eq(rc, 0, "%s", text);
     long want_clusters = -1, want_accounts = 0;
     for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
@@ -129,22 +108,22 @@ Test(export, whole_run_and_errors) {
     cr_expect_eq(run.clusters, want_clusters);
     cr_expect_eq(run.accounts, want_accounts);
 
-    rc = RW(&out, "export --out x", dir, tu_bin());
+    rc = tu_rw(&out, "export --out x");
     cr_expect_eq(rc, 2, "no scope is a usage error: %s", out);
     free(out);
-    rc = RW(&out, "export --top 1 --out x --format pdf", dir, tu_bin());
+    rc = tu_rw(&out, "export --top 1 --out x --format pdf");
     cr_expect_eq(rc, 2, "%s", out);
     cr_expect(strstr(out, "unknown format 'pdf'"), "%s", out);
     free(out);
-    rc = RW(&out, "export --cluster 999999 --out x", dir, tu_bin());
+    rc = tu_rw(&out, "export --cluster 999999 --out x");
     cr_expect_eq(rc, 1, "%s", out);
     cr_expect(strstr(out, "no cluster 999999"), "%s", out);
     free(out);
-    rc = RW(&out, "export --run 1 --out x --max-nodes 10", dir, tu_bin());
+    rc = tu_rw(&out, "export --run 1 --out x --max-nodes 10");
     cr_expect_eq(rc, 1, "%s", out);
     cr_expect(strstr(out, "more than 10 nodes") && strstr(out, "--max-nodes"), "a clear message: %s", out);
     free(out);
-    rc = tu_run(&out, "ls -a '%s/x' 2>&1", dir);
+    rc = tu_run(&out, "ls -a '%s/x' 2>&1", tu_dir());
     cr_expect(out && !strstr(out, ".tmp") && !strstr(out, "nodes.csv"), "nothing half-written: %s", out);
     free(out);
 }

@@ -17,28 +17,20 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "testutil.h"
+#include "tu_run.h"
+#include "tu_serve.h"
 
 #define SIGNUP  "faults-signup-token-0123456789"
 #define ANALYST "faults-analyst-token-0123456789"
 #define ADMIN   "faults-admin-token-0123456789"
 
-static char *dir;
 static tu_server srv;
 static char mounted[2][512]; /* tmpfs mounts to undo */
 
-#define RW(out, ...) tu_run(out, "cd '%s' && '%s' " __VA_ARGS__)
-
 static void setup(void) {
-    dir = tu_tmpdir();
-    cr_assert(dir);
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    char path[512];
-    snprintf(path, sizeof path, "%s/rw.ini", dir);
-    const char ini[] = "listen = 127.0.0.1:0\nthreads = 8\ntoken_signup = " SIGNUP "\ntoken_analyst = " ANALYST
-                       "\ntoken_admin = " ADMIN "\n";
-    cr_assert_eq(tu_write_file(path, ini, sizeof ini - 1), 0);
-    cr_assert_eq(chmod(path, 0600), 0); /* it holds tokens: the server refuses it otherwise */
+    tu_serve_init();
+    tu_write_in("rw.ini", "listen = 127.0.0.1:0\nthreads = 8\ntoken_signup = " SIGNUP "\ntoken_analyst = " ANALYST
+                          "\ntoken_admin = " ADMIN "\n");
 }
 static void teardown(void) {
     if (srv.pid) tu_serve_stop(&srv, SIGKILL);
@@ -47,25 +39,14 @@ static void teardown(void) {
             tu_run(NULL, "umount -l '%s'", mounted[i]);
             mounted[i][0] = 0;
         }
-    curl_global_cleanup();
-    tu_run(NULL, "chmod -R u+rwx '%s'", dir);
-    tu_rmtree(dir);
-    free(dir);
+    tu_serve_fini(&srv); /* and the folder, files made read-only included */
 }
 TestSuite(faults, .init = setup, .fini = teardown, .timeout = 240);
 
 /* ---- helpers ------------------------------------------------------------- */
 
 /* A simulated world with one run in dir/ringwatch.db. */
-static void world(int accounts) {
-    char *out = NULL;
-    int rc = RW(&out,
-                "simulate --accounts %d --seed 11 --out ev.jsonl --truth truth.csv && '%s' ingest --quiet ev.jsonl "
-                "&& '%s' rescore --quiet",
-                dir, tu_bin(), accounts, tu_bin(), tu_bin());
-    cr_assert_eq(rc, 0, "%s", out);
-    free(out);
-}
+#define world(accounts) tu_world(accounts, 11)
 
 /* Root reads and writes through any file mode: drop the capabilities that
  * allow it, so a mode means for the server what it means for a service user. */
@@ -76,12 +57,12 @@ static const char *unprivileged(void) {
 /* Runs `[prefix] ringwatch serve --config rw.ini ARGS` expecting it not to
  * start: its exit status, and its output in *out (caller frees). */
 static int serve_refused(char **out, const char *prefix, const char *args) {
-    return tu_run(out, "cd '%s' && timeout 60 %s'%s' serve --config rw.ini %s", dir, prefix, tu_bin(), args);
+    return tu_run(out, "cd '%s' && timeout 60 %s'%s' serve --config rw.ini %s", tu_dir(), prefix, tu_bin(), args);
 }
 
 /* Mounts a tmpfs of kib KiB at dir/name; 0 when it worked. */
 static int mount_tmpfs(int slot, const char *name, int kib) {
-    snprintf(mounted[slot], sizeof mounted[slot], "%s/%s", dir, name);
+    snprintf(mounted[slot], sizeof mounted[slot], "%s/%s", tu_dir(), name);
     mkdir(mounted[slot], 0755);
     if (tu_run(NULL, "mount -t tmpfs -o size=%dk,mode=0755 tmpfs '%s'", kib, mounted[slot]) != 0) {
         mounted[slot][0] = 0;
@@ -107,10 +88,7 @@ static json_t *req(long *status, const char *method, const char *path, const cha
     return doc;
 }
 
-static const char *str(json_t *o, const char *key) {
-    const char *s = json_string_value(json_object_get(o, key));
-    return s ? s : "";
-}
+#define str(o, key) tu_str(o, key)
 
 static long status_of(const char *method, const char *path, const char *token, const char *ctype, const char *body) {
     long st;
@@ -131,7 +109,7 @@ static void signup(long *status, json_t **doc, const char *account, int n) {
 
 static sqlite3 *open_db(const char *name) {
     char path[512];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    snprintf(path, sizeof path, "%s/%s", tu_dir(), name);
     sqlite3 *s = NULL;
     cr_assert_eq(sqlite3_open_v2(path, &s, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
     return s;
@@ -157,7 +135,7 @@ static void expect_integrity_ok(sqlite3 *s) {
 /* The whole content of dir/name (caller frees), for "nothing overwritten". */
 static char *snapshot(const char *name, size_t *len) {
     char path[512];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    snprintf(path, sizeof path, "%s/%s", tu_dir(), name);
     char *b = tu_read_file(path, len);
     cr_assert(b, "cannot read %s", path);
     return b;
@@ -169,7 +147,7 @@ static void expect_unchanged(const char *name, const char *before, size_t len) {
     cr_expect(now_len == len && memcmp(now, before, len) == 0, "%s was modified", name);
     free(now);
     char path[512];
-    snprintf(path, sizeof path, "%s/%s-wal", dir, name);
+    snprintf(path, sizeof path, "%s/%s-wal", tu_dir(), name);
     struct stat sb;
     cr_expect(stat(path, &sb) != 0 || sb.st_size == 0, "%s-wal was left with %lld bytes", name, (long long)sb.st_size);
 }
@@ -223,7 +201,7 @@ static void *post_batches(void *arg) {
 }
 
 Test(faults, sigkill_during_bulk_ingest) {
-    cr_assert_eq(tu_serve_start(&srv, dir, "--config rw.ini --db bulk.db"), 0);
+    cr_assert_eq(tu_serve_start(&srv, tu_dir(), "--config rw.ini --db bulk.db"), 0);
     bulk_client cl[BULK_CLIENTS];
     pthread_t t[BULK_CLIENTS];
     for (int i = 0; i < BULK_CLIENTS; i++) {
@@ -276,7 +254,7 @@ Test(faults, sigkill_during_bulk_ingest) {
     cr_log_info("bulk ingest: %d batches acknowledged, %lld events kept after SIGKILL", total, kept);
 
     /* restart: the server rebuilds its graph from the log and knows them */
-    cr_assert_eq(tu_serve_start(&srv, dir, "--config rw.ini --db bulk.db"), 0);
+    cr_assert_eq(tu_serve_start(&srv, tu_dir(), "--config rw.ini --db bulk.db"), 0);
     for (int c = 0; c < BULK_CLIENTS; c++) {
         if (!acked[c]) continue;
         char path[96];
@@ -308,7 +286,7 @@ static int rescore_killed_after(const char *stage, int delay_ms) {
     int fd[2];
     cr_assert_eq(pipe(fd), 0);
     char dbpath[512];
-    snprintf(dbpath, sizeof dbpath, "%s/ringwatch.db", dir);
+    snprintf(dbpath, sizeof dbpath, "%s/ringwatch.db", tu_dir());
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
     if (pid == 0) {
@@ -388,7 +366,7 @@ static void no_unpublished_rows(void) {
 Test(faults, sigkill_during_rescoring) {
     world(8000);
     char *before = NULL, *after = NULL;
-    cr_assert_eq(RW(&before, "clusters --limit 20", dir, tu_bin()), 0);
+    cr_assert_eq(tu_rw(&before, "clusters --limit 20"), 0);
 
     /* mid-write: some chunks of the run committed, the run not published */
     cr_assert(rescore_killed_after("model", -1), "rescore finished before the kill");
@@ -396,11 +374,11 @@ Test(faults, sigkill_during_rescoring) {
     long long half = unpublished_rows();
     cr_expect_gt(half, 0, "the kill did not land halfway through the write");
     cr_log_info("killed halfway through writing run 2: %lld of its account rows in the file", half);
-    cr_assert_eq(RW(&after, "clusters --limit 20", dir, tu_bin()), 0);
+    cr_assert_eq(tu_rw(&after, "clusters --limit 20"), 0);
     cr_expect_str_eq(after, before, "the clusters of run 1 changed");
     free(after);
     char *out = NULL;
-    cr_expect_eq(RW(&out, "clusters --run 2 2>&1", dir, tu_bin()), 1, "run 2 is visible: %s", out);
+    cr_expect_eq(tu_rw(&out, "clusters --run 2 2>&1"), 1, "run 2 is visible: %s", out);
     cr_expect(out && strstr(out, "no run 2 (the newest is 1)"), "run 2 is visible: %s", out);
     free(out);
 
@@ -414,7 +392,7 @@ Test(faults, sigkill_during_rescoring) {
 
     /* the previous run still serves; the server's open removed what the
      * killed writes left */
-    cr_assert_eq(tu_serve_start(&srv, dir, "--config rw.ini --db ringwatch.db"), 0);
+    cr_assert_eq(tu_serve_start(&srv, tu_dir(), "--config rw.ini --db ringwatch.db"), 0);
     no_unpublished_rows();
     long st;
     json_t *d = req(&st, "GET", "/readyz", NULL, NULL, NULL, NULL, 0);
@@ -438,7 +416,7 @@ Test(faults, sigkill_during_rescoring) {
     cr_expect(after_job == run || after_job == run + 1, "run %lld after the killed job", after_job);
     cr_log_info("server rescoring job killed after 0.15 s: newest run %lld (was %lld)", after_job, run);
     run = after_job;
-    cr_assert_eq(tu_serve_start(&srv, dir, "--config rw.ini --db ringwatch.db"), 0);
+    cr_assert_eq(tu_serve_start(&srv, tu_dir(), "--config rw.ini --db ringwatch.db"), 0);
     no_unpublished_rows();
     d = req(&st, "GET", "/readyz", NULL, NULL, NULL, NULL, 0);
     cr_expect_eq(st, 200);
@@ -447,7 +425,7 @@ Test(faults, sigkill_during_rescoring) {
     cr_expect_eq(tu_serve_stop(&srv, SIGTERM), 0);
 
     /* and the next rescoring writes the next run */
-    cr_expect_eq(RW(&out, "rescore --quiet 2>&1", dir, tu_bin()), 0, "%s", out);
+    cr_expect_eq(tu_rw(&out, "rescore --quiet 2>&1"), 0, "%s", out);
     free(out);
     cr_expect_eq(newest_run_whole(), run + 1);
     free(before);
@@ -480,7 +458,7 @@ Test(faults, disk_full) {
         cr_skip_test("cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN)");
         return;
     }
-    cr_assert_eq(tu_serve_start(&srv, dir, "--config rw.ini --db small/full.db"), 0);
+    cr_assert_eq(tu_serve_start(&srv, tu_dir(), "--config rw.ini --db small/full.db"), 0);
     long st;
     signup(&st, NULL, "before-full", 1);
     cr_assert_eq(st, 200);
@@ -559,7 +537,7 @@ Test(faults, corrupt_database_refused) {
     char *junk = malloc(200000);
     for (int i = 0; i < 200000; i++) junk[i] = (char)(i * 2654435761u >> 13);
     char path[512];
-    snprintf(path, sizeof path, "%s/junk.db", dir);
+    snprintf(path, sizeof path, "%s/junk.db", tu_dir());
     cr_assert_eq(tu_write_file(path, junk, 200000), 0);
     expect_refused_db("junk.db", "is not a ringwatch database (or is corrupt)");
 
@@ -568,14 +546,14 @@ Test(faults, corrupt_database_refused) {
     char *db = snapshot("ringwatch.db", &len);
     cr_assert_gt(len, 3 * 4096 + 8192);
     for (size_t i = 3 * 4096; i < len; i++) db[i] = junk[i % 200000];
-    snprintf(path, sizeof path, "%s/pages.db", dir);
+    snprintf(path, sizeof path, "%s/pages.db", tu_dir());
     cr_assert_eq(tu_write_file(path, db, len), 0);
     expect_refused_db("pages.db", "malformed");
     expect_refused_db("pages.db",
                       "pages.db is damaged: restore it from a backup"); /* names the file, says what to do */
 
     /* cut short */
-    snprintf(path, sizeof path, "%s/short.db", dir);
+    snprintf(path, sizeof path, "%s/short.db", tu_dir());
     char *whole = snapshot("ringwatch.db", &len);
     cr_assert_eq(tu_write_file(path, whole, len / 3), 0);
     free(whole);
@@ -584,7 +562,8 @@ Test(faults, corrupt_database_refused) {
     free(junk);
 
     /* another program's SQLite database */
-    cr_assert_eq(tu_run(NULL, "cd '%s' && sqlite3 other.db 'CREATE TABLE t(x); INSERT INTO t VALUES (42);'", dir), 0);
+    cr_assert_eq(tu_run(NULL, "cd '%s' && sqlite3 other.db 'CREATE TABLE t(x); INSERT INTO t VALUES (42);'", tu_dir()),
+                 0);
     expect_refused_db("other.db", "an SQLite database of another program; refusing to touch it");
 }
 
@@ -593,8 +572,8 @@ Test(faults, corrupt_database_refused) {
 Test(faults, key_file_missing_or_unreadable) {
     world(500);
     char key[512], moved[512], *out = NULL;
-    snprintf(key, sizeof key, "%s/ringwatch.db.key", dir);
-    snprintf(moved, sizeof moved, "%s/saved.key", dir);
+    snprintf(key, sizeof key, "%s/ringwatch.db.key", tu_dir());
+    snprintf(moved, sizeof moved, "%s/saved.key", tu_dir());
     size_t len = 0;
     char *db = snapshot("ringwatch.db", &len);
 
@@ -606,7 +585,7 @@ Test(faults, key_file_missing_or_unreadable) {
     cr_log_info("missing key: exit %d: %s", rc, out ? out : "");
     free(out);
     cr_expect_neq(access(key, F_OK), 0, "a new key file was created");
-    rc = RW(&out, "ingest --quiet ev.jsonl 2>&1", dir, tu_bin());
+    rc = tu_rw(&out, "ingest --quiet ev.jsonl 2>&1");
     cr_expect_eq(rc, 1, "ingest without its key: exit %d: %s", rc, out);
     free(out);
     cr_expect_neq(access(key, F_OK), 0, "a new key file was created by ingest");
@@ -648,7 +627,7 @@ Test(faults, key_file_missing_or_unreadable) {
     /* the key restored, the service starts */
     cr_assert_eq(tu_write_file(key, saved, 32), 0);
     cr_assert_eq(chmod(key, 0600), 0);
-    cr_assert_eq(tu_serve_start(&srv, dir, "--config rw.ini --db ringwatch.db"), 0);
+    cr_assert_eq(tu_serve_start(&srv, tu_dir(), "--config rw.ini --db ringwatch.db"), 0);
     cr_expect_eq(tu_serve_stop(&srv, SIGTERM), 0);
 }
 
@@ -657,7 +636,8 @@ Test(faults, key_file_missing_or_unreadable) {
 Test(faults, read_only_data_directory) {
     world(500);
     char *out = NULL;
-    cr_assert_eq(tu_run(NULL, "cd '%s' && mkdir ro && cp ringwatch.db ringwatch.db.key ro/ && chmod 555 ro", dir), 0);
+    cr_assert_eq(tu_run(NULL, "cd '%s' && mkdir ro && cp ringwatch.db ringwatch.db.key ro/ && chmod 555 ro", tu_dir()),
+                 0);
     size_t len = 0;
     char *db = snapshot("ro/ringwatch.db", &len);
     int rc = serve_refused(&out, unprivileged(), "--db ro/ringwatch.db 2>&1");
@@ -678,7 +658,8 @@ Test(faults, read_only_data_directory) {
         cr_log_warn("cannot mount a tmpfs here: read-only mount not tested");
         return;
     }
-    cr_assert_eq(tu_run(NULL, "cd '%s' && cp ringwatch.db ringwatch.db.key rofs/ && mount -o remount,ro rofs", dir), 0);
+    cr_assert_eq(
+        tu_run(NULL, "cd '%s' && cp ringwatch.db ringwatch.db.key rofs/ && mount -o remount,ro rofs", tu_dir()), 0);
     db = snapshot("rofs/ringwatch.db", &len);
     rc = serve_refused(&out, "", "--db rofs/ringwatch.db 2>&1");
     cr_expect_eq(rc, 1, "exit %d: %s", rc, out);

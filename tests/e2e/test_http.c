@@ -13,7 +13,8 @@
 #include <time.h>
 #include <sys/stat.h>
 
-#include "testutil.h"
+#include "tu_run.h"
+#include "tu_serve.h"
 
 #define ACCOUNTS 3000
 #define SIGNUP   "signup-token-0123456789"
@@ -21,89 +22,38 @@
 #define ADMIN    "admin-token-0123456789"
 #define METRICS  "metrics-token-0123456789"
 
-static char *dir;
 static tu_server srv;
 
-#define RW(out, ...) tu_run(out, "cd '%s' && '%s' " __VA_ARGS__)
-
 static void write_config(const char *extra) {
-    char path[512], text[2048];
-    snprintf(path, sizeof path, "%s/rw.ini", dir);
+    char text[2048];
     snprintf(text, sizeof text,
              "# written by test_http.c\n[server]\nlisten = 127.0.0.1:0\nthreads = 8\nmax_body_bytes = 65536\n"
              "token_signup = " SIGNUP "\ntoken_analyst = " ANALYST "\ntoken_admin = " ADMIN "\ntoken_metrics = " METRICS
              "\n%s",
              extra ? extra : "");
-    cr_assert_eq(tu_write_file(path, text, strlen(text)), 0);
-    cr_assert_eq(chmod(path, 0600), 0); /* it holds tokens: the server refuses it otherwise */
+    tu_write_in("rw.ini", text);
 }
 
 /* A world with one run, and the server on it. */
 static void setup(void) {
-    dir = tu_tmpdir();
-    cr_assert(dir);
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    char *out = NULL;
-    int rc = RW(&out,
-                "simulate --accounts %d --seed 7 --out ev.jsonl --truth truth.csv && '%s' ingest --quiet ev.jsonl "
-                "&& '%s' rescore --quiet",
-                dir, tu_bin(), ACCOUNTS, tu_bin(), tu_bin());
-    cr_assert_eq(rc, 0, "%s", out);
-    free(out);
+    tu_serve_init();
+    tu_world(ACCOUNTS, 7);
     write_config(NULL);
-    if (tu_serve_start(&srv, dir, "--config rw.ini --db ringwatch.db") != 0) {
-        char *log = tu_read_file(srv.log, NULL);
-        cr_assert_fail("server did not start:\n%s", log ? log : "(no log)");
-    }
+    tu_serve_up(&srv, "--config rw.ini --db ringwatch.db");
 }
 
 static void teardown(void) {
-    if (srv.pid) tu_serve_stop(&srv, SIGKILL);
-    curl_global_cleanup();
-    tu_rmtree(dir);
-    free(dir);
+    tu_serve_fini(&srv);
 }
 TestSuite(http, .init = setup, .fini = teardown, .timeout = 120);
 
 /* One request; the answer's JSON (caller decrefs) and status. */
-static json_t *req(long *status, const char *method, const char *path, const char *token, const char *ctype,
-                   const char *body) {
-    tu_resp r;
-    int rc = tu_http(&r, &srv, method, path, token, ctype, body, body ? strlen(body) : 0);
-    cr_assert_eq(rc, 0, "%s %s: no answer", method, path);
-    *status = r.status;
-    json_t *doc = json_loadb(r.body, r.len, 0, NULL);
-    if (!doc) doc = json_string(r.body); /* /metrics is text */
-    cr_assert(doc, "%s %s: unreadable answer", method, path);
-    tu_resp_free(&r);
-    return doc;
-}
-
-static const char *str(json_t *o, const char *key) {
-    const char *s = json_string_value(json_object_get(o, key));
-    return s ? s : "";
-}
-
-static long num(json_t *o, const char *key) {
-    return (long)json_integer_value(json_object_get(o, key));
-}
-
+/* /metrics is text: it comes back as a JSON string. */
+#define req(...)    tu_req_text(&srv, __VA_ARGS__)
+#define str(o, key) tu_str(o, key)
+#define num(o, key) tu_num(o, key)
 /* Polls job id until it is done or failed; returns the final document. */
-static json_t *wait_job(const char *id) {
-    char path[64];
-    snprintf(path, sizeof path, "/v1/jobs/%s", id);
-    for (int i = 0; i < 6000; i++) {
-        long st;
-        json_t *j = req(&st, "GET", path, ADMIN, NULL, NULL);
-        cr_assert_eq(st, 200);
-        if (!strcmp(str(j, "status"), "done") || !strcmp(str(j, "status"), "failed")) return j;
-        json_decref(j);
-        struct timespec ts = {0, 10 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
-    cr_assert_fail("job %s never finished", id);
-    return NULL;
-}
+#define wait_job(id) tu_wait_job(&srv, ADMIN, id)
 
 Test(http, every_endpoint) {
     long st;
@@ -536,7 +486,7 @@ Test(http, sigterm_drains_and_exits_0) {
     cr_expect(log && strstr(log, "SIGTERM: stopping") && strstr(log, "ringwatch serve: stopped"), "%s", log);
     free(log);
     /* every signup answered 200 before the stop is there after a restart */
-    cr_assert_eq(tu_serve_start(&srv, dir, "--config rw.ini --db ringwatch.db"), 0);
+    cr_assert_eq(tu_serve_start(&srv, tu_dir(), "--config rw.ini --db ringwatch.db"), 0);
     for (int i = 0; i < f.ok; i++) {
         char path[64];
         long st;
@@ -550,19 +500,19 @@ Test(http, sigterm_drains_and_exits_0) {
 Test(http, refuses_to_start_without_tokens) {
     tu_serve_stop(&srv, SIGTERM);
     char *out = NULL;
-    int rc = RW(&out, "serve --listen 127.0.0.1:0", dir, tu_bin());
+    int rc = tu_rw(&out, "serve --listen 127.0.0.1:0");
     cr_expect_eq(rc, 2, "%s", out);
     cr_expect(out && strstr(out, "--insecure-no-auth"), "%s", out);
     free(out);
-    rc = RW(&out, "serve --config rw.ini --listen nowhere", dir, tu_bin());
+    rc = tu_rw(&out, "serve --config rw.ini --listen nowhere");
     cr_expect_eq(rc, 1, "%s", out);
     cr_expect(out && strstr(out, "listen:"), "%s", out);
     free(out);
-    rc = RW(&out, "serve --help", dir, tu_bin());
+    rc = tu_rw(&out, "serve --help");
     cr_expect_eq(rc, 0);
     cr_expect(out && strstr(out, "max_body_bytes") && strstr(out, "token_admin"), "%s", out);
     free(out);
-    cr_assert_eq(tu_serve_start(&srv, dir, "--listen 127.0.0.1:0 --insecure-no-auth"), 0);
+    cr_assert_eq(tu_serve_start(&srv, tu_dir(), "--listen 127.0.0.1:0 --insecure-no-auth"), 0);
     long st;
     json_t *d = req(&st, "GET", "/v1/accounts/nobody-here", NULL, NULL, NULL);
     cr_expect_eq(st, 404, "no token needed with auth off");

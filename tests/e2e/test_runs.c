@@ -7,21 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "testutil.h"
+#include "tu_run.h"
 
 #define ACCOUNTS 20000
 
-static char *dir;
-
-static void setup(void) {
-    dir = tu_tmpdir();
-    cr_assert(dir);
-}
-static void teardown(void) {
-    tu_rmtree(dir);
-    free(dir);
-}
-TestSuite(runs, .init = setup, .fini = teardown, .timeout = 180);
+TestSuite(runs, .init = tu_tmp_init, .fini = tu_tmp_fini, .timeout = 180);
 
 /* The features every model has had from the start (more may be added). */
 static const char *const features[] = {"log_accounts",     "device_linked",  "card_linked",  "ip_linked",
@@ -30,24 +20,9 @@ static const char *const features[] = {"log_accounts",     "device_linked",  "ca
                                        "lockstep",         "later_logins"};
 #define NFEATURES (sizeof features / sizeof features[0])
 
-/* Runs a ringwatch subcommand in dir with --db ringwatch.db implied by the
- * working directory; returns the exit code and the combined output. */
-#define RW(out, ...) tu_run(out, "cd '%s' && '%s' " __VA_ARGS__)
-
-static char *path_in(const char *name) {
-    char *p = malloc(strlen(dir) + strlen(name) + 2);
-    cr_assert(p);
-    sprintf(p, "%s/%s", dir, name);
-    return p;
-}
-
-static char *read_in(const char *name) {
-    char *p = path_in(name);
-    char *text = tu_read_file(p, NULL);
-    cr_assert(text, "cannot read %s", p);
-    free(p);
-    return text;
-}
+/* dir/name (caller frees); its whole text (caller frees). */
+#define path_in(name) strdup(tu_path(name))
+#define read_in(name) tu_read_in(name, NULL)
 
 static long count_lines(const char *s) {
     long n = 0;
@@ -72,13 +47,13 @@ static void parse_run_line(const char *out, long run, long *clusters, long *flag
 /* simulate -> ingest -> rescore (run 1). */
 static void build_world(long *clusters) {
     char *out = NULL;
-    int rc = RW(&out, "simulate --accounts %d --seed 7 --out ev.jsonl --truth truth.csv", dir, tu_bin(), ACCOUNTS);
+    int rc = tu_rw(&out, "simulate --accounts %d --seed 7 --out ev.jsonl --truth truth.csv", ACCOUNTS);
     cr_assert_eq(rc, 0, "%s", out);
     free(out);
-    rc = RW(&out, "ingest --quiet ev.jsonl", dir, tu_bin());
+    rc = tu_rw(&out, "ingest --quiet ev.jsonl");
     cr_assert_eq(rc, 0, "%s", out);
     free(out);
-    rc = RW(&out, "rescore", dir, tu_bin());
+    rc = tu_rw(&out, "rescore");
     cr_assert_eq(rc, 0, "%s", out);
     cr_expect(strstr(out, "rescore: communities") != NULL, "no stage lines:\n%s", out);
     long flagged, accounts_flagged;
@@ -134,7 +109,7 @@ Test(runs, rescore_clusters_and_scores) {
     char *out = NULL;
 
     /* csv: every cluster with --min-score 0, highest score first */
-    int rc = RW(&out, "clusters --format csv --min-score 0 > c.csv", dir, tu_bin());
+    int rc = tu_rw(&out, "clusters --format csv --min-score 0 > c.csv");
     cr_assert_eq(rc, 0, "%s", out);
     free(out);
     char *csv = read_in("c.csv");
@@ -168,7 +143,7 @@ Test(runs, rescore_clusters_and_scores) {
     free(csv);
 
     /* json: parses, same clusters, scores descending, features named */
-    rc = RW(&out, "clusters --format json --min-score 0 > c.json", dir, tu_bin());
+    rc = tu_rw(&out, "clusters --format json --min-score 0 > c.json");
     cr_assert_eq(rc, 0, "%s", out);
     free(out);
     char *jpath = path_in("c.json");
@@ -192,7 +167,7 @@ Test(runs, rescore_clusters_and_scores) {
             cr_expect(json_is_number(json_object_get(feat, features[f])), "feature %s missing", features[f]);
     }
     /* With the default min score only flagged clusters (>= 0.5) are listed. */
-    rc = RW(&out, "clusters --format json > flagged.json", dir, tu_bin());
+    rc = tu_rw(&out, "clusters --format json > flagged.json");
     cr_assert_eq(rc, 0, "%s", out);
     free(out);
     jpath = path_in("flagged.json");
@@ -204,7 +179,7 @@ Test(runs, rescore_clusters_and_scores) {
     json_decref(j);
 
     /* scores: one row per account, the truth's accounts exactly once */
-    rc = RW(&out, "scores > s.csv", dir, tu_bin());
+    rc = tu_rw(&out, "scores > s.csv");
     cr_assert_eq(rc, 0, "%s", out);
     free(out);
     size_t n;
@@ -249,7 +224,7 @@ Test(runs, model_fit_flags_rings_explain_and_eval) {
 
     /* The built-in model: version 0, a bias and every feature. */
     char *show = NULL;
-    int rc = RW(&show, "model show", dir, tu_bin());
+    int rc = tu_rw(&show, "model show");
     cr_assert_eq(rc, 0, "%s", show);
     cr_expect(strncmp(show, "# model version 0", 17) == 0, "%s", show);
     cr_expect(strstr(show, "\nbias ") != NULL, "%s", show);
@@ -260,11 +235,11 @@ Test(runs, model_fit_flags_rings_explain_and_eval) {
         cr_expect(strstr(show, want) != NULL, "feature %s missing from:\n%s", features[f], show);
     }
     /* ... and every feature a cluster reports (features added since). */
-    rc = RW(&out, "clusters --format json --min-score 0 --limit 1 > one.json", dir, tu_bin());
+    rc = tu_rw(&out, "clusters --format json --min-score 0 --limit 1 > one.json");
     cr_assert_eq(rc, 0, "%s", out);
     free(out);
     /* A run that does not exist is an error, not an empty answer. */
-    rc = RW(&out, "clusters --run 999 2>&1", dir, tu_bin());
+    rc = tu_rw(&out, "clusters --run 999 2>&1");
     cr_expect_eq(rc, 1, "%s", out);
     cr_expect(strstr(out, "no run 999 (the newest is "), "%s", out);
     free(out);
@@ -273,17 +248,17 @@ Test(runs, model_fit_flags_rings_explain_and_eval) {
         static const char *const fmts[] = {"table", "csv", "json"};
         char args[96];
         snprintf(args, sizeof args, "clusters --run 999 --format %s 2>/dev/null", fmts[f]);
-        rc = RW(&out, "%s", dir, tu_bin(), args);
+        rc = tu_rw(&out, "%s", args);
         cr_expect_eq(rc, 1, "%s", out);
         cr_expect_str_eq(out, "", "%s printed on stdout: %s", fmts[f], out);
         free(out);
     }
     /* fit-online fits trees: an --l2 is refused, not ignored. */
-    rc = RW(&out, "model fit-online --truth truth.csv --l2 2 features.csv 2>&1", dir, tu_bin());
+    rc = tu_rw(&out, "model fit-online --truth truth.csv --l2 2 features.csv 2>&1");
     cr_expect_eq(rc, 2, "%s", out);
     cr_expect(strstr(out, "--l2 applies to `model fit`"), "%s", out);
     free(out);
-    rc = RW(&out, "scores --run 999 2>&1", dir, tu_bin());
+    rc = tu_rw(&out, "scores --run 999 2>&1");
     cr_expect_eq(rc, 1, "%s", out);
     free(out);
     char *jpath = path_in("one.json");
@@ -303,23 +278,23 @@ Test(runs, model_fit_flags_rings_explain_and_eval) {
     free(show);
 
     /* fit: stores version 1, which show then reports */
-    rc = RW(&out, "model fit --truth truth.csv", dir, tu_bin());
+    rc = tu_rw(&out, "model fit --truth truth.csv");
     cr_assert_eq(rc, 0, "%s", out);
     cr_expect(strstr(out, "stored as model version 1") != NULL, "%s", out);
     cr_expect(strstr(out, "\nbias ") != NULL, "fit prints the model:\n%s", out);
     free(out);
-    rc = RW(&out, "model show", dir, tu_bin());
+    rc = tu_rw(&out, "model show");
     cr_assert_eq(rc, 0, "%s", out);
     cr_expect(strncmp(out, "# model version 1\n", 18) == 0, "%s", out);
     free(out);
     /* A dry run prints but stores nothing. */
-    rc = RW(&out, "model fit --dry-run --truth truth.csv && '%s' model show", dir, tu_bin(), tu_bin());
+    rc = tu_rw(&out, "model fit --dry-run --truth truth.csv && '%s' model show", tu_bin());
     cr_assert_eq(rc, 0, "%s", out);
     cr_expect(strstr(out, "stored as") == NULL && strstr(out, "# model version 1\n") != NULL, "%s", out);
     free(out);
 
     /* run 2 with the fitted model flags something; ids carry over */
-    rc = RW(&out, "rescore --quiet", dir, tu_bin());
+    rc = tu_rw(&out, "rescore --quiet");
     cr_assert_eq(rc, 0, "%s", out);
     long clusters2, flagged, accounts_flagged;
     parse_run_line(out, 2, &clusters2, &flagged, &accounts_flagged);
@@ -330,14 +305,14 @@ Test(runs, model_fit_flags_rings_explain_and_eval) {
     cr_expect(strstr(out, want) != NULL, "%s", out);
     free(out);
 
-    rc = RW(&out, "scores > s2.csv", dir, tu_bin());
+    rc = tu_rw(&out, "scores > s2.csv");
     cr_assert_eq(rc, 0, "%s", out);
     free(out);
     size_t n;
     score_row *sr = read_scores("s2.csv", &n);
     cr_expect_eq(n, ACCOUNTS);
     /* the top flagged cluster, and a flagged member of it if it has one */
-    rc = RW(&out, "clusters --format csv --limit 1 > top.csv", dir, tu_bin());
+    rc = tu_rw(&out, "clusters --format csv --limit 1 > top.csv");
     cr_assert_eq(rc, 0, "%s", out);
     free(out);
     char *top = read_in("top.csv");
@@ -357,7 +332,7 @@ Test(runs, model_fit_flags_rings_explain_and_eval) {
     cr_assert(hit, "no flagged account in run 2");
 
     /* explain ACCOUNT: its score, cluster and reasons, then the cluster */
-    rc = RW(&out, "explain '%s'", dir, tu_bin(), hit->ext);
+    rc = tu_rw(&out, "explain '%s'", hit->ext);
     cr_assert_eq(rc, 0, "%s", out);
     snprintf(want, sizeof want, "account %s: first seen ", hit->ext);
     cr_expect(strstr(out, want) != NULL, "%s", out);
@@ -372,7 +347,7 @@ Test(runs, model_fit_flags_rings_explain_and_eval) {
     free(out);
 
     /* explain --cluster ID */
-    rc = RW(&out, "explain --cluster %lu", dir, tu_bin(), top_id);
+    rc = tu_rw(&out, "explain --cluster %lu", top_id);
     cr_assert_eq(rc, 0, "%s", out);
     snprintf(want, sizeof want, "cluster %lu: score ", top_id);
     cr_expect(strncmp(out, want, strlen(want)) == 0, "%s", out);
@@ -380,23 +355,23 @@ Test(runs, model_fit_flags_rings_explain_and_eval) {
     cr_expect(strstr(out, "\nreasons:  [\"") && strstr(out, "\nfeatures: {"), "%s", out);
     free(out);
     /* ... and the account in an earlier run */
-    rc = RW(&out, "explain --run 1 '%s'", dir, tu_bin(), hit->ext);
+    rc = tu_rw(&out, "explain --run 1 '%s'", hit->ext);
     cr_expect_eq(rc, 0, "%s", out);
     cr_expect(strstr(out, ", cluster ") != NULL, "%s", out);
     free(out);
 
     /* unknown account or cluster: exit 1 with a message */
-    rc = RW(&out, "explain no-such-account", dir, tu_bin());
+    rc = tu_rw(&out, "explain no-such-account");
     cr_expect_eq(rc, 1, "%s", out);
     cr_expect(strstr(out, "no account") != NULL, "%s", out);
     free(out);
-    rc = RW(&out, "explain --cluster 4000000000", dir, tu_bin());
+    rc = tu_rw(&out, "explain --cluster 4000000000");
     cr_expect_eq(rc, 1, "%s", out);
     cr_expect(strstr(out, "no cluster") != NULL, "%s", out);
     free(out);
 
     /* eval against the truth */
-    rc = RW(&out, "eval --truth truth.csv", dir, tu_bin());
+    rc = tu_rw(&out, "eval --truth truth.csv");
     cr_assert_eq(rc, 0, "%s", out);
     const char *keys[] = {"precision ", "recall ", "f1 ", "average_precision ", "benign_flagged "};
     double v[5];
@@ -424,7 +399,7 @@ Test(runs, bad_model_and_usage_errors) {
                     "cd '%s' && printf '{\"account\":\"a\",\"ts\":5,\"device\":\"d\"}\\n"
                     "{\"account\":\"b\",\"ts\":6,\"device\":\"d\"}\\n' | '%s' ingest --quiet - && "
                     "'%s' rescore --quiet",
-                    dir, tu_bin(), tu_bin());
+                    tu_dir(), tu_bin(), tu_bin());
     cr_assert_eq(rc, 0, "%s", out);
     cr_expect(strstr(out, "run 1: 2 accounts, 1 clusters") != NULL, "%s", out);
     free(out);
@@ -432,24 +407,24 @@ Test(runs, bad_model_and_usage_errors) {
     char *bad = path_in("bad.model");
     const char text[] = "bias -3\ndevice_linked nope\n";
     cr_assert_eq(tu_write_file(bad, text, strlen(text)), 0);
-    rc = RW(&out, "model set bad.model", dir, tu_bin());
+    rc = tu_rw(&out, "model set bad.model");
     cr_expect_eq(rc, 1, "%s", out);
     cr_expect(strstr(out, "line 2") != NULL, "no line number in: %s", out);
     free(out);
     const char text2[] = "# ok so far\nbias -3\nsparkle 2\n";
     cr_assert_eq(tu_write_file(bad, text2, strlen(text2)), 0);
-    rc = RW(&out, "model set bad.model", dir, tu_bin());
+    rc = tu_rw(&out, "model set bad.model");
     cr_expect_eq(rc, 1, "%s", out);
     cr_expect(strstr(out, "line 3") && strstr(out, "sparkle"), "%s", out);
     free(out);
-    rc = RW(&out, "model set no-such.model", dir, tu_bin());
+    rc = tu_rw(&out, "model set no-such.model");
     cr_expect_eq(rc, 1, "%s", out);
     cr_expect(strstr(out, "cannot open") != NULL, "%s", out);
     free(out);
     /* nothing stored by the failures; a good file is version 1 */
     const char good[] = "bias -2\ndevice_linked 3\n";
     cr_assert_eq(tu_write_file(bad, good, strlen(good)), 0);
-    rc = RW(&out, "model set bad.model && '%s' model show", dir, tu_bin(), tu_bin());
+    rc = tu_rw(&out, "model set bad.model && '%s' model show", tu_bin());
     cr_expect_eq(rc, 0, "%s", out);
     cr_expect(strstr(out, "stored as model version 1") && strstr(out, "# model version 1\n") &&
                   strstr(out, "\ndevice_linked 3\n"),
@@ -478,16 +453,16 @@ Test(runs, bad_model_and_usage_errors) {
         "model show extra",
     };
     for (size_t k = 0; k < sizeof usage / sizeof usage[0]; k++) {
-        rc = RW(&out, "%s", dir, tu_bin(), usage[k]);
+        rc = tu_rw(&out, "%s", usage[k]);
         cr_expect_eq(rc, 2, "'%s' exited %d:\n%s", usage[k], rc, out);
         free(out);
     }
-    rc = RW(&out, "rescore --density abc", dir, tu_bin());
+    rc = tu_rw(&out, "rescore --density abc");
     cr_expect(strstr(out, "--density") != NULL, "%s", out);
     free(out);
     static const char *const help[] = {"rescore", "clusters", "scores", "explain", "eval", "model"};
     for (size_t k = 0; k < sizeof help / sizeof help[0]; k++) {
-        rc = RW(&out, "%s --help", dir, tu_bin(), help[k]);
+        rc = tu_rw(&out, "%s --help", help[k]);
         cr_expect_eq(rc, 0, "%s --help: %d", help[k], rc);
         cr_expect(strstr(out, "usage: ringwatch") != NULL, "%s", out);
         free(out);
@@ -496,7 +471,7 @@ Test(runs, bad_model_and_usage_errors) {
     rc = tu_run(&out,
                 "cd '%s' && printf '{\"account\":\"a\",\"ts\":5}\\n' | '%s' ingest --quiet --db fresh.db - && "
                 "'%s' clusters --db fresh.db",
-                dir, tu_bin(), tu_bin());
+                tu_dir(), tu_bin(), tu_bin());
     cr_expect_eq(rc, 1, "%s", out);
     cr_expect(strstr(out, "no run yet") != NULL, "%s", out);
     free(out);
@@ -507,11 +482,11 @@ Test(runs, rescore_twice_is_idempotent) {
     long clusters;
     build_world(&clusters);
     char *out = NULL;
-    int rc = RW(&out,
-                "rescore --quiet && '%s' scores --run 1 > s1.csv && '%s' scores --run 2 > s2.csv && "
-                "'%s' clusters --run 1 --min-score 0 --format csv > c1.csv && "
-                "'%s' clusters --run 2 --min-score 0 --format csv > c2.csv",
-                dir, tu_bin(), tu_bin(), tu_bin(), tu_bin(), tu_bin());
+    int rc = tu_rw(&out,
+                   "rescore --quiet && '%s' scores --run 1 > s1.csv && '%s' scores --run 2 > s2.csv && "
+                   "'%s' clusters --run 1 --min-score 0 --format csv > c1.csv && "
+                   "'%s' clusters --run 2 --min-score 0 --format csv > c2.csv",
+                   tu_bin(), tu_bin(), tu_bin(), tu_bin());
     cr_assert_eq(rc, 0, "%s", out);
     long clusters2, flagged, accounts_flagged;
     parse_run_line(out, 2, &clusters2, &flagged, &accounts_flagged);

@@ -1,6 +1,7 @@
-/* engine tests of the online API: the fixture (a fresh folder and database
- * per test) and the helpers the test_online_*.c files share. Included once
- * per test file; a file uses some of the helpers. */
+/* engine tests of the online API: the helpers the test_commit, test_score,
+ * test_live, test_lookup and test_runs files share, over the fixtures of
+ * tests/support (a fresh folder and database per test). Included once per
+ * test file; a file uses some of the helpers. */
 #ifndef ONLINE_UTIL_H
 #define ONLINE_UTIL_H
 
@@ -19,23 +20,11 @@
 
 #include "engine.h"
 #include "engine_int.h"
-#include "testutil.h"
+#include "tu_engine.h"
+#include "tu_sql.h"
+#include "tu_tmp.h"
 
 #define ONLINE_HELPER __attribute__((unused)) static
-
-static char *dir;
-static char db[512], input[512];
-
-ONLINE_HELPER void setup(void) {
-    dir = tu_tmpdir();
-    cr_assert(dir);
-    snprintf(db, sizeof db, "%s/o.db", dir);
-    snprintf(input, sizeof input, "%s/in.jsonl", dir);
-}
-ONLINE_HELPER void teardown(void) {
-    tu_rmtree(dir);
-    free(dir);
-}
 
 /* ---- helpers -------------------------------------------------------------- */
 
@@ -43,49 +32,15 @@ ONLINE_HELPER void teardown(void) {
 #define DAY 86400LL
 
 ONLINE_HELPER rw_engine *open_engine(int readonly) {
-    rw_engine *e = NULL;
-    rw_err err = {{0}};
-    rw_engine_config cfg = {.db_path = db, .readonly = readonly};
-    cr_assert_eq(rw_engine_open(&e, &cfg, &err), RW_OK, "open: %s", err.msg);
-    return e;
+    return tu_engine_open(tu_db(), readonly);
 }
 
 /* Parses one JSON line built from fmt into ev. */
-ONLINE_HELPER void vparse(rw_event_raw *ev, const char *fmt, va_list ap) {
-    char line[1024];
-    vsnprintf(line, sizeof line, fmt, ap);
-    rw_err err = {{0}};
-    cr_assert_eq(rw_event_parse(ev, line, strlen(line), &err), RW_OK, "%s: %s", line, err.msg);
-}
-
-ONLINE_HELPER void parse(rw_event_raw *ev, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-ONLINE_HELPER void parse(rw_event_raw *ev, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vparse(ev, fmt, ap);
-    va_end(ap);
-}
-
+#define parse(...) tu_event(__VA_ARGS__)
 /* Records one event (built from fmt) and returns its decision. */
-ONLINE_HELPER rw_decision rec(rw_engine *e, int durable, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-ONLINE_HELPER rw_decision rec(rw_engine *e, int durable, const char *fmt, ...) {
-    rw_event_raw *ev = malloc(sizeof *ev);
-    cr_assert(ev);
-    va_list ap;
-    va_start(ap, fmt);
-    vparse(ev, fmt, ap);
-    va_end(ap);
-    rw_decision d;
-    memset(&d, 0xa5, sizeof d);
-    rw_err err = {{0}};
-    rw_status st = rw_engine_record(e, ev, 1, &d, durable, &err);
-    free(ev);
-    cr_assert_eq(st, RW_OK, "record: %s (%s)", rw_status_str(st), err.msg);
-    return d;
-}
+#define rec(...) tu_record(__VA_ARGS__)
 
-/* (with tu_sql.h, included by the files that read the database) */
-#define sql_int(...) tu_sql_int(db, 0, __VA_ARGS__)
+#define sql_int(...) tu_sql_int(tu_db(), 0, __VA_ARGS__)
 
 ONLINE_HELPER rw_engine_counters counters(rw_engine *e) {
     rw_engine_counters c;
@@ -121,23 +76,8 @@ ONLINE_HELPER const char *reasons_text(const rw_decision *d) {
     return buf;
 }
 
-ONLINE_HELPER FILE *begin_input(void) {
-    FILE *f = fopen(input, "w");
-    cr_assert(f, "cannot write %s", input);
-    return f;
-}
-
-ONLINE_HELPER void ingest_input(rw_engine *e, FILE *f) {
-    cr_assert_eq(fclose(f), 0);
-    int fd = open(input, O_RDONLY);
-    cr_assert(fd >= 0);
-    rw_ingest_stats s;
-    rw_err err = {{0}};
-    rw_status st = rw_engine_ingest_fd(e, &s, fd, "in.jsonl", NULL, &err);
-    close(fd);
-    cr_assert_eq(st, RW_OK, "%s", err.msg);
-    cr_assert_eq(s.bad_lines, 0);
-}
+#define begin_input()      tu_input_begin()
+#define ingest_input(e, f) ((void)tu_ingest_input(e, f))
 
 /* Private singletons: own /24, device and card. */
 ONLINE_HELPER void w_singletons(FILE *f, int n, int64_t t) {
@@ -174,13 +114,7 @@ ONLINE_HELPER rw_decision rec_ring_member(rw_engine *e, int r, int k, int64_t t)
                r, k, (long long)(t + k * 280LL), r, k + 10, r, k % 2, r);
 }
 
-ONLINE_HELPER rw_rescore_summary rescore(rw_engine *e) {
-    rw_rescore_summary s;
-    rw_err err = {{0}};
-    rw_status st = rw_engine_rescore(e, NULL, &s, NULL, NULL, &err);
-    cr_assert_eq(st, RW_OK, "rescore: %s", err.msg);
-    return s;
-}
+#define rescore(e) tu_rescore(e, NULL)
 
 ONLINE_HELPER void flush(rw_engine *e) {
     rw_err err = {{0}};
@@ -190,13 +124,7 @@ ONLINE_HELPER void flush(rw_engine *e) {
 #define RING 12
 
 ONLINE_HELPER rw_engine *open_engine_at(const char *name) {
-    char p[600];
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    rw_engine *e = NULL;
-    rw_err err = {{0}};
-    rw_engine_config cfg = {.db_path = p};
-    cr_assert_eq(rw_engine_open(&e, &cfg, &err), RW_OK, "open: %s", err.msg);
-    return e;
+    return tu_engine_open(tu_path(name), 0);
 }
 
 typedef struct {
@@ -253,6 +181,6 @@ ONLINE_HELPER rw_status on_member_row(void *ctx, const rw_score_row *r) {
 }
 
 /* Each test file's suite: a fresh folder per test. */
-#define ONLINE_SUITE(name) TestSuite(name, .init = setup, .fini = teardown, .timeout = 120)
+#define ONLINE_SUITE(name) TestSuite(name, .init = tu_tmp_init, .fini = tu_tmp_fini, .timeout = 120)
 
 #endif

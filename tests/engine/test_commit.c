@@ -1,7 +1,6 @@
 /* engine: recording events through the group commit: durability, shared
  * transactions, durable = 0 then flush, checkpoints beside commits,
  * read-only refusal, failed commits. */
-#include "tu_sql.h" /* before online_util.h, whose db it would shadow */
 #include "online_util.h"
 
 ONLINE_SUITE(commit);
@@ -186,7 +185,7 @@ Test(commit, checkpoints_run_beside_the_group_commit) {
     rw_err err = {{0}};
     off_t wal_max = 0;
     char wal[600];
-    snprintf(wal, sizeof wal, "%s-wal", db);
+    snprintf(wal, sizeof wal, "%s-wal", tu_db());
     for (int c = 0; c < CHUNKS; c++) {
         for (int i = 0; i < EACH; i++)
             parse(&ev[i],
@@ -251,8 +250,8 @@ Test(commit, readonly_without_key_refuses_raw_lookups) {
     rec(e, 1, "{\"account\":\"a1\",\"ts\":%lld,\"ip\":\"203.0.113.5\",\"device\":\"d-1\"}", (long long)T0);
     rw_engine_close(e);
     char nokey[600];
-    snprintf(nokey, sizeof nokey, "%s/absent.key", dir);
-    rw_engine_config cfg = {.db_path = db, .key_path = nokey, .readonly = 1};
+    snprintf(nokey, sizeof nokey, "%s/absent.key", tu_dir());
+    rw_engine_config cfg = {.db_path = tu_db(), .key_path = nokey, .readonly = 1};
     rw_err err = {{0}};
     cr_assert_eq(rw_engine_open(&e, &cfg, &err), RW_OK, "%s", err.msg);
     rw_attr_view av;
@@ -273,7 +272,7 @@ Test(commit, readonly_without_key_refuses_raw_lookups) {
  * another connection): a deterministic failed commit. */
 static void arm_failure(void) {
     sqlite3 *h = NULL;
-    cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
+    cr_assert_eq(sqlite3_open(tu_db(), &h), SQLITE_OK);
     sqlite3_busy_timeout(h, 5000);
     char *msg = NULL;
     int rc = sqlite3_exec(h,

@@ -8,21 +8,10 @@
 #include <unistd.h>
 
 #include "engine.h"
-#include "testutil.h"
+#include "tu_engine.h"
+#include "tu_tmp.h"
 
-static char *dir;
-static char db[512], input[512];
-
-static void setup(void) {
-    dir = tu_tmpdir();
-    snprintf(db, sizeof db, "%s/e.db", dir);
-    snprintf(input, sizeof input, "%s/in.jsonl", dir);
-}
-static void teardown(void) {
-    tu_rmtree(dir);
-    free(dir);
-}
-TestSuite(engine, .init = setup, .fini = teardown);
+TestSuite(engine, .init = tu_tmp_init, .fini = tu_tmp_fini);
 
 typedef struct {
     char msgs[32][512];
@@ -35,11 +24,9 @@ static void on_bad(void *ctx, const char *msg) {
 }
 
 static rw_status ingest_text(const char *text, int strict, rw_ingest_stats *s, bad_log *bl, rw_err *err) {
-    cr_assert_eq(tu_write_file(input, text, strlen(text)), 0);
-    rw_engine *e = NULL;
-    rw_engine_config cfg = {.db_path = db};
-    cr_assert_eq(rw_engine_open(&e, &cfg, err), RW_OK, "%s", err->msg);
-    int fd = open(input, O_RDONLY);
+    cr_assert_eq(tu_write_file(tu_input(), text, strlen(text)), 0);
+    rw_engine *e = tu_engine_open(tu_db(), 0);
+    int fd = open(tu_input(), O_RDONLY);
     rw_ingest_opts o = {.strict = strict, .on_bad_line = on_bad, .ctx = bl};
     rw_status st = rw_engine_ingest_fd(e, s, fd, "in.jsonl", &o, err);
     close(fd);
@@ -48,10 +35,8 @@ static rw_status ingest_text(const char *text, int strict, rw_ingest_stats *s, b
 }
 
 static void stats_of(rw_engine_stats *out) {
-    rw_engine *e = NULL;
+    rw_engine *e = tu_engine_open(tu_db(), 1);
     rw_err err;
-    rw_engine_config cfg = {.db_path = db, .readonly = 1};
-    cr_assert_eq(rw_engine_open(&e, &cfg, &err), RW_OK, "%s", err.msg);
     rw_engine_get_stats(e, out, &err);
     rw_engine_close(e);
 }
@@ -140,7 +125,7 @@ Test(engine, database_holds_no_raw_identifiers) {
     const char *suffix[] = {"", "-wal", "-shm"};
     for (size_t f = 0; f < 3; f++) {
         char p[600];
-        snprintf(p, sizeof p, "%s%s", db, suffix[f]);
+        snprintf(p, sizeof p, "%s%s", tu_db(), suffix[f]);
         size_t len = 0;
         char *data = tu_read_file(p, &len);
         if (!data) continue;
@@ -157,7 +142,7 @@ Test(engine, key_file_created_private) {
     rw_err err;
     cr_assert_eq(ingest_text(world, 0, &s, &bl, &err), RW_OK, "%s", err.msg);
     char *out = NULL;
-    tu_run(&out, "stat -c '%%a %%s' '%s.key'", db);
+    tu_run(&out, "stat -c '%%a %%s' '%s.key'", tu_db());
     cr_expect_str_eq(out, "600 32\n");
     free(out);
 }

@@ -11,53 +11,21 @@
 #include <string.h>
 
 #include "engine.h"
-#include "testutil.h"
+#include "tu_engine.h"
 #include "tu_sql.h"
+#include "tu_tmp.h"
 
-static char *dir;
-static char db[512];
-
-static void setup(void) {
-    dir = tu_tmpdir();
-    cr_assert(dir);
-    snprintf(db, sizeof db, "%s/e.db", dir);
-}
-static void teardown(void) {
-    tu_rmtree(dir);
-    free(dir);
-}
-TestSuite(erase, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(erase, .init = tu_tmp_init, .fini = tu_tmp_fini, .timeout = 60);
 
 #define T0     1790000000LL
 #define DAY    86400LL
 #define VICTIM "erase-me-7f3c9a"
 
-static rw_engine *open_engine(int readonly) {
-    rw_engine *e = NULL;
-    rw_err err = {{0}};
-    rw_engine_config cfg = {.db_path = db, .readonly = readonly};
-    cr_assert_eq(rw_engine_open(&e, &cfg, &err), RW_OK, "open: %s", err.msg);
-    return e;
-}
+#define open_engine(readonly) tu_engine_open(tu_db(), readonly)
+/* Records one event (built from fmt), durably. */
+#define rec(e, ...) ((void)tu_record(e, 1, __VA_ARGS__))
 
-static void rec(rw_engine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void rec(rw_engine *e, const char *fmt, ...) {
-    char line[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    rw_event_raw *ev = malloc(sizeof *ev);
-    cr_assert(ev);
-    rw_err err = {{0}};
-    cr_assert_eq(rw_event_parse(ev, line, strlen(line), &err), RW_OK, "%s: %s", line, err.msg);
-    rw_decision d;
-    rw_status st = rw_engine_record(e, ev, 1, &d, 1, &err);
-    free(ev);
-    cr_assert_eq(st, RW_OK, "record: %s", err.msg);
-}
-
-#define sql_int(...) tu_sql_int(db, 0, __VA_ARGS__)
+#define sql_int(...) tu_sql_int(tu_db(), 0, __VA_ARGS__)
 
 static uint32_t node_of(rw_engine *e, const char *ext) {
     rw_account_info info;
@@ -83,19 +51,7 @@ static rw_account_view *view(rw_engine *e, const char *ext) {
 }
 
 /* Whether needle occurs in the database file, its WAL or its shared memory. */
-static int in_files(const char *needle) {
-    static const char *const suffix[] = {"", "-wal", "-shm"};
-    for (size_t i = 0; i < 3; i++) {
-        char path[600];
-        snprintf(path, sizeof path, "%s%s", db, suffix[i]);
-        size_t len = 0;
-        char *data = tu_read_file(path, &len);
-        int hit = data && tu_contains(data, len, needle, strlen(needle));
-        free(data);
-        if (hit) return 1;
-    }
-    return 0;
-}
+#define in_files(needle) tu_in_db_files(tu_db(), needle)
 
 static void assert_views_equal(const rw_account_view *a, const rw_account_view *b) {
     cr_assert_eq(a->first_seen, b->first_seen);

@@ -11,10 +11,9 @@
 #include <unistd.h>
 
 #include "engine.h"
-#include "testutil.h"
+#include "tu_engine.h"
+#include "tu_tmp.h"
 
-static char *dir;
-static char db[512], input[512];
 static rw_engine *eng;
 static uint32_t ring_cluster;
 
@@ -24,9 +23,8 @@ static uint32_t ring_cluster;
 #define NAT    210
 #define NAT_IP "100.64.0.1"
 
-static void write_world(void) {
-    FILE *f = fopen(input, "w");
-    cr_assert(f);
+static FILE *write_world(void) {
+    FILE *f = tu_input_begin();
     for (int k = 0; k < RING; k++)
         fprintf(f,
                 "{\"account\":\"ring-%02d\",\"ts\":%lld,\"ip\":\"198.51.100.%d\",\"device\":\"dev-ring\","
@@ -38,26 +36,16 @@ static void write_world(void) {
     for (int i = 0; i < NAT; i++)
         fprintf(f, "{\"account\":\"nat-%03d\",\"ts\":%lld,\"ip\":\"" NAT_IP "\",\"device\":\"dev-nat-%03d\"}\n", i,
                 (long long)(T0 + i * 3607), i);
-    cr_assert_eq(fclose(f), 0);
+    return f;
 }
 
 static void setup(void) {
-    dir = tu_tmpdir();
-    cr_assert(dir);
-    snprintf(db, sizeof db, "%s/x.db", dir);
-    snprintf(input, sizeof input, "%s/in.jsonl", dir);
-    write_world();
+    tu_tmp_init();
+    FILE *f = write_world();
+    eng = tu_engine_open(tu_db(), 0);
+    tu_ingest_input(eng, f);
+    tu_rescore(eng, NULL);
     rw_err err = {{0}};
-    rw_engine_config cfg = {.db_path = db};
-    cr_assert_eq(rw_engine_open(&eng, &cfg, &err), RW_OK, "%s", err.msg);
-    int fd = open(input, O_RDONLY);
-    cr_assert(fd >= 0);
-    rw_ingest_stats s;
-    rw_status st = rw_engine_ingest_fd(eng, &s, fd, "in.jsonl", NULL, &err);
-    close(fd);
-    cr_assert_eq(st, RW_OK, "%s", err.msg);
-    rw_rescore_summary sum;
-    cr_assert_eq(rw_engine_rescore(eng, NULL, &sum, NULL, NULL, &err), RW_OK, "%s", err.msg);
     rw_account_view *v = calloc(1, sizeof *v);
     cr_assert_eq(rw_engine_account_view(eng, "ring-03", 7, v, &err), RW_OK, "%s", err.msg);
     ring_cluster = v->run_cluster;
@@ -67,8 +55,7 @@ static void setup(void) {
 
 static void teardown(void) {
     rw_engine_close(eng);
-    tu_rmtree(dir);
-    free(dir);
+    tu_tmp_fini();
 }
 
 TestSuite(export_graph, .init = setup, .fini = teardown, .timeout = 60);

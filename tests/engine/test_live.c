@@ -1,6 +1,5 @@
 /* engine: the live state: analysts' labels (effect on signups, errors,
  * persistence), consistency across a restart, and a new run swapped in. */
-#include "tu_sql.h" /* before online_util.h, whose db it would shadow */
 #include "online_util.h"
 
 ONLINE_SUITE(live);
@@ -340,7 +339,7 @@ Test(live, store_only_engine) {
     rw_rescore_summary s = rescore(e);
     cr_assert_geq(s.clusters, 1);
     rw_engine_close(e);
-    rw_engine_config cfg = {.db_path = db, .store_only = 1};
+    rw_engine_config cfg = {.db_path = tu_db(), .store_only = 1};
     rw_err err = {{0}};
     cr_assert_eq(rw_engine_open(&e, &cfg, &err), RW_OK, "%s", err.msg);
     rw_event_raw ev;
@@ -404,7 +403,7 @@ Test(live, a_new_run_answers_as_a_restart_would) {
     rw_engine *e[2];
     uint32_t rc[2];
     for (int i = 0; i < 2; i++) {
-        snprintf(db, sizeof db, "%s/%c.db", dir, 'a' + i);
+        tu_db_use(i ? "b.db" : "a.db");
         e[i] = labelled_world(rc);
         char target[16];
         snprintf(target, sizeof target, "%u", rc[0]);

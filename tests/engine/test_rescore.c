@@ -11,63 +11,20 @@
 #include <unistd.h>
 
 #include "engine.h"
-#include "testutil.h"
+#include "tu_engine.h"
+#include "tu_tmp.h"
 
-static char *dir;
-static char db[512], input[512];
-
-static void setup(void) {
-    dir = tu_tmpdir();
-    cr_assert(dir);
-    snprintf(db, sizeof db, "%s/r.db", dir);
-    snprintf(input, sizeof input, "%s/in.jsonl", dir);
-}
-static void teardown(void) {
-    tu_rmtree(dir);
-    free(dir);
-}
-TestSuite(rescore, .init = setup, .fini = teardown, .timeout = 120);
+TestSuite(rescore, .init = tu_tmp_init, .fini = tu_tmp_fini, .timeout = 120);
 
 /* ---- helpers -------------------------------------------------------------- */
 
 #define T0  1790000000LL
 #define DAY 86400LL
 
-static rw_engine *open_db(void) {
-    rw_engine *e = NULL;
-    rw_err err = {{0}};
-    rw_engine_config cfg = {.db_path = db};
-    cr_assert_eq(rw_engine_open(&e, &cfg, &err), RW_OK, "%s", err.msg);
-    return e;
-}
-
-static FILE *begin_input(void) {
-    FILE *f = fopen(input, "w");
-    cr_assert(f, "cannot write %s", input);
-    return f;
-}
-
-/* Closes f and ingests the file; every line must be good. */
-static rw_ingest_stats ingest_input(rw_engine *e, FILE *f) {
-    cr_assert_eq(fclose(f), 0);
-    int fd = open(input, O_RDONLY);
-    cr_assert(fd >= 0);
-    rw_ingest_stats s;
-    rw_err err = {{0}};
-    rw_status st = rw_engine_ingest_fd(e, &s, fd, "in.jsonl", NULL, &err);
-    close(fd);
-    cr_assert_eq(st, RW_OK, "%s", err.msg);
-    cr_assert_eq(s.bad_lines, 0);
-    return s;
-}
-
-static rw_rescore_summary rescore(rw_engine *e, const rw_rescore_params *rp) {
-    rw_rescore_summary s;
-    rw_err err = {{0}};
-    rw_status st = rw_engine_rescore(e, rp, &s, NULL, NULL, &err);
-    cr_assert_eq(st, RW_OK, "rescore: %s", err.msg);
-    return s;
-}
+#define open_db()          tu_engine_open(tu_db(), 0)
+#define begin_input()      tu_input_begin()
+#define ingest_input(e, f) tu_ingest_input(e, f)
+#define rescore(e, rp)     tu_rescore(e, rp)
 
 static int store_model(rw_engine *e, const char *text) {
     int version = 0;

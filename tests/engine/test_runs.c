@@ -1,7 +1,6 @@
 /* engine: runs beside signups: one rescoring at a time, and a run written
  * in chunks while signups commit (invisible until whole, removed when a
  * failure or a crash leaves it half-written). */
-#include "tu_sql.h" /* before online_util.h, whose db it would shadow */
 #include "online_util.h"
 
 ONLINE_SUITE(runs);
@@ -166,7 +165,7 @@ static rw_status on_chunk(void *ctx, int64_t run, uint64_t chunk) {
         c->newest_sql = sql_int("SELECT max(id) FROM runs");
         rw_engine *r = NULL;
         rw_err err = {{0}};
-        rw_engine_config cfg = {.db_path = db, .readonly = 1, .store_only = 1};
+        rw_engine_config cfg = {.db_path = tu_db(), .readonly = 1, .store_only = 1};
         if (rw_engine_open(&r, &cfg, &err) == RW_OK) {
             rw_engine_latest_run(r, &c->newest, &err);
             /* an unpublished run does not exist for readers */
@@ -231,7 +230,7 @@ Test(runs, a_run_half_written_by_a_crash_is_invisible_then_removed) {
     if (pid == 0) {
         rw_engine *ce = NULL;
         rw_err err = {{0}};
-        rw_engine_config cfg = {.db_path = db};
+        rw_engine_config cfg = {.db_path = tu_db()};
         rw_rescore_summary s;
         if (rw_engine_open(&ce, &cfg, &err) != RW_OK || rw_engine_rescore(ce, NULL, &s, NULL, NULL, &err) != RW_OK)
             _exit(2);

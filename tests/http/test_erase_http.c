@@ -9,43 +9,19 @@
 #include <string.h>
 #include <time.h>
 
-#include "http_int.h"
-#include "testutil.h"
+#include "dispatch_util.h"
 
-static char *dir;
 static rw_engine *eng;
 static rw_http_server *srv;
 
 static void setup(void) {
-    dir = tu_tmpdir();
-    cr_assert(dir);
-    char db[512];
-    snprintf(db, sizeof db, "%s/t.db", dir);
-    rw_engine_config ec = {.db_path = db};
-    rw_err err = {{0}};
-    cr_assert_eq(rw_engine_open(&eng, &ec, &err), RW_OK, "%s", err.msg);
-    rw_config cfg;
-    rw_config_defaults(&cfg);
-    cr_assert_eq(rw_config_set(&cfg, "token_signup", "signup-token-0123456789", &err), RW_OK);
-    cr_assert_eq(rw_config_set(&cfg, "token_analyst", "analyst-token-0123456789", &err), RW_OK);
-    cr_assert_eq(rw_config_set(&cfg, "token_admin", "admin-token-0123456789", &err), RW_OK);
-    cr_assert_eq(rw_config_set(&cfg, "log_level", "error", &err), RW_OK);
-    cr_assert_eq(rw_config_set(&cfg, "rescore_at", "03:00", &err), RW_OK);
-    cr_assert_eq(rw_config_set(&cfg, "retention_days", "7", &err), RW_OK);
-    cr_assert_eq(rw_config_check(&cfg, &err), RW_OK, "%s", err.msg);
-    cr_assert_eq(rw_http_create(&srv, eng, &cfg, &err), RW_OK, "%s", err.msg);
+    static const char *const settings[] = {"rescore_at", "03:00", "retention_days", "7", NULL};
+    dispatch_up(&eng, &srv, settings);
 }
 static void teardown(void) {
-    rw_http_free(srv);
-    rw_engine_close(eng);
-    tu_rmtree(dir);
-    free(dir);
+    dispatch_down(eng, srv);
 }
 TestSuite(erase_http, .init = setup, .fini = teardown, .timeout = 60);
-
-#define SIGNUP  "Bearer signup-token-0123456789"
-#define ANALYST "Bearer analyst-token-0123456789"
-#define ADMIN   "Bearer admin-token-0123456789"
 
 static unsigned call(json_t **doc, const char *method, const char *path, const char *auth, const char *body) {
     rw_http_request req = {.method = method,

@@ -5,8 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http_int.h"
-#include "testutil.h"
+#include "dispatch_util.h"
 
 Test(problem, members_and_extensions) {
     rw_http_response out = {0};
@@ -35,38 +34,18 @@ Test(problem, members_and_extensions) {
 }
 
 /* A server over an engine on an empty database; nothing listens. */
-static char *dir;
 static rw_engine *eng;
 static rw_http_server *srv;
 
 static void setup(void) {
-    dir = tu_tmpdir();
-    cr_assert(dir);
-    char db[512];
-    snprintf(db, sizeof db, "%s/t.db", dir);
-    rw_engine_config ec = {.db_path = db};
-    rw_err err = {{0}};
-    cr_assert_eq(rw_engine_open(&eng, &ec, &err), RW_OK, "%s", err.msg);
-    rw_config cfg;
-    rw_config_defaults(&cfg);
-    cr_assert_eq(rw_config_set(&cfg, "token_signup", "signup-token-0123456789", &err), RW_OK);
-    cr_assert_eq(rw_config_set(&cfg, "token_analyst", "analyst-token-0123456789", &err), RW_OK);
-    cr_assert_eq(rw_config_set(&cfg, "token_admin", "admin-token-0123456789", &err), RW_OK);
-    cr_assert_eq(rw_config_set(&cfg, "token_metrics", "metrics-token-0123456789", &err), RW_OK);
-    cr_assert_eq(rw_config_set(&cfg, "log_level", "error", &err), RW_OK);
-    cr_assert_eq(rw_http_create(&srv, eng, &cfg, &err), RW_OK, "%s", err.msg);
+    static const char *const settings[] = {"token_metrics", "metrics-token-0123456789", NULL};
+    dispatch_up(&eng, &srv, settings);
 }
 static void teardown(void) {
-    rw_http_free(srv);
-    rw_engine_close(eng);
-    tu_rmtree(dir);
-    free(dir);
+    dispatch_down(eng, srv);
 }
 TestSuite(dispatch, .init = setup, .fini = teardown);
 
-#define SIGNUP  "Bearer signup-token-0123456789"
-#define ANALYST "Bearer analyst-token-0123456789"
-#define ADMIN   "Bearer admin-token-0123456789"
 #define METRICS "Bearer metrics-token-0123456789"
 
 /* Dispatches and returns the status; the body parsed as JSON in *doc when

@@ -9,28 +9,15 @@
 #include <string.h>
 
 #include "storage.h"
-#include "testutil.h"
+#include "tu_store.h"
+#include "tu_tmp.h"
 
-static char *dir;
-static char path[512];
-
-static void setup(void) {
-    dir = tu_tmpdir();
-    snprintf(path, sizeof path, "%s/t.db", dir);
-}
-static void teardown(void) {
-    tu_rmtree(dir);
-    free(dir);
-}
-TestSuite(store_erase, .init = setup, .fini = teardown);
+TestSuite(store_erase, .init = tu_tmp_init, .fini = tu_tmp_fini);
 
 #define N 400 /* accounts: enough for page splits in the accounts table */
 
 static rw_store *open_store(void) {
-    rw_store *s = NULL;
-    rw_err err = {{0}};
-    cr_assert_eq(rw_store_open(&s, path, 0, &err), RW_OK, "%s", err.msg);
-    return s;
+    return tu_store_open(tu_db(), 0);
 }
 
 /* Accounts 0..N-1 ("account-number-NNNN"), then subnet N, IP N+1 (in it) and
@@ -44,7 +31,7 @@ static void fill(rw_store *s) {
      * the middle and balancing leaves old copies of rows in free space (rows
      * written in id order would not): the erasure must not leave those. */
     sqlite3 *db = NULL;
-    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_open(tu_db(), &db), SQLITE_OK);
     cr_assert_eq(sqlite3_exec(db, "PRAGMA secure_delete=OFF; BEGIN", NULL, NULL, NULL), SQLITE_OK);
     for (uint32_t k = 0; k < N; k++) {
         uint32_t i = (k * 7919u) % N;
@@ -79,28 +66,14 @@ static void fill(rw_store *s) {
     cr_assert_eq(rw_store_put_label(s, "account", 2, run.id, "benign", "", &id, &err), RW_OK);
 }
 
-static int in_files_of(const char *base, const char *needle) {
-    static const char *const suffix[] = {"", "-wal", "-shm"};
-    for (size_t i = 0; i < 3; i++) {
-        char p[600];
-        snprintf(p, sizeof p, "%s%s", base, suffix[i]);
-        size_t len = 0;
-        char *data = tu_read_file(p, &len);
-        int hit = data && tu_contains(data, len, needle, strlen(needle));
-        free(data);
-        if (hit) return 1;
-    }
-    return 0;
-}
-
 static int in_files(const char *needle) {
-    return in_files_of(path, needle);
+    return tu_in_db_files(tu_db(), needle);
 }
 
 /* The nodes of run_members, as "1,401" (ascending). */
 static char *members(void) {
     sqlite3 *db = NULL;
-    cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_open_v2(tu_db(), &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     sqlite3_stmt *q = NULL;
     cr_assert_eq(sqlite3_prepare_v2(db,
                                     "SELECT coalesce(group_concat(node), '') FROM (SELECT node FROM run_members"
@@ -161,7 +134,7 @@ Test(store_erase, exact_rows_and_no_bytes_left) {
     free(m);
     cr_assert(!in_files("account-number-0000"));
     cr_assert(!in_files("account-number-0006"));
-    cr_assert_eq(scrub_mark(path), 0);
+    cr_assert_eq(scrub_mark(tu_db()), 0);
     cr_assert(in_files("account-number-0001"));
     cr_assert_eq(rw_store_count(s, &c, &err), RW_OK);
     cr_assert_eq(c.accounts, N - 2);
@@ -211,7 +184,7 @@ Test(store_erase, open_truncates_a_wal_left_behind) {
     rw_store *s = open_store();
     rw_store_close(s);
     sqlite3 *db = NULL;
-    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_open(tu_db(), &db), SQLITE_OK);
     cr_assert_eq(sqlite3_exec(db,
                               "PRAGMA secure_delete=ON;"
                               "INSERT INTO accounts(id, ext, first_seen) VALUES (0, 'left-in-the-wal-5e1d', 1);"
@@ -221,16 +194,16 @@ Test(store_erase, open_truncates_a_wal_left_behind) {
                  SQLITE_OK, "%s", sqlite3_errmsg(db));
     /* the files as a crash would leave them, while the writer still has them open */
     char copy[540], from[600], to[600];
-    snprintf(copy, sizeof copy, "%s/copy.db", dir);
-    copy_file(path, copy);
-    snprintf(from, sizeof from, "%s-wal", path);
+    snprintf(copy, sizeof copy, "%s/copy.db", tu_dir());
+    copy_file(tu_db(), copy);
+    snprintf(from, sizeof from, "%s-wal", tu_db());
     snprintf(to, sizeof to, "%s-wal", copy);
     copy_file(from, to);
     sqlite3_close(db);
-    cr_assert(in_files_of(copy, "left-in-the-wal-5e1d"));
+    cr_assert(tu_in_db_files(copy, "left-in-the-wal-5e1d"));
     rw_err err = {{0}};
     cr_assert_eq(rw_store_open(&s, copy, 0, &err), RW_OK, "%s", err.msg);
-    cr_assert(!in_files_of(copy, "left-in-the-wal-5e1d"));
+    cr_assert(!tu_in_db_files(copy, "left-in-the-wal-5e1d"));
     rw_store_counts c;
     cr_assert_eq(rw_store_count(s, &c, &err), RW_OK);
     cr_assert_eq(c.accounts, 0);

@@ -8,42 +8,20 @@
 #include <string.h>
 
 #include "storage.h"
-#include "testutil.h"
 #include "tu_sql.h"
+#include "tu_store.h"
+#include "tu_tmp.h"
 
-static char *dir;
-static char path[512];
-
-static void setup(void) {
-    dir = tu_tmpdir();
-    cr_assert(dir);
-    snprintf(path, sizeof path, "%s/l.db", dir);
-}
-static void teardown(void) {
-    tu_rmtree(dir);
-    free(dir);
-}
-
-TestSuite(labels, .init = setup, .fini = teardown);
+TestSuite(labels, .init = tu_tmp_init, .fini = tu_tmp_fini);
 
 static rw_store *open_store(int flags) {
-    rw_store *s = NULL;
-    rw_err err = {{0}};
-    cr_assert_eq(rw_store_open(&s, path, flags, &err), RW_OK, "%s", err.msg);
-    return s;
+    return tu_store_open(tu_db(), flags);
 }
 
 /* Runs sql on a separate connection; its SQLite result code. */
-static int sql_exec(const char *sql) {
-    sqlite3 *h = NULL;
-    cr_assert_eq(sqlite3_open(path, &h), SQLITE_OK);
-    sqlite3_busy_timeout(h, 5000);
-    int rc = sqlite3_exec(h, sql, NULL, NULL, NULL);
-    sqlite3_close(h);
-    return rc;
-}
+#define sql_exec(sql) tu_sql_exec(tu_db(), sql)
 
-#define sql_int(...) tu_sql_int(path, 0, __VA_ARGS__)
+#define sql_int(...) tu_sql_int(tu_db(), 0, __VA_ARGS__)
 
 /* ---- labels --------------------------------------------------------------- */
 
@@ -390,7 +368,7 @@ Test(labels, schema_version_5_with_run_members_scores_and_run_writes) {
                  "  (1, 2, 7, 0.8, 1, NULL), (1, 3, 5, 0.2, 0, NULL);"
                  "INSERT INTO run_attributes VALUES (1, 10, 7), (1, 11, 5);"),
         SQLITE_OK);
-    cr_expect_eq(rw_store_open(&s, path, RW_STORE_READONLY, &err), RW_ERR_PERM);
+    cr_expect_eq(rw_store_open(&s, tu_db(), RW_STORE_READONLY, &err), RW_ERR_PERM);
     s = open_store(0);
     rw_store_close(s);
     cr_expect_eq(sql_int("SELECT max(version) FROM schema_version"), 5);
@@ -405,7 +383,7 @@ Test(labels, schema_version_5_with_run_members_scores_and_run_writes) {
                  SQLITE_OK);
     cr_expect_eq(sql_int("SELECT max(version) FROM schema_version"), 2);
     /* Read-only opening refuses to migrate. */
-    cr_expect_eq(rw_store_open(&s, path, RW_STORE_READONLY, &err), RW_ERR_PERM);
+    cr_expect_eq(rw_store_open(&s, tu_db(), RW_STORE_READONLY, &err), RW_ERR_PERM);
     s = open_store(0);
     rw_store_close(s);
     cr_expect_eq(sql_int("SELECT max(version) FROM schema_version"), 5);

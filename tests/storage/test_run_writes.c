@@ -11,32 +11,17 @@
 #include <string.h>
 
 #include "storage.h"
-#include "testutil.h"
 #include "tu_sql.h"
+#include "tu_store.h"
+#include "tu_tmp.h"
 
-static char *dir;
-static char path[512];
-
-static void setup(void) {
-    dir = tu_tmpdir();
-    cr_assert(dir);
-    snprintf(path, sizeof path, "%s/r.db", dir);
-}
-static void teardown(void) {
-    tu_rmtree(dir);
-    free(dir);
-}
-
-TestSuite(run_writes, .init = setup, .fini = teardown);
+TestSuite(run_writes, .init = tu_tmp_init, .fini = tu_tmp_fini);
 
 static rw_store *open_store(int flags) {
-    rw_store *s = NULL;
-    rw_err err = {{0}};
-    cr_assert_eq(rw_store_open(&s, path, flags, &err), RW_OK, "%s", err.msg);
-    return s;
+    return tu_store_open(tu_db(), flags);
 }
 
-#define sql_int(...) tu_sql_int(path, 0, __VA_ARGS__)
+#define sql_int(...) tu_sql_int(tu_db(), 0, __VA_ARGS__)
 
 #define ACCOUNTS 6
 

@@ -6,22 +6,10 @@
 #include <string.h>
 
 #include "storage.h"
-#include "testutil.h"
 #include "tu_sql.h"
+#include "tu_tmp.h"
 
-static char *dir;
-static char path[512];
-
-static void setup(void) {
-    dir = tu_tmpdir();
-    snprintf(path, sizeof path, "%s/t.db", dir);
-}
-static void teardown(void) {
-    tu_rmtree(dir);
-    free(dir);
-}
-
-TestSuite(storage, .init = setup, .fini = teardown);
+TestSuite(storage, .init = tu_tmp_init, .fini = tu_tmp_fini);
 
 typedef struct {
     int order[16];
@@ -86,7 +74,7 @@ static void put_accounts(rw_store *s, uint32_t *next, int n) {
 Test(storage, background_checkpoints_leave_the_wal_to_another_connection) {
     rw_store *s = NULL;
     rw_err err;
-    cr_assert_eq(rw_store_open(&s, path, 0, &err), RW_OK, "%s", err.msg);
+    cr_assert_eq(rw_store_open(&s, tu_db(), 0, &err), RW_OK, "%s", err.msg);
     cr_assert_eq(rw_store_background_checkpoints(s, &err), RW_OK, "%s", err.msg);
     uint32_t next = 0;
     uint32_t due = rw_store_wal_checkpoint_pages();
@@ -109,16 +97,16 @@ Test(storage, background_checkpoints_leave_the_wal_to_another_connection) {
     cr_expect_lt(rw_store_wal_pages(s), 100, "the WAL did not start over: %u pages", rw_store_wal_pages(s));
     rw_checkpointer_close(c);
     rw_store_close(s);
-    cr_expect_eq(tu_sql_int(path, 0, "SELECT count(*) FROM accounts"), (int64_t)next);
+    cr_expect_eq(tu_sql_int(tu_db(), 0, "SELECT count(*) FROM accounts"), (int64_t)next);
 }
 
 Test(storage, roundtrip_in_id_order) {
     rw_store *s = NULL;
     rw_err err;
-    cr_assert_eq(rw_store_open(&s, path, 0, &err), RW_OK, "%s", err.msg);
+    cr_assert_eq(rw_store_open(&s, tu_db(), 0, &err), RW_OK, "%s", err.msg);
     fill(s);
     rw_store_close(s);
-    cr_assert_eq(rw_store_open(&s, path, RW_STORE_READONLY, &err), RW_OK, "%s", err.msg);
+    cr_assert_eq(rw_store_open(&s, tu_db(), RW_STORE_READONLY, &err), RW_OK, "%s", err.msg);
     seen sn = {0};
     rw_store_loader cb = {on_account, on_attribute, on_event};
     cr_assert_eq(rw_store_load(s, &cb, &sn, &err), RW_OK, "%s", err.msg);
@@ -140,11 +128,11 @@ Test(storage, roundtrip_in_id_order) {
 Test(storage, edges_view_derives_from_log) {
     rw_store *s = NULL;
     rw_err err;
-    cr_assert_eq(rw_store_open(&s, path, 0, &err), RW_OK, "%s", err.msg);
+    cr_assert_eq(rw_store_open(&s, tu_db(), 0, &err), RW_OK, "%s", err.msg);
     fill(s);
     rw_store_close(s);
     char *out = NULL;
-    tu_run(&out, "sqlite3 '%s' 'SELECT account, attribute, first_seen, last_seen, count FROM edges'", path);
+    tu_run(&out, "sqlite3 '%s' 'SELECT account, attribute, first_seen, last_seen, count FROM edges'", tu_db());
     cr_expect(strstr(out, "0|2|100|200|2") != NULL, "edges view: %s", out);
     free(out);
 }
@@ -152,7 +140,7 @@ Test(storage, edges_view_derives_from_log) {
 Test(storage, rollback_keeps_nothing) {
     rw_store *s = NULL;
     rw_err err;
-    cr_assert_eq(rw_store_open(&s, path, 0, &err), RW_OK, "%s", err.msg);
+    cr_assert_eq(rw_store_open(&s, tu_db(), 0, &err), RW_OK, "%s", err.msg);
     cr_assert_eq(rw_store_begin(s, &err), RW_OK);
     cr_assert_eq(rw_store_put_account(s, 0, "a", 1, 100, &err), RW_OK);
     rw_store_rollback(s);
@@ -166,13 +154,13 @@ Test(storage, refuses_garbage_file) {
     const char junk[] = "this is not a database, just some bytes that look nothing like SQLite";
     char big[8192];
     for (size_t i = 0; i < sizeof big; i++) big[i] = junk[i % (sizeof junk - 1)];
-    cr_assert_eq(tu_write_file(path, big, sizeof big), 0);
+    cr_assert_eq(tu_write_file(tu_db(), big, sizeof big), 0);
     rw_store *s = NULL;
     rw_err err;
-    cr_expect_eq(rw_store_open(&s, path, 0, &err), RW_ERR_CORRUPT);
+    cr_expect_eq(rw_store_open(&s, tu_db(), 0, &err), RW_ERR_CORRUPT);
     cr_expect(strstr(err.msg, "not a ringwatch database") != NULL, "%s", err.msg);
     size_t len;
-    char *after = tu_read_file(path, &len);
+    char *after = tu_read_file(tu_db(), &len);
     cr_expect_eq(len, sizeof big);
     cr_expect(memcmp(after, big, len) == 0, "the file was modified");
     free(after);
@@ -180,42 +168,42 @@ Test(storage, refuses_garbage_file) {
 
 Test(storage, refuses_foreign_sqlite) {
     sqlite3 *db;
-    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_open(tu_db(), &db), SQLITE_OK);
     sqlite3_exec(db, "CREATE TABLE t(x); INSERT INTO t VALUES (1);", NULL, NULL, NULL);
     sqlite3_close(db);
     rw_store *s = NULL;
     rw_err err;
-    cr_expect_eq(rw_store_open(&s, path, 0, &err), RW_ERR_CORRUPT);
+    cr_expect_eq(rw_store_open(&s, tu_db(), 0, &err), RW_ERR_CORRUPT);
     cr_expect(strstr(err.msg, "another program") != NULL, "%s", err.msg);
 }
 
 Test(storage, refuses_newer_schema) {
     rw_store *s = NULL;
     rw_err err;
-    cr_assert_eq(rw_store_open(&s, path, 0, &err), RW_OK, "%s", err.msg);
+    cr_assert_eq(rw_store_open(&s, tu_db(), 0, &err), RW_OK, "%s", err.msg);
     rw_store_close(s);
     sqlite3 *db;
-    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_open(tu_db(), &db), SQLITE_OK);
     sqlite3_exec(db, "INSERT INTO schema_version VALUES (999)", NULL, NULL, NULL);
     sqlite3_close(db);
-    cr_expect_eq(rw_store_open(&s, path, 0, &err), RW_ERR_CORRUPT);
+    cr_expect_eq(rw_store_open(&s, tu_db(), 0, &err), RW_ERR_CORRUPT);
     cr_expect(strstr(err.msg, "newer") != NULL, "%s", err.msg);
 }
 
 Test(storage, readonly_missing_file) {
     rw_store *s = NULL;
     rw_err err;
-    cr_expect_eq(rw_store_open(&s, path, RW_STORE_READONLY, &err), RW_ERR_NOTFOUND);
+    cr_expect_eq(rw_store_open(&s, tu_db(), RW_STORE_READONLY, &err), RW_ERR_NOTFOUND);
     cr_expect_null(s);
 }
 
 Test(storage, schema_version_recorded) {
     rw_store *s = NULL;
     rw_err err;
-    cr_assert_eq(rw_store_open(&s, path, 0, &err), RW_OK, "%s", err.msg);
+    cr_assert_eq(rw_store_open(&s, tu_db(), 0, &err), RW_OK, "%s", err.msg);
     rw_store_close(s);
     char *out = NULL;
-    tu_run(&out, "sqlite3 '%s' 'SELECT max(version) FROM schema_version; PRAGMA journal_mode;'", path);
+    tu_run(&out, "sqlite3 '%s' 'SELECT max(version) FROM schema_version; PRAGMA journal_mode;'", tu_db());
     char want[64];
     snprintf(want, sizeof want, "%d\nwal", rw_store_schema_version());
     cr_expect(strstr(out, want) != NULL, "%s", out);

@@ -1,54 +1,20 @@
-/* tests: a one-value SQL query for Criterion tests, on a read-only
- * connection of its own closed at once (an open reader would hold the WAL
- * an erasure truncates). Header-only: testutil.c is also linked into the
+/* tests: SQL on a database file for the Criterion suites, each query on a
+ * connection of its own closed at once (an open reader would hold the WAL an
+ * erasure truncates). Kept out of testutil.c: that is also linked into the
  * TSan program, which has neither Criterion nor SQLite. */
 #ifndef TU_SQL_H
 #define TU_SQL_H
 
-#include <criterion/criterion.h>
-#include <sqlite3.h>
-#include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
-/* Opens db read-only and steps the query sql to its first row (failing
- * the test when there is none); the caller reads it, then tu_sql_done. */
-static inline sqlite3_stmt *tu_sql_row(const char *db, const char *sql) {
-    sqlite3 *h = NULL;
-    cr_assert_eq(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    sqlite3_busy_timeout(h, 5000);
-    sqlite3_stmt *st = NULL;
-    cr_assert_eq(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK, "%s: %s", sql, sqlite3_errmsg(h));
-    cr_assert_eq(sqlite3_step(st), SQLITE_ROW, "%s: %s", sql, sqlite3_errmsg(h));
-    return st;
-}
-
-static inline void tu_sql_done(sqlite3_stmt *st) {
-    sqlite3 *h = sqlite3_db_handle(st);
-    sqlite3_finalize(st);
-    sqlite3_close(h);
-}
-
-/* The first column of the first row of the query fmt on database db;
- * if_null when that value is NULL. Fails the test when there is no row. */
-static int64_t tu_sql_int(const char *db, int64_t if_null, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int64_t tu_sql_int(const char *db, int64_t if_null, const char *fmt, ...) {
-    char sql[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(sql, sizeof sql, fmt, ap);
-    va_end(ap);
-    sqlite3_stmt *st = tu_sql_row(db, sql);
-    int64_t v = sqlite3_column_type(st, 0) == SQLITE_NULL ? if_null : sqlite3_column_int64(st, 0);
-    tu_sql_done(st);
-    return v;
-}
-
+/* The first column of the first row of the query fmt on database db (opened
+ * read-only); if_null when that value is NULL. Fails the test when the query
+ * fails or has no row. */
+int64_t tu_sql_int(const char *db, int64_t if_null, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* The same as text, into out (size bytes). */
-static inline void tu_sql_text(const char *db, char *out, size_t size, const char *sql) {
-    sqlite3_stmt *st = tu_sql_row(db, sql);
-    snprintf(out, size, "%s", (const char *)sqlite3_column_text(st, 0));
-    tu_sql_done(st);
-}
+void tu_sql_text(const char *db, char *out, size_t size, const char *sql);
+/* Runs sql on a read-write connection; its SQLite result code. */
+int tu_sql_exec(const char *db, const char *sql);
 
 #endif
