@@ -1,5 +1,7 @@
 /* The SQLite store's connection: opening and closing it, the SQL helpers
  * every part uses, and transactions. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,64 +92,91 @@ rw_status rw_db_prepare(rw_store *s, sqlite3_stmt **st, const char *sql, rw_err 
     return rc == SQLITE_OK ? RW_OK : rw_db_fail(s, err, rc, sql);
 }
 
-rw_status rw_store_open(rw_store **out, const char *path, int flags, rw_err *err) {
-    *out = NULL;
-    rw_status st = RW_OK;
+/* A store with its paths and no connection yet. */
+static rw_store *store_new(const char *path, int flags) {
     rw_store *s = calloc(1, sizeof *s);
-    if (!s) return rw_fail(err, RW_ERR_NOMEM, "out of memory opening %s", path);
+    if (!s) return NULL;
     s->run_lock = -1;
     s->readonly = (flags & RW_STORE_READONLY) != 0;
     size_t plen = strlen(path);
-    if (!(s->run_lock_path = malloc(plen + sizeof ".runlock"))) {
+    s->run_lock_path = malloc(plen + sizeof ".runlock");
+    s->path = strdup(path);
+    if (!s->run_lock_path || !s->path) {
+        free(s->run_lock_path);
+        free(s->path);
         free(s);
-        return rw_fail(err, RW_ERR_NOMEM, "out of memory opening %s", path);
+        return NULL;
     }
     memcpy(s->run_lock_path, path, plen);
     memcpy(s->run_lock_path + plen, ".runlock", sizeof ".runlock");
-    if (!(s->path = strdup(path))) {
-        free(s->run_lock_path);
-        free(s);
-        return rw_fail(err, RW_ERR_NOMEM, "out of memory opening %s", path);
+    return s;
+}
+
+/* A new database file is created here, mode 0600 whatever the umask:
+ * SQLite gives its -wal and -shm files the database file's mode, so they
+ * are private too. An existing file is left as it is. */
+static rw_status create_private(const char *path, rw_err *err) {
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        if (errno == EEXIST) return RW_OK;
+        return rw_fail(err, errno == EACCES || errno == EROFS ? RW_ERR_PERM : RW_ERR_IO,
+                       "cannot open database %s: cannot create it: %s (check that its directory exists and is "
+                       "writable by this user)",
+                       path, strerror(errno));
     }
+    int bad = fchmod(fd, 0600) != 0;
+    int e = errno;
+    close(fd);
+    if (!bad) return RW_OK;
+    unlink(path);
+    return rw_fail(err, RW_ERR_IO, "cannot make database %s private (mode 0600): %s", path, strerror(e));
+}
+
+static rw_status open_connection(rw_store *s, const char *path, rw_err *err) {
     if (s->readonly) {
         struct stat sb;
-        if (stat(path, &sb) != 0) {
-            st = rw_fail(err, RW_ERR_NOTFOUND, "database %s does not exist", path);
-            goto done;
-        }
+        if (stat(path, &sb) != 0) return rw_fail(err, RW_ERR_NOTFOUND, "database %s does not exist", path);
+    } else {
+        rw_status st = create_private(path, err);
+        if (st != RW_OK) return st;
     }
     int oflags = s->readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
     int rc = sqlite3_open_v2(path, &s->db, oflags | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc != SQLITE_OK) {
-        st = rw_fail(err, rw_db_status(rc), "cannot open database %s: %s", path,
-                     s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
-        goto done;
-    }
-    sqlite3_busy_timeout(s->db, 10000);
+    if (rc != SQLITE_OK)
+        return rw_fail(err, rw_db_status(rc), "cannot open database %s: %s", path,
+                       s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+    sqlite3_busy_timeout(s->db, RW_STORE_BUSY_MS);
     sqlite3_extended_result_codes(s->db, 1);
-    st = rw_schema_migrate(s, path, err);
-    if (st != RW_OK) goto done;
-    /* WAL lets readers (stats, exports) run beside the writer; NORMAL
-     * syncs at checkpoints, and a commit that must survive power loss asks
-     * for FULL explicitly (rw_store_commit durable). */
-    if (!s->readonly) {
-        st = rw_db_exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", err);
-        if (st != RW_OK) goto done;
-        /* A process that stopped between an erasure's commit and its WAL
-         * truncation (rw_store_erase) left the old pages in the WAL: cut it
-         * now. */
-        int64_t scrub = 0;
-        if (rw_db_query_int(s, "SELECT count(*) FROM meta WHERE key = 'wal_scrub'", &scrub, NULL) == RW_OK && scrub &&
-            sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) == SQLITE_OK)
-            rw_db_exec(s, "DELETE FROM meta WHERE key = 'wal_scrub'", NULL);
-        /* Best effort: the rows are invisible, and the next rescoring
-         * removes them if this cannot (a full disk). */
-        rw_runs_drop_crashed(s, NULL);
-    }
-    st = rw_db_exec(s, "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;", err);
-    if (st != RW_OK) goto done;
-    if (!s->readonly) st = rw_events_prepare(s, err);
-done:
+    return RW_OK;
+}
+
+/* What a writable open does once the schema is current. WAL lets readers
+ * (stats, exports) run beside the writer; NORMAL syncs at checkpoints, and a
+ * commit that must survive power loss asks for FULL explicitly
+ * (rw_store_commit durable). */
+static rw_status open_writer(rw_store *s, rw_err *err) {
+    rw_status st = rw_db_exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", err);
+    if (st != RW_OK) return st;
+    /* A process that stopped between an erasure's commit and its WAL
+     * truncation (rw_store_erase) left the old pages in the WAL: cut it
+     * now. */
+    rw_wal_scrub_at_open(s);
+    /* Best effort: the rows are invisible, and the next rescoring
+     * removes them if this cannot (a full disk). */
+    rw_runs_drop_crashed(s, NULL);
+    return RW_OK;
+}
+
+rw_status rw_store_open_keyed(rw_store **out, const char *path, int flags, const rw_store_key *key, rw_err *err) {
+    *out = NULL;
+    rw_store *s = store_new(path, flags);
+    if (!s) return rw_fail(err, RW_ERR_NOMEM, "out of memory opening %s", path);
+    rw_status st = open_connection(s, path, err);
+    if (st == RW_OK) st = rw_schema_migrate(s, path, key, err);
+    if (st == RW_OK && !s->readonly) st = open_writer(s, err);
+    if (st == RW_OK) st = rw_db_exec(s, "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;", err);
+    if (st == RW_OK && !s->readonly) st = rw_events_prepare(s, err);
+    if (st == RW_OK && key) st = rw_store_use_key(s, key, err);
     if (st != RW_OK) {
         rw_store_close(s);
         return st;
@@ -156,10 +185,15 @@ done:
     return RW_OK;
 }
 
+rw_status rw_store_open(rw_store **out, const char *path, int flags, rw_err *err) {
+    return rw_store_open_keyed(out, path, flags, NULL, err);
+}
+
 void rw_store_close(rw_store *s) {
     if (!s) return;
     rw_store_rollback(s);
     rw_store_run_unlock(s);
+    if (s->db && !s->readonly) rw_wal_retry_scrub(s);
     for (int i = 0; i < ST_COUNT; i++) sqlite3_finalize(s->stmt[i]);
     for (int i = 0; i < 4; i++) sqlite3_finalize(s->run_stmt[i]);
     sqlite3_close(s->ckpt);
@@ -203,7 +237,9 @@ rw_status rw_store_commit(rw_store *s, int durable, rw_err *err) {
         return st;
     }
     s->in_txn = 0;
+    if (s->key_state == RW_KEY_IN_TXN) s->key_state = RW_KEY_NONE;
     end_unsynced(s);
+    rw_wal_retry_scrub(s);
     if (!durable || s->sync_full) return RW_OK;
     /* The safety level cannot change inside a transaction, so a durable
      * commit is followed by a one-row transaction at synchronous=FULL: its
@@ -224,6 +260,7 @@ void rw_store_rollback(rw_store *s) {
     if (!s || !s->db) return;
     if (!sqlite3_get_autocommit(s->db)) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     s->in_txn = 0;
+    if (s->key_state == RW_KEY_IN_TXN) s->key_state = RW_KEY_PENDING;
     end_unsynced(s);
 }
 

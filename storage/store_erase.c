@@ -6,6 +6,11 @@
 
 #include "storage_int.h"
 
+/* How long an erasure waits for readers before it answers with its
+ * truncation pending: a reader that is just finishing is waited for, one
+ * that holds its snapshot open is not. */
+#define ERASE_READER_WAIT_MS 500
+
 /* Creates temp.name (empty) and fills it with ids. */
 static rw_status temp_ids(rw_store *s, const char *name, const uint32_t *ids, size_t n, rw_err *err) {
     char sql[160];
@@ -185,16 +190,12 @@ rw_status rw_store_erase(rw_store *s, const uint32_t *accounts, size_t naccounts
     if (st != RW_OK) return st;
     *out = n;
     out->committed = 1;
-    /* The WAL still holds the pages as they were before: copy the new ones
-     * into the database and truncate it to nothing. */
-    int log = 0, done = 0;
-    int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log, &done);
-    if (rc != SQLITE_OK)
-        return rw_fail(err, RW_ERR_DB,
-                       "erased, but the WAL could not be truncated (%s): another process is reading the database; "
-                       "the old pages stay in %s-wal until its next checkpoint",
-                       sqlite3_errstr(rc), sqlite3_db_filename(s->db, "main"));
-    rw_db_exec(s, "DELETE FROM meta WHERE key = 'wal_scrub'", NULL); /* a page of meta: no account id */
+    /* The WAL and the database file still hold the pages as they were
+     * before: copy the new ones into the file and truncate the WAL to
+     * nothing. A reader of an older snapshot holds that off; then it is
+     * pending, and retried after every later commit and checkpoint. */
+    out->wal_pending = !rw_wal_scrub(s, ERASE_READER_WAIT_MS);
+    if (out->wal_pending) __atomic_fetch_add(&s->scrub_pending, 1, __ATOMIC_RELEASE);
     return RW_OK;
 }
 

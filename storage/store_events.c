@@ -39,6 +39,10 @@ rw_status rw_store_put_account(rw_store *s, uint32_t id, const char *ext, size_t
 
 rw_status rw_store_put_attribute(rw_store *s, uint32_t id, rw_kind kind, const rw_hash *h, uint32_t parent,
                                  int64_t first_seen, rw_err *err) {
+    if (s->key_state == RW_KEY_PENDING) {
+        rw_status res = rw_key_write(s, err);
+        if (res != RW_OK) return res;
+    }
     sqlite3_stmt *st = s->stmt[ST_ATTRIBUTE];
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_int(st, 2, (int)kind);

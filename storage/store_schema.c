@@ -80,6 +80,12 @@ static const char *const migrations[] = {
     "  UNION ALL SELECT run, cluster, attribute FROM run_attributes ORDER BY 1, 2, 3;"
     "DROP INDEX run_accounts_by_cluster;"
     "DROP INDEX run_attributes_by_cluster;",
+    /* 6: the hashing key's check value, in meta as 'key_check' (hex). SQL
+     * cannot compute it: the first open with the key fills it in
+     * (rw_store_use_key). The version itself is the point: a build that does
+     * not compare the key refuses this database instead of writing into it
+     * with another database's key. */
+    "INSERT OR IGNORE INTO meta(key, value) VALUES ('key_check', NULL);",
 };
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -88,7 +94,7 @@ int rw_store_schema_version(void) {
 }
 
 /* Checks the file is ours (or empty) and brings its schema up to date. */
-rw_status rw_schema_migrate(rw_store *s, const char *path, rw_err *err) {
+rw_status rw_schema_migrate(rw_store *s, const char *path, const rw_store_key *key, rw_err *err) {
     int64_t app = 0, tables = 0, version = 0;
     rw_status st = rw_db_query_int(s, "PRAGMA application_id", &app, err);
     if (st == RW_ERR_CORRUPT || st == RW_ERR_DB)
@@ -106,7 +112,9 @@ rw_status rw_schema_migrate(rw_store *s, const char *path, rw_err *err) {
     if (version > MIGRATION_COUNT)
         return rw_fail(err, RW_ERR_CORRUPT, "%s has schema version %lld, newer than this build's %d; upgrade ringwatch",
                        path, (long long)version, MIGRATION_COUNT);
-    if (version == MIGRATION_COUNT) return RW_OK;
+    int stored = 0;
+    if (key && tables > 0) st = rw_key_verify(s, key, &stored, err); /* meta exists from version 1 */
+    if (st != RW_OK || version == MIGRATION_COUNT) return st;
     if (s->readonly)
         return rw_fail(err, RW_ERR_PERM, "%s needs a schema migration (version %lld to %d) but was opened read-only",
                        path, (long long)version, MIGRATION_COUNT);

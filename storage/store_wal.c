@@ -48,6 +48,40 @@ uint32_t rw_store_wal_checkpoint_pages(void) {
     return WAL_AUTOCHECKPOINT;
 }
 
+/* Copies the whole WAL into the database file and truncates it to nothing,
+ * waiting at most wait_ms for readers (a reader's snapshot may need the old
+ * pages: nothing can be copied over them until it ends). 1 when done. */
+static int truncate_wal(sqlite3 *db, int wait_ms) {
+    sqlite3_busy_timeout(db, wait_ms);
+    int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    return rc == SQLITE_OK;
+}
+
+int rw_wal_scrub(rw_store *s, int wait_ms) {
+    int done = truncate_wal(s->db, wait_ms);
+    sqlite3_busy_timeout(s->db, RW_STORE_BUSY_MS);
+    if (done) {
+        rw_db_exec(s, "DELETE FROM meta WHERE key = 'wal_scrub'", NULL); /* a page of meta: no account id */
+        __atomic_store_n(&s->scrub_pending, 0, __ATOMIC_RELEASE);
+    }
+    return done;
+}
+
+void rw_wal_retry_scrub(rw_store *s) {
+    if (__atomic_load_n(&s->scrub_pending, __ATOMIC_ACQUIRE) && !s->in_txn) rw_wal_scrub(s, 0);
+}
+
+rw_status rw_wal_scrub_at_open(rw_store *s) {
+    int64_t marked = 0;
+    rw_status st = rw_db_query_int(s, "SELECT count(*) FROM meta WHERE key = 'wal_scrub'", &marked, NULL);
+    if (st == RW_OK && marked && !rw_wal_scrub(s, 0)) __atomic_store_n(&s->scrub_pending, 1, __ATOMIC_RELEASE);
+    return st;
+}
+
+int rw_store_erasure_pending(const rw_store *s) {
+    return __atomic_load_n(&s->scrub_pending, __ATOMIC_ACQUIRE);
+}
+
 static rw_status open_checkpoint_connection(const char *path, sqlite3 **out, rw_err *err) {
     int rc = sqlite3_open_v2(path, out, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_exec(*out, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
@@ -67,7 +101,7 @@ static rw_status checkpoint_passive(sqlite3 *db, rw_err *err) {
     return RW_OK;
 }
 
-rw_status rw_checkpointer_open(const rw_store *s, rw_checkpointer **out, rw_err *err) {
+rw_status rw_checkpointer_open(rw_store *s, rw_checkpointer **out, rw_err *err) {
     *out = NULL;
     if (s->readonly) return rw_fail(err, RW_ERR_PERM, "the database is open read-only");
     rw_checkpointer *c = calloc(1, sizeof *c);
@@ -78,21 +112,32 @@ rw_status rw_checkpointer_open(const rw_store *s, rw_checkpointer **out, rw_err 
         return st;
     }
     sqlite3_busy_timeout(c->db, 0);
+    c->scrub = &s->scrub_pending;
     *out = c;
     return RW_OK;
 }
 
 rw_status rw_store_checkpoint_tail(rw_store *s, rw_err *err) {
     if (s->readonly) return RW_OK;
-    return checkpoint_passive(s->db, err);
+    rw_status st = checkpoint_passive(s->db, err);
+    rw_wal_retry_scrub(s);
+    return st;
 }
 
 rw_status rw_checkpointer_run(rw_checkpointer *c, rw_err *err) {
-    return checkpoint_passive(c->db, err);
+    rw_status st = checkpoint_passive(c->db, err);
+    if (__atomic_load_n(c->scrub, __ATOMIC_ACQUIRE) && truncate_wal(c->db, 0)) {
+        __atomic_store_n(c->scrub, 0, __ATOMIC_RELEASE);
+        /* The mark goes with a write beside the writer's: when that is busy,
+         * the next writable open truncates once more, which costs nothing. */
+        sqlite3_exec(c->db, "DELETE FROM meta WHERE key = 'wal_scrub'", NULL, NULL, NULL);
+    }
+    return st;
 }
 
 void rw_checkpointer_close(rw_checkpointer *c) {
     if (!c) return;
+
     sqlite3_close(c->db);
     free(c);
 }
