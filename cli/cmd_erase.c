@@ -18,6 +18,12 @@ static void print_stats(const char *what, const rw_erase_stats *s) {
     printf("%s: %llu accounts, %llu events, %llu attributes, %llu run rows, %llu labels erased in %.2f s\n", what,
            (unsigned long long)s->accounts, (unsigned long long)s->events, (unsigned long long)s->attributes,
            (unsigned long long)s->run_rows, (unsigned long long)s->labels, s->seconds);
+    if (s->wal_pending)
+        fprintf(stderr,
+                "%s: the erasure is durable, but another connection was reading an older snapshot: the old pages "
+                "stay in the database's files until it ends (tried again on closing; every command that writes "
+                "the database tries again)\n",
+                what);
 }
 
 typedef struct {

@@ -172,6 +172,12 @@ void rw_hasher_free(rw_hasher *h);
  * two kinds gives unrelated hashes. Thread-safe (the hasher is read-only). */
 void rw_hasher_hash(const rw_hasher *h, rw_kind kind, const char *value, size_t len, rw_hash *out);
 
+#define RW_KEY_CHECK_BYTES 32
+/* The key's check value: a keyed BLAKE2b of a fixed text, with a
+ * personalisation no attribute kind uses. A database stores it to tell its
+ * own key from another one; it gives nothing away about the key. */
+void rw_hasher_key_check(const rw_hasher *h, uint8_t out[RW_KEY_CHECK_BYTES]);
+
 /* Writes a short printable pseudonym of a hash ("ip:3f9a1c0d2b") into out
  * (at least 32 bytes): what analysts and logs see instead of a raw value. */
 void rw_hash_pseudonym(char *out, size_t out_size, rw_kind kind, const rw_hash *h);

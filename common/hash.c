@@ -114,6 +114,13 @@ void rw_hasher_hash(const rw_hasher *h, rw_kind kind, const char *value, size_t 
                                              KEY_BYTES, NULL, (const unsigned char *)personal[kind]);
 }
 
+void rw_hasher_key_check(const rw_hasher *h, uint8_t out[RW_KEY_CHECK_BYTES]) {
+    static const char text[] = "ringwatch key check";
+    static const unsigned char personal_check[16] = "rw.keycheck.v1";
+    crypto_generichash_blake2b_salt_personal(out, RW_KEY_CHECK_BYTES, (const unsigned char *)text, sizeof text - 1,
+                                             h->key, KEY_BYTES, NULL, personal_check);
+}
+
 void rw_hash_pseudonym(char *out, size_t out_size, rw_kind kind, const rw_hash *h) {
     static const char hex[] = "0123456789abcdef";
     char digits[11];

@@ -77,6 +77,32 @@ static void online_close(rw_engine *e) {
     rw_live_free(&e->live);
 }
 
+/* The key before the store, which compares it with the check value it keeps
+ * before writing anything: another database's key file would split every
+ * identity in two. A missing key is created only for a database without
+ * hashed attributes (a new key would not match them), then given to the
+ * store. Read-only, a missing key leaves lookups by raw value unavailable. */
+static rw_status open_store_with_key(rw_engine *e, const rw_engine_config *cfg, const char *db, const char *key_path,
+                                     rw_err *err) {
+    rw_status st = rw_hasher_open(&e->hasher, key_path, 0, err);
+    if (st != RW_OK && st != RW_ERR_NOTFOUND) return st;
+    rw_store_key key = {.path = key_path};
+    if (e->hasher) rw_hasher_key_check(e->hasher, key.check);
+    st = rw_store_open_keyed(&e->store, db, cfg->readonly ? RW_STORE_READONLY : 0, e->hasher ? &key : NULL, err);
+    if (st != RW_OK || e->hasher || cfg->readonly) return st;
+    rw_store_counts n;
+    st = rw_store_count(e->store, &n, err);
+    if (st == RW_OK && n.attributes > 0)
+        return rw_fail(err, RW_ERR_NOTFOUND,
+                       "key file %s is missing but %s holds %llu hashed attributes; restore the key file "
+                       "(a new key would not match them)",
+                       key_path, db, (unsigned long long)n.attributes);
+    if (st == RW_OK) st = rw_hasher_open(&e->hasher, key_path, 1, err);
+    if (st != RW_OK) return st;
+    rw_hasher_key_check(e->hasher, key.check);
+    return rw_store_use_key(e->store, &key, err);
+}
+
 rw_status rw_engine_open(rw_engine **out, const rw_engine_config *cfg, rw_err *err) {
     *out = NULL;
     rw_status st = RW_OK;
@@ -105,23 +131,7 @@ rw_status rw_engine_open(rw_engine **out, const rw_engine_config *cfg, rw_err *e
      * values consistently, so refuse to write rather than fork identities. */
     if (cfg->writer && !cfg->readonly) st = take_writer_lock(e, db, cfg->writer, err);
     if (st != RW_OK) goto done;
-    st = rw_store_open(&e->store, db, cfg->readonly ? RW_STORE_READONLY : 0, err);
-    if (st != RW_OK) goto done;
-    int create_key = !cfg->readonly;
-    if (create_key && access(key_path, F_OK) != 0 && errno == ENOENT) {
-        /* A new key for a database that already holds hashes would fork
-         * every identity it has seen: only an empty one gets a new key. */
-        rw_store_counts n;
-        st = rw_store_count(e->store, &n, err);
-        if (st == RW_OK && n.attributes > 0)
-            st = rw_fail(err, RW_ERR_NOTFOUND,
-                         "key file %s is missing but %s holds %llu hashed attributes; restore the key file "
-                         "(a new key would not match them)",
-                         key_path, db, (unsigned long long)n.attributes);
-        if (st != RW_OK) goto done;
-    }
-    st = rw_hasher_open(&e->hasher, key_path, create_key, err);
-    if (st != RW_OK && cfg->readonly && st == RW_ERR_NOTFOUND) st = RW_OK; /* lookups by raw value unavailable */
+    st = open_store_with_key(e, cfg, db, key_path, err);
     if (st != RW_OK) goto done;
     /* Loading the graph replays the whole log (seconds at a million
      * accounts); queries of stored runs do not need it. */

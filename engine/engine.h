@@ -376,12 +376,14 @@ typedef struct {
     uint64_t run_rows;                     /* the erased nodes' rows in runs */
     uint64_t labels;                       /* labels on erased accounts */
     double seconds;
+    int wal_pending; /* durable, but the old pages stay in the files until a reader of an older snapshot leaves */
 } rw_erase_stats;
 
 /* Erases an account: its events, its row, its rows in every run, its labels,
  * and every attribute no other account uses, in one durable transaction
  * (secure_delete on; no copy of the id is left in the file's free space),
- * then truncates the WAL and rebuilds the graph and online state from the
+ * then truncates the WAL (or leaves that pending while another connection
+ * reads an older snapshot: wal_pending) and rebuilds the graph and online state from the
  * store. Other nodes keep their ids. Waits for signups in flight; refuses
  * with RW_ERR_EXISTS while a rescoring runs. RW_ERR_NOTFOUND for an unknown
  * account. *out is filled even on failure. */
@@ -390,5 +392,9 @@ rw_status rw_engine_erase_account(rw_engine *e, const char *ext, size_t len, rw_
  * cutoff (Unix seconds of event time), every event older than cutoff, and
  * the attributes left without events. */
 rw_status rw_engine_retain(rw_engine *e, int64_t cutoff, rw_erase_stats *out, rw_err *err);
+/* Erasures whose old pages are still in the database's files (see
+ * wal_pending), 0 once the WAL is truncated: retried after every commit and
+ * checkpoint. Safe from any thread. */
+int rw_engine_erasures_pending(rw_engine *e);
 
 #endif

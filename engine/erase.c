@@ -134,7 +134,8 @@ static rw_status erase(rw_engine *e, const char *ext, size_t len, int64_t cutoff
                             .events = n.events,
                             .run_rows = n.run_rows,
                             .labels = n.labels,
-                            .seconds = rw_now() - t0};
+                            .seconds = rw_now() - t0,
+                            .wal_pending = n.wal_pending};
     return st;
 }
 
@@ -148,4 +149,8 @@ rw_status rw_engine_erase_account(rw_engine *e, const char *ext, size_t len, rw_
 
 rw_status rw_engine_retain(rw_engine *e, int64_t cutoff, rw_erase_stats *out, rw_err *err) {
     return erase(e, NULL, 0, cutoff, out, err);
+}
+
+int rw_engine_erasures_pending(rw_engine *e) {
+    return e->store ? rw_store_erasure_pending(e->store) : 0;
 }

@@ -1,5 +1,6 @@
 /* http: DELETE /v1/accounts/{id}, the erasure of an account (admin only):
- * the engine erases it durably and rebuilds the graph before this answers. */
+ * the engine erases it durably and rebuilds the graph before this answers
+ * (200; 202 with "pending": ["wal"] while the old pages wait for a reader). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,8 +27,12 @@ void rw_h_erase_account(rw_http_ctx *c) {
     }
     rw_http_log(c->srv, RW_LOG_INFO, "erasure: one account, %llu events, %llu attributes in %.2f s",
                 (unsigned long long)es.events, (unsigned long long)es.attributes, es.seconds);
-    json_t *doc = json_pack("{sbsIsIsIsIsf}", "erased", 1, "events", (json_int_t)es.events, "attributes",
+    /* Durable either way; 202 when the old pages wait for a reader of an
+     * older snapshot to leave the files (retried after every commit and
+     * checkpoint), which is not a failure to retry. */
+    json_t *doc = json_pack("{sbsIsIsIsIsfs[]}", "erased", 1, "events", (json_int_t)es.events, "attributes",
                             (json_int_t)es.attributes, "run_rows", (json_int_t)es.run_rows, "labels",
-                            (json_int_t)es.labels, "seconds", es.seconds);
-    rw_http_json(c->out, 200, doc);
+                            (json_int_t)es.labels, "seconds", es.seconds, "pending");
+    if (doc && es.wal_pending) json_array_append_new(json_object_get(doc, "pending"), json_string("wal"));
+    rw_http_json(c->out, es.wal_pending ? 202 : 200, doc);
 }

@@ -191,6 +191,9 @@ char *rw_metrics_render(rw_http_server *s, size_t *len) {
     put_counter(&b, "ringwatch_graph_edges", "Account-attribute edges.", "gauge", k.edges);
     put_counter(&b, "ringwatch_run", "The run online scoring uses (0: none).", "gauge", (uint64_t)k.run);
     put_counter(&b, "ringwatch_store_ok", "1 while the last commit succeeded.", "gauge", (uint64_t)(k.store_ok != 0));
+    put_counter(&b, "ringwatch_erasures_pending",
+                "Erasures whose old pages are still in the database files (a reader holds the WAL).", "gauge",
+                (uint64_t)rw_engine_erasures_pending(s->e));
     if (b.failed) {
         free(b.s);
         return NULL;

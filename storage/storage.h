@@ -18,8 +18,28 @@ enum {
 
 /* Opens (creating and migrating when writable) the database at path. A file
  * that is not a ringwatch database, or has a newer schema, is refused with
- * RW_ERR_CORRUPT and left untouched. Caller owns *out. */
+ * RW_ERR_CORRUPT and left untouched. A new database file is created with
+ * mode 0600 whatever the umask (its -wal and -shm files take its mode).
+ * Caller owns *out. */
 rw_status rw_store_open(rw_store **out, const char *path, int flags, rw_err *err);
+
+/* The key a database's attribute hashes are made with: its check value
+ * (rw_hasher_key_check) and the key file's path, for messages. */
+typedef struct {
+    uint8_t check[RW_KEY_CHECK_BYTES];
+    const char *path;
+} rw_store_key;
+
+/* rw_store_open that also compares key (NULL: none) with the check value
+ * the database keeps, before it writes anything (a migration included):
+ * another database's key is refused with RW_ERR_PERM, naming both files. A
+ * database without one takes key's (rw_store_use_key). */
+rw_status rw_store_open_keyed(rw_store **out, const char *path, int flags, const rw_store_key *key, rw_err *err);
+/* The same comparison for a store already open (a key created after the
+ * open, for an empty database). A database without a check value takes
+ * key's: at once when it already holds hashed attributes (written by a build
+ * that kept none), else with its first rw_store_put_attribute. */
+rw_status rw_store_use_key(rw_store *s, const rw_store_key *key, rw_err *err);
 /* Closes; a transaction still open is rolled back. NULL is a no-op. */
 void rw_store_close(rw_store *s);
 
@@ -134,7 +154,8 @@ rw_status rw_store_run_checkpoint(rw_store *s, rw_err *err);
  * rw_store_background_checkpoints this connection never checkpoints: its
  * owner watches rw_store_wal_pages (safe from any thread) and has another
  * thread run rw_checkpointer_run on a connection of its own, which copies
- * the WAL while commits go on. Without it the WAL grows without bound. */
+ * the WAL while commits go on (and truncates it while an erasure's
+ * truncation is pending). Without it the WAL grows without bound. */
 rw_status rw_store_background_checkpoints(rw_store *s, rw_err *err);
 /* Pages in the WAL after this connection's last commit (0 before any). */
 uint32_t rw_store_wal_pages(const rw_store *s);
@@ -143,7 +164,7 @@ uint32_t rw_store_wal_checkpoint_pages(void);
 typedef struct rw_checkpointer rw_checkpointer;
 /* A connection of its own to s's database, for one thread at a time; freed
  * by rw_checkpointer_close before s is closed. */
-rw_status rw_checkpointer_open(const rw_store *s, rw_checkpointer **out, rw_err *err);
+rw_status rw_checkpointer_open(rw_store *s, rw_checkpointer **out, rw_err *err);
 /* Copies what it can of the WAL into the database without waiting for
  * readers or writers (a passive checkpoint; busy is not an error). */
 rw_status rw_checkpointer_run(rw_checkpointer *c, rw_err *err);
@@ -243,7 +264,8 @@ typedef struct {
     uint64_t accounts, attributes, events; /* rows deleted */
     uint64_t run_rows;                     /* run_accounts and run_attributes rows deleted */
     uint64_t labels;                       /* labels on the erased accounts */
-    int committed;                         /* the deletions are durable (the WAL may not be truncated yet) */
+    int committed;                         /* the deletions are durable */
+    int wal_pending; /* committed, but the old pages are still in the files until a reader leaves */
 } rw_store_erased;
 
 /* Erases, in one durable transaction with secure_delete on: the events of
@@ -251,14 +273,20 @@ typedef struct {
  * age), the rows of the given accounts and attributes (node ids), their rows
  * in every run, and the labels on those accounts. When accounts go, the
  * accounts and labels tables are rewritten, so no copy of an erased account
- * id is left in a page's free space. next_node (the graph's node count) is kept, so erased
- * ids are never handed out again. Then checkpoints the WAL and truncates it:
- * RW_ERR_DB ("erased, but ...") when a reader in another process held it (a
- * process stopping before the truncation leaves a mark in meta: the next
- * writable rw_store_open truncates the WAL then).
+ * id is left in a page's free space. next_node (the graph's node count) is
+ * kept, so erased ids are never handed out again. Then copies the WAL into
+ * the database file and truncates it, which removes the old pages from both.
+ * A connection reading an older snapshot holds that off (its snapshot needs
+ * them): then RW_OK with wal_pending set, and the truncation is retried
+ * after every later commit and checkpoint of s (and of its checkpointer)
+ * until it is done; a process stopping meanwhile leaves a mark in meta, and
+ * the next writable rw_store_open truncates then.
  * *out is filled even on failure (zeros when nothing was committed). */
 rw_status rw_store_erase(rw_store *s, const uint32_t *accounts, size_t naccounts, const uint32_t *attributes,
                          size_t nattributes, int64_t cutoff, uint32_t next_node, rw_store_erased *out, rw_err *err);
+/* Erasures whose truncation is pending, 0 once done (safe from any
+ * thread). */
+int rw_store_erasure_pending(const rw_store *s);
 /* The node count kept by the last erasure (0 when none): the graph is padded
  * to it, so ids erased at its end are not reused. */
 rw_status rw_store_next_node(rw_store *s, uint32_t *out, rw_err *err);

@@ -1,7 +1,8 @@
 /* End to end: erasure and retention on a small simulated world. An account
  * recorded through the server, rescored and labelled is erased with DELETE
  * /v1/accounts/{id} (admin only): its id's bytes are gone from the database,
- * its WAL and shared memory, and the server goes on answering; `ringwatch
+ * its WAL and shared memory, and the server goes on answering (beside a
+ * reader of an older snapshot, once it leaves); `ringwatch
  * erase` and `ringwatch retain --days 7 --now END` do the same offline, and
  * the server starts again on what they left. */
 #include <criterion/criterion.h>
@@ -69,6 +70,35 @@ static void assert_integrity(void) {
 /* Whether the bytes of needle occur in the database, its WAL or its -shm. */
 #define in_files(needle) tu_in_db_files(tu_db(), needle)
 #define wait_job(id)     tu_wait_job(&srv, ADMIN, id)
+
+/* Whether the n bytes at needle occur in the database, its WAL or its -shm. */
+static int bytes_in_files(const void *needle, size_t n) {
+    static const char *const suffix[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        char path[700];
+        snprintf(path, sizeof path, "%s%s", tu_db(), suffix[i]);
+        size_t len = 0;
+        char *data = tu_read_file(path, &len);
+        int hit = data && tu_contains(data, len, needle, n);
+        free(data);
+        if (hit) return 1;
+    }
+    return 0;
+}
+
+/* The value of gauge name in /metrics (-1 when absent). */
+static long long gauge(const char *name) {
+    tu_resp r;
+    cr_assert_eq(tu_http(&r, &srv, "GET", "/metrics", ADMIN, NULL, NULL, 0), 0);
+    cr_assert_eq(r.status, 200);
+    long long v = -1;
+    char line[128];
+    snprintf(line, sizeof line, "\n%s ", name);
+    const char *at = strstr(r.body, line);
+    if (at) v = atoll(at + strlen(line));
+    tu_resp_free(&r);
+    return v;
+}
 
 Test(erase_e2e, delete_through_the_server) {
     long st;
@@ -138,6 +168,75 @@ Test(erase_e2e, delete_through_the_server) {
     cr_assert(!in_files(VICTIM));
     cr_assert_eq(tu_serve_stop(&srv, SIGTERM), 0);
     cr_assert(!in_files(VICTIM));
+}
+
+/* A connection reading a snapshot from before the erasure holds the old
+ * pages in the files (its snapshot needs them): the answer says the erasure
+ * is durable and the WAL pending (202, not a failure), /metrics counts it,
+ * and the next commit after the reader leaves takes the account's id and
+ * its attributes' hashes out of every file. */
+Test(erase_e2e, delete_while_another_connection_reads) {
+    long st;
+    json_t *d = req(&st, "POST", "/v1/signups", SIGNUP,
+                    "{\"account\":\"" VICTIM "\",\"ts\":1790900000,\"ip\":\"198.51.100.201\","
+                    "\"device\":\"dev-" VICTIM "\",\"payment\":\"tok-" VICTIM "\"}");
+    cr_assert_eq(st, 200, "%s", json_dumps(d, 0));
+    json_decref(d);
+    int64_t node = sql_int("SELECT id FROM accounts WHERE ext = '" VICTIM "'");
+    /* every attribute's hash, to find those the erasure takes (the ones
+     * only the victim used) */
+    int64_t nattr = sql_int("SELECT count(*) FROM attributes");
+    unsigned char(*hash)[16] = calloc((size_t)nattr, 16);
+    int64_t *ids = calloc((size_t)nattr, sizeof *ids);
+    cr_assert(hash && ids);
+    sqlite3_stmt *q = tu_sql_row(tu_db(), "SELECT id, hash FROM attributes ORDER BY id");
+    for (int64_t i = 0; i < nattr; i++) {
+        ids[i] = sqlite3_column_int64(q, 0);
+        cr_assert_eq(sqlite3_column_bytes(q, 1), 16);
+        memcpy(hash[i], sqlite3_column_blob(q, 1), 16);
+        cr_assert_eq(sqlite3_step(q), i + 1 < nattr ? SQLITE_ROW : SQLITE_DONE);
+    }
+    tu_sql_done(q);
+    cr_assert(in_files(VICTIM));
+
+    sqlite3 *reader = NULL;
+    cr_assert_eq(sqlite3_open_v2(tu_db(), &reader, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(reader, "BEGIN; SELECT count(*) FROM accounts;", NULL, NULL, NULL), SQLITE_OK);
+    d = req(&st, "DELETE", "/v1/accounts/" VICTIM, ADMIN, NULL);
+    cr_assert_eq(st, 202, "%s", json_dumps(d, 0));
+    cr_expect(json_is_true(json_object_get(d, "erased")));
+    json_t *pending = json_object_get(d, "pending");
+    cr_expect(json_array_size(pending) == 1 && !strcmp(json_string_value(json_array_get(pending, 0)), "wal"), "%s",
+              json_dumps(d, 0));
+    int64_t erased = json_integer_value(json_object_get(d, "attributes"));
+    cr_expect_geq(erased, 3, "its IP, device and card at least");
+    json_decref(d);
+    cr_expect_eq(gauge("ringwatch_erasures_pending"), 1);
+    /* durable and gone for every new reader */
+    cr_assert_eq(sql_int("SELECT count(*) FROM accounts WHERE ext = '" VICTIM "'"), 0);
+    cr_assert_eq(sql_int("SELECT count(*) FROM events WHERE account = %lld", (long long)node), 0);
+    cr_assert_eq(status_of("GET", "/v1/accounts/" VICTIM, ANALYST, NULL), 404);
+
+    cr_assert_eq(sqlite3_exec(reader, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_close(reader), SQLITE_OK);
+    cr_assert_eq(status_of("POST", "/v1/signups", SIGNUP,
+                           "{\"account\":\"after-the-reader\",\"ts\":1790901000,\"ip\":\"192.0.2.202\"}"),
+                 200);
+    cr_expect_eq(gauge("ringwatch_erasures_pending"), 0);
+    cr_assert(!in_files(VICTIM), "the id's bytes are still in the database files");
+    int64_t gone = 0;
+    for (int64_t i = 0; i < nattr; i++) {
+        if (sql_int("SELECT count(*) FROM attributes WHERE id = %lld", (long long)ids[i])) continue;
+        gone++;
+        cr_assert(!bytes_in_files(hash[i], 16), "erased attribute %lld's hash is still in the files",
+                  (long long)ids[i]);
+    }
+    cr_assert_eq(gone, erased);
+    assert_integrity();
+    cr_assert_eq(tu_serve_stop(&srv, SIGTERM), 0);
+    cr_assert(!in_files(VICTIM));
+    free(hash);
+    free(ids);
 }
 
 Test(erase_e2e, cli_erase) {

@@ -1,6 +1,6 @@
 /* storage: analysts' labels (round trip, CHECK constraints), keyset pages of
  * a run's clusters (ties broken by id), a cluster's members, attributes and
- * one account's row, and the schema migrations (to version 5: run_members). */
+ * one account's row, and the schema migrations (to version 6: run_members, then the key check). */
 #include <criterion/criterion.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -341,21 +341,22 @@ Test(labels, members_attributes_and_one_account) {
 
 /* ---- schema --------------------------------------------------------------- */
 
-Test(labels, schema_version_5_with_run_members_scores_and_run_writes) {
-    cr_expect_eq(rw_store_schema_version(), 5);
+Test(labels, schema_version_6_with_key_check_run_members_scores_and_run_writes) {
+    cr_expect_eq(rw_store_schema_version(), 6);
     rw_store *s = open_store(0);
     rw_err err = {{0}};
     cr_expect_eq(rw_store_set_sync_full(s, 1, &err), RW_OK, "%s", err.msg);
     cr_expect_eq(rw_store_set_sync_full(s, 0, &err), RW_OK, "%s", err.msg);
     rw_store_close(s);
-    cr_expect_eq(sql_int("SELECT max(version) FROM schema_version"), 5);
-    cr_expect_eq(sql_int("SELECT count(*) FROM schema_version"), 5);
+    cr_expect_eq(sql_int("SELECT max(version) FROM schema_version"), 6);
+    cr_expect_eq(sql_int("SELECT count(*) FROM schema_version"), 6);
     cr_expect_eq(sql_int("SELECT count(*) FROM pragma_table_info('events') WHERE name = 'score'"), 1);
     cr_expect_eq(sql_int("SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = 'labels_by_target'"), 1);
     cr_expect_eq(sql_int("SELECT count(*) FROM sqlite_schema WHERE name LIKE '%%by_cluster'"), 0);
     cr_expect_eq(sql_int("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN"
                          " ('run_writes', 'run_members')"),
                  2);
+    cr_expect_eq(sql_int("SELECT count(*) FROM meta WHERE key = 'key_check' AND value IS NULL"), 1);
 
     /* A version 4 database (as the previous release left it, with a run) is
      * migrated: the by-cluster indexes become run_members rows. */
@@ -371,7 +372,7 @@ Test(labels, schema_version_5_with_run_members_scores_and_run_writes) {
     cr_expect_eq(rw_store_open(&s, tu_db(), RW_STORE_READONLY, &err), RW_ERR_PERM);
     s = open_store(0);
     rw_store_close(s);
-    cr_expect_eq(sql_int("SELECT max(version) FROM schema_version"), 5);
+    cr_expect_eq(sql_int("SELECT max(version) FROM schema_version"), 6);
     cr_expect_eq(sql_int("SELECT count(*) FROM sqlite_schema WHERE name LIKE '%%by_cluster'"), 0);
     cr_expect_eq(sql_int("SELECT count(*) FROM run_members"), 5);
     cr_expect_eq(sql_int("SELECT count(*) FROM run_members WHERE run = 1 AND cluster = 7 AND node IN (1, 2, 10)"), 3);
@@ -386,7 +387,7 @@ Test(labels, schema_version_5_with_run_members_scores_and_run_writes) {
     cr_expect_eq(rw_store_open(&s, tu_db(), RW_STORE_READONLY, &err), RW_ERR_PERM);
     s = open_store(0);
     rw_store_close(s);
-    cr_expect_eq(sql_int("SELECT max(version) FROM schema_version"), 5);
+    cr_expect_eq(sql_int("SELECT max(version) FROM schema_version"), 6);
     cr_expect_eq(sql_int("SELECT count(*) FROM pragma_table_info('events') WHERE name = 'score'"), 1);
     cr_expect_eq(sql_int("SELECT count(*) FROM sqlite_schema WHERE name LIKE '%%by_cluster'"), 0);
     cr_expect_eq(sql_int("SELECT count(*) FROM run_members"), 5);

@@ -6,9 +6,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-/* Opens db read-only and steps the query sql to its first row (failing the
- * test when there is none); the caller reads it, then row_done. */
-static sqlite3_stmt *first_row(const char *db, const char *sql) {
+/* A connection of its own per query, closed by tu_sql_done. */
+sqlite3_stmt *tu_sql_row(const char *db, const char *sql) {
     sqlite3 *h = NULL;
     cr_assert_eq(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     sqlite3_busy_timeout(h, 5000);
@@ -18,7 +17,7 @@ static sqlite3_stmt *first_row(const char *db, const char *sql) {
     return st;
 }
 
-static void row_done(sqlite3_stmt *st) {
+void tu_sql_done(sqlite3_stmt *st) {
     sqlite3 *h = sqlite3_db_handle(st);
     sqlite3_finalize(st);
     sqlite3_close(h);
@@ -30,16 +29,16 @@ int64_t tu_sql_int(const char *db, int64_t if_null, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(sql, sizeof sql, fmt, ap);
     va_end(ap);
-    sqlite3_stmt *st = first_row(db, sql);
+    sqlite3_stmt *st = tu_sql_row(db, sql);
     int64_t v = sqlite3_column_type(st, 0) == SQLITE_NULL ? if_null : sqlite3_column_int64(st, 0);
-    row_done(st);
+    tu_sql_done(st);
     return v;
 }
 
 void tu_sql_text(const char *db, char *out, size_t size, const char *sql) {
-    sqlite3_stmt *st = first_row(db, sql);
+    sqlite3_stmt *st = tu_sql_row(db, sql);
     snprintf(out, size, "%s", (const char *)sqlite3_column_text(st, 0));
-    row_done(st);
+    tu_sql_done(st);
 }
 
 int tu_sql_exec(const char *db, const char *sql) {

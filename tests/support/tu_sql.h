@@ -5,8 +5,15 @@
 #ifndef TU_SQL_H
 #define TU_SQL_H
 
+#include <sqlite3.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* Opens db read-only and steps the query sql to its first row (failing the
+ * test when there is none); the caller reads it, then tu_sql_done, which
+ * finalizes it and closes its connection. */
+sqlite3_stmt *tu_sql_row(const char *db, const char *sql);
+void tu_sql_done(sqlite3_stmt *st);
 
 /* The first column of the first row of the query fmt on database db (opened
  * read-only); if_null when that value is NULL. Fails the test when the query
