@@ -369,6 +369,19 @@ Test(docs, readme_shell_blocks_are_marked) {
     free(problems);
 }
 
+/* A user's guide a newcomer reads through; the rest belongs in docs/. */
+Test(docs, readme_is_at_most_400_lines) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/README.md", src_root());
+    size_t len = 0;
+    char *text = tu_read_file(path, &len);
+    cr_assert(text, "cannot read %s", path);
+    size_t lines = 0;
+    for (size_t i = 0; i < len; i++) lines += text[i] == '\n';
+    free(text);
+    cr_expect_leq(lines, 400, "README.md has %zu lines; move reference material into docs/", lines);
+}
+
 /* ---- README's runnable blocks against a served demo ------------------------- */
 
 #define TOKENS                                                                                                         \
