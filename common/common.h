@@ -193,6 +193,7 @@ typedef struct {
     int64_t first_seen, last_seen;
     const char *features; /* JSON text */
     const char *reasons;  /* JSON array text */
+    const char *label;    /* the newest analyst's label on it ("fraud", "benign"), NULL: none */
 } rw_cluster_row;
 
 /* An account's score in a run; strings borrowed for the duration of a
@@ -212,7 +213,33 @@ typedef struct {
     int64_t id, run, created_at;
     int fraud;
     const char *note;
+    const char *author; /* the named token that set it; NULL: an unnamed one */
 } rw_label_row;
+
+/* A batch run as stored; strings borrowed as the call that gives it says. */
+typedef struct {
+    int64_t id; /* set by rw_store_put_run or rw_store_run_reserve */
+    int64_t started_at, finished_at;
+    uint64_t events; /* events in the log when the snapshot was taken */
+    int model_version;
+    const char *params;  /* JSON text */
+    const char *summary; /* JSON text */
+} rw_run_row;
+
+/* Which clusters a page lists: flagged and labelled are -1 (either), 0
+ * (not) or 1 (only). */
+typedef struct {
+    double min_score;
+    int flagged, labelled;
+} rw_cluster_filter;
+
+/* One entry of the audit trail: who asked for a label, an erasure or a
+ * rescoring (actor NULL: an unnamed token or the scheduler's own run).
+ * Strings borrowed for the duration of a callback; detail is JSON text. */
+typedef struct {
+    int64_t id, at;
+    const char *actor, *action, *target, *detail;
+} rw_audit_row;
 
 /* ---- small utilities ---------------------------------------------------- */
 

@@ -286,6 +286,53 @@ typedef enum { RW_LABEL_FRAUD = 0, RW_LABEL_BENIGN = 1 } rw_label;
 rw_status rw_engine_label(rw_engine *e, int on_cluster, const char *target, size_t len, rw_label label,
                           const char *note, int64_t *id, rw_err *err);
 
+/* rw_engine_label that records its author (NULL: an unnamed token). */
+rw_status rw_engine_label_by(rw_engine *e, int on_cluster, const char *target, size_t len, rw_label label,
+                             const char *note, const char *author, int64_t *id, rw_err *err);
+
+/* ---- the workbench: pseudonyms, live communities, runs, audit ------------ */
+
+/* Is p a pseudonym ("device:338d57bd76")? */
+int rw_engine_is_pseudonym(const char *p, size_t len);
+/* rw_engine_attr_view for the attribute a pseudonym names (the first whose
+ * hash starts with its digits). RW_ERR_INVALID when p is not one,
+ * RW_ERR_NOTFOUND when no attribute has it. */
+rw_status rw_engine_attr_view_pseudonym(rw_engine *e, const char *p, size_t len, rw_attr_view *out, rw_err *err);
+
+/* What online scoring knows of a community formed since the newest run. */
+typedef struct {
+    uint32_t live_no;
+    uint32_t size;              /* accounts */
+    double signups_day;         /* signups, decayed over a day */
+    int label;                  /* 0 none, 1 fraud, 2 benign */
+    uint32_t naccounts, nattrs; /* listed: the first RW_VIEW_ACCOUNTS and RW_VIEW_ATTRS */
+    char accounts[RW_VIEW_ACCOUNTS][RW_ACCOUNT_MAX + 1];
+    char attrs[RW_VIEW_ATTRS][40]; /* pseudonyms */
+} rw_live_cluster_view;
+/* RW_ERR_NOTFOUND when "live-<live_no>" is unknown (a rescoring folds them
+ * into the run's clusters). */
+rw_status rw_engine_live_cluster(rw_engine *e, uint32_t live_no, rw_live_cluster_view *out, rw_err *err);
+
+/* The labels on an account, newest first (limit 0: all); RW_ERR_NOTFOUND
+ * for an unknown account. */
+rw_status rw_engine_account_labels(rw_engine *e, const char *ext, size_t len, uint64_t limit,
+                                   rw_status (*cb)(void *ctx, const rw_label_row *l), void *ctx, rw_err *err);
+/* Records who asked for action (see rw_store_put_audit). */
+rw_status rw_engine_audit_put(rw_engine *e, const char *actor, const char *action, const char *target,
+                              const char *detail, rw_err *err);
+/* Labels, erasures and rescorings with who asked, newest first. */
+rw_status rw_engine_audit(rw_engine *e, uint64_t limit, rw_status (*cb)(void *ctx, const rw_audit_row *r), void *ctx,
+                          rw_err *err);
+/* Published runs, newest first (limit 0: all). */
+rw_status rw_engine_runs(rw_engine *e, uint64_t limit, rw_status (*cb)(void *ctx, const rw_run_row *r), void *ctx,
+                         rw_err *err);
+/* RW_OK when run was published, RW_ERR_NOTFOUND ("run: no run N") if not. */
+rw_status rw_engine_run_exists(rw_engine *e, int64_t run, rw_err *err);
+/* rw_engine_clusters_page with a filter (flagged, labelled). */
+rw_status rw_engine_clusters_filtered(rw_engine *e, int64_t run, const rw_cluster_filter *f, double after_score,
+                                      uint32_t after_id, uint64_t limit,
+                                      rw_status (*cb)(void *ctx, const rw_cluster_row *c), void *ctx, rw_err *err);
+
 /* ---- health and counters -------------------------------------------------- */
 
 typedef struct {

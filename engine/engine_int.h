@@ -174,6 +174,9 @@ void rw_engine_store_unlock(rw_engine *e);
 void rw_engine_store_hand_over(rw_engine *e);
 
 /* RW_OK when the engine holds a graph, else why not (opened store-only). */
+/* Describes attribute node x into out (lookup.c); the caller holds the
+ * read lock. */
+void rw_engine_describe_attr(rw_engine *e, uint32_t x, rw_attr_view *out);
 rw_status rw_engine_need_graph(const rw_engine *e, rw_err *err);
 
 /* For tests: a checkpoint is due once the WAL holds this many pages (0: the

@@ -58,6 +58,30 @@ rw_status rw_engine_account_view(rw_engine *e, const char *ext, size_t len, rw_a
     return st;
 }
 
+/* Fills out for attribute node x; the caller holds the read lock. */
+void rw_engine_describe_attr(rw_engine *e, uint32_t x, rw_attr_view *out) {
+    brief(e->graph, x, &out->a);
+    rw_graph_velocity(e->graph, x, out->a.last_seen, out->velocity);
+    out->hub = out->a.degree > e->live.hub_degree;
+    if (x < e->live.cap) {
+        out->cleared = (e->live.flags[x] & RW_LIVE_CLEARED) != 0;
+        uint32_t c = e->live.comm[x];
+        if (c && e->live.c[c].batch_id)
+            snprintf(out->cluster, sizeof out->cluster, "c%u", e->live.c[c].batch_id);
+        else if (c)
+            snprintf(out->cluster, sizeof out->cluster, "live-%u", e->live.c[c].live_no);
+    }
+    uint32_t n = 0;
+    const uint32_t *acc = rw_graph_attr_accounts(e->graph, x, &n);
+    for (uint32_t i = 0; i < n && out->naccounts < RW_VIEW_ACCOUNTS; i++) {
+        size_t l = 0;
+        const char *id = rw_graph_account_id(e->graph, acc[i], &l);
+        if (!id || l > RW_ACCOUNT_MAX) continue;
+        memcpy(out->accounts[out->naccounts], id, l);
+        out->accounts[out->naccounts++][l] = 0;
+    }
+}
+
 rw_status rw_engine_attr_view(rw_engine *e, rw_kind kind, const char *value, size_t len, rw_attr_view *out,
                               rw_err *err) {
     memset(out, 0, sizeof *out);
@@ -84,26 +108,7 @@ rw_status rw_engine_attr_view(rw_engine *e, rw_kind kind, const char *value, siz
         pthread_rwlock_unlock(&e->lock);
         return rw_fail(err, RW_ERR_NOTFOUND, "no %s with that value has been seen", rw_kind_name(kind));
     }
-    brief(e->graph, x, &out->a);
-    rw_graph_velocity(e->graph, x, out->a.last_seen, out->velocity);
-    out->hub = out->a.degree > e->live.hub_degree;
-    if (x < e->live.cap) {
-        out->cleared = (e->live.flags[x] & RW_LIVE_CLEARED) != 0;
-        uint32_t c = e->live.comm[x];
-        if (c && e->live.c[c].batch_id)
-            snprintf(out->cluster, sizeof out->cluster, "c%u", e->live.c[c].batch_id);
-        else if (c)
-            snprintf(out->cluster, sizeof out->cluster, "live-%u", e->live.c[c].live_no);
-    }
-    uint32_t n = 0;
-    const uint32_t *acc = rw_graph_attr_accounts(e->graph, x, &n);
-    for (uint32_t i = 0; i < n && out->naccounts < RW_VIEW_ACCOUNTS; i++) {
-        size_t l = 0;
-        const char *id = rw_graph_account_id(e->graph, acc[i], &l);
-        if (!id || l > RW_ACCOUNT_MAX) continue;
-        memcpy(out->accounts[out->naccounts], id, l);
-        out->accounts[out->naccounts++][l] = 0;
-    }
+    rw_engine_describe_attr(e, x, out);
     pthread_rwlock_unlock(&e->lock);
     return RW_OK;
 }
@@ -199,6 +204,11 @@ static rw_status cluster_exists(void *ctx, const rw_cluster_row *c) {
 
 rw_status rw_engine_label(rw_engine *e, int on_cluster, const char *target, size_t len, rw_label label,
                           const char *note, int64_t *id, rw_err *err) {
+    return rw_engine_label_by(e, on_cluster, target, len, label, note, NULL, id, err);
+}
+
+rw_status rw_engine_label_by(rw_engine *e, int on_cluster, const char *target, size_t len, rw_label label,
+                             const char *note, const char *author, int64_t *id, rw_err *err) {
     *id = 0;
     rw_status st = rw_engine_need_graph(e, err);
     if (st != RW_OK) return st;
@@ -237,8 +247,8 @@ rw_status rw_engine_label(rw_engine *e, int on_cluster, const char *target, size
      * signup sees the label either nowhere or everywhere. */
     pthread_rwlock_wrlock(&e->lock);
     rw_engine_store_lock(e);
-    st = rw_store_put_label(e->store, on_cluster ? "cluster" : "account", node, run,
-                            label == RW_LABEL_FRAUD ? "fraud" : "benign", note, id, err);
+    st = rw_store_put_label_by(e->store, on_cluster ? "cluster" : "account", node, run,
+                               label == RW_LABEL_FRAUD ? "fraud" : "benign", note, author, id, err);
     rw_engine_store_unlock(e);
     if (st == RW_OK) rw_engine_live_label(e, on_cluster, (uint32_t)node, label == RW_LABEL_FRAUD);
     pthread_rwlock_unlock(&e->lock);

@@ -150,9 +150,17 @@ static rw_status check_tokens(const char *key, const char *v, rw_err *err) {
         while (n && (*p == ' ' || *p == '\t')) p++, n--;
         while (n && (p[n - 1] == ' ' || p[n - 1] == '\t')) n--;
         k++;
-        if (!token_ok(p, n))
+        size_t name_len = 0, at = 0;
+        int named = memchr(p, ':', n) != NULL;
+        if (named && rw_auth_split(p, n, &name_len, &at) != 0)
             return rw_fail(err, RW_ERR_INVALID,
-                           "%s: token %d must be 16 to 512 characters of A-Z a-z 0-9 - . _ ~ + / =", key, k);
+                           "%s: token %d: the name before ':' must be 1 to %d characters of A-Z a-z 0-9 - . _", key, k,
+                           RW_AUTH_NAME);
+        if (!token_ok(p + at, n - at))
+            return rw_fail(err, RW_ERR_INVALID,
+                           "%s: token %d must be 16 to 512 characters of A-Z a-z 0-9 - . _ ~ + / = (after NAME: when "
+                           "named)",
+                           key, k);
         if (!end) break;
         p = end + 1;
     }

@@ -124,7 +124,7 @@ json_t *rw_http_body_object(rw_http_ctx *c) {
 static int authorise(rw_http_ctx *c) {
     const rw_http_server *s = c->srv;
     if (!s->cfg.auth || (c->route->roles & RW_ROLE_PUBLIC)) return 0;
-    int roles = rw_auth_roles(s, c->req->authorization);
+    int roles = rw_auth_who(s, c->req->authorization, c->who);
     if (roles <= 0) {
         rw_http_problem(c->out, RW_PROB_UNAUTHORIZED, NULL,
                         roles < 0 ? "Authorization: expected 'Bearer TOKEN'" : "Authorization: unknown token");

@@ -1,6 +1,7 @@
 /* http: DELETE /v1/accounts/{id}, the erasure of an account (admin only):
  * the engine erases it durably and rebuilds the graph before this answers
  * (200; 202 with "pending": ["wal"] while the old pages wait for a reader). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +26,13 @@ void rw_h_erase_account(rw_http_ctx *c) {
         rw_http_problem(c->out, rw_problem_of_status(st), NULL, "%s", err.msg);
         return;
     }
+    /* Who asked, and what went; never which account (that is what was
+     * erased). */
+    char detail[160];
+    snprintf(detail, sizeof detail, "{\"accounts\":1,\"events\":%llu,\"attributes\":%llu,\"labels\":%llu}",
+             (unsigned long long)es.events, (unsigned long long)es.attributes, (unsigned long long)es.labels);
+    if (rw_engine_audit_put(c->srv->e, c->who, "erase", NULL, detail, &err) != RW_OK)
+        rw_http_log(c->srv, RW_LOG_ERROR, "erasure done, but its audit entry failed: %s", err.msg);
     rw_http_log(c->srv, RW_LOG_INFO, "erasure: one account, %llu events, %llu attributes in %.2f s",
                 (unsigned long long)es.events, (unsigned long long)es.attributes, es.seconds);
     /* Durable either way; 202 when the old pages wait for a reader of an

@@ -7,29 +7,20 @@
 #include "http_int.h"
 
 /* The cluster id of the path and the run of the query (0: the newest);
- * 0 after answering 400. */
+ * 0 after answering (400 for a bad one, 404 for a run that does not exist,
+ * 409 for a community formed online, which no run has exported yet). */
 static uint32_t cluster_and_run(rw_http_ctx *c, int64_t *run) {
-    size_t len;
-    char *id = rw_http_param(c, 0, "id", &len), *end = NULL;
-    if (!id) return 0;
-    unsigned long long v = strtoull(id, &end, 10);
-    int bad = !len || *end || id[0] == '-' || v == 0 || v > UINT32_MAX;
-    free(id);
-    if (bad) {
-        rw_http_problem(c->out, RW_PROB_INVALID_PATH, NULL, "id: a cluster id is a positive whole number");
+    uint32_t id = 0, live = 0;
+    *run = 0;
+    if (rw_http_cluster_id(c, 0, &id, &live) < 0) return 0;
+    if (live) {
+        rw_http_problem(c->out, RW_PROB_CONFLICT, json_pack("{ss}", "parameter", "id"),
+                        "id: a community formed online has no export until a rescoring gives it a cluster id; GET "
+                        "/v1/clusters/live-%u shows what is known of it",
+                        live);
         return 0;
     }
-    const char *r = rw_http_query(c, "run");
-    *run = 0;
-    if (r) {
-        unsigned long long rv = strtoull(r, &end, 10);
-        if (!*r || *end || r[0] == '-' || rv == 0 || rv > INT64_MAX) {
-            rw_http_problem(c->out, RW_PROB_INVALID_PARAMETER, NULL, "run: a run id is a positive whole number");
-            return 0;
-        }
-        *run = (int64_t)rv;
-    }
-    return (uint32_t)v;
+    return rw_http_run_param(c, run) < 0 ? 0 : id;
 }
 
 static void answer(rw_http_ctx *c, const char *format, int attachment) {

@@ -13,16 +13,29 @@ static const struct {
 } labels[] = {{"fraud", RW_LABEL_FRAUD}, {"benign", RW_LABEL_BENIGN}};
 
 static void label(rw_http_ctx *c, int on_cluster) {
-    size_t len;
-    char *target = rw_http_param(c, 0, "id", &len);
-    json_t *body = target ? rw_http_body_object(c) : NULL;
-    if (!body) goto done;
-    if (on_cluster && (len == 0 || len > 10 || strspn(target, "0123456789") != len || target[0] == '0' ||
-                       strtoull(target, NULL, 10) > UINT32_MAX)) {
-        rw_http_problem(c->out, RW_PROB_INVALID_PATH, json_pack("{ss}", "parameter", "id"),
-                        "id: expected a cluster id (a whole number from 1)");
-        goto done;
+    size_t len = 0;
+    uint32_t batch = 0, live = 0;
+    char num[16], *target = NULL;
+    json_t *body = NULL;
+    if (on_cluster && rw_http_cluster_id(c, 0, &batch, &live) < 0) return;
+    if (live) { /* its members are labelled one by one; the next run gives it an id */
+        rw_http_problem(c->out, RW_PROB_CONFLICT, json_pack("{ss}", "parameter", "id"),
+                        "id: a community formed online cannot be labelled until a rescoring gives it a cluster id; "
+                        "label its accounts");
+        return;
     }
+    if (on_cluster) {
+        len = (size_t)snprintf(num, sizeof num, "%u", batch);
+        target = strdup(num);
+        if (!target) {
+            rw_http_problem(c->out, RW_PROB_INTERNAL, NULL, "out of memory");
+            return;
+        }
+    } else {
+        target = rw_http_param(c, 0, "id", &len);
+    }
+    body = target ? rw_http_body_object(c) : NULL;
+    if (!body) goto done;
     const char *key;
     json_t *value;
     json_object_foreach(body, key, value) {
@@ -51,7 +64,7 @@ static void label(rw_http_ctx *c, int on_cluster) {
     const char *note = nv && json_is_string(nv) ? json_string_value(nv) : "";
     int64_t id = 0;
     rw_err err = {{0}};
-    rw_status st = rw_engine_label(c->srv->e, on_cluster, target, len, labels[i].label, note, &id, &err);
+    rw_status st = rw_engine_label_by(c->srv->e, on_cluster, target, len, labels[i].label, note, c->who, &id, &err);
     if (st == RW_ERR_NOTFOUND) {
         rw_http_problem(c->out, RW_PROB_NOT_FOUND, NULL,
                         on_cluster ? "id: no such cluster in the newest run" : "id: no such account");
@@ -62,8 +75,10 @@ static void label(rw_http_ctx *c, int on_cluster) {
         rw_http_problem(c->out, rw_problem_of_status(st), NULL, "%s", err.msg);
         goto done;
     }
-    json_t *doc = json_pack("{sIssssss%}", "id", (json_int_t)id, "label", labels[i].name, "target_kind",
-                            on_cluster ? "cluster" : "account", "target", target, len);
+    json_t *doc = json_pack("{sIsssssoso}", "id", (json_int_t)id, "label", labels[i].name, "target_kind",
+                            on_cluster ? "cluster" : "account", "target",
+                            on_cluster ? rw_http_cluster_ref(batch) : json_stringn(target, len), "author",
+                            c->who[0] ? json_string(c->who) : json_null());
     rw_http_json(c->out, 201, doc);
 done:
     json_decref(body);

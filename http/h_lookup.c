@@ -37,6 +37,25 @@ static void engine_failure(rw_http_ctx *c, rw_status st, const rw_err *err, cons
     rw_http_problem(c->out, rw_problem_of_status(st), NULL, "%s", err->msg[0] ? err->msg : rw_status_str(st));
 }
 
+#define LABELS_LISTED 50
+
+static rw_status label_jw(void *ctx, const rw_label_row *l) {
+    rw_jw *w = ctx;
+    rw_jw_object(w);
+    rw_jw_kint(w, "id", l->id);
+    rw_jw_kcstr(w, "label", l->fraud ? "fraud" : "benign");
+    rw_jw_kcstr(w, "note", l->note);
+    rw_jw_key(w, "run");
+    if (l->run)
+        rw_jw_int(w, l->run);
+    else
+        rw_jw_null(w);
+    rw_jw_ktime(w, "created_at", l->created_at);
+    rw_jw_kcstr(w, "author", l->author);
+    rw_jw_end(w);
+    return RW_OK;
+}
+
 /* Written by hand (rw_jw): the lookup is the analysts' hot path. */
 void rw_h_account(rw_http_ctx *c) {
     size_t len;
@@ -82,16 +101,29 @@ void rw_h_account(rw_http_ctx *c) {
         rw_jw_knum(&w, "score", v->run_score);
         rw_jw_kbool(&w, "flagged", v->run_flagged);
         rw_jw_key(&w, "cluster");
-        if (v->run_cluster)
-            rw_jw_int(&w, v->run_cluster);
-        else
+        if (v->run_cluster) {
+            char ref[16];
+            int n = snprintf(ref, sizeof ref, "c%u", v->run_cluster);
+            rw_jw_str(&w, ref, (size_t)n);
+        } else {
             rw_jw_null(&w);
+        }
         rw_jw_end(&w);
     } else {
         rw_jw_null(&w);
     }
     rw_jw_kcstr(&w, "label", v->label[0] ? v->label : NULL);
+    /* Its label history: a small store read after the in-memory view. */
+    rw_jw_key(&w, "labels");
+    rw_jw_array(&w);
+    st = rw_engine_account_labels(c->srv->e, id, len, LABELS_LISTED, label_jw, &w, &err);
     rw_jw_end(&w);
+    rw_jw_end(&w);
+    if (st != RW_OK) {
+        free(rw_jw_take(&w, &len));
+        engine_failure(c, st, &err, "id: no such account");
+        goto done;
+    }
     rw_http_jw(c->out, 200, &w);
 done:
     free(v);
@@ -111,7 +143,12 @@ void rw_h_attribute(rw_http_ctx *c) {
     }
     v = malloc(sizeof *v);
     rw_err err = {{0}};
-    rw_status st = v ? rw_engine_attr_view(c->srv->e, k, value, vlen, v, &err) : RW_ERR_NOMEM;
+    /* A pseudonym of this kind ("device:338d57bd76") is what analysts see
+     * everywhere; a raw value is hashed. */
+    int pseudo = !strncmp(value, kind, klen) && value[klen] == ':' && rw_engine_is_pseudonym(value, vlen);
+    rw_status st = !v       ? RW_ERR_NOMEM
+                   : pseudo ? rw_engine_attr_view_pseudonym(c->srv->e, value, vlen, v, &err)
+                            : rw_engine_attr_view(c->srv->e, k, value, vlen, v, &err);
     if (st == RW_ERR_INVALID) { /* "value: what"; it describes the value, it does not quote it */
         rw_http_problem(c->out, RW_PROB_INVALID_PATH, json_pack("{ss}", "parameter", "value"), "%s", err.msg);
         goto done;
@@ -158,27 +195,50 @@ static int query_number(rw_http_ctx *c, const char *name, double lo, double hi, 
 static json_t *cluster_json(const rw_cluster_row *r) {
     json_t *features = r->features ? json_loads(r->features, 0, NULL) : NULL;
     json_t *reasons = r->reasons ? json_loads(r->reasons, 0, NULL) : NULL;
-    return json_pack("{sIsfsbsIsIsosososo}", "id", (json_int_t)r->id, "score", r->score, "flagged", r->flagged,
-                     "accounts", (json_int_t)r->accounts, "attributes", (json_int_t)r->attributes, "first_seen",
-                     time_json(r->first_seen), "last_seen", time_json(r->last_seen), "features",
-                     features ? features : json_null(), "reasons", reasons ? reasons : json_array());
+    return json_pack("{sosfsbsIsIsosososososn}", "id", rw_http_cluster_ref(r->id), "score", r->score, "flagged",
+                     r->flagged, "accounts", (json_int_t)r->accounts, "attributes", (json_int_t)r->attributes,
+                     "first_seen", time_json(r->first_seen), "last_seen", time_json(r->last_seen), "features",
+                     features ? features : json_null(), "reasons", reasons ? reasons : json_array(), "label",
+                     r->label ? json_string(r->label) : json_null(), "change");
 }
 
 typedef struct {
     json_t *rows;
     uint64_t n;
+    json_t *prev; /* the previous run's flagged clusters (NULL: no previous run) */
 } page;
 
 static rw_status page_row(void *ctx, const rw_cluster_row *r) {
     page *p = ctx;
     p->n++;
-    return json_array_append_new(p->rows, cluster_json(r)) == 0 ? RW_OK : RW_ERR_NOMEM;
+    json_t *o = cluster_json(r);
+    char id[16];
+    snprintf(id, sizeof id, "c%u", r->id);
+    const char *ch = r->flagged ? rw_http_change(p->prev, id, r->accounts) : NULL;
+    if (o && ch) json_object_set_new(o, "change", json_string(ch));
+    return json_array_append_new(p->rows, o) == 0 ? RW_OK : RW_ERR_NOMEM;
+}
+
+/* flagged=true|false, labelled=true|false: 1 or 0, def when absent; -2
+ * after answering 400. */
+static int query_bool(rw_http_ctx *c, const char *name, int def) {
+    const char *v = rw_http_query(c, name);
+    if (!v) return def;
+    if (!strcmp(v, "true")) return 1;
+    if (!strcmp(v, "false")) return 0;
+    rw_http_problem(c->out, RW_PROB_INVALID_PARAMETER, json_pack("{ss}", "parameter", name),
+                    "%s: expected true or false", name);
+    return -2;
 }
 
 void rw_h_clusters(rw_http_ctx *c) {
-    double min_score = 0, size = PAGE_DEFAULT, runq = 0;
-    if (query_number(c, "min_score", 0, 1, 0, &min_score) < 0 ||
-        query_number(c, "page_size", 1, PAGE_MAX, 1, &size) < 0 || query_number(c, "run", 1, 9e15, 1, &runq) < 0)
+    double min_score = 0, size = PAGE_DEFAULT;
+    int64_t run = 0;
+    /* Triage starts with the flagged clusters: the default; flagged=false
+     * lists the others, and labelled= picks the reviewed or unreviewed. */
+    int flagged = query_bool(c, "flagged", 1), labelled = query_bool(c, "labelled", -1);
+    if (flagged == -2 || labelled == -2 || query_number(c, "min_score", 0, 1, 0, &min_score) < 0 ||
+        query_number(c, "page_size", 1, PAGE_MAX, 1, &size) < 0 || rw_http_run_param(c, &run) < 0)
         return;
     rw_page_cursor cur = {0};
     rw_err err = {{0}};
@@ -188,7 +248,6 @@ void rw_h_clusters(rw_http_ctx *c) {
                         "page_token: %s; pass the next_page_token of the previous page unchanged", err.msg);
         return;
     }
-    int64_t run = (int64_t)runq;
     if (tok && run && run != cur.run) {
         rw_http_problem(c->out, RW_PROB_INVALID_PARAMETER, json_pack("{ss}", "parameter", "page_token"),
                         "page_token: issued for run %lld, not run %lld", (long long)cur.run, (long long)run);
@@ -198,10 +257,13 @@ void rw_h_clusters(rw_http_ctx *c) {
     rw_status st = run ? RW_OK : rw_engine_latest_run(c->srv->e, &run, &err);
     if (st == RW_OK && !run) st = rw_fail(&err, RW_ERR_NOTFOUND, "no run yet: POST /v1/rescore first");
     page p = {.rows = json_array()};
+    rw_cluster_filter f = {.min_score = min_score, .flagged = flagged, .labelled = labelled};
+    int64_t prev = st == RW_OK ? rw_http_prev_run(c->srv, run) : 0;
+    if (prev > 0 && !(p.prev = rw_http_flagged_of(c->srv, prev, &err))) st = RW_ERR_DB;
     /* One row more than asked tells whether another page exists. */
     if (st == RW_OK)
-        st = rw_engine_clusters_page(c->srv->e, run, min_score, cur.score, cur.id, (uint64_t)size + 1, page_row, &p,
-                                     &err);
+        st = rw_engine_clusters_filtered(c->srv->e, run, &f, cur.score, cur.id, (uint64_t)size + 1, page_row, &p, &err);
+    json_decref(p.prev);
     if (st != RW_OK) {
         json_decref(p.rows);
         engine_failure(c, st, &err, err.msg);
@@ -211,8 +273,9 @@ void rw_h_clusters(rw_http_ctx *c) {
     if (p.n > (uint64_t)size) {
         json_array_remove(p.rows, (size_t)size);
         json_t *lastrow = json_array_get(p.rows, (size_t)size - 1);
+        const char *lastid = json_string_value(json_object_get(lastrow, "id"));
         rw_page_cursor next = {run, json_real_value(json_object_get(lastrow, "score")),
-                               (uint32_t)json_integer_value(json_object_get(lastrow, "id"))};
+                               (uint32_t)strtoul(lastid ? lastid + 1 : "0", NULL, 10)};
         char t[RW_PAGE_TOKEN_LEN + 1];
         rw_page_token_encode(t, &next);
         json_object_set_new(doc, "next_page_token", json_string(t));
@@ -233,8 +296,11 @@ static rw_status member_row(void *ctx, const rw_score_row *r) {
     return json_array_append_new(k->arr, o) == 0 ? RW_OK : RW_ERR_NOMEM;
 }
 
+/* Subnets are left out: they group IP addresses, and the count a
+ * cluster gives is of the attributes listed. */
 static rw_status attr_row(void *ctx, const rw_attr_brief *a) {
     rows *k = ctx;
+    if (a->kind == RW_KIND_SUBNET) return RW_OK;
     return json_array_append_new(k->arr, attr_json(a, 0)) == 0 ? RW_OK : RW_ERR_NOMEM;
 }
 
@@ -246,42 +312,44 @@ static rw_status one_cluster(void *ctx, const rw_cluster_row *r) {
 static rw_status label_row(void *ctx, const rw_label_row *l) {
     rows *r = ctx;
     json_t *note = l->note ? json_string(l->note) : json_null();
-    json_t *o = json_pack("{sIsssososo}", "id", (json_int_t)l->id, "label", l->fraud ? "fraud" : "benign", "note",
+    json_t *o = json_pack("{sIsssosososo}", "id", (json_int_t)l->id, "label", l->fraud ? "fraud" : "benign", "note",
                           note ? note : json_null(), "run", l->run ? json_integer(l->run) : json_null(), "created_at",
-                          time_json(l->created_at));
+                          time_json(l->created_at), "author", l->author ? json_string(l->author) : json_null());
     return json_array_append_new(r->arr, o) == 0 ? RW_OK : RW_ERR_NOMEM;
 }
 
 void rw_h_cluster(rw_http_ctx *c) {
-    size_t len;
-    char *idtext = rw_http_param(c, 0, "id", &len), *end = NULL;
     json_t *doc = NULL;
     rows members = {json_array()}, attrs = {json_array()}, labels = {json_array()};
-    double runq = 0;
-    if (!idtext) goto done;
-    errno = 0;
-    unsigned long id = strtoul(idtext, &end, 10);
-    if (!len || *end || errno || id == 0 || id > UINT32_MAX || idtext[0] == '-' || idtext[0] == '+' ||
-        idtext[0] == ' ') {
-        rw_http_problem(c->out, RW_PROB_INVALID_PATH, json_pack("{ss}", "parameter", "id"),
-                        "id: expected a cluster id (a whole number from 1)");
+    uint32_t id = 0, live = 0;
+    int64_t run = 0;
+    if (rw_http_cluster_id(c, 0, &id, &live) < 0) goto done;
+    if (live) {
+        rw_h_live_cluster(c, live);
         goto done;
     }
-    if (query_number(c, "run", 1, 9e15, 1, &runq) < 0) goto done;
-    int64_t run = (int64_t)runq;
+    if (rw_http_run_param(c, &run) < 0) goto done;
     rw_err err = {{0}};
     rw_status st = run ? RW_OK : rw_engine_latest_run(c->srv->e, &run, &err);
     if (st == RW_OK && !run) st = rw_fail(&err, RW_ERR_NOTFOUND, "no run yet");
-    if (st == RW_OK) st = rw_engine_clusters(c->srv->e, run, 0, (uint32_t)id, 1, one_cluster, &doc, &err);
-    if (st == RW_OK && !doc) st = rw_fail(&err, RW_ERR_NOTFOUND, "id: no cluster %lu in run %lld", id, (long long)run);
-    if (st == RW_OK)
-        st = rw_engine_cluster_members(c->srv->e, run, (uint32_t)id, DETAIL_ROWS, member_row, &members, &err);
-    if (st == RW_OK) st = rw_engine_cluster_attrs(c->srv->e, run, (uint32_t)id, DETAIL_ROWS, attr_row, &attrs, &err);
-    if (st == RW_OK) st = rw_engine_cluster_labels(c->srv->e, (uint32_t)id, DETAIL_ROWS, label_row, &labels, &err);
+    if (st == RW_OK) st = rw_engine_clusters(c->srv->e, run, -1, id, 1, one_cluster, &doc, &err);
+    if (st == RW_OK && !doc) st = rw_fail(&err, RW_ERR_NOTFOUND, "id: no cluster c%u in run %lld", id, (long long)run);
+    if (st == RW_OK) st = rw_engine_cluster_members(c->srv->e, run, id, DETAIL_ROWS, member_row, &members, &err);
+    if (st == RW_OK) st = rw_engine_cluster_attrs(c->srv->e, run, id, 0, attr_row, &attrs, &err);
+    if (st == RW_OK) st = rw_engine_cluster_labels(c->srv->e, id, DETAIL_ROWS, label_row, &labels, &err);
     if (st != RW_OK) {
         engine_failure(c, st, &err, err.msg);
         goto done;
     }
+    while (json_array_size(attrs.arr) > DETAIL_ROWS) json_array_remove(attrs.arr, DETAIL_ROWS);
+    int64_t prev = rw_http_prev_run(c->srv, run);
+    json_t *was = prev > 0 ? rw_http_flagged_of(c->srv, prev, &err) : NULL;
+    const char *ch = was && json_is_true(json_object_get(doc, "flagged"))
+                         ? rw_http_change(was, json_string_value(json_object_get(doc, "id")),
+                                          (uint32_t)json_integer_value(json_object_get(doc, "accounts")))
+                         : NULL;
+    if (ch) json_object_set_new(doc, "change", json_string(ch));
+    json_decref(was);
     json_object_set_new(doc, "run", json_integer(run));
     json_object_set(doc, "members", members.arr);
     json_object_set(doc, "attribute_list", attrs.arr);
@@ -293,5 +361,4 @@ done:
     json_decref(members.arr);
     json_decref(attrs.arr);
     json_decref(labels.arr);
-    free(idtext);
 }

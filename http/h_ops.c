@@ -48,6 +48,7 @@ void rw_h_rescore(rw_http_ctx *c) {
         rw_http_problem(c->out, rw_problem_of_status(st), NULL, "%s", err.msg);
         return;
     }
+    rw_jobs_audit(c->srv, c->who, id, &rp);
     char ids[24];
     snprintf(ids, sizeof ids, "%llu", (unsigned long long)id);
     snprintf(c->out->location, sizeof c->out->location, "/v1/jobs/%s", ids);

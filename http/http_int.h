@@ -10,6 +10,8 @@
 
 #include "http.h"
 
+#define RW_AUTH_NAME 32 /* characters of a token's name ("alice" in "alice:TOKEN") */
+
 /* ---- roles and routes ------------------------------------------------------ */
 
 /* Who may call a route: a bit set of roles; a token holds one or more. */
@@ -147,6 +149,7 @@ struct rw_http_ctx {
         const char *key, *value; /* decoded; borrowed from qbuf */
     } q[RW_QUERY_MAX];
     char *qbuf;
+    char who[RW_AUTH_NAME + 1]; /* the caller's token's name ("" unnamed) */
 };
 
 /* The decoded value of query parameter key, or NULL when absent. */
@@ -177,9 +180,33 @@ void rw_h_erase_account(rw_http_ctx *c);
 void rw_h_cluster_export(rw_http_ctx *c);
 void rw_h_cluster_graph_svg(rw_http_ctx *c);
 void rw_h_cluster_timeline_svg(rw_http_ctx *c);
+void rw_h_runs(rw_http_ctx *c);
+void rw_h_run(rw_http_ctx *c);
+void rw_h_audit(rw_http_ctx *c);
 void rw_h_dash_index(rw_http_ctx *c);
 void rw_h_dash_js(rw_http_ctx *c);
 void rw_h_dash_css(rw_http_ctx *c);
+
+/* ---- ids as answers give them (h_workbench.c) ---------------------------- */
+
+/* "c<id>" (JSON null for 0): the one form of a run's cluster id. */
+json_t *rw_http_cluster_ref(uint32_t id);
+/* Parses path capture i as a cluster id: "c12" (or a bare 12) sets *batch,
+ * "live-3" sets *live. -1 after answering 400. */
+int rw_http_cluster_id(rw_http_ctx *c, size_t i, uint32_t *batch, uint32_t *live);
+/* The query's run (0 when absent); -1 after answering 400 for a bad one or
+ * 404 for a run that does not exist. */
+int rw_http_run_param(rw_http_ctx *c, int64_t *run);
+/* The flagged clusters of run as {"c12": accounts, ...} (caller owns; an
+ * empty object for run 0); NULL on failure (err). */
+json_t *rw_http_flagged_of(rw_http_server *s, int64_t run, rw_err *err);
+/* "new" or "grown" for a flagged cluster id with accounts against prev
+ * (rw_http_flagged_of of the run before), NULL for neither or no prev. */
+const char *rw_http_change(json_t *prev, const char *id, uint32_t accounts);
+/* The run published before run (0: none, -1: reading failed). */
+int64_t rw_http_prev_run(rw_http_server *s, int64_t run);
+/* Answers GET /v1/clusters/live-N. */
+void rw_h_live_cluster(rw_http_ctx *c, uint32_t live_no);
 
 /* The OpenAPI document, compiled in from http/openapi.json by CMake. */
 extern const unsigned char rw_http_openapi_json[];
@@ -213,7 +240,7 @@ void rw_http_defer_free(rw_http_defer *d);
 /* ---- metrics --------------------------------------------------------------- */
 
 #define RW_HIST_MAX   16 /* finite buckets; +Inf is implicit */
-#define RW_ROUTES_MAX 24
+#define RW_ROUTES_MAX 32
 
 /* A Prometheus histogram updated with relaxed atomics (no lock on the hot
  * path); bounds are static. */
@@ -285,6 +312,9 @@ void rw_jobs_init(rw_http_jobs *j);
  * RW_ERR_EXISTS when one is queued or running, RW_ERR_PERM when stopping. */
 rw_status rw_jobs_start(rw_http_server *s, rw_job_trigger trigger, const rw_rescore_params *rp, uint64_t *id,
                         rw_err *err);
+/* Records who started job id (who NULL: the nightly schedule) in the audit
+ * trail. */
+void rw_jobs_audit(rw_http_server *s, const char *who, uint64_t id, const rw_rescore_params *rp);
 /* Copies job id into *out; RW_ERR_NOTFOUND when unknown or forgotten. */
 rw_status rw_jobs_get(rw_http_server *s, uint64_t id, rw_job *out, rw_err *err);
 /* Starts the nightly scheduler thread (rescore_at must be set). */
@@ -387,7 +417,14 @@ void rw_pool_take(rw_pool_task *t, rw_http_server *s, rw_http_response *out);
 typedef struct {
     unsigned char hash[RW_AUTH_HASH]; /* BLAKE2b of the token */
     unsigned roles;
+    char name[RW_AUTH_NAME + 1]; /* "alice" for "alice:TOKEN"; "" unnamed */
 } rw_auth_token;
+
+/* Splits a configured token item[0..n) "NAME:TOKEN" into its name's length
+ * and the offset of the token; an item without ':' is an unnamed token
+ * (tokens never hold ':'). -1 when the name is empty, too long or has
+ * other characters than A-Z a-z 0-9 - . _ */
+int rw_auth_split(const char *item, size_t n, size_t *name_len, size_t *token_at);
 
 struct rw_http_server {
     rw_engine *e;
@@ -414,6 +451,9 @@ rw_status rw_auth_init(rw_http_server *s, rw_err *err);
  * matches none; -1 when the header is missing or not "Bearer ...". Every
  * configured token is compared, in constant time, whatever matches. */
 int rw_auth_roles(const rw_http_server *s, const char *authorization);
+/* rw_auth_roles that also copies the matching token's name into who ("" for
+ * an unnamed token or none), still comparing every token. */
+int rw_auth_who(const rw_http_server *s, const char *authorization, char who[RW_AUTH_NAME + 1]);
 
 /* "ringwatch serve: ..." on stderr when level is enabled. */
 void rw_http_log(const rw_http_server *s, rw_log_level level, const char *fmt, ...)

@@ -109,6 +109,17 @@ static void *worker(void *arg) {
     return NULL;
 }
 
+void rw_jobs_audit(rw_http_server *s, const char *who, uint64_t id, const rw_rescore_params *rp) {
+    char target[32], detail[160];
+    rw_err err = {{0}};
+    snprintf(target, sizeof target, "job:%llu", (unsigned long long)id);
+    snprintf(detail, sizeof detail, "{\"trigger\":\"%s\",\"density\":%.17g,\"hub_degree\":%u}",
+             who ? "api" : "schedule", rp->density, rp->hub_degree);
+    if (rw_engine_audit_put(s->e, who, "rescore", target, detail, &err) != RW_OK)
+        rw_http_log(s, RW_LOG_ERROR, "rescore: job %llu started, but its audit entry failed: %s",
+                    (unsigned long long)id, err.msg);
+}
+
 rw_status rw_jobs_start(rw_http_server *s, rw_job_trigger trigger, const rw_rescore_params *rp, uint64_t *id,
                         rw_err *err) {
     rw_http_jobs *j = &s->jobs;
@@ -203,9 +214,10 @@ static void *scheduler(void *arg) {
         uint64_t id;
         rw_err err = {{0}};
         rw_rescore_params rp = {0};
-        if (rw_jobs_start(s, RW_JOB_SCHEDULE, &rp, &id, &err) == RW_OK)
+        if (rw_jobs_start(s, RW_JOB_SCHEDULE, &rp, &id, &err) == RW_OK) {
             rw_http_log(s, RW_LOG_INFO, "rescore: nightly job %llu started", (unsigned long long)id);
-        else
+            rw_jobs_audit(s, NULL, id, &rp);
+        } else
             rw_http_log(s, RW_LOG_ERROR, "rescore: nightly rescoring skipped: %s", err.msg);
         pthread_mutex_lock(&j->mu);
     }

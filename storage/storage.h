@@ -94,14 +94,7 @@ rw_status rw_store_integrity_check(rw_store *s, rw_err *err);
 
 /* ---- runs, models, labels ------------------------------------------------ */
 
-typedef struct {
-    int64_t id; /* set by rw_store_put_run or rw_store_run_reserve */
-    int64_t started_at, finished_at;
-    uint64_t events; /* events in the log when the snapshot was taken */
-    int model_version;
-    const char *params;  /* JSON text */
-    const char *summary; /* JSON text */
-} rw_run_row;
+/* rw_run_row: common.h. */
 
 /* Inside an open transaction: a run and its rows (a run written in one
  * transaction; see below for one written in chunks). */
@@ -221,6 +214,10 @@ rw_status rw_store_model_put(rw_store *s, const char *text, const char *note, in
 rw_status rw_store_run_clusters_page(rw_store *s, int64_t run, double min_score, double after_score, uint32_t after_id,
                                      uint64_t limit, rw_status (*cb)(void *ctx, const rw_cluster_row *c), void *ctx,
                                      rw_err *err);
+/* rw_store_run_clusters_page with the filter f. */
+rw_status rw_store_run_clusters_filtered(rw_store *s, int64_t run, const rw_cluster_filter *f, double after_score,
+                                         uint32_t after_id, uint64_t limit,
+                                         rw_status (*cb)(void *ctx, const rw_cluster_row *c), void *ctx, rw_err *err);
 /* Accounts of one cluster of run, highest score first (limit 0: all). */
 rw_status rw_store_cluster_members(rw_store *s, int64_t run, uint32_t cluster, uint64_t limit,
                                    rw_status (*cb)(void *ctx, const rw_score_row *r), void *ctx, rw_err *err);
@@ -236,6 +233,24 @@ rw_status rw_store_run_account(rw_store *s, int64_t run, uint32_t account, rw_sc
  * "fraud" or "benign") in its own durable transaction; *id its row id. */
 rw_status rw_store_put_label(rw_store *s, const char *target_kind, int64_t target, int64_t run, const char *label,
                              const char *note, int64_t *id, rw_err *err);
+/* rw_store_put_label with its author (NULL or "": an unnamed token). */
+rw_status rw_store_put_label_by(rw_store *s, const char *target_kind, int64_t target, int64_t run, const char *label,
+                                const char *note, const char *author, int64_t *id, rw_err *err);
+
+/* ---- audit trail and the list of runs (store_audit.c) --------------------- */
+
+/* Records who asked for an action ("erase", "rescore") in its own durable
+ * transaction; actor NULL or "": unnamed; target and detail may be NULL. */
+rw_status rw_store_put_audit(rw_store *s, const char *actor, const char *action, const char *target, const char *detail,
+                             rw_err *err);
+/* Labels (from their own rows) and audit entries, newest first, at most
+ * limit (0: all). */
+rw_status rw_store_audit(rw_store *s, uint64_t limit, rw_status (*cb)(void *ctx, const rw_audit_row *r), void *ctx,
+                         rw_err *err);
+/* Published runs, newest first, at most limit (0: all); strings borrowed
+ * for the duration of the callback. */
+rw_status rw_store_runs(rw_store *s, uint64_t limit, rw_status (*cb)(void *ctx, const rw_run_row *r), void *ctx,
+                        rw_err *err);
 /* The labels on one target (target_kind "account" or "cluster"), newest
  * first, at most limit (0: all). */
 rw_status rw_store_target_labels(rw_store *s, const char *target_kind, int64_t target, uint64_t limit,

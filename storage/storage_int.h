@@ -79,6 +79,9 @@ static inline int rw_db_next_row(sqlite3_stmt *st, int *rc) {
 /* store_schema.c: checks the file is ours (or empty), then key (when not
  * NULL) against its check value, and only then brings its schema up to
  * date. */
+/* The audit table and the labels' author column, added when missing
+ * (store_audit.c; the migration's step). */
+rw_status rw_audit_columns(rw_store *s, rw_err *err);
 rw_status rw_schema_migrate(rw_store *s, const char *path, const rw_store_key *key, rw_err *err);
 /* store_key.c: compares key with the database's check value (RW_ERR_PERM,
  * naming both files, on a mismatch); *stored 0 when it has none. Reads

@@ -7,13 +7,18 @@
 
 rw_status rw_store_put_label(rw_store *s, const char *target_kind, int64_t target, int64_t run, const char *label,
                              const char *note, int64_t *id, rw_err *err) {
+    return rw_store_put_label_by(s, target_kind, target, run, label, note, NULL, id, err);
+}
+
+rw_status rw_store_put_label_by(rw_store *s, const char *target_kind, int64_t target, int64_t run, const char *label,
+                                const char *note, const char *author, int64_t *id, rw_err *err) {
     sqlite3_stmt *st = NULL;
     *id = 0;
     rw_status res = rw_store_begin(s, err);
     if (res != RW_OK) return res;
     res = rw_db_prepare(s, &st,
-                        "INSERT INTO labels(target_kind, target, run, label, note, created_at)"
-                        " VALUES (?1, ?2, nullif(?3, 0), ?4, ?5, unixepoch())",
+                        "INSERT INTO labels(target_kind, target, run, label, note, created_at, author)"
+                        " VALUES (?1, ?2, nullif(?3, 0), ?4, ?5, unixepoch(), ?6)",
                         err);
     if (res == RW_OK) {
         sqlite3_bind_text(st, 1, target_kind, -1, SQLITE_STATIC);
@@ -21,6 +26,7 @@ rw_status rw_store_put_label(rw_store *s, const char *target_kind, int64_t targe
         sqlite3_bind_int64(st, 3, run);
         sqlite3_bind_text(st, 4, label, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 5, note ? note : "", -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 6, author && *author ? author : NULL, -1, SQLITE_STATIC);
         res = rw_db_step_insert(s, st, "insert label", err);
         if (res == RW_OK) *id = sqlite3_last_insert_rowid(s->db);
         sqlite3_finalize(st);
@@ -52,7 +58,7 @@ rw_status rw_store_target_labels(rw_store *s, const char *target_kind, int64_t t
                                  rw_status (*cb)(void *ctx, const rw_label_row *l), void *ctx, rw_err *err) {
     sqlite3_stmt *st = NULL;
     rw_status res = rw_db_prepare(s, &st,
-                                  "SELECT id, coalesce(run, 0), created_at, label = 'fraud', note FROM labels"
+                                  "SELECT id, coalesce(run, 0), created_at, label = 'fraud', note, author FROM labels"
                                   " WHERE target_kind = ?1 AND target = ?2 ORDER BY id DESC LIMIT ?3",
                                   err);
     if (res != RW_OK) return res;
@@ -61,8 +67,12 @@ rw_status rw_store_target_labels(rw_store *s, const char *target_kind, int64_t t
     sqlite3_bind_int64(st, 3, limit ? (int64_t)limit : -1);
     int rc, have;
     while ((have = rw_db_next_row(st, &rc)) > 0) {
-        rw_label_row l = {sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2),
-                          sqlite3_column_int(st, 3), (const char *)sqlite3_column_text(st, 4)};
+        rw_label_row l = {sqlite3_column_int64(st, 0),
+                          sqlite3_column_int64(st, 1),
+                          sqlite3_column_int64(st, 2),
+                          sqlite3_column_int(st, 3),
+                          (const char *)sqlite3_column_text(st, 4),
+                          (const char *)sqlite3_column_text(st, 5)};
         res = cb(ctx, &l);
         if (res != RW_OK) break;
     }

@@ -87,7 +87,14 @@ rw_status rw_store_run_scores(rw_store *s, int64_t run, rw_status (*cb)(void *ct
     return emit_scores(s, st, cb, ctx, "reading scores", err);
 }
 
-#define CLUSTER_COLS "id, score, flagged, accounts, attributes, first_seen, last_seen, features, reasons"
+/* The attributes counted are the ones a cluster's attribute list shows:
+ * the /24 and /48 subnets the run also put in it are not listed anywhere. */
+#define CLUSTER_COLS                                                                                                   \
+    "id, score, flagged, accounts,"                                                                                    \
+    " (SELECT count(*) FROM run_members m JOIN attributes t ON t.id = m.node WHERE m.run = clusters.run"               \
+    "  AND m.cluster = clusters.id AND t.kind != 4),"                                                                  \
+    " first_seen, last_seen, features, reasons,"                                                                       \
+    " (SELECT label FROM labels WHERE target_kind = 'cluster' AND target = clusters.id ORDER BY id DESC LIMIT 1)"
 
 /* Steps a prepared statement over clusters rows (CLUSTER_COLS), calling cb
  * for each; finalizes it. */
@@ -104,7 +111,8 @@ static rw_status emit_clusters(rw_store *s, sqlite3_stmt *st, rw_status (*cb)(vo
                             .first_seen = sqlite3_column_int64(st, 5),
                             .last_seen = sqlite3_column_int64(st, 6),
                             .features = (const char *)sqlite3_column_text(st, 7),
-                            .reasons = (const char *)sqlite3_column_text(st, 8)};
+                            .reasons = (const char *)sqlite3_column_text(st, 8),
+                            .label = (const char *)sqlite3_column_text(st, 9)};
         res = cb(ctx, &c);
         if (res != RW_OK) break;
     }
@@ -163,20 +171,31 @@ rw_status rw_store_get_run(rw_store *s, int64_t run, rw_run_row *out, char *para
 rw_status rw_store_run_clusters_page(rw_store *s, int64_t run, double min_score, double after_score, uint32_t after_id,
                                      uint64_t limit, rw_status (*cb)(void *ctx, const rw_cluster_row *c), void *ctx,
                                      rw_err *err) {
+    rw_cluster_filter f = {.min_score = min_score, .flagged = -1, .labelled = -1};
+    return rw_store_run_clusters_filtered(s, run, &f, after_score, after_id, limit, cb, ctx, err);
+}
+
+rw_status rw_store_run_clusters_filtered(rw_store *s, int64_t run, const rw_cluster_filter *f, double after_score,
+                                         uint32_t after_id, uint64_t limit,
+                                         rw_status (*cb)(void *ctx, const rw_cluster_row *c), void *ctx, rw_err *err) {
     sqlite3_stmt *st = NULL;
     /* Keyset pagination on (score DESC, id ASC): stable while other runs are
      * written, and no OFFSET scan. */
     rw_status res = rw_db_prepare(s, &st,
                                   "SELECT " CLUSTER_COLS " FROM clusters WHERE run = ?1 AND score >= ?2"
-                                  " AND (?4 = 0 OR score < ?3 OR (score = ?3 AND id > ?4))" PUBLISHED
+                                  " AND (?4 = 0 OR score < ?3 OR (score = ?3 AND id > ?4))"
+                                  " AND (?6 < 0 OR flagged = ?6) AND (?7 < 0 OR ?7 = EXISTS (SELECT 1 FROM labels"
+                                  " WHERE target_kind = 'cluster' AND target = clusters.id))" PUBLISHED
                                   " ORDER BY score DESC, id LIMIT ?5",
                                   err);
     if (res != RW_OK) return res;
     sqlite3_bind_int64(st, 1, run);
-    sqlite3_bind_double(st, 2, min_score);
+    sqlite3_bind_double(st, 2, f->min_score);
     sqlite3_bind_double(st, 3, after_score);
     sqlite3_bind_int64(st, 4, after_id);
     sqlite3_bind_int64(st, 5, limit ? (sqlite3_int64)limit : -1);
+    sqlite3_bind_int(st, 6, f->flagged);
+    sqlite3_bind_int(st, 7, f->labelled);
     return emit_clusters(s, st, cb, ctx, err);
 }
 

@@ -86,7 +86,11 @@ static const char *const migrations[] = {
      * not compare the key refuses this database instead of writing into it
      * with another database's key. */
     "INSERT OR IGNORE INTO meta(key, value) VALUES ('key_check', NULL);",
+    /* 7: who asked: labels' author and the audit table (rw_audit_columns
+     * adds them when missing, whatever version a branch gave this step). */
+    "",
 };
+#define AUDIT_VERSION   7
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
 
 int rw_store_schema_version(void) {
@@ -128,6 +132,7 @@ rw_status rw_schema_migrate(rw_store *s, const char *path, const rw_store_key *k
     }
     for (int v = (int)version; st == RW_OK && v < MIGRATION_COUNT; v++) {
         st = rw_db_exec(s, migrations[v], err);
+        if (st == RW_OK && v + 1 == AUDIT_VERSION) st = rw_audit_columns(s, err);
         if (st == RW_OK) {
             char sql[96];
             snprintf(sql, sizeof sql, "INSERT INTO schema_version(version) VALUES (%d)", v + 1);
