@@ -206,6 +206,35 @@ Test(dispatch, openapi_lists_every_route) {
     json_decref(d);
 }
 
+/* Code generators name functions after operationIds; clients resolve a
+ * relative server against where they fetched the document. */
+Test(dispatch, openapi_operation_ids_required_and_relative_server) {
+    json_t *d, *ops = json_object();
+    cr_assert_eq(call(&d, "GET", "/v1/openapi.json", NULL, NULL, NULL, NULL), 200);
+    const char *url = json_string_value(json_object_get(json_array_get(json_object_get(d, "servers"), 0), "url"));
+    cr_expect(url && url[0] == '/', "servers[0].url: %s", url ? url : "(none)");
+    const char *path, *method, *code;
+    json_t *item, *op, *resp;
+    json_object_foreach(json_object_get(d, "paths"), path, item) {
+        json_object_foreach(item, method, op) {
+            const char *id = json_string_value(json_object_get(op, "operationId"));
+            cr_expect(id && *id, "%s %s: no operationId", method, path);
+            if (id) {
+                cr_expect(!json_object_get(ops, id), "operationId %s twice", id);
+                json_object_set_new(ops, id, json_true());
+            }
+        }
+    }
+    json_decref(ops);
+    /* Every object schema of an answer says which members it always has. */
+    json_t *schemas = json_object_get(json_object_get(d, "components"), "schemas");
+    json_object_foreach(schemas, code, resp) {
+        if (json_object_get(resp, "properties"))
+            cr_expect(json_is_array(json_object_get(resp, "required")), "schema %s: no required", code);
+    }
+    json_decref(d);
+}
+
 Test(dispatch, dashboard_files) {
     static const struct {
         const char *path, *type, *needle;

@@ -1,6 +1,6 @@
 /* storage: analysts' labels (round trip, CHECK constraints), keyset pages of
  * a run's clusters (ties broken by id), a cluster's members, attributes and
- * one account's row, and the schema migrations (to version 6: run_members, then the key check). */
+ * one account's row, and the schema migrations (to version 7: run_members, the key check, the audit). */
 #include <criterion/criterion.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -341,15 +341,17 @@ Test(labels, members_attributes_and_one_account) {
 
 /* ---- schema --------------------------------------------------------------- */
 
-Test(labels, schema_version_6_with_key_check_run_members_scores_and_run_writes) {
-    cr_expect_eq(rw_store_schema_version(), 6);
+Test(labels, schema_version_7_with_key_check_run_members_scores_run_writes_and_audit) {
+    cr_expect_eq(rw_store_schema_version(), 7);
     rw_store *s = open_store(0);
     rw_err err = {{0}};
     cr_expect_eq(rw_store_set_sync_full(s, 1, &err), RW_OK, "%s", err.msg);
     cr_expect_eq(rw_store_set_sync_full(s, 0, &err), RW_OK, "%s", err.msg);
     rw_store_close(s);
-    cr_expect_eq(sql_int("SELECT max(version) FROM schema_version"), 6);
-    cr_expect_eq(sql_int("SELECT count(*) FROM schema_version"), 6);
+    cr_expect_eq(sql_int("SELECT max(version) FROM schema_version"), 7);
+    cr_expect_eq(sql_int("SELECT count(*) FROM schema_version"), 7);
+    cr_expect_eq(sql_int("SELECT count(*) FROM pragma_table_info('labels') WHERE name = 'author'"), 1);
+    cr_expect_eq(sql_int("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'audit'"), 1);
     cr_expect_eq(sql_int("SELECT count(*) FROM pragma_table_info('events') WHERE name = 'score'"), 1);
     cr_expect_eq(sql_int("SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = 'labels_by_target'"), 1);
     cr_expect_eq(sql_int("SELECT count(*) FROM sqlite_schema WHERE name LIKE '%%by_cluster'"), 0);
@@ -372,7 +374,7 @@ Test(labels, schema_version_6_with_key_check_run_members_scores_and_run_writes) 
     cr_expect_eq(rw_store_open(&s, tu_db(), RW_STORE_READONLY, &err), RW_ERR_PERM);
     s = open_store(0);
     rw_store_close(s);
-    cr_expect_eq(sql_int("SELECT max(version) FROM schema_version"), 6);
+    cr_expect_eq(sql_int("SELECT max(version) FROM schema_version"), 7);
     cr_expect_eq(sql_int("SELECT count(*) FROM sqlite_schema WHERE name LIKE '%%by_cluster'"), 0);
     cr_expect_eq(sql_int("SELECT count(*) FROM run_members"), 5);
     cr_expect_eq(sql_int("SELECT count(*) FROM run_members WHERE run = 1 AND cluster = 7 AND node IN (1, 2, 10)"), 3);
@@ -387,8 +389,17 @@ Test(labels, schema_version_6_with_key_check_run_members_scores_and_run_writes) 
     cr_expect_eq(rw_store_open(&s, tu_db(), RW_STORE_READONLY, &err), RW_ERR_PERM);
     s = open_store(0);
     rw_store_close(s);
-    cr_expect_eq(sql_int("SELECT max(version) FROM schema_version"), 6);
+    cr_expect_eq(sql_int("SELECT max(version) FROM schema_version"), 7);
     cr_expect_eq(sql_int("SELECT count(*) FROM pragma_table_info('events') WHERE name = 'score'"), 1);
     cr_expect_eq(sql_int("SELECT count(*) FROM sqlite_schema WHERE name LIKE '%%by_cluster'"), 0);
     cr_expect_eq(sql_int("SELECT count(*) FROM run_members"), 5);
+    cr_expect_eq(sql_int("SELECT count(*) FROM pragma_table_info('labels') WHERE name = 'author'"), 1);
+
+    /* The audit step is idempotent: a database whose labels already have
+     * their author (a branch that numbered the step otherwise) migrates. */
+    cr_assert_eq(sql_exec("DELETE FROM schema_version WHERE version >= 7;"), SQLITE_OK);
+    s = open_store(0);
+    rw_store_close(s);
+    cr_expect_eq(sql_int("SELECT max(version) FROM schema_version"), 7);
+    cr_expect_eq(sql_int("SELECT count(*) FROM pragma_table_info('labels') WHERE name = 'author'"), 1);
 }
