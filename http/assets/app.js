@@ -44,6 +44,18 @@
   }
 
   const fmtScore = (x) => (typeof x === 'number' ? x.toFixed(3) : '');
+  /* "c12" (the API's cluster id) as a number, for sorting. */
+  const idNum = (id) => Number(String(id).replace(/^c/, '')) || 0;
+
+  /* An ISO time as "3 h ago" (the exact time goes in a title). */
+  function ago(iso) {
+    if (!iso) return '';
+    const s = (Date.now() - Date.parse(iso)) / 1000;
+    if (!isFinite(s)) return iso;
+    const a = Math.abs(s), sign = s < 0 ? 'in ' : '';
+    const [n, u] = a < 90 ? [a, 's'] : a < 5400 ? [a / 60, 'min'] : a < 129600 ? [a / 3600, 'h'] : [a / 86400, 'days'];
+    return sign + Math.round(n) + ' ' + u + (s < 0 ? '' : ' ago');
+  }
 
   /* A reason or a value of any JSON shape, as one line of text. */
   function describe(v) {
@@ -96,6 +108,8 @@
     const min = $('min-score').value.trim();
     if (min !== '') params.set('min_score', min);
     params.set('page_size', $('page-size').value);
+    params.set('flagged', $('flagged').value);
+    if ($('labelled').value) params.set('labelled', $('labelled').value);
     const tok = list.stack[list.stack.length - 1];
     if (tok) params.set('page_token', tok);
     setStatus('list-status', 'Loading…');
@@ -106,7 +120,7 @@
       list.next = doc.next_page_token || null;
       list.run = doc.run;
       list.loaded = true;
-      setStatus('list-status', list.rows.length ? '' : 'No clusters at or above this score.');
+      setStatus('list-status', list.rows.length ? '' : 'No clusters match these filters.');
     } catch (e) {
       if (seq !== list.seq) return;
       list.rows = [];
@@ -133,7 +147,7 @@
       .filter((r) => !needle || String(r.id).includes(needle) || describe(r.reasons).toLowerCase().includes(needle))
       .sort((a, b) => {
         const x = sortValue(a, key), y = sortValue(b, key);
-        return (x < y ? -1 : x > y ? 1 : 0) * dir || (b.score - a.score) || (a.id - b.id);
+        return (x < y ? -1 : x > y ? 1 : 0) * dir || (b.score - a.score) || (idNum(a.id) - idNum(b.id));
       });
     const body = $('cluster-rows');
     body.replaceChildren();
@@ -144,8 +158,10 @@
         el('td', { class: 'num' }, fmtScore(r.score)),
         el('td', { class: 'num' }, r.accounts),
         el('td', { class: 'num' }, r.attributes),
-        el('td', {}, r.first_seen || ''),
-        el('td', {}, r.last_seen || ''),
+        el('td', r.label ? { class: 'label-' + r.label, 'data-testid': 'row-label' } : {}, r.label || 'unreviewed'),
+        el('td', r.change ? { class: 'change', 'data-testid': 'row-change' } : {}, r.change || ''),
+        el('td', { title: r.first_seen || '' }, ago(r.first_seen)),
+        el('td', { title: r.last_seen || '' }, ago(r.last_seen)),
         el('td', {}, reasons.length ? describe(reasons[0]) : ''));
       body.append(tr);
     }
@@ -255,6 +271,20 @@
         el('td', {}, a.kind), el('td', {}, a.pseudonym), el('td', { class: 'num' }, a.degree), el('td', {}, describe(rest))));
     }
     $('c-attrs-n').textContent = '(' + attrs.length + (doc.attributes > attrs.length ? ' of ' + doc.attributes : '') + ')';
+    drawLabels(Array.isArray(doc.labels) ? doc.labels : []);
+  }
+
+  /* Who judged it before: author, time, label and note, newest first. */
+  function drawLabels(labels) {
+    const ul = $('c-labels');
+    ul.replaceChildren();
+    if (!labels.length) ul.append(el('li', { class: 'muted' }, 'Not reviewed yet.'));
+    for (const l of labels)
+      ul.append(el('li', { 'data-testid': 'label-entry' },
+        el('strong', { class: 'label-' + l.label }, l.label), ' by ',
+        el('span', { 'data-testid': 'label-author' }, l.author || 'an unnamed token'), ' ',
+        el('span', { title: l.created_at || '' }, ago(l.created_at)),
+        l.note ? el('span', { class: 'note', 'data-testid': 'label-note-text' }, ': ' + l.note) : null));
   }
 
   async function postLabel(label) {
@@ -269,7 +299,11 @@
         body: JSON.stringify({ label, note: $('label-note').value }),
       });
       const doc = await r.json();
-      if (current === id) setStatus('label-result', 'Labelled ' + doc.label + ' (label #' + doc.id + ').', 'ok');
+      if (current === id) {
+        setStatus('label-result', 'Labelled ' + doc.label + ' (label #' + doc.id + ').', 'ok');
+        const again = await (await api('/v1/clusters/' + encodeURIComponent(id))).json();
+        if (current === id) drawLabels(Array.isArray(again.labels) ? again.labels : []);
+      }
     } catch (e) {
       if (current === id) setStatus('label-result', 'Could not label: ' + e.message, 'error');
     } finally {

@@ -124,6 +124,7 @@ async function main() {
   const pageNo = () => page.getByTestId('page-no').textContent();
   const firstId = () => page.getByTestId('cluster-row').first().getAttribute('data-id');
   await page.getByTestId('min-score').fill('0');
+  await page.getByTestId('flagged-filter').selectOption('false');
   await page.getByTestId('page-size').selectOption('10');
   await page.getByTestId('filter-apply').click();
   await page.waitForFunction(() => document.querySelectorAll('[data-testid=cluster-row]').length === 10);
@@ -141,7 +142,7 @@ async function main() {
 
   const top = page.getByTestId('cluster-row').first();
   const id = await top.getAttribute('data-id');
-  assert.match(id, /^\d+$/);
+  assert.match(id, /^c\d+$/);
   await top.click();
   await page.waitForURL(`**/#/clusters/${id}`);
   await page.getByTestId('cluster-view').waitFor();
@@ -159,7 +160,7 @@ async function main() {
 
   // An export arrives as a download from a blob: link.
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-json').click()]);
-  assert.match(download.suggestedFilename(), new RegExp(`^cluster-${id}-.*\\.json$`));
+  assert.match(download.suggestedFilename(), new RegExp(`^cluster-${id.slice(1)}-.*\\.json$`));
 
   await page.getByTestId('label-note').fill(NOTE);
   await page.getByTestId('label-benign').click();
@@ -169,10 +170,25 @@ async function main() {
     "SELECT target_kind, target, label, note FROM labels ORDER BY id DESC LIMIT 1"], { encoding: 'utf8' });
   const [label] = JSON.parse(stored);
   assert.equal(label.target_kind, 'cluster');
-  assert.equal(String(label.target), id);
+  assert.equal('c' + label.target, id);
   assert.equal(label.label, 'benign');
   assert.equal(label.note, NOTE);
   step('label stored: ' + JSON.stringify(label));
+  await page.locator('[data-testid=label-entry]').first().waitFor();
+  assert.match(await page.locator('[data-testid=label-entry]').first().textContent(), /benign/);
+
+  // The unreviewed filter leaves the labelled cluster out.
+  await page.getByTestId('back').click();
+  await page.getByTestId('review-filter').selectOption('false');
+  await page.getByTestId('filter-apply').click();
+  await page.waitForFunction(() => /page 1/.test(document.querySelector('[data-testid=page-no]').textContent));
+  await page.getByTestId('cluster-row').first().waitFor();
+  const unreviewed = await page.locator('[data-testid=cluster-row]').evaluateAll((trs) => trs.map((t) => t.dataset.id));
+  assert.ok(!unreviewed.includes(id), 'a labelled cluster is not unreviewed');
+  await page.screenshot({ path: join(OUT, 'dashboard-list.png'), fullPage: true });
+  await page.goto(base + '/#/clusters/' + id);
+  await page.getByTestId('cluster-view').waitFor();
+  await page.locator('[data-testid=label-entry]').first().waitFor();
 
   const shot = join(OUT, 'dashboard-cluster.png');
   await page.screenshot({ path: shot, fullPage: true });
