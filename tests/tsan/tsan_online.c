@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -204,7 +205,7 @@ static void server_part(const char *dir) {
     char path[600];
     snprintf(path, sizeof path, "%s/rw.ini", dir);
     const char ini[] = "listen = 127.0.0.1:0\nthreads = 4\ntoken_signup = " SIGNUP "\ntoken_admin = " ADMIN "\n";
-    CHECK(tu_write_file(path, ini, sizeof ini - 1) == 0, "write %s", path);
+    CHECK(tu_write_file(path, ini, sizeof ini - 1) == 0 && chmod(path, 0600) == 0, "write %s", path);
     if (tu_serve_start(&srv, dir, "--config rw.ini --db server.db") != 0) {
         CHECK(0, "the server did not start");
         return;
