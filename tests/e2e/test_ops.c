@@ -3,10 +3,15 @@
  * conventional series, `ringwatch --version`, and the alert rules and
  * systemd unit of deploy/ checked by promtool and systemd-analyze when
  * those are installed (scripts/install-deps ops). */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "tu_run.h"
 #include "tu_serve.h"
@@ -108,5 +113,40 @@ Test(ops, alert_rules_and_unit_pass_their_tools) {
                 tu_dir(), tu_dir(), tu_src());
     cr_expect_eq(rc, 0, "%s", out);
     cr_expect(!out || !strstr(out, "ringwatch.service:"), "warnings about the unit:\n%s", out);
+    free(out);
+}
+
+/* A loopback port free a moment ago. */
+static unsigned free_port(void) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+              getsockname(fd, (struct sockaddr *)&a, &len) == 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* `make run LISTEN=...`'s script on its own (the build aside): it serves on
+ * the address asked, and the lines it prints, pasted into a new shell in
+ * the same folder, answer 200 with the demo's tokens, metrics included. */
+Test(ops, demo_serves_on_listen_and_its_examples_work_when_pasted) {
+    unsigned port = free_port();
+    char *out = NULL;
+    int rc =
+        tu_run(&out,
+               "cd '%s' && mkdir demo-run && cd demo-run && "
+               "(\"$RW_SRC/scripts/run-demo\" \"$RW_BIN\" rw.db 2000 127.0.0.1:%u > run.log 2>&1 & echo $! > pid) && "
+               "for i in $(seq 1 600); do grep -q 'listening on 127.0.0.1:%u' run.log && break; sleep 0.1; done; "
+               "grep -q 'listening on 127.0.0.1:%u' run.log || { cat run.log; exit 1; }; "
+               "sed -n '/^   set -a/,$p' run.log | grep '^   ' | sed 's/^   //' > pasted.sh && "
+               "env -i PATH=\"$PATH\" sh -c '. ./pasted.sh' > answers.txt 2>&1; rc=$?; "
+               "kill $(cat pid); cat pasted.sh answers.txt; exit $rc",
+               tu_dir(), port, port, port);
+    cr_assert_eq(rc, 0, "%s", out);
+    cr_expect(strstr(out, "\"decision\":"), "the signup example: %s", out);
+    cr_expect(strstr(out, "\"clusters\":"), "the clusters example: %s", out);
+    cr_expect(strstr(out, "ringwatch_run_flagged_clusters"), "the metrics example: %s", out);
+    cr_expect(!strstr(out, "401") && !strstr(out, "unauthorized"), "%s", out);
     free(out);
 }
