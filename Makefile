@@ -9,8 +9,9 @@ SOAK_SECONDS ?= 600
 JOBS       ?= 2
 DB         ?= ringwatch.db
 DEMO_ACCOUNTS ?= 20000
+LISTEN     ?= 127.0.0.1:8080
 
-.PHONY: all build install build-asan build-tsan build-fuzz run test fuzz soak bench fmt fmt-check clean deps help
+.PHONY: all build install build-asan build-tsan build-fuzz run test fuzz soak bench ops-check fmt fmt-check clean deps help
 
 all: build
 
@@ -42,7 +43,7 @@ build-fuzz:
 	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzzers
 
 run: build
-	@scripts/run-demo $(BUILD)/ringwatch $(DB) $(DEMO_ACCOUNTS)
+	@scripts/run-demo $(BUILD)/ringwatch $(DB) $(DEMO_ACCOUNTS) $(LISTEN)
 
 test:
 	@scripts/install-deps test
@@ -78,6 +79,17 @@ bench:
 	@$(MAKE) --no-print-directory build
 	@bench/run $(BUILD)
 
+# deploy/'s files through the tools that read them: promtool (Debian's
+# prometheus, installed by `scripts/install-deps ops`) checks and unit-tests
+# the alert rules; systemd-analyze verifies the unit (pointed at the built
+# binary, as verify wants ExecStart to exist).
+ops-check: build
+	@scripts/install-deps ops
+	@promtool check rules deploy/prometheus/ringwatch-alerts.yml
+	@cd deploy/prometheus && promtool test rules ringwatch-alerts.test.yml
+	@sed "s#/usr/local/bin/ringwatch#$(abspath $(BUILD))/ringwatch#" deploy/systemd/ringwatch.service > $(BUILD)/ringwatch.service
+	@systemd-analyze verify --man=no $(BUILD)/ringwatch.service && echo "systemd-analyze verify: ringwatch.service ok"
+
 fmt:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
 
@@ -88,11 +100,12 @@ clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(TSAN_BUILD)
 
 help:
-	@echo "make run           build, seed a demo world, serve it on 127.0.0.1:8080"
+	@echo "make run           build, seed a demo world, serve it on LISTEN (default 127.0.0.1:8080)"
 	@echo "make test          release, ASan+UBSan, TSan and fuzz builds; every test; 20 s of fuzzing per target"
 	@echo "make build         release binary at $(BUILD)/ringwatch"
 	@echo "make install       build, then install the binary, ringwatch(1) and ringwatch.conf under PREFIX (/usr/local)"
 	@echo "make fuzz          each libFuzzer target for FUZZ_SECONDS (default 60): executions and coverage"
 	@echo "make soak          SOAK_SECONDS (default 600) of mixed load: served, 5xx, p99, RSS start and end"
 	@echo "make bench         benchmarks beside their ceilings"
+	@echo "make ops-check     promtool and systemd-analyze on deploy/ (installs prometheus: about 100 MB)"
 	@echo "make fmt           clang-format every source"

@@ -233,7 +233,7 @@ def metrics(port, token):
         text = r.read().decode()
     out = {}
     for line in text.splitlines():
-        m = re.match(r"(ringwatch_(?:engine_events_recorded_total|engine_commits_total|"
+        m = re.match(r"(ringwatch_(?:engine_events_recorded_total\{type=\"signup\"\}|engine_commits_total|"
                      r"engine_commit_failures_total|signup_decisions_total\{verdict=\"\w+\"\}))\s+(\d+)", line)
         if m:
             out[m.group(1)] = int(m.group(2))
@@ -385,7 +385,7 @@ def run(args, rw, hello, work):
                     wu, label + "s", on_start=lambda: m0.update(metrics(port, tokens["admin"])))
             m1 = metrics(port, tokens["admin"])
             delta = {k: m1.get(k, 0) - m0.get(k, 0) for k in m1}
-            r["recorded"] = delta.get("ringwatch_engine_events_recorded_total", 0)
+            r["recorded"] = delta.get('ringwatch_engine_events_recorded_total{type="signup"}', 0)
             r["commits"] = delta.get("ringwatch_engine_commits_total", 0)
             r["commit_failures"] = delta.get("ringwatch_engine_commit_failures_total", 0)
             r["verdicts"] = {v: delta.get(f'ringwatch_signup_decisions_total{{verdict="{v}"}}', 0)

@@ -45,6 +45,9 @@ int rw_cmd_serve(int argc, char **argv);
 int rw_cmd_erase(int argc, char **argv);
 int rw_cmd_retain(int argc, char **argv);
 
+/* ringwatch --version: version, git commit and the libraries' versions. */
+void rw_cli_version(FILE *f);
+
 /* Prints "ringwatch CMD: message" to stderr, its control characters
  * escaped (rw_cli_put_text). */
 void rw_cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -46,7 +46,7 @@ static const rw_cli_opt export_tab[] = {
      .required = 1},
     {.name = "format",
      .arg = "LIST",
-     .help = "comma-separated: graphml, csv, json, ipynb, svg (default graphml,csv,json,ipynb)",
+     .help = "comma-separated: graphml, csv, json, ipynb, svg, neo4j, bundle (default graphml,csv,json,ipynb)",
      .kind = RW_OPT_TEXT,
      .at = offsetof(export_opts, formats)},
     RW_OPT_DB(export_opts, db),
@@ -74,7 +74,11 @@ const rw_cli_spec rw_spec_export = {
     "  csv       nodes.csv, edges.csv, clusters.csv (pandas)\n"
     "  json      graph.json, node-link (networkx 3.4 and later: node_link_graph(data, edges=\"links\"))\n"
     "  ipynb     notebook.ipynb, which loads the CSV and GraphML files (written with it)\n"
-    "  svg       graph.svg and timeline.svg (signups over time)\n\n"
+    "  svg       graph.svg and timeline.svg (signups over time)\n"
+    "  neo4j     neo4j-nodes.csv, neo4j-relationships.csv (neo4j-admin database import)\n"
+    "  bundle    bundle.zip: the notebook, the files it opens and the pictures in one folder\n\n"
+    "Times are ISO 8601 UTC, with Unix seconds beside them (first_seen_unix). The\n"
+    "GraphML carries Gephi's x, y, size, r, g, b and start/end attributes.\n"
     "Text cells of the CSV files that a spreadsheet would read as a formula (they\n"
     "begin with = + - @, a tab or a carriage return) start with a ' added.\n",
     export_tab,

@@ -31,7 +31,8 @@ static void usage(FILE *f) {
                "ringwatch finds bulk-signup clusters and fraud rings in a graph of accounts,\n"
                "IP addresses, devices and payment tokens.\n\ncommands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++) fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f, "\n`ringwatch COMMAND --help` describes a command; `ringwatch help --man` prints the man page.\n\n"
+    fprintf(f, "\n`ringwatch COMMAND --help` describes a command; `ringwatch help --man` prints the man page;\n"
+               "`ringwatch --version` the version, git commit and library versions.\n\n"
                "exit codes: 0 ok, 1 failed, 2 usage error, 3 done but some input lines were bad\n");
 }
 
@@ -155,6 +156,10 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(stdout);
+        return RW_EXIT_OK;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        rw_cli_version(stdout);
         return RW_EXIT_OK;
     }
     if (!strcmp(argv[1], "help")) return help(argc, argv);

@@ -36,7 +36,7 @@ static rw_status x_open(void *ctx, rw_engine *e, uint32_t id, int64_t run, const
     if (rw_export_kind_parse(&k, format, strlen(format)) != RW_OK)
         return rw_fail(err, RW_ERR_INVALID,
                        "format: '%.40s' is not one of graphml, nodes.csv, edges.csv, clusters.csv, json, ipynb, "
-                       "graph.svg, timeline.svg",
+                       "neo4j-nodes.csv, neo4j-relationships.csv, bundle, graph.svg, timeline.svg",
                        format);
     /* Positions go into the graph files too (x, y), not into the timeline
      * or the clusters table. */

@@ -98,6 +98,15 @@ static void commit_done(rw_engine *e, uint64_t upto) {
     }
 }
 
+/* A successful commit's latency into the histogram. Under gc_mu. */
+static void observe_commit(rw_engine *e, double seconds) {
+    static const double bounds[RW_COMMIT_BOUNDS_COUNT] = RW_COMMIT_BOUNDS;
+    size_t i = 0;
+    while (i < RW_COMMIT_BOUNDS_COUNT && seconds > bounds[i]) i++;
+    e->commit_hist[i]++;
+    e->commit_seconds += seconds;
+}
+
 static void *committer_main(void *arg) {
     rw_engine *e = arg;
     rw_store_ops writing = {0};
@@ -113,13 +122,16 @@ static void *committer_main(void *arg) {
         uint64_t upto = e->seq_queued;
         pthread_mutex_unlock(&e->gc_mu);
         rw_err err = {{0}};
+        double t0 = rw_now();
         rw_status st = commit_ops(e, &writing, &err);
+        double took = rw_now() - t0;
         rw_store_ops_clear(&writing);
         if (st != RW_OK) {
             commit_failed(e, st, &err);
             continue;
         }
         pthread_mutex_lock(&e->gc_mu);
+        observe_commit(e, took);
         commit_done(e, upto);
     }
     pthread_mutex_unlock(&e->gc_mu);

@@ -335,14 +335,35 @@ rw_status rw_engine_clusters_filtered(rw_engine *e, int64_t run, const rw_cluste
 
 /* ---- health and counters -------------------------------------------------- */
 
+/* Upper bounds (seconds) of the group commit's latency buckets; the last
+ * bucket counts the rest. */
+#define RW_COMMIT_BOUNDS                                                                                               \
+    { 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5 }
+#define RW_COMMIT_BOUNDS_COUNT 15
+
 typedef struct {
     uint64_t events, accounts, attributes, edges;
     uint64_t signups_recorded, commits, commit_failures;
-    uint64_t checkpoints, checkpoint_failures; /* background WAL checkpoints */
-    int64_t run;                               /* newest run in force for online scoring */
-    int store_ok;                              /* the last commit succeeded (readiness) */
+    uint64_t events_recorded[RW_EV_TYPE_COUNT];       /* signup-path events recorded, by type */
+    uint64_t checkpoints, checkpoint_failures;        /* background WAL checkpoints */
+    uint64_t commit_hist[RW_COMMIT_BOUNDS_COUNT + 1]; /* group commits by latency (RW_COMMIT_BOUNDS) */
+    double commit_seconds;                            /* the sum of their latencies */
+    uint64_t commit_queue;                            /* events waiting for the next group commit */
+    int64_t run;                                      /* newest run in force for online scoring */
+    int store_ok;                                     /* the last commit succeeded (readiness) */
 } rw_engine_counters;
 void rw_engine_get_counters(rw_engine *e, rw_engine_counters *out);
+
+/* The run online scoring uses and the newest published run (they differ
+ * while a run is being switched to, or when another process published
+ * one): ids, when the newest finished, and the flagged counts of the run
+ * in force (from its stored summary). Zeros when there is no run. */
+typedef struct {
+    int64_t run, newest;
+    int64_t newest_finished_at; /* Unix seconds: the last successful rescoring */
+    uint64_t flagged_clusters, flagged_accounts;
+} rw_run_status;
+rw_status rw_engine_run_status(rw_engine *e, rw_run_status *out, rw_err *err);
 
 /* ---- exports ---------------------------------------------------------------- */
 

@@ -146,8 +146,11 @@ struct rw_engine {
     uint64_t unwatched;                 /* the newest event recorded with durable = 0 (no one told of a failure) */
     int store_ok;
     uint64_t signups_recorded, commits, commit_failures;
-    int rescoring;      /* a rescoring is running (guarded by gc_mu) */
-    rw_waiter *waiters; /* rw_engine_record_async callers, in sequence order (gc_mu) */
+    uint64_t events_recorded[RW_EV_TYPE_COUNT];       /* by the event's own type */
+    uint64_t commit_hist[RW_COMMIT_BOUNDS_COUNT + 1]; /* commit latency, by RW_COMMIT_BOUNDS */
+    double commit_seconds;                            /* their sum */
+    int rescoring;                                    /* a rescoring is running (guarded by gc_mu) */
+    rw_waiter *waiters;                               /* rw_engine_record_async callers, in sequence order (gc_mu) */
     /* Checkpoints off the commit path (ckpt_state, under gc_mu): once the
      * committer's commits have left a WAL's worth of pages it hands the
      * copy to the checkpointer thread (CKPT_RUNNING), which copies them on

@@ -57,6 +57,7 @@ static rw_status record_one(rw_engine *e, const rw_event_raw *ev, const rw_heven
     if (st != RW_OK) return st;
     d->new_account = delta.new_accounts != 0;
     e->pending.ev[e->pending.nev - 1].score = (float)d->score;
+    if ((unsigned)ev->type < RW_EV_TYPE_COUNT) e->events_recorded[ev->type]++;
     return RW_OK;
 }
 

@@ -98,6 +98,10 @@ void rw_engine_get_counters(rw_engine *e, rw_engine_counters *out) {
     out->signups_recorded = e->signups_recorded;
     out->commits = e->commits;
     out->commit_failures = e->commit_failures;
+    memcpy(out->events_recorded, e->events_recorded, sizeof out->events_recorded);
+    memcpy(out->commit_hist, e->commit_hist, sizeof out->commit_hist);
+    out->commit_seconds = e->commit_seconds;
+    out->commit_queue = e->pending.nev;
     out->checkpoints = e->checkpoints;
     out->checkpoint_failures = e->checkpoint_failures;
     out->store_ok = e->store_ok;

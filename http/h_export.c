@@ -59,7 +59,8 @@ void rw_h_cluster_export(rw_http_ctx *c) {
     const char *f = rw_http_query(c, "format");
     if (!f || !*f) {
         rw_http_problem(c->out, RW_PROB_INVALID_PARAMETER, NULL,
-                        "format: required (graphml, nodes.csv, edges.csv, clusters.csv, json, ipynb)");
+                        "format: required (graphml, nodes.csv, edges.csv, clusters.csv, json, ipynb, "
+                        "neo4j-nodes.csv, neo4j-relationships.csv, bundle)");
         return;
     }
     answer(c, f, 1);

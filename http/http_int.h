@@ -273,6 +273,11 @@ void rw_hist_observe(rw_hist *h, double v);
 void rw_metrics_request(rw_http_metrics *m, int route, const char *method, unsigned status, double seconds);
 /* The Prometheus text (caller owns, malloc'd) or NULL when out of memory. */
 char *rw_metrics_render(rw_http_server *s, size_t *len);
+/* The conventional series (metrics_process.c): process_*, build info, the
+ * last successful rescoring, commit latency and queue, the run's flagged
+ * counts, events by type; k is the engine's counters read for this scrape.
+ * Caller owns the text; NULL when out of memory. */
+char *rw_metrics_conventional(rw_http_server *s, const rw_engine_counters *k);
 
 /* ---- jobs ------------------------------------------------------------------ */
 

@@ -175,8 +175,12 @@ char *rw_metrics_render(rw_http_server *s, size_t *len) {
                 (uint64_t)open_untrusted(s));
     rw_engine_counters k;
     rw_engine_get_counters(s->e, &k);
-    put_counter(&b, "ringwatch_engine_events_recorded_total", "Signup-path events made durable.", "counter",
-                k.signups_recorded);
+    char *conventional = rw_metrics_conventional(s, &k);
+    if (conventional)
+        put(&b, "%s", conventional);
+    else
+        b.failed = 1;
+    free(conventional);
     put_counter(&b, "ringwatch_engine_commits_total", "Group commits of the signup path.", "counter", k.commits);
     put_counter(&b, "ringwatch_engine_commit_failures_total", "Group commits that failed.", "counter",
                 k.commit_failures);

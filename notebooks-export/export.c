@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "export_int.h"
 
@@ -20,6 +21,10 @@ static const kind_info kinds[RW_EXPORT_KIND_COUNT] = {
     [RW_EXPORT_IPYNB] = {"ipynb", "notebook.ipynb", "application/x-ipynb+json", rw_xipynb_open},
     [RW_EXPORT_GRAPH_SVG] = {"graph.svg", "graph.svg", "image/svg+xml", rw_xgraph_svg_open},
     [RW_EXPORT_TIMELINE_SVG] = {"timeline.svg", "timeline.svg", "image/svg+xml", rw_xtimeline_svg_open},
+    [RW_EXPORT_NEO4J_NODES] = {"neo4j-nodes.csv", "neo4j-nodes.csv", "text/csv; charset=utf-8", rw_xneo4j_nodes_open},
+    [RW_EXPORT_NEO4J_RELS] = {"neo4j-relationships.csv", "neo4j-relationships.csv", "text/csv; charset=utf-8",
+                              rw_xneo4j_rels_open},
+    [RW_EXPORT_BUNDLE] = {"bundle", "bundle.zip", "application/zip", rw_xbundle_open},
 };
 
 #define BIT(k) (1u << (k))
@@ -36,6 +41,7 @@ static const struct {
     {"json", BIT(RW_EXPORT_JSON)},
     {"ipynb", BIT(RW_EXPORT_IPYNB) | CSV | BIT(RW_EXPORT_GRAPHML)},
     {"svg", BIT(RW_EXPORT_GRAPH_SVG) | BIT(RW_EXPORT_TIMELINE_SVG)},
+    {"neo4j", BIT(RW_EXPORT_NEO4J_NODES) | BIT(RW_EXPORT_NEO4J_RELS)},
 };
 
 const char *rw_export_name(rw_export_kind k) {
@@ -73,7 +79,8 @@ rw_status rw_export_formats_parse(unsigned *mask, const char *list, rw_err *err)
         if (!m && rw_export_kind_parse(&k, p, len) == RW_OK) m = BIT(k);
         if (!m)
             return rw_fail(err, RW_ERR_INVALID,
-                           "unknown format '%.*s' (graphml, csv, json, ipynb, svg, or a file kind such as nodes.csv)",
+                           "unknown format '%.*s' (graphml, csv, json, ipynb, svg, neo4j, bundle, or a file kind "
+                           "such as nodes.csv)",
                            (int)len, p);
         *mask |= m;
         if (!end) break;
@@ -171,6 +178,20 @@ const char *rw_xkind_name(rw_kind k) {
 
 void rw_xnode_id(char out[16], const rw_cg_node *n) {
     snprintf(out, 16, "n%u", n->node);
+}
+
+void rw_xiso(char out[32], int64_t t) {
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (!gmtime_r(&tt, &tm) || !strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm)) snprintf(out, 32, "%s", "");
+}
+
+const char *rw_xkind_colour(rw_kind k) {
+    static const char *const colour[RW_KIND_COUNT] = {
+        [RW_KIND_ACCOUNT] = "#4c72b0", [RW_KIND_IP] = "#55a868",     [RW_KIND_DEVICE] = "#dd8452",
+        [RW_KIND_PAYMENT] = "#8172b3", [RW_KIND_SUBNET] = "#8c8c8c",
+    };
+    return (unsigned)k < RW_KIND_COUNT ? colour[k] : "#8c8c8c";
 }
 
 /* ---- the stream ------------------------------------------------------------- */

@@ -20,6 +20,9 @@ typedef enum {
     RW_EXPORT_IPYNB,
     RW_EXPORT_GRAPH_SVG,
     RW_EXPORT_TIMELINE_SVG,
+    RW_EXPORT_NEO4J_NODES, /* neo4j-admin import headers (:ID, :LABEL) */
+    RW_EXPORT_NEO4J_RELS,  /* ... and (:START_ID, :END_ID, :TYPE) */
+    RW_EXPORT_BUNDLE,      /* a zip of the notebook and every file it opens, under one folder */
     RW_EXPORT_KIND_COUNT
 } rw_export_kind;
 
@@ -34,8 +37,9 @@ rw_status rw_export_kind_parse(rw_export_kind *out, const char *name, size_t len
 
 /* The kinds a comma-separated list of formats asks for, one bit (1 << kind)
  * each: graphml, csv (nodes, edges and clusters), json, ipynb (the notebook
- * and the CSV and GraphML files it loads), svg (both pictures), or a kind's
- * own name. RW_ERR_INVALID names the unknown format. */
+ * and the CSV and GraphML files it loads), svg (both pictures), neo4j (nodes
+ * and relationships for neo4j-admin import), bundle (one zip holding the
+ * notebook, the files it loads and the pictures), or a kind's own name. RW_ERR_INVALID names the unknown format. */
 rw_status rw_export_formats_parse(unsigned *mask, const char *list, rw_err *err);
 
 typedef struct rw_export_stream rw_export_stream;

@@ -38,6 +38,14 @@ const char *rw_xkind_name(rw_kind k); /* "account", "ip", "device", "payment" */
 /* "n<node>": a node's id in every format (an account's own id may look
  * like anything, a pseudonym included, so ids are never labels). */
 void rw_xnode_id(char out[16], const rw_cg_node *n);
+/* Unix seconds as ISO 8601 UTC ("2024-05-01T12:00:00Z"). */
+void rw_xiso(char out[32], int64_t t);
+/* A kind's display colour ("#4c72b0"); flagged accounts take RW_XFLAG_COLOUR. */
+const char *rw_xkind_colour(rw_kind k);
+#define RW_XFLAG_COLOUR "#c44e52"
+/* A CSV text cell: quoted, and one a spreadsheet would take for a formula
+ * gets a ' in front (see csv.c). */
+void rw_xcsv_text(rw_export_stream *s, const char *text);
 
 /* Writers' set-up: each sets s->step (and priv) for its kind. */
 rw_status rw_xgraphml_open(rw_export_stream *s, rw_err *err);
@@ -48,5 +56,8 @@ rw_status rw_xjson_open(rw_export_stream *s, rw_err *err);
 rw_status rw_xipynb_open(rw_export_stream *s, rw_err *err);
 rw_status rw_xgraph_svg_open(rw_export_stream *s, rw_err *err);
 rw_status rw_xtimeline_svg_open(rw_export_stream *s, rw_err *err);
+rw_status rw_xneo4j_nodes_open(rw_export_stream *s, rw_err *err);
+rw_status rw_xneo4j_rels_open(rw_export_stream *s, rw_err *err);
+rw_status rw_xbundle_open(rw_export_stream *s, rw_err *err);
 
 #endif

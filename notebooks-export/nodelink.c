@@ -40,11 +40,14 @@ static void header(rw_export_stream *s) {
 static void node(rw_export_stream *s, const rw_cg_node *n, int first) {
     char id[16];
     rw_xnode_id(id, n);
+    char t0[32], t1[32];
+    rw_xiso(t0, n->first_seen);
+    rw_xiso(t1, n->last_seen);
     json_t *o =
-        json_pack("{s:s,s:s,s:o,s:I,s:I,s:I,s:I,s:I,s:b,s:b}", "id", id, "kind", rw_xkind_name(n->kind), "label",
-                  text(n->label), "cluster", (json_int_t)n->cluster, "first_seen", (json_int_t)n->first_seen,
-                  "last_seen", (json_int_t)n->last_seen, "degree", (json_int_t)n->degree, "sub_degree",
-                  (json_int_t)n->sub_degree, "flagged", n->flagged, "hub", n->hub);
+        json_pack("{s:s,s:s,s:o,s:I,s:s,s:s,s:I,s:I,s:I,s:I,s:b,s:b}", "id", id, "kind", rw_xkind_name(n->kind),
+                  "label", text(n->label), "cluster", (json_int_t)n->cluster, "first_seen", t0, "last_seen", t1,
+                  "first_seen_unix", (json_int_t)n->first_seen, "last_seen_unix", (json_int_t)n->last_seen, "degree",
+                  (json_int_t)n->degree, "sub_degree", (json_int_t)n->sub_degree, "flagged", n->flagged, "hub", n->hub);
     if (o && !isnan(n->score)) json_object_set_new(o, "score", json_real(n->score));
     if (o && !isnan(n->x)) {
         json_object_set_new(o, "x", json_real(n->x));
@@ -58,8 +61,12 @@ static void link_out(rw_export_stream *s, const rw_cg_edge *e, int first) {
     char a[16], b[16];
     rw_xnode_id(a, &s->g->nodes[e->account]);
     rw_xnode_id(b, &s->g->nodes[e->attr]);
-    json_t *o = json_pack("{s:s,s:s,s:I,s:I,s:I}", "source", a, "target", b, "first_seen", (json_int_t)e->first_seen,
-                          "last_seen", (json_int_t)e->last_seen, "count", (json_int_t)e->count);
+    char t0[32], t1[32];
+    rw_xiso(t0, e->first_seen);
+    rw_xiso(t1, e->last_seen);
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I}", "source", a, "target", b, "first_seen", t0, "last_seen", t1,
+                          "first_seen_unix", (json_int_t)e->first_seen, "last_seen_unix", (json_int_t)e->last_seen,
+                          "count", (json_int_t)e->count);
     if (!first) rw_xputs(s, ",\n");
     dump(s, o);
 }

@@ -19,7 +19,8 @@ static const struct {
           "Exported by `ringwatch export`. The files beside this notebook: `nodes.csv`, `edges.csv` and\n"
           "`clusters.csv` (pandas), `graph.graphml` (networkx, python-igraph, Gephi) and, when exported,\n"
           "`graph.json` (node-link). Accounts carry the caller's own ids; IP addresses, devices and payment\n"
-          "tokens appear only as keyed pseudonyms (`ip:3f9a1c0d2b`). Times are Unix seconds, UTC.\n"
+          "tokens appear only as keyed pseudonyms (`ip:3f9a1c0d2b`). Times are ISO 8601, UTC, with their Unix\n"
+          "seconds beside them (`first_seen_unix`). `clusters.csv` has one `feature_` column per feature.\n"
           "Membership, scores and reasons are the run's; first/last seen, counts and degrees are the graph's\n"
           "at export time."},
     {'c',
@@ -38,14 +39,14 @@ static const struct {
      "clusters = pd.read_csv(\"clusters.csv\")\n"
      "G = nx.read_graphml(\"graph.graphml\")\n"
      "accounts = nodes[nodes.kind == \"account\"].copy()\n"
-     "accounts[\"signup\"] = pd.to_datetime(accounts.first_seen, unit=\"s\")\n"
+     "accounts[\"signup\"] = pd.to_datetime(accounts.first_seen, utc=True)\n"
      "print(f\"{len(clusters)} clusters, {len(accounts)} accounts, {len(nodes) - len(accounts)} attributes, "
      "{len(edges)} links\")\n"
      "print(f\"GraphML: {G.number_of_nodes()} nodes, {G.number_of_edges()} edges\")"},
     {'m', "## Signups over time\n\nAccounts by first-seen time; flagged accounts on top."},
     {'c', "fig, ax = plt.subplots(figsize=(9, 3))\n"
           "if len(accounts):\n"
-          "    t = accounts.first_seen.to_numpy()\n"
+          "    t = accounts.first_seen_unix.to_numpy()\n"
           "    flag = accounts.flagged.to_numpy().astype(bool)\n"
           "    bins = np.linspace(t.min(), t.max() + 1, min(60, max(5, len(t) // 5)) + 1)\n"
           "    every, _ = np.histogram(t, bins)\n"
@@ -105,11 +106,12 @@ static const struct {
           "ax.set_axis_off()\n"
           "plt.show()"},
     {'m', "## Reasons and features\n\nWhy each cluster scored as it did, and the figures the model weighed."},
-    {'c', "reasons = pd.DataFrame([(c, r) for c, rs in zip(clusters.cluster, clusters.reasons) for r in "
-          "json.loads(rs)],\n"
+    {'c', "reasons = pd.DataFrame([(c, r) for c, rs in zip(clusters.cluster, clusters.reasons.fillna(\"\")) "
+          "for r in rs.split(\"; \") if r],\n"
           "                       columns=[\"cluster\", \"reason\"])\n"
           "reasons"},
-    {'c', "features = pd.DataFrame([json.loads(f) for f in clusters.features], index=clusters.cluster)\n"
+    {'c', "features = clusters.set_index(\"cluster\").filter(like=\"feature_\")\n"
+          "features.columns = [c[len(\"feature_\"):] for c in features.columns]\n"
           "features.T if len(features) <= 8 else features"},
     {'m', "## Node-link JSON\n\n`graph.json` is networkx's node-link format with the edge list under "
           "`\"links\"`. networkx 3.4 and later need `edges=\"links\"` to read it (their default is changing to "

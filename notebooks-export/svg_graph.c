@@ -1,8 +1,11 @@
 /* export: the picture of a cluster as SVG: accounts and attributes at their
  * igraph layout, coloured by kind with a legend, sized by their links in the
  * picture, flagged accounts ringed in red and hubs dashed; a tooltip (title)
- * per node. Edges go into one path, so 2,000 nodes stay a small file. */
+ * per node. Edges go into one path, so 2,000 nodes stay a small file. With
+ * more than one cluster, each cluster's accounts are outlined by a circle in
+ * a colour of its own, labelled with the cluster's id. */
 #include <math.h>
+#include <stdlib.h>
 
 #include "export_int.h"
 
@@ -71,6 +74,67 @@ static void edges(rw_export_stream *s) {
     }
 }
 
+/* Outline colours (Tableau 10 without the kinds' own), repeating. */
+static const char *const outline_colours[] = {"#e15759", "#76b7b2", "#edc948", "#b07aa1",
+                                              "#ff9da7", "#9c755f", "#59a14f", "#f28e2b"};
+#define NOUTLINE (sizeof outline_colours / sizeof outline_colours[0])
+
+typedef struct {
+    uint32_t id;
+    size_t index;
+} id_index;
+
+static int by_id(const void *a, const void *b) {
+    uint32_t x = ((const id_index *)a)->id, y = ((const id_index *)b)->id;
+    return (x > y) - (x < y);
+}
+
+/* A circle round each cluster's accounts: centred on their mean, reaching
+ * the farthest. Two passes over the nodes; clusters found by binary search. */
+static void outlines(rw_export_stream *s) {
+    const rw_cluster_graph *g = s->g;
+    size_t k = g->nclusters;
+    id_index *ids = malloc(k * sizeof *ids);
+    double *acc = calloc(k * 4, sizeof *acc); /* sum x, sum y, count, radius */
+    if (!ids || !acc) {
+        s->nomem = 1;
+        goto done;
+    }
+    for (size_t c = 0; c < k; c++) ids[c] = (id_index){g->clusters[c].id, c};
+    qsort(ids, k, sizeof *ids, by_id);
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < g->nnodes; i++) {
+            const rw_cg_node *n = &g->nodes[i];
+            id_index key = {n->cluster, 0}, *hit;
+            if (n->kind != RW_KIND_ACCOUNT || !(hit = bsearch(&key, ids, k, sizeof *ids, by_id))) continue;
+            double *a = acc + 4 * hit->index;
+            if (pass == 0) {
+                a[0] += px(n->x), a[1] += px(n->y), a[2] += 1;
+            } else {
+                double d = hypot(px(n->x) - a[0] / a[2], px(n->y) - a[1] / a[2]) + radius(g, n);
+                a[3] = fmax(a[3], d);
+            }
+        }
+    }
+    rw_xputs(s, "<g class=\"clusters\" fill=\"none\" stroke-width=\"1.5\" stroke-dasharray=\"6 3\">\n");
+    for (size_t c = 0; c < k; c++) {
+        const double *a = acc + 4 * c;
+        if (!a[2]) continue;
+        const char *colour = outline_colours[c % NOUTLINE];
+        double cx = a[0] / a[2], cy = a[1] / a[2], r = a[3] + 4;
+        rw_xprintf(s,
+                   "<circle class=\"cluster\" cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\" stroke=\"%s\"><title>cluster %u: "
+                   "%.0f accounts, score %.3f</title></circle>"
+                   "<text x=\"%.1f\" y=\"%.1f\" fill=\"%s\" stroke=\"none\" font-size=\"12\">c%u</text>\n",
+                   cx, cy, r, colour, g->clusters[c].id, a[2], g->clusters[c].score, cx - r * 0.7, cy - r * 0.7, colour,
+                   g->clusters[c].id);
+    }
+    rw_xputs(s, "</g>\n");
+done:
+    free(ids);
+    free(acc);
+}
+
 static void node(rw_export_stream *s, const rw_cg_node *n) {
     char id[16];
     rw_xnode_id(id, n);
@@ -123,6 +187,7 @@ static rw_status step(rw_export_stream *s, rw_err *err) {
         edges(s);
         if (s->i >= g->nedges) {
             if (g->nedges) rw_xputs(s, "\"/>\n");
+            if (g->nclusters > 1) outlines(s);
             s->phase = 2, s->i = 0;
         }
     } else if (s->phase < 2 + (int)NKINDS) {

@@ -290,7 +290,8 @@ TestSuite(docs, .timeout = 60);
 
 Test(docs, relative_links_resolve) {
     static const char *const needed[] = {"README.md",          "docs/DESIGN.md",  "docs/DETECTION.md",
-                                         "docs/BENCHMARKS.md", "docs/TESTING.md", "sim/README.md"};
+                                         "docs/BENCHMARKS.md", "docs/TESTING.md", "docs/OPERATIONS.md",
+                                         "docs/EXPORTS.md",    "sim/README.md"};
     char path[1024], *report = NULL;
     size_t rlen = 0;
     FILE *out = open_memstream(&report, &rlen);

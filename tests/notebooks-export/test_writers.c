@@ -150,6 +150,15 @@ Test(writers, graphml_counts_escaping_and_types) {
     cr_expect(strstr(x, "<edge source=\"n10\" target=\"n12\">"));
     cr_expect_eq(count(x, "key=\"v_score\""), 2, "scores of accounts only");
     cr_expect(strstr(x, "<data key=\"g_clusters\">7</data>"));
+    /* Gephi's names for position, size and colour, and its interval. */
+    static const char *const viz[] = {"x", "y", "size", "r", "g", "b", "start", "end"};
+    for (size_t i = 0; i < sizeof viz / sizeof viz[0]; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "for=\"node\" attr.name=\"%s\"", viz[i]);
+        cr_expect(strstr(x, key), "no %s key", viz[i]);
+    }
+    cr_expect_eq(count(x, "key=\"v_r\""), 5, "a colour for every node");
+    cr_expect(strstr(x, "<data key=\"v_first_seen\">1970-01-01T"), "ISO times");
     free(x);
 }
 
@@ -158,14 +167,19 @@ Test(writers, csv_rows_and_quoting) {
     cr_expect_eq(count(n, "\n"), 6);
     cr_expect(!strncmp(n, "id,kind,label,cluster,first_seen,", 33), "%s", n);
     cr_expect(strstr(n, "n11,account,\"we<ird>&\"\"quote\"\",comma'\x01\",7,"), "%s", n);
-    cr_expect(strstr(n, "n12,ip,\"ip:0123456789\",7,7300,9002,2,1,,0,0,"), "attribute without a score: %s", n);
+    cr_expect(strstr(n, "n12,ip,\"ip:0123456789\",7,1970-01-01T02:01:40Z,1970-01-01T02:30:02Z,7300,9002,2,1,,0,0,"),
+              "attribute without a score: %s", n);
     free(n);
     char *e = produce(RW_EXPORT_EDGES_CSV, 4096, NULL);
     cr_expect_eq(count(e, "\n"), 5);
-    cr_expect(strstr(e, "n11,n14,4000,9000,3\n"), "%s", e);
+    cr_expect(strstr(e, "n11,n14,1970-01-01T01:06:40Z,1970-01-01T02:30:00Z,4000,9000,3\n"), "%s", e);
     free(e);
     char *c = produce(RW_EXPORT_CLUSTERS_CSV, 4096, NULL);
-    cr_expect(strstr(c, "7,3,0.93,1,2,2,100,3700,\"[\"\"2 accounts share 1 device\"\""), "%s", c);
+    /* One column per feature, reasons as text: no JSON in cells. */
+    cr_expect(strstr(c, ",last_signup_unix,reasons,\"feature_burst\",\"feature_log_accounts\"\n"), "%s", c);
+    cr_expect(strstr(c, "7,3,0.93,1,2,2,1970-01-01T00:01:40Z,1970-01-01T01:01:40Z,100,3700,"
+                        "\"2 accounts share 1 device; a \"\"quoted\"\" reason\",0.5,0.69\n"),
+              "%s", c);
     free(c);
 }
 
@@ -323,4 +337,59 @@ Test(writers, names_and_format_lists) {
     cr_expect_str_eq(rw_export_file_name(RW_EXPORT_IPYNB), "notebook.ipynb");
     cr_expect_str_eq(rw_export_media_type(RW_EXPORT_GRAPH_SVG), "image/svg+xml");
     cr_expect_null(rw_export_name(RW_EXPORT_KIND_COUNT));
+}
+
+Test(writers, neo4j_import_headers) {
+    char *n = produce(RW_EXPORT_NEO4J_NODES, 4096, NULL);
+    cr_expect(!strncmp(n, "id:ID,:LABEL,label,kind,cluster:long,first_seen:datetime,", 56), "%s", n);
+    cr_expect_eq(count(n, "\n"), 6);
+    cr_expect(strstr(n, "\nn12,Attribute;IP,\"ip:0123456789\",ip,"), "%s", n);
+    free(n);
+    char *r = produce(RW_EXPORT_NEO4J_RELS, 4096, NULL);
+    cr_expect(!strncmp(r, ":START_ID,:END_ID,:TYPE,", 24), "%s", r);
+    cr_expect(strstr(r, "\nn11,n14,SEEN_WITH,1970-01-01T01:06:40Z,"), "%s", r);
+    free(r);
+}
+
+static unsigned le16(const unsigned char *p) {
+    return p[0] | (unsigned)p[1] << 8;
+}
+
+static unsigned long le32(const unsigned char *p) {
+    return le16(p) | (unsigned long)le16(p + 2) << 16;
+}
+
+/* The bundle: a stored zip whose end record counts its members, each of
+ * which is byte for byte the kind written alone, under one folder. */
+Test(writers, bundle_is_a_zip_of_the_files) {
+    size_t len = 0;
+    unsigned char *z = (unsigned char *)produce(RW_EXPORT_BUNDLE, 1000, &len);
+    cr_assert_gt(len, 22u);
+    cr_expect_eq(le32(z), 0x04034b50ul, "local header first");
+    const unsigned char *end = z + len - 22;
+    cr_assert_eq(le32(end), 0x06054b50ul, "end of central directory last");
+    unsigned members = le16(end + 10);
+    cr_expect_eq(members, 8u);
+    const unsigned char *cd = z + le32(end + 16);
+    for (unsigned i = 0; i < members; i++) {
+        cr_assert_eq(le32(cd), 0x02014b50ul);
+        unsigned long size = le32(cd + 24), off = le32(cd + 42);
+        unsigned name_len = le16(cd + 28);
+        cr_expect_eq(le16(cd + 10), 0u, "stored");
+        const unsigned char *lh = z + off;
+        cr_assert_eq(le32(lh), 0x04034b50ul);
+        char name[128];
+        snprintf(name, sizeof name, "%.*s", (int)name_len, (const char *)cd + 46);
+        cr_expect(!strncmp(name, "cluster-7/", 10), "%s", name);
+        int k = 0;
+        while (k < RW_EXPORT_KIND_COUNT && strcmp(rw_export_file_name((rw_export_kind)k), name + 10)) k++;
+        cr_assert_lt(k, RW_EXPORT_KIND_COUNT, "%s is no kind's file", name);
+        size_t alone_len = 0;
+        char *alone = produce((rw_export_kind)k, 4096, &alone_len);
+        cr_expect_eq(size, alone_len, "%s", name);
+        cr_expect(size == alone_len && !memcmp(lh + 30 + le16(lh + 26), alone, alone_len), "%s differs", name);
+        free(alone);
+        cd += 46 + name_len;
+    }
+    free(z);
 }

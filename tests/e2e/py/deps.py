@@ -11,6 +11,7 @@ PACKAGES = {
     "matplotlib": "python3-matplotlib",
     "nbconvert": "python3-nbconvert",
     "ipykernel": "python3-ipykernel",
+    "prometheus_client": "python3-prometheus-client",
 }
 
 missing = []
