@@ -161,6 +161,9 @@ async function main() {
   // An export arrives as a download from a blob: link.
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-json').click()]);
   assert.match(download.suggestedFilename(), new RegExp(`^cluster-${id.slice(1)}-.*\\.json$`));
+  // The notebook's link is the bundle: the notebook and the files it opens.
+  const [bundle] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-bundle').click()]);
+  assert.match(bundle.suggestedFilename(), /\.zip$/);
 
   await page.getByTestId('label-note').fill(NOTE);
   await page.getByTestId('label-benign').click();
