@@ -3,6 +3,7 @@
 #ifndef RW_HTTP_INT_H
 #define RW_HTTP_INT_H
 
+#include <stdarg.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <pthread.h>
@@ -463,5 +464,12 @@ int rw_auth_who(const rw_http_server *s, const char *authorization, char who[RW_
 /* "ringwatch serve: ..." on stderr when level is enabled. */
 void rw_http_log(const rw_http_server *s, rw_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Writes fmt into out with every string argument replaced by "[redacted]"
+ * and numbers kept: libmicrohttpd quotes request lines, paths and header
+ * values through %s, and those hold raw identifiers. Returns 0 at a
+ * conversion it does not know (the rest of the line is dropped: its
+ * arguments cannot be stepped over safely). */
+int rw_http_redact(char *out, size_t size, const char *fmt, va_list ap);
 
 #endif

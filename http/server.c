@@ -381,12 +381,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     __atomic_fetch_sub(&s->inflight, 1, __ATOMIC_ACQ_REL);
 }
 
-/* Writes fmt with every string argument replaced by "[redacted]" and
- * numbers kept: libmicrohttpd quotes request lines, paths and header values
- * through %s, and those hold raw identifiers. Returns 0 at a conversion it
- * does not know (the rest of the line is dropped: its arguments cannot be
- * stepped over safely). */
-static int redact(char *out, size_t size, const char *fmt, va_list ap) {
+int rw_http_redact(char *out, size_t size, const char *fmt, va_list ap) {
     size_t o = 0;
     char num[64];
 #define PUT(str)                                                                                                       \
@@ -444,7 +439,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
     const rw_http_server *s = cls;
     if (s->cfg.log_level < RW_LOG_DEBUG) return;
     char line[512];
-    int whole = redact(line, sizeof line, fmt, ap);
+    int whole = rw_http_redact(line, sizeof line, fmt, ap);
     line[strcspn(line, "\n")] = 0;
     rw_http_log(s, RW_LOG_DEBUG, "libmicrohttpd: %s%s", line, whole ? "" : " [...]");
 }

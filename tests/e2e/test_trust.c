@@ -171,7 +171,7 @@ static double metric(const char *name) {
 #define SLOW_CONNS 1100 /* never-finished requests, one header line every 5 s */
 #define IDLE_ADDRS 6    /* 127.0.0.7-12 */
 #define IDLE_CONNS 1500 /* connected, silent */
-#define HOLD       12.0 /* seconds: past request_timeout_seconds (10, the default) */
+#define HOLD       30.0 /* seconds: three times request_timeout_seconds (10, the default) */
 
 typedef struct {
     int *fd;
