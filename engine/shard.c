@@ -98,6 +98,10 @@ static rw_status deal(rw_shard_plan *pl, const rw_graph_snap *s, rw_err *err) {
         pl->largest_edges = units[0];
         pl->largest_accounts = accts[units[1]];
     }
+    /* Rank 0 also holds the whole snapshot and writes the run: it starts
+     * with a share of the edges as its load, so the largest component goes
+     * elsewhere when there is an elsewhere. */
+    if (pl->shards > 1) pl->load[0] = s->m / (uint64_t)pl->shards;
     for (uint32_t i = 0; i < pl->nunits; i++) {
         int best = 0;
         for (int k = 1; k < pl->shards; k++)
@@ -305,21 +309,22 @@ static rw_status shard_snap(const shard_head *h, const uint8_t **at, const uint8
     return rw_graph_snap_index(s, err);
 }
 
-/* The shard's results as bytes: per node its community, scores, evidence
- * and reason bits; per community its features and score. */
+/* The shard's results as bytes: per community its features and score,
+ * per node its scores, community, evidence and reason bits (8-byte fields
+ * first, so that a reader may point into the bytes). */
 static rw_status shard_output(const rw_graph_snap *s, const rw_detection *d, void **out, size_t *outlen, rw_err *err) {
     out_head h = {OUT_MAGIC, s->n, d->ncomm, 0};
-    *outlen = sizeof h + (size_t)s->n * (4 + 8 + 8 + 4 + 1) + (size_t)d->ncomm * (sizeof *d->feat + 8);
+    *outlen = sizeof h + (size_t)d->ncomm * (sizeof *d->feat + 8) + (size_t)s->n * (8 + 8 + 4 + 4 + 1);
     uint8_t *at = *out = malloc(*outlen);
     if (!at) return rw_fail(err, RW_ERR_NOMEM, "shard: out of memory for its output");
     put(&at, &h, sizeof h);
-    put(&at, d->membership, (size_t)s->n * 4);
-    put(&at, d->ascore, (size_t)s->n * 8);
-    put(&at, d->prop, (size_t)s->n * 8);
-    put(&at, d->via, (size_t)s->n * 4);
-    put(&at, d->abits, s->n);
     put(&at, d->feat, (size_t)d->ncomm * sizeof *d->feat);
     put(&at, d->cscore, (size_t)d->ncomm * 8);
+    put(&at, d->ascore, (size_t)s->n * 8);
+    put(&at, d->prop, (size_t)s->n * 8);
+    put(&at, d->membership, (size_t)s->n * 4);
+    put(&at, d->via, (size_t)s->n * 4);
+    put(&at, d->abits, s->n);
     return RW_OK;
 }
 
@@ -355,38 +360,57 @@ typedef struct {
     uint32_t *map; /* [ncomm] its communities' numbers in the merged run */
 } shard_result;
 
-/* Takes shard k's output into d (per node) and r (per community). */
-static rw_status merge_one(const rw_shard_plan *pl, int k, const void *buf, size_t len, rw_detection *d,
-                           shard_result *r, rw_err *err) {
+/* A shard's results where they lie: in its output's bytes, or in the
+ * detection of a shard that is the whole snapshot (nodes NULL: node i is
+ * node i). */
+typedef struct {
+    uint32_t n, ncomm;
+    const uint32_t *nodes;
+    const rw_cluster_features *feat;
+    const double *cscore, *ascore, *prop;
+    const uint32_t *membership, *via;
+    const uint8_t *abits;
+} shard_view;
+
+static rw_status view_bytes(shard_view *x, const rw_shard_plan *pl, int k, const void *buf, size_t len, rw_err *err) {
     const uint8_t *at = buf, *end = at + len;
     out_head h;
-    const uint32_t n = pl->nnodes[k], *nodes = pl->nodes[k];
-    if (take(&at, end, &h, sizeof h) || h.magic != OUT_MAGIC || h.n != n)
+    if (take(&at, end, &h, sizeof h) || h.magic != OUT_MAGIC || h.n != pl->nnodes[k])
         return rw_fail(err, RW_ERR_INVALID, "shard %d: not its output (%zu bytes)", k, len);
-    const uint8_t *memb = at, *asc = memb + (size_t)n * 4, *prop = asc + (size_t)n * 8, *via = prop + (size_t)n * 8,
-                  *bits = via + (size_t)n * 4, *feat = bits + n, *csc = feat + (size_t)h.ncomm * sizeof *r->feat;
-    if ((size_t)(end - at) != (size_t)n * 25 + (size_t)h.ncomm * (sizeof *r->feat + 8))
+    if ((size_t)(end - at) != (size_t)h.ncomm * (sizeof *x->feat + 8) + (size_t)h.n * 25)
         return rw_fail(err, RW_ERR_INVALID, "shard %d: output of the wrong length", k);
-    r->ncomm = h.ncomm;
-    r->feat = malloc(((size_t)h.ncomm + 1) * sizeof *r->feat);
-    r->cscore = malloc(((size_t)h.ncomm + 1) * sizeof *r->cscore);
-    r->map = malloc(((size_t)h.ncomm + 1) * sizeof *r->map);
+    *x = (shard_view){.n = h.n, .ncomm = h.ncomm, .nodes = pl->nodes[k]};
+    x->feat = (const void *)at;
+    x->cscore = (const void *)(x->feat + h.ncomm);
+    x->ascore = x->cscore + h.ncomm;
+    x->prop = x->ascore + h.n;
+    x->membership = (const void *)(x->prop + h.n);
+    x->via = x->membership + h.n;
+    x->abits = (const void *)(x->via + h.n);
+    return RW_OK;
+}
+
+/* Takes shard k's results into d (per node) and r (per community). */
+static rw_status merge_one(const rw_shard_plan *pl, int k, const shard_view *x, rw_detection *d, shard_result *r,
+                           rw_err *err) {
+    r->ncomm = x->ncomm;
+    r->feat = malloc(((size_t)x->ncomm + 1) * sizeof *r->feat);
+    r->cscore = malloc(((size_t)x->ncomm + 1) * sizeof *r->cscore);
+    r->map = malloc(((size_t)x->ncomm + 1) * sizeof *r->map);
     if (!r->feat || !r->cscore || !r->map) return rw_fail(err, RW_ERR_NOMEM, "shard %d: out of memory", k);
-    memcpy(r->feat, feat, (size_t)h.ncomm * sizeof *r->feat);
-    memcpy(r->cscore, csc, (size_t)h.ncomm * 8);
-    for (uint32_t c = 0; c < h.ncomm; c++) r->map[c] = NONE;
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t v = nodes[i], c, t;
+    memcpy(r->feat, x->feat, (size_t)x->ncomm * sizeof *r->feat);
+    memcpy(r->cscore, x->cscore, (size_t)x->ncomm * sizeof *r->cscore);
+    for (uint32_t c = 0; c < x->ncomm; c++) r->map[c] = NONE;
+    for (uint32_t i = 0; i < x->n; i++) {
+        uint32_t v = x->nodes ? x->nodes[i] : i, c = x->membership[i], t = x->via[i];
         if (!in_shard(pl, v, k)) continue; /* a border: scored by no shard */
-        memcpy(&c, memb + (size_t)i * 4, 4);
-        memcpy(&t, via + (size_t)i * 4, 4);
-        if (c >= h.ncomm || (t != RW_NODE_NONE && t >= n))
+        if (c >= x->ncomm || (t != RW_NODE_NONE && t >= x->n))
             return rw_fail(err, RW_ERR_INVALID, "shard %d: node %u out of range", k, i);
         d->membership[v] = c;
-        memcpy(&d->ascore[v], asc + (size_t)i * 8, 8);
-        memcpy(&d->prop[v], prop + (size_t)i * 8, 8);
-        d->via[v] = t == RW_NODE_NONE ? RW_NODE_NONE : nodes[t];
-        d->abits[v] = bits[i];
+        d->ascore[v] = x->ascore[i];
+        d->prop[v] = x->prop[i];
+        d->via[v] = t == RW_NODE_NONE ? RW_NODE_NONE : x->nodes ? x->nodes[t] : t;
+        d->abits[v] = x->abits[i];
     }
     return RW_OK;
 }
@@ -433,15 +457,66 @@ static rw_status merged_alloc(rw_detection *d, uint32_t n, rw_err *err) {
     return RW_OK;
 }
 
-/* Shard 0, here: its input through the same bytes as any other's. */
+/* The previous cluster ids as labels for the whole snapshot (see
+ * rw_shard_input): into *buf (caller frees; NULL when out of memory). */
+static const uint32_t *whole_init(const rw_graph_snap *s, const rw_shard_job *job, void **buf, rw_err *err) {
+    uint32_t *init = malloc(((size_t)s->n + 1) * sizeof *init);
+    uint32_t *dense = calloc((size_t)job->max_label + 2, sizeof *dense);
+    *buf = init;
+    if (!init || !dense) {
+        free(init), free(dense);
+        *buf = NULL;
+        rw_fail(err, RW_ERR_NOMEM, "out of memory for %u nodes", s->n);
+        return NULL;
+    }
+    uint32_t next = 0;
+    for (uint32_t v = 0; v < s->n; v++) {
+        uint32_t l = job->init[v];
+        init[v] = s->n;
+        if (l && l <= job->max_label) {
+            if (!dense[l]) dense[l] = ++next;
+            init[v] = dense[l] - 1;
+        }
+    }
+    free(dense);
+    return init;
+}
+
+/* Shard 0, here: through the same bytes as any other's, or, when it is
+ * the only one, on the snapshot itself (nothing copied: its extra nodes, of
+ * no component, are scored by no shard either). */
 static rw_status run_local(rw_shard_plan *pl, const rw_graph_snap *s, const rw_shard_job *job, rw_detection *d,
                            shard_result *r, rw_err *err) {
     void *in = NULL, *out = NULL;
     size_t len = 0, outlen = 0;
-    rw_status st = rw_shard_input(pl, s, job, 0, &in, &len, err);
-    if (st == RW_OK) st = rw_engine_shard_work(in, len, &out, &outlen, err); /* takes in */
-    if (st == RW_OK) st = merge_one(pl, 0, out, outlen, d, r, err);
+    shard_view x;
+    rw_detection whole = {.block_rings = job->block_rings};
+    rw_status st;
+    if (pl->shards == 1) {
+        rw_rescore_params rp = {.density = job->density, .hub_degree = job->hub_degree};
+        st = rw_engine_detect(s, &rp, &job->totals, job->init ? whole_init(s, job, &in, err) : NULL, job->keep_init,
+                              &whole, NULL, NULL, err);
+        if (st == RW_OK && job->init && !in) st = RW_ERR_NOMEM;
+        if (st == RW_OK) st = rw_engine_detect_model(s, &job->model, &whole, err);
+        x = (shard_view){.n = s->n,
+                         .ncomm = whole.ncomm,
+                         .feat = whole.feat,
+                         .cscore = whole.cscore,
+                         .ascore = whole.ascore,
+                         .prop = whole.prop,
+                         .membership = whole.membership,
+                         .via = whole.via,
+                         .abits = whole.abits};
+    } else {
+        st = rw_shard_input(pl, s, job, 0, &in, &len, err);
+        if (st == RW_OK) st = rw_engine_shard_work(in, len, &out, &outlen, err); /* takes in */
+        in = NULL;
+        if (st == RW_OK) st = view_bytes(&x, pl, 0, out, outlen, err);
+    }
+    if (st == RW_OK) st = merge_one(pl, 0, &x, d, r, err);
+    free(in);
     free(out);
+    rw_detection_free(&whole);
     return st;
 }
 
@@ -471,7 +546,9 @@ rw_status rw_shard_detect(const rw_graph_snap *s, const rw_shard_job *job, const
         size_t len = 0;
         st = t->recv(t->ctx, k, &buf, &len, err);
         if (st != RW_OK) rw_err_prefix(err, "shard %d: ", k);
-        if (st == RW_OK) st = merge_one(&pl, k, buf, len, d, &r[k], err);
+        shard_view x;
+        if (st == RW_OK) st = view_bytes(&x, &pl, k, buf, len, err);
+        if (st == RW_OK) st = merge_one(&pl, k, &x, d, &r[k], err);
         out->shard_bytes += len;
         free(buf);
     }
