@@ -15,8 +15,8 @@ TestSuite(mpi, .init = tu_tmp_init, .fini = tu_tmp_fini, .timeout = 120);
 /* Open MPI refuses root without these, and wants --oversubscribe for more
  * ranks than cores. */
 #define MPIRUN                                                                                                         \
-    "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl=self,vader "                               \
-    "mpirun --oversubscribe -np"
+    "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl=self,vader ASAN_OPTIONS=detect_leaks=0 "   \
+    "mpirun -x ASAN_OPTIONS --oversubscribe -np"
 
 /* Whether this build and machine can run the tests. */
 static int have_mpi(void) {
