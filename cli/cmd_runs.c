@@ -8,6 +8,9 @@
 #include "cli.h"
 #include "engine.h"
 #include "opts.h"
+#ifdef RW_HAVE_MPI
+#include "shard.h"
+#endif
 
 static void on_stage(void *ctx, const char *stage, double seconds) {
     fprintf(stderr, "rescore: %-13s %6.2f s\n", stage, seconds);
@@ -17,7 +20,7 @@ typedef struct {
     const char *db, *key;
     double density;
     uint64_t hub_degree;
-    int quiet;
+    int quiet, mpi;
 } rescore_opts;
 
 static const rw_cli_opt rescore_tab[] = {RW_OPT_DB(rescore_opts, db),
@@ -42,6 +45,12 @@ static const rw_cli_opt rescore_tab[] = {RW_OPT_DB(rescore_opts, db),
                                           .help = "no line per stage on standard error",
                                           .kind = RW_OPT_FLAG,
                                           .at = offsetof(rescore_opts, quiet)},
+                                         {.name = "mpi",
+                                          .arg = NULL,
+                                          .help = "under mpirun: the components shared out among the ranks "
+                                                  "(rank 0 writes the run; the same run as without)",
+                                          .kind = RW_OPT_FLAG,
+                                          .at = offsetof(rescore_opts, mpi)},
                                          {.name = NULL}};
 
 const rw_cli_spec rw_spec_rescore = {"rescore",
@@ -55,32 +64,84 @@ const rw_cli_spec rw_spec_rescore = {"rescore",
                                      0,
                                      NULL};
 
-int rw_cmd_rescore(int argc, char **argv) {
-    rescore_opts o = {0};
-    int nargs, rc = rw_cli_parse(&rw_spec_rescore, &o, argc, argv, &nargs);
-    if (rc >= 0) return rc;
-    const char *db = o.db, *key = o.key;
-    int quiet = o.quiet;
-    rw_rescore_params rp = {.density = o.density, .hub_degree = (uint32_t)o.hub_degree};
+static void print_summary(const rw_rescore_summary *s) {
+    printf("run %lld: %llu accounts, %llu clusters, %llu flagged (%llu new, %llu grown, %llu dissolved), "
+           "%llu accounts flagged, %llu of %llu cluster ids kept, %.2f s\n",
+           (long long)s->run, (unsigned long long)s->accounts, (unsigned long long)s->clusters,
+           (unsigned long long)s->flagged_clusters, (unsigned long long)s->new_flagged, (unsigned long long)s->grown,
+           (unsigned long long)s->dissolved, (unsigned long long)s->flagged_accounts, (unsigned long long)s->kept_ids,
+           (unsigned long long)s->prev_clusters, s->seconds);
+}
+
+/* The rescoring itself; shards NULL: in this process alone. */
+static int rescore(const rescore_opts *o, const rw_shard_transport *shards, rw_rescore_summary *s) {
+    rw_rescore_params rp = {.density = o->density, .hub_degree = (uint32_t)o->hub_degree, .shards = shards};
     double t0 = rw_now();
-    rw_engine *e = rw_cli_open_engine("rescore", db, key, RW_CLI_WRITER | RW_CLI_BATCH_ONLY);
+    rw_engine *e = rw_cli_open_engine("rescore", o->db, o->key, RW_CLI_WRITER | RW_CLI_BATCH_ONLY);
     if (!e) return RW_EXIT_FAIL;
-    if (!quiet) fprintf(stderr, "rescore: %-13s %6.2f s\n", "load", rw_now() - t0);
-    rw_rescore_summary s;
+    if (!o->quiet) fprintf(stderr, "rescore: %-13s %6.2f s\n", "load", rw_now() - t0);
     rw_err err = {{0}};
-    rw_status st = rw_engine_rescore(e, &rp, &s, quiet ? NULL : on_stage, NULL, &err);
+    rw_status st = rw_engine_rescore(e, &rp, s, o->quiet ? NULL : on_stage, NULL, &err);
     rw_engine_close(e);
     if (st != RW_OK) {
         rw_cli_error("rescore", "%s", err.msg);
         return RW_EXIT_FAIL;
     }
-    printf("run %lld: %llu accounts, %llu clusters, %llu flagged (%llu new, %llu grown, %llu dissolved), "
-           "%llu accounts flagged, %llu of %llu cluster ids kept, %.2f s\n",
-           (long long)s.run, (unsigned long long)s.accounts, (unsigned long long)s.clusters,
-           (unsigned long long)s.flagged_clusters, (unsigned long long)s.new_flagged, (unsigned long long)s.grown,
-           (unsigned long long)s.dissolved, (unsigned long long)s.flagged_accounts, (unsigned long long)s.kept_ids,
-           (unsigned long long)s.prev_clusters, s.seconds);
     return RW_EXIT_OK;
+}
+
+#ifdef RW_HAVE_MPI
+/* Under mpirun: rank 0 rescores with the other ranks as its shards. A
+ * failure on any rank ends every rank, rank 0 having said why. */
+static int rescore_mpi(const rescore_opts *o, int argc, char **argv) {
+    rw_shard_mpi *m = NULL;
+    int rank = 0, size = 1;
+    rw_err err = {{0}};
+    if (rw_shard_mpi_start(&m, &argc, &argv, &rank, &size, &err) != RW_OK) {
+        rw_cli_error("rescore", "--mpi: %s", err.msg);
+        return RW_EXIT_FAIL;
+    }
+    if (rank > 0) {
+        if (rw_shard_mpi_work(m, &err) != RW_OK) {
+            rw_cli_error("rescore", "rank %d: %s", rank, err.msg);
+            rw_shard_mpi_abort(m, RW_EXIT_FAIL);
+        }
+        rw_shard_mpi_finish(m);
+        return RW_EXIT_OK;
+    }
+    rw_rescore_summary s;
+    int rc = rescore(o, rw_shard_mpi_transport(m), &s);
+    if (rc != RW_EXIT_OK) rw_shard_mpi_abort(m, rc);
+    if (!o->quiet) {
+        fprintf(stderr,
+                "rescore: %d ranks, %llu components, the largest %llu accounts and %llu edges, %.1f MB between ranks\n",
+                size, (unsigned long long)s.components, (unsigned long long)s.largest_accounts,
+                (unsigned long long)s.largest_edges, (double)s.shard_bytes / 1e6);
+        for (int r = 0; r < size; r++)
+            fprintf(stderr, "rescore: rank %d peak RSS %.0f MB\n", r, (double)rw_shard_mpi_peak_kib(m, r) / 1024.0);
+    }
+    print_summary(&s);
+    rw_shard_mpi_finish(m);
+    return RW_EXIT_OK;
+}
+#endif
+
+int rw_cmd_rescore(int argc, char **argv) {
+    rescore_opts o = {0};
+    int nargs, rc = rw_cli_parse(&rw_spec_rescore, &o, argc, argv, &nargs);
+    if (rc >= 0) return rc;
+    if (o.mpi) {
+#ifdef RW_HAVE_MPI
+        return rescore_mpi(&o, argc, argv);
+#else
+        rw_cli_error("rescore", "--mpi: this build has no MPI (install libopenmpi-dev and rebuild)");
+        return RW_EXIT_USAGE;
+#endif
+    }
+    rw_rescore_summary s;
+    rc = rescore(&o, NULL, &s);
+    if (rc == RW_EXIT_OK) print_summary(&s);
+    return rc;
 }
 
 /* ---- clusters ------------------------------------------------------------ */

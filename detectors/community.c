@@ -11,15 +11,6 @@
 
 #define NONE UINT32_MAX
 
-/* Components that need Leiden are packed into one igraph_t until it holds
- * this many vertices; a larger component gets a graph of its own. One call
- * per tiny component would cost more in set-up than in optimisation, while
- * one graph for everything makes every extra pass pay for all components.
- * In practice the test of step 3 leaves only the giant component to Leiden
- * (1M accounts, 61k-161k components: one went to Leiden), so per component,
- * batched or all-in-one measured the same. */
-#define BATCH_VERTICES 50000u
-
 /* Randomness of Leiden's refinement step; 0.01 is the value of the paper
  * and of igraph's documentation. */
 #define LEIDEN_BETA 0.01
@@ -103,7 +94,11 @@ static uint32_t kept_degree(const cctx *x, uint32_t v, uint32_t *other) {
 }
 
 /* Runs Leiden on the components cl[0..nc) as one graph and writes their
- * labels into x->raw.
+ * labels into x->raw. Called with one component at a time: components
+ * packed together would share the random stream and the passes' stopping
+ * test, and a component's communities would depend on its neighbours in the
+ * batch (on one machine, at a million accounts, the test of step 3 leaves
+ * one component to Leiden anyway).
  *
  * Leaves (vertices with one kept edge, e.g. an account seen only with an
  * office IP) are merged into their neighbour before Leiden: with node
@@ -224,8 +219,8 @@ static rw_status run_batch(cctx *x, const uint32_t *cl, uint32_t nc, rw_err *err
     if ((rc = igraph_create(&g, &edges, (igraph_integer_t)nv, IGRAPH_UNDIRECTED))) goto fail;
     have_g = 1;
 
-    /* Every batch starts from the same seed, so a batch's result does not
-     * depend on how much randomness the batches before it consumed. */
+    /* Every component starts from the same seed, so its result does not
+     * depend on how much randomness the ones before it consumed. */
     if ((rc = igraph_rng_seed(igraph_rng_default(), (igraph_uint_t)x->p->seed))) goto fail;
     int passes = x->p->iterations > 0 ? x->p->iterations : 1;
     igraph_integer_t nb = 0;
@@ -283,6 +278,16 @@ static int reduced_edge(const rw_graph_snap *s, const rw_community_params *p, co
     return w[e] > 0.0 && d >= 2 && d <= p->hub_degree;
 }
 
+void rw_detect_weight_totals(const rw_graph_snap *s, const rw_community_params *p, const double *w, int64_t *all,
+                             int64_t *kept) {
+    *all = *kept = 0;
+    for (uint64_t e = 0; e < s->m; e++) {
+        int64_t f = llround(w[e] * RW_WEIGHT_UNIT);
+        *all += f;
+        if (reduced_edge(s, p, w, e)) *kept += f;
+    }
+}
+
 rw_status rw_detect_communities(const rw_graph_snap *s, const rw_community_params *p, const double *w,
                                 const uint32_t *init, uint32_t *membership, uint32_t *ncomm, rw_err *err) {
     *ncomm = 0;
@@ -309,12 +314,12 @@ rw_status rw_detect_communities(const rw_graph_snap *s, const rw_community_param
     if (!x.kept || !x.comp || !x.raw || !x.loc || !par) goto nomem;
 
     /* 1. The reduced graph and its connected components. */
-    double total = 0.0;
+    int64_t total_fixed = 0;
     for (uint32_t v = 0; v < n; v++) par[v] = v, x.comp[v] = NONE;
     for (uint64_t e = 0; e < s->m; e++) {
         x.kept[e] = (uint8_t)reduced_edge(s, p, w, e);
         if (!x.kept[e]) continue;
-        total += w[e];
+        total_fixed += llround(w[e] * RW_WEIGHT_UNIT);
         uint32_t a = s->edge_account[e], b = s->edges[e].attr;
         x.comp[a] = x.comp[b] = 0; /* marks reduced vertices for now */
         uf_union(par, a, b);
@@ -327,6 +332,7 @@ rw_status rw_detect_communities(const rw_graph_snap *s, const rw_community_param
     }
     free(par);
     par = NULL;
+    double total = p->kept_total > 0 ? p->kept_total : (double)total_fixed / RW_WEIGHT_UNIT;
 
     /* 2. Per component: accounts, total and smallest edge weight, and its
      * vertices in node order. */
@@ -381,7 +387,7 @@ rw_status rw_detect_communities(const rw_graph_snap *s, const rw_community_param
         }
     }
 
-    /* 4. Leiden, in batches of components (see BATCH_VERTICES). */
+    /* 4. Leiden, component by component (see run_batch). */
     if (nlei > 0) {
         x.resolution = p->resolution / (2.0 * total);
         if (init) {
@@ -390,18 +396,11 @@ rw_status rw_detect_communities(const rw_graph_snap *s, const rw_community_param
             if (!x.stamp || !x.lmap) goto nomem;
             for (uint32_t v = 0; v < n; v++) x.stamp[v] = NONE;
         }
-        uint32_t i = 0;
-        while (i < nlei) {
-            uint32_t j = i, nv = 0;
-            while (j < nlei && (j == i || nv + (x.cstart[cl[j] + 1] - x.cstart[cl[j]]) <= BATCH_VERTICES)) {
-                nv += x.cstart[cl[j] + 1] - x.cstart[cl[j]];
-                j++;
-            }
+        for (uint32_t i = 0; i < nlei; i++) {
             rw_detect_igraph_lock();
-            st = run_batch(&x, cl + i, j - i, err);
+            st = run_batch(&x, cl + i, 1, err);
             rw_detect_igraph_unlock();
             if (st != RW_OK) goto done;
-            i = j;
         }
     }
 

@@ -24,6 +24,10 @@ typedef struct {
     int iterations;                    /* Leiden passes: until stable or this many */
     uint64_t seed;
     double coherence_floor; /* weight kept by an attribute whose accounts came far apart in time */
+    /* The total weight of the edges Leiden sees (rw_detect_weight_totals'
+     * kept) in the whole graph, when the snapshot is a shard of it; 0: the
+     * snapshot's own. */
+    double kept_total;
 } rw_community_params;
 
 /* Accounts of an attribute that took it up within this many seconds of each
@@ -45,6 +49,15 @@ void rw_community_defaults(rw_community_params *p);
  * above hub_degree). A degree_offset below 1 is taken as 1. */
 rw_status rw_detect_edge_weights(const rw_graph_snap *s, const rw_community_params *p, double *w, rw_err *err);
 
+/* Edge weights summed exactly, in fixed point (RW_WEIGHT_UNIT per unit of
+ * weight), so that a total does not depend on the order of its terms: a
+ * graph's is the same summed whole or shard by shard. */
+#define RW_WEIGHT_UNIT 16777216.0
+/* The sums of all of s's edge weights and of those Leiden sees (hubs,
+ * attributes of one account and zero weights aside), in RW_WEIGHT_UNIT. */
+void rw_detect_weight_totals(const rw_graph_snap *s, const rw_community_params *p, const double *w, int64_t *all,
+                             int64_t *kept);
+
 /* Communities of the weighted bipartite graph (modularity at
  * p->resolution). membership (n entries, caller-allocated) receives dense
  * community ids 0 .. *ncomm - 1 for every node, numbered in order of each
@@ -52,9 +65,11 @@ rw_status rw_detect_edge_weights(const rw_graph_snap *s, const rw_community_para
  * singletons, an attribute of a single account joins that account.
  * Components of the graph without hubs and such attributes go to igraph's
  * Leiden only when their modularity optimum is not provably the whole
- * component (in practice: the giant one); Leiden passes stop when the
- * partition holds still, a pass gains under 1e-4 of the objective, or after
- * p->iterations passes. init (n entries or NULL) warm-starts from a previous
+ * component (in practice: the giant one), each on its own and from the
+ * same seed, so a component's communities do not depend on what else the
+ * snapshot holds (a shard gives what the whole graph gives); Leiden passes
+ * stop when the partition holds still, a pass gains under 1e-4 of the
+ * objective, or after p->iterations passes. init (n entries or NULL) warm-starts from a previous
  * membership; a label >= n marks a node that is new since. Deterministic for
  * p->seed. RW_ERR_INVALID for a negative resolution, RW_ERR_NOMEM, and
  * RW_ERR_INTERNAL when igraph fails. */

@@ -18,10 +18,11 @@ rw_status rw_detect_igraph_fail(int code, const char *what, rw_err *err);
 void rw_detect_igraph_lock(void);
 void rw_detect_igraph_unlock(void);
 
-/* Number of neighbours of v in the snapshot (an attribute's degree is its
- * number of accounts). */
+/* Number of neighbours of v in the graph (an attribute's degree is its
+ * number of accounts): in the whole graph for a shard's hub, which holds
+ * only its edges to the shard's accounts. */
 static inline uint32_t rw_detect_degree(const rw_graph_snap *s, uint32_t v) {
-    return (uint32_t)(s->off[v + 1] - s->off[v]);
+    return rw_graph_snap_degree(s, v);
 }
 
 /* A standard normal draw (Box-Muller on rw_rng, so it is reproducible for a

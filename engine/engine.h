@@ -96,6 +96,10 @@ typedef struct {
     double seconds;
     double online_locked;   /* the longest switching online scoring to the run held the write lock at a time */
     double snapshot_locked; /* copying the graph held the lock (read: signups wait) this long */
+    /* The snapshot cut into components (hubs aside, engine/shard.c): */
+    uint64_t components;
+    uint64_t largest_accounts, largest_edges; /* of the largest component (by edges) */
+    uint64_t shard_bytes;                     /* sent to and received from the other shards */
 } rw_rescore_summary;
 
 /* Called after each stage ("snapshot", "communities", ...) with its time. */
@@ -111,10 +115,32 @@ typedef void (*rw_stage_fn)(void *ctx, const char *stage, double seconds);
  * total edge weight), so community sizes do not grow with the graph. */
 #define RW_DEFAULT_DENSITY 4e-5
 
+/* Where the shards of a rescoring run. After hubs are cut the graph falls
+ * apart into components, each scored on its own: the snapshot's are dealt
+ * to `shards` shards (balancing their edges, largest first); shard 0 runs in
+ * this process, the others wherever send delivers them (a shard's input
+ * as bytes, borrowed) and recv brings back their output (*buf: malloc'd,
+ * the engine frees it). Every shard's input goes out before shard 0 runs,
+ * and outputs are received in shard order. The run does not depend on
+ * `shards`. A transport's failure fails the rescoring, nothing written. */
 typedef struct {
-    double density;      /* 0: RW_DEFAULT_DENSITY */
-    uint32_t hub_degree; /* 0: the default */
+    int shards;
+    rw_status (*send)(void *ctx, int shard, const void *buf, size_t len, rw_err *err);
+    rw_status (*recv)(void *ctx, int shard, void **buf, size_t *len, rw_err *err);
+    void *ctx;
+} rw_shard_transport;
+
+typedef struct {
+    double density;                   /* 0: RW_DEFAULT_DENSITY */
+    uint32_t hub_degree;              /* 0: the default */
+    const rw_shard_transport *shards; /* NULL: everything in this process */
 } rw_rescore_params;
+
+/* A shard's work, where a transport delivered it: in (len bytes, from
+ * rw_engine_rescore's send; takes ownership) gives *out (*outlen bytes,
+ * caller owns) to return through recv. RW_ERR_INVALID for bytes that are
+ * not a shard of this build. */
+rw_status rw_engine_shard_work(void *in, size_t len, void **out, size_t *outlen, rw_err *err);
 rw_status rw_engine_rescore(rw_engine *e, const rw_rescore_params *rp, rw_rescore_summary *out, rw_stage_fn on_stage,
                             void *ctx, rw_err *err);
 

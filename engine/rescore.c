@@ -6,8 +6,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "detectors.h"
+#include "detect.h"
 #include "live.h"
+#include "shard.h"
 
 /* Accounts linked to their cluster only through an IP carry less of the
  * cluster's score than those sharing a device or a card. */
@@ -209,264 +210,16 @@ static rw_status collect_prev(void *ctx, const rw_cluster_row *c) {
     return RW_OK;
 }
 
-/* What the detectors found on one snapshot. */
-typedef struct {
-    rw_community_params p;
-    double *w;            /* [m] edge weights */
-    uint32_t *membership; /* [n] */
-    uint32_t ncomm;
-    rw_cluster_features *feat; /* [ncomm] */
-    double *cscore;            /* [ncomm] */
-    uint8_t *links;            /* [n] */
-    double *af;                /* [n * RW_A_COUNT] */
-    double *ascore;            /* [n] account scores (0 outside clusters) */
-    double *prop;              /* [n] evidence from flagged neighbours (rw_detect_propagate) */
-    uint32_t *via;             /* [n] the device or card that raised the score, else RW_NODE_NONE */
-    double *strong;            /* [n] the same evidence through devices and cards only */
-    uint32_t *strong_via;      /* [n] the device or card it came through */
-    int block_rings;           /* apply the block-ring signature (rescoring; not while fitting the model) */
-} detection;
-
-static void detection_free(detection *d) {
-    free(d->w);
-    free(d->membership);
-    free(d->feat);
-    free(d->cscore);
-    free(d->links);
-    free(d->af);
-    free(d->ascore);
-    free(d->prop);
-    free(d->via);
-    free(d->strong);
-    free(d->strong_via);
-    memset(d, 0, sizeof *d);
-}
-
-/* The defaults with the caller's overrides; returns the community density
- * (the resolution itself depends on the graph's total weight). */
-static double configured_params(const rw_rescore_params *rp, rw_community_params *p) {
-    rw_community_defaults(p);
-    if (rp && rp->hub_degree > 0) p->hub_degree = rp->hub_degree;
-    return rp && rp->density > 0 ? rp->density : RW_DEFAULT_DENSITY;
-}
-
 /* The configured parameters as JSON: stored with a run, and compared with
  * the previous run's to tell whether anything changed. */
 static void run_params(char *out, size_t size, const rw_rescore_params *rp) {
     rw_community_params p;
-    double density = configured_params(rp, &p);
+    double density = rw_engine_configured_params(rp, &p);
     snprintf(out, size,
              "{\"hub_degree\":%u,\"density\":%g,\"degree_offset\":%g,\"coherence_floor\":%g,\"iterations\":%d,"
              "\"seed\":%llu,\"kind_weight\":{\"ip\":%g,\"device\":%g,\"payment\":%g}}",
              p.hub_degree, density, p.degree_offset, p.coherence_floor, p.iterations, (unsigned long long)p.seed,
              p.kind_weight[RW_KIND_IP], p.kind_weight[RW_KIND_DEVICE], p.kind_weight[RW_KIND_PAYMENT]);
-}
-
-/* Dense community ids from a previous labelling, in order of first node;
- * a label >= n (a node new since) becomes a singleton. */
-static rw_status relabel(uint32_t n, const uint32_t *init, uint32_t *membership, uint32_t *ncomm, rw_err *err) {
-    uint32_t *map = malloc(((size_t)n + 1) * sizeof *map);
-    if (!map) return rw_fail(err, RW_ERR_NOMEM, "out of memory");
-    for (uint32_t i = 0; i <= n; i++) map[i] = UINT32_MAX;
-    uint32_t k = 0;
-    for (uint32_t v = 0; v < n; v++) {
-        uint32_t l = init[v];
-        if (l >= n) {
-            membership[v] = k++;
-        } else {
-            if (map[l] == UINT32_MAX) map[l] = k++;
-            membership[v] = map[l];
-        }
-    }
-    free(map);
-    *ncomm = k;
-    return RW_OK;
-}
-
-/* Weights, communities (warm-started from init when not NULL) and
- * features: everything that does not depend on the model. */
-static rw_status detect(const rw_graph_snap *s, const rw_rescore_params *rp, const uint32_t *init, int keep_init,
-                        detection *d, stages *sg, rw_err *err) {
-    double density = configured_params(rp, &d->p);
-    d->w = malloc((s->m + 1) * sizeof *d->w);
-    d->membership = malloc(((size_t)s->n + 1) * sizeof *d->membership);
-    d->links = malloc((size_t)s->n + 1);
-    d->af = malloc(((size_t)s->n + 1) * RW_A_COUNT * sizeof *d->af);
-    d->ascore = calloc((size_t)s->n + 1, sizeof *d->ascore);
-    d->prop = malloc(((size_t)s->n + 1) * sizeof *d->prop);
-    d->via = malloc(((size_t)s->n + 1) * sizeof *d->via);
-    d->strong = malloc(((size_t)s->n + 1) * sizeof *d->strong);
-    d->strong_via = malloc(((size_t)s->n + 1) * sizeof *d->strong_via);
-    if (!d->w || !d->membership || !d->links || !d->af || !d->ascore || !d->prop || !d->via || !d->strong ||
-        !d->strong_via)
-        return rw_fail(err, RW_ERR_NOMEM, "out of memory for %u nodes", s->n);
-    rw_status st = rw_detect_edge_weights(s, &d->p, d->w, err);
-    if (st != RW_OK) return st;
-    /* Modularity's resolution limit grows with the graph: at a fixed
-     * resolution, communities on a large graph swallow rings whole. A fixed
-     * density (resolution / 2W) keeps community sizes independent of the
-     * graph's size. */
-    double total = 0;
-    for (uint64_t j = 0; j < s->m; j++) total += d->w[j];
-    d->p.resolution = density * 2.0 * total;
-    if (d->p.resolution < 1.0) d->p.resolution = 1.0;
-    if (keep_init && init) {
-        st = relabel(s->n, init, d->membership, &d->ncomm, err);
-    } else {
-        st = rw_detect_communities(s, &d->p, d->w, init, d->membership, &d->ncomm, err);
-    }
-    if (st != RW_OK) return st;
-    if (sg) stage_done(sg, "communities");
-    d->feat = malloc(((size_t)d->ncomm + 1) * sizeof *d->feat);
-    d->cscore = malloc(((size_t)d->ncomm + 1) * sizeof *d->cscore);
-    if (!d->feat || !d->cscore) return rw_fail(err, RW_ERR_NOMEM, "out of memory for %u communities", d->ncomm);
-    st = rw_detect_features(s, d->w, d->p.hub_degree, d->membership, d->ncomm, d->feat, d->links, d->af, err);
-    if (st == RW_OK && sg) stage_done(sg, "features");
-    return st;
-}
-
-/* The model's score, raised to the threshold for a cluster that shows the
- * block-ring signature: the logistic model weighs its shared addresses as an
- * office's or a household's and cannot see that all of the signature's
- * conditions hold at once. */
-static double cluster_score(const rw_model *m, const detection *d, const rw_cluster_features *f) {
-    double p = rw_model_score(m, f);
-    if (d->block_rings && p < m->threshold && f->accounts >= m->min_accounts && rw_cluster_block_ring(f))
-        p = m->threshold;
-    return p;
-}
-
-static void score_clusters(const rw_model *m, detection *d, uint32_t from) {
-    for (uint32_t c = from; c < d->ncomm; c++)
-        d->cscore[c] = d->feat[c].accounts >= 2 ? cluster_score(m, d, &d->feat[c]) : 0;
-}
-
-/* Communities of at least this many accounts that the model does not flag
- * are split along strong ties, in case a ring sits inside. */
-#define SPLIT_MIN_ACCOUNTS 6
-/* ... along devices and cards most of whose accounts took them up together. */
-#define SPLIT_MIN_COHERENCE 0.5
-
-/* Mixed communities: modularity glues a ring to the households whose home
- * addresses its proxies borrowed, and the mixture scores low. Each such
- * community is split into the parts that share devices or cards among
- * themselves; a part the cluster model flags becomes a community of its
- * own, the rest stays together. Needs the cluster scores. */
-static rw_status split_mixed(const rw_graph_snap *s, const rw_model *m, detection *d, rw_err *err) {
-    rw_status st = RW_OK;
-    uint32_t ncomm = d->ncomm, nparts = 0, kept = 0;
-    uint8_t *split = calloc((size_t)ncomm + 1, 1), *which = NULL;
-    uint32_t *parts = malloc(((size_t)s->n + 1) * sizeof *parts), *newid = NULL;
-    if (!split || !parts) goto nomem;
-    for (uint32_t c = 0; c < ncomm; c++)
-        split[c] = d->feat[c].accounts >= SPLIT_MIN_ACCOUNTS && d->cscore[c] < m->threshold;
-    st = rw_detect_strong_parts(s, d->p.hub_degree, SPLIT_MIN_COHERENCE, d->membership, ncomm, split, parts, &nparts,
-                                err);
-    if (st != RW_OK || nparts == ncomm) goto done;
-    rw_cluster_features *feat = realloc(d->feat, ((size_t)nparts + 1) * sizeof *feat);
-    if (!feat) goto nomem;
-    d->feat = feat;
-    double *cscore = realloc(d->cscore, ((size_t)nparts + 1) * sizeof *cscore);
-    if (!cscore) goto nomem;
-    d->cscore = cscore;
-    which = calloc((size_t)nparts + 1, 1);
-    newid = malloc(((size_t)nparts + 1) * sizeof *newid);
-    if (!which || !newid) goto nomem;
-    for (uint32_t j = ncomm; j < nparts; j++) which[j] = 1;
-    st = rw_detect_features_some(s, d->w, d->p.hub_degree, parts, nparts, which, d->feat, NULL, NULL, err);
-    if (st != RW_OK) goto done;
-    /* What a part's community was: any of its accounts tells. */
-    for (uint32_t v = 0; v < s->n; v++)
-        if (s->kind[v] == RW_KIND_ACCOUNT && parts[v] >= ncomm) newid[parts[v]] = d->membership[v];
-    memset(which, 0, (size_t)nparts + 1);
-    for (uint32_t j = ncomm; j < nparts; j++) {
-        if (d->feat[j].accounts < m->min_accounts || cluster_score(m, d, &d->feat[j]) < m->threshold) continue;
-        which[newid[j]] = 1; /* what is left of it changes */
-        d->feat[ncomm + kept] = d->feat[j];
-        which[ncomm + kept] = 1;
-        newid[j] = ncomm + kept++;
-    }
-    for (uint32_t v = 0; v < s->n; v++) d->membership[v] = parts[v] >= ncomm ? newid[parts[v]] : parts[v];
-    d->ncomm = ncomm + kept;
-    st = rw_detect_features_some(s, d->w, d->p.hub_degree, d->membership, d->ncomm, which, d->feat, d->links, d->af,
-                                 err);
-    if (st == RW_OK) score_clusters(m, d, 0);
-    goto done;
-nomem:
-    st = rw_fail(err, RW_ERR_NOMEM, "out of memory splitting communities");
-done:
-    free(split);
-    free(parts);
-    free(which);
-    free(newid);
-    return st;
-}
-
-/* Cluster and account scores under a model. */
-static void apply_model(const rw_graph_snap *s, const rw_model *m, detection *d) {
-    score_clusters(m, d, 0);
-    for (uint32_t v = 0; v < s->n; v++) {
-        if (s->kind[v] != RW_KIND_ACCOUNT) continue;
-        uint32_t c = d->membership[v];
-        double *af = d->af + (size_t)v * RW_A_COUNT;
-        if (d->feat[c].accounts < 2 || d->feat[c].accounts < m->min_accounts) {
-            d->ascore[v] = 0;
-            continue;
-        }
-        /* The model's own cluster score, not one the block-ring signature
-         * raised: the account model is fitted on these features, and what it
-         * learns for every other cluster must not move with a rule. */
-        double p = rw_model_score(m, &d->feat[c]);
-        p = p < 1e-6 ? 1e-6 : p > 1 - 1e-6 ? 1 - 1e-6 : p;
-        af[RW_A_CLUSTER_LOGIT] = log(p / (1 - p));
-        d->ascore[v] = rw_model_account_score(m, af);
-        /* The account model learned from clusters flagged for their devices
-         * and cards; in a block ring, every member that shares an attribute
-         * with another carries the cluster's score. */
-        if (d->block_rings && d->links[v] && d->ascore[v] < d->cscore[c] && rw_cluster_block_ring(&d->feat[c]))
-            d->ascore[v] = d->cscore[c];
-    }
-}
-
-/* An account's own score and the evidence of a device or card it shares
- * with flagged accounts, neither at the threshold alone, flag it when
- * together (rw_detect_combine) they reach this: more than the threshold,
- * since the account model already weighs what the account shares. A
- * ring member that the account model left at 0.3-0.6 in a cluster half
- * households, on a device three of whose four users are flagged. On seeds
- * 2-8 (model fit on seed 1): F1 +0.001 to +0.004 on every seed, 0 to 4
- * more benign accounts flagged a seed, no tactic's recall lower; at 0.7,
- * 4 to 9 more benign. Through IP addresses too, 10 to 19 more benign. */
-#define COMBINED_MIN 0.75
-
-/* Scores under a model, with mixed communities split first; then an
- * account the model left below the threshold but whose device, card or IP
- * address is used mostly by flagged accounts takes that evidence as its
- * score, or, short of that, its own score and a device's or card's evidence
- * combined when they reach COMBINED_MIN (one step, no cascade: both read the
- * scores before either raises any). */
-static rw_status model_stage(const rw_graph_snap *s, const rw_model *m, detection *d, rw_err *err) {
-    score_clusters(m, d, 0);
-    rw_status st = split_mixed(s, m, d, err);
-    if (st != RW_OK) return st;
-    apply_model(s, m, d);
-    st = rw_detect_propagate(s, d->p.hub_degree, d->ascore, m->threshold, d->prop, d->via, d->strong, d->strong_via,
-                             err);
-    if (st != RW_OK) return st;
-    for (uint32_t v = 0; v < s->n; v++) {
-        double both = rw_detect_combine(d->ascore[v], d->strong[v]);
-        if (s->kind[v] != RW_KIND_ACCOUNT || d->ascore[v] >= m->threshold) {
-            d->via[v] = RW_NODE_NONE;
-        } else if (d->prop[v] >= m->threshold) {
-            d->ascore[v] = d->prop[v];
-        } else if (both >= COMBINED_MIN) {
-            d->ascore[v] = both;
-            d->via[v] = d->strong_via[v];
-        } else {
-            d->via[v] = RW_NODE_NONE;
-        }
-    }
-    return RW_OK;
 }
 
 /* A run is written in chunks, each one short unsynced transaction, so the
@@ -602,7 +355,7 @@ typedef struct {
     int64_t started;
     rw_graph_snap *s;
     uint64_t events; /* in the log when the snapshot was taken */
-    detection d;
+    rw_detection d;
     rw_model model;
     int model_version;
     int64_t prev_run;
@@ -681,55 +434,57 @@ static rw_status stage_previous(rescore_job *j, rw_err *err) {
     return st;
 }
 
-/* Communities warm-started from the previous clusters (as dense labels,
- * everything else new), and their features. Leiden from a warm start is not
- * a fixed point (ties move a few vertices), so with nothing new the previous
- * partition is kept as is: the same input gives the same run. */
-static rw_status stage_communities(rescore_job *j, rw_err *err) {
-    const rw_graph_snap *s = j->s;
-    uint32_t *init = malloc(((size_t)s->n + 1) * sizeof *init);
-    uint32_t *dense = calloc((size_t)j->max_id + 2, sizeof *dense);
-    rw_status st = RW_OK;
-    if (!init || !dense) {
-        st = rw_fail(err, RW_ERR_NOMEM, "out of memory for %u nodes", s->n);
-        goto done;
-    }
-    uint32_t nlabels = 0;
-    for (uint32_t v = 0; v < s->n; v++) {
-        uint32_t c = j->prev[v];
-        if (c && c <= j->max_id) {
-            if (!dense[c]) dense[c] = ++nlabels;
-            init[v] = dense[c] - 1;
-        } else {
-            init[v] = s->n;
-        }
-    }
-    j->d.block_rings = 1;
-    st = detect(s, j->rp, j->prev_run ? init : NULL, j->same_input, &j->d, &j->sg, err);
-done:
-    free(init);
-    free(dense);
+/* The whole graph's edge weight totals, which every shard's resolution
+ * and Leiden objective need. */
+static rw_status weight_totals(const rw_graph_snap *s, const rw_rescore_params *rp, rw_weight_totals *t,
+                               uint32_t *hub_degree, rw_err *err) {
+    rw_community_params p;
+    rw_engine_configured_params(rp, &p);
+    *hub_degree = p.hub_degree;
+    double *w = malloc((s->m + 1) * sizeof *w);
+    if (!w) return rw_fail(err, RW_ERR_NOMEM, "out of memory for %llu edges", (unsigned long long)s->m);
+    rw_status st = rw_detect_edge_weights(s, &p, w, err);
+    if (st == RW_OK) rw_detect_weight_totals(s, &p, w, &t->all, &t->kept);
+    free(w);
     return st;
 }
 
-/* Scores under the model, then stable cluster ids and the write order. */
+/* Communities, features and the model's scores, on shards of components
+ * (engine/shard.c), warm-started from the previous clusters. Leiden from a
+ * warm start is not a fixed point (ties move a few vertices), so with
+ * nothing new the previous partition is kept as is: the same input gives
+ * the same run. */
+static rw_status stage_detect(rescore_job *j, rw_err *err) {
+    rw_shard_job job = {.density = j->rp ? j->rp->density : 0,
+                        .hub_degree = j->rp ? j->rp->hub_degree : 0,
+                        .init = j->prev_run ? j->prev : NULL,
+                        .max_label = j->max_id,
+                        .keep_init = j->same_input,
+                        .block_rings = 1,
+                        .model = j->model};
+    rw_status st = weight_totals(j->s, j->rp, &job.totals, &job.hub_degree_used, err);
+    if (st == RW_OK) st = rw_shard_detect(j->s, &job, j->rp ? j->rp->shards : NULL, &j->d, j->out, err);
+    if (st == RW_OK) stage_done(&j->sg, "detect");
+    return st;
+}
+
+/* Stable cluster ids and the write order. */
 static rw_status stage_model(rescore_job *j, rw_err *err) {
-    detection *d = &j->d;
-    rw_status st = model_stage(j->s, &j->model, d, err);
-    if (st != RW_OK) return st;
-    stage_done(&j->sg, "model");
+    rw_detection *d = &j->d;
     j->ids = malloc(((size_t)d->ncomm + 1) * sizeof *j->ids);
     if (!j->ids) return rw_fail(err, RW_ERR_NOMEM, "out of memory for %u communities", d->ncomm);
-    st = assign_ids(j->s, d->membership, d->ncomm, d->feat, j->prev, j->max_id, j->ids, &j->out->kept_ids, err);
+    rw_status st =
+        assign_ids(j->s, d->membership, d->ncomm, d->feat, j->prev, j->max_id, j->ids, &j->out->kept_ids, err);
     if (st == RW_OK)
         st = write_order(j->s, d->membership, d->ncomm, d->feat, j->ids, &j->corder, &j->nclusters, &j->members,
                          &j->nmembers, err);
+    if (st == RW_OK) stage_done(&j->sg, "model");
     return st;
 }
 
 /* The clusters' rows, by id. */
 static rw_status write_clusters(rescore_job *j, rw_err *err) {
-    const detection *d = &j->d;
+    const rw_detection *d = &j->d;
     char fjson[1024], rjson[1200], reasons[8][160];
     rw_status st = RW_OK;
     for (uint32_t i = 0; i < j->nclusters && st == RW_OK; i++) {
@@ -759,7 +514,7 @@ static rw_status write_clusters(rescore_job *j, rw_err *err) {
  * (d->via), as a JSON array into buf. */
 static void via_reasons(const rescore_job *j, uint32_t v, char *buf, size_t size) {
     const rw_graph_snap *s = j->s;
-    const detection *d = &j->d;
+    const rw_detection *d = &j->d;
     uint32_t t = d->via[v], nf = 0, deg = rw_graph_snap_degree(s, t);
     for (uint64_t k = s->off[t]; k < s->off[t + 1]; k++)
         nf += s->nbr[k] != v && d->ascore[s->nbr[k]] >= j->model.threshold && d->via[s->nbr[k]] == RW_NODE_NONE;
@@ -778,17 +533,17 @@ static void via_reasons(const rescore_job *j, uint32_t v, char *buf, size_t size
 
 /* Why account v, flagged as a member of community c, was flagged. */
 static void member_reasons(const rescore_job *j, uint32_t v, uint32_t c, char *buf, size_t size) {
-    const detection *d = &j->d;
-    const double *af = d->af + (size_t)v * RW_A_COUNT;
+    const rw_detection *d = &j->d;
+    uint8_t b = d->abits[v];
     char r[2][160];
     snprintf(r[0], 160, "member of cluster %u (score %.2f, %u accounts)", j->ids[c], d->cscore[c], d->feat[c].accounts);
     snprintf(r[1], 160, "shares %s with other members%s",
-             af[RW_A_DEVICE] > 0 && af[RW_A_CARD] > 0 ? "a device and a card"
-             : af[RW_A_DEVICE] > 0                    ? "a device"
-             : af[RW_A_CARD] > 0                      ? "a card"
-             : af[RW_A_IP] > 0                        ? "an IP address"
-                                                      : "nothing directly",
-             af[RW_A_IN_BURST] > 0 ? ", signed up in its burst" : "");
+             (b & RW_ABIT_DEVICE) && (b & RW_ABIT_CARD) ? "a device and a card"
+             : b & RW_ABIT_DEVICE                       ? "a device"
+             : b & RW_ABIT_CARD                         ? "a card"
+             : b & RW_ABIT_IP                           ? "an IP address"
+                                                        : "nothing directly",
+             b & RW_ABIT_BURST ? ", signed up in its burst" : "");
     reasons_json(buf, size, r, 2);
 }
 
@@ -796,7 +551,7 @@ static void member_reasons(const rescore_job *j, uint32_t v, uint32_t c, char *b
  * attribute. */
 static rw_status write_node(rescore_job *j, uint32_t v, rw_err *err) {
     const rw_graph_snap *s = j->s;
-    const detection *d = &j->d;
+    const rw_detection *d = &j->d;
     uint32_t c = d->membership[v];
     int in_cluster = d->feat[c].accounts >= 2;
     rw_status st = RW_OK;
@@ -867,7 +622,7 @@ static rw_status stage_write(rescore_job *j, rw_err *err) {
 /* The flagged clusters compared with the previous run's: new, grown,
  * dissolved. */
 static rw_status stage_compare(rescore_job *j, rw_err *err) {
-    const detection *d = &j->d;
+    const rw_detection *d = &j->d;
     rw_rescore_summary *out = j->out;
     const prev_cluster *prevc = j->prevc;
     uint32_t np = prevc[0].id, top = j->max_id + 1;
@@ -921,7 +676,7 @@ static rw_status stage_publish(rescore_job *j, rw_err *err) {
 
 /* From here on online scoring uses the new run. */
 static rw_status stage_online(rescore_job *j, rw_err *err) {
-    const detection *d = &j->d;
+    const rw_detection *d = &j->d;
     uint32_t *size = malloc(((size_t)d->ncomm + 1) * sizeof *size);
     if (!size) return rw_fail(err, RW_ERR_NOMEM, "out of memory");
     for (uint32_t c = 0; c < d->ncomm; c++) size[c] = d->feat[c].accounts;
@@ -957,7 +712,7 @@ static void job_end(rescore_job *j) {
     e->rescoring = 0;
     pthread_mutex_unlock(&e->gc_mu);
     rw_graph_snap_free(j->s);
-    detection_free(&j->d);
+    rw_detection_free(&j->d);
     free(j->prev);
     free(j->ids);
     free(j->prevc);
@@ -969,8 +724,8 @@ static void job_end(rescore_job *j) {
 rw_status rw_engine_rescore(rw_engine *e, const rw_rescore_params *rp, rw_rescore_summary *out, rw_stage_fn on_stage,
                             void *ctx, rw_err *err) {
     static rw_status (*const pipeline[])(rescore_job *, rw_err *) = {
-        stage_snapshot, stage_previous, stage_communities, stage_model,
-        stage_write,    stage_compare,  stage_publish,     stage_online,
+        stage_snapshot, stage_previous, stage_detect,  stage_model,
+        stage_write,    stage_compare,  stage_publish, stage_online,
     };
     memset(out, 0, sizeof *out);
     rescore_job j = {.e = e, .rp = rp, .out = out, .sg = {e, on_stage, ctx, rw_now()}};
@@ -1072,8 +827,8 @@ static rw_status fit_snapshot(rw_engine *e, rw_graph_snap **s, int8_t **label,
  * large enough to be split, whatever its score. Clusters: fraud when most
  * labelled members are, weighted by size so the fit minimises account
  * errors. */
-static rw_status fit_clusters(const rw_graph_snap *s, const detection *d, const int8_t *label, rw_model *m, double l2,
-                              rw_err *err) {
+static rw_status fit_clusters(const rw_graph_snap *s, const rw_detection *d, const int8_t *label, rw_model *m,
+                              double l2, rw_err *err) {
     uint32_t nparts = 0, *fraud = NULL, *parts = malloc(((size_t)s->n + 1) * sizeof *parts);
     uint8_t *split = calloc((size_t)d->ncomm + 1, 1), *which = NULL;
     rw_cluster_features *cf = NULL, *pf = NULL;
@@ -1124,11 +879,11 @@ done:
 
 /* Fits the account model on the labelled accounts of clusters, scored
  * under the fitted cluster model. */
-static rw_status fit_accounts(const rw_graph_snap *s, detection *d, const int8_t *label, rw_model *m, double l2,
+static rw_status fit_accounts(const rw_graph_snap *s, rw_detection *d, const int8_t *label, rw_model *m, double l2,
                               rw_err *err) {
     double *al = malloc(((size_t)s->n + 1) * sizeof *al);
     double *ax = malloc(((size_t)s->n + 1) * RW_A_COUNT * sizeof *ax);
-    rw_status st = al && ax ? model_stage(s, m, d, err) : rw_fail(err, RW_ERR_NOMEM, "out of memory");
+    rw_status st = al && ax ? rw_engine_detect_model(s, m, d, err) : rw_fail(err, RW_ERR_NOMEM, "out of memory");
     size_t na = 0;
     for (uint32_t v = 0; st == RW_OK && v < s->n; v++) {
         uint32_t c = d->membership[v];
@@ -1146,7 +901,7 @@ rw_status rw_engine_fit_model(rw_engine *e, const rw_rescore_params *rp,
                               int (*label_of)(void *ctx, const char *ext, size_t len), void *ctx, double l2, char *text,
                               size_t size, rw_err *err) {
     rw_graph_snap *s = NULL;
-    detection d = {0};
+    rw_detection d = {0};
     int8_t *label = NULL;
     rw_model m;
     int version;
@@ -1159,12 +914,12 @@ rw_status rw_engine_fit_model(rw_engine *e, const rw_rescore_params *rp,
     }
     if (st != RW_OK) return st;
     st = fit_snapshot(e, &s, &label, label_of, ctx, err);
-    if (st == RW_OK) st = detect(s, rp, NULL, 0, &d, NULL, err);
+    if (st == RW_OK) st = rw_engine_detect(s, rp, NULL, NULL, 0, &d, NULL, NULL, err);
     if (st == RW_OK) st = fit_clusters(s, &d, label, &m, l2, err);
     if (st == RW_OK) st = fit_accounts(s, &d, label, &m, l2, err);
     if (st == RW_OK) rw_model_format(&m, text, size);
     rw_graph_snap_free(s);
-    detection_free(&d);
+    rw_detection_free(&d);
     free(label);
     return st;
 }

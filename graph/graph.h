@@ -172,11 +172,15 @@ typedef struct {
     rw_edge *edges;         /* [m] attr, first/last seen, count */
     uint32_t cap_n;         /* room reserved for this many nodes and edges (rw_graph_snap_reserve) */
     uint64_t cap_m;
+    /* [n] or NULL. A shard of a larger graph holds a hub with its edges to
+     * the shard's accounts only, yet must see it as the hub it is: then
+     * degree[v] is v's degree in the whole graph (freed with the snapshot). */
+    uint32_t *degree;
 } rw_graph_snap;
 
-/* Degree of node v in a snapshot. */
+/* Degree of node v in a snapshot (in the whole graph, for a shard's). */
 static inline uint32_t rw_graph_snap_degree(const rw_graph_snap *s, uint32_t v) {
-    return (uint32_t)(s->off[v + 1] - s->off[v]);
+    return s->degree ? s->degree[v] : (uint32_t)(s->off[v + 1] - s->off[v]);
 }
 
 /* Copies the graph into a snapshot. Caller owns *out (rw_graph_snap_free). */

@@ -19,6 +19,7 @@ void rw_graph_snap_free(rw_graph_snap *s) {
     free(s->eid);
     free(s->edge_account);
     free(s->edges);
+    free(s->degree);
     free(s);
 }
 

@@ -55,7 +55,7 @@ static void build_world(long *clusters) {
     free(out);
     rc = tu_rw(&out, "rescore");
     cr_assert_eq(rc, 0, "%s", out);
-    cr_expect(strstr(out, "rescore: communities") != NULL, "no stage lines:\n%s", out);
+    cr_expect(strstr(out, "rescore: detect") != NULL, "no stage lines:\n%s", out);
     long flagged, accounts_flagged;
     parse_run_line(out, 1, clusters, &flagged, &accounts_flagged);
     cr_expect(strstr(out, "0 of 0 cluster ids kept") != NULL, "%s", out);

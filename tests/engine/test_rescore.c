@@ -602,3 +602,104 @@ Test(rescore, model_store_rejects_trailing_junk) {
     expect_rejected(e, "card_linked 2.5x\n", "line 1");
     rw_engine_close(e);
 }
+
+/* ---- shards --------------------------------------------------------------- */
+
+/* A transport that runs every shard in this process, through the same
+ * bytes as MPI carries; fail_at > 0 makes that shard's results fail. */
+typedef struct {
+    void *in[4];
+    size_t len[4];
+    int fail_at;
+    rw_shard_transport t;
+} loopback;
+
+static rw_status lb_send(void *ctx, int shard, const void *buf, size_t len, rw_err *err) {
+    loopback *lb = ctx;
+    lb->in[shard] = malloc(len ? len : 1);
+    if (!lb->in[shard]) return rw_fail(err, RW_ERR_NOMEM, "out of memory");
+    memcpy(lb->in[shard], buf, len);
+    lb->len[shard] = len;
+    return RW_OK;
+}
+
+static rw_status lb_recv(void *ctx, int shard, void **buf, size_t *len, rw_err *err) {
+    loopback *lb = ctx;
+    void *in = lb->in[shard];
+    lb->in[shard] = NULL;
+    if (shard == lb->fail_at) {
+        free(in);
+        return rw_fail(err, RW_ERR_IO, "rank %d lost", shard);
+    }
+    return rw_engine_shard_work(in, lb->len[shard], buf, len, err);
+}
+
+/* The mixed world, one run with shards (0: none) and a second after 1% new
+ * events, in database name; the second run's id. */
+static int64_t sharded_runs(const char *name, loopback *lb) {
+    tu_db_use(name);
+    rw_engine *e = open_db();
+    FILE *f = begin_input();
+    w_mixed(f);
+    ingest_input(e, f);
+    store_ring_model(e);
+    rw_rescore_params rp = {.shards = lb ? &lb->t : NULL};
+    rescore(e, &rp);
+    f = begin_input();
+    for (int k = 0; k < 6; k++) w_ring_member(f, 7, k, T0 + 28 * DAY);
+    for (int h = 0; h < 150; h += 15) w_member(f, h, 3);
+    ingest_input(e, f);
+    int64_t run = rescore(e, &rp).run;
+    rw_engine_close(e);
+    return run;
+}
+
+static void expect_same_scores(const char *a, const char *b) {
+    tu_db_use(a);
+    rw_engine *ea = open_db();
+    tu_db_use(b);
+    rw_engine *eb = open_db();
+    slist sa = scores_of(ea, 0), sb = scores_of(eb, 0);
+    cr_assert_eq(sa.n, sb.n);
+    size_t diff = 0;
+    for (size_t i = 0; i < sa.n; i++)
+        diff += strcmp(sa.v[i].ext, sb.v[i].ext) || sa.v[i].cluster != sb.v[i].cluster ||
+                sa.v[i].score != sb.v[i].score || sa.v[i].flagged != sb.v[i].flagged ||
+                strcmp(sa.v[i].reasons ? sa.v[i].reasons : "", sb.v[i].reasons ? sb.v[i].reasons : "");
+    cr_expect_eq(diff, 0, "%zu of %zu accounts differ between %s and %s", diff, sa.n, a, b);
+    slist_free(&sa), slist_free(&sb);
+    rw_engine_close(ea), rw_engine_close(eb);
+}
+
+Test(rescore, shards_give_the_run_of_one_process) {
+    sharded_runs("one.db", NULL);
+    for (int shards = 1; shards <= 3; shards++) {
+        loopback lb = {.t = {.shards = shards, .send = lb_send, .recv = lb_recv}};
+        lb.t.ctx = &lb;
+        char name[32];
+        snprintf(name, sizeof name, "shards%d.db", shards);
+        sharded_runs(name, &lb);
+        expect_same_scores("one.db", name);
+    }
+}
+
+Test(rescore, a_lost_shard_fails_the_rescoring_and_publishes_nothing) {
+    loopback lb = {.t = {.shards = 3, .send = lb_send, .recv = lb_recv}};
+    lb.t.ctx = &lb;
+    rw_engine *e = open_db();
+    FILE *f = begin_input();
+    w_mixed(f);
+    ingest_input(e, f);
+    rw_rescore_summary s1 = rescore(e, NULL);
+    lb.fail_at = 2;
+    rw_rescore_params rp = {.shards = &lb.t};
+    rw_rescore_summary s2;
+    rw_err err = {{0}};
+    cr_expect_eq(rw_engine_rescore(e, &rp, &s2, NULL, NULL, &err), RW_ERR_IO);
+    cr_expect(strstr(err.msg, "shard 2") && strstr(err.msg, "rank 2 lost"), "%s", err.msg);
+    int64_t latest = 0;
+    cr_expect_eq(rw_engine_latest_run(e, &latest, &err), RW_OK);
+    cr_expect_eq(latest, s1.run, "run %lld published after a lost shard", (long long)latest);
+    free(lb.in[1]);
+    rw_engine_close(e);
+}

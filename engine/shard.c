@@ -1,0 +1,560 @@
+/* engine stage: the snapshot cut into components (hubs aside), dealt to
+ * shards, each shard's graph and detection, and the shards' results merged
+ * into one detection as if the whole snapshot had been scored at once.
+ *
+ * Why the result does not depend on the number of shards: a component
+ * holds every non-hub attribute with all of its accounts, and every
+ * detector works within a component (Leiden one component at a time from
+ * one seed, features and scores per community, evidence through non-hub
+ * attributes); a shard's nodes keep their relative order, weight totals are
+ * exact sums of the whole graph, hubs keep their whole-graph degree
+ * (rw_graph_snap.degree), and communities are renumbered here in order of
+ * their smallest node. Plain rescoring takes the same path with one shard. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "detect.h"
+#include "shard.h"
+
+#define NONE        UINT32_MAX
+#define SHARD_MAGIC 0x52575348u /* "RWSH" */
+#define OUT_MAGIC   0x5257534fu /* "RWSO" */
+
+/* What a shard's input starts with; the arrays follow (see shard_input). */
+typedef struct {
+    uint32_t magic, n;
+    uint64_t m;
+    uint32_t keep_init, has_init, block_rings, hub_degree;
+    double density;
+    rw_weight_totals totals;
+    rw_model model;
+} shard_head;
+
+typedef struct {
+    uint32_t magic, n, ncomm, pad;
+} out_head;
+
+static uint32_t uf_find(uint32_t *par, uint32_t x) {
+    while (par[x] != x) {
+        par[x] = par[par[x]];
+        x = par[x];
+    }
+    return x;
+}
+
+/* Components of s once hubs are cut: every node but hubs and attributes of
+ * no account is in one, named by its smallest node. */
+static rw_status components(rw_shard_plan *pl, const rw_graph_snap *s, uint32_t hub_degree, rw_err *err) {
+    uint32_t *par = malloc(((size_t)s->n + 1) * sizeof *par);
+    pl->unit = malloc(((size_t)s->n + 1) * sizeof *pl->unit);
+    if (!par || !pl->unit) {
+        free(par);
+        return rw_fail(err, RW_ERR_NOMEM, "shards: out of memory for %u nodes", s->n);
+    }
+    for (uint32_t v = 0; v < s->n; v++) par[v] = v;
+    for (uint64_t e = 0; e < s->m; e++) {
+        uint32_t a = uf_find(par, s->edge_account[e]), b = s->edges[e].attr;
+        if (rw_graph_snap_degree(s, b) > hub_degree) continue;
+        b = uf_find(par, b);
+        if (a < b)
+            par[b] = a;
+        else if (b < a)
+            par[a] = b;
+    }
+    pl->nunits = 0;
+    for (uint32_t v = 0; v < s->n; v++) {
+        int in = s->kind[v] == RW_KIND_ACCOUNT ||
+                 (rw_graph_snap_degree(s, v) >= 1 && rw_graph_snap_degree(s, v) <= hub_degree);
+        uint32_t r = uf_find(par, v);
+        pl->unit[v] = !in ? NONE : r == v ? pl->nunits++ : pl->unit[r];
+    }
+    free(par);
+    return RW_OK;
+}
+
+static int load_cmp(const void *a, const void *b) {
+    const uint64_t *x = a, *y = b; /* {edges, unit} */
+    if (x[0] != y[0]) return x[0] > y[0] ? -1 : 1;
+    return x[1] < y[1] ? -1 : x[1] > y[1];
+}
+
+/* Whole components to shards, largest first, each to the least loaded. */
+static rw_status deal(rw_shard_plan *pl, const rw_graph_snap *s, rw_err *err) {
+    uint64_t *units = calloc(((size_t)pl->nunits + 1) * 2, sizeof *units);
+    uint64_t *accts = calloc((size_t)pl->nunits + 1, sizeof *accts);
+    pl->shard_of = malloc(((size_t)pl->nunits + 1) * sizeof *pl->shard_of);
+    if (!units || !accts || !pl->shard_of) {
+        free(units), free(accts);
+        return rw_fail(err, RW_ERR_NOMEM, "shards: out of memory for %u components", pl->nunits);
+    }
+    for (uint32_t u = 0; u < pl->nunits; u++) units[2 * u + 1] = u;
+    for (uint32_t v = 0; v < s->n; v++) {
+        if (s->kind[v] != RW_KIND_ACCOUNT) continue;
+        units[2 * pl->unit[v]] += rw_graph_snap_degree(s, v);
+        accts[pl->unit[v]]++;
+    }
+    qsort(units, pl->nunits, 2 * sizeof *units, load_cmp);
+    if (pl->nunits) {
+        pl->largest_edges = units[0];
+        pl->largest_accounts = accts[units[1]];
+    }
+    /* Rank 0 also holds the whole snapshot and writes the run: it starts
+     * with a share of the edges as its load, so the largest component goes
+     * elsewhere when there is an elsewhere. */
+    if (pl->shards > 1) pl->load[0] = s->m / (uint64_t)pl->shards;
+    for (uint32_t i = 0; i < pl->nunits; i++) {
+        int best = 0;
+        for (int k = 1; k < pl->shards; k++)
+            if (pl->load[k] < pl->load[best]) best = k;
+        pl->load[best] += units[2 * i] + 1;
+        pl->shard_of[units[2 * i + 1]] = (uint32_t)best;
+    }
+    free(units), free(accts);
+    return RW_OK;
+}
+
+rw_status rw_shard_plan_make(rw_shard_plan *pl, const rw_graph_snap *s, uint32_t hub_degree, int shards, rw_err *err) {
+    memset(pl, 0, sizeof *pl);
+    if (shards < 1) return rw_fail(err, RW_ERR_INVALID, "shards: %d shards", shards);
+    pl->shards = shards;
+    pl->load = calloc((size_t)shards, sizeof *pl->load);
+    pl->nodes = calloc((size_t)shards, sizeof *pl->nodes);
+    pl->nnodes = calloc((size_t)shards, sizeof *pl->nnodes);
+    pl->local = malloc(((size_t)s->n + 1) * sizeof *pl->local);
+    if (!pl->load || !pl->nodes || !pl->nnodes || !pl->local)
+        return rw_fail(err, RW_ERR_NOMEM, "shards: out of memory for %d shards", shards);
+    for (uint32_t v = 0; v < s->n; v++) pl->local[v] = NONE;
+    rw_status st = components(pl, s, hub_degree, err);
+    if (st == RW_OK) st = deal(pl, s, err);
+    return st;
+}
+
+void rw_shard_plan_free(rw_shard_plan *pl) {
+    for (int k = 0; pl->nodes && k < pl->shards; k++) free(pl->nodes[k]);
+    free(pl->nodes);
+    free(pl->nnodes);
+    free(pl->load);
+    free(pl->unit);
+    free(pl->shard_of);
+    free(pl->local);
+    memset(pl, 0, sizeof *pl);
+}
+
+static int in_shard(const rw_shard_plan *pl, uint32_t v, int k) {
+    return pl->unit[v] != NONE && pl->shard_of[pl->unit[v]] == (uint32_t)k;
+}
+
+/* Shard k's nodes in node order: its components', and the hubs and subnets
+ * they touch (borders: kept for what their members see of them, scored by
+ * no shard). Sets pl->nodes[k] and pl->local for them. */
+static rw_status shard_nodes(rw_shard_plan *pl, const rw_graph_snap *s, int k, uint64_t *m, rw_err *err) {
+    uint8_t *mark = calloc((size_t)s->n + 1, 1);
+    if (!mark) return rw_fail(err, RW_ERR_NOMEM, "shards: out of memory");
+    uint32_t count = 0;
+    *m = 0;
+    for (uint32_t v = 0; v < s->n; v++) {
+        if (!in_shard(pl, v, k)) continue;
+        mark[v] = 1;
+        if (s->kind[v] != RW_KIND_ACCOUNT) continue;
+        *m += rw_graph_snap_degree(s, v);
+        for (uint64_t j = s->off[v]; j < s->off[v + 1]; j++) {
+            uint32_t t = s->nbr[j], p = s->kind[t] == RW_KIND_IP ? s->parent[t] : RW_NODE_NONE;
+            if (pl->unit[t] == NONE) mark[t] = 1;
+            if (p != RW_NODE_NONE && p < s->n && !in_shard(pl, p, k)) {
+                if (pl->unit[p] != NONE) { /* a subnet with edges of its own would be cut in two */
+                    free(mark);
+                    return rw_fail(err, RW_ERR_INTERNAL, "shards: subnet %u has edges", p);
+                }
+                mark[p] = 1;
+            }
+        }
+    }
+    for (uint32_t v = 0; v < s->n; v++) count += mark[v];
+    free(pl->nodes[k]);
+    pl->nodes[k] = malloc(((size_t)count + 1) * sizeof *pl->nodes[k]);
+    if (!pl->nodes[k]) {
+        free(mark);
+        return rw_fail(err, RW_ERR_NOMEM, "shards: out of memory for %u nodes", count);
+    }
+    pl->nnodes[k] = 0;
+    for (uint32_t v = 0; v < s->n; v++)
+        if (mark[v]) pl->local[v] = pl->nnodes[k], pl->nodes[k][pl->nnodes[k]++] = v;
+    free(mark);
+    return RW_OK;
+}
+
+/* Appends size bytes to a buffer whose room was computed beforehand. */
+static void put(uint8_t **at, const void *p, size_t size) {
+    memcpy(*at, p, size);
+    *at += size;
+}
+
+rw_status rw_shard_input(rw_shard_plan *pl, const rw_graph_snap *s, const rw_shard_job *job, int k, void **buf,
+                         size_t *len, rw_err *err) {
+    *buf = NULL;
+    *len = 0;
+    uint64_t m = 0;
+    rw_status st = shard_nodes(pl, s, k, &m, err);
+    if (st != RW_OK) return st;
+    const uint32_t n = pl->nnodes[k], *nodes = pl->nodes[k];
+    shard_head h = {.magic = SHARD_MAGIC,
+                    .n = n,
+                    .m = m,
+                    .keep_init = (uint32_t)job->keep_init,
+                    .has_init = job->init != NULL,
+                    .block_rings = (uint32_t)job->block_rings,
+                    .hub_degree = job->hub_degree,
+                    .density = job->density,
+                    .totals = job->totals,
+                    .model = job->model};
+    size_t per_node = 1 + 4 * sizeof(uint32_t) + (h.has_init ? sizeof(uint32_t) : 0);
+    *len = sizeof h + (size_t)n * per_node + (size_t)m * (sizeof(uint32_t) + sizeof(rw_edge));
+    uint8_t *at = *buf = malloc(*len);
+    uint32_t *dense = h.has_init ? malloc(((size_t)job->max_label + 2) * sizeof *dense) : NULL;
+    if (!at || (h.has_init && !dense)) {
+        free(*buf), free(dense);
+        *buf = NULL;
+        return rw_fail(err, RW_ERR_NOMEM, "shards: out of memory for a shard of %u nodes", n);
+    }
+    put(&at, &h, sizeof h);
+    for (uint32_t i = 0; i < n; i++) put(&at, &s->kind[nodes[i]], 1);
+    for (uint32_t i = 0; i < n; i++) put(&at, &s->first_seen[nodes[i]], 4);
+    for (uint32_t i = 0; i < n; i++) put(&at, &s->last_seen[nodes[i]], 4);
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t p = s->parent[nodes[i]];
+        p = p == RW_NODE_NONE || p >= s->n ? RW_NODE_NONE : pl->local[p];
+        put(&at, &p, 4);
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t d = rw_graph_snap_degree(s, nodes[i]);
+        put(&at, &d, 4);
+    }
+    if (h.has_init) {
+        /* Previous cluster ids (0: none), dense in order of first node; n marks a
+         * node that is new since. */
+        memset(dense, 0, ((size_t)job->max_label + 2) * sizeof *dense);
+        uint32_t next = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            uint32_t l = job->init[nodes[i]], out = n;
+            if (l && l <= job->max_label) {
+                if (!dense[l]) dense[l] = ++next;
+                out = dense[l] - 1;
+            }
+            put(&at, &out, 4);
+        }
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t v = nodes[i];
+        if (s->kind[v] != RW_KIND_ACCOUNT || !in_shard(pl, v, k)) continue;
+        for (uint64_t j = s->off[v]; j < s->off[v + 1]; j++) put(&at, &i, 4);
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t v = nodes[i];
+        if (s->kind[v] != RW_KIND_ACCOUNT || !in_shard(pl, v, k)) continue;
+        for (uint64_t j = s->off[v]; j < s->off[v + 1]; j++) {
+            rw_edge e = s->edges[s->eid[j]];
+            e.attr = pl->local[e.attr];
+            put(&at, &e, sizeof e);
+        }
+    }
+    free(dense);
+    for (uint32_t i = 0; i < n; i++) pl->local[nodes[i]] = NONE;
+    return RW_OK;
+}
+
+/* Reads size bytes, or fails when the input is short. */
+static int take(const uint8_t **at, const uint8_t *end, void *p, size_t size) {
+    if ((size_t)(end - *at) < size) return -1;
+    memcpy(p, *at, size);
+    *at += size;
+    return 0;
+}
+
+/* The shard's snapshot from its input (after the head). */
+static rw_status shard_snap(const shard_head *h, const uint8_t **at, const uint8_t *end, rw_graph_snap **out,
+                            uint32_t **init, rw_err *err) {
+    rw_graph_snap *s = calloc(1, sizeof *s);
+    size_t n1 = (size_t)h->n + 1, m1 = (size_t)h->m + 1;
+    if (!s) return rw_fail(err, RW_ERR_NOMEM, "shard: out of memory");
+    *out = s;
+    s->n = h->n;
+    s->m = h->m;
+    s->kind = malloc(n1);
+    s->first_seen = malloc(n1 * 4);
+    s->last_seen = malloc(n1 * 4);
+    s->parent = malloc(n1 * 4);
+    s->degree = malloc(n1 * 4);
+    s->off = calloc(n1 + 1, sizeof *s->off);
+    s->edge_account = malloc(m1 * 4);
+    s->edges = malloc(m1 * sizeof *s->edges);
+    *init = h->has_init ? malloc(n1 * 4) : NULL;
+    if (!s->kind || !s->first_seen || !s->last_seen || !s->parent || !s->degree || !s->off || !s->edge_account ||
+        !s->edges || (h->has_init && !*init))
+        return rw_fail(err, RW_ERR_NOMEM, "shard: out of memory for %u nodes", h->n);
+    if (take(at, end, s->kind, h->n) || take(at, end, s->first_seen, h->n * 4ull) ||
+        take(at, end, s->last_seen, h->n * 4ull) || take(at, end, s->parent, h->n * 4ull) ||
+        take(at, end, s->degree, h->n * 4ull) || (h->has_init && take(at, end, *init, h->n * 4ull)) ||
+        take(at, end, s->edge_account, h->m * 4) || take(at, end, s->edges, h->m * sizeof *s->edges) || *at != end)
+        return rw_fail(err, RW_ERR_INVALID, "shard: input of the wrong length");
+    for (uint64_t e = 0; e < s->m; e++) {
+        uint32_t a = s->edge_account[e], b = s->edges[e].attr;
+        if (a >= s->n || b >= s->n)
+            return rw_fail(err, RW_ERR_INVALID, "shard: edge %llu out of range", (unsigned long long)e);
+        s->off[a + 1]++;
+        s->off[b + 1]++;
+    }
+    for (uint32_t v = 0; v < s->n; v++)
+        if (s->parent[v] != RW_NODE_NONE && s->parent[v] >= s->n)
+            return rw_fail(err, RW_ERR_INVALID, "shard: parent of %u out of range", v);
+    return rw_graph_snap_index(s, err);
+}
+
+/* The shard's results as bytes: per community its features and score,
+ * per node its scores, community, evidence and reason bits (8-byte fields
+ * first, so that a reader may point into the bytes). */
+static rw_status shard_output(const rw_graph_snap *s, const rw_detection *d, void **out, size_t *outlen, rw_err *err) {
+    out_head h = {OUT_MAGIC, s->n, d->ncomm, 0};
+    *outlen = sizeof h + (size_t)d->ncomm * (sizeof *d->feat + 8) + (size_t)s->n * (8 + 8 + 4 + 4 + 1);
+    uint8_t *at = *out = malloc(*outlen);
+    if (!at) return rw_fail(err, RW_ERR_NOMEM, "shard: out of memory for its output");
+    put(&at, &h, sizeof h);
+    put(&at, d->feat, (size_t)d->ncomm * sizeof *d->feat);
+    put(&at, d->cscore, (size_t)d->ncomm * 8);
+    put(&at, d->ascore, (size_t)s->n * 8);
+    put(&at, d->prop, (size_t)s->n * 8);
+    put(&at, d->membership, (size_t)s->n * 4);
+    put(&at, d->via, (size_t)s->n * 4);
+    put(&at, d->abits, s->n);
+    return RW_OK;
+}
+
+rw_status rw_engine_shard_work(void *in, size_t len, void **out, size_t *outlen, rw_err *err) {
+    *out = NULL;
+    *outlen = 0;
+    const uint8_t *at = in, *end = at + len;
+    shard_head h = {0};
+    rw_graph_snap *s = NULL;
+    uint32_t *init = NULL;
+    rw_detection d = {0};
+    rw_status st = rw_detect_init(2, err);
+    if (st == RW_OK && (take(&at, end, &h, sizeof h) || h.magic != SHARD_MAGIC))
+        st = rw_fail(err, RW_ERR_INVALID, "shard: not a shard's input (%zu bytes)", len);
+    if (st == RW_OK) st = shard_snap(&h, &at, end, &s, &init, err);
+    free(in);
+    rw_rescore_params rp = {.density = h.density, .hub_degree = h.hub_degree};
+    d.block_rings = (int)h.block_rings;
+    if (st == RW_OK) st = rw_engine_detect(s, &rp, &h.totals, init, (int)h.keep_init, &d, NULL, NULL, err);
+    if (st == RW_OK) st = rw_engine_detect_model(s, &h.model, &d, err);
+    if (st == RW_OK) st = shard_output(s, &d, out, outlen, err);
+    rw_graph_snap_free(s);
+    free(init);
+    rw_detection_free(&d);
+    return st;
+}
+
+/* One shard's results, held until communities can be numbered. */
+typedef struct {
+    uint32_t ncomm;
+    rw_cluster_features *feat;
+    double *cscore;
+    uint32_t *map; /* [ncomm] its communities' numbers in the merged run */
+} shard_result;
+
+/* A shard's results where they lie: in its output's bytes, or in the
+ * detection of a shard that is the whole snapshot (nodes NULL: node i is
+ * node i). */
+typedef struct {
+    uint32_t n, ncomm;
+    const uint32_t *nodes;
+    const rw_cluster_features *feat;
+    const double *cscore, *ascore, *prop;
+    const uint32_t *membership, *via;
+    const uint8_t *abits;
+} shard_view;
+
+static rw_status view_bytes(shard_view *x, const rw_shard_plan *pl, int k, const void *buf, size_t len, rw_err *err) {
+    const uint8_t *at = buf, *end = at + len;
+    out_head h;
+    if (take(&at, end, &h, sizeof h) || h.magic != OUT_MAGIC || h.n != pl->nnodes[k])
+        return rw_fail(err, RW_ERR_INVALID, "shard %d: not its output (%zu bytes)", k, len);
+    if ((size_t)(end - at) != (size_t)h.ncomm * (sizeof *x->feat + 8) + (size_t)h.n * 25)
+        return rw_fail(err, RW_ERR_INVALID, "shard %d: output of the wrong length", k);
+    *x = (shard_view){.n = h.n, .ncomm = h.ncomm, .nodes = pl->nodes[k]};
+    x->feat = (const void *)at;
+    x->cscore = (const void *)(x->feat + h.ncomm);
+    x->ascore = x->cscore + h.ncomm;
+    x->prop = x->ascore + h.n;
+    x->membership = (const void *)(x->prop + h.n);
+    x->via = x->membership + h.n;
+    x->abits = (const void *)(x->via + h.n);
+    return RW_OK;
+}
+
+/* Takes shard k's results into d (per node) and r (per community). */
+static rw_status merge_one(const rw_shard_plan *pl, int k, const shard_view *x, rw_detection *d, shard_result *r,
+                           rw_err *err) {
+    r->ncomm = x->ncomm;
+    r->feat = malloc(((size_t)x->ncomm + 1) * sizeof *r->feat);
+    r->cscore = malloc(((size_t)x->ncomm + 1) * sizeof *r->cscore);
+    r->map = malloc(((size_t)x->ncomm + 1) * sizeof *r->map);
+    if (!r->feat || !r->cscore || !r->map) return rw_fail(err, RW_ERR_NOMEM, "shard %d: out of memory", k);
+    memcpy(r->feat, x->feat, (size_t)x->ncomm * sizeof *r->feat);
+    memcpy(r->cscore, x->cscore, (size_t)x->ncomm * sizeof *r->cscore);
+    for (uint32_t c = 0; c < x->ncomm; c++) r->map[c] = NONE;
+    for (uint32_t i = 0; i < x->n; i++) {
+        uint32_t v = x->nodes ? x->nodes[i] : i, c = x->membership[i], t = x->via[i];
+        if (!in_shard(pl, v, k)) continue; /* a border: scored by no shard */
+        if (c >= x->ncomm || (t != RW_NODE_NONE && t >= x->n))
+            return rw_fail(err, RW_ERR_INVALID, "shard %d: node %u out of range", k, i);
+        d->membership[v] = c;
+        d->ascore[v] = x->ascore[i];
+        d->prop[v] = x->prop[i];
+        d->via[v] = t == RW_NODE_NONE ? RW_NODE_NONE : x->nodes ? x->nodes[t] : t;
+        d->abits[v] = x->abits[i];
+    }
+    return RW_OK;
+}
+
+/* Communities numbered in order of their smallest node; a node of no
+ * component is one of its own, with no accounts. */
+static rw_status number(const rw_shard_plan *pl, uint32_t n, shard_result *r, rw_detection *d, rw_err *err) {
+    uint64_t total = 0;
+    for (int k = 0; k < pl->shards; k++) total += r[k].ncomm;
+    for (uint32_t v = 0; v < n; v++) total += pl->unit[v] == NONE;
+    if (total >= NONE) return rw_fail(err, RW_ERR_LIMIT, "shards: %llu communities", (unsigned long long)total);
+    d->feat = calloc(total + 1, sizeof *d->feat);
+    d->cscore = calloc(total + 1, sizeof *d->cscore);
+    if (!d->feat || !d->cscore)
+        return rw_fail(err, RW_ERR_NOMEM, "shards: out of memory for %llu communities", (unsigned long long)total);
+    uint32_t next = 0;
+    for (uint32_t v = 0; v < n; v++) {
+        if (pl->unit[v] == NONE) {
+            d->membership[v] = next++;
+            continue;
+        }
+        shard_result *x = &r[pl->shard_of[pl->unit[v]]];
+        uint32_t c = d->membership[v];
+        if (x->map[c] == NONE) {
+            x->map[c] = next++;
+            d->feat[x->map[c]] = x->feat[c];
+            d->cscore[x->map[c]] = x->cscore[c];
+        }
+        d->membership[v] = x->map[c];
+    }
+    d->ncomm = next;
+    return RW_OK;
+}
+
+static rw_status merged_alloc(rw_detection *d, uint32_t n, rw_err *err) {
+    d->membership = malloc(((size_t)n + 1) * sizeof *d->membership);
+    d->ascore = calloc((size_t)n + 1, sizeof *d->ascore);
+    d->prop = calloc((size_t)n + 1, sizeof *d->prop);
+    d->via = malloc(((size_t)n + 1) * sizeof *d->via);
+    d->abits = calloc((size_t)n + 1, 1);
+    if (!d->membership || !d->ascore || !d->prop || !d->via || !d->abits)
+        return rw_fail(err, RW_ERR_NOMEM, "shards: out of memory for %u nodes", n);
+    for (uint32_t v = 0; v < n; v++) d->via[v] = RW_NODE_NONE;
+    return RW_OK;
+}
+
+/* The previous cluster ids as labels for the whole snapshot (see
+ * rw_shard_input): into *buf (caller frees; NULL when out of memory). */
+static const uint32_t *whole_init(const rw_graph_snap *s, const rw_shard_job *job, void **buf, rw_err *err) {
+    uint32_t *init = malloc(((size_t)s->n + 1) * sizeof *init);
+    uint32_t *dense = calloc((size_t)job->max_label + 2, sizeof *dense);
+    *buf = init;
+    if (!init || !dense) {
+        free(init), free(dense);
+        *buf = NULL;
+        rw_fail(err, RW_ERR_NOMEM, "out of memory for %u nodes", s->n);
+        return NULL;
+    }
+    uint32_t next = 0;
+    for (uint32_t v = 0; v < s->n; v++) {
+        uint32_t l = job->init[v];
+        init[v] = s->n;
+        if (l && l <= job->max_label) {
+            if (!dense[l]) dense[l] = ++next;
+            init[v] = dense[l] - 1;
+        }
+    }
+    free(dense);
+    return init;
+}
+
+/* Shard 0, here: through the same bytes as any other's, or, when it is
+ * the only one, on the snapshot itself (nothing copied: its extra nodes, of
+ * no component, are scored by no shard either). */
+static rw_status run_local(rw_shard_plan *pl, const rw_graph_snap *s, const rw_shard_job *job, rw_detection *d,
+                           shard_result *r, rw_err *err) {
+    void *in = NULL, *out = NULL;
+    size_t len = 0, outlen = 0;
+    shard_view x;
+    rw_detection whole = {.block_rings = job->block_rings};
+    rw_status st;
+    if (pl->shards == 1) {
+        rw_rescore_params rp = {.density = job->density, .hub_degree = job->hub_degree};
+        st = rw_engine_detect(s, &rp, &job->totals, job->init ? whole_init(s, job, &in, err) : NULL, job->keep_init,
+                              &whole, NULL, NULL, err);
+        if (st == RW_OK && job->init && !in) st = RW_ERR_NOMEM;
+        if (st == RW_OK) st = rw_engine_detect_model(s, &job->model, &whole, err);
+        x = (shard_view){.n = s->n,
+                         .ncomm = whole.ncomm,
+                         .feat = whole.feat,
+                         .cscore = whole.cscore,
+                         .ascore = whole.ascore,
+                         .prop = whole.prop,
+                         .membership = whole.membership,
+                         .via = whole.via,
+                         .abits = whole.abits};
+    } else {
+        st = rw_shard_input(pl, s, job, 0, &in, &len, err);
+        if (st == RW_OK) st = rw_engine_shard_work(in, len, &out, &outlen, err); /* takes in */
+        in = NULL;
+        if (st == RW_OK) st = view_bytes(&x, pl, 0, out, outlen, err);
+    }
+    if (st == RW_OK) st = merge_one(pl, 0, &x, d, r, err);
+    free(in);
+    free(out);
+    rw_detection_free(&whole);
+    return st;
+}
+
+rw_status rw_shard_detect(const rw_graph_snap *s, const rw_shard_job *job, const rw_shard_transport *t, rw_detection *d,
+                          rw_rescore_summary *out, rw_err *err) {
+    rw_shard_plan pl;
+    int shards = t ? t->shards : 1;
+    shard_result *r = calloc((size_t)(shards > 0 ? shards : 1), sizeof *r);
+    if (!r) return rw_fail(err, RW_ERR_NOMEM, "shards: out of memory");
+    rw_status st = rw_shard_plan_make(&pl, s, job->hub_degree_used, shards, err);
+    if (st == RW_OK) st = merged_alloc(d, s->n, err);
+    out->components = pl.nunits;
+    out->largest_accounts = pl.largest_accounts;
+    out->largest_edges = pl.largest_edges;
+    for (int k = 1; st == RW_OK && k < shards; k++) {
+        void *in = NULL;
+        size_t len = 0;
+        st = rw_shard_input(&pl, s, job, k, &in, &len, err);
+        if (st == RW_OK) st = t->send(t->ctx, k, in, len, err);
+        out->shard_bytes += len;
+        free(in);
+        if (st != RW_OK) rw_err_prefix(err, "shard %d: ", k);
+    }
+    if (st == RW_OK) st = run_local(&pl, s, job, d, &r[0], err);
+    for (int k = 1; st == RW_OK && k < shards; k++) {
+        void *buf = NULL;
+        size_t len = 0;
+        st = t->recv(t->ctx, k, &buf, &len, err);
+        if (st != RW_OK) rw_err_prefix(err, "shard %d: ", k);
+        shard_view x;
+        if (st == RW_OK) st = view_bytes(&x, &pl, k, buf, len, err);
+        if (st == RW_OK) st = merge_one(&pl, k, &x, d, &r[k], err);
+        out->shard_bytes += len;
+        free(buf);
+    }
+    if (st == RW_OK) st = number(&pl, s->n, r, d, err);
+    for (int k = 0; k < shards; k++) free(r[k].feat), free(r[k].cscore), free(r[k].map);
+    free(r);
+    rw_shard_plan_free(&pl);
+    return st;
+}
