@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "storage.h"
+#include "learn_int.h"
 
 /* 'RWCH': marks a file as ours so a foreign SQLite database is never
  * migrated into a ringwatch one. */
@@ -117,6 +118,8 @@ static const char *const migrations[] = {
     "  UNION ALL SELECT run, cluster, attribute FROM run_attributes ORDER BY 1, 2, 3;"
     "DROP INDEX run_accounts_by_cluster;"
     "DROP INDEX run_attributes_by_cluster;",
+    /* 6: the signup model learns from the deployment (storage/learn.c). */
+    RW_STORE_LEARN_SCHEMA,
 };
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -1407,6 +1410,7 @@ static rw_status erase_rows(rw_store *s, int64_t cutoff, uint32_t next_node, rw_
                 runs[i], &n->run_rows, err);
     }
     free(runs);
+    if (st == RW_OK) st = exec_changes(s, RW_STORE_LEARN_ERASE, cutoff, &n->feature_rows, err);
     if (st == RW_OK)
         st = exec_changes(s,
                           "DELETE FROM labels WHERE target_kind = 'account'"
@@ -1487,4 +1491,8 @@ rw_status rw_store_next_node(rw_store *s, uint32_t *out, rw_err *err) {
 
 rw_status rw_store_probe(rw_store *s, rw_err *err) {
     return exec(s, "INSERT OR REPLACE INTO meta(key, value) VALUES ('last_probe', unixepoch())", err);
+}
+
+sqlite3 *rw_store_sqlite(rw_store *s) {
+    return s->db;
 }
