@@ -164,7 +164,10 @@ rw_status rw_learn_nightly(rw_engine *e, const rw_learn_run *r, char *note, size
     if (st != RW_OK) goto done;
     snprintf(note, size, "signup model %d in force; %zu labelled signups logged (%llu older ones dropped)", l->in_force,
              rows.n, (unsigned long long)pruned);
-    if (!off && l->shadow_version && now - l->shadow_from >= (int64_t)(l->p.shadow_hours * 3600))
+    /* The newest signup before a nightly run falls a little before its hour:
+     * a tenth of the shadow period's slack keeps a daily candidate from
+     * waiting a second night. */
+    if (!off && l->shadow_version && now - l->shadow_from >= (int64_t)(0.9 * l->p.shadow_hours * 3600))
         st = rw_learn_decide(e, &rows, now, note, size, err);
     if (st == RW_OK) drift(e, &rows, now, note, size);
     if (st == RW_OK && !off && !l->shadow_version) st = next_candidate(e, &rows, from, now, note, size, err);
