@@ -86,6 +86,8 @@ static const char *const migrations[] = {
      * not compare the key refuses this database instead of writing into it
      * with another database's key. */
     "INSERT OR IGNORE INTO meta(key, value) VALUES ('key_check', NULL);",
+    /* 7: the signup model learns from the deployment (store_learn.c). */
+    RW_STORE_LEARN_SCHEMA,
 };
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
 
