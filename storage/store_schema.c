@@ -104,7 +104,12 @@ rw_status rw_schema_migrate(rw_store *s, const char *path, const rw_store_key *k
                        sqlite3_errmsg(s->db));
     if (st != RW_OK) return st;
     st = rw_db_query_int(s, "SELECT count(*) FROM sqlite_schema", &tables, err);
-    if (st != RW_OK) return rw_fail(err, RW_ERR_CORRUPT, "%s is unreadable: %s", path, sqlite3_errmsg(s->db));
+    if (st != RW_OK) {
+        /* err already says what to do about a damaged file; keep it. */
+        char why[sizeof err->msg];
+        snprintf(why, sizeof why, "%s", err->msg);
+        return rw_fail(err, RW_ERR_CORRUPT, "%s is unreadable: %s", path, why);
+    }
     if (app != APPLICATION_ID && tables > 0)
         return rw_fail(err, RW_ERR_CORRUPT, "%s is an SQLite database of another program; refusing to touch it", path);
     if (tables > 0) {
