@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "detectors.h"
 #include "engine.h"
+#include "model_online.h"
 #include "truth.h"
 
 typedef struct {
@@ -35,30 +36,36 @@ static const rw_cli_opt model_tab[] = {RW_OPT_DB(model_opts, db),
                                         .at = offsetof(model_opts, dry)},
                                        {.name = NULL}};
 
-const rw_cli_spec rw_spec_model = {"model",
-                                   "(show | set FILE | fit | fit-online FEATURES.csv...)",
-                                   "  model show                      the model rescoring uses\n"
-                                   "  model set FILE                  store FILE as a new version\n"
-                                   "  model fit --truth truth.csv     fit both models to a ground truth\n"
-                                   "  model fit-online --truth truth.csv FEATURES.csv...\n\n"
-                                   "The scoring model is a logistic regression over cluster features, stored\n"
-                                   "as versioned text in the database; rescoring uses the newest version.\n"
-                                   "fit runs the detectors, labels communities by the truth file (fraud when\n"
-                                   "most of their accounts are), fits the cluster model, then the account\n"
-                                   "model, and stores the result as a new version.\n"
-                                   "fit-online fits the online (signup) model to the features a replay wrote\n"
-                                   "(`ringwatch replay --features-out`) and prints its weights.\n",
-                                   model_tab,
-                                   1,
-                                   -1,
-                                   NULL};
+const rw_cli_spec rw_spec_model = {
+    "model",
+    "(show [V] | set FILE | fit | fit-online FEATURES.csv... | list | promote V | rollback)",
+    "  model show                      the model rescoring uses\n"
+    "  model list                      the signup models the nightly job fitted\n"
+    "  model show V                    signup model V (0: the shipped one)\n"
+    "  model promote V                 put signup model V in force (0: the shipped one)\n"
+    "  model rollback                  put back the signup model the one in force replaced\n"
+    "  model set FILE                  store FILE as a new version\n"
+    "  model fit --truth truth.csv     fit both models to a ground truth\n"
+    "  model fit-online --truth truth.csv FEATURES.csv...\n\n"
+    "The scoring model is a logistic regression over cluster features, stored\n"
+    "as versioned text in the database; rescoring uses the newest version.\n"
+    "fit runs the detectors, labels communities by the truth file (fraud when\n"
+    "most of their accounts are), fits the cluster model, then the account\n"
+    "model, and stores the result as a new version.\n"
+    "fit-online fits the online (signup) model to the features a replay wrote\n"
+    "(`ringwatch replay --features-out`) and prints its weights.\n",
+    model_tab,
+    1,
+    -1,
+    NULL};
 
 /* What each verb takes besides --db: its positional arguments (max -1: any
  * number) and whether --truth is needed. */
 static const struct {
     const char *verb;
     int min, max, truth;
-} verbs[] = {{"show", 0, 0, 0}, {"set", 1, 1, 0}, {"fit", 0, 0, 1}, {"fit-online", 1, -1, 1}};
+} verbs[] = {{"show", 0, 1, 0}, {"set", 1, 1, 0},     {"fit", 0, 0, 1},     {"fit-online", 1, -1, 1},
+             {"list", 0, 0, 0}, {"promote", 1, 1, 0}, {"rollback", 0, 0, 0}};
 
 /* Checks verb's arguments; returns -1 to go on, else the exit code. */
 static int check_verb(const char *verb, int nargs, const model_opts *o) {
@@ -66,13 +73,15 @@ static int check_verb(const char *verb, int nargs, const model_opts *o) {
         if (strcmp(verb, verbs[i].verb)) continue;
         if (nargs < verbs[i].min || (verbs[i].max >= 0 && nargs > verbs[i].max))
             return rw_cli_usage(&rw_spec_model, "%s: expected %s", verb,
-                                verbs[i].max < 0 ? "one or more FEATURES.csv"
-                                : verbs[i].max   ? "FILE"
-                                                 : "no argument");
+                                verbs[i].max < 0           ? "one or more FEATURES.csv"
+                                : !strcmp(verb, "promote") ? "a model version"
+                                : verbs[i].min             ? "FILE"
+                                : verbs[i].max             ? "at most a model version"
+                                                           : "no argument");
         if (verbs[i].truth && !o->truth) return rw_cli_usage(&rw_spec_model, "%s: --truth is required", verb);
         return -1;
     }
-    return rw_cli_usage(&rw_spec_model, "'%s' is not show, set, fit or fit-online", verb);
+    return rw_cli_usage(&rw_spec_model, "'%s' is not show, set, fit, fit-online, list, promote or rollback", verb);
 }
 
 /* Reads the rows of one features file into x/y (grown as needed). */
@@ -217,13 +226,18 @@ int rw_cmd_model(int argc, char **argv) {
         }
         return fit_online(truth, argv + 2, nargs - 1);
     }
-    /* Only fitting runs the detectors; show and set touch the models table. */
+    /* Only fitting runs the detectors; the other verbs touch the models
+     * tables. */
     int flags = !strcmp(verb, "fit") ? 0 : RW_CLI_STORE_ONLY;
-    if (!strcmp(verb, "show")) flags |= RW_CLI_READONLY;
+    int online = !strcmp(verb, "list") || !strcmp(verb, "promote") || !strcmp(verb, "rollback") ||
+                 (!strcmp(verb, "show") && nargs == 2);
+    if (!strcmp(verb, "show") || !strcmp(verb, "list")) flags |= RW_CLI_READONLY;
     rw_engine *e = rw_cli_open_engine("model", db, NULL, flags);
     if (!e) return RW_EXIT_FAIL;
     int rc = RW_EXIT_OK, version = 0;
-    if (!strcmp(verb, "show")) {
+    if (online) {
+        rc = rw_model_online(e, verb, nargs == 2 ? argv[2] : NULL);
+    } else if (!strcmp(verb, "show")) {
         char text[4096];
         if (rw_engine_model_text(e, &version, text, sizeof text, &err) != RW_OK) {
             rw_cli_error("model", "%s", err.msg);

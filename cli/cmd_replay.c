@@ -94,9 +94,11 @@ static const char *parse_hhmm(const char *s, void *at) {
 
 typedef struct {
     const char *db, *key, *out, *features;
-    int minutes;
+    int minutes, distill;
     double review, block;
 } replay_opts;
+
+static const char *const on_off[] = {"on", "off", NULL};
 
 static const rw_cli_opt replay_tab[] = {
     RW_OPT_DB(replay_opts, db),
@@ -134,6 +136,12 @@ static const rw_cli_opt replay_tab[] = {
      .help = "the online model's inputs of each signup (for `ringwatch model fit-online`)",
      .kind = RW_OPT_TEXT,
      .at = offsetof(replay_opts, features)},
+    {.name = "distill",
+     .arg = "on|off",
+     .help = "the nightly job fits, shadows and promotes signup models as the server's would (default on)",
+     .kind = RW_OPT_CHOICE,
+     .at = offsetof(replay_opts, distill),
+     .choices = on_off},
     {.name = NULL}};
 
 const rw_cli_spec rw_spec_replay = {"replay",
@@ -224,6 +232,8 @@ int rw_cmd_replay(int argc, char **argv) {
     e = rw_cli_open_engine("replay", db, key, RW_CLI_WRITER);
     if (!e) goto done;
     rw_engine_set_online(e, &op);
+    rw_learn_params lp = {.distill_off = o.distill == 1};
+    rw_engine_set_learn(e, &lp);
     int64_t boundary = nref && minutes >= 0 ? next_boundary(refs[0].ts, minutes) : INT64_MAX;
     uint64_t runs = 0;
     double t0 = rw_now();
@@ -236,6 +246,7 @@ int rw_cmd_replay(int argc, char **argv) {
                 goto done;
             }
             runs++;
+            if (sum.learn[0]) fprintf(stderr, "replay: run %lld: %s\n", (long long)sum.run, sum.learn);
             boundary = next_boundary(refs[i].ts, minutes);
         }
         rw_decision d;

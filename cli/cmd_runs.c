@@ -9,7 +9,7 @@
 #include "engine.h"
 #include "opts.h"
 #ifdef RW_HAVE_MPI
-#include "shard.h"
+#include "shard_mpi.h"
 #endif
 
 static void on_stage(void *ctx, const char *stage, double seconds) {

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include "shard.h"
+#include "shard_mpi.h"
 
 #define TAG_HEAD  1
 #define TAG_BYTES 2

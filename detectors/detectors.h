@@ -287,6 +287,18 @@ enum {
     RW_O_COMM_DAY,     /* signups into it within about a day */
     RW_O_ATTR_FLAGGED, /* shares an attribute with an account the newest run flagged (0/1) */
     RW_O_ATTR_ONLINE,  /* the highest online score of an account it shares an attribute with */
+    /* Figures that carry across worlds: each attribute against its own
+     * history and its accounts' verdicts, not its size (which an attacker
+     * chooses and a world's scale changes). */
+    RW_O_DEVICE_RATE,      /* its device's signups in the last day against its usual daily rate */
+    RW_O_DEVICE_AGE,       /* hours since its most shared device was first seen */
+    RW_O_CARD_RATE,        /* its card's signups in the last day against its usual daily rate */
+    RW_O_IP_RATE,          /* its IP's signups in the last hour against its usual hourly rate */
+    RW_O_SUBNET_RATE,      /* its /24 (/48)'s signups in the last hour against its daily rate per hour */
+    RW_O_ATTR_NEW_SHARE,   /* the highest share of an attribute's accounts new within the day (0..1) */
+    RW_O_ATTR_FLAG_SHARE,  /* the highest share of an attribute's accounts the newest run flagged */
+    RW_O_ATTR_LABEL_SHARE, /* the highest share of an attribute's accounts labelled fraud by analysts */
+    RW_O_COMM_NEW_SHARE,   /* its community's signups within the day against its size (growth for its age) */
     RW_O_COUNT
 };
 const char *rw_online_feature_name(int f);
@@ -316,6 +328,10 @@ void rw_gbt_contributions(const rw_gbt *m, const double *f, int p, double *out);
  * n * p, y is 0 or 1). */
 rw_status rw_gbt_fit(rw_gbt *m, const double *x, const double *y, size_t n, int p, int ntrees, double rate,
                      rw_err *err);
+/* As rw_gbt_fit, each row weighted by w[i] (w NULL: all 1; weights are
+ * relative, > 0), and ntrees at most. */
+rw_status rw_gbt_fit_weighted(rw_gbt *m, const double *x, const double *y, const double *w, size_t n, int p, int ntrees,
+                              double rate, rw_err *err);
 /* Text form: "online.bias B" then one "online.tree" line per tree (seven
  * "feature threshold" splits, eight leaf values); like snprintf. */
 size_t rw_gbt_format(const rw_gbt *m, const char *const *names, char *out, size_t size);
@@ -341,6 +357,9 @@ size_t rw_online_format(const rw_online_model *m, char *out, size_t size);
 rw_status rw_online_parse(rw_online_model *m, const char *text, rw_err *err);
 /* Fits the model to n labelled rows of RW_O_COUNT features. */
 rw_status rw_online_fit(rw_online_model *m, const double *x, const double *label, size_t n, rw_err *err);
+/* As rw_online_fit, rows weighted (w NULL: all 1). */
+rw_status rw_online_fit_weighted(rw_online_model *m, const double *x, const double *label, const double *w, size_t n,
+                                 rw_err *err);
 
 /* ---- layout of a small graph (cluster pictures) ---------------------------- */
 

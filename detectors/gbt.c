@@ -86,6 +86,11 @@ static int make_edges(const double *x, size_t n, int p, int j, double *edges, do
 
 rw_status rw_gbt_fit(rw_gbt *m, const double *x, const double *y, size_t n, int p, int ntrees, double rate,
                      rw_err *err) {
+    return rw_gbt_fit_weighted(m, x, y, NULL, n, p, ntrees, rate, err);
+}
+
+rw_status rw_gbt_fit_weighted(rw_gbt *m, const double *x, const double *y, const double *w, size_t n, int p, int ntrees,
+                              double rate, rw_err *err) {
     rw_status st = RW_OK;
     if (p > RW_GBT_MAXF || p <= 0) return rw_fail(err, RW_ERR_INTERNAL, "gbt: %d features", p);
     if (ntrees > RW_GBT_MAXTREES) ntrees = RW_GBT_MAXTREES;
@@ -110,9 +115,9 @@ rw_status rw_gbt_fit(rw_gbt *m, const double *x, const double *y, size_t n, int 
             while (b < nedges[j] && v > e[b]) b++;
             bin[i * (size_t)p + (size_t)j] = (uint8_t)b;
         }
-    double pos = 0;
-    for (size_t i = 0; i < n; i++) pos += y[i];
-    double base = (pos + 0.5) / ((double)n + 1.0);
+    double pos = 0, total = 0;
+    for (size_t i = 0; i < n; i++) pos += y[i] * (w ? w[i] : 1), total += w ? w[i] : 1;
+    double base = (pos + 0.5) / (total + 1.0);
     memset(m, 0, sizeof *m);
     m->bias = log(base / (1 - base));
     for (size_t i = 0; i < n; i++) z[i] = m->bias;
@@ -122,6 +127,7 @@ rw_status rw_gbt_fit(rw_gbt *m, const double *x, const double *y, size_t n, int 
             double pr = 1.0 / (1.0 + exp(-z[i]));
             g[i] = pr - y[i];
             h[i] = pr * (1 - pr);
+            if (w) g[i] *= w[i], h[i] *= w[i];
             node[i] = 0;
         }
         for (int d = 0; d < RW_GBT_DEPTH; d++) {

@@ -8,9 +8,11 @@
 #include "detectors.h"
 
 static const char *const names[RW_O_COUNT] = {
-    "device_shared", "device_day", "device_burst", "device_day2",  "device_foreign", "card_shared", "card_day",
-    "ip_shared",     "ip_hour",    "subnet_other", "subnet_day",   "ip_hub",         "device_hub",  "comm_score",
-    "comm_flagged",  "comm_size",  "comm_day",     "attr_flagged", "attr_online",
+    "device_shared",  "device_day",      "device_burst",     "device_day2",    "device_foreign", "card_shared",
+    "card_day",       "ip_shared",       "ip_hour",          "subnet_other",   "subnet_day",     "ip_hub",
+    "device_hub",     "comm_score",      "comm_flagged",     "comm_size",      "comm_day",       "attr_flagged",
+    "attr_online",    "device_rate",     "device_age",       "card_rate",      "ip_rate",        "subnet_rate",
+    "attr_new_share", "attr_flag_share", "attr_label_share", "comm_new_share",
 };
 
 const char *rw_online_feature_name(int f) {
@@ -69,4 +71,9 @@ rw_status rw_online_parse(rw_online_model *m, const char *text, rw_err *err) {
 
 rw_status rw_online_fit(rw_online_model *m, const double *x, const double *label, size_t n, rw_err *err) {
     return rw_gbt_fit(&m->g, x, label, n, RW_O_COUNT, 250, 0.15, err);
+}
+
+rw_status rw_online_fit_weighted(rw_online_model *m, const double *x, const double *label, const double *w, size_t n,
+                                 rw_err *err) {
+    return rw_gbt_fit_weighted(&m->g, x, label, w, n, RW_O_COUNT, 250, 0.15, err);
 }

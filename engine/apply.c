@@ -35,13 +35,14 @@ static int ops_reserve(void **arr, size_t *cap, size_t need, size_t elem) {
 }
 
 void rw_store_ops_clear(rw_store_ops *ops) {
-    ops->nacc = ops->nattr = ops->nev = 0;
+    ops->nacc = ops->nattr = ops->nev = ops->nfeat = 0;
 }
 
 void rw_store_ops_free(rw_store_ops *ops) {
     free(ops->acc);
     free(ops->attr);
     free(ops->ev);
+    free(ops->feat);
     memset(ops, 0, sizeof *ops);
 }
 
@@ -57,6 +58,7 @@ rw_status rw_engine_write_ops(rw_store *s, const rw_store_ops *ops, rw_err *err)
         const rw_op_event *ev = &ops->ev[i];
         st = rw_store_put_event_scored(s, ev->ts, (rw_event_type)ev->type, ev->account, ev->attr, ev->score, err);
     }
+    if (st == RW_OK && ops->nfeat) st = rw_engine_featlog_write(s, ops->feat, ops->nfeat, err);
     return st;
 }
 

@@ -32,6 +32,8 @@ typedef struct {
 
 void rw_store_ops_clear(rw_store_ops *ops);
 void rw_store_ops_free(rw_store_ops *ops);
+/* Writes n logged signups' features (engine/featlog.c). */
+rw_status rw_engine_featlog_write(rw_store *s, const rw_op_feat *f, size_t n, rw_err *err);
 /* Writes the rows inside the store's open transaction. */
 rw_status rw_engine_write_ops(rw_store *s, const rw_store_ops *ops, rw_err *err);
 

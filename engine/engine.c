@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "commit.h"
+#include "learn.h"
 #include "live.h"
 #include "load.h"
 
@@ -66,6 +67,7 @@ static rw_status online_open(rw_engine *e, rw_err *err) {
     pthread_rwlock_wrlock(&e->lock);
     rw_engine_store_lock(e);
     rw_status st = rw_engine_online_reload(e, err);
+    if (st == RW_OK) st = rw_learn_open(e, err);
     rw_engine_store_unlock(e);
     pthread_rwlock_unlock(&e->lock);
     if (st != RW_OK || !e->hasher || e->readonly) return st;
@@ -75,6 +77,7 @@ static rw_status online_open(rw_engine *e, rw_err *err) {
 static void online_close(rw_engine *e) {
     rw_engine_commit_close(e);
     rw_live_free(&e->live);
+    rw_learn_close(e);
 }
 
 /* The key before the store, which compares it with the check value it keeps

@@ -100,6 +100,7 @@ typedef struct {
     uint64_t components;
     uint64_t largest_accounts, largest_edges; /* of the largest component (by edges) */
     uint64_t shard_bytes;                     /* sent to and received from the other shards */
+    char learn[512];        /* what the nightly learning did after the run (one line; "" when off) */
 } rw_rescore_summary;
 
 /* Called after each stage ("snapshot", "communities", ...) with its time. */
@@ -195,7 +196,7 @@ typedef struct {
     size_t nreasons;
     char reasons[RW_REASONS_MAX][160];
     int new_account;     /* the event created the account */
-    double features[24]; /* the online model's inputs (detectors' RW_O_*), for fitting */
+    double features[32]; /* the online model's inputs (detectors' RW_O_*), for fitting */
 } rw_decision;
 
 /* The shipped decision thresholds (chosen on replays of the fitting worlds:
@@ -490,5 +491,70 @@ rw_status rw_engine_retain(rw_engine *e, int64_t cutoff, rw_erase_stats *out, rw
  * wal_pending), 0 once the WAL is truncated: retried after every commit and
  * checkpoint. Safe from any thread. */
 int rw_engine_erasures_pending(rw_engine *e);
+
+/* ---- the signup model learns from the deployment (engine/learn.c) ---------- */
+
+/* Every signup's features are logged as scored; after each rescoring the
+ * nightly job fits a candidate on the last days' logged rows labelled by the
+ * new run (analysts' labels first), scores every signup with it in shadow,
+ * and at a later rescoring promotes it only if it caught more of that run's
+ * ring accounts at no more benign ones. Zeros mean the defaults. */
+typedef struct {
+    int distill_off;         /* log features but fit, shadow and promote nothing */
+    double feature_log_days; /* days of signups logged and learnt from (default 14) */
+    double shadow_hours;     /* a candidate scores in shadow this long before a decision (default 24) */
+    uint32_t min_positives;  /* labelled rows a candidate needs (default 200 ring accounts ...) */
+    uint32_t min_negatives;  /* (... and 2,000 others); below them the model in force stays */
+    double review_jump;      /* a candidate reviewing more than this times the share of signups the
+                                model in force does is rejected (default 2) */
+    double drift_level;      /* population stability index above which a feature has drifted (default 0.25) */
+} rw_learn_params;
+#define RW_LEARN_DAYS        14
+#define RW_LEARN_MIN_POS     200
+#define RW_LEARN_MIN_NEG     2000
+#define RW_LEARN_REVIEW_JUMP 2.0
+#define RW_LEARN_DRIFT_LEVEL 0.25
+void rw_engine_set_learn(rw_engine *e, const rw_learn_params *p);
+
+#define RW_LEARN_MAXF 32
+typedef struct {
+    int in_force;                         /* version of the signup model in force (0: the shipped one) */
+    int shadow;                           /* version scoring in shadow (0: none) */
+    uint64_t shadow_scored, shadow_agree; /* signups scored in shadow; of them, same verdict as in force */
+    uint64_t promotions, rejections;      /* decisions by the nightly job since open */
+    int features;                         /* RW_O_COUNT */
+    int have_drift;                       /* psi below is computed */
+    double psi[RW_LEARN_MAXF];            /* per feature: the last day against the training window */
+    double psi_score;                     /* the score's */
+    double drift_level;
+    int drifted; /* features (and the score) above drift_level */
+} rw_learn_status;
+void rw_engine_learn_status(rw_engine *e, rw_learn_status *out);
+/* The online model's feature names (detectors' RW_O_*); NULL past the end. */
+const char *rw_engine_feature_name(int f);
+
+typedef struct {
+    int version;
+    int64_t created_at, train_from, train_to, shadow_from, decided_at; /* event time */
+    uint64_t positives, negatives;
+    char state[16];       /* shadow, promoted, rejected, rolled back */
+    char validation[512]; /* JSON */
+    char decision[512];   /* JSON; "" until decided */
+    int replaced;         /* the version it replaced when promoted */
+    int in_force;
+} rw_model_info;
+/* The signup models, newest first (version > 0: that one; RW_ERR_NOTFOUND
+ * when it does not exist). */
+rw_status rw_engine_models(rw_engine *e, int version, rw_status (*cb)(void *ctx, const rw_model_info *m), void *ctx,
+                           rw_err *err);
+/* The text of signup model version (0: the shipped one) into text (like
+ * snprintf: *len receives the full length). */
+rw_status rw_engine_model_online_text(rw_engine *e, int version, char *text, size_t size, size_t *len, rw_err *err);
+/* An operator puts version in force (0: the shipped model), recorded with
+ * the version it replaced; a candidate in shadow stops. */
+rw_status rw_engine_model_promote(rw_engine *e, int version, rw_err *err);
+/* Puts back the model the one in force replaced; *version receives it.
+ * RW_ERR_NOTFOUND when the shipped model is in force. */
+rw_status rw_engine_model_rollback(rw_engine *e, int *version, rw_err *err);
 
 #endif

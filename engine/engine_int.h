@@ -82,12 +82,24 @@ typedef struct {
     uint8_t type;
 } rw_op_event;
 
+/* A signup's features as scored (engine/featlog.c encodes them). */
+#define RW_FEATLOG_BYTES (4 + 8 * RW_O_COUNT)
+typedef struct {
+    int64_t ts;
+    uint32_t account;
+    int32_t model, shadow_model;
+    double score, shadow;
+    uint16_t len;
+    uint8_t blob[RW_FEATLOG_BYTES];
+} rw_op_feat;
+
 typedef struct {
     rw_op_account *acc;
     rw_op_attr *attr;
     rw_op_event *ev;
-    size_t nacc, nattr, nev;
-    size_t cap_acc, cap_attr, cap_ev;
+    rw_op_feat *feat;
+    size_t nacc, nattr, nev, nfeat;
+    size_t cap_acc, cap_attr, cap_ev, cap_feat;
 } rw_store_ops;
 
 /* Sequence numbers (lo, hi] of events whose commit failed, and why. */
@@ -165,6 +177,7 @@ struct rw_engine {
     uint32_t ckpt_pages; /* WAL pages that make a checkpoint due (0: the store's default; tests lower it) */
     uint64_t checkpoints, checkpoint_failures;
     size_t nwaiters, waiters_cap;
+    struct rw_learn *learn; /* the signup model's learning (learn.h); NULL without online state */
 };
 
 /* store_mu, counted: see rw_engine.store_mu (turn.c). */

@@ -6,6 +6,7 @@
 
 #include "apply.h"
 #include "commit.h"
+#include "learn.h"
 #include "live.h"
 #include "score.h"
 #include "view.h"
@@ -56,6 +57,7 @@ static rw_status record_one(rw_engine *e, const rw_event_raw *ev, const rw_heven
     st = place_and_score(e, ev, h, a, signup, v, d, err);
     if (st != RW_OK) return st;
     d->new_account = delta.new_accounts != 0;
+    if (signup) rw_learn_signup(e, a, ev->ts, d);
     e->pending.ev[e->pending.nev - 1].score = (float)d->score;
     if ((unsigned)ev->type < RW_EV_TYPE_COUNT) e->events_recorded[ev->type]++;
     return RW_OK;

@@ -7,6 +7,8 @@
 #include <time.h>
 
 #include "detect.h"
+#include "detectors.h"
+#include "learn.h"
 #include "live.h"
 #include "shard.h"
 
@@ -695,6 +697,27 @@ static rw_status stage_online(rescore_job *j, rw_err *err) {
     return st;
 }
 
+/* The signup model learns from the new run (engine/distill.c). The run is
+ * published by now: a failure here is reported in the note, not as the
+ * rescoring's. */
+static rw_status stage_learn(rescore_job *j, rw_err *err) {
+    (void)err;
+    const rw_detection *d = &j->d;
+    uint32_t *size = malloc(((size_t)d->ncomm + 1) * sizeof *size);
+    if (!size) return RW_OK;
+    for (uint32_t c = 0; c < d->ncomm; c++) size[c] = d->feat[c].accounts;
+    rw_learn_run r = {j->run.id, j->s->n, j->s->kind, d->ascore, j->model.threshold, d->membership, size};
+    rw_err lerr = {{0}};
+    if (rw_learn_nightly(j->e, &r, j->out->learn, sizeof j->out->learn, &lerr) != RW_OK) {
+        rw_err_prefix(&lerr, "learning failed: ");
+        memcpy(j->out->learn, lerr.msg, sizeof j->out->learn - 1);
+        j->out->learn[sizeof j->out->learn - 1] = 0;
+    }
+    free(size);
+    stage_done(&j->sg, "learn");
+    return RW_OK;
+}
+
 /* Undoes what a failed write left (best effort: what stays, a full disk,
  * is invisible, and the next rescoring or writable open removes it) and
  * frees the job. */
@@ -724,8 +747,8 @@ static void job_end(rescore_job *j) {
 rw_status rw_engine_rescore(rw_engine *e, const rw_rescore_params *rp, rw_rescore_summary *out, rw_stage_fn on_stage,
                             void *ctx, rw_err *err) {
     static rw_status (*const pipeline[])(rescore_job *, rw_err *) = {
-        stage_snapshot, stage_previous, stage_detect,  stage_model,
-        stage_write,    stage_compare,  stage_publish, stage_online,
+        stage_snapshot, stage_previous, stage_detect, stage_model, stage_write,
+        stage_compare,  stage_publish,  stage_online, stage_learn,
     };
     memset(out, 0, sizeof *out);
     rescore_job j = {.e = e, .rp = rp, .out = out, .sg = {e, on_stage, ctx, rw_now()}};

@@ -23,7 +23,10 @@ typedef struct {
     double seen;    /* the highest online score seen on its attributes */
     double sub_hour, sub_day;
     int fraud_attr;
-    int subnet_v6; /* the signup's IP is IPv6: its subnet is a /48, not a /24 */
+    int subnet_v6;              /* the signup's IP is IPv6: its subnet is a /48, not a /24 */
+    double rate[RW_KIND_COUNT]; /* velocity against the attribute's usual rate */
+    double age_hours;           /* of its most shared device */
+    double new_share, flag_share, label_share;
 } raw_figures;
 
 static void cluster_text(const rw_live *L, uint32_t c, char *out) {
@@ -58,7 +61,16 @@ static void reason_text(const rw_live *L, uint32_t c, int f, const raw_figures *
                      r->foreign, plural(r->foreign, "account", "accounts"));
             break;
         case RW_O_ATTR_FLAGGED:
+        case RW_O_ATTR_FLAG_SHARE:
             snprintf(out, 160, "shares a device, card or address with an account the last batch run flagged");
+            break;
+        case RW_O_ATTR_NEW_SHARE:
+            snprintf(out, 160, "%.0f%% of the accounts on one of its devices, cards or addresses are new this day",
+                     100 * r->new_share);
+            break;
+        case RW_O_ATTR_LABEL_SHARE:
+            snprintf(out, 160, "%.0f%% of the accounts on one of its devices, cards or addresses are labelled fraud",
+                     100 * r->label_share);
             break;
         case RW_O_ATTR_ONLINE:
             snprintf(out, 160, "shares a device, card or address with an account that scored %.2f at its signup",
@@ -124,6 +136,15 @@ static const int sentence[RW_O_COUNT] = {
     [RW_O_COMM_DAY] = RW_O_COMM_SIZE,
     [RW_O_ATTR_FLAGGED] = RW_O_ATTR_FLAGGED,
     [RW_O_ATTR_ONLINE] = RW_O_ATTR_ONLINE,
+    [RW_O_DEVICE_RATE] = RW_O_DEVICE_SHARED,
+    [RW_O_DEVICE_AGE] = RW_O_DEVICE_SHARED,
+    [RW_O_CARD_RATE] = RW_O_CARD_SHARED,
+    [RW_O_IP_RATE] = RW_O_IP_SHARED,
+    [RW_O_SUBNET_RATE] = RW_O_SUBNET_OTHER,
+    [RW_O_ATTR_NEW_SHARE] = RW_O_ATTR_NEW_SHARE,
+    [RW_O_ATTR_FLAG_SHARE] = RW_O_ATTR_FLAGGED,
+    [RW_O_ATTR_LABEL_SHARE] = RW_O_ATTR_LABEL_SHARE,
+    [RW_O_COMM_NEW_SHARE] = RW_O_COMM_SIZE,
 };
 
 /* Does account b have an IP in one of the subnets in sub[0..n)? */
@@ -169,7 +190,16 @@ static void attr_figures(const rw_live *L, const rw_view_edge *x, int64_t ts, in
     double age = ts > (int64_t)x->first_seen ? (double)(ts - (int64_t)x->first_seen) : 0;
     double hour = x->vel[RW_VEL_HOUR] - exp(-age / RW_TAU_HOUR), day = x->vel[RW_VEL_DAY] - exp(-age / RW_TAU_DAY);
     double others = x->degree - 1.0;
-    if (others > r->shared[k]) r->shared[k] = others;
+    if (others > r->shared[k] || (others == r->shared[k] && k == RW_KIND_DEVICE)) {
+        r->shared[k] = others;
+        if (k == RW_KIND_DEVICE) r->age_hours = age / 3600;
+    }
+    /* Its usual rate: the accounts it had before, over its age in days
+     * (at least one), against the last day's (an IP's: hour's). */
+    double usual = others / fmax(1.0, age / 86400), rate = fmax(0, day) / (1 + usual);
+    if (k == RW_KIND_IP) rate = fmax(0, hour) / (1 + usual / 24);
+    if (rate > r->rate[k]) r->rate[k] = rate;
+    if (x->degree > 1 && fmax(0, day) / others > r->new_share) r->new_share = fmin(1, fmax(0, day) / others);
     if (day > r->day[k]) r->day[k] = day;
     if (hour > r->hour[k]) r->hour[k] = hour;
     uint32_t sub = x->parent;
@@ -179,6 +209,24 @@ static void attr_figures(const rw_live *L, const rw_view_edge *x, int64_t ts, in
         if (sh > r->sub_hour) r->sub_hour = sh;
         if (sd > r->sub_day) r->sub_day = sd;
     }
+}
+
+/* The shares of a shared attribute's other accounts the newest run flagged
+ * and analysts labelled fraud. Bounded by the hub degree. */
+static void verdict_shares(const rw_engine *e, const rw_view_edge *x, uint32_t self, raw_figures *r) {
+    if (x->degree < 2) return;
+    const rw_live *L = &e->live;
+    uint32_t n = 0;
+    const uint32_t *acc = rw_graph_attr_accounts(e->graph, x->attr, &n);
+    double flagged = 0, fraud = 0, others = 0;
+    for (uint32_t k = 0; k < n; k++) {
+        if (acc[k] == self || acc[k] >= L->cap) continue;
+        others++;
+        flagged += L->run_flagged[acc[k]] != 0;
+        fraud += (L->flags[acc[k]] & RW_LIVE_FRAUD_ACCOUNT) != 0;
+    }
+    if (others > 0 && flagged / others > r->flag_share) r->flag_share = flagged / others;
+    if (others > 0 && fraud / others > r->label_share) r->label_share = fraud / others;
 }
 
 /* The raw figures of the account's attributes, and the features that are
@@ -203,6 +251,7 @@ static void edge_figures(const rw_engine *e, const rw_view *v, int signup, doubl
             continue;
         }
         attr_figures(L, x, v->ts, signup, r);
+        verdict_shares(e, x, v->account, r);
     }
     r->foreign = foreign_accounts(e, v);
     r->seen = f[RW_O_ATTR_ONLINE];
@@ -225,6 +274,14 @@ static void figure_features(const raw_figures *r, double *f) {
     double other = r->sub_hour - (r->hour[RW_KIND_IP] > 0 ? r->hour[RW_KIND_IP] : 0);
     f[RW_O_SUBNET_OTHER] = log1p(other > 0 ? other : 0);
     f[RW_O_SUBNET_DAY] = log1p(r->sub_day > 0 ? r->sub_day : 0);
+    f[RW_O_DEVICE_RATE] = log1p(r->rate[RW_KIND_DEVICE]);
+    f[RW_O_DEVICE_AGE] = r->shared[RW_KIND_DEVICE] > 0 ? log1p(r->age_hours) : 0;
+    f[RW_O_CARD_RATE] = log1p(r->rate[RW_KIND_PAYMENT]);
+    f[RW_O_IP_RATE] = log1p(r->rate[RW_KIND_IP]);
+    f[RW_O_SUBNET_RATE] = log1p(fmax(0, r->sub_hour) / (1 + fmax(0, r->sub_day) / 24));
+    f[RW_O_ATTR_NEW_SHARE] = r->new_share;
+    f[RW_O_ATTR_FLAG_SHARE] = r->flag_share;
+    f[RW_O_ATTR_LABEL_SHARE] = r->label_share;
 }
 
 /* The features of the account's community (none when labelled benign). */
@@ -235,6 +292,7 @@ static void comm_features(const rw_live_comm *cm, int64_t ts, int signup, double
     f[RW_O_COMM_FLAGGED] = cm->run_flagged;
     f[RW_O_COMM_SIZE] = log1p(cm->size > 1 ? cm->size - 1 : 0);
     f[RW_O_COMM_DAY] = log1p(day > 0 ? day : 0);
+    f[RW_O_COMM_NEW_SHARE] = cm->size > 1 ? fmin(1, fmax(0, day) / (cm->size - 1)) : 0;
 }
 
 /* Analysts' labels override the model, and say so. */

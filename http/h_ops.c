@@ -120,7 +120,18 @@ void rw_h_readyz(rw_http_ctx *c) {
                         "store: the last commit failed and a test write still fails (%s)", err.msg);
         return;
     }
-    rw_http_json(c->out, 200, json_pack("{sssI}", "status", "ready", "run", (json_int_t)k.run));
+    json_t *doc = json_pack("{sssI}", "status", "ready", "run", (json_int_t)k.run);
+    /* Drift does not stop signups: the server stays ready and says so. */
+    rw_learn_status ls;
+    rw_engine_learn_status(c->srv->e, &ls);
+    if (ls.drifted) {
+        json_t *moved = json_array();
+        for (int i = 0; i < ls.features; i++)
+            if (ls.psi[i] > ls.drift_level) json_array_append_new(moved, json_string(rw_engine_feature_name(i)));
+        if (ls.psi_score > ls.drift_level) json_array_append_new(moved, json_string("score"));
+        json_object_set_new(doc, "drift", json_pack("{sfso}", "level", ls.drift_level, "moved", moved));
+    }
+    rw_http_json(c->out, 200, doc);
 }
 
 void rw_h_metrics(rw_http_ctx *c) {

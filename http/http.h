@@ -39,6 +39,9 @@ typedef struct {
     double review_threshold, block_threshold;
     int rescore_at;          /* minutes after local midnight; -1: no nightly rescoring */
     uint32_t retention_days; /* the nightly job first erases what was not seen for this long; 0: keep forever */
+    int distill;             /* the nightly job fits, shadows and promotes signup models (rw_learn_params) */
+    uint32_t feature_log_days, min_ring_rows, min_other_rows;
+    double shadow_hours, review_jump, drift_level;
     char token_signup[RW_CONFIG_TOKEN];
     char token_analyst[RW_CONFIG_TOKEN];
     char token_admin[RW_CONFIG_TOKEN];

@@ -104,6 +104,30 @@ static void put_counter(buf *b, const char *name, const char *help, const char *
     put(b, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name, type, name, (unsigned long long)v);
 }
 
+/* The signup model: version in force, shadow agreement, decisions, drift. */
+static void put_learn(buf *b, rw_engine *e) {
+    rw_learn_status ls;
+    rw_engine_learn_status(e, &ls);
+    put_counter(b, "ringwatch_signup_model_version", "Signup model in force (0: the shipped one).", "gauge",
+                (uint64_t)ls.in_force);
+    put_counter(b, "ringwatch_signup_model_shadow_version", "Candidate scoring in shadow (0: none).", "gauge",
+                (uint64_t)ls.shadow);
+    put_counter(b, "ringwatch_signup_model_shadow_scored_total", "Signups the candidate scored in shadow.", "counter",
+                ls.shadow_scored);
+    put_counter(b, "ringwatch_signup_model_shadow_agreed_total",
+                "Of them, given the same verdict as the model in force.", "counter", ls.shadow_agree);
+    put_counter(b, "ringwatch_signup_model_promotions_total", "Candidates the nightly job promoted.", "counter",
+                ls.promotions);
+    put_counter(b, "ringwatch_signup_model_rejections_total", "Candidates the nightly job rejected.", "counter",
+                ls.rejections);
+    if (!ls.have_drift) return;
+    put(b, "# HELP ringwatch_signup_feature_psi Population stability of the last day against the training window.\n"
+           "# TYPE ringwatch_signup_feature_psi gauge\n");
+    for (int i = 0; i < ls.features; i++)
+        put(b, "ringwatch_signup_feature_psi{feature=\"%s\"} %.4f\n", rw_engine_feature_name(i), ls.psi[i]);
+    put(b, "ringwatch_signup_feature_psi{feature=\"score\"} %.4f\n", ls.psi_score);
+}
+
 static size_t open_untrusted(rw_http_server *s) {
     pthread_mutex_lock(&s->guard.mu);
     size_t n = s->guard.untrusted;
@@ -198,6 +222,7 @@ char *rw_metrics_render(rw_http_server *s, size_t *len) {
     put_counter(&b, "ringwatch_erasures_pending",
                 "Erasures whose old pages are still in the database files (a reader holds the WAL).", "gauge",
                 (uint64_t)rw_engine_erasures_pending(s->e));
+    put_learn(&b, s->e);
     if (b.failed) {
         free(b.s);
         return NULL;

@@ -64,6 +64,14 @@ rw_status rw_http_create(rw_http_server **out, rw_engine *e, const rw_config *cf
     }
     rw_online_params op = {.review = cfg->review_threshold, .block = cfg->block_threshold};
     rw_engine_set_online(e, &op);
+    rw_learn_params lp = {.distill_off = !cfg->distill,
+                          .feature_log_days = cfg->feature_log_days,
+                          .shadow_hours = cfg->shadow_hours,
+                          .min_positives = cfg->min_ring_rows,
+                          .min_negatives = cfg->min_other_rows,
+                          .review_jump = cfg->review_jump,
+                          .drift_level = cfg->drift_level};
+    rw_engine_set_learn(e, &lp);
     *out = s;
     return RW_OK;
 }

@@ -279,6 +279,7 @@ typedef struct {
     uint64_t accounts, attributes, events; /* rows deleted */
     uint64_t run_rows;                     /* run_accounts and run_attributes rows deleted */
     uint64_t labels;                       /* labels on the erased accounts */
+    uint64_t feature_rows;                 /* logged signup features of the erased accounts, or older than cutoff */
     int committed;                         /* the deletions are durable */
     int wal_pending; /* committed, but the old pages are still in the files until a reader leaves */
 } rw_store_erased;
@@ -305,5 +306,60 @@ int rw_store_erasure_pending(const rw_store *s);
 /* The node count kept by the last erasure (0 when none): the graph is padded
  * to it, so ids erased at its end are not reused. */
 rw_status rw_store_next_node(rw_store *s, uint32_t *out, rw_err *err);
+
+/* ---- what the signup model learns from (storage/learn.c) ------------------ */
+
+/* One signup's logged features: the model in force and its score, the
+ * candidate in shadow (-1: none) and its score, and the features as a blob
+ * (rw_engine's encoding; borrowed during the call). */
+typedef struct {
+    int64_t ts;
+    uint32_t account;
+    int32_t model, shadow_model;
+    double score, shadow;
+    const void *blob;
+    size_t len;
+} rw_featlog_row;
+
+/* Inside the open transaction (the group commit's): appends n rows. */
+rw_status rw_store_featlog_put(rw_store *s, const rw_featlog_row *rows, size_t n, rw_err *err);
+/* The rows with from <= ts < to, in time order (ties in insertion order). */
+rw_status rw_store_featlog_scan(rw_store *s, int64_t from, int64_t to,
+                                rw_status (*cb)(void *ctx, const rw_featlog_row *r), void *ctx, rw_err *err);
+/* Deletes the rows older than before; *deleted their number (may be NULL). */
+rw_status rw_store_featlog_prune(rw_store *s, int64_t before, uint64_t *deleted, rw_err *err);
+/* The newest row's time (0: none). */
+rw_status rw_store_featlog_last(rw_store *s, uint64_t *ts, rw_err *err);
+/* Rows logged (all of them). */
+rw_status rw_store_featlog_count(rw_store *s, uint64_t *n, rw_err *err);
+
+/* A signup model the deployment fitted. Strings borrowed (valid during a
+ * callback, or the call that stores them). state: "shadow" (scoring beside
+ * the model in force), "promoted", "rejected", "rolled back". */
+typedef struct {
+    int version;
+    int64_t created_at, train_from, train_to; /* event time */
+    uint64_t positives, negatives;            /* labelled training rows */
+    const char *state;
+    const char *validation; /* JSON */
+    int64_t shadow_from, decided_at;
+    const char *decision; /* JSON, NULL until decided */
+    int replaced;         /* the version it replaced when promoted */
+    const char *model;    /* text (rw_online_format) */
+} rw_online_model_row;
+
+/* Stores a new model (in its own statement); *version its number. */
+rw_status rw_store_online_model_add(rw_store *s, const rw_online_model_row *m, int *version, rw_err *err);
+/* Records a decision on version: its new state, when, why (JSON), and the
+ * version it replaced (promotions; else 0). */
+rw_status rw_store_online_model_decide(rw_store *s, int version, const char *state, int64_t at, const char *decision,
+                                       int replaced, rw_err *err);
+/* The models, newest first; version > 0: only that one (RW_ERR_NOTFOUND
+ * when it does not exist). */
+rw_status rw_store_online_models(rw_store *s, int version, rw_status (*cb)(void *ctx, const rw_online_model_row *m),
+                                 void *ctx, rw_err *err);
+/* The version in force (0: the shipped model). */
+rw_status rw_store_online_in_force(rw_store *s, int *version, rw_err *err);
+rw_status rw_store_online_set_in_force(rw_store *s, int version, rw_err *err);
 
 #endif

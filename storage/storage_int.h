@@ -45,6 +45,26 @@ struct rw_checkpointer {
 /* How long a statement waits for another connection's lock. */
 #define RW_STORE_BUSY_MS 10000
 
+/* ---- the learning tables (store_learn.c) ----------------------------------- */
+
+/* The features each signup was scored on, as logged at the signup (f: a
+ * bit mask of the nonzero features then their values as doubles), and the
+ * signup models the deployment fitted, with their shadow trials. Indexed by
+ * time: the nightly job reads the last days and drops older rows. */
+#define RW_STORE_LEARN_SCHEMA                                                                                          \
+    "CREATE TABLE signup_features(ts INTEGER NOT NULL, account INTEGER NOT NULL, model INTEGER NOT NULL,"              \
+    "  score REAL NOT NULL, shadow_model INTEGER NOT NULL, shadow REAL, f BLOB NOT NULL);"                             \
+    "CREATE INDEX signup_features_by_ts ON signup_features(ts);"                                                       \
+    "CREATE TABLE online_models(version INTEGER PRIMARY KEY, created_at INTEGER NOT NULL, state TEXT NOT NULL,"        \
+    "  train_from INTEGER NOT NULL, train_to INTEGER NOT NULL, positives INTEGER NOT NULL,"                            \
+    "  negatives INTEGER NOT NULL, validation TEXT NOT NULL, shadow_from INTEGER, decided_at INTEGER,"                 \
+    "  decision TEXT, replaced INTEGER, model TEXT NOT NULL);"
+
+/* Erasure (?1: the retention cutoff): the logged features of erased
+ * accounts and of signups older than the cutoff. */
+#define RW_STORE_LEARN_ERASE                                                                                           \
+    "DELETE FROM signup_features WHERE ts < ?1 OR account IN (SELECT id FROM temp.rw_erase_acc)"
+
 /* ---- SQL helpers (store_db.c) ---------------------------------------------- */
 
 /* Maps an SQLite result code to our status. */

@@ -131,6 +131,7 @@ static rw_status erase_rows(rw_store *s, int64_t cutoff, uint32_t next_node, rw_
                                 cutoff, &n->events, err);
     if (st == RW_OK) st = check_dangling(s, err);
     if (st == RW_OK) st = erase_run_rows(s, n, err);
+    if (st == RW_OK) st = exec_changes(s, RW_STORE_LEARN_ERASE, cutoff, &n->feature_rows, err);
     if (st == RW_OK)
         st = exec_changes(s,
                           "DELETE FROM labels WHERE target_kind = 'account'"

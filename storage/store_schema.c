@@ -86,11 +86,13 @@ static const char *const migrations[] = {
      * not compare the key refuses this database instead of writing into it
      * with another database's key. */
     "INSERT OR IGNORE INTO meta(key, value) VALUES ('key_check', NULL);",
-    /* 7: who asked: labels' author and the audit table (rw_audit_columns
+    /* 7: the signup model learns from the deployment (store_learn.c). */
+    RW_STORE_LEARN_SCHEMA,
+    /* 8: who asked: labels' author and the audit table (rw_audit_columns
      * adds them when missing, whatever version a branch gave this step). */
     "",
 };
-#define AUDIT_VERSION   7
+#define AUDIT_VERSION   8
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
 
 int rw_store_schema_version(void) {
@@ -106,7 +108,12 @@ rw_status rw_schema_migrate(rw_store *s, const char *path, const rw_store_key *k
                        sqlite3_errmsg(s->db));
     if (st != RW_OK) return st;
     st = rw_db_query_int(s, "SELECT count(*) FROM sqlite_schema", &tables, err);
-    if (st != RW_OK) return rw_fail(err, RW_ERR_CORRUPT, "%s is unreadable: %s", path, sqlite3_errmsg(s->db));
+    if (st != RW_OK) {
+        /* err already says what to do about a damaged file; keep it. */
+        char why[sizeof err->msg];
+        snprintf(why, sizeof why, "%s", err->msg);
+        return rw_fail(err, RW_ERR_CORRUPT, "%s is unreadable: %s", path, why);
+    }
     if (app != APPLICATION_ID && tables > 0)
         return rw_fail(err, RW_ERR_CORRUPT, "%s is an SQLite database of another program; refusing to touch it", path);
     if (tables > 0) {

@@ -234,7 +234,7 @@ Test(cli, usage_errors_name_what_was_wrong) {
         {"replay --out d.csv --rescore-at 25:00 ev.jsonl", "--rescore-at: '25:00' is not HH:MM or off"},
         {"ingest", "ringwatch ingest: expected FILE|-"},
         {"retain --days 0", "--days: '0' is not a whole number from 1 to 36500"},
-        {"model frob", "'frob' is not show, set, fit or fit-online"},
+        {"model frob", "'frob' is not show, set, fit, fit-online, list, promote or rollback"},
         {"model fit", "fit: --truth is required"},
         {"explain", "expected an ACCOUNT or --cluster ID"},
         {"explain --cluster 3 acct", "an ACCOUNT or --cluster ID, not both"},

@@ -1,6 +1,7 @@
 /* storage: analysts' labels (round trip, CHECK constraints), keyset pages of
  * a run's clusters (ties broken by id), a cluster's members, attributes and
- * one account's row, and the schema migrations (to version 7: run_members, the key check, the audit). */
+ * one account's row, and the schema migrations (to version 8: run_members, the key check, the
+ * learning tables, the audit). */
 #include <criterion/criterion.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -341,17 +342,20 @@ Test(labels, members_attributes_and_one_account) {
 
 /* ---- schema --------------------------------------------------------------- */
 
-Test(labels, schema_version_7_with_key_check_run_members_scores_run_writes_and_audit) {
-    cr_expect_eq(rw_store_schema_version(), 7);
+Test(labels, schema_version_8_with_key_check_run_members_scores_run_writes_learning_and_audit) {
+    cr_expect_eq(rw_store_schema_version(), 8);
     rw_store *s = open_store(0);
     rw_err err = {{0}};
     cr_expect_eq(rw_store_set_sync_full(s, 1, &err), RW_OK, "%s", err.msg);
     cr_expect_eq(rw_store_set_sync_full(s, 0, &err), RW_OK, "%s", err.msg);
     rw_store_close(s);
-    cr_expect_eq(sql_int("SELECT max(version) FROM schema_version"), 7);
-    cr_expect_eq(sql_int("SELECT count(*) FROM schema_version"), 7);
+    cr_expect_eq(sql_int("SELECT max(version) FROM schema_version"), 8);
+    cr_expect_eq(sql_int("SELECT count(*) FROM schema_version"), 8);
     cr_expect_eq(sql_int("SELECT count(*) FROM pragma_table_info('labels') WHERE name = 'author'"), 1);
     cr_expect_eq(sql_int("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'audit'"), 1);
+    cr_expect_eq(sql_int("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN"
+                         " ('signup_features', 'online_models')"),
+                 2);
     cr_expect_eq(sql_int("SELECT count(*) FROM pragma_table_info('events') WHERE name = 'score'"), 1);
     cr_expect_eq(sql_int("SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = 'labels_by_target'"), 1);
     cr_expect_eq(sql_int("SELECT count(*) FROM sqlite_schema WHERE name LIKE '%%by_cluster'"), 0);
@@ -360,10 +364,27 @@ Test(labels, schema_version_7_with_key_check_run_members_scores_run_writes_and_a
                  2);
     cr_expect_eq(sql_int("SELECT count(*) FROM meta WHERE key = 'key_check' AND value IS NULL"), 1);
 
+    /* A version 6 database (key check, no learning tables, no audit) gains them and
+     * keeps what it held. */
+    cr_assert_eq(sql_exec("DROP TABLE signup_features; DROP TABLE online_models;"
+                          "DELETE FROM schema_version WHERE version >= 7;"
+                          "UPDATE meta SET value = 'ab' WHERE key = 'key_check';"),
+                 SQLITE_OK);
+    cr_expect_eq(rw_store_open(&s, tu_db(), RW_STORE_READONLY, &err), RW_ERR_PERM);
+    s = open_store(0);
+    rw_store_close(s);
+    cr_expect_eq(sql_int("SELECT max(version) FROM schema_version"), 8);
+    cr_expect_eq(sql_int("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN"
+                         " ('signup_features', 'online_models')"),
+                 2);
+    cr_expect_eq(sql_int("SELECT count(*) FROM meta WHERE key = 'key_check' AND value = 'ab'"), 1);
+    cr_assert_eq(sql_exec("UPDATE meta SET value = NULL WHERE key = 'key_check';"), SQLITE_OK);
+
     /* A version 4 database (as the previous release left it, with a run) is
      * migrated: the by-cluster indexes become run_members rows. */
     cr_assert_eq(
-        sql_exec("DROP TABLE run_writes; DROP TABLE run_members; DELETE FROM schema_version WHERE version >= 5;"
+        sql_exec("DROP TABLE run_writes; DROP TABLE run_members; DROP TABLE signup_features; DROP TABLE online_models;"
+                 "DELETE FROM schema_version WHERE version >= 5;"
                  "CREATE INDEX run_accounts_by_cluster ON run_accounts(run, cluster) WHERE cluster != 0;"
                  "CREATE INDEX run_attributes_by_cluster ON run_attributes(run, cluster);"
                  "INSERT INTO runs VALUES (1, 1, 2, 0, 0, '{}', '{}');"
@@ -374,7 +395,7 @@ Test(labels, schema_version_7_with_key_check_run_members_scores_run_writes_and_a
     cr_expect_eq(rw_store_open(&s, tu_db(), RW_STORE_READONLY, &err), RW_ERR_PERM);
     s = open_store(0);
     rw_store_close(s);
-    cr_expect_eq(sql_int("SELECT max(version) FROM schema_version"), 7);
+    cr_expect_eq(sql_int("SELECT max(version) FROM schema_version"), 8);
     cr_expect_eq(sql_int("SELECT count(*) FROM sqlite_schema WHERE name LIKE '%%by_cluster'"), 0);
     cr_expect_eq(sql_int("SELECT count(*) FROM run_members"), 5);
     cr_expect_eq(sql_int("SELECT count(*) FROM run_members WHERE run = 1 AND cluster = 7 AND node IN (1, 2, 10)"), 3);
@@ -382,6 +403,7 @@ Test(labels, schema_version_7_with_key_check_run_members_scores_run_writes_and_a
 
     /* So is a version 2 database. */
     cr_assert_eq(sql_exec("ALTER TABLE events DROP COLUMN score; DROP TABLE run_writes; DROP TABLE run_members;"
+                          " DROP TABLE signup_features; DROP TABLE online_models;"
                           " DELETE FROM schema_version WHERE version >= 3;"),
                  SQLITE_OK);
     cr_expect_eq(sql_int("SELECT max(version) FROM schema_version"), 2);
@@ -389,7 +411,7 @@ Test(labels, schema_version_7_with_key_check_run_members_scores_run_writes_and_a
     cr_expect_eq(rw_store_open(&s, tu_db(), RW_STORE_READONLY, &err), RW_ERR_PERM);
     s = open_store(0);
     rw_store_close(s);
-    cr_expect_eq(sql_int("SELECT max(version) FROM schema_version"), 7);
+    cr_expect_eq(sql_int("SELECT max(version) FROM schema_version"), 8);
     cr_expect_eq(sql_int("SELECT count(*) FROM pragma_table_info('events') WHERE name = 'score'"), 1);
     cr_expect_eq(sql_int("SELECT count(*) FROM sqlite_schema WHERE name LIKE '%%by_cluster'"), 0);
     cr_expect_eq(sql_int("SELECT count(*) FROM run_members"), 5);
@@ -397,9 +419,9 @@ Test(labels, schema_version_7_with_key_check_run_members_scores_run_writes_and_a
 
     /* The audit step is idempotent: a database whose labels already have
      * their author (a branch that numbered the step otherwise) migrates. */
-    cr_assert_eq(sql_exec("DELETE FROM schema_version WHERE version >= 7;"), SQLITE_OK);
+    cr_assert_eq(sql_exec("DELETE FROM schema_version WHERE version >= 8;"), SQLITE_OK);
     s = open_store(0);
     rw_store_close(s);
-    cr_expect_eq(sql_int("SELECT max(version) FROM schema_version"), 7);
+    cr_expect_eq(sql_int("SELECT max(version) FROM schema_version"), 8);
     cr_expect_eq(sql_int("SELECT count(*) FROM pragma_table_info('labels') WHERE name = 'author'"), 1);
 }

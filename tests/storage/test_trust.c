@@ -67,7 +67,11 @@ Test(trust, key_check_written_with_the_first_attribute_and_compared_before_writi
     cr_expect(strstr(err.msg, "key file two.key is not the key of database") && strstr(err.msg, path), "%s", err.msg);
     cr_assert_eq(rw_store_open_keyed(&s, path, RW_STORE_READONLY, &k2, &err), RW_ERR_PERM);
     /* refused before a migration too: an older schema stays as it was */
-    cr_assert_eq(tu_run(NULL, "sqlite3 '%s' 'DELETE FROM schema_version WHERE version >= 6'", path), 0);
+    cr_assert_eq(tu_run(NULL,
+                        "sqlite3 '%s' 'DELETE FROM schema_version WHERE version >= 6;"
+                        " DROP TABLE signup_features; DROP TABLE online_models'",
+                        path),
+                 0);
     cr_assert_eq(rw_store_open_keyed(&s, path, 0, &k2, &err), RW_ERR_PERM);
     cr_expect_eq(tu_sql_int(path, -1, "SELECT count(*) FROM schema_version"), 5);
     cr_assert_eq(rw_store_open_keyed(&s, path, 0, &k1, &err), RW_OK, "%s", err.msg);

@@ -4,8 +4,8 @@
  * sends the results back. Wiring, so it lives in cli/, and the only file
  * that includes mpi.h: the engine cuts and merges shards as bytes and knows
  * nothing of how they travel, so a build without MPI leaves it out. */
-#ifndef RW_SHARD_H
-#define RW_SHARD_H
+#ifndef RW_CLI_SHARD_MPI_H
+#define RW_CLI_SHARD_MPI_H
 
 #include "common.h"
 #include "engine.h"

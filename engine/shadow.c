@@ -1,0 +1,223 @@
+/* Shadow and promotion: the candidate scored every signup beside the model
+ * in force; on the shadow period's signups labelled by the newest run it
+ * replaces the model in force only if, at the same review threshold, it
+ * reviews more ring accounts, no more benign ones, and not a much larger
+ * share of signups. Operators list, promote and roll back models here too;
+ * every decision is stored with its figures. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "learn.h"
+
+typedef struct {
+    double rows, ring, benign;              /* labelled shadow rows */
+    double force_ring, force_benign, force; /* reviewed or blocked by the model in force (force: all rows) */
+    double cand_ring, cand_benign, cand;    /* ... by the candidate */
+} trial;
+
+static void tally(const rw_learn_rows *rows, int version, int64_t from, double review, trial *t) {
+    memset(t, 0, sizeof *t);
+    for (size_t i = 0; i < rows->n; i++) {
+        if (rows->ts[i] < from || rows->shadow_model[i] != version || isnan(rows->shadow[i])) continue;
+        int y = rows->y[i] != 0, f = rows->score[i] >= review, c = rows->shadow[i] >= review;
+        t->rows++;
+        t->ring += y, t->benign += !y;
+        t->force += f, t->cand += c;
+        t->force_ring += y && f, t->force_benign += !y && f;
+        t->cand_ring += y && c, t->cand_benign += !y && c;
+    }
+}
+
+/* Stores the decision (and, promoted, the model in force) in one
+ * transaction, then installs it. */
+static rw_status record(rw_engine *e, int version, int promote, int64_t at, const char *why, rw_err *err) {
+    rw_learn *l = e->learn;
+    int replaced = l->in_force;
+    rw_engine_store_lock(e);
+    rw_status st = rw_store_begin(e->store, err);
+    if (st == RW_OK)
+        st = rw_store_online_model_decide(e->store, version, promote ? "promoted" : "rejected", at, why,
+                                          promote ? replaced : 0, err);
+    if (st == RW_OK && promote) st = rw_store_online_set_in_force(e->store, version, err);
+    if (st == RW_OK)
+        st = rw_store_commit(e->store, 1, err);
+    else
+        rw_store_rollback(e->store);
+    rw_engine_store_unlock(e);
+    if (st != RW_OK) return st;
+    pthread_rwlock_wrlock(&e->lock);
+    if (promote) {
+        e->live.model = l->shadow;
+        l->in_force = version;
+        l->promotions++;
+    } else {
+        l->rejections++;
+    }
+    if (l->shadow_version == version) l->shadow_version = 0;
+    pthread_rwlock_unlock(&e->lock);
+    return RW_OK;
+}
+
+rw_status rw_learn_decide(rw_engine *e, const rw_learn_rows *rows, int64_t now, char *note, size_t size, rw_err *err) {
+    rw_learn *l = e->learn;
+    int version = l->shadow_version;
+    trial t;
+    tally(rows, version, l->shadow_from, e->live.review, &t);
+    double share_force = t.rows ? t.force / t.rows : 0, share_cand = t.rows ? t.cand / t.rows : 0;
+    /* A model in force reviewing nothing leaves a floor of one signup. */
+    double ceiling = l->p.review_jump * fmax(share_force, t.rows ? 1 / t.rows : 0);
+    const char *why = !t.ring                          ? "no ring account among the shadow period's signups"
+                      : t.cand_ring <= t.force_ring    ? "it did not review more ring accounts"
+                      : t.cand_benign > t.force_benign ? "it reviewed more benign accounts"
+                      : share_cand > ceiling           ? "its share of signups reviewed jumped"
+                                                       : NULL;
+    char fig[512];
+    snprintf(fig, sizeof fig,
+             "{\"by\":\"nightly\",\"promoted\":%s,\"reason\":\"%s\",\"in_force\":%d,\"shadow_rows\":%.0f,"
+             "\"ring\":%.0f,\"benign\":%.0f,\"ring_reviewed\":%.0f,\"in_force_ring_reviewed\":%.0f,"
+             "\"benign_reviewed\":%.0f,\"in_force_benign_reviewed\":%.0f,\"share_reviewed\":%.5f,"
+             "\"in_force_share_reviewed\":%.5f,\"review\":%.3f}",
+             why ? "false" : "true", why ? why : "more ring accounts at no more benign ones", l->in_force, t.rows,
+             t.ring, t.benign, t.cand_ring, t.force_ring, t.cand_benign, t.force_benign, share_cand, share_force,
+             e->live.review);
+    rw_status st = record(e, version, !why, now, fig, err);
+    size_t at = strlen(note);
+    if (st == RW_OK)
+        snprintf(note + at, size - at,
+                 "; candidate %d %s (%s): ring reviewed %.0f against %.0f, benign %.0f against %.0f", version,
+                 why ? "rejected" : "promoted", why ? why : "better", t.cand_ring, t.force_ring, t.cand_benign,
+                 t.force_benign);
+    return st;
+}
+
+/* ---- operators ------------------------------------------------------------ */
+
+typedef struct {
+    rw_status (*cb)(void *ctx, const rw_model_info *m);
+    void *ctx;
+    int in_force;
+    char *text;
+    size_t size, len;
+    int *replaced;
+} list_ctx;
+
+static rw_status on_list(void *ctx, const rw_online_model_row *m) {
+    list_ctx *c = ctx;
+    if (c->text) {
+        c->len = (size_t)snprintf(c->text, c->size, "%s", m->model ? m->model : "");
+        return RW_OK;
+    }
+    if (c->replaced) {
+        *c->replaced = m->replaced;
+        return RW_OK;
+    }
+    rw_model_info i = {.version = m->version,
+                       .created_at = m->created_at,
+                       .train_from = m->train_from,
+                       .train_to = m->train_to,
+                       .shadow_from = m->shadow_from,
+                       .decided_at = m->decided_at,
+                       .positives = m->positives,
+                       .negatives = m->negatives,
+                       .replaced = m->replaced,
+                       .in_force = m->version == c->in_force};
+    snprintf(i.state, sizeof i.state, "%s", m->state ? m->state : "");
+    snprintf(i.validation, sizeof i.validation, "%s", m->validation ? m->validation : "{}");
+    snprintf(i.decision, sizeof i.decision, "%s", m->decision ? m->decision : "");
+    return c->cb(c->ctx, &i);
+}
+
+rw_status rw_engine_models(rw_engine *e, int version, rw_status (*cb)(void *ctx, const rw_model_info *m), void *ctx,
+                           rw_err *err) {
+    list_ctx c = {.cb = cb, .ctx = ctx};
+    rw_engine_store_lock(e);
+    rw_status st = rw_store_online_in_force(e->store, &c.in_force, err);
+    if (st == RW_OK) st = rw_store_online_models(e->store, version, on_list, &c, err);
+    rw_engine_store_unlock(e);
+    return st;
+}
+
+rw_status rw_engine_model_online_text(rw_engine *e, int version, char *text, size_t size, size_t *len, rw_err *err) {
+    if (version == 0) {
+        rw_online_model m;
+        rw_online_defaults(&m);
+        *len = rw_online_format(&m, text, size);
+        return RW_OK;
+    }
+    list_ctx c = {.text = text, .size = size};
+    rw_engine_store_lock(e);
+    rw_status st = rw_store_online_models(e->store, version, on_list, &c, err);
+    rw_engine_store_unlock(e);
+    *len = c.len;
+    return st;
+}
+
+/* Puts version in force with its text (0: shipped), recording why. */
+static rw_status put_in_force(rw_engine *e, int version, int from, const char *state, const char *why, rw_err *err) {
+    size_t size = 1 << 20, len = 0;
+    char *text = malloc(size);
+    if (!text) return rw_fail(err, RW_ERR_NOMEM, "out of memory");
+    rw_status st = rw_engine_model_online_text(e, version, text, size, &len, err);
+    rw_engine_store_lock(e);
+    if (st == RW_OK) st = rw_store_begin(e->store, err);
+    if (st == RW_OK) {
+        int64_t at = e->learn ? e->learn->last_ts : 0;
+        /* The model leaving is marked when rolled back; the one coming in
+         * when promoted. */
+        int target = version ? version : from;
+        if (target) st = rw_store_online_model_decide(e->store, target, state, at, why, version ? from : 0, err);
+        if (st == RW_OK) st = rw_store_online_set_in_force(e->store, version, err);
+        if (st == RW_OK)
+            st = rw_store_commit(e->store, 1, err);
+        else
+            rw_store_rollback(e->store);
+    }
+    rw_engine_store_unlock(e);
+    if (st == RW_OK && e->learn && e->online_ready && e->graph) {
+        pthread_rwlock_wrlock(&e->lock);
+        st = rw_learn_install(e, version, text, err);
+        if (st == RW_OK && e->learn->shadow_version == version) e->learn->shadow_version = 0;
+        pthread_rwlock_unlock(&e->lock);
+    }
+    free(text);
+    return st;
+}
+
+rw_status rw_engine_model_promote(rw_engine *e, int version, rw_err *err) {
+    if (version < 0) return rw_fail(err, RW_ERR_INVALID, "model version %d: expected 0 (shipped) or more", version);
+    int in_force = 0;
+    rw_engine_store_lock(e);
+    rw_status st = rw_store_online_in_force(e->store, &in_force, err);
+    rw_engine_store_unlock(e);
+    if (st != RW_OK) return st;
+    if (version == in_force) return rw_fail(err, RW_ERR_EXISTS, "signup model %d is already in force", version);
+    return put_in_force(e, version, in_force, version ? "promoted" : "retired", "{\"by\":\"operator\"}", err);
+}
+
+rw_status rw_engine_model_rollback(rw_engine *e, int *version, rw_err *err) {
+    int in_force = 0, replaced = 0;
+    *version = 0;
+    rw_engine_store_lock(e);
+    rw_status st = rw_store_online_in_force(e->store, &in_force, err);
+    list_ctx c = {.replaced = &replaced};
+    if (st == RW_OK && in_force) st = rw_store_online_models(e->store, in_force, on_list, &c, err);
+    rw_engine_store_unlock(e);
+    if (st != RW_OK) return st;
+    if (!in_force) return rw_fail(err, RW_ERR_NOTFOUND, "the shipped signup model is in force: nothing to roll back");
+    /* The one it replaced comes back; the rolled-back model is marked. */
+    rw_engine_store_lock(e);
+    st = rw_store_begin(e->store, err);
+    if (st == RW_OK)
+        st = rw_store_online_model_decide(e->store, in_force, "rolled back", e->learn ? e->learn->last_ts : 0,
+                                          "{\"by\":\"operator\"}", 0, err);
+    if (st == RW_OK)
+        st = rw_store_commit(e->store, 1, err);
+    else
+        rw_store_rollback(e->store);
+    rw_engine_store_unlock(e);
+    if (st != RW_OK) return st;
+    *version = replaced;
+    return put_in_force(e, replaced, 0, "promoted", "{\"by\":\"operator\",\"rollback\":true}", err);
+}

@@ -1,0 +1,221 @@
+/* engine: the signup model learns from the deployment. The training rows are
+ * byte for byte the features logged at each signup (no hindsight); a
+ * candidate fitted on shuffled labels is rejected and the model in force
+ * stays; operators promote and roll back; the feature log goes with its
+ * account and with retention. */
+#include "tu_sql.h"
+/* after tu_sql.h, whose parameters the fixture's globals would shadow */
+#include "learn.h"
+#include "online_util.h"
+
+ONLINE_SUITE(learn);
+
+/* Signups of day `day`: n benign ones on devices of their own and rings of
+ * 8 on one device and card each; *ring[i] whether signup i is a ring's. */
+static void day_of_signups(rw_engine *e, int day, int n, rw_decision *d, int *ring) {
+    for (int i = 0; i < n; i++) {
+        int r = i % 5 == 0, g = i / 40;
+        ring[i] = r;
+        long long ts = T0 + day * DAY + i * 30LL;
+        if (r)
+            d[i] = rec(e, 0,
+                       "{\"account\":\"d%d-r%d\",\"ts\":%lld,\"type\":\"signup\",\"ip\":\"198.51.%d.%d\","
+                       "\"device\":\"farm-%d-%d\",\"payment\":\"tok-farm-%d-%d\"}",
+                       day, i, ts, 100 + g % 100, i % 250, day, g, day, g);
+        else
+            d[i] = rec(e, 0,
+                       "{\"account\":\"d%d-b%d\",\"ts\":%lld,\"type\":\"signup\",\"ip\":\"10.%d.%d.%d\","
+                       "\"device\":\"dev-%d-%d\",\"payment\":\"tok-%d-%d\"}",
+                       day, i, ts, day, i / 250, i % 250, day, i, day, i);
+    }
+}
+
+/* A run that labels every node as label_of says (1: flagged). */
+typedef struct {
+    uint8_t *kind;
+    double *ascore;
+    uint32_t *membership, csize[1];
+    rw_learn_run r;
+} fake_run;
+
+static void fake_run_init(fake_run *f, rw_engine *e) {
+    uint32_t n = rw_graph_node_count(e->graph);
+    f->kind = calloc(n, 1);
+    f->ascore = calloc(n, sizeof *f->ascore);
+    f->membership = calloc(n, sizeof *f->membership);
+    cr_assert(f->kind && f->ascore && f->membership);
+    f->csize[0] = 1;
+    f->r = (rw_learn_run){1, n, f->kind, f->ascore, 0.5, f->membership, f->csize};
+}
+
+static void fake_run_free(fake_run *f) {
+    free(f->kind), free(f->ascore), free(f->membership);
+}
+
+/* Labels account ext (1: flagged by the fake run). */
+static void label(rw_engine *e, fake_run *f, const char *ext, int flagged) {
+    uint32_t a = rw_graph_find_account(e->graph, ext, strlen(ext));
+    cr_assert_neq(a, RW_NODE_NONE, "%s", ext);
+    f->ascore[a] = flagged;
+}
+
+Test(learn, training_rows_are_the_logged_rows_byte_for_byte) {
+    enum { N = 300 };
+    rw_engine *e = open_engine(0);
+    rw_decision *d = calloc(N, sizeof *d);
+    int ring[N];
+    day_of_signups(e, 0, N, d, ring);
+    flush(e);
+    cr_expect_eq(sql_int("SELECT count(*) FROM signup_features"), N);
+    fake_run f;
+    fake_run_init(&f, e);
+    rw_learn_rows rows;
+    rw_err err = {{0}};
+    cr_assert_eq(rw_learn_read_rows(e, &f.r, 0, INT64_MAX, &rows, &err), RW_OK, "%s", err.msg);
+    cr_assert_eq(rows.n, N);
+    for (int i = 0; i < N; i++) {
+        cr_expect_eq(memcmp(rows.x + (size_t)i * RW_O_COUNT, d[i].features, RW_O_COUNT * sizeof(double)), 0,
+                     "row %d differs from the features scored at its signup", i);
+        cr_expect_eq(rows.score[i], d[i].score);
+        cr_expect_eq(rows.ts[i], T0 + i * 30LL);
+    }
+    /* The ring's signups had features worth learning from. */
+    int shared = 0;
+    for (int i = 0; i < N; i++) shared += ring[i] && d[i].features[RW_O_DEVICE_SHARED] > 0;
+    cr_expect_gt(shared, N / 10);
+    rw_learn_rows_free(&rows);
+    fake_run_free(&f);
+    free(d);
+    rw_engine_close(e);
+}
+
+/* A fake run labelling the signups of days 0..day by their ring, or, when
+ * shuffle, by a coin unrelated to them. */
+static void label_days(rw_engine *e, fake_run *f, int days, int n, int shuffle) {
+    char ext[64];
+    unsigned seed = 12345;
+    for (int day = 0; day < days; day++)
+        for (int i = 0; i < n; i++) {
+            int r = i % 5 == 0;
+            snprintf(ext, sizeof ext, "d%d-%c%d", day, r ? 'r' : 'b', i);
+            label(e, f, ext, shuffle ? (int)(rand_r(&seed) % 2) : r);
+        }
+}
+
+Test(learn, candidate_on_shuffled_labels_is_rejected_and_the_model_in_force_stays) {
+    enum { N = 1000 };
+    rw_engine *e = open_engine(0);
+    rw_learn_params lp = {.min_positives = 50, .min_negatives = 200, .shadow_hours = 1};
+    rw_engine_set_learn(e, &lp);
+    rw_decision *d = calloc(N, sizeof *d);
+    int *ring = calloc(N, sizeof *ring);
+    day_of_signups(e, 0, N, d, ring);
+    flush(e);
+    rw_online_model before = e->live.model;
+
+    fake_run f;
+    fake_run_init(&f, e);
+    label_days(e, &f, 1, N, 1);
+    char note[512];
+    rw_err err = {{0}};
+    cr_assert_eq(rw_learn_nightly(e, &f.r, note, sizeof note, &err), RW_OK, "%s", err.msg);
+    cr_log_info("night 1: %s", note);
+    rw_learn_status ls;
+    rw_engine_learn_status(e, &ls);
+    cr_assert_eq(ls.shadow, 1, "a candidate is in shadow: %s", note);
+    fake_run_free(&f);
+
+    day_of_signups(e, 1, N, d, ring);
+    flush(e);
+    rw_engine_learn_status(e, &ls);
+    cr_expect_eq(ls.shadow_scored, N, "every signup of the day was scored in shadow");
+    cr_expect_eq(sql_int("SELECT count(*) FROM signup_features WHERE shadow_model = 1 AND shadow IS NOT NULL"), N);
+
+    fake_run_init(&f, e);
+    label_days(e, &f, 2, N, 0);
+    cr_assert_eq(rw_learn_nightly(e, &f.r, note, sizeof note, &err), RW_OK, "%s", err.msg);
+    cr_log_info("night 2: %s", note);
+    rw_engine_learn_status(e, &ls);
+    cr_expect_eq(ls.in_force, 0, "the shipped model stays in force: %s", note);
+    cr_expect_eq(ls.rejections, 1);
+    cr_expect_eq(ls.promotions, 0);
+    cr_expect_eq(memcmp(&e->live.model, &before, sizeof before), 0);
+    cr_expect_eq(sql_int("SELECT count(*) FROM online_models WHERE version = 1 AND state = 'rejected'"
+                         " AND json_extract(decision, '$.promoted') = 0"),
+                 1);
+    cr_expect_eq(sql_int("SELECT count(*) FROM meta WHERE key = 'online_model' AND value != 0"), 0);
+    fake_run_free(&f);
+    free(d);
+    free(ring);
+    rw_engine_close(e);
+}
+
+Test(learn, promote_and_rollback_put_models_in_force_and_survive_a_restart) {
+    enum { N = 1000 };
+    rw_engine *e = open_engine(0);
+    rw_learn_params lp = {.min_positives = 50, .min_negatives = 200};
+    rw_engine_set_learn(e, &lp);
+    rw_decision *d = calloc(N, sizeof *d);
+    int *ring = calloc(N, sizeof *ring);
+    day_of_signups(e, 0, N, d, ring);
+    flush(e);
+    fake_run f;
+    fake_run_init(&f, e);
+    label_days(e, &f, 1, N, 0);
+    char note[512];
+    rw_err err = {{0}};
+    cr_assert_eq(rw_learn_nightly(e, &f.r, note, sizeof note, &err), RW_OK, "%s", err.msg);
+    fake_run_free(&f);
+    int v = 0;
+    cr_expect_eq(rw_engine_model_rollback(e, &v, &err), RW_ERR_NOTFOUND, "the shipped model: nothing to roll back");
+    cr_assert_eq(rw_engine_model_promote(e, 1, &err), RW_OK, "%s", err.msg);
+    cr_expect_eq(rw_engine_model_promote(e, 1, &err), RW_ERR_EXISTS);
+    cr_expect_eq(rw_engine_model_promote(e, 7, &err), RW_ERR_NOTFOUND);
+    rw_learn_status ls;
+    rw_engine_learn_status(e, &ls);
+    cr_expect_eq(ls.in_force, 1);
+    cr_expect_eq(ls.shadow, 0, "the candidate promoted by hand left the shadow");
+    rw_online_model fitted = e->live.model;
+    rw_engine_close(e);
+
+    e = open_engine(0);
+    rw_engine_learn_status(e, &ls);
+    cr_expect_eq(ls.in_force, 1, "in force after a restart");
+    cr_expect_eq(memcmp(&e->live.model.g.tree, &fitted.g.tree, sizeof fitted.g.tree), 0);
+    cr_assert_eq(rw_engine_model_rollback(e, &v, &err), RW_OK, "%s", err.msg);
+    cr_expect_eq(v, 0);
+    rw_engine_learn_status(e, &ls);
+    cr_expect_eq(ls.in_force, 0);
+    rw_online_model shipped;
+    rw_online_defaults(&shipped);
+    cr_expect_eq(memcmp(&e->live.model, &shipped, sizeof shipped), 0);
+    cr_expect_eq(sql_int("SELECT count(*) FROM online_models WHERE version = 1 AND state = 'rolled back'"), 1);
+    free(d);
+    free(ring);
+    rw_engine_close(e);
+}
+
+Test(learn, feature_log_goes_with_its_account_and_with_retention) {
+    rw_engine *e = open_engine(0);
+    rec(e, 0, "{\"account\":\"old\",\"ts\":%lld,\"type\":\"signup\",\"ip\":\"192.0.2.1\",\"device\":\"d-old\"}",
+        (long long)T0);
+    rec(e, 0, "{\"account\":\"victim\",\"ts\":%lld,\"type\":\"signup\",\"ip\":\"192.0.2.2\",\"device\":\"d-v\"}",
+        (long long)(T0 + 10 * DAY));
+    rec(e, 0, "{\"account\":\"stays\",\"ts\":%lld,\"type\":\"signup\",\"ip\":\"192.0.2.3\",\"device\":\"d-s\"}",
+        (long long)(T0 + 10 * DAY + 5));
+    /* A login is not a signup: not logged. */
+    rec(e, 0, "{\"account\":\"stays\",\"ts\":%lld,\"type\":\"login\",\"ip\":\"192.0.2.3\"}",
+        (long long)(T0 + 10 * DAY + 60));
+    flush(e);
+    cr_assert_eq(sql_int("SELECT count(*) FROM signup_features"), 3);
+    uint32_t victim = rw_graph_find_account(e->graph, "victim", 6);
+    rw_erase_stats es;
+    rw_err err = {{0}};
+    cr_assert_eq(rw_engine_erase_account(e, "victim", 6, &es, &err), RW_OK, "%s", err.msg);
+    cr_expect_eq(sql_int("SELECT count(*) FROM signup_features WHERE account = %u", victim), 0);
+    cr_expect_eq(sql_int("SELECT count(*) FROM signup_features"), 2);
+    cr_assert_eq(rw_engine_retain(e, T0 + 5 * DAY, &es, &err), RW_OK, "%s", err.msg);
+    cr_expect_eq(sql_int("SELECT count(*) FROM signup_features"), 1, "the older signup aged out");
+    cr_expect_eq(sql_int("SELECT count(*) FROM signup_features WHERE ts = %lld", (long long)(T0 + 10 * DAY + 5)), 1);
+    rw_engine_close(e);
+}
