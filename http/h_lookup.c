@@ -351,6 +351,7 @@ void rw_h_cluster(rw_http_ctx *c) {
     if (ch) json_object_set_new(doc, "change", json_string(ch));
     json_decref(was);
     json_object_set_new(doc, "run", json_integer(run));
+    json_object_set_new(doc, "score_parts", rw_http_score_parts(c->srv, run, json_object_get(doc, "features")));
     json_object_set(doc, "members", members.arr);
     json_object_set(doc, "attribute_list", attrs.arr);
     json_object_set(doc, "labels", labels.arr);

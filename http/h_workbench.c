@@ -4,6 +4,7 @@
  * online (live-N) at /v1/clusters/{id}, and the one cluster id form every
  * answer uses: "c<N>" for a run's cluster, "live-<N>" for a live one. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,6 +168,40 @@ int64_t rw_http_prev_run(rw_http_server *s, int64_t run) {
     if (rw_engine_runs(s->e, 0, find_row, &f, &err) != RW_OK) return -1;
     json_decref(f.doc);
     return f.prev;
+}
+
+/* The weight of name in a model's text ("name value" lines), or NAN. */
+static double model_weight(const char *text, const char *name) {
+    size_t n = strlen(name);
+    for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+        if (!strncmp(p, name, n) && p[n] == ' ') return strtod(p + n + 1, NULL);
+    }
+    return NAN;
+}
+
+json_t *rw_http_score_parts(rw_http_server *s, int64_t run, json_t *features) {
+    find_run f = {.want = run};
+    char text[4096];
+    int version = -1;
+    rw_err err = {{0}};
+    if (rw_engine_runs(s->e, 0, find_row, &f, &err) != RW_OK || !f.doc ||
+        rw_engine_model_text(s->e, &version, text, sizeof text, &err) != RW_OK ||
+        json_integer_value(json_object_get(f.doc, "model_version")) != version || !json_is_object(features)) {
+        json_decref(f.doc);
+        return json_null();
+    }
+    json_decref(f.doc);
+    json_t *weights = json_object(), *parts = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach(features, k, v) {
+        double w = model_weight(text, k);
+        if (isnan(w) || !json_is_number(v)) continue; /* a count shown beside the features, not an input */
+        json_object_set_new(weights, k, json_real(w));
+        json_object_set_new(parts, k, json_real(w * json_number_value(v)));
+    }
+    return json_pack("{sisfsfsoso}", "model_version", version, "bias", model_weight(text, "bias"), "threshold",
+                     model_weight(text, "threshold"), "weights", weights, "parts", parts);
 }
 
 void rw_h_run(rw_http_ctx *c) {

@@ -209,6 +209,11 @@ json_t *rw_http_flagged_of(rw_http_server *s, int64_t run, rw_err *err);
 const char *rw_http_change(json_t *prev, const char *id, uint32_t accounts);
 /* The run published before run (0: none, -1: reading failed). */
 int64_t rw_http_prev_run(rw_http_server *s, int64_t run);
+/* Each feature's part in a cluster's score in run: the model's weight
+ * times the feature's value (features: the cluster's "features" object), with
+ * the bias and threshold; null when the run was scored by a model other than
+ * the one in force (only its weights are at hand). A new reference. */
+json_t *rw_http_score_parts(rw_http_server *s, int64_t run, json_t *features);
 /* Answers GET /v1/clusters/live-N. */
 void rw_h_live_cluster(rw_http_ctx *c, uint32_t live_no);
 

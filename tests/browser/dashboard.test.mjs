@@ -1,13 +1,17 @@
 // Browser test of the dashboard (run by ctest as `browser`): a simulated
-// world, the real `ringwatch serve`, headless Debian Chromium driven by
-// playwright-core. Signs in, opens the top cluster, checks the table and the
-// SVG pictures rendered, labels the cluster benign, checks the label is
-// stored, and saves a screenshot of the cluster page.
-// Env: RW_BIN (the ringwatch binary), RW_OUT_DIR (where the screenshot
-// goes, default .), CHROMIUM (default /usr/bin/chromium).
+// world, the real `ringwatch serve` with two named analyst tokens (alice and
+// bob), headless Debian Chromium driven by playwright-core. Signs in, sorts
+// and pages the clusters table, opens the top flagged cluster (its graph
+// drawn as inline SVG, features with their part in the score), labels it as
+// alice, clicks a node of the graph, searches an account, a raw device and
+// something unknown, pivots from an account to an attribute and back to a
+// cluster, signs in as bob and sees alice's label, author and note, filters
+// unreviewed clusters and opens the runs page. Screenshots go to RW_OUT_DIR.
+// Env: RW_BIN (the ringwatch binary), RW_OUT_DIR (where the screenshots
+// go, default .), CHROMIUM (default /usr/bin/chromium).
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -24,7 +28,8 @@ const BIN = process.env.RW_BIN && resolve(process.env.RW_BIN);
 assert.ok(BIN, 'RW_BIN: the ringwatch binary');
 const OUT = resolve(process.env.RW_OUT_DIR || '.');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const TOKEN = 'analyst-token-browser-0123456789';
+const ALICE = 'analyst-token-alice-0123456789';
+const BOB = 'analyst-token-bob-0123456789xyz';
 const NOTE = 'browser test: known office <script>alert(1)</script>';
 const t0 = Date.now();
 const step = (what) => console.log(`[${((Date.now() - t0) / 1000).toFixed(1)} s] ${what}`);
@@ -42,7 +47,7 @@ function serve() {
   return new Promise((ok, fail) => {
     server = spawn(BIN, ['serve', '--db', db, '--listen', '127.0.0.1:0'], {
       cwd: dir,
-      env: { ...process.env, RINGWATCH_TOKEN_ANALYST: TOKEN },
+      env: { ...process.env, RINGWATCH_TOKEN_ANALYST: `alice:${ALICE}, bob:${BOB}` },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let log = '';
@@ -65,9 +70,17 @@ function serve() {
 
 async function main() {
   rw('simulate', '--accounts', '3000', '--seed', '5', '--out', 'ev.jsonl', '--truth', 'truth.csv');
-  rw('ingest', '--quiet', '--db', db, 'ev.jsonl');
-  rw('rescore', '--quiet', '--db', db);
-  step('world simulated, ingested and scored');
+  // Two runs, half the events apart, so the second has new, grown and
+  // dissolved clusters to show.
+  const lines = readFileSync(join(dir, 'ev.jsonl'), 'utf8').split('\n').filter(Boolean);
+  const half = Math.floor(lines.length / 2);
+  writeFileSync(join(dir, 'a.jsonl'), lines.slice(0, half).join('\n') + '\n');
+  writeFileSync(join(dir, 'b.jsonl'), lines.slice(half).join('\n') + '\n');
+  for (const part of ['a.jsonl', 'b.jsonl']) {
+    rw('ingest', '--quiet', '--db', db, part);
+    rw('rescore', '--quiet', '--db', db);
+  }
+  step('world simulated, ingested and scored twice');
   const base = await serve();
   step('server at ' + base);
 
@@ -94,10 +107,37 @@ async function main() {
   page.on('pageerror', (e) => problems.push(String(e)));
   page.setDefaultTimeout(30000);
 
-  await page.goto(base + '/');
-  await page.getByTestId('token-input').fill(TOKEN);
-  await page.getByTestId('token-submit').click();
-  await page.getByTestId('cluster-row').first().waitFor();
+  // Chromium logs every answer that is not 2xx as a console error: the
+  // search probes account, then attribute kinds, and a miss is a 404.
+  let probing = false;
+  page.removeAllListeners('console');
+  page.on('console', (m) => {
+    if (m.type() !== 'error') return;
+    if (probing && /status of 404/.test(m.text())) return;
+    problems.push(m.text());
+  });
+  const shot = async (name) => {
+    const path = join(OUT, `dashboard-${name}.png`);
+    await page.screenshot({ path, fullPage: true });
+    step('screenshot ' + path);
+  };
+  const signIn = async (token) => {
+    await page.goto(base + '/');
+    await page.getByTestId('token-input').fill(token);
+    await page.getByTestId('token-submit').click();
+    await page.getByTestId('cluster-row').first().waitFor();
+  };
+  const search = async (text) => {
+    probing = true;
+    await page.getByTestId('search-input').fill(text);
+    await page.getByTestId('search-submit').click();
+  };
+  const searched = async (testid) => {
+    await page.getByTestId(testid).waitFor({ state: 'visible' });
+    probing = false;
+  };
+
+  await signIn(ALICE);
   const rows = await page.getByTestId('cluster-row').count();
   assert.ok(rows >= 1, 'the clusters table has rows');
   step(`table rendered: ${rows} rows`);
@@ -106,7 +146,7 @@ async function main() {
     local: localStorage.length,
     cookie: document.cookie,
   }));
-  assert.equal(storage.session, TOKEN, 'the token is in sessionStorage');
+  assert.equal(storage.session, ALICE, 'the token is in sessionStorage');
   assert.equal(storage.local, 0, 'nothing in localStorage');
   assert.equal(storage.cookie, '', 'no cookies');
   assert.equal((await context.cookies()).length, 0);
@@ -119,8 +159,11 @@ async function main() {
   const asc = await scores();
   assert.deepEqual(asc, [...asc].sort((a, b) => a - b), 'the score column sorts ascending');
   await page.locator('th[data-sort=score]').click();
+  // What changed since the run before is marked in the list.
+  const changes = (await page.getByTestId('row-change').allTextContents()).sort();
+  assert.deepEqual(changes, ['grown', 'new'], 'a new and a grown cluster since run 1');
 
-  // Paging: every cluster, 2 rows a page; next, next, previous.
+  // Paging: every cluster, 10 rows a page; next, previous.
   const pageNo = () => page.getByTestId('page-no').textContent();
   const firstId = () => page.getByTestId('cluster-row').first().getAttribute('data-id');
   await page.getByTestId('min-score').fill('0');
@@ -131,8 +174,7 @@ async function main() {
   const page1 = await firstId();
   await page.getByTestId('next-page').click();
   await page.waitForFunction(() => document.querySelector('[data-testid=page-no]').textContent === 'page 2');
-  const page2 = await firstId();
-  assert.notEqual(page2, page1, 'page 2 shows other clusters');
+  assert.notEqual(await firstId(), page1, 'page 2 shows other clusters');
   await page.getByTestId('prev-page').click();
   await page.waitForFunction(() => document.querySelector('[data-testid=page-no]').textContent === 'page 1');
   assert.equal(await firstId(), page1, 'previous page returns to page 1');
@@ -140,23 +182,57 @@ async function main() {
   assert.ok(await page.getByTestId('prev-page').isDisabled());
   step('paging: page 1 and 2 of 10 rows, and back');
 
+  // The top flagged cluster.
+  await page.getByTestId('flagged-filter').selectOption('true');
+  await page.getByTestId('page-size').selectOption('50');
+  await page.getByTestId('filter-apply').click();
+  await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=cluster-row] td:nth-child(3)')].every((td) => td.textContent === 'yes'));
   const top = page.getByTestId('cluster-row').first();
   const id = await top.getAttribute('data-id');
   assert.match(id, /^c\d+$/);
-  await top.click();
+  await top.locator('td:nth-child(2)').click();
   await page.waitForURL(`**/#/clusters/${id}`);
   await page.getByTestId('cluster-view').waitFor();
   assert.equal(await page.getByTestId('cluster-id').textContent(), id);
-  for (const pic of ['cluster-graph', 'cluster-timeline']) {
-    await page.waitForFunction((tid) => {
-      const img = document.querySelector(`[data-testid=${tid}]`);
-      return img && img.complete && img.naturalWidth > 0 && img.src.startsWith('blob:');
-    }, pic);
-  }
-  step(`cluster ${id}: graph.svg and timeline.svg rendered from blob: URLs`);
+  await page.waitForFunction(() => {
+    const img = document.querySelector('[data-testid=cluster-timeline]');
+    return img && img.complete && img.naturalWidth > 0 && img.src.startsWith('blob:');
+  });
+  // The graph: inline SVG, a node per account and attribute, captions in
+  // <title>, flagged accounts marked by outline as well as colour.
+  await page.locator('[data-testid=graph-node]').first().waitFor();
+  const graph = await page.evaluate(() => {
+    const nodes = [...document.querySelectorAll('[data-testid=graph-svg] [data-testid=graph-node]')];
+    const flagged = nodes.filter((n) => n.dataset.flagged === '1');
+    const mark = flagged[0] && flagged[0].querySelector('circle');
+    return {
+      n: nodes.length,
+      accounts: nodes.filter((n) => n.dataset.kind === 'account').length,
+      flagged: flagged.length,
+      titled: nodes.every((n) => n.querySelector('title') && n.querySelector('title').textContent.length > 0),
+      ring: mark ? parseFloat(getComputedStyle(mark).strokeWidth) : 0,
+      plainRing: (() => {
+        const p = nodes.find((n) => n.dataset.kind === 'account' && n.dataset.flagged === '0');
+        return p ? parseFloat(getComputedStyle(p.querySelector('circle')).strokeWidth) : 1;
+      })(),
+      img: document.querySelectorAll('[data-testid=cluster-graph] img').length,
+    };
+  });
+  assert.ok(graph.accounts >= 2 && graph.n > graph.accounts, 'accounts and attributes drawn: ' + JSON.stringify(graph));
+  assert.ok(graph.flagged >= 1, 'flagged accounts in a flagged cluster');
+  assert.ok(graph.titled, 'every node has a caption');
+  assert.ok(graph.ring >= 2 * graph.plainRing, 'flagged accounts have a thick ring: ' + JSON.stringify(graph));
+  assert.equal(graph.img, 0, 'the graph is inline SVG, not a picture');
+  step(`cluster ${id}: graph of ${graph.n} nodes (${graph.accounts} accounts, ${graph.flagged} flagged)`);
   await page.locator('[data-testid=cluster-members] tbody tr').first().waitFor();
   assert.ok((await page.locator('[data-testid=cluster-reasons] li').count()) >= 1, 'reasons are listed');
-  assert.ok((await page.locator('[data-testid=cluster-features] tr').count()) >= 1, 'features are listed');
+  // Features: meaning, weight and part, and how they make the score.
+  const features = await page.getByTestId('feature-row').count();
+  assert.ok(features >= 10, 'features are listed');
+  const burst = page.locator('[data-testid=feature-row][data-feature=burst]');
+  assert.match(await burst.locator('td.meaning').textContent(), /6 hours/);
+  assert.match(await burst.locator('td.part').textContent(), /^[+-]\d+\.\d\d/);
+  assert.match(await page.getByTestId('score-how').textContent(), /^Score = logistic\(bias/);
 
   // An export arrives as a download from a blob: link.
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-json').click()]);
@@ -165,20 +241,101 @@ async function main() {
   const [bundle] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-bundle').click()]);
   assert.match(bundle.suggestedFilename(), /\.zip$/);
 
+  // alice labels it.
   await page.getByTestId('label-note').fill(NOTE);
-  await page.getByTestId('label-benign').click();
+  await page.getByTestId('label-fraud').click();
   await page.locator('[data-testid=label-result].ok').waitFor();
-  assert.match(await page.getByTestId('label-result').textContent(), /benign/);
+  assert.match(await page.getByTestId('label-result').textContent(), /fraud/);
   const stored = execFileSync('sqlite3', ['-json', db,
-    "SELECT target_kind, target, label, note FROM labels ORDER BY id DESC LIMIT 1"], { encoding: 'utf8' });
+    'SELECT target_kind, target, label, note, author FROM labels ORDER BY id DESC LIMIT 1'], { encoding: 'utf8' });
   const [label] = JSON.parse(stored);
-  assert.equal(label.target_kind, 'cluster');
-  assert.equal('c' + label.target, id);
-  assert.equal(label.label, 'benign');
-  assert.equal(label.note, NOTE);
+  assert.deepEqual(label, { target_kind: 'cluster', target: Number(id.slice(1)), label: 'fraud', note: NOTE, author: 'alice' });
   step('label stored: ' + JSON.stringify(label));
   await page.locator('[data-testid=label-entry]').first().waitFor();
-  assert.match(await page.locator('[data-testid=label-entry]').first().textContent(), /benign/);
+  assert.match(await page.locator('[data-testid=label-entry]').first().textContent(), /fraud by alice/);
+  await shot('cluster');
+  await page.locator('figure.graph').screenshot({ path: join(OUT, 'dashboard-graph.png') });
+
+  // A click on an account of the graph opens its page.
+  const node = page.locator('[data-testid=graph-node][data-kind=account][data-flagged="1"]').first();
+  const nodeAccount = await node.getAttribute('data-label');
+  await node.click();
+  await page.waitForURL(`**/#/accounts/${encodeURIComponent(nodeAccount)}`);
+  await page.getByTestId('account-view').waitFor();
+  assert.equal(await page.getByTestId('account-id').textContent(), nodeAccount);
+  step('graph node opened account ' + nodeAccount);
+
+  // Search: an account id (another member), a raw device, and nothing.
+  const members = await page.evaluate(async (cid) => {
+    const r = await fetch('/v1/clusters/' + cid, { headers: { Authorization: 'Bearer ' + sessionStorage.getItem('ringwatch.analyst_token') } });
+    return (await r.json()).members.map((m) => m.account);
+  }, id);
+  const account = members.find((a) => a !== nodeAccount);
+  await page.goto(base + '/#/');
+  await search(account);
+  await page.waitForURL(`**/#/accounts/${encodeURIComponent(account)}`);
+  await searched('account-view');
+  await page.locator('[data-testid=account-attributes] tbody tr').first().waitFor();
+  await page.locator('[data-testid=account-summary] [data-testid=cluster-link]').first().waitFor();
+  const facts = await page.getByTestId('account-summary').textContent();
+  assert.match(facts, /Run score\d\.\d{3}/);
+  assert.match(facts, new RegExp(`Cluster in the run${id}`));
+  assert.match(facts, /First seen\d{4}-\d\d-\d\dT/);
+  await shot('account');
+  step('search: account ' + account);
+
+  const events = readFileSync(join(dir, 'ev.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const device = events.find((e) => e.account === account && e.device).device;
+  await search(device);
+  await page.waitForURL('**/#/attributes/device/device:*');
+  await searched('attribute-view');
+  const pseudonym = await page.getByTestId('attribute-id').textContent();
+  assert.match(pseudonym, /^device:[0-9a-f]+$/);
+  assert.equal(await page.getByTestId('search-input').inputValue(), '', 'the raw value leaves the search box');
+  const leaks = await page.evaluate((raw) => ({
+    url: location.href.includes(raw),
+    page: document.body.innerText.includes(raw),
+    session: Object.keys(sessionStorage).some((k) => sessionStorage.getItem(k).includes(raw)),
+    history: history.length,
+  }), device);
+  assert.deepEqual([leaks.url, leaks.page, leaks.session], [false, false, false], 'the raw device is not echoed');
+  await page.locator('[data-testid=attribute-accounts] [data-testid=account-link]', { hasText: account }).waitFor();
+  await page.locator('[data-testid=attribute-clusters] [data-testid=cluster-link]').first().waitFor();
+  await shot('attribute');
+  step('search: raw device -> ' + pseudonym);
+
+  await search('no-such-account-or-device');
+  await page.locator('[data-testid=search-status].error').waitFor();
+  probing = false;
+  assert.match(await page.getByTestId('search-status').textContent(), /^Not found/);
+  await shot('not-found');
+
+  // Pivot: account -> one of its attributes -> the cluster its accounts are in.
+  await page.goto(base + '/#/accounts/' + encodeURIComponent(account));
+  await page.getByTestId('account-view').waitFor();
+  const attr = page.locator('[data-testid=account-attributes] [data-testid=attribute-link]', { hasText: pseudonym });
+  await attr.click();
+  await page.waitForURL(`**/#/attributes/device/${pseudonym}`);
+  await page.getByTestId('attribute-view').waitFor();
+  const back = page.locator('[data-testid=attribute-clusters] [data-testid=cluster-link]', { hasText: new RegExp(`^${id}$`) });
+  await back.click();
+  await page.waitForURL(`**/#/clusters/${id}`);
+  await page.getByTestId('cluster-view').waitFor();
+  await page.locator('[data-testid=graph-node]').first().waitFor();
+  step('pivot: account -> attribute -> cluster ' + id);
+
+  // bob sees alice's judgement.
+  await page.getByTestId('signout').click();
+  await page.getByTestId('login').waitFor();
+  assert.equal(await page.evaluate(() => sessionStorage.length), 0, 'sign out forgets the token');
+  await signIn(BOB);
+  await page.goto(base + '/#/clusters/' + id);
+  await page.locator('[data-testid=label-entry]').first().waitFor();
+  const entry = page.locator('[data-testid=label-entry]').first();
+  assert.match(await entry.textContent(), /^fraud by alice/);
+  assert.equal(await entry.getByTestId('label-author').textContent(), 'alice');
+  assert.equal(await entry.getByTestId('label-note-text').textContent(), ': ' + NOTE);
+  step('bob sees the label, its author and note');
 
   // The unreviewed filter leaves the labelled cluster out.
   await page.getByTestId('back').click();
@@ -186,16 +343,31 @@ async function main() {
   await page.getByTestId('filter-apply').click();
   await page.waitForFunction(() => /page 1/.test(document.querySelector('[data-testid=page-no]').textContent));
   await page.getByTestId('cluster-row').first().waitFor();
+  await page.waitForFunction(() => document.querySelector('[data-testid=list-status]').textContent === '');
   const unreviewed = await page.locator('[data-testid=cluster-row]').evaluateAll((trs) => trs.map((t) => t.dataset.id));
   assert.ok(!unreviewed.includes(id), 'a labelled cluster is not unreviewed');
-  await page.screenshot({ path: join(OUT, 'dashboard-list.png'), fullPage: true });
-  await page.goto(base + '/#/clusters/' + id);
-  await page.getByTestId('cluster-view').waitFor();
-  await page.locator('[data-testid=label-entry]').first().waitFor();
+  await shot('list');
 
-  const shot = join(OUT, 'dashboard-cluster.png');
-  await page.screenshot({ path: shot, fullPage: true });
-  step('screenshot ' + shot);
+  // The runs page: the run's time, parameters, model, counts and diff.
+  await page.getByTestId('nav-runs').click();
+  await page.getByTestId('run-row').first().waitFor();
+  const run = await page.getByTestId('run-row').first().textContent();
+  assert.equal(await page.getByTestId('run-row').count(), 2);
+  assert.match(run, /^2\d{4}-\d\d-\d\dT/, 'the newest run first, with its time');
+  assert.match(run, /hub_degree: \d+/, 'its parameters');
+  assert.match(run, /defaults/, 'its model');
+  assert.match(run, /1 \/ 1 \/ 3/, 'new / grown / dissolved');
+  await page.getByTestId('run-diff-title').waitFor();
+  assert.match(await page.getByTestId('run-diff-title').textContent(), /^Run 2 against run 1/);
+  assert.equal(await page.locator('[data-testid=diff-new] [data-testid=cluster-link]').count(), 1, 'the new cluster opens');
+  assert.equal(await page.locator('[data-testid=diff-grown] [data-testid=cluster-link]').count(), 1);
+  assert.match(await page.getByTestId('diff-dissolved').textContent(), /Dissolved \(3\)c\d+, c\d+, c\d+/);
+  await shot('runs');
+  await page.getByTestId('run-row').nth(1).click();
+  await page.waitForFunction(() => {
+    const t = document.querySelector('[data-testid=run-diff-title]');
+    return t && /^Run 1 against nothing/.test(t.textContent);
+  });
 
   await page.getByTestId('signout').click();
   await page.getByTestId('login').waitFor();

@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,6 +146,20 @@ Test(http, every_endpoint) {
     cr_expect_gt(json_array_size(json_object_get(d, "members")), 1);
     cr_expect(json_is_array(json_object_get(d, "attribute_list")));
     cr_expect(json_is_array(json_object_get(d, "reasons")));
+    /* Each feature's part in the score: the logistic of bias plus the parts
+     * is the score (features are stored to 4 digits), unless the block-ring
+     * signature raised it to the threshold. */
+    json_t *sp = json_object_get(d, "score_parts"), *parts = json_object_get(sp, "parts");
+    cr_assert(json_is_object(parts), "%s", json_dumps(sp, 0));
+    cr_expect_eq(json_object_size(parts), json_object_size(json_object_get(sp, "weights")));
+    cr_expect_geq(json_object_size(parts), 10);
+    double z = json_number_value(json_object_get(sp, "bias")), cscore = json_number_value(json_object_get(d, "score"));
+    const char *fk;
+    json_t *fv;
+    json_object_foreach(parts, fk, fv) z += json_number_value(fv);
+    double p = 1 / (1 + exp(-z));
+    cr_expect(fabs(p - cscore) < 0.02 || cscore == json_number_value(json_object_get(sp, "threshold")),
+              "logistic of the parts %g, score %g", p, cscore);
     json_decref(d);
 
     snprintf(path, sizeof path, "/v1/clusters/%ld/label", top);
