@@ -12,17 +12,18 @@
 
 typedef enum {
     RW_OK = 0,
-    RW_ERR_NOMEM,    /* allocation failed */
-    RW_ERR_IO,       /* file or socket error */
-    RW_ERR_INVALID,  /* bad input data (a line, a request, a flag) */
-    RW_ERR_NOTFOUND, /* no such account, cluster, file, ... */
-    RW_ERR_DB,       /* SQLite reported an error */
-    RW_ERR_CORRUPT,  /* a file is not what it should be */
-    RW_ERR_FULL,     /* disk or database full */
-    RW_ERR_EXISTS,   /* already exists */
-    RW_ERR_PERM,     /* permission denied, read-only */
-    RW_ERR_LIMIT,    /* a configured limit was exceeded */
-    RW_ERR_INTERNAL, /* a library failed in a way that is our bug */
+    RW_ERR_NOMEM,     /* allocation failed */
+    RW_ERR_IO,        /* file or socket error */
+    RW_ERR_INVALID,   /* bad input data (a line, a request, a flag) */
+    RW_ERR_NOTFOUND,  /* no such account, cluster, file, ... */
+    RW_ERR_DB,        /* SQLite reported an error */
+    RW_ERR_CORRUPT,   /* a file is not what it should be */
+    RW_ERR_FULL,      /* disk or database full */
+    RW_ERR_EXISTS,    /* already exists */
+    RW_ERR_PERM,      /* permission denied, read-only */
+    RW_ERR_LIMIT,     /* a configured limit was exceeded */
+    RW_ERR_INTERNAL,  /* a library failed in a way that is our bug */
+    RW_ERR_CANCELLED, /* stopped on request before it finished */
     RW_STATUS_COUNT
 } rw_status;
 

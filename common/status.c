@@ -17,6 +17,7 @@ static const char *const status_names[RW_STATUS_COUNT] = {
     [RW_ERR_PERM] = "permission denied",
     [RW_ERR_LIMIT] = "limit exceeded",
     [RW_ERR_INTERNAL] = "internal error",
+    [RW_ERR_CANCELLED] = "cancelled",
 };
 
 const char *rw_status_str(rw_status s) {

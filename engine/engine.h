@@ -100,7 +100,8 @@ typedef struct {
     uint64_t components;
     uint64_t largest_accounts, largest_edges; /* of the largest component (by edges) */
     uint64_t shard_bytes;                     /* sent to and received from the other shards */
-    char learn[512];        /* what the nightly learning did after the run (one line; "" when off) */
+    double copy_seconds; /* out of process: writing the database's copy (a read transaction; signups go on) */
+    char learn[512];     /* what the nightly learning did after the run (one line; "" when off) */
 } rw_rescore_summary;
 
 /* Called after each stage ("snapshot", "communities", ...) with its time. */
@@ -135,6 +136,11 @@ typedef struct {
     double density;                   /* 0: RW_DEFAULT_DENSITY */
     uint32_t hub_degree;              /* 0: the default */
     const rw_shard_transport *shards; /* NULL: everything in this process */
+    /* Non-NULL: another thread sets *cancel to 1 (atomically) to stop the
+     * rescoring before its run is published (RW_ERR_CANCELLED, nothing
+     * published). Looked at between stages and between chunks of the
+     * write. */
+    const int *cancel;
 } rw_rescore_params;
 
 /* A shard's work, where a transport delivered it: in (len bytes, from
@@ -144,6 +150,27 @@ typedef struct {
 rw_status rw_engine_shard_work(void *in, size_t len, void **out, size_t *outlen, rw_err *err);
 rw_status rw_engine_rescore(rw_engine *e, const rw_rescore_params *rp, rw_rescore_summary *out, rw_stage_fn on_stage,
                             void *ctx, rw_err *err);
+
+/* A rescoring made by another process (a command, under mpirun for one):
+ * the engine takes the snapshot online scoring will switch with (as
+ * rw_engine_rescore: signups wait for that copy alone), writes a
+ * consistent copy of the database to copy_path (rw_store_copy_to: signups
+ * are not held), calls run, which rescores the copy and publishes a run in
+ * it, then brings that run's rows back in short transactions under a run id
+ * reserved here, publishes it whole and switches online scoring to it.
+ * Events after the copy are not in the run, as with rw_engine_rescore's
+ * snapshot. The copy is removed whatever happens; on any failure or
+ * cancellation nothing is published and the run in force stays. */
+typedef struct {
+    const char *copy_path;
+    /* Rescores the copy (path borrowed); RW_OK once a run is published in it.
+     * Called without the engine's locks; rp->cancel is the caller's to
+     * honour (stop the command). */
+    rw_status (*run)(void *ctx, const char *copy_path, rw_err *err);
+    void *ctx;
+} rw_rescore_external;
+rw_status rw_engine_rescore_external(rw_engine *e, const rw_rescore_params *rp, const rw_rescore_external *x,
+                                     rw_rescore_summary *out, rw_stage_fn on_stage, void *ctx, rw_err *err);
 
 /* The newest run (0 if none). */
 rw_status rw_engine_latest_run(rw_engine *e, int64_t *run, rw_err *err);

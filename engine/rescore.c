@@ -241,11 +241,12 @@ static void run_params(char *out, size_t size, const rw_rescore_params *rp) {
 typedef struct {
     rw_engine *e;
     int64_t run;
-    uint32_t rows;   /* in the open chunk */
-    uint64_t chunks; /* committed */
-    double t0;       /* the open chunk's start */
-    double ckpt;     /* the last checkpoint */
-    int open;        /* a chunk's transaction is open */
+    uint32_t rows;     /* in the open chunk */
+    uint64_t chunks;   /* committed */
+    double t0;         /* the open chunk's start */
+    double ckpt;       /* the last checkpoint */
+    int open;          /* a chunk's transaction is open */
+    const int *cancel; /* rw_rescore_params.cancel */
 } chunker;
 
 /* Copies the WAL into the database with the store released (the writer's
@@ -291,6 +292,9 @@ static rw_status chunk_row(chunker *w, rw_err *err) {
             return RW_OK;
         }
         rw_status st = chunk_end(w, err);
+        if (st == RW_OK && w->cancel && __atomic_load_n(w->cancel, __ATOMIC_ACQUIRE))
+            st = rw_fail(err, RW_ERR_CANCELLED, "rescoring cancelled while writing run %lld; nothing was published",
+                         (long long)w->run);
         if (st == RW_OK && !e->batch_only && rw_now() - w->ckpt >= CHECKPOINT_SECONDS) st = chunk_checkpoint(w, err);
         if (st != RW_OK) return st;
         rw_engine_store_hand_over(e);
@@ -750,11 +754,14 @@ rw_status rw_engine_rescore(rw_engine *e, const rw_rescore_params *rp, rw_rescor
         stage_snapshot, stage_previous, stage_detect, stage_model, stage_write,
         stage_compare,  stage_publish,  stage_online, stage_learn,
     };
+    static const char *const stage_names[] = {"snapshot", "previous run", "detect", "model", "write",
+                                              "compare",  "publish",      "online", "learn"};
     memset(out, 0, sizeof *out);
     rescore_job j = {.e = e, .rp = rp, .out = out, .sg = {e, on_stage, ctx, rw_now()}};
     j.t0 = j.sg.t;
     j.started = (int64_t)time(NULL);
     j.w.e = e;
+    j.w.cancel = rp ? rp->cancel : NULL;
     rw_status st = rw_engine_need_graph(e, err);
     if (st == RW_OK) st = rw_detect_init(2, err); /* idempotent: igraph error handler, BLAS threads */
     if (st != RW_OK) return st;
@@ -763,7 +770,15 @@ rw_status rw_engine_rescore(rw_engine *e, const rw_rescore_params *rp, rw_rescor
     e->rescoring = 1;
     pthread_mutex_unlock(&e->gc_mu);
     if (busy) return rw_fail(err, RW_ERR_EXISTS, "a rescoring is already running");
-    for (size_t i = 0; st == RW_OK && i < sizeof pipeline / sizeof pipeline[0]; i++) st = pipeline[i](&j, err);
+    for (size_t i = 0; st == RW_OK && i < sizeof pipeline / sizeof pipeline[0]; i++) {
+        /* Once published the run is in force: what follows is not undone. */
+        if (j.w.cancel && pipeline[i] != stage_online && pipeline[i] != stage_learn &&
+            __atomic_load_n(j.w.cancel, __ATOMIC_ACQUIRE))
+            st = rw_fail(err, RW_ERR_CANCELLED, "rescoring cancelled before its %s stage; nothing was published",
+                         stage_names[i]);
+        else
+            st = pipeline[i](&j, err);
+    }
     job_end(&j);
     return st;
 }

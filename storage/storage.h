@@ -181,6 +181,31 @@ rw_status rw_store_run_reserve(rw_store *s, int64_t started_at, int64_t *run, rw
  * run->id is not reserved (nothing is published). */
 rw_status rw_store_run_publish(rw_store *s, const rw_run_row *run, rw_err *err);
 
+/* ---- a run made by another process on a copy (store_run_import.c) --------- */
+
+/* Writes a consistent copy of database db to dst (mode 0600, replaced if
+ * present) with SQLite's backup API on a connection of its own: one read
+ * transaction, which in WAL mode holds up no writer. */
+rw_status rw_store_copy_to(const char *db, const char *dst, rw_err *err);
+/* Removes a copy and the files SQLite and ringwatch keep beside it. */
+void rw_store_copy_remove(const char *dst);
+/* Attaches the copy to s's connection (no transaction open) for
+ * rw_store_run_import_chunk; detach once done. */
+rw_status rw_store_import_attach(rw_store *s, const char *copy, rw_err *err);
+void rw_store_import_detach(rw_store *s);
+/* Where bringing run src_run of the copy into the reserved dst_run stands. */
+typedef struct {
+    int64_t src_run, dst_run;
+    int table;        /* clusters, run_accounts, run_attributes, run_members */
+    int64_t after[2]; /* the key copied last in that table */
+    uint64_t rows;    /* copied so far */
+} rw_run_import;
+#define RW_RUN_IMPORT_INIT(src, dst) ((rw_run_import){(src), (dst), 0, {-1, -1}, 0})
+/* With the run lock, inside a transaction: copies the next rows (at most
+ * max_rows read from the copy) of the run; *done 1 once every table is
+ * copied. Rows of nodes no longer in s (erased meanwhile) are left out. */
+rw_status rw_store_run_import_chunk(rw_store *s, rw_run_import *im, uint32_t max_rows, int *done, rw_err *err);
+
 /* The newest published run's id (0 when there is none). */
 rw_status rw_store_latest_run(rw_store *s, int64_t *run, rw_err *err);
 /* *exists: 1 when run was published (whole), else 0. */
