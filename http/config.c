@@ -110,6 +110,14 @@ static const setting settings[] = {
      0.001,
      1},
     {{"rescore_at", "", "HH:MM local time of the nightly rescoring (empty: none)"}, T_CLOCK, AT(rescore_at), 0, 0},
+    {{"rescore_command", "",
+      "run the rescoring (nightly and POST /v1/rescore) out of process: this command, given --db COPY --key-file KEY "
+      "(a consistent copy the server writes beside db), e.g. mpirun -np 8 --hostfile /etc/ringwatch/hosts ringwatch "
+      "rescore --mpi; the run it publishes in the copy is brought back (empty: in this process)"},
+     T_TEXT,
+     AT(rescore_command),
+     0,
+     0},
     {{"retention_days", "0",
       "the nightly job first erases accounts and edges not seen for this many days (0: keep forever)"},
      T_U32,

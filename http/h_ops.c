@@ -1,14 +1,15 @@
-/* http: what operators call. POST /v1/rescore and GET /v1/jobs/{id} (the
- * background rescoring), /livez, /readyz, /metrics and /v1/openapi.json. */
+/* http: what operators call. POST /v1/rescore, GET and DELETE
+ * /v1/jobs/{id} (the background rescoring), /livez, /readyz, /metrics and /v1/openapi.json. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "http_int.h"
 
-static const char *const state_names[] = {"queued", "running", "done", "failed"};
+static const char *const state_names[] = {"queued", "running", "done", "failed", "cancelled"};
 
 void rw_h_rescore(rw_http_ctx *c) {
     rw_rescore_params rp = {0};
@@ -62,21 +63,76 @@ static json_t *time_or_null(int64_t ts) {
     return json_string(t);
 }
 
-void rw_h_job(rw_http_ctx *c) {
+/* The job id of the path; 0 (answered) when it is not a job id. */
+static uint64_t job_id(rw_http_ctx *c) {
     size_t len;
     char *idtext = rw_http_param(c, 0, "id", &len), *end = NULL;
-    if (!idtext) return;
+    if (!idtext) return 0;
     errno = 0;
     unsigned long long id = strtoull(idtext, &end, 10);
-    int ok = len && *end == 0 && !errno && idtext[0] >= '0' && idtext[0] <= '9';
+    int ok = len && *end == 0 && !errno && idtext[0] >= '0' && idtext[0] <= '9' && id;
     free(idtext);
+    if (!ok)
+        rw_http_problem(c->out, RW_PROB_NOT_FOUND, NULL, "id: no such job (jobs are kept in memory, the last %d)",
+                        RW_JOBS_MAX);
+    return ok ? id : 0;
+}
+
+static void job_doc(rw_http_ctx *c, const rw_job *jp, unsigned status);
+
+void rw_h_job(rw_http_ctx *c) {
+    uint64_t id = job_id(c);
     rw_job j;
     rw_err err = {{0}};
-    if (!ok || rw_jobs_get(c->srv, id, &j, &err) != RW_OK) {
+    if (!id) return;
+    if (rw_jobs_get(c->srv, id, &j, &err) != RW_OK) {
         rw_http_problem(c->out, RW_PROB_NOT_FOUND, NULL, "id: no such job (jobs are kept in memory, the last %d)",
                         RW_JOBS_MAX);
         return;
     }
+    job_doc(c, &j, 200);
+}
+
+/* How long DELETE waits for the job to stop before answering "cancelling":
+ * in process the stage under way ends first; a command gets SIGTERM, then
+ * SIGKILL 5 s later. */
+#define CANCEL_WAIT_SECONDS 8.0
+
+void rw_h_job_cancel(rw_http_ctx *c) {
+    uint64_t id = job_id(c);
+    rw_job j;
+    rw_job_state state;
+    rw_err err = {{0}};
+    if (!id) return;
+    rw_status st = rw_jobs_cancel(c->srv, id, &state, &err);
+    if (st == RW_ERR_NOTFOUND) {
+        rw_http_problem(c->out, RW_PROB_NOT_FOUND, NULL, "id: no such job (jobs are kept in memory, the last %d)",
+                        RW_JOBS_MAX);
+        return;
+    }
+    if (st != RW_OK) {
+        rw_http_problem(c->out, RW_PROB_CONFLICT, NULL, "job %llu has already %s; nothing to cancel",
+                        (unsigned long long)id, state_names[state]);
+        return;
+    }
+    rw_jobs_audit_cancel(c->srv, c->who, id);
+    double until = rw_now() + CANCEL_WAIT_SECONDS;
+    do {
+        if (rw_jobs_get(c->srv, id, &j, &err) != RW_OK) break;
+        if (j.state != RW_JOB_QUEUED && j.state != RW_JOB_RUNNING) {
+            job_doc(c, &j, 200);
+            return;
+        }
+        usleep(20 * 1000);
+    } while (rw_now() < until);
+    char ids[24];
+    snprintf(ids, sizeof ids, "%llu", (unsigned long long)id);
+    snprintf(c->out->location, sizeof c->out->location, "/v1/jobs/%s", ids);
+    rw_http_json(c->out, 202, json_pack("{ssss}", "job", ids, "status", "cancelling"));
+}
+
+static void job_doc(rw_http_ctx *c, const rw_job *jp, unsigned status) {
+    rw_job j = *jp;
     char ids[24];
     snprintf(ids, sizeof ids, "%llu", (unsigned long long)j.id);
     json_t *doc =
@@ -99,8 +155,9 @@ void rw_h_job(rw_http_ctx *c) {
                             json_pack("{sIsIsIsIsf}", "days", (json_int_t)j.retention_days, "accounts",
                                       (json_int_t)j.retained.accounts, "events", (json_int_t)j.retained.events,
                                       "attributes", (json_int_t)j.retained.attributes, "seconds", j.retained.seconds));
-    if (j.state == RW_JOB_FAILED) json_object_set_new(doc, "error", json_string(j.error));
-    rw_http_json(c->out, 200, doc);
+    if (j.state == RW_JOB_FAILED || j.state == RW_JOB_CANCELLED)
+        json_object_set_new(doc, "error", json_string(j.error));
+    rw_http_json(c->out, status, doc);
 }
 
 void rw_h_livez(rw_http_ctx *c) {

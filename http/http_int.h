@@ -173,6 +173,7 @@ void rw_h_label_cluster(rw_http_ctx *c);
 void rw_h_label_account(rw_http_ctx *c);
 void rw_h_rescore(rw_http_ctx *c);
 void rw_h_job(rw_http_ctx *c);
+void rw_h_job_cancel(rw_http_ctx *c);
 void rw_h_livez(rw_http_ctx *c);
 void rw_h_readyz(rw_http_ctx *c);
 void rw_h_metrics(rw_http_ctx *c);
@@ -269,7 +270,7 @@ typedef struct {
     uint64_t events_accepted, events_rejected;
     rw_hist rescore;            /* seconds of finished rescorings */
     uint64_t rescore_last_bits; /* the last duration, a double's bits */
-    uint64_t rescores[2];       /* done, failed */
+    uint64_t rescores[3];       /* done, failed, cancelled */
     uint64_t refused_per_ip;    /* connections refused: their address was at per_ip_connection_limit */
     uint64_t refused_limit;     /* ... the server was at connection_limit */
     uint64_t timed_out;         /* connections closed at request_timeout_seconds */
@@ -290,7 +291,7 @@ char *rw_metrics_conventional(rw_http_server *s, const rw_engine_counters *k);
 
 /* ---- jobs ------------------------------------------------------------------ */
 
-typedef enum { RW_JOB_QUEUED, RW_JOB_RUNNING, RW_JOB_DONE, RW_JOB_FAILED } rw_job_state;
+typedef enum { RW_JOB_QUEUED, RW_JOB_RUNNING, RW_JOB_DONE, RW_JOB_FAILED, RW_JOB_CANCELLED } rw_job_state;
 typedef enum { RW_JOB_API, RW_JOB_SCHEDULE } rw_job_trigger;
 
 typedef struct {
@@ -314,6 +315,7 @@ typedef struct {
     size_t njobs;
     uint64_t next_id;
     int busy;          /* a rescoring job is queued or running */
+    int cancel;        /* the running job is to stop (atomic: read by the engine and the command's watcher) */
     int worker_joined; /* the last worker thread has been joined */
     pthread_t worker;
     int sched_live;
@@ -329,8 +331,23 @@ rw_status rw_jobs_start(rw_http_server *s, rw_job_trigger trigger, const rw_resc
 /* Records who started job id (who NULL: the nightly schedule) in the audit
  * trail. */
 void rw_jobs_audit(rw_http_server *s, const char *who, uint64_t id, const rw_rescore_params *rp);
+/* Records who asked job id to stop. */
+void rw_jobs_audit_cancel(rw_http_server *s, const char *who, uint64_t id);
 /* Copies job id into *out; RW_ERR_NOTFOUND when unknown or forgotten. */
 rw_status rw_jobs_get(rw_http_server *s, uint64_t id, rw_job *out, rw_err *err);
+/* Asks running job id to stop: RW_OK once asked (it ends cancelled unless
+ * its run was published already), RW_ERR_NOTFOUND for an unknown id,
+ * RW_ERR_EXISTS when it has finished (*state its state). */
+rw_status rw_jobs_cancel(rw_http_server *s, uint64_t id, rw_job_state *state, rw_err *err);
+/* Runs the rescore_command on copy (jobs_command.c), rw_rescore_external's
+ * run: its own process group, killed when *cancel becomes 1; a failure
+ * carries the command's last lines of stderr. */
+typedef struct {
+    rw_http_server *s;
+    const rw_rescore_params *rp;
+    const int *cancel;
+} rw_job_command;
+rw_status rw_jobs_run_command(void *ctx, const char *copy, rw_err *err);
 /* Starts the nightly scheduler thread (rescore_at must be set). */
 rw_status rw_jobs_start_scheduler(rw_http_server *s, rw_err *err);
 /* Stops the scheduler and waits for a running job. */

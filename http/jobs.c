@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "http_int.h"
 
@@ -33,6 +34,35 @@ typedef struct {
     rw_http_server *s;
     uint64_t id;
 } worker_arg;
+
+typedef struct {
+    rw_http_server *s;
+    uint64_t id;
+    double delay; /* seconds slept after each stage: RINGWATCH_TEST_STAGE_DELAY_MS, for tests of cancelling */
+} stage_ctx;
+
+static void on_stage(void *ctx, const char *stage, double seconds) {
+    stage_ctx *c = ctx;
+    rw_http_log(c->s, RW_LOG_DEBUG, "rescore: job %llu: %s %.3f s", (unsigned long long)c->id, stage, seconds);
+    if (c->delay > 0) usleep((useconds_t)(c->delay * 1e6));
+}
+
+/* In this process, or by rescore_command on a copy beside the database. */
+static rw_status rescore(rw_http_server *s, uint64_t id, const rw_rescore_params *rp, rw_rescore_summary *sum,
+                         rw_err *err) {
+    const char *d = getenv("RINGWATCH_TEST_STAGE_DELAY_MS");
+    stage_ctx sc = {s, id, d ? atof(d) / 1e3 : 0};
+    if (!s->cfg.rescore_command[0]) return rw_engine_rescore(s->e, rp, sum, on_stage, &sc, err);
+    char copy[RW_CONFIG_TEXT + 32];
+    snprintf(copy, sizeof copy, "%s.rescore-copy", s->cfg.db);
+    rw_job_command cmd = {s, rp, rp->cancel};
+    rw_rescore_external x = {copy, rw_jobs_run_command, &cmd};
+    rw_status st = rw_engine_rescore_external(s->e, rp, &x, sum, on_stage, &sc, err);
+    if (st == RW_OK)
+        rw_http_log(s, RW_LOG_INFO, "rescore: job %llu: the database's copy took %.2f s (signups not held)",
+                    (unsigned long long)id, sum->copy_seconds);
+    return st;
+}
 
 static void *worker(void *arg) {
     rw_http_server *s = ((worker_arg *)arg)->s;
@@ -67,17 +97,19 @@ static void *worker(void *arg) {
         else
             rw_http_log(s, RW_LOG_ERROR, "retention: job %llu failed: %s", (unsigned long long)id, rw_status_str(rst));
     }
-    rw_http_log(s, RW_LOG_INFO, "rescore: job %llu started", (unsigned long long)id);
+    rw_http_log(s, RW_LOG_INFO, "rescore: job %llu started%s", (unsigned long long)id,
+                s->cfg.rescore_command[0] ? " (rescore_command)" : "");
     rw_rescore_summary sum;
     rw_err err = {{0}};
     double t0 = rw_now();
     memset(&sum, 0, sizeof sum);
-    rw_status st = rw_engine_rescore(s->e, &rp, &sum, NULL, NULL, &err);
+    rp.cancel = &j->cancel;
+    rw_status st = rescore(s, id, &rp, &sum, &err);
     double dt = rw_now() - t0;
     pthread_mutex_lock(&j->mu);
     job = find(j, id); /* never forgotten while busy: no newer job can exist */
     if (job) {
-        job->state = st == RW_OK ? RW_JOB_DONE : RW_JOB_FAILED;
+        job->state = st == RW_OK ? RW_JOB_DONE : st == RW_ERR_CANCELLED ? RW_JOB_CANCELLED : RW_JOB_FAILED;
         job->finished = (int64_t)time(NULL);
         job->summary = sum;
         job->retained = kept;
@@ -93,7 +125,7 @@ static void *worker(void *arg) {
     uint64_t bits;
     memcpy(&bits, &dt, sizeof bits);
     __atomic_store_n(&m->rescore_last_bits, bits, __ATOMIC_RELAXED);
-    __atomic_fetch_add(&m->rescores[st == RW_OK ? 0 : 1], 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&m->rescores[st == RW_OK ? 0 : st == RW_ERR_CANCELLED ? 2 : 1], 1, __ATOMIC_RELAXED);
     if (st == RW_OK) {
         rw_hist_observe(&m->rescore, dt);
         rw_http_log(s, RW_LOG_INFO,
@@ -103,8 +135,8 @@ static void *worker(void *arg) {
                     (unsigned long long)sum.flagged_clusters, (unsigned long long)sum.new_flagged,
                     (unsigned long long)sum.flagged_accounts, sum.snapshot_locked * 1e3, sum.online_locked * 1e3);
     } else {
-        rw_http_log(s, RW_LOG_ERROR, "rescore: job %llu failed after %.2f s: %s", (unsigned long long)id, dt,
-                    rw_status_str(st));
+        rw_http_log(s, st == RW_ERR_CANCELLED ? RW_LOG_INFO : RW_LOG_ERROR, "rescore: job %llu %s after %.2f s: %s",
+                    (unsigned long long)id, st == RW_ERR_CANCELLED ? "cancelled" : "failed", dt, err.msg);
     }
     return NULL;
 }
@@ -117,6 +149,15 @@ void rw_jobs_audit(rw_http_server *s, const char *who, uint64_t id, const rw_res
              who ? "api" : "schedule", rp->density, rp->hub_degree);
     if (rw_engine_audit_put(s->e, who, "rescore", target, detail, &err) != RW_OK)
         rw_http_log(s, RW_LOG_ERROR, "rescore: job %llu started, but its audit entry failed: %s",
+                    (unsigned long long)id, err.msg);
+}
+
+void rw_jobs_audit_cancel(rw_http_server *s, const char *who, uint64_t id) {
+    char target[32];
+    rw_err err = {{0}};
+    snprintf(target, sizeof target, "job:%llu", (unsigned long long)id);
+    if (rw_engine_audit_put(s->e, who, "cancel", target, "{}", &err) != RW_OK)
+        rw_http_log(s, RW_LOG_ERROR, "rescore: job %llu cancel asked, but its audit entry failed: %s",
                     (unsigned long long)id, err.msg);
 }
 
@@ -151,6 +192,7 @@ rw_status rw_jobs_start(rw_http_server *s, rw_job_trigger trigger, const rw_resc
     job->created = (int64_t)time(NULL);
     job->rp = *rp;
     job->retention_days = trigger == RW_JOB_SCHEDULE ? s->cfg.retention_days : 0;
+    __atomic_store_n(&j->cancel, 0, __ATOMIC_RELEASE);
     worker_arg *wa = malloc(sizeof *wa); /* the worker takes ownership */
     if (wa) *wa = (worker_arg){s, job->id};
     if (!wa || pthread_create(&j->worker, NULL, worker, wa) != 0) {
@@ -176,6 +218,23 @@ rw_status rw_jobs_get(rw_http_server *s, uint64_t id, rw_job *out, rw_err *err) 
     pthread_mutex_unlock(&j->mu);
     if (!job) return rw_fail(err, RW_ERR_NOTFOUND, "no job %llu", (unsigned long long)id);
     return RW_OK;
+}
+
+rw_status rw_jobs_cancel(rw_http_server *s, uint64_t id, rw_job_state *state, rw_err *err) {
+    rw_http_jobs *j = &s->jobs;
+    rw_status st = RW_OK;
+    pthread_mutex_lock(&j->mu);
+    rw_job *job = find(j, id);
+    if (!job) {
+        st = rw_fail(err, RW_ERR_NOTFOUND, "no job %llu", (unsigned long long)id);
+    } else if (job->state == RW_JOB_QUEUED || job->state == RW_JOB_RUNNING) {
+        __atomic_store_n(&j->cancel, 1, __ATOMIC_RELEASE); /* only the newest job can be running */
+    } else {
+        st = rw_fail(err, RW_ERR_EXISTS, "job %llu has finished", (unsigned long long)id);
+    }
+    if (job) *state = job->state;
+    pthread_mutex_unlock(&j->mu);
+    return st;
 }
 
 int64_t rw_jobs_seconds_until(int64_t now, int minutes) {

@@ -177,8 +177,10 @@ char *rw_metrics_render(rw_http_server *s, size_t *len) {
     put(&b,
         "# HELP ringwatch_rescores_total Rescoring jobs finished, by result.\n"
         "# TYPE ringwatch_rescores_total counter\n"
-        "ringwatch_rescores_total{result=\"done\"} %llu\nringwatch_rescores_total{result=\"failed\"} %llu\n",
-        (unsigned long long)load(&m->rescores[0]), (unsigned long long)load(&m->rescores[1]));
+        "ringwatch_rescores_total{result=\"done\"} %llu\nringwatch_rescores_total{result=\"failed\"} %llu\n"
+        "ringwatch_rescores_total{result=\"cancelled\"} %llu\n",
+        (unsigned long long)load(&m->rescores[0]), (unsigned long long)load(&m->rescores[1]),
+        (unsigned long long)load(&m->rescores[2]));
     put(&b,
         "# HELP ringwatch_http_connections_refused_total Connections closed at accept, by the limit they met "
         "(trusted_clients are never refused).\n# TYPE ringwatch_http_connections_refused_total counter\n"

@@ -25,6 +25,8 @@ static const rw_route routes[] = {
     {"GET", "/v1/audit", RW_ROLE_ADMIN, "", rw_h_audit, 0},
     {"POST", "/v1/rescore", RW_ROLE_ADMIN, "", rw_h_rescore, 0},
     {"GET", "/v1/jobs/{id}", RW_ROLE_ADMIN, "", rw_h_job, 0},
+    /* Waits a few seconds for the job to stop: off the signup threads. */
+    {"DELETE", "/v1/jobs/{id}", RW_ROLE_ADMIN, "", rw_h_job_cancel, RW_ROUTE_POOL},
     {"GET", "/v1/models", RW_ROLE_ADMIN, "", rw_h_models, 0},
     {"POST", "/v1/models/rollback", RW_ROLE_ADMIN, "", rw_h_model_rollback, 0},
     {"POST", "/v1/models/{version}/promote", RW_ROLE_ADMIN, "", rw_h_model_promote, 0},

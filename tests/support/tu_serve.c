@@ -66,7 +66,8 @@ json_t *tu_wait_job(const tu_server *s, const char *token, const char *id) {
         long st;
         json_t *j = tu_req(s, &st, "GET", path, token, NULL, NULL);
         cr_assert_eq(st, 200);
-        if (!strcmp(tu_str(j, "status"), "done") || !strcmp(tu_str(j, "status"), "failed")) return j;
+        const char *state = tu_str(j, "status");
+        if (!strcmp(state, "done") || !strcmp(state, "failed") || !strcmp(state, "cancelled")) return j;
         json_decref(j);
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);

@@ -32,7 +32,7 @@ json_t *tu_req_text(const tu_server *s, long *status, const char *method, const 
 const char *tu_str(json_t *o, const char *key);
 long tu_num(json_t *o, const char *key);
 
-/* Polls /v1/jobs/ID (with token) until the job is done or failed; its last
+/* Polls /v1/jobs/ID (with token) until the job is done, failed or cancelled; its last
  * document (caller decrefs). Fails the test after a minute. */
 json_t *tu_wait_job(const tu_server *s, const char *token, const char *id);
 
