@@ -100,8 +100,9 @@ typedef struct {
     uint64_t components;
     uint64_t largest_accounts, largest_edges; /* of the largest component (by edges) */
     uint64_t shard_bytes;                     /* sent to and received from the other shards */
-    double copy_seconds; /* out of process: writing the database's copy (a read transaction; signups go on) */
-    char learn[512];     /* what the nightly learning did after the run (one line; "" when off) */
+    double copy_seconds;  /* out of process: writing the database's copy (a read transaction; signups go on) */
+    double import_locked; /* out of process: the longest transaction bringing the run back held the store */
+    char learn[512];      /* what the nightly learning did after the run (one line; "" when off) */
 } rw_rescore_summary;
 
 /* Called after each stage ("snapshot", "communities", ...) with its time. */

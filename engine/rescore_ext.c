@@ -11,10 +11,16 @@
 #include "learn.h"
 #include "live.h"
 
-/* Rows read from the copy per transaction, and how often the WAL the
- * chunks leave is copied into the database (the store released), as a run
- * written here (rescore.c). */
-#define IMPORT_ROWS        4096
+/* A transaction bringing the run back holds the store (the group commit
+ * waits) about CHUNK_SECONDS, as a run written here (rescore.c): the rows
+ * read from the copy per transaction follow that (rows differ in size: a
+ * cluster's carries its features), from IMPORT_ROWS. The WAL the chunks
+ * leave is copied into the database every CHECKPOINT_SECONDS, the store
+ * released. */
+#define CHUNK_SECONDS      0.008
+#define IMPORT_ROWS        1024
+#define IMPORT_ROWS_MIN    64
+#define IMPORT_ROWS_MAX    65536
 #define CHECKPOINT_SECONDS 0.25
 #define DROP_ROWS          8192
 
@@ -213,12 +219,17 @@ static rw_status ext_checkpoint(ext_job *j, double *last, rw_err *err) {
 
 /* One chunk: a short unsynced transaction, then the store handed to
  * whoever asked for it meanwhile (the group commit). */
-static rw_status import_chunk(ext_job *j, rw_run_import *im, int *done, rw_err *err) {
+static rw_status import_chunk(ext_job *j, rw_run_import *im, uint32_t *rows, int *done, rw_err *err) {
     rw_engine *e = j->e;
+    double t = rw_now();
     rw_status st = rw_store_begin_unsynced(e->store, err);
-    if (st == RW_OK) st = rw_store_run_import_chunk(e->store, im, IMPORT_ROWS, done, err);
+    if (st == RW_OK) st = rw_store_run_import_chunk(e->store, im, *rows, done, err);
     if (st == RW_OK) st = rw_store_commit(e->store, 0, err);
     if (st != RW_OK) rw_store_rollback(e->store);
+    double held = rw_now() - t;
+    if (held > j->out->import_locked) j->out->import_locked = held;
+    if (held > CHUNK_SECONDS && *rows > IMPORT_ROWS_MIN) *rows /= 2;
+    if (held < CHUNK_SECONDS / 2 && *rows < IMPORT_ROWS_MAX) *rows *= 2;
     return st;
 }
 
@@ -240,8 +251,9 @@ static rw_status ext_import(ext_job *j, rw_err *err) {
     if (st != RW_OK) return st;
     rw_run_import im = RW_RUN_IMPORT_INIT(j->run.id, j->id);
     double ckpt = rw_now();
+    uint32_t rows = IMPORT_ROWS;
     for (int done = 0; st == RW_OK && !done;) {
-        st = import_chunk(j, &im, &done, err);
+        st = import_chunk(j, &im, &rows, &done, err);
         if (st == RW_OK && !done) st = ext_cancelled(j, "while its run was brought back", err);
         if (st == RW_OK && !done && rw_now() - ckpt >= CHECKPOINT_SECONDS) st = ext_checkpoint(j, &ckpt, err);
         if (st == RW_OK && !done) rw_engine_store_hand_over(e);

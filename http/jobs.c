@@ -59,8 +59,10 @@ static rw_status rescore(rw_http_server *s, uint64_t id, const rw_rescore_params
     rw_rescore_external x = {copy, rw_jobs_run_command, &cmd};
     rw_status st = rw_engine_rescore_external(s->e, rp, &x, sum, on_stage, &sc, err);
     if (st == RW_OK)
-        rw_http_log(s, RW_LOG_INFO, "rescore: job %llu: the database's copy took %.2f s (signups not held)",
-                    (unsigned long long)id, sum->copy_seconds);
+        rw_http_log(s, RW_LOG_INFO,
+                    "rescore: job %llu: the database's copy took %.2f s (signups not held); bringing the run back "
+                    "held the store %.1f ms at most at a time",
+                    (unsigned long long)id, sum->copy_seconds, sum->import_locked * 1e3);
     return st;
 }
 
