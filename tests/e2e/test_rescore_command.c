@@ -57,7 +57,7 @@ static json_t *start_job(char *id, size_t size) {
 }
 
 static void stop_and_check_sound(int64_t newest_run) {
-    tu_serve_stop(&srv, SIGTERM);
+    cr_expect_eq(tu_serve_stop(&srv, SIGTERM), 0, "the server did not stop cleanly");
     char ok[32];
     tu_sql_text(tu_db(), ok, sizeof ok, "PRAGMA integrity_check");
     cr_expect_str_eq(ok, "ok");
@@ -73,6 +73,7 @@ static void same_scores_as_in_process(const char *command) {
     char *out = NULL;
     int rc = tu_run(&out, "cd '%s' && cp ringwatch.db ref.db && cp ringwatch.db.key ref.db.key", tu_dir());
     cr_assert_eq(rc, 0);
+    free(out);
     rc = tu_rw(&out, "rescore --quiet --db ref.db");
     cr_assert_eq(rc, 0, "%s", out);
     free(out);
