@@ -355,7 +355,7 @@ rw_status rw_engine_runs(rw_engine *e, uint64_t limit, rw_status (*cb)(void *ctx
                          rw_err *err);
 /* RW_OK when run was published, RW_ERR_NOTFOUND ("run: no run N") if not. */
 rw_status rw_engine_run_exists(rw_engine *e, int64_t run, rw_err *err);
-/* rw_engine_clusters_page with a filter (flagged, labelled). */
+/* rw_engine_clusters_page with a filter (flagged, labelled, time range). */
 rw_status rw_engine_clusters_filtered(rw_engine *e, int64_t run, const rw_cluster_filter *f, double after_score,
                                       uint32_t after_id, uint64_t limit,
                                       rw_status (*cb)(void *ctx, const rw_cluster_row *c), void *ctx, rw_err *err);

@@ -214,7 +214,7 @@ rw_status rw_store_model_put(rw_store *s, const char *text, const char *note, in
 rw_status rw_store_run_clusters_page(rw_store *s, int64_t run, double min_score, double after_score, uint32_t after_id,
                                      uint64_t limit, rw_status (*cb)(void *ctx, const rw_cluster_row *c), void *ctx,
                                      rw_err *err);
-/* rw_store_run_clusters_page with the filter f. */
+/* rw_store_run_clusters_page with the filter f (see rw_cluster_filter). */
 rw_status rw_store_run_clusters_filtered(rw_store *s, int64_t run, const rw_cluster_filter *f, double after_score,
                                          uint32_t after_id, uint64_t limit,
                                          rw_status (*cb)(void *ctx, const rw_cluster_row *c), void *ctx, rw_err *err);

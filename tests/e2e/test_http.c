@@ -297,6 +297,10 @@ Test(http, problems_for_bad_input) {
          "min_score"},
         {"GET", "/v1/clusters?page_token=AQAAAAAAAAABP8x68Ihnw4cAAAAoBi5U8X", ANALYST, NULL, NULL, 400,
          "invalid-parameter", "page_token", "parameter", "page_token"},
+        {"GET", "/v1/clusters?since=yesterday", ANALYST, NULL, NULL, 400, "invalid-parameter", "ISO 8601", "parameter",
+         "since"},
+        {"GET", "/v1/clusters?since=2026-01-02&until=2026-01-01", ANALYST, NULL, NULL, 400, "invalid-parameter",
+         "later than since", "parameter", "until"},
         {"GET", "/v1/accounts/nobody-at-all", ANALYST, NULL, NULL, 404, "not-found", "no such account", NULL, NULL},
         {"GET", "/v1/attributes/colour/red", ANALYST, NULL, NULL, 400, "invalid-path", "kind", "parameter", "kind"},
         {"GET", "/v1/attributes/ip/not-an-ip", ANALYST, NULL, NULL, 400, "invalid-path", "value", "parameter", "value"},
@@ -415,6 +419,106 @@ Test(http, pages_walk_every_cluster_once_while_a_run_lands) {
     /* the token says run 1: asking for another run with it is an error */
     free(seen);
     json_decref(all);
+}
+
+/* The ids of a cluster list's page (caller frees), as "c1 c7 ...". */
+static char *ids_of(json_t *page) {
+    json_t *rows = json_object_get(page, "clusters");
+    char *out = calloc(json_array_size(rows) + 1, 16);
+    cr_assert(out);
+    for (size_t i = 0; i < json_array_size(rows); i++)
+        sprintf(out + strlen(out), "%s ", tu_str(json_array_get(rows, i), "id"));
+    return out;
+}
+
+/* A cluster is in [since, until) when its accounts' signups overlap it:
+ * its first signup before until, its last at or after since. */
+Test(http, time_range_and_the_filters_a_page_token_carries) {
+    long st;
+    json_t *all = req(&st, "GET", "/v1/clusters?page_size=500&flagged=false", ANALYST, NULL, NULL);
+    cr_assert_eq(st, 200);
+    json_t *rows = json_object_get(all, "clusters");
+    /* The range: from the median cluster's last signup to an hour later. */
+    json_t *mid = json_array_get(rows, json_array_size(rows) / 2);
+    const char *since = str(mid, "last_seen");
+    struct tm tm = {0};
+    cr_assert(strptime(since, "%Y-%m-%dT%H:%M:%SZ", &tm), "%s", since);
+    long long since_s = (long long)timegm(&tm), until_s = since_s + 3600;
+    char until[32];
+    time_t u = (time_t)until_s;
+    strftime(until, sizeof until, "%Y-%m-%dT%H:%M:%SZ", gmtime(&u));
+    char want[8192] = "";
+    size_t in = 0;
+    for (size_t i = 0; i < json_array_size(rows); i++) {
+        json_t *r = json_array_get(rows, i);
+        /* RFC 3339 UTC times of one width compare as text */
+        if (strcmp(str(r, "last_seen"), since) >= 0 && strcmp(str(r, "first_seen"), until) < 0) {
+            snprintf(want + strlen(want), sizeof want - strlen(want), "%s ", str(r, "id"));
+            in++;
+        }
+    }
+    cr_assert_gt(in, 0);
+    cr_assert_lt(in, json_array_size(rows), "the range should leave some clusters out");
+    /* since as ISO 8601, until as Unix seconds */
+    char path[256];
+    snprintf(path, sizeof path, "/v1/clusters?page_size=500&flagged=false&since=%s&until=%lld", since, until_s);
+    json_t *d = req(&st, "GET", path, ANALYST, NULL, NULL);
+    cr_assert_eq(st, 200, "%s", json_dumps(d, 0));
+    char *got = ids_of(d);
+    cr_expect_str_eq(got, want);
+    free(got);
+    json_decref(d);
+    /* Paged: the token carries the filters; other filters with it are refused. */
+    if (in > 1) {
+        snprintf(path, sizeof path, "/v1/clusters?page_size=1&flagged=false&since=%s&until=%lld", since, until_s);
+        d = req(&st, "GET", path, ANALYST, NULL, NULL);
+        cr_assert_eq(st, 200);
+        char tok[64];
+        snprintf(tok, sizeof tok, "%s", str(d, "next_page_token"));
+        cr_assert(*tok);
+        json_decref(d);
+        snprintf(path, sizeof path, "/v1/clusters?page_size=1&flagged=false&since=%s&until=%lld&page_token=%s", since,
+                 until_s, tok);
+        d = req(&st, "GET", path, ANALYST, NULL, NULL);
+        cr_expect_eq(st, 200, "%s", json_dumps(d, 0));
+        json_decref(d);
+        static const char *const other[] = {"flagged=false", "flagged=false&since=1&until=2000000000",
+                                            "flagged=false&labelled=false", "flagged=false&min_score=0.1"};
+        for (size_t i = 0; i < sizeof other / sizeof other[0]; i++) {
+            snprintf(path, sizeof path, "/v1/clusters?page_size=1&%s&page_token=%s", other[i], tok);
+            d = req(&st, "GET", path, ANALYST, NULL, NULL);
+            cr_expect_eq(st, 400, "%s", other[i]);
+            cr_expect_str_eq(str(d, "parameter"), "page_token");
+            cr_expect(strstr(str(d, "detail"), "other filters"), "%s", str(d, "detail"));
+            json_decref(d);
+        }
+    }
+    json_decref(all);
+}
+
+/* The first run has no run before it: every flagged cluster is new, in
+ * the list, in its own page and in the run's diff alike. */
+Test(http, first_run_marks_every_flagged_cluster_new) {
+    long st;
+    json_t *run = req(&st, "GET", "/v1/runs/1", ANALYST, NULL, NULL);
+    cr_assert_eq(st, 200);
+    json_t *diff = json_object_get(run, "diff");
+    cr_assert(json_is_array(json_object_get(diff, "new")), "%s", json_dumps(run, 0));
+    json_t *list = req(&st, "GET", "/v1/clusters?page_size=500", ANALYST, NULL, NULL);
+    cr_assert_eq(st, 200);
+    json_t *rows = json_object_get(list, "clusters");
+    cr_assert_gt(json_array_size(rows), 0);
+    cr_expect_eq(json_array_size(rows), json_array_size(json_object_get(diff, "new")));
+    for (size_t i = 0; i < json_array_size(rows); i++)
+        cr_expect_str_eq(str(json_array_get(rows, i), "change"), "new", "%s", str(json_array_get(rows, i), "id"));
+    char path[64];
+    snprintf(path, sizeof path, "/v1/clusters/%s", str(json_array_get(rows, 0), "id"));
+    json_t *one = req(&st, "GET", path, ANALYST, NULL, NULL);
+    cr_assert_eq(st, 200);
+    cr_expect_str_eq(str(one, "change"), "new");
+    json_decref(one);
+    json_decref(list);
+    json_decref(run);
 }
 
 typedef struct {
