@@ -1,4 +1,4 @@
-/* http: what analysts read. GET /v1/accounts/{id}, /v1/attributes/{kind}/{value}
+/* http: what analysts read. GET /v1/accounts/{id} (and its events), /v1/attributes/{kind}/{value}
  * (answered by pseudonym, never the raw value), /v1/clusters (paged by an
  * opaque token pinned to one run) and /v1/clusters/{id}. */
 #include <errno.h>
@@ -416,4 +416,51 @@ done:
     json_decref(members.arr);
     json_decref(attrs.arr);
     json_decref(labels.arr);
+}
+
+#define EVENTS_DEFAULT 100
+
+/* GET /v1/accounts/{id}/events: its events, newest first, with their
+ * attributes by pseudonym. */
+void rw_h_account_events(rw_http_ctx *c) {
+    size_t len, n = 0;
+    int more = 0;
+    double limit = EVENTS_DEFAULT;
+    rw_account_event *ev = NULL;
+    char *id = rw_http_param(c, 0, "id", &len);
+    if (!id || query_number(c, "limit", 1, RW_ACCOUNT_EVENTS_MAX, 1, &limit) < 0) goto done;
+    rw_err err = {{0}};
+    ev = malloc((size_t)limit * sizeof *ev);
+    rw_status st = ev ? rw_engine_account_events(c->srv->e, id, len, ev, (size_t)limit, &n, &more, &err) : RW_ERR_NOMEM;
+    if (st != RW_OK) {
+        engine_failure(c, st, &err, "id: no such account");
+        goto done;
+    }
+    static const char *const keys[RW_EVENT_ATTRS] = {"ip", "device", "payment"};
+    rw_jw w;
+    rw_jw_init(&w);
+    rw_jw_object(&w);
+    rw_jw_key(&w, "account");
+    rw_jw_str(&w, id, len);
+    rw_jw_key(&w, "events");
+    rw_jw_array(&w);
+    for (size_t i = 0; i < n; i++) {
+        rw_jw_object(&w);
+        rw_jw_ktime(&w, "time", ev[i].ts);
+        rw_jw_kcstr(&w, "type", rw_event_type_name(ev[i].type));
+        for (int k = 0; k < RW_EVENT_ATTRS; k++) rw_jw_kcstr(&w, keys[k], ev[i].attr[k][0] ? ev[i].attr[k] : NULL);
+        rw_jw_key(&w, "score");
+        if (isnan(ev[i].score))
+            rw_jw_null(&w);
+        else
+            rw_jw_num(&w, ev[i].score);
+        rw_jw_end(&w);
+    }
+    rw_jw_end(&w);
+    rw_jw_kbool(&w, "more", more);
+    rw_jw_end(&w);
+    rw_http_jw(c->out, 200, &w);
+done:
+    free(ev);
+    free(id);
 }

@@ -172,6 +172,7 @@ json_t *rw_http_body_object(rw_http_ctx *c);
 void rw_h_signup(rw_http_ctx *c);
 void rw_h_events(rw_http_ctx *c);
 void rw_h_account(rw_http_ctx *c);
+void rw_h_account_events(rw_http_ctx *c);
 void rw_h_attribute(rw_http_ctx *c);
 void rw_h_clusters(rw_http_ctx *c);
 void rw_h_cluster(rw_http_ctx *c);

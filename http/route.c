@@ -12,6 +12,7 @@ static const rw_route routes[] = {
     {"POST", "/v1/events", RW_ROLE_SIGNUP | RW_ROLE_ADMIN, "", rw_h_events, 0},
     {"GET", "/v1/accounts/{id}", ANALYST, "", rw_h_account, 0},
     {"DELETE", "/v1/accounts/{id}", RW_ROLE_ADMIN, "", rw_h_erase_account, 0},
+    {"GET", "/v1/accounts/{id}/events", ANALYST, "limit", rw_h_account_events, 0},
     {"POST", "/v1/accounts/{id}/label", ANALYST, "", rw_h_label_account, 0},
     {"GET", "/v1/attributes/{kind}/{value}", ANALYST, "", rw_h_attribute, 0},
     {"GET", "/v1/clusters", ANALYST, "min_score run page_size page_token flagged labelled since until", rw_h_clusters,

@@ -259,6 +259,20 @@ rw_status rw_store_target_labels(rw_store *s, const char *target_kind, int64_t t
 rw_status rw_store_labels(rw_store *s, rw_status (*cb)(void *ctx, int on_cluster, int64_t target, int fraud), void *ctx,
                           rw_err *err);
 
+/* An event as stored: attr[] are ip, device and payment node ids
+ * (RW_STORE_NONE: absent); score NaN when none was answered. */
+typedef struct {
+    int64_t seq, ts;
+    int type; /* rw_event_type */
+    uint32_t attr[RW_EVENT_ATTRS];
+    double score;
+} rw_event_row;
+
+/* The events of account, newest first (limit 0: all), through the index
+ * events_by_account. The row is valid during the callback. */
+rw_status rw_store_account_events(rw_store *s, uint32_t account, uint64_t limit,
+                                  rw_status (*cb)(void *ctx, const rw_event_row *ev), void *ctx, rw_err *err);
+
 /* An event with the online score answered for it (NaN: none). */
 rw_status rw_store_put_event_scored(rw_store *s, int64_t ts, rw_event_type type, uint32_t account,
                                     const uint32_t attr[RW_EVENT_ATTRS], double score, rw_err *err);

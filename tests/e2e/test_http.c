@@ -117,6 +117,32 @@ Test(http, every_endpoint) {
     free(text);
     json_decref(d);
 
+    /* its events, newest first, attributes by pseudonym */
+    d = req(&st, "GET", "/v1/accounts/user%2F%C3%BC%201/events", ANALYST, NULL, NULL);
+    cr_assert_eq(st, 200, "%s", json_dumps(d, 0));
+    cr_expect_str_eq(str(d, "account"), "user/\xc3\xbc 1");
+    cr_expect(json_is_false(json_object_get(d, "more")));
+    json_t *evs = json_object_get(d, "events");
+    cr_assert_eq(json_array_size(evs), 1, "%s", json_dumps(d, 0));
+    json_t *ev = json_array_get(evs, 0);
+    cr_expect_str_eq(str(ev, "type"), "signup");
+    cr_expect_str_eq(str(ev, "time"), "2026-09-21T14:13:20Z");
+    cr_expect(!strncmp(str(ev, "ip"), "ip:", 3) && !strncmp(str(ev, "device"), "device:", 7) &&
+                  !strncmp(str(ev, "payment"), "payment:", 8),
+              "%s", json_dumps(ev, 0));
+    cr_expect(json_is_number(json_object_get(ev, "score")), "the online score of a signup");
+    text = json_dumps(d, 0);
+    cr_expect(!strstr(text, "198.51.100.77") && !strstr(text, "dev-e2e") && !strstr(text, "tok-e2e"),
+              "a raw identifier in %s", text);
+    free(text);
+    json_decref(d);
+    d = req(&st, "GET", "/v1/accounts/batch-2/events?limit=1", ANALYST, NULL, NULL);
+    cr_assert_eq(st, 200, "%s", json_dumps(d, 0));
+    ev = json_array_get(json_object_get(d, "events"), 0);
+    cr_expect_str_eq(str(ev, "type"), "login");
+    cr_expect(json_is_null(json_object_get(ev, "ip")) && json_is_null(json_object_get(ev, "device")));
+    json_decref(d);
+
     d = req(&st, "GET", "/v1/attributes/ip/198.51.100.77", ANALYST, NULL, NULL);
     cr_assert_eq(st, 200, "%s", json_dumps(d, 0));
     cr_expect(strncmp(str(d, "pseudonym"), "ip:", 3) == 0);
@@ -302,6 +328,10 @@ Test(http, problems_for_bad_input) {
         {"GET", "/v1/clusters?since=2026-01-02&until=2026-01-01", ANALYST, NULL, NULL, 400, "invalid-parameter",
          "later than since", "parameter", "until"},
         {"GET", "/v1/accounts/nobody-at-all", ANALYST, NULL, NULL, 404, "not-found", "no such account", NULL, NULL},
+        {"GET", "/v1/accounts/nobody-at-all/events", ANALYST, NULL, NULL, 404, "not-found", "no such account", NULL,
+         NULL},
+        {"GET", "/v1/accounts/batch-1/events?limit=0", ANALYST, NULL, NULL, 400, "invalid-parameter", "limit",
+         "parameter", "limit"},
         {"GET", "/v1/attributes/colour/red", ANALYST, NULL, NULL, 400, "invalid-path", "kind", "parameter", "kind"},
         {"GET", "/v1/attributes/ip/not-an-ip", ANALYST, NULL, NULL, 400, "invalid-path", "value", "parameter", "value"},
         {"GET", "/v1/clusters/12x", ANALYST, NULL, NULL, 400, "invalid-path", "id", "parameter", "id"},
