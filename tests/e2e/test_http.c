@@ -290,13 +290,16 @@ Test(http, roles_allowed_and_refused) {
         cr_assert_eq(tu_http(&r, &srv, cases[i].method, cases[i].path, cases[i].token, b ? "application/json" : NULL, b,
                              b ? strlen(b) : 0),
                      0);
+        if (tu_prism_refused(r.body, cases[i].want)) {
+            tu_resp_free(&r);
+            continue;
+        }
         cr_expect_eq(r.status, cases[i].want, "case %zu: %s %s -> %ld %s", i, cases[i].method, cases[i].path, r.status,
                      r.body);
+        /* header names in any case: a proxy may lower them */
         if (cases[i].want == 401)
-            cr_expect(tu_contains(r.headers, strlen(r.headers), "WWW-Authenticate: Bearer", 24), "case %zu: %s", i,
-                      r.headers);
-        if (r.status >= 400)
-            cr_expect(tu_contains(r.headers, strlen(r.headers), "application/problem+json", 24), "case %zu", i);
+            cr_expect(strcasestr(r.headers, "WWW-Authenticate: Bearer"), "case %zu: %s", i, r.headers);
+        if (r.status >= 400) cr_expect(strcasestr(r.headers, "application/problem+json"), "case %zu", i);
         tu_resp_free(&r);
     }
 }
@@ -343,11 +346,16 @@ Test(http, problems_for_bad_input) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         tu_resp r;
         const char *b = cases[i].body;
+        /* prism 5.16 leaves a JSON body that does not parse unanswered */
+        if (tu_prism() && !strcmp(cases[i].type, "bad-json")) continue;
         cr_assert_eq(
             tu_http(&r, &srv, cases[i].method, cases[i].path, cases[i].token, cases[i].ctype, b, b ? strlen(b) : 0), 0);
+        if (tu_prism_refused(r.body, cases[i].want)) {
+            tu_resp_free(&r);
+            continue;
+        }
         cr_expect_eq(r.status, cases[i].want, "case %zu: %ld %s", i, r.status, r.body);
-        cr_expect(tu_contains(r.headers, strlen(r.headers), "Content-Type: application/problem+json", 38),
-                  "case %zu: %s", i, r.headers);
+        cr_expect(strcasestr(r.headers, "Content-Type: application/problem+json"), "case %zu: %s", i, r.headers);
         json_t *d = json_loadb(r.body, r.len, 0, NULL);
         cr_assert(d, "case %zu: %s", i, r.body);
         char type[96];
@@ -359,19 +367,20 @@ Test(http, problems_for_bad_input) {
                   cases[i].in_detail);
         if (cases[i].member) cr_expect(json_object_get(d, cases[i].member), "case %zu: no %s", i, cases[i].member);
         if (cases[i].member_value) cr_expect_str_eq(str(d, cases[i].member), cases[i].member_value, "case %zu", i);
-        if (cases[i].want == 405)
-            cr_expect(tu_contains(r.headers, strlen(r.headers), "Allow: GET", 10), "case %zu: %s", i, r.headers);
+        if (cases[i].want == 405) cr_expect(strcasestr(r.headers, "Allow: GET"), "case %zu: %s", i, r.headers);
         json_decref(d);
         tu_resp_free(&r);
     }
-    /* a body over max_body_bytes (64 KiB here) */
+    /* The server's transport limits, on its own port. A body over
+     * max_body_bytes (64 KiB here): */
+    const tu_server direct = tu_direct(&srv);
     size_t big = 200 * 1024;
     char *body = malloc(big + 1);
     cr_assert(body);
     memset(body, ' ', big);
     memcpy(body, "{\"account\":\"x\",\"ts\":1}", 22);
     tu_resp r;
-    cr_assert_eq(tu_http(&r, &srv, "POST", "/v1/signups", SIGNUP, "application/json", body, big), 0);
+    cr_assert_eq(tu_http(&r, &direct, "POST", "/v1/signups", SIGNUP, "application/json", body, big), 0);
     cr_expect_eq(r.status, 413, "%s", r.body);
     cr_expect(strstr(r.body, "urn:ringwatch:problem:too-large"), "%s", r.body);
     tu_resp_free(&r);
@@ -385,7 +394,7 @@ Test(http, problems_for_bad_input) {
         int n = snprintf(path, sizeof path, "/v1/accounts/");
         memset(path + n, 'a', len);
         path[n + len] = 0;
-        cr_assert_eq(tu_http(&r, &srv, "GET", path, ANALYST, NULL, NULL, 0), 0);
+        cr_assert_eq(tu_http(&r, &direct, "GET", path, ANALYST, NULL, NULL, 0), 0);
         cr_expect_eq(r.status, i ? 414 : 404, "a %zu-byte path: %ld", len, r.status);
         if (!i) cr_expect(strstr(r.body, "urn:ringwatch:problem:not-found"), "%s", r.body);
         tu_resp_free(&r);
@@ -613,7 +622,8 @@ Test(http, rescoring_while_signups_flow) {
 Test(http, keep_alive_reuses_one_connection) {
     CURL *c = curl_easy_init();
     char url[128];
-    snprintf(url, sizeof url, "http://127.0.0.1:%u/livez", srv.port);
+    /* the server's own port: through prism this would test prism */
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/livez", srv.direct_port);
     FILE *devnull = fopen("/dev/null", "w");
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, devnull);
@@ -670,7 +680,8 @@ Test(http, refuses_to_start_without_tokens) {
     free(out);
     cr_assert_eq(tu_serve_start(&srv, tu_dir(), "--listen 127.0.0.1:0 --insecure-no-auth"), 0);
     long st;
-    json_t *d = req(&st, "GET", "/v1/accounts/nobody-here", NULL, NULL, NULL);
+    const tu_server direct = tu_direct(&srv); /* the document describes the API with its tokens */
+    json_t *d = tu_req(&direct, &st, "GET", "/v1/accounts/nobody-here", NULL, NULL, NULL);
     cr_expect_eq(st, 404, "no token needed with auth off");
     json_decref(d);
 }
