@@ -228,10 +228,13 @@ typedef struct {
 } rw_run_row;
 
 /* Which clusters a page lists: flagged and labelled are -1 (either), 0
- * (not) or 1 (only). */
+ * (not) or 1 (only). since and until (Unix seconds, 0: unbounded) keep the
+ * clusters whose signups overlap [since, until): the first signup of its
+ * accounts before until and the last at or after since. */
 typedef struct {
     double min_score;
     int flagged, labelled;
+    int64_t since, until;
 } rw_cluster_filter;
 
 /* One entry of the audit trail: who asked for a label, an erasure or a

@@ -372,6 +372,21 @@ rw_status rw_engine_live_cluster(rw_engine *e, uint32_t live_no, rw_live_cluster
  * for an unknown account. */
 rw_status rw_engine_account_labels(rw_engine *e, const char *ext, size_t len, uint64_t limit,
                                    rw_status (*cb)(void *ctx, const rw_label_row *l), void *ctx, rw_err *err);
+/* One event of an account as analysts see it: its attributes by pseudonym
+ * (ip, device, payment; "" when absent), never their raw values. */
+typedef struct {
+    int64_t ts;
+    rw_event_type type;
+    char attr[RW_EVENT_ATTRS][40];
+    double score; /* the online score answered for it; NaN for bulk ingest */
+} rw_account_event;
+#define RW_ACCOUNT_EVENTS_MAX 1000
+/* The durable events of an account, newest first: at most limit (1 to
+ * RW_ACCOUNT_EVENTS_MAX) into out (the caller's array of limit), *n of them,
+ * *more set when older ones were left out. RW_ERR_NOTFOUND for an unknown
+ * account, RW_ERR_INVALID for a limit out of range. */
+rw_status rw_engine_account_events(rw_engine *e, const char *ext, size_t len, rw_account_event *out, size_t limit,
+                                   size_t *n, int *more, rw_err *err);
 /* Records who asked for action (see rw_store_put_audit). */
 rw_status rw_engine_audit_put(rw_engine *e, const char *actor, const char *action, const char *target,
                               const char *detail, rw_err *err);
@@ -383,7 +398,7 @@ rw_status rw_engine_runs(rw_engine *e, uint64_t limit, rw_status (*cb)(void *ctx
                          rw_err *err);
 /* RW_OK when run was published, RW_ERR_NOTFOUND ("run: no run N") if not. */
 rw_status rw_engine_run_exists(rw_engine *e, int64_t run, rw_err *err);
-/* rw_engine_clusters_page with a filter (flagged, labelled). */
+/* rw_engine_clusters_page with a filter (flagged, labelled, time range). */
 rw_status rw_engine_clusters_filtered(rw_engine *e, int64_t run, const rw_cluster_filter *f, double after_score,
                                       uint32_t after_id, uint64_t limit,
                                       rw_status (*cb)(void *ctx, const rw_cluster_row *c), void *ctx, rw_err *err);

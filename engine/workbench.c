@@ -158,3 +158,55 @@ rw_status rw_engine_account_labels(rw_engine *e, const char *ext, size_t len, ui
     rw_engine_store_unlock(e);
     return st;
 }
+
+typedef struct {
+    rw_event_row *rows;
+    size_t n, cap;
+} event_rows;
+
+static rw_status keep_event(void *ctx, const rw_event_row *ev) {
+    event_rows *r = ctx;
+    if (r->n < r->cap) r->rows[r->n++] = *ev;
+    return RW_OK;
+}
+
+/* The attribute node's pseudonym into out; the caller holds the read lock. */
+static void event_attr(const rw_graph *g, uint32_t node, char out[40]) {
+    out[0] = 0;
+    const rw_hash *h = node == RW_STORE_NONE ? NULL : rw_graph_attr_hash(g, node);
+    if (h) rw_hash_pseudonym(out, 40, rw_graph_kind(g, node), h);
+}
+
+rw_status rw_engine_account_events(rw_engine *e, const char *ext, size_t len, rw_account_event *out, size_t limit,
+                                   size_t *n, int *more, rw_err *err) {
+    *n = 0;
+    *more = 0;
+    if (limit < 1 || limit > RW_ACCOUNT_EVENTS_MAX)
+        return rw_fail(err, RW_ERR_INVALID, "limit: expected 1 to %d", RW_ACCOUNT_EVENTS_MAX);
+    rw_status st = rw_engine_need_graph(e, err);
+    if (st != RW_OK) return st;
+    pthread_rwlock_rdlock(&e->lock);
+    uint32_t a = rw_graph_find_account(e->graph, ext, len);
+    pthread_rwlock_unlock(&e->lock);
+    if (a == RW_NODE_NONE) return rw_fail(err, RW_ERR_NOTFOUND, "no account with that id");
+    /* One row more than asked tells whether older ones exist. The store and
+     * the graph are never held together. */
+    event_rows r = {.rows = malloc((limit + 1) * sizeof *r.rows), .cap = limit + 1};
+    if (!r.rows) return rw_fail(err, RW_ERR_NOMEM, "listing an account's events");
+    rw_engine_store_lock(e);
+    st = rw_store_account_events(e->store, a, limit + 1, keep_event, &r, err);
+    rw_engine_store_unlock(e);
+    if (st == RW_OK) {
+        *more = r.n > limit;
+        *n = r.n > limit ? limit : r.n;
+        pthread_rwlock_rdlock(&e->lock);
+        for (size_t i = 0; i < *n; i++) {
+            out[i] =
+                (rw_account_event){.ts = r.rows[i].ts, .type = (rw_event_type)r.rows[i].type, .score = r.rows[i].score};
+            for (int k = 0; k < RW_EVENT_ATTRS; k++) event_attr(e->graph, r.rows[i].attr[k], out[i].attr[k]);
+        }
+        pthread_rwlock_unlock(&e->lock);
+    }
+    free(r.rows);
+    return st;
+}

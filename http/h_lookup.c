@@ -1,4 +1,4 @@
-/* http: what analysts read. GET /v1/accounts/{id}, /v1/attributes/{kind}/{value}
+/* http: what analysts read. GET /v1/accounts/{id} (and its events), /v1/attributes/{kind}/{value}
  * (answered by pseudonym, never the raw value), /v1/clusters (paged by an
  * opaque token pinned to one run) and /v1/clusters/{id}. */
 #include <errno.h>
@@ -231,35 +231,89 @@ static int query_bool(rw_http_ctx *c, const char *name, int def) {
     return -2;
 }
 
-void rw_h_clusters(rw_http_ctx *c) {
-    double min_score = 0, size = PAGE_DEFAULT;
-    int64_t run = 0;
+/* since=, until=: Unix seconds, an ISO 8601 date (midnight UTC) or an RFC
+ * 3339 time; 1 with *out set, 0 when absent, -1 after answering 400. */
+static int query_time(rw_http_ctx *c, const char *name, int64_t *out) {
+    const char *v = rw_http_query(c, name);
+    if (!v) return 0;
+    size_t n = strlen(v);
+    char iso[40];
+    int ok = n > 0 && n < 20 && strspn(v, "0123456789") == n;
+    if (ok) {
+        *out = (int64_t)strtoll(v, NULL, 10);
+    } else if (n == 10) { /* a date alone: the day starts at midnight UTC */
+        snprintf(iso, sizeof iso, "%sT00:00:00Z", v);
+        ok = rw_time_parse_rfc3339(out, iso, strlen(iso)) == RW_OK;
+    } else {
+        ok = rw_time_parse_rfc3339(out, v, n) == RW_OK;
+    }
+    if (!ok || *out <= 0) {
+        rw_http_problem(c->out, RW_PROB_INVALID_PARAMETER, json_pack("{ss}", "parameter", name),
+                        "%s: expected Unix seconds or an ISO 8601 date or time after 1970 (2026-09-21 or "
+                        "2026-09-21T14:03:00Z)",
+                        name);
+        return -1;
+    }
+    return 1;
+}
+
+static void bad_token(rw_http_ctx *c, const char *why) {
+    rw_http_problem(c->out, RW_PROB_INVALID_PARAMETER, json_pack("{ss}", "parameter", "page_token"), "page_token: %s",
+                    why);
+}
+
+/* The list's query: filter, page size, run and cursor. A page token holds
+ * a digest of the filters it was issued for, and a request whose filters
+ * differ is refused rather than paged through a different list. -1 after
+ * answering 400 or 404. */
+static int clusters_query(rw_http_ctx *c, rw_cluster_filter *f, double *size, int64_t *run, rw_page_cursor *cur) {
+    *f = (rw_cluster_filter){.min_score = 0};
     /* Triage starts with the flagged clusters: the default; flagged=false
      * lists the others, and labelled= picks the reviewed or unreviewed. */
-    int flagged = query_bool(c, "flagged", 1), labelled = query_bool(c, "labelled", -1);
-    if (flagged == -2 || labelled == -2 || query_number(c, "min_score", 0, 1, 0, &min_score) < 0 ||
-        query_number(c, "page_size", 1, PAGE_MAX, 1, &size) < 0 || rw_http_run_param(c, &run) < 0)
-        return;
-    rw_page_cursor cur = {0};
+    f->flagged = query_bool(c, "flagged", 1);
+    f->labelled = query_bool(c, "labelled", -1);
+    if (f->flagged == -2 || f->labelled == -2 || query_number(c, "min_score", 0, 1, 0, &f->min_score) < 0 ||
+        query_number(c, "page_size", 1, PAGE_MAX, 1, size) < 0 || query_time(c, "since", &f->since) < 0 ||
+        query_time(c, "until", &f->until) < 0 || rw_http_run_param(c, run) < 0)
+        return -1;
+    if (f->since && f->until && f->until <= f->since) {
+        rw_http_problem(c->out, RW_PROB_INVALID_PARAMETER, json_pack("{ss}", "parameter", "until"),
+                        "until: must be later than since (the range is [since, until))");
+        return -1;
+    }
     rw_err err = {{0}};
     const char *tok = rw_http_query(c, "page_token");
-    if (tok && rw_page_token_decode(&cur, tok, strlen(tok), &err) != RW_OK) {
-        rw_http_problem(c->out, RW_PROB_INVALID_PARAMETER, json_pack("{ss}", "parameter", "page_token"),
-                        "page_token: %s; pass the next_page_token of the previous page unchanged", err.msg);
-        return;
+    char why[sizeof err.msg + 80];
+    if (!tok) return 0;
+    if (rw_page_token_decode(cur, tok, strlen(tok), &err) != RW_OK) {
+        snprintf(why, sizeof why, "%s; pass the next_page_token of the previous page unchanged", err.msg);
+    } else if (*run && *run != cur->run) {
+        snprintf(why, sizeof why, "issued for run %lld, not run %lld", (long long)cur->run, (long long)*run);
+    } else if (cur->filters != rw_page_filter_digest(f)) {
+        snprintf(why, sizeof why,
+                 "issued for other filters; repeat the first page's flagged, labelled, min_score, since and until "
+                 "with it, or start again without page_token");
+    } else {
+        *run = cur->run; /* pinned: later runs do not reshuffle the pages */
+        return 0;
     }
-    if (tok && run && run != cur.run) {
-        rw_http_problem(c->out, RW_PROB_INVALID_PARAMETER, json_pack("{ss}", "parameter", "page_token"),
-                        "page_token: issued for run %lld, not run %lld", (long long)cur.run, (long long)run);
-        return;
-    }
-    if (tok) run = cur.run; /* pinned: later runs do not reshuffle the pages */
+    bad_token(c, why);
+    return -1;
+}
+
+void rw_h_clusters(rw_http_ctx *c) {
+    double size = PAGE_DEFAULT;
+    int64_t run = 0;
+    rw_cluster_filter f;
+    rw_page_cursor cur = {0};
+    if (clusters_query(c, &f, &size, &run, &cur) < 0) return;
+    rw_err err = {{0}};
     rw_status st = run ? RW_OK : rw_engine_latest_run(c->srv->e, &run, &err);
     if (st == RW_OK && !run) st = rw_fail(&err, RW_ERR_NOTFOUND, "no run yet: POST /v1/rescore first");
     page p = {.rows = json_array()};
-    rw_cluster_filter f = {.min_score = min_score, .flagged = flagged, .labelled = labelled};
-    int64_t prev = st == RW_OK ? rw_http_prev_run(c->srv, run) : 0;
-    if (prev > 0 && !(p.prev = rw_http_flagged_of(c->srv, prev, &err))) st = RW_ERR_DB;
+    /* The first run's flagged clusters are all new, as its diff says. */
+    int64_t prev = st == RW_OK ? rw_http_prev_run(c->srv, run) : -1;
+    if (prev >= 0 && !(p.prev = rw_http_flagged_of(c->srv, prev, &err))) st = RW_ERR_DB;
     /* One row more than asked tells whether another page exists. */
     if (st == RW_OK)
         st = rw_engine_clusters_filtered(c->srv->e, run, &f, cur.score, cur.id, (uint64_t)size + 1, page_row, &p, &err);
@@ -275,7 +329,7 @@ void rw_h_clusters(rw_http_ctx *c) {
         json_t *lastrow = json_array_get(p.rows, (size_t)size - 1);
         const char *lastid = json_string_value(json_object_get(lastrow, "id"));
         rw_page_cursor next = {run, json_real_value(json_object_get(lastrow, "score")),
-                               (uint32_t)strtoul(lastid ? lastid + 1 : "0", NULL, 10)};
+                               (uint32_t)strtoul(lastid ? lastid + 1 : "0", NULL, 10), rw_page_filter_digest(&f)};
         char t[RW_PAGE_TOKEN_LEN + 1];
         rw_page_token_encode(t, &next);
         json_object_set_new(doc, "next_page_token", json_string(t));
@@ -343,7 +397,7 @@ void rw_h_cluster(rw_http_ctx *c) {
     }
     while (json_array_size(attrs.arr) > DETAIL_ROWS) json_array_remove(attrs.arr, DETAIL_ROWS);
     int64_t prev = rw_http_prev_run(c->srv, run);
-    json_t *was = prev > 0 ? rw_http_flagged_of(c->srv, prev, &err) : NULL;
+    json_t *was = prev >= 0 ? rw_http_flagged_of(c->srv, prev, &err) : NULL;
     const char *ch = was && json_is_true(json_object_get(doc, "flagged"))
                          ? rw_http_change(was, json_string_value(json_object_get(doc, "id")),
                                           (uint32_t)json_integer_value(json_object_get(doc, "accounts")))
@@ -362,4 +416,51 @@ done:
     json_decref(members.arr);
     json_decref(attrs.arr);
     json_decref(labels.arr);
+}
+
+#define EVENTS_DEFAULT 100
+
+/* GET /v1/accounts/{id}/events: its events, newest first, with their
+ * attributes by pseudonym. */
+void rw_h_account_events(rw_http_ctx *c) {
+    size_t len, n = 0;
+    int more = 0;
+    double limit = EVENTS_DEFAULT;
+    rw_account_event *ev = NULL;
+    char *id = rw_http_param(c, 0, "id", &len);
+    if (!id || query_number(c, "limit", 1, RW_ACCOUNT_EVENTS_MAX, 1, &limit) < 0) goto done;
+    rw_err err = {{0}};
+    ev = malloc((size_t)limit * sizeof *ev);
+    rw_status st = ev ? rw_engine_account_events(c->srv->e, id, len, ev, (size_t)limit, &n, &more, &err) : RW_ERR_NOMEM;
+    if (st != RW_OK) {
+        engine_failure(c, st, &err, "id: no such account");
+        goto done;
+    }
+    static const char *const keys[RW_EVENT_ATTRS] = {"ip", "device", "payment"};
+    rw_jw w;
+    rw_jw_init(&w);
+    rw_jw_object(&w);
+    rw_jw_key(&w, "account");
+    rw_jw_str(&w, id, len);
+    rw_jw_key(&w, "events");
+    rw_jw_array(&w);
+    for (size_t i = 0; i < n; i++) {
+        rw_jw_object(&w);
+        rw_jw_ktime(&w, "time", ev[i].ts);
+        rw_jw_kcstr(&w, "type", rw_event_type_name(ev[i].type));
+        for (int k = 0; k < RW_EVENT_ATTRS; k++) rw_jw_kcstr(&w, keys[k], ev[i].attr[k][0] ? ev[i].attr[k] : NULL);
+        rw_jw_key(&w, "score");
+        if (isnan(ev[i].score))
+            rw_jw_null(&w);
+        else
+            rw_jw_num(&w, ev[i].score);
+        rw_jw_end(&w);
+    }
+    rw_jw_end(&w);
+    rw_jw_kbool(&w, "more", more);
+    rw_jw_end(&w);
+    rw_http_jw(c->out, 200, &w);
+done:
+    free(ev);
+    free(id);
 }

@@ -74,14 +74,20 @@ rw_status rw_http_unescape(char *out, size_t size, size_t *outlen, const char *i
 
 /* ---- page tokens ------------------------------------------------------------ */
 
-/* Where a page of clusters ended: the run it pins and its last row. */
+/* Where a page of clusters ended: the run it pins, its last row and the
+ * digest of the filters it was issued for (rw_page_filter_digest). */
 typedef struct {
     int64_t run;
     double score;
     uint32_t id;
+    uint32_t filters;
 } rw_page_cursor;
 
-#define RW_PAGE_TOKEN_LEN 34 /* characters, without the NUL */
+#define RW_PAGE_TOKEN_LEN 39 /* characters, without the NUL */
+
+/* A digest of every filter of a cluster list, so a token is refused with
+ * other filters than its first page's. */
+uint32_t rw_page_filter_digest(const rw_cluster_filter *f);
 
 /* Writes the cursor as an opaque URL-safe token into out. */
 void rw_page_token_encode(char out[RW_PAGE_TOKEN_LEN + 1], const rw_page_cursor *c);
@@ -166,6 +172,7 @@ json_t *rw_http_body_object(rw_http_ctx *c);
 void rw_h_signup(rw_http_ctx *c);
 void rw_h_events(rw_http_ctx *c);
 void rw_h_account(rw_http_ctx *c);
+void rw_h_account_events(rw_http_ctx *c);
 void rw_h_attribute(rw_http_ctx *c);
 void rw_h_clusters(rw_http_ctx *c);
 void rw_h_cluster(rw_http_ctx *c);
@@ -206,7 +213,8 @@ int rw_http_run_param(rw_http_ctx *c, int64_t *run);
  * empty object for run 0); NULL on failure (err). */
 json_t *rw_http_flagged_of(rw_http_server *s, int64_t run, rw_err *err);
 /* "new" or "grown" for a flagged cluster id with accounts against prev
- * (rw_http_flagged_of of the run before), NULL for neither or no prev. */
+ * (rw_http_flagged_of of the run before, an empty object for the first
+ * run), NULL for neither or no prev. */
 const char *rw_http_change(json_t *prev, const char *id, uint32_t accounts);
 /* The run published before run (0: none, -1: reading failed). */
 int64_t rw_http_prev_run(rw_http_server *s, int64_t run);

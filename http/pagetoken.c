@@ -1,18 +1,26 @@
 /* http: page tokens of GET /v1/clusters. A token is version, run, score and
- * id of the last row, with a check value, in unpadded base64url: opaque to
- * clients, stable while newer runs land, and garbage never decodes. */
+ * id of the last row and the filters' digest, with a check value, in
+ * unpadded base64url: opaque to clients, stable while newer runs land, and
+ * garbage never decodes. */
 #include <math.h>
 #include <string.h>
 
 #include "http_int.h"
 
-#define RAW_LEN 25 /* version 1 + run 8 + score 8 + id 4 + check 4 */
+#define RAW_LEN 29 /* version 1 + run 8 + score 8 + id 4 + filters 4 + check 4 */
+#define VERSION 2  /* 1 had no filters' digest */
 _Static_assert((RAW_LEN * 8 + 5) / 6 == RW_PAGE_TOKEN_LEN, "token length");
 
 static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 static void put64(unsigned char *p, uint64_t v) {
     for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (56 - 8 * i));
+}
+static void put32(unsigned char *p, uint32_t v) {
+    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (24 - 8 * i));
+}
+static uint32_t get32(const unsigned char *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 static uint64_t get64(const unsigned char *p) {
     uint64_t v = 0;
@@ -32,12 +40,12 @@ void rw_page_token_encode(char out[RW_PAGE_TOKEN_LEN + 1], const rw_page_cursor 
     unsigned char raw[RAW_LEN];
     uint64_t bits;
     memcpy(&bits, &c->score, sizeof bits);
-    raw[0] = 1;
+    raw[0] = VERSION;
     put64(raw + 1, (uint64_t)c->run);
     put64(raw + 9, bits);
-    for (int i = 0; i < 4; i++) raw[17 + i] = (unsigned char)(c->id >> (24 - 8 * i));
-    uint32_t h = check(raw, 21);
-    for (int i = 0; i < 4; i++) raw[21 + i] = (unsigned char)(h >> (24 - 8 * i));
+    put32(raw + 17, c->id);
+    put32(raw + 21, c->filters);
+    put32(raw + 25, check(raw, 25));
     size_t o = 0;
     uint32_t acc = 0;
     int nbits = 0;
@@ -74,19 +82,30 @@ rw_status rw_page_token_decode(rw_page_cursor *out, const char *s, size_t len, r
      * would decode alike. */
     if (o != RAW_LEN || (acc & ((1u << nbits) - 1)) != 0)
         return rw_fail(err, RW_ERR_INVALID, "not a page token (bad padding)");
-    uint32_t h = 0;
-    for (int i = 0; i < 4; i++) h = h << 8 | raw[21 + i];
-    if (raw[0] != 1 || h != check(raw, 21)) return rw_fail(err, RW_ERR_INVALID, "not a page token (check failed)");
+    if (raw[0] != VERSION || get32(raw + 25) != check(raw, 25))
+        return rw_fail(err, RW_ERR_INVALID, "not a page token (check failed)");
     uint64_t bits = get64(raw + 9);
     double score;
     memcpy(&score, &bits, sizeof score);
-    uint32_t id = 0;
-    for (int i = 0; i < 4; i++) id = id << 8 | raw[17 + i];
+    uint32_t id = get32(raw + 17);
     int64_t run = (int64_t)get64(raw + 1);
     if (run <= 0 || id == 0 || !isfinite(score) || score < 0 || score > 1)
         return rw_fail(err, RW_ERR_INVALID, "not a page token (out of range)");
     out->run = run;
     out->score = score;
     out->id = id;
+    out->filters = get32(raw + 21);
     return RW_OK;
+}
+
+uint32_t rw_page_filter_digest(const rw_cluster_filter *f) {
+    unsigned char raw[32];
+    uint64_t bits;
+    memcpy(&bits, &f->min_score, sizeof bits);
+    put64(raw, bits);
+    put32(raw + 8, (uint32_t)f->flagged);
+    put32(raw + 12, (uint32_t)f->labelled);
+    put64(raw + 16, (uint64_t)f->since);
+    put64(raw + 24, (uint64_t)f->until);
+    return check(raw, sizeof raw);
 }

@@ -239,7 +239,7 @@ rw_status rw_store_model_put(rw_store *s, const char *text, const char *note, in
 rw_status rw_store_run_clusters_page(rw_store *s, int64_t run, double min_score, double after_score, uint32_t after_id,
                                      uint64_t limit, rw_status (*cb)(void *ctx, const rw_cluster_row *c), void *ctx,
                                      rw_err *err);
-/* rw_store_run_clusters_page with the filter f. */
+/* rw_store_run_clusters_page with the filter f (see rw_cluster_filter). */
 rw_status rw_store_run_clusters_filtered(rw_store *s, int64_t run, const rw_cluster_filter *f, double after_score,
                                          uint32_t after_id, uint64_t limit,
                                          rw_status (*cb)(void *ctx, const rw_cluster_row *c), void *ctx, rw_err *err);
@@ -283,6 +283,20 @@ rw_status rw_store_target_labels(rw_store *s, const char *target_kind, int64_t t
 /* Every label in the order given. */
 rw_status rw_store_labels(rw_store *s, rw_status (*cb)(void *ctx, int on_cluster, int64_t target, int fraud), void *ctx,
                           rw_err *err);
+
+/* An event as stored: attr[] are ip, device and payment node ids
+ * (RW_STORE_NONE: absent); score NaN when none was answered. */
+typedef struct {
+    int64_t seq, ts;
+    int type; /* rw_event_type */
+    uint32_t attr[RW_EVENT_ATTRS];
+    double score;
+} rw_event_row;
+
+/* The events of account, newest first (limit 0: all), through the index
+ * events_by_account. The row is valid during the callback. */
+rw_status rw_store_account_events(rw_store *s, uint32_t account, uint64_t limit,
+                                  rw_status (*cb)(void *ctx, const rw_event_row *ev), void *ctx, rw_err *err);
 
 /* An event with the online score answered for it (NaN: none). */
 rw_status rw_store_put_event_scored(rw_store *s, int64_t ts, rw_event_type type, uint32_t account,

@@ -198,3 +198,28 @@ rw_status rw_store_event_scores(rw_store *s, void (*cb)(void *ctx, uint32_t acco
     sqlite3_finalize(st);
     return res;
 }
+
+rw_status rw_store_account_events(rw_store *s, uint32_t account, uint64_t limit,
+                                  rw_status (*cb)(void *ctx, const rw_event_row *ev), void *ctx, rw_err *err) {
+    sqlite3_stmt *st = NULL;
+    rw_status res = rw_db_prepare(s, &st,
+                                  "SELECT seq, ts, type, ip, device, payment, score FROM events"
+                                  " WHERE account = ?1 ORDER BY seq DESC LIMIT ?2",
+                                  err);
+    if (res != RW_OK) return res;
+    sqlite3_bind_int64(st, 1, account);
+    sqlite3_bind_int64(st, 2, limit ? (sqlite3_int64)limit : -1);
+    int rc, have;
+    while ((have = rw_db_next_row(st, &rc)) > 0) {
+        rw_event_row ev = {.seq = sqlite3_column_int64(st, 0),
+                           .ts = sqlite3_column_int64(st, 1),
+                           .type = sqlite3_column_int(st, 2),
+                           .score = sqlite3_column_type(st, 6) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 6)};
+        for (int i = 0; i < RW_EVENT_ATTRS; i++) ev.attr[i] = column_node(st, 3 + i);
+        res = cb(ctx, &ev);
+        if (res != RW_OK) break;
+    }
+    if (res == RW_OK && have < 0) res = rw_db_fail(s, err, rc, "reading an account's events");
+    sqlite3_finalize(st);
+    return res;
+}

@@ -185,7 +185,8 @@ rw_status rw_store_run_clusters_filtered(rw_store *s, int64_t run, const rw_clus
                                   "SELECT " CLUSTER_COLS " FROM clusters WHERE run = ?1 AND score >= ?2"
                                   " AND (?4 = 0 OR score < ?3 OR (score = ?3 AND id > ?4))"
                                   " AND (?6 < 0 OR flagged = ?6) AND (?7 < 0 OR ?7 = EXISTS (SELECT 1 FROM labels"
-                                  " WHERE target_kind = 'cluster' AND target = clusters.id))" PUBLISHED
+                                  " WHERE target_kind = 'cluster' AND target = clusters.id))"
+                                  " AND (?8 = 0 OR last_seen >= ?8) AND (?9 = 0 OR first_seen < ?9)" PUBLISHED
                                   " ORDER BY score DESC, id LIMIT ?5",
                                   err);
     if (res != RW_OK) return res;
@@ -196,6 +197,8 @@ rw_status rw_store_run_clusters_filtered(rw_store *s, int64_t run, const rw_clus
     sqlite3_bind_int64(st, 5, limit ? (sqlite3_int64)limit : -1);
     sqlite3_bind_int(st, 6, f->flagged);
     sqlite3_bind_int(st, 7, f->labelled);
+    sqlite3_bind_int64(st, 8, f->since);
+    sqlite3_bind_int64(st, 9, f->until);
     return emit_clusters(s, st, cb, ctx, err);
 }
 

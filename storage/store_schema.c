@@ -91,6 +91,11 @@ static const char *const migrations[] = {
     /* 8: who asked: labels' author and the audit table (rw_audit_columns
      * adds them when missing, whatever version a branch gave this step). */
     "",
+    /* 9: an account's events are listed (GET /v1/accounts/{id}/events) and
+     * erased through this index instead of a scan of the whole log. Account
+     * ids are mostly recent ones, so inserts land near the index's end;
+     * what it costs bulk ingest is in docs/DESIGN.md. */
+    "CREATE INDEX IF NOT EXISTS events_by_account ON events(account);",
 };
 #define AUDIT_VERSION   8
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))

@@ -227,16 +227,30 @@
 
   /* ---- the clusters table ----------------------------------------------- */
 
-  const list = { stack: [null], rows: [], next: null, run: null, sort: { key: 'score', dir: -1 }, loaded: false, seq: 0 };
+  const list = { stack: [null], filters: null, rows: [], next: null, run: null, sort: { key: 'score', dir: -1 }, loaded: false, seq: 0 };
 
-  async function loadList() {
-    const seq = ++list.seq; /* only the newest request draws */
+  /* The day after an ISO date: "to" takes in its whole day, and the API's
+   * range is [since, until). */
+  const nextDay = (d) => new Date(Date.parse(d + 'T00:00:00Z') + 86400000).toISOString().slice(0, 10);
+
+  /* The form's filters, read when applied: a page token is valid only with
+   * the filters of the page that gave it, so paging reuses these. */
+  function readFilters() {
     const params = new URLSearchParams();
     const min = $('min-score').value.trim();
     if (min !== '') params.set('min_score', min);
     params.set('page_size', $('page-size').value);
     params.set('flagged', $('flagged').value);
     if ($('labelled').value) params.set('labelled', $('labelled').value);
+    if ($('since').value) params.set('since', $('since').value);
+    if ($('until').value) params.set('until', nextDay($('until').value));
+    list.filters = params.toString();
+  }
+
+  async function loadList() {
+    const seq = ++list.seq; /* only the newest request draws */
+    if (list.filters === null) readFilters();
+    const params = new URLSearchParams(list.filters);
     const tok = list.stack[list.stack.length - 1];
     if (tok) params.set('page_token', tok);
     setStatus('list-status', 'Loading…');
@@ -634,6 +648,30 @@
         el('td', { class: 'num' }, a.degree), el('td', { class: 'num' }, a.count), el('td', {}, when(a.first_seen)), el('td', {}, when(a.last_seen))));
     $('a-attrs-n').textContent = '(' + attrs.length + (doc.attribute_count > attrs.length ? ' of ' + doc.attribute_count : '') + ')';
     drawLabels($('a-labels'), Array.isArray(doc.labels) ? doc.labels : []);
+    await loadAccountEvents(id, key);
+  }
+
+  const EVENTS_SHOWN = 100;
+
+  async function loadAccountEvents(id, key) {
+    const body = $('a-events').tBodies[0];
+    body.replaceChildren();
+    $('a-events-n').textContent = '';
+    let doc;
+    try {
+      doc = await getJson('/v1/accounts/' + encodeURIComponent(id) + '/events?limit=' + EVENTS_SHOWN);
+    } catch (e) {
+      if (shown === key) $('a-events-n').textContent = '(could not load them: ' + e.message + ')';
+      return;
+    }
+    if (shown !== key) return;
+    const evs = Array.isArray(doc.events) ? doc.events : [];
+    const cell = (p) => el('td', {}, p ? attrLink(p) : el('span', { class: 'muted' }, '–'));
+    for (const e of evs)
+      body.append(el('tr', { 'data-testid': 'account-event' },
+        el('td', {}, el('span', {}, e.time || '', ' ', el('span', { class: 'muted' }, ago(e.time)))), el('td', {}, e.type),
+        cell(e.ip), cell(e.device), cell(e.payment), el('td', { class: 'num' }, fmtScore(e.score))));
+    $('a-events-n').textContent = '(' + (doc.more ? 'the newest ' + evs.length : evs.length) + ')';
   }
 
   /* ---- one attribute ---------------------------------------------------- */
@@ -837,6 +875,7 @@
     $('filter-form').addEventListener('submit', (ev) => {
       ev.preventDefault();
       list.stack = [null];
+      readFilters();
       loadList();
     });
     $('text-filter').addEventListener('input', drawList);

@@ -182,6 +182,32 @@ async function main() {
   assert.ok(await page.getByTestId('prev-page').isDisabled());
   step('paging: page 1 and 2 of 10 rows, and back');
 
+  // A time range: the clusters whose signups overlap the chosen days. The
+  // day is one that leaves some clusters out when the world allows it.
+  const all = await page.evaluate(async () => {
+    const r = await fetch('/v1/clusters?flagged=false&page_size=500', { headers: { Authorization: 'Bearer ' + sessionStorage.getItem('ringwatch.analyst_token') } });
+    return (await r.json()).clusters.map((c) => ({ id: c.id, first: c.first_seen, last: c.last_seen }));
+  });
+  const inDay = (day) => {
+    const from = day + 'T00:00:00Z', to = new Date(Date.parse(from) + 86400000).toISOString().replace('.000', '');
+    return all.filter((c) => c.last >= from && c.first < to).map((c) => c.id).sort();
+  };
+  const days = [...new Set(all.map((c) => c.first.slice(0, 10)))].sort();
+  const day = days.find((d) => inDay(d).length < all.length) || days[0];
+  const wantInRange = inDay(day);
+  assert.ok(wantInRange.length > 0 && wantInRange.length <= 200);
+  await page.getByTestId('page-size').selectOption('200');
+  await page.getByTestId('since').fill(day);
+  await page.getByTestId('until').fill(day);
+  await page.getByTestId('filter-apply').click();
+  await page.waitForFunction((n) => document.querySelectorAll('[data-testid=cluster-row]').length === n &&
+    document.querySelector('[data-testid=list-status]').textContent === '', wantInRange.length);
+  const shownInRange = (await page.locator('[data-testid=cluster-row]').evaluateAll((trs) => trs.map((t) => t.dataset.id))).sort();
+  assert.deepEqual(shownInRange, wantInRange, 'the clusters of ' + day);
+  await page.getByTestId('since').fill('');
+  await page.getByTestId('until').fill('');
+  step(`time range: ${day}, ${wantInRange.length} of ${all.length} clusters`);
+
   // The top flagged cluster.
   await page.getByTestId('flagged-filter').selectOption('true');
   await page.getByTestId('page-size').selectOption('50');
@@ -281,6 +307,11 @@ async function main() {
   assert.match(facts, /Run score\d\.\d{3}/);
   assert.match(facts, new RegExp(`Cluster in the run${id}`));
   assert.match(facts, /First seen\d{4}-\d\d-\d\dT/);
+  // Its events, newest first, attributes by pseudonym (links).
+  await page.getByTestId('account-event').first().waitFor();
+  const evRows = await page.getByTestId('account-event').allTextContents();
+  assert.ok(evRows.some((t) => /^\d{4}-\d\d-\d\dT.*signup/.test(t)), 'a signup among its events: ' + evRows[0]);
+  assert.ok(await page.locator('[data-testid=account-event] [data-testid=attribute-link]').count() > 0);
   await shot('account');
   step('search: account ' + account);
 

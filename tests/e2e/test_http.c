@@ -117,6 +117,32 @@ Test(http, every_endpoint) {
     free(text);
     json_decref(d);
 
+    /* its events, newest first, attributes by pseudonym */
+    d = req(&st, "GET", "/v1/accounts/user%2F%C3%BC%201/events", ANALYST, NULL, NULL);
+    cr_assert_eq(st, 200, "%s", json_dumps(d, 0));
+    cr_expect_str_eq(str(d, "account"), "user/\xc3\xbc 1");
+    cr_expect(json_is_false(json_object_get(d, "more")));
+    json_t *evs = json_object_get(d, "events");
+    cr_assert_eq(json_array_size(evs), 1, "%s", json_dumps(d, 0));
+    json_t *ev = json_array_get(evs, 0);
+    cr_expect_str_eq(str(ev, "type"), "signup");
+    cr_expect_str_eq(str(ev, "time"), "2026-09-21T14:13:20Z");
+    cr_expect(!strncmp(str(ev, "ip"), "ip:", 3) && !strncmp(str(ev, "device"), "device:", 7) &&
+                  !strncmp(str(ev, "payment"), "payment:", 8),
+              "%s", json_dumps(ev, 0));
+    cr_expect(json_is_number(json_object_get(ev, "score")), "the online score of a signup");
+    text = json_dumps(d, 0);
+    cr_expect(!strstr(text, "198.51.100.77") && !strstr(text, "dev-e2e") && !strstr(text, "tok-e2e"),
+              "a raw identifier in %s", text);
+    free(text);
+    json_decref(d);
+    d = req(&st, "GET", "/v1/accounts/batch-2/events?limit=1", ANALYST, NULL, NULL);
+    cr_assert_eq(st, 200, "%s", json_dumps(d, 0));
+    ev = json_array_get(json_object_get(d, "events"), 0);
+    cr_expect_str_eq(str(ev, "type"), "login");
+    cr_expect(json_is_null(json_object_get(ev, "ip")) && json_is_null(json_object_get(ev, "device")));
+    json_decref(d);
+
     d = req(&st, "GET", "/v1/attributes/ip/198.51.100.77", ANALYST, NULL, NULL);
     cr_assert_eq(st, 200, "%s", json_dumps(d, 0));
     cr_expect(strncmp(str(d, "pseudonym"), "ip:", 3) == 0);
@@ -264,13 +290,16 @@ Test(http, roles_allowed_and_refused) {
         cr_assert_eq(tu_http(&r, &srv, cases[i].method, cases[i].path, cases[i].token, b ? "application/json" : NULL, b,
                              b ? strlen(b) : 0),
                      0);
+        if (tu_prism_refused(r.body, cases[i].want)) {
+            tu_resp_free(&r);
+            continue;
+        }
         cr_expect_eq(r.status, cases[i].want, "case %zu: %s %s -> %ld %s", i, cases[i].method, cases[i].path, r.status,
                      r.body);
+        /* header names in any case: a proxy may lower them */
         if (cases[i].want == 401)
-            cr_expect(tu_contains(r.headers, strlen(r.headers), "WWW-Authenticate: Bearer", 24), "case %zu: %s", i,
-                      r.headers);
-        if (r.status >= 400)
-            cr_expect(tu_contains(r.headers, strlen(r.headers), "application/problem+json", 24), "case %zu", i);
+            cr_expect(strcasestr(r.headers, "WWW-Authenticate: Bearer"), "case %zu: %s", i, r.headers);
+        if (r.status >= 400) cr_expect(strcasestr(r.headers, "application/problem+json"), "case %zu", i);
         tu_resp_free(&r);
     }
 }
@@ -297,7 +326,15 @@ Test(http, problems_for_bad_input) {
          "min_score"},
         {"GET", "/v1/clusters?page_token=AQAAAAAAAAABP8x68Ihnw4cAAAAoBi5U8X", ANALYST, NULL, NULL, 400,
          "invalid-parameter", "page_token", "parameter", "page_token"},
+        {"GET", "/v1/clusters?since=yesterday", ANALYST, NULL, NULL, 400, "invalid-parameter", "ISO 8601", "parameter",
+         "since"},
+        {"GET", "/v1/clusters?since=2026-01-02&until=2026-01-01", ANALYST, NULL, NULL, 400, "invalid-parameter",
+         "later than since", "parameter", "until"},
         {"GET", "/v1/accounts/nobody-at-all", ANALYST, NULL, NULL, 404, "not-found", "no such account", NULL, NULL},
+        {"GET", "/v1/accounts/nobody-at-all/events", ANALYST, NULL, NULL, 404, "not-found", "no such account", NULL,
+         NULL},
+        {"GET", "/v1/accounts/batch-1/events?limit=0", ANALYST, NULL, NULL, 400, "invalid-parameter", "limit",
+         "parameter", "limit"},
         {"GET", "/v1/attributes/colour/red", ANALYST, NULL, NULL, 400, "invalid-path", "kind", "parameter", "kind"},
         {"GET", "/v1/attributes/ip/not-an-ip", ANALYST, NULL, NULL, 400, "invalid-path", "value", "parameter", "value"},
         {"GET", "/v1/clusters/12x", ANALYST, NULL, NULL, 400, "invalid-path", "id", "parameter", "id"},
@@ -309,11 +346,16 @@ Test(http, problems_for_bad_input) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         tu_resp r;
         const char *b = cases[i].body;
+        /* prism 5.16 leaves a JSON body that does not parse unanswered */
+        if (tu_prism() && !strcmp(cases[i].type, "bad-json")) continue;
         cr_assert_eq(
             tu_http(&r, &srv, cases[i].method, cases[i].path, cases[i].token, cases[i].ctype, b, b ? strlen(b) : 0), 0);
+        if (tu_prism_refused(r.body, cases[i].want)) {
+            tu_resp_free(&r);
+            continue;
+        }
         cr_expect_eq(r.status, cases[i].want, "case %zu: %ld %s", i, r.status, r.body);
-        cr_expect(tu_contains(r.headers, strlen(r.headers), "Content-Type: application/problem+json", 38),
-                  "case %zu: %s", i, r.headers);
+        cr_expect(strcasestr(r.headers, "Content-Type: application/problem+json"), "case %zu: %s", i, r.headers);
         json_t *d = json_loadb(r.body, r.len, 0, NULL);
         cr_assert(d, "case %zu: %s", i, r.body);
         char type[96];
@@ -325,19 +367,20 @@ Test(http, problems_for_bad_input) {
                   cases[i].in_detail);
         if (cases[i].member) cr_expect(json_object_get(d, cases[i].member), "case %zu: no %s", i, cases[i].member);
         if (cases[i].member_value) cr_expect_str_eq(str(d, cases[i].member), cases[i].member_value, "case %zu", i);
-        if (cases[i].want == 405)
-            cr_expect(tu_contains(r.headers, strlen(r.headers), "Allow: GET", 10), "case %zu: %s", i, r.headers);
+        if (cases[i].want == 405) cr_expect(strcasestr(r.headers, "Allow: GET"), "case %zu: %s", i, r.headers);
         json_decref(d);
         tu_resp_free(&r);
     }
-    /* a body over max_body_bytes (64 KiB here) */
+    /* The server's transport limits, on its own port. A body over
+     * max_body_bytes (64 KiB here): */
+    const tu_server direct = tu_direct(&srv);
     size_t big = 200 * 1024;
     char *body = malloc(big + 1);
     cr_assert(body);
     memset(body, ' ', big);
     memcpy(body, "{\"account\":\"x\",\"ts\":1}", 22);
     tu_resp r;
-    cr_assert_eq(tu_http(&r, &srv, "POST", "/v1/signups", SIGNUP, "application/json", body, big), 0);
+    cr_assert_eq(tu_http(&r, &direct, "POST", "/v1/signups", SIGNUP, "application/json", body, big), 0);
     cr_expect_eq(r.status, 413, "%s", r.body);
     cr_expect(strstr(r.body, "urn:ringwatch:problem:too-large"), "%s", r.body);
     tu_resp_free(&r);
@@ -351,7 +394,7 @@ Test(http, problems_for_bad_input) {
         int n = snprintf(path, sizeof path, "/v1/accounts/");
         memset(path + n, 'a', len);
         path[n + len] = 0;
-        cr_assert_eq(tu_http(&r, &srv, "GET", path, ANALYST, NULL, NULL, 0), 0);
+        cr_assert_eq(tu_http(&r, &direct, "GET", path, ANALYST, NULL, NULL, 0), 0);
         cr_expect_eq(r.status, i ? 414 : 404, "a %zu-byte path: %ld", len, r.status);
         if (!i) cr_expect(strstr(r.body, "urn:ringwatch:problem:not-found"), "%s", r.body);
         tu_resp_free(&r);
@@ -417,6 +460,106 @@ Test(http, pages_walk_every_cluster_once_while_a_run_lands) {
     json_decref(all);
 }
 
+/* The ids of a cluster list's page (caller frees), as "c1 c7 ...". */
+static char *ids_of(json_t *page) {
+    json_t *rows = json_object_get(page, "clusters");
+    char *out = calloc(json_array_size(rows) + 1, 16);
+    cr_assert(out);
+    for (size_t i = 0; i < json_array_size(rows); i++)
+        sprintf(out + strlen(out), "%s ", tu_str(json_array_get(rows, i), "id"));
+    return out;
+}
+
+/* A cluster is in [since, until) when its accounts' signups overlap it:
+ * its first signup before until, its last at or after since. */
+Test(http, time_range_and_the_filters_a_page_token_carries) {
+    long st;
+    json_t *all = req(&st, "GET", "/v1/clusters?page_size=500&flagged=false", ANALYST, NULL, NULL);
+    cr_assert_eq(st, 200);
+    json_t *rows = json_object_get(all, "clusters");
+    /* The range: from the median cluster's last signup to an hour later. */
+    json_t *mid = json_array_get(rows, json_array_size(rows) / 2);
+    const char *since = str(mid, "last_seen");
+    struct tm tm = {0};
+    cr_assert(strptime(since, "%Y-%m-%dT%H:%M:%SZ", &tm), "%s", since);
+    long long since_s = (long long)timegm(&tm), until_s = since_s + 3600;
+    char until[32];
+    time_t u = (time_t)until_s;
+    strftime(until, sizeof until, "%Y-%m-%dT%H:%M:%SZ", gmtime(&u));
+    char want[8192] = "";
+    size_t in = 0;
+    for (size_t i = 0; i < json_array_size(rows); i++) {
+        json_t *r = json_array_get(rows, i);
+        /* RFC 3339 UTC times of one width compare as text */
+        if (strcmp(str(r, "last_seen"), since) >= 0 && strcmp(str(r, "first_seen"), until) < 0) {
+            snprintf(want + strlen(want), sizeof want - strlen(want), "%s ", str(r, "id"));
+            in++;
+        }
+    }
+    cr_assert_gt(in, 0);
+    cr_assert_lt(in, json_array_size(rows), "the range should leave some clusters out");
+    /* since as ISO 8601, until as Unix seconds */
+    char path[256];
+    snprintf(path, sizeof path, "/v1/clusters?page_size=500&flagged=false&since=%s&until=%lld", since, until_s);
+    json_t *d = req(&st, "GET", path, ANALYST, NULL, NULL);
+    cr_assert_eq(st, 200, "%s", json_dumps(d, 0));
+    char *got = ids_of(d);
+    cr_expect_str_eq(got, want);
+    free(got);
+    json_decref(d);
+    /* Paged: the token carries the filters; other filters with it are refused. */
+    if (in > 1) {
+        snprintf(path, sizeof path, "/v1/clusters?page_size=1&flagged=false&since=%s&until=%lld", since, until_s);
+        d = req(&st, "GET", path, ANALYST, NULL, NULL);
+        cr_assert_eq(st, 200);
+        char tok[64];
+        snprintf(tok, sizeof tok, "%s", str(d, "next_page_token"));
+        cr_assert(*tok);
+        json_decref(d);
+        snprintf(path, sizeof path, "/v1/clusters?page_size=1&flagged=false&since=%s&until=%lld&page_token=%s", since,
+                 until_s, tok);
+        d = req(&st, "GET", path, ANALYST, NULL, NULL);
+        cr_expect_eq(st, 200, "%s", json_dumps(d, 0));
+        json_decref(d);
+        static const char *const other[] = {"flagged=false", "flagged=false&since=1&until=2000000000",
+                                            "flagged=false&labelled=false", "flagged=false&min_score=0.1"};
+        for (size_t i = 0; i < sizeof other / sizeof other[0]; i++) {
+            snprintf(path, sizeof path, "/v1/clusters?page_size=1&%s&page_token=%s", other[i], tok);
+            d = req(&st, "GET", path, ANALYST, NULL, NULL);
+            cr_expect_eq(st, 400, "%s", other[i]);
+            cr_expect_str_eq(str(d, "parameter"), "page_token");
+            cr_expect(strstr(str(d, "detail"), "other filters"), "%s", str(d, "detail"));
+            json_decref(d);
+        }
+    }
+    json_decref(all);
+}
+
+/* The first run has no run before it: every flagged cluster is new, in
+ * the list, in its own page and in the run's diff alike. */
+Test(http, first_run_marks_every_flagged_cluster_new) {
+    long st;
+    json_t *run = req(&st, "GET", "/v1/runs/1", ANALYST, NULL, NULL);
+    cr_assert_eq(st, 200);
+    json_t *diff = json_object_get(run, "diff");
+    cr_assert(json_is_array(json_object_get(diff, "new")), "%s", json_dumps(run, 0));
+    json_t *list = req(&st, "GET", "/v1/clusters?page_size=500", ANALYST, NULL, NULL);
+    cr_assert_eq(st, 200);
+    json_t *rows = json_object_get(list, "clusters");
+    cr_assert_gt(json_array_size(rows), 0);
+    cr_expect_eq(json_array_size(rows), json_array_size(json_object_get(diff, "new")));
+    for (size_t i = 0; i < json_array_size(rows); i++)
+        cr_expect_str_eq(str(json_array_get(rows, i), "change"), "new", "%s", str(json_array_get(rows, i), "id"));
+    char path[64];
+    snprintf(path, sizeof path, "/v1/clusters/%s", str(json_array_get(rows, 0), "id"));
+    json_t *one = req(&st, "GET", path, ANALYST, NULL, NULL);
+    cr_assert_eq(st, 200);
+    cr_expect_str_eq(str(one, "change"), "new");
+    json_decref(one);
+    json_decref(list);
+    json_decref(run);
+}
+
 typedef struct {
     int n, ok; /* n: at most this many */
     int stop;  /* set by the test: finish once 50 are in */
@@ -479,7 +622,8 @@ Test(http, rescoring_while_signups_flow) {
 Test(http, keep_alive_reuses_one_connection) {
     CURL *c = curl_easy_init();
     char url[128];
-    snprintf(url, sizeof url, "http://127.0.0.1:%u/livez", srv.port);
+    /* the server's own port: through prism this would test prism */
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/livez", srv.direct_port);
     FILE *devnull = fopen("/dev/null", "w");
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, devnull);
@@ -536,7 +680,8 @@ Test(http, refuses_to_start_without_tokens) {
     free(out);
     cr_assert_eq(tu_serve_start(&srv, tu_dir(), "--listen 127.0.0.1:0 --insecure-no-auth"), 0);
     long st;
-    json_t *d = req(&st, "GET", "/v1/accounts/nobody-here", NULL, NULL, NULL);
+    const tu_server direct = tu_direct(&srv); /* the document describes the API with its tokens */
+    json_t *d = tu_req(&direct, &st, "GET", "/v1/accounts/nobody-here", NULL, NULL, NULL);
     cr_expect_eq(st, 404, "no token needed with auth off");
     json_decref(d);
 }

@@ -77,6 +77,18 @@ static void open_account(const char *id) {
     cr_expect(json_is_array(json_object_get(a, "labels")));
     open_attrs(json_object_get(a, "attributes"), "pseudonym");
     json_decref(a);
+    /* its events' attributes, each kind that is there */
+    json_t *evs = open_ok("/v1/accounts/%s/events?limit=5", id), *ev;
+    size_t i;
+    json_array_foreach(json_object_get(evs, "events"), i, ev) {
+        json_t *seen = json_array();
+        static const char *const kinds[] = {"ip", "device", "payment"};
+        for (size_t k = 0; k < 3; k++)
+            if (json_is_string(json_object_get(ev, kinds[k]))) json_array_append(seen, json_object_get(ev, kinds[k]));
+        open_attrs(seen, NULL);
+        json_decref(seen);
+    }
+    json_decref(evs);
 }
 
 Test(ids, every_id_in_every_answer_opens) {

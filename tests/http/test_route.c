@@ -85,8 +85,10 @@ Test(route, unescape) {
 }
 
 Test(pagetoken, round_trip) {
-    const rw_page_cursor cases[] = {
-        {1, 0.0, 1}, {7, 0.8249984110645929, 117}, {INT64_MAX, 1.0, UINT32_MAX}, {123456789, 5e-324, 42}};
+    const rw_page_cursor cases[] = {{1, 0.0, 1, 0},
+                                    {7, 0.8249984110645929, 117, 99},
+                                    {INT64_MAX, 1.0, UINT32_MAX, UINT32_MAX},
+                                    {123456789, 5e-324, 42, 0x80000001u}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char t[RW_PAGE_TOKEN_LEN + 1];
         rw_page_token_encode(t, &cases[i]);
@@ -98,16 +100,35 @@ Test(pagetoken, round_trip) {
         cr_expect_eq(back.run, cases[i].run);
         cr_expect_eq(memcmp(&back.score, &cases[i].score, sizeof back.score), 0);
         cr_expect_eq(back.id, cases[i].id);
+        cr_expect_eq(back.filters, cases[i].filters);
     }
 }
 
+Test(pagetoken, every_filter_changes_the_digest) {
+    const rw_cluster_filter base = {.min_score = 0.5, .flagged = 1, .labelled = -1, .since = 1000, .until = 2000};
+    rw_cluster_filter v[6];
+    for (int i = 0; i < 6; i++) v[i] = base;
+    v[1].min_score = 0.25;
+    v[2].flagged = 0;
+    v[3].labelled = 0;
+    v[4].since = 0;
+    v[5].until = 2000 + (1ll << 32); /* the high half of a time counts too */
+    for (int i = 0; i < 6; i++)
+        for (int j = i + 1; j < 6; j++)
+            cr_expect_neq(rw_page_filter_digest(&v[i]), rw_page_filter_digest(&v[j]), "%d and %d", i, j);
+    cr_expect_eq(rw_page_filter_digest(&base), rw_page_filter_digest(&v[0]));
+}
+
 Test(pagetoken, garbage_is_rejected) {
-    rw_page_cursor c = {3, 0.5, 9}, back;
+    rw_page_cursor c = {3, 0.5, 9, 17}, back;
     rw_err err;
     char t[RW_PAGE_TOKEN_LEN + 1];
     rw_page_token_encode(t, &c);
-    static const char *const bad[] = {"", "abc",
-                                      "AQAAAAAAAAABP8x68Ihnw4cAAAAoBi5U8Q==", "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!",
+    static const char *const bad[] = {"",
+                                      "abc",
+                                      "AQAAAAAAAAABP8x68Ihnw4cAAAAoBi5U8Q==",
+                                      "AQAAAAAAAAABP8x68Ihnw4cAAAAoBi5U8X" /* version 1 */,
+                                      "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!",
                                       "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         cr_expect_eq(rw_page_token_decode(&back, bad[i], strlen(bad[i]), &err), RW_ERR_INVALID, "%s", bad[i]);

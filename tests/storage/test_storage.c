@@ -1,5 +1,6 @@
 /* storage: schema, write path, snapshot load, refusal of foreign files. */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -208,4 +209,54 @@ Test(storage, schema_version_recorded) {
     snprintf(want, sizeof want, "%d\nwal", rw_store_schema_version());
     cr_expect(strstr(out, want) != NULL, "%s", out);
     free(out);
+}
+
+static rw_status on_account_event(void *ctx, const rw_event_row *ev) {
+    rw_event_row *rows = ctx;
+    int n = 0;
+    while (rows[n].ts) n++;
+    rows[n] = *ev;
+    return RW_OK;
+}
+
+Test(storage, an_accounts_events_newest_first_through_its_index) {
+    rw_store *s = NULL;
+    rw_err err;
+    cr_assert_eq(rw_store_open(&s, tu_db(), 0, &err), RW_OK, "%s", err.msg);
+    fill(s);
+    uint32_t attr[3] = {RW_STORE_NONE, RW_STORE_NONE, RW_STORE_NONE};
+    cr_assert_eq(rw_store_begin(s, &err), RW_OK, "%s", err.msg);
+    cr_assert_eq(rw_store_put_event_scored(s, 300, RW_EV_PAYMENT, 3, attr, 0.25, &err), RW_OK, "%s", err.msg);
+    cr_assert_eq(rw_store_commit(s, 1, &err), RW_OK, "%s", err.msg);
+    rw_event_row rows[8] = {{0}};
+    cr_assert_eq(rw_store_account_events(s, 0, 0, on_account_event, rows, &err), RW_OK, "%s", err.msg);
+    cr_expect_eq(rows[0].ts, 200);
+    cr_expect_eq(rows[0].type, RW_EV_LOGIN);
+    cr_expect_eq(rows[0].attr[0], 2u);
+    cr_expect_eq(rows[0].attr[1], RW_STORE_NONE);
+    cr_expect(isnan(rows[0].score));
+    cr_expect_eq(rows[1].ts, 100);
+    cr_expect_eq(rows[2].ts, 0, "account 3's event listed for account 0");
+    memset(rows, 0, sizeof rows);
+    cr_assert_eq(rw_store_account_events(s, 0, 1, on_account_event, rows, &err), RW_OK, "%s", err.msg);
+    cr_expect_eq(rows[0].ts, 200);
+    cr_expect_eq(rows[1].ts, 0, "limit 1 gave more");
+    memset(rows, 0, sizeof rows);
+    cr_assert_eq(rw_store_account_events(s, 3, 0, on_account_event, rows, &err), RW_OK, "%s", err.msg);
+    cr_expect_eq(rows[0].type, RW_EV_PAYMENT);
+    cr_expect_eq(rows[0].score, 0.25);
+    rw_store_close(s);
+    /* The read is an index search, not a scan of the log. */
+    char plan[256];
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    cr_assert_eq(sqlite3_open(tu_db(), &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_prepare_v2(db, "EXPLAIN QUERY PLAN SELECT seq FROM events WHERE account = 0 ORDER BY seq DESC",
+                                    -1, &st, NULL),
+                 SQLITE_OK);
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    snprintf(plan, sizeof plan, "%s", (const char *)sqlite3_column_text(st, 3));
+    cr_expect(strstr(plan, "events_by_account"), "%s", plan);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
 }

@@ -28,13 +28,18 @@ int tu_contains(const void *hay, size_t len, const void *needle, size_t nlen);
 
 typedef struct {
     pid_t pid;
-    unsigned port;
-    char log[512]; /* its stderr */
+    unsigned port;        /* where requests go: prism's port when run through it */
+    unsigned direct_port; /* the server's own port */
+    char log[512];        /* its stderr */
 } tu_server;
 
 /* Starts `ringwatch serve ARGS` in dir (stderr to dir/serve.log, which must
  * not exist yet or is appended to) and waits for its "listening on
- * HOST:PORT" line. Returns 0 on success; on failure the log says why. */
+ * HOST:PORT" line. Returns 0 on success; on failure the log says why.
+ * With RW_PRISM_PORT and RW_PRISM_UPSTREAM set (tests/browser/
+ * openapi-prism.mjs), port is that of `prism proxy`, which validates every
+ * request and answer against http/openapi.json, and the server's port is
+ * written to the file RW_PRISM_UPSTREAM names, where prism's relay reads it. */
 int tu_serve_start(tu_server *s, const char *dir, const char *args);
 /* Sends sig and waits for the server; returns its exit code, or 128 + the
  * signal that ended it. Unless sig is SIGKILL, a non-zero end prints the

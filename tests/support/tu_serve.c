@@ -75,3 +75,19 @@ json_t *tu_wait_job(const tu_server *s, const char *token, const char *id) {
     cr_assert_fail("job %s never finished", id);
     return NULL;
 }
+
+int tu_prism(void) {
+    const char *p = getenv("RW_PRISM_PORT");
+    return p && *p;
+}
+
+int tu_prism_refused(const char *body, long want) {
+    return tu_prism() && want >= 400 && want < 500 && body && strstr(body, "https://stoplight.io/prism/errors#") &&
+           !strstr(body, "errors#VIOLATIONS");
+}
+
+tu_server tu_direct(const tu_server *s) {
+    tu_server d = *s;
+    d.port = s->direct_port;
+    return d;
+}

@@ -36,4 +36,15 @@ long tu_num(json_t *o, const char *key);
  * document (caller decrefs). Fails the test after a minute. */
 json_t *tu_wait_job(const tu_server *s, const char *token, const char *id);
 
+/* Through `prism proxy` (the openapi_prism test; see tu_serve_start), a
+ * request the OpenAPI document rules out is answered by prism itself, not
+ * the server: the server's own answer to it is tested in the direct run.
+ * tu_prism: requests go through prism. tu_prism_refused: body is such a
+ * refusal and want, what the test expected, is a client error too. */
+int tu_prism(void);
+int tu_prism_refused(const char *body, long want);
+/* s as reached on the server's own port: for what the document does not
+ * describe (transport limits, a server run without tokens). */
+tu_server tu_direct(const tu_server *s);
+
 #endif
