@@ -481,6 +481,14 @@ rw_status rw_engine_ingest_fd(rw_engine *e, rw_ingest_stats *out, int fd, const 
      * rebuilds the graph, which needs nothing pending. */
     rw_status st = rw_engine_flush(e, err);
     if (st != RW_OK) return st;
+    /* Into an empty log, the account index is built once at the end. */
+    int bulk = e->events == 0;
+    if (bulk) {
+        rw_engine_store_lock(e);
+        st = rw_store_events_index(e->store, 0, err);
+        rw_engine_store_unlock(e);
+        if (st != RW_OK) return st;
+    }
     pipeline p = {.e = e, .fd = fd, .name = name, .strict = opts->strict};
     pthread_mutex_init(&p.mu, NULL);
     pthread_cond_init(&p.cv, NULL);
@@ -527,6 +535,16 @@ cleanup:
     free_list(p.free_list);
     pthread_mutex_destroy(&p.mu);
     pthread_cond_destroy(&p.cv);
+    if (bulk) {
+        rw_err ierr;
+        rw_engine_store_lock(e);
+        rw_status ist = rw_store_events_index(e->store, 1, &ierr);
+        rw_engine_store_unlock(e);
+        if (st == RW_OK && ist != RW_OK) {
+            st = ist;
+            if (err) *err = ierr;
+        }
+    }
     out->seconds = rw_now() - t0;
     if (opts->on_progress) opts->on_progress(opts->ctx, out, opts->bytes_total);
     return st;

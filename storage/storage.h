@@ -293,6 +293,14 @@ typedef struct {
     double score;
 } rw_event_row;
 
+/* Drops (on 0) or builds (on 1, a no-op when it exists) the index
+ * events_by_account. A bulk load into an empty log drops it and builds it
+ * once at the end: keeping it row by row costs a bulk ingest about a
+ * quarter of its speed, building it afterwards a fraction of a second per
+ * 200,000 accounts. A load that stops in between leaves it to the next
+ * writable open. */
+rw_status rw_store_events_index(rw_store *s, int on, rw_err *err);
+
 /* The events of account, newest first (limit 0: all), through the index
  * events_by_account. The row is valid during the callback. */
 rw_status rw_store_account_events(rw_store *s, uint32_t account, uint64_t limit,

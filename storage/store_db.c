@@ -156,6 +156,9 @@ static rw_status open_connection(rw_store *s, const char *path, rw_err *err) {
  * (rw_store_commit durable). */
 static rw_status open_writer(rw_store *s, rw_err *err) {
     rw_status st = rw_db_exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", err);
+    /* A bulk load that stopped before it rebuilt the index
+     * (rw_store_events_index) left the log without it. */
+    if (st == RW_OK) st = rw_store_events_index(s, 1, err);
     if (st != RW_OK) return st;
     /* A process that stopped between an erasure's commit and its WAL
      * truncation (rw_store_erase) left the old pages in the WAL: cut it

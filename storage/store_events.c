@@ -223,3 +223,10 @@ rw_status rw_store_account_events(rw_store *s, uint32_t account, uint64_t limit,
     sqlite3_finalize(st);
     return res;
 }
+
+rw_status rw_store_events_index(rw_store *s, int on, rw_err *err) {
+    return rw_db_exec(s,
+                      on ? "CREATE INDEX IF NOT EXISTS events_by_account ON events(account);"
+                         : "DROP INDEX IF EXISTS events_by_account;",
+                      err);
+}
