@@ -36,6 +36,8 @@
  *   alone they are named in the reasons and the verdict stays the model's.
  * - Only accounts the run did not judge (signups since) take evidence from
  *   their attributes: for the others the run's own verdict stands.
+ * - The verdict rises, the score stays the model's (with the analysts'
+ *   labels): see rw_verdict_apply.
  * - A benign label clears the evidence: on the account (its attributes are
  *   cleared with it), on the cluster the flagged users belong to, or on the
  *   attribute (RW_LIVE_CLEARED); the answer says the label cleared it.
@@ -325,8 +327,12 @@ void rw_verdict_apply(const rw_engine *e, const rw_view *v, rw_decision *d) {
     if (va->users == 0 && !account_cleared) attr_evidence(L, v, &best, &cleared, &weak);
     char text[160];
     if (best.level != NONE) {
-        double floor = best.level == BLOCK ? L->block : L->review;
-        if (d->score < floor) d->score = floor;
+        /* The verdict, not the score: the score is remembered on the
+         * signup's attributes as evidence for the next signup on any of
+         * them (rw_live_remember), and the run's evidence already stands
+         * where it holds; remembered, its floor would spread to the
+         * signup's carrier address and own device, and stop the strangers
+         * behind them. */
         if ((int)d->verdict < best.level) d->verdict = (rw_verdict)best.level;
         say(L, rw_graph_kind(e->graph, best.node), &best, 0, text, sizeof text);
         put_reason(d, text, 1);

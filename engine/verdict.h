@@ -44,8 +44,8 @@ void rw_verdict_settle(rw_live *L, const rw_graph *g);
  * the run) into its attributes' figures. Under the write lock, after the
  * event is applied. */
 void rw_verdict_touch(rw_live *L, const rw_graph *g, uint32_t a);
-/* The rule: raises d (already scored by the model, labels applied) to
- * review or block when the run flagged v's account, or an attribute of it
+/* The rule: raises d's verdict (d already scored by the model, labels
+ * applied; its score stays) to review or block when the run flagged v's account, or an attribute of it
  * the run did not judge is held by flagged accounts; says why, or that an
  * analyst's benign label cleared it. Under the engine's lock. */
 void rw_verdict_apply(const rw_engine *e, const rw_view *v, rw_decision *d);
