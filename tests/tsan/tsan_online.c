@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "engine.h"
 #include "graph.h"
@@ -205,6 +206,7 @@ static void server_part(const char *dir) {
     snprintf(path, sizeof path, "%s/rw.ini", dir);
     const char ini[] = "listen = 127.0.0.1:0\nthreads = 4\ntoken_signup = " SIGNUP "\ntoken_admin = " ADMIN "\n";
     CHECK(tu_write_file(path, ini, sizeof ini - 1) == 0, "write %s", path);
+    CHECK(chmod(path, 0600) == 0, "chmod %s", path); /* serve refuses tokens others can read */
     if (tu_serve_start(&srv, dir, "--config rw.ini --db server.db") != 0) {
         CHECK(0, "the server did not start");
         return;
