@@ -11,15 +11,16 @@
  * - An attribute is judged by the share of its users the run flagged,
  *   counted among the users the run judged (accounts that arrive later do
  *   not dilute it, or a ring could wash its card by signing up more), and
- *   by how many they are. Review when most of its users were flagged (for a
- *   card one will do: cards are personal); block when most were and at
- *   least three of them, so that one false positive of the run cannot block
- *   anyone, and their mean run score reaches the block threshold. IP
- *   addresses are shared by carrier NAT, offices and campuses and handed
- *   from one customer to the next, so the bar is higher: review from three
- *   flagged users and half the address's users, block from five and four
- *   in five; a ring's few accounts behind a NAT of thousands are a tiny
- *   share and mark no one.
+ *   by how many they are. Review when most of its users were flagged, two
+ *   of them at least for a card (a household shares a card, and one false
+ *   positive of the run would stop the family's next signup); block when
+ *   most were and at least three of them, and their mean run score
+ *   reaches the block threshold. A device with one flagged user is
+ *   evidence beside another kind. IP addresses are shared by carrier NAT,
+ *   offices and campuses and handed from one customer to the next, so the
+ *   bar is higher: five flagged users and four in five of the address's;
+ *   a ring's few accounts behind a NAT of thousands are a tiny share and
+ *   mark no one.
  * - A card decides alone. A device fingerprint does not identify a person:
  *   one phone model and OS build give strangers the same fingerprint, and a
  *   run on a young graph flags the crowd on such a fingerprint as a device
@@ -67,9 +68,9 @@ typedef struct {
 } kind_rule;
 
 static const kind_rule rules[RW_KIND_COUNT] = {
-    [RW_KIND_IP] = {"IP address", 3, 5, 0.5, 0.8, NEVER_ALONE, 0, 0},
+    [RW_KIND_IP] = {"IP address", 5, 5, 0.8, 0.8, NEVER_ALONE, 0, 0},
     [RW_KIND_DEVICE] = {"device", 1, 3, 0.5, 0.5, ALONE_WHEN_STRONG, 10, 0.9},
-    [RW_KIND_PAYMENT] = {"card", 1, 3, 0.5, 0.5, ALONE, 0, 0},
+    [RW_KIND_PAYMENT] = {"card", 2, 3, 0.5, 0.5, ALONE, 0, 0},
 };
 
 static uint16_t sat16(uint64_t v) {

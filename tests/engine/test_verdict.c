@@ -129,7 +129,7 @@ Test(verdict, a_signup_on_a_flagged_rings_card_is_stopped_with_the_cluster_named
 Test(verdict, a_device_and_an_address_together_decide) {
     uint32_t c;
     rw_engine *e = world(&c);
-    for (int k = 0; k < 3; k++)
+    for (int k = 0; k < 5; k++)
         rec(e, 0, "{\"account\":\"r-%02d\",\"ts\":%lld,\"type\":\"login\",\"ip\":\"198.51.7.7\"}", k * 2,
             (long long)LATER + k);
     rw_decision d = rec(e, 0,
