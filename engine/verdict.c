@@ -299,7 +299,10 @@ static void attr_evidence(const rw_live *L, const rw_view *v, evidence *best, ev
         ev.alone = attr_alone(L, &rules[k], vx);
         int off = (L->flags[x] & RW_LIVE_CLEARED) || comm_benign(L, vx->comm);
         evidence *into = off ? cleared : &by_kind[k];
-        if (stronger(&ev, into) || (ev.level == into->level && ev.alone > into->alone)) *into = ev;
+        /* Of one kind, the evidence that decides alone first. */
+        if (ev.level > into->level || (ev.level == into->level && ev.alone > into->alone) ||
+            (ev.level == into->level && ev.alone == into->alone && ev.flagged > into->flagged))
+            *into = ev;
     }
     int kinds = 0;
     for (int k = 0; k < RW_KIND_COUNT; k++) kinds += by_kind[k].level != NONE;
