@@ -54,6 +54,7 @@ typedef struct {
     rw_online_model model;
     double review, block;
     uint32_t hub_degree;
+    struct rw_vnode *vnode; /* verdict.h: what the newest run said of each node */
 } rw_live;
 
 /* Rows for the store, produced by the graph writer and written by whoever

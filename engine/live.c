@@ -9,6 +9,7 @@
 
 #include "live.h"
 #include "load.h"
+#include "verdict.h"
 
 #define DEFAULT_REVIEW RW_ONLINE_REVIEW
 #define DEFAULT_BLOCK  RW_ONLINE_BLOCK
@@ -22,10 +23,11 @@ typedef struct {
 } node_array;
 
 static const node_array node_arrays[] = {
-    {offsetof(rw_live, comm), sizeof(uint32_t), 1},    {offsetof(rw_live, flags), sizeof(uint8_t), 0},
-    {offsetof(rw_live, seen_score), sizeof(float), 0}, {offsetof(rw_live, run_score), sizeof(float), 1},
-    {offsetof(rw_live, sub_hour), sizeof(float), 0},   {offsetof(rw_live, sub_day), sizeof(float), 0},
-    {offsetof(rw_live, sub_ts), sizeof(uint32_t), 0},  {offsetof(rw_live, run_flagged), sizeof(uint8_t), 1},
+    {offsetof(rw_live, comm), sizeof(uint32_t), 1},         {offsetof(rw_live, flags), sizeof(uint8_t), 0},
+    {offsetof(rw_live, seen_score), sizeof(float), 0},      {offsetof(rw_live, run_score), sizeof(float), 1},
+    {offsetof(rw_live, sub_hour), sizeof(float), 0},        {offsetof(rw_live, sub_day), sizeof(float), 0},
+    {offsetof(rw_live, sub_ts), sizeof(uint32_t), 0},       {offsetof(rw_live, run_flagged), sizeof(uint8_t), 1},
+    {offsetof(rw_live, vnode), sizeof(struct rw_vnode), 1}, /* verdict.h */
 };
 #define NODE_ARRAYS (sizeof node_arrays / sizeof node_arrays[0])
 
@@ -160,6 +162,7 @@ void rw_live_place(rw_engine *e, const rw_view *v, int signup) {
             cur = found(e, a, v->ts, seed);
         }
     }
+    rw_verdict_touch(L, e->graph, a); /* verdict.h: the edges it took up since the run */
     if (!cur) return;
     for (uint32_t i = 0; i < v->n; i++) {
         const rw_view_edge *x = &v->edge[i];
@@ -289,6 +292,7 @@ static rw_status on_run_score(void *ctx, const rw_score_row *r) {
     flagged_ctx *fc = ctx;
     if (r->account >= fc->L->cap) return RW_OK;
     fc->L->run_score[r->account] = (float)r->score;
+    rw_verdict_add_account(fc->L, fc->e->graph, r->account, r->flagged, r->score); /* verdict.h */
     if (r->flagged) {
         fc->L->run_flagged[r->account] = 1;
         mark_run_flagged(fc->e, fc->L, r->account);
@@ -314,6 +318,7 @@ static rw_status live_build(rw_engine *e, rw_live *L, rw_err *err) {
         if (st == RW_OK) st = rw_store_run_membership(e->store, run, on_member, &ic, err);
         flagged_ctx fc = {e, L};
         if (st == RW_OK) st = rw_store_run_scores(e->store, run, on_run_score, &fc, err);
+        if (st == RW_OK) rw_verdict_settle(L, e->graph); /* verdict.h */
     }
     free(ic.by_id);
     return st;
@@ -531,6 +536,7 @@ static rw_status run_part_build(run_part *p, uint32_t cap, const rw_online_run *
         }
     }
     if (run_part_attrs(p, s, nattr) != 0 || run_part_flags(p, r) != 0) goto nomem;
+    rw_verdict_build_snap(L, s, r->ascore, r->threshold); /* verdict.h */
     free(by_comm);
     return RW_OK;
 nomem:
@@ -623,6 +629,7 @@ static void mark_since(rw_engine *e, const run_part *p, const rw_graph_snap *s, 
         for (uint32_t end = i + MARK_SLICE; i < p->nflagged && i < end; i++) {
             uint32_t a = p->flagged[i];
             if (rw_graph_degree(e->graph, a) != rw_graph_snap_degree(s, a)) mark_run_flagged(e, &e->live, a);
+            rw_verdict_touch(&e->live, e->graph, a); /* verdict.h: the edges it took up since the snapshot */
         }
         double held = rw_now() - t1;
         pthread_rwlock_unlock(&e->lock);

@@ -29,7 +29,9 @@ int rw_live_grow(rw_live *L, uint32_t n);
 void rw_live_count_subnets(rw_live *L, const rw_view *v);
 /* Puts v's account (and its linking attributes) into a community: the one
  * its attributes vote for, else a new one formed with the accounts it shares
- * an attribute with. Under the write lock, after the event is applied. */
+ * an attribute with; and counts the attributes it took up since the newest
+ * run into the run's figures (verdict.h). Under the write lock, after the
+ * event is applied. */
 void rw_live_place(rw_engine *e, const rw_view *v, int signup);
 /* An account labelled fraud taints every attribute it uses, later ones too. */
 void rw_live_taint(rw_live *L, const rw_view *v);

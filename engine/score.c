@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "score.h"
+#include "verdict.h"
 
 /* Scores from this share of the review threshold up carry the model's reasons. */
 #define RW_EXPLAIN_SHARE 0.5
@@ -355,6 +356,7 @@ void rw_engine_live_score(const rw_engine *e, const rw_view *v, int signup, rw_d
     if (!(L->flags[v->account] & RW_LIVE_CLEARED) && d->score >= RW_EXPLAIN_SHARE * L->review)
         model_reasons(L, c, f, &r, d);
     d->verdict = d->score >= L->block ? RW_BLOCK : d->score >= L->review ? RW_REVIEW : RW_ALLOW;
+    rw_verdict_apply(e, v, d); /* verdict.h: the newest run's flags, after any model */
 }
 
 /* The online figures of an account in a snapshot (for the features file
