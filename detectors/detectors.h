@@ -19,7 +19,7 @@ rw_status rw_detect_init(int threads, rw_err *err);
 typedef struct {
     double kind_weight[RW_KIND_COUNT]; /* evidence per kind: a shared card says more than a shared NAT */
     double degree_offset;              /* c in the discount 1 / log(c + degree) */
-    uint32_t hub_degree;               /* attributes with more accounts glue nothing together */
+    uint32_t hub_degree;               /* attributes with more accounts glue nothing, unless they arrived as a farm */
     double resolution;                 /* Leiden resolution (modularity, scaled by 1 / 2m) */
     int iterations;                    /* Leiden passes: until stable or this many */
     uint64_t seed;
@@ -41,8 +41,13 @@ double rw_detect_coherence(const rw_graph_snap *s, uint32_t attr, uint32_t *scra
 void rw_community_defaults(rw_community_params *p);
 
 /* Weight of every edge of s (m entries, caller-allocated): the kind's weight
- * times 1 / log(c + degree of the attribute); 0 for hub attributes (degree
- * above hub_degree). A degree_offset below 1 is taken as 1. */
+ * times 1 / log(c + degree of the attribute), scaled by its coherence; 0 for
+ * hub attributes (degree above hub_degree) unless their accounts arrived as
+ * a farm's do: most within one RW_COHERENCE_WINDOW, far above what strangers
+ * over the graph's span would give, and most with nothing of their own
+ * besides (the thresholds follow the graph's span and degree distribution;
+ * see hubs.c). Other detectors taking w treat a hub with weight as glue. A
+ * degree_offset below 1 is taken as 1. RW_ERR_NOMEM. */
 rw_status rw_detect_edge_weights(const rw_graph_snap *s, const rw_community_params *p, double *w, rw_err *err);
 
 /* Communities of the weighted bipartite graph (modularity at

@@ -78,7 +78,7 @@ typedef struct {
     uint32_t *touched;
     uint32_t *times;
     uint8_t *links;        /* [n] or NULL */
-    uint32_t *coh_scratch; /* [hub_degree + 1] */
+    uint32_t *coh_scratch; /* [largest degree of a non-hub + 1] */
     double *af;            /* [n * RW_A_COUNT] or NULL */
     uint32_t *member;      /* [n] community stamp of accounts (tick of its cluster) */
     uint32_t *peer;        /* [n] last account stamp that counted this peer */
@@ -86,7 +86,7 @@ typedef struct {
 } scratch;
 
 static int is_hub(const scratch *x, uint32_t v) {
-    return rw_detect_degree(x->s, v) > x->hub_degree;
+    return rw_detect_is_hub(x->s, x->w, x->hub_degree, v);
 }
 
 /* Features of one community given its accounts. */
@@ -259,7 +259,7 @@ rw_status rw_detect_features_some(const rw_graph_snap *s, const double *w, uint3
     uint32_t maxd = 0;
     for (uint32_t v = 0; v < s->n; v++) {
         uint32_t d = rw_detect_degree(s, v);
-        if (s->kind[v] != RW_KIND_ACCOUNT && d <= hub_degree && d > maxd) maxd = d;
+        if (s->kind[v] != RW_KIND_ACCOUNT && !rw_detect_is_hub(s, w, hub_degree, v) && d > maxd) maxd = d;
     }
     x.coh_scratch = malloc(((size_t)maxd + 1) * sizeof *x.coh_scratch);
     x.member = calloc((size_t)s->n + 1, sizeof *x.member);
