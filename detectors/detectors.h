@@ -129,6 +129,11 @@ enum {
     RW_F_LATER_LOGINS,     /* share of edges first seen more than an hour after the signup */
     RW_F_MULTI_SHARED,     /* share of members sharing two or more attributes with other members */
     RW_F_COHERENCE,        /* how together in time the shared attributes were taken up (0..1) */
+    RW_F_CARD_HOMELESS,    /* share of members on a shared card whose accounts share no home (address, device) */
+    RW_F_CARDS_PER_PAYER,  /* distinct cards over members using a card (1 when no one pays) */
+    RW_F_OWN_DEVICES,      /* share of members all of whose devices (one or more) are theirs alone */
+    RW_F_SPAN_DAYS,        /* log(1 + days) between the 10th and 90th percentile signups */
+    RW_F_CARD_RING,        /* the card-ring signature (0..1): rw_cluster_card_ring_strength */
     RW_F_COUNT
 };
 
@@ -144,6 +149,8 @@ typedef struct {
     uint32_t max_device_accounts, max_card_accounts;
     uint32_t burst_accounts, burst_start; /* the densest 6-hour window of signups */
     uint32_t top_subnet_accounts;
+    uint32_t homeless_card_accounts; /* members on a shared card whose accounts share no home */
+    uint32_t payers, cards;          /* members using a card; distinct cards they use */
     double sigma1;
 } rw_cluster_features;
 
@@ -249,6 +256,18 @@ rw_status rw_model_fit_accounts(rw_model *m, const double *af, const double *lab
  * their own per member (no home line, no phone of their own) and several
  * addresses each (block, carrier and VPN hops). 1 when f shows it. */
 int rw_cluster_block_ring(const rw_cluster_features *f);
+
+/* The stolen-card signature: a ring that cashes out a few stolen cards
+ * signs up with a fresh device per account from rotating addresses of one
+ * /24 within days, each card serving several accounts that share no home.
+ * Families share a card, but at home (a common address or tablet) and two to
+ * five of them; a campus arrives from one /24 within a week on devices of
+ * its own, but everyone pays with a card of their own. The product of: card
+ * sharing without a home, few cards for many payers, devices of their own,
+ * one /24, arrival within days and more accounts than a household, each in
+ * [0, 1]; 0 for fewer than RW_CARD_RING_MIN accounts. */
+#define RW_CARD_RING_MIN 6
+double rw_cluster_card_ring_strength(const rw_cluster_features *f);
 
 /* Up to max reasons in words ("14 accounts share 2 devices") for a cluster,
  * strongest first; returns how many were written. */
