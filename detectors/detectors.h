@@ -262,10 +262,12 @@ int rw_cluster_block_ring(const rw_cluster_features *f);
  * /24 within days, each card serving several accounts that share no home.
  * Families share a card, but at home (a common address or tablet) and two to
  * five of them; a campus arrives from one /24 within a week on devices of
- * its own, but everyone pays with a card of their own. The product of: card
- * sharing without a home, few cards for many payers, devices of their own,
- * one /24, arrival within days and more accounts than a household, each in
- * [0, 1]; 0 for fewer than RW_CARD_RING_MIN accounts. */
+ * its own, but everyone pays with a card of their own; an office team may
+ * share one company card, on addresses its colleagues use too. The product
+ * of: card sharing without a home, few cards for many payers, devices of
+ * their own, one /24, shared attributes no one else uses (exclusive) and
+ * arrival within days, each in [0, 1]; 0 for fewer than RW_CARD_RING_MIN
+ * accounts or fewer than two shared cards. */
 #define RW_CARD_RING_MIN 6
 double rw_cluster_card_ring_strength(const rw_cluster_features *f);
 

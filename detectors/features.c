@@ -165,13 +165,14 @@ static double clamp01(double v) {
 
 double rw_cluster_card_ring_strength(const rw_cluster_features *f) {
     const double *x = f->f;
-    if (f->accounts < RW_CARD_RING_MIN) return 0.0;
+    /* Several cards: one card for everyone is a company's. */
+    if (f->accounts < RW_CARD_RING_MIN || f->shared[RW_KIND_PAYMENT] < 2) return 0.0;
     /* Arrival within about two coherence windows counts in full; a month
      * (a family, an office) counts for little. */
     double days = expm1(x[RW_F_SPAN_DAYS]), window = 2.0 * RW_COHERENCE_WINDOW / 86400.0;
     double soon = days <= window ? 1.0 : window / days;
     return clamp01(x[RW_F_CARD_HOMELESS]) * clamp01(1.0 - x[RW_F_CARDS_PER_PAYER]) * clamp01(x[RW_F_OWN_DEVICES]) *
-           clamp01(x[RW_F_SUBNET_SHARE]) * soon;
+           clamp01(x[RW_F_SUBNET_SHARE]) * clamp01(x[RW_F_EXCLUSIVE]) * soon;
 }
 
 /* Features of one community given its accounts. */
