@@ -134,6 +134,7 @@ enum {
     RW_F_OWN_DEVICES,      /* share of members all of whose devices (one or more) are theirs alone */
     RW_F_SPAN_DAYS,        /* log(1 + days) between the 10th and 90th percentile signups */
     RW_F_CARD_RING,        /* the card-ring signature (0..1): rw_cluster_card_ring_strength */
+    RW_F_HOUSEHOLD,        /* 1: fewer than RW_CARD_RING_MIN members, all on one address and one device */
     RW_F_COUNT
 };
 
@@ -267,7 +268,8 @@ int rw_cluster_block_ring(const rw_cluster_features *f);
  * of: card sharing without a home, few cards for many payers, devices of
  * their own, one /24, shared attributes no one else uses (exclusive) and
  * arrival within days, each in [0, 1]; 0 for fewer than RW_CARD_RING_MIN
- * accounts or fewer than two shared cards. */
+ * accounts, or for fewer than two shared cards unless one serves at least
+ * RW_CARD_RING_MIN accounts without a home. */
 #define RW_CARD_RING_MIN 6
 double rw_cluster_card_ring_strength(const rw_cluster_features *f);
 

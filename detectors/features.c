@@ -32,6 +32,7 @@ static const char *const feature_names[RW_F_COUNT] = {
     [RW_F_OWN_DEVICES] = "own_devices",
     [RW_F_SPAN_DAYS] = "span_days",
     [RW_F_CARD_RING] = "card_ring",
+    [RW_F_HOUSEHOLD] = "household",
 };
 
 static const char *const account_feature_names[RW_A_COUNT] = {
@@ -163,14 +164,39 @@ static double clamp01(double v) {
     return v < 0 ? 0 : v > 1 ? 1 : v;
 }
 
+/* Arrival within about two coherence windows counts in full; a month (a
+ * family, an office) counts for little. span_feature: RW_F_SPAN_DAYS. */
+static double arrived_together(double span_feature) {
+    double days = expm1(span_feature), window = 2.0 * RW_COHERENCE_WINDOW / 86400.0;
+    return days <= window ? 1.0 : window / days;
+}
+
+/* Do all members share one address and one device (neither a hub): a
+ * home line and a family tablet? A card ring's piece of that size shares an
+ * address but has a fresh device per account. Needs x->cnt (members per
+ * attribute). */
+static int all_at_home(const scratch *x, uint32_t n, uint32_t nt) {
+    const rw_graph_snap *s = x->s;
+    int line = 0, tablet = 0;
+    for (uint32_t i = 0; i < nt; i++) {
+        uint32_t t = x->touched[i];
+        if (x->cnt[t] != n || is_hub(x, t)) continue;
+        line |= s->kind[t] == RW_KIND_IP;
+        tablet |= s->kind[t] == RW_KIND_DEVICE;
+    }
+    return line && tablet;
+}
+
 double rw_cluster_card_ring_strength(const rw_cluster_features *f) {
     const double *x = f->f;
-    /* Several cards: one card for everyone is a company's. */
-    if (f->accounts < RW_CARD_RING_MIN || f->shared[RW_KIND_PAYMENT] < 2) return 0.0;
-    /* Arrival within about two coherence windows counts in full; a month
-     * (a family, an office) counts for little. */
-    double days = expm1(x[RW_F_SPAN_DAYS]), window = 2.0 * RW_COHERENCE_WINDOW / 86400.0;
-    double soon = days <= window ? 1.0 : window / days;
+    /* Several cards: one card for everyone is a company's, unless that one
+     * card alone serves a ring's worth of accounts with no home in common
+     * (a company card's team shares the office address). Community
+     * detection cuts a long ring of rotating addresses into pieces that
+     * may hold a single card each. */
+    if (f->accounts < RW_CARD_RING_MIN) return 0.0;
+    if (f->shared[RW_KIND_PAYMENT] < 2 && f->homeless_card_accounts < RW_CARD_RING_MIN) return 0.0;
+    double soon = arrived_together(x[RW_F_SPAN_DAYS]);
     return clamp01(x[RW_F_CARD_HOMELESS]) * clamp01(1.0 - x[RW_F_CARDS_PER_PAYER]) * clamp01(x[RW_F_OWN_DEVICES]) *
            clamp01(x[RW_F_SUBNET_SHARE]) * clamp01(x[RW_F_EXCLUSIVE]) * soon;
 }
@@ -289,6 +315,7 @@ static rw_status one_cluster(scratch *x, const uint32_t *acc, uint32_t n, rw_clu
     }
     uint32_t own_devices = 0;
     card_figures(x, acc, n, nt, out, &own_devices);
+    int home = n < RW_CARD_RING_MIN && all_at_home(x, n, nt);
     for (uint32_t i = 0; i < nt; i++) x->cnt[x->touched[i]] = 0, x->mark[x->touched[i]] = 0;
     out->attributes = nt;
     out->first_signup = first;
@@ -319,6 +346,10 @@ static rw_status one_cluster(scratch *x, const uint32_t *acc, uint32_t n, rw_clu
     f[RW_F_OWN_DEVICES] = own_devices / dn;
     f[RW_F_SPAN_DAYS] = log1p(span_days(x->times, n));
     f[RW_F_CARD_RING] = rw_cluster_card_ring_strength(out);
+    /* A family: a few accounts at one home (a line and a tablet). Arrival
+     * times do not tell them from a ring's piece: with three members, two
+     * often sign up on one evening. */
+    f[RW_F_HOUSEHOLD] = home;
     if (n >= 3) {
         rw_spectral sp;
         rw_status st = rw_detect_spectral(s, x->w, acc, n, &sp, err);
