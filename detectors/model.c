@@ -59,7 +59,7 @@ void rw_model_defaults(rw_model *m) {
     m->bias = default_bias;
     memcpy(m->w, default_weights, sizeof m->w);
     /* The lowest threshold at which the six variant worlds of seed 4 flag at
-     * most 0.05% of their benign accounts on average (0.65: 0.061%). */
+     * most 0.05% of their benign accounts on average (0.65: 0.055%). */
     m->threshold = 0.70;
     m->min_accounts = 3;
     m->abias = default_account_bias;
