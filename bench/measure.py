@@ -4,7 +4,9 @@ ru_maxrss from wait4, so nothing but the command itself is counted).
 The command's stdout and stderr pass through unchanged.
 
 Usage: measure.py OUT_FILE COMMAND [ARGS...]
-OUT_FILE receives one line: wall_s=X peak_rss_mb=Y exit=Z
+OUT_FILE receives one line: wall_s=X cpu_s=C peak_rss_mb=Y exit=Z (cpu_s:
+user + system time of the command, which other load on the machine does
+not inflate as it does wall time)
 The exit status is the command's."""
 import os
 import subprocess
@@ -23,7 +25,8 @@ def main():
     code = os.waitstatus_to_exitcode(status)
     p.returncode = code  # reaped already; keeps Popen from waiting again
     with open(out, "w") as f:
-        f.write(f"wall_s={wall:.3f} peak_rss_mb={ru.ru_maxrss / 1024:.0f} exit={code}\n")
+        cpu = ru.ru_utime + ru.ru_stime
+        f.write(f"wall_s={wall:.3f} cpu_s={cpu:.3f} peak_rss_mb={ru.ru_maxrss / 1024:.0f} exit={code}\n")
     sys.exit(code if code >= 0 else 128 - code)
 
 

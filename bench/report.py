@@ -61,7 +61,8 @@ def quality(d, seeds):
                 cell = f"{mean:.{dec}f} ({min(v):.{dec}f}-{max(v):.{dec}f})"
             line += f"{cell:<{w}}"
         print(line)
-    line = f"  {'f1 per seed ' + '/'.join(seeds):<26}"
+    # World ids such as default-200000-41: their seeds label the column.
+    line = f"  {'f1 per seed ' + '/'.join(sd.rsplit('-', 1)[-1] for sd in seeds):<26}"
     for k, _ in dets:
         cell = "/".join(f"{m['f1']:.3f}" for m in res[k])
         line += f"{cell:<{w}}"

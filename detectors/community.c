@@ -274,8 +274,7 @@ done:
  * of one account groups nothing, and zero weight means no evidence. */
 static int reduced_edge(const rw_graph_snap *s, const rw_community_params *p, const double *w, uint64_t e) {
     uint32_t a = s->edges[e].attr;
-    uint32_t d = rw_detect_degree(s, a);
-    return w[e] > 0.0 && d >= 2 && d <= p->hub_degree;
+    return w[e] > 0.0 && rw_detect_degree(s, a) >= 2 && !rw_detect_is_hub(s, w, p->hub_degree, a);
 }
 
 void rw_detect_weight_totals(const rw_graph_snap *s, const rw_community_params *p, const double *w, int64_t *all,

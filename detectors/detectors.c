@@ -85,19 +85,29 @@ rw_status rw_detect_edge_weights(const rw_graph_snap *s, const rw_community_para
     /* A degree offset below 1 would make log(c + 1) <= 0 for an attribute
      * of one account; treat it as 1. */
     double c = p->degree_offset >= 1.0 ? p->degree_offset : 1.0;
+    uint8_t *glue = malloc((size_t)s->n + 1);
+    if (!glue) return rw_fail(err, RW_ERR_NOMEM, "out of memory for edge weights");
+    rw_status st = rw_detect_hub_glue(s, p->hub_degree, glue, err);
+    if (st != RW_OK) {
+        free(glue);
+        return st;
+    }
     uint32_t maxd = 0;
     for (uint32_t a = 0; a < s->n; a++) {
         uint32_t d = rw_detect_degree(s, a);
-        if (s->kind[a] != RW_KIND_ACCOUNT && d <= p->hub_degree && d > maxd) maxd = d;
+        if (s->kind[a] != RW_KIND_ACCOUNT && (d <= p->hub_degree || glue[a]) && d > maxd) maxd = d;
     }
     uint32_t *scratch = malloc(((size_t)maxd + 1) * sizeof *scratch);
-    if (!scratch) return rw_fail(err, RW_ERR_NOMEM, "out of memory for edge weights");
+    if (!scratch) {
+        free(glue);
+        return rw_fail(err, RW_ERR_NOMEM, "out of memory for edge weights");
+    }
     for (uint32_t a = 0; a < s->n; a++) {
         unsigned k = s->kind[a];
         if (k == RW_KIND_ACCOUNT || k >= RW_KIND_COUNT) continue;
         uint32_t d = rw_detect_degree(s, a);
         double wt = 0.0;
-        if (d <= p->hub_degree) {
+        if (d <= p->hub_degree || glue[a]) {
             /* An attribute whose accounts took it up together (a device farm,
              * a stolen card, an office opening) is evidence; one taken up by
              * strangers over weeks (a popular phone model, a carrier NAT) is
@@ -108,5 +118,6 @@ rw_status rw_detect_edge_weights(const rw_graph_snap *s, const rw_community_para
         for (uint64_t i = s->off[a]; i < s->off[a + 1]; i++) w[s->eid[i]] = wt;
     }
     free(scratch);
+    free(glue);
     return RW_OK;
 }

@@ -19,7 +19,7 @@ rw_status rw_detect_init(int threads, rw_err *err);
 typedef struct {
     double kind_weight[RW_KIND_COUNT]; /* evidence per kind: a shared card says more than a shared NAT */
     double degree_offset;              /* c in the discount 1 / log(c + degree) */
-    uint32_t hub_degree;               /* attributes with more accounts glue nothing together */
+    uint32_t hub_degree;               /* attributes with more accounts glue nothing, unless they arrived as a farm */
     double resolution;                 /* Leiden resolution (modularity, scaled by 1 / 2m) */
     int iterations;                    /* Leiden passes: until stable or this many */
     uint64_t seed;
@@ -45,8 +45,13 @@ double rw_detect_coherence(const rw_graph_snap *s, uint32_t attr, uint32_t *scra
 void rw_community_defaults(rw_community_params *p);
 
 /* Weight of every edge of s (m entries, caller-allocated): the kind's weight
- * times 1 / log(c + degree of the attribute); 0 for hub attributes (degree
- * above hub_degree). A degree_offset below 1 is taken as 1. */
+ * times 1 / log(c + degree of the attribute), scaled by its coherence; 0 for
+ * hub attributes (degree above hub_degree) unless their accounts arrived as
+ * a farm's do: most within one RW_COHERENCE_WINDOW, far above what strangers
+ * over the graph's span would give, and most with nothing of their own
+ * besides (the thresholds follow the graph's span and degree distribution;
+ * see hubs.c). Other detectors taking w treat a hub with weight as glue. A
+ * degree_offset below 1 is taken as 1. RW_ERR_NOMEM. */
 rw_status rw_detect_edge_weights(const rw_graph_snap *s, const rw_community_params *p, double *w, rw_err *err);
 
 /* Edge weights summed exactly, in fixed point (RW_WEIGHT_UNIT per unit of
@@ -139,6 +144,12 @@ enum {
     RW_F_LATER_LOGINS,     /* share of edges first seen more than an hour after the signup */
     RW_F_MULTI_SHARED,     /* share of members sharing two or more attributes with other members */
     RW_F_COHERENCE,        /* how together in time the shared attributes were taken up (0..1) */
+    RW_F_CARD_HOMELESS,    /* share of members on a shared card whose accounts share no home (address, device) */
+    RW_F_CARDS_PER_PAYER,  /* distinct cards over members using a card (1 when no one pays) */
+    RW_F_OWN_DEVICES,      /* share of members all of whose devices (one or more) are theirs alone */
+    RW_F_SPAN_DAYS,        /* log(1 + days) between the 10th and 90th percentile signups */
+    RW_F_CARD_RING,        /* the card-ring signature (0..1): rw_cluster_card_ring_strength */
+    RW_F_HOUSEHOLD,        /* 1: fewer than RW_CARD_RING_MIN members, all on one address and one device */
     RW_F_COUNT
 };
 
@@ -154,6 +165,8 @@ typedef struct {
     uint32_t max_device_accounts, max_card_accounts;
     uint32_t burst_accounts, burst_start; /* the densest 6-hour window of signups */
     uint32_t top_subnet_accounts;
+    uint32_t homeless_card_accounts; /* members on a shared card whose accounts share no home */
+    uint32_t payers, cards;          /* members using a card; distinct cards they use */
     double sigma1;
 } rw_cluster_features;
 
@@ -259,6 +272,21 @@ rw_status rw_model_fit_accounts(rw_model *m, const double *af, const double *lab
  * their own per member (no home line, no phone of their own) and several
  * addresses each (block, carrier and VPN hops). 1 when f shows it. */
 int rw_cluster_block_ring(const rw_cluster_features *f);
+
+/* The stolen-card signature: a ring that cashes out a few stolen cards
+ * signs up with a fresh device per account from rotating addresses of one
+ * /24 within days, each card serving several accounts that share no home.
+ * Families share a card, but at home (a common address or tablet) and two to
+ * five of them; a campus arrives from one /24 within a week on devices of
+ * its own, but everyone pays with a card of their own; an office team may
+ * share one company card, on addresses its colleagues use too. The product
+ * of: card sharing without a home, few cards for many payers, devices of
+ * their own, one /24, shared attributes no one else uses (exclusive) and
+ * arrival within days, each in [0, 1]; 0 for fewer than RW_CARD_RING_MIN
+ * accounts, or for fewer than two shared cards unless one serves at least
+ * RW_CARD_RING_MIN accounts without a home. */
+#define RW_CARD_RING_MIN 6
+double rw_cluster_card_ring_strength(const rw_cluster_features *f);
 
 /* Up to max reasons in words ("14 accounts share 2 devices") for a cluster,
  * strongest first; returns how many were written. */

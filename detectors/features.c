@@ -27,6 +27,12 @@ static const char *const feature_names[RW_F_COUNT] = {
     [RW_F_LATER_LOGINS] = "later_logins",
     [RW_F_MULTI_SHARED] = "multi_shared",
     [RW_F_COHERENCE] = "coherence",
+    [RW_F_CARD_HOMELESS] = "card_homeless",
+    [RW_F_CARDS_PER_PAYER] = "cards_per_payer",
+    [RW_F_OWN_DEVICES] = "own_devices",
+    [RW_F_SPAN_DAYS] = "span_days",
+    [RW_F_CARD_RING] = "card_ring",
+    [RW_F_HOUSEHOLD] = "household",
 };
 
 static const char *const account_feature_names[RW_A_COUNT] = {
@@ -78,15 +84,121 @@ typedef struct {
     uint32_t *touched;
     uint32_t *times;
     uint8_t *links;        /* [n] or NULL */
-    uint32_t *coh_scratch; /* [hub_degree + 1] */
+    uint32_t *coh_scratch; /* [largest degree of a non-hub + 1] */
     double *af;            /* [n * RW_A_COUNT] or NULL */
     uint32_t *member;      /* [n] community stamp of accounts (tick of its cluster) */
     uint32_t *peer;        /* [n] last account stamp that counted this peer */
+    uint32_t *home;        /* [n] accounts of one shared card on each address or device */
+    uint32_t *home_list;   /* the nodes whose home count is set */
     uint32_t tick, cluster_tick;
 } scratch;
 
 static int is_hub(const scratch *x, uint32_t v) {
-    return rw_detect_degree(x->s, v) > x->hub_degree;
+    return rw_detect_is_hub(x->s, x->w, x->hub_degree, v);
+}
+
+/* Does the shared card t have a home: an address or device (not a hub)
+ * that all of its member accounts use, as a family's card has its home
+ * line or tablet? A ring rotating addresses spreads a card's accounts over
+ * several. Members are stamped. */
+static int card_has_home(scratch *x, uint32_t t) {
+    const rw_graph_snap *s = x->s;
+    uint32_t members = 0, nl = 0, best = 0;
+    for (uint64_t k = s->off[t]; k < s->off[t + 1]; k++) {
+        uint32_t b = s->nbr[k];
+        if (x->member[b] != x->cluster_tick) continue;
+        members++;
+        for (uint64_t q = s->off[b]; q < s->off[b + 1]; q++) {
+            uint32_t u = s->nbr[q];
+            if (s->kind[u] == RW_KIND_PAYMENT || is_hub(x, u)) continue;
+            if (x->home[u]++ == 0) x->home_list[nl++] = u;
+            if (x->home[u] > best) best = x->home[u];
+        }
+    }
+    for (uint32_t i = 0; i < nl; i++) x->home[x->home_list[i]] = 0;
+    return best == members;
+}
+
+/* Card and device figures: payers and their distinct cards, members on a
+ * shared card without a home, members on devices of their own. Needs
+ * x->cnt (members per attribute) and the member stamps. */
+static void card_figures(scratch *x, const uint32_t *acc, uint32_t n, uint32_t nt, rw_cluster_features *out,
+                         uint32_t *own_devices) {
+    const rw_graph_snap *s = x->s;
+    uint32_t tag = ++x->tick;
+    out->cards = out->payers = out->homeless_card_accounts = *own_devices = 0;
+    for (uint32_t i = 0; i < nt; i++) {
+        uint32_t t = x->touched[i];
+        if (s->kind[t] != RW_KIND_PAYMENT) continue;
+        out->cards++;
+        if (x->cnt[t] < 2 || card_has_home(x, t)) continue;
+        for (uint64_t k = s->off[t]; k < s->off[t + 1]; k++) {
+            uint32_t b = s->nbr[k];
+            if (x->member[b] != x->cluster_tick || x->peer[b] == tag) continue;
+            x->peer[b] = tag;
+            out->homeless_card_accounts++;
+        }
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t a = acc[i], pays = 0, devs = 0, shared_devs = 0;
+        for (uint64_t k = s->off[a]; k < s->off[a + 1]; k++) {
+            uint32_t t = s->nbr[k];
+            pays |= s->kind[t] == RW_KIND_PAYMENT;
+            if (s->kind[t] != RW_KIND_DEVICE) continue;
+            devs++;
+            shared_devs += rw_detect_degree(s, t) > 1;
+        }
+        out->payers += pays;
+        *own_devices += devs > 0 && shared_devs == 0;
+    }
+}
+
+/* Arrival window: days between the 10th and 90th percentile of sorted
+ * signup times. */
+static double span_days(const uint32_t *sorted, uint32_t n) {
+    uint32_t lo = sorted[n / 10], hi = sorted[(uint32_t)(0.9 * (n - 1))];
+    return hi > lo ? (double)(hi - lo) / 86400.0 : 0.0;
+}
+
+static double clamp01(double v) {
+    return v < 0 ? 0 : v > 1 ? 1 : v;
+}
+
+/* Arrival within about two coherence windows counts in full; a month (a
+ * family, an office) counts for little. span_feature: RW_F_SPAN_DAYS. */
+static double arrived_together(double span_feature) {
+    double days = expm1(span_feature), window = 2.0 * RW_COHERENCE_WINDOW / 86400.0;
+    return days <= window ? 1.0 : window / days;
+}
+
+/* Do all members share one address and one device (neither a hub): a
+ * home line and a family tablet? A card ring's piece of that size shares an
+ * address but has a fresh device per account. Needs x->cnt (members per
+ * attribute). */
+static int all_at_home(const scratch *x, uint32_t n, uint32_t nt) {
+    const rw_graph_snap *s = x->s;
+    int line = 0, tablet = 0;
+    for (uint32_t i = 0; i < nt; i++) {
+        uint32_t t = x->touched[i];
+        if (x->cnt[t] != n || is_hub(x, t)) continue;
+        line |= s->kind[t] == RW_KIND_IP;
+        tablet |= s->kind[t] == RW_KIND_DEVICE;
+    }
+    return line && tablet;
+}
+
+double rw_cluster_card_ring_strength(const rw_cluster_features *f) {
+    const double *x = f->f;
+    /* Several cards: one card for everyone is a company's, unless that one
+     * card alone serves a ring's worth of accounts with no home in common
+     * (a company card's team shares the office address). Community
+     * detection cuts a long ring of rotating addresses into pieces that
+     * may hold a single card each. */
+    if (f->accounts < RW_CARD_RING_MIN) return 0.0;
+    if (f->shared[RW_KIND_PAYMENT] < 2 && f->homeless_card_accounts < RW_CARD_RING_MIN) return 0.0;
+    double soon = arrived_together(x[RW_F_SPAN_DAYS]);
+    return clamp01(x[RW_F_CARD_HOMELESS]) * clamp01(1.0 - x[RW_F_CARDS_PER_PAYER]) * clamp01(x[RW_F_OWN_DEVICES]) *
+           clamp01(x[RW_F_SUBNET_SHARE]) * clamp01(x[RW_F_EXCLUSIVE]) * soon;
 }
 
 /* Features of one community given its accounts. */
@@ -97,10 +209,8 @@ static rw_status one_cluster(scratch *x, const uint32_t *acc, uint32_t n, rw_clu
     uint32_t nt = 0;
     uint64_t edges = 0, hub_accounts = 0, private_attrs = 0, ips = 0, later = 0;
     uint32_t first = UINT32_MAX, last = 0;
-    if (x->af) {
-        x->cluster_tick = ++x->tick;
-        for (uint32_t i = 0; i < n; i++) x->member[acc[i]] = x->cluster_tick;
-    }
+    x->cluster_tick = ++x->tick;
+    for (uint32_t i = 0; i < n; i++) x->member[acc[i]] = x->cluster_tick;
     for (uint32_t i = 0; i < n; i++) {
         uint32_t a = acc[i];
         uint32_t signup = s->first_seen[a];
@@ -203,6 +313,9 @@ static rw_status one_cluster(scratch *x, const uint32_t *acc, uint32_t n, rw_clu
         }
         if (x->links) x->links[a] = bits;
     }
+    uint32_t own_devices = 0;
+    card_figures(x, acc, n, nt, out, &own_devices);
+    int home = n < RW_CARD_RING_MIN && all_at_home(x, n, nt);
     for (uint32_t i = 0; i < nt; i++) x->cnt[x->touched[i]] = 0, x->mark[x->touched[i]] = 0;
     out->attributes = nt;
     out->first_signup = first;
@@ -228,6 +341,15 @@ static rw_status one_cluster(scratch *x, const uint32_t *acc, uint32_t n, rw_clu
     f[RW_F_LATER_LOGINS] = edges ? (double)later / (double)edges : 0;
     f[RW_F_MULTI_SHARED] = multi / dn;
     f[RW_F_COHERENCE] = coh_w > 0 ? coh_sum / coh_w : 0;
+    f[RW_F_CARD_HOMELESS] = out->homeless_card_accounts / dn;
+    f[RW_F_CARDS_PER_PAYER] = out->payers ? (double)out->cards / out->payers : 1.0;
+    f[RW_F_OWN_DEVICES] = own_devices / dn;
+    f[RW_F_SPAN_DAYS] = log1p(span_days(x->times, n));
+    f[RW_F_CARD_RING] = rw_cluster_card_ring_strength(out);
+    /* A family: a few accounts at one home (a line and a tablet). Arrival
+     * times do not tell them from a ring's piece: with three members, two
+     * often sign up on one evening. */
+    f[RW_F_HOUSEHOLD] = home;
     if (n >= 3) {
         rw_spectral sp;
         rw_status st = rw_detect_spectral(s, x->w, acc, n, &sp, err);
@@ -259,12 +381,15 @@ rw_status rw_detect_features_some(const rw_graph_snap *s, const double *w, uint3
     uint32_t maxd = 0;
     for (uint32_t v = 0; v < s->n; v++) {
         uint32_t d = rw_detect_degree(s, v);
-        if (s->kind[v] != RW_KIND_ACCOUNT && d <= hub_degree && d > maxd) maxd = d;
+        if (s->kind[v] != RW_KIND_ACCOUNT && !rw_detect_is_hub(s, w, hub_degree, v) && d > maxd) maxd = d;
     }
     x.coh_scratch = malloc(((size_t)maxd + 1) * sizeof *x.coh_scratch);
     x.member = calloc((size_t)s->n + 1, sizeof *x.member);
     x.peer = calloc((size_t)s->n + 1, sizeof *x.peer);
-    if (!start || !order || !x.cnt || !x.mark || !x.touched || !x.times || !x.coh_scratch || !x.member || !x.peer) {
+    x.home = calloc((size_t)s->n + 1, sizeof *x.home);
+    x.home_list = malloc(((size_t)s->n + 1) * sizeof *x.home_list);
+    if (!start || !order || !x.cnt || !x.mark || !x.touched || !x.times || !x.coh_scratch || !x.member || !x.peer ||
+        !x.home || !x.home_list) {
         st = rw_fail(err, RW_ERR_NOMEM, "out of memory for cluster features");
         goto done;
     }
@@ -298,6 +423,8 @@ done:
     free(x.coh_scratch);
     free(x.member);
     free(x.peer);
+    free(x.home);
+    free(x.home_list);
     return st;
 }
 
@@ -333,6 +460,11 @@ size_t rw_cluster_reasons(const rw_cluster_features *f, char reasons[][160], siz
                  "%u of %u accounts came from one subnet whose shared addresses no one else used, within two days, "
                  "with few attributes of their own",
                  f->top_subnet_accounts, f->accounts);
+    if (n < max && f->f[RW_F_CARD_RING] >= 0.3)
+        snprintf(reasons[n++], 160,
+                 "%u of %u accounts share %u payment cards with accounts they share no home with, on devices of "
+                 "their own",
+                 f->homeless_card_accounts, f->accounts, f->shared[RW_KIND_PAYMENT]);
     if (n < max && f->linked_devices >= 2)
         snprintf(reasons[n++], 160, "%u accounts share %u device%s (up to %u accounts on one)", f->linked_devices,
                  f->shared[RW_KIND_DEVICE], f->shared[RW_KIND_DEVICE] == 1 ? "" : "s", f->max_device_accounts);

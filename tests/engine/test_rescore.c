@@ -569,18 +569,18 @@ Test(rescore, model_store_checks_text) {
     rw_err err = {{0}};
     cr_assert_eq(rw_engine_model_text(e, &version, defaults, sizeof defaults, &err), RW_OK, "%s", err.msg);
     cr_expect_eq(version, 0);
-    cr_expect(strncmp(defaults, "bias ", 5) == 0 && strstr(defaults, "\nthreshold 0.65\n"), "%s", defaults);
+    cr_expect(strncmp(defaults, "bias ", 5) == 0 && strstr(defaults, "\nthreshold 0.7\n"), "%s", defaults);
 
     /* A good one is stored in canonical form over the defaults (what it
      * leaves out keeps its default), and versions count up. */
-    cr_expect_eq(store_model(e, "# partial\n\ncard_linked 2.5\nthreshold 0.7\n"), 1);
+    cr_expect_eq(store_model(e, "# partial\n\ncard_linked 2.5\nthreshold 0.8\n"), 1);
     cr_assert_eq(rw_engine_model_text(e, &version, text, sizeof text, &err), RW_OK, "%s", err.msg);
     cr_expect_eq(version, 1);
     char want[4096] = "";
     for (char *line = strtok(defaults, "\n"); line; line = strtok(NULL, "\n")) {
         const char *l = line;
         if (!strncmp(l, "card_linked ", 12)) l = "card_linked 2.5";
-        if (!strncmp(l, "threshold ", 10)) l = "threshold 0.7";
+        if (!strncmp(l, "threshold ", 10)) l = "threshold 0.8";
         strcat(strcat(want, l), "\n");
     }
     cr_expect_str_eq(text, want);
