@@ -85,11 +85,12 @@ rw_status rw_detect_edge_weights(const rw_graph_snap *s, const rw_community_para
     /* A degree offset below 1 would make log(c + 1) <= 0 for an attribute
      * of one account; treat it as 1. */
     double c = p->degree_offset >= 1.0 ? p->degree_offset : 1.0;
-    uint8_t *glue = malloc((size_t)s->n + 1);
+    uint8_t *own = s->glue ? NULL : malloc((size_t)s->n + 1);
+    const uint8_t *glue = s->glue ? s->glue : own;
     if (!glue) return rw_fail(err, RW_ERR_NOMEM, "out of memory for edge weights");
-    rw_status st = rw_detect_hub_glue(s, p->hub_degree, glue, err);
+    rw_status st = own ? rw_detect_hub_glue(s, p->hub_degree, own, err) : RW_OK;
     if (st != RW_OK) {
-        free(glue);
+        free(own);
         return st;
     }
     uint32_t maxd = 0;
@@ -99,7 +100,7 @@ rw_status rw_detect_edge_weights(const rw_graph_snap *s, const rw_community_para
     }
     uint32_t *scratch = malloc(((size_t)maxd + 1) * sizeof *scratch);
     if (!scratch) {
-        free(glue);
+        free(own);
         return rw_fail(err, RW_ERR_NOMEM, "out of memory for edge weights");
     }
     for (uint32_t a = 0; a < s->n; a++) {
@@ -118,6 +119,6 @@ rw_status rw_detect_edge_weights(const rw_graph_snap *s, const rw_community_para
         for (uint64_t i = s->off[a]; i < s->off[a + 1]; i++) w[s->eid[i]] = wt;
     }
     free(scratch);
-    free(glue);
+    free(own);
     return RW_OK;
 }

@@ -51,8 +51,15 @@ void rw_community_defaults(rw_community_params *p);
  * over the graph's span would give, and most with nothing of their own
  * besides (the thresholds follow the graph's span and degree distribution;
  * see hubs.c). Other detectors taking w treat a hub with weight as glue. A
- * degree_offset below 1 is taken as 1. RW_ERR_NOMEM. */
+ * degree_offset below 1 is taken as 1. With s->glue, its verdicts are taken
+ * instead of judging the hubs here. RW_ERR_NOMEM. */
 rw_status rw_detect_edge_weights(const rw_graph_snap *s, const rw_community_params *p, double *w, rw_err *err);
+
+/* Which hubs (attributes of more than hub_degree accounts) still glue their
+ * accounts together, judged by how they arrived (see hubs.c): glue (n
+ * entries, caller-allocated) receives 1 for those, 0 for every other node.
+ * RW_ERR_NOMEM. */
+rw_status rw_detect_hub_glue(const rw_graph_snap *s, uint32_t hub_degree, uint8_t *glue, rw_err *err);
 
 /* Edge weights summed exactly, in fixed point (RW_WEIGHT_UNIT per unit of
  * weight), so that a total does not depend on the order of its terms: a

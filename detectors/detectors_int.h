@@ -25,12 +25,6 @@ static inline uint32_t rw_detect_degree(const rw_graph_snap *s, uint32_t v) {
     return rw_graph_snap_degree(s, v);
 }
 
-/* Which hubs (attributes of more than hub_degree accounts) still glue their
- * accounts together, judged by how they arrived (see hubs.c): glue (n
- * entries, caller-allocated) receives 1 for those, 0 for every other node.
- * RW_ERR_NOMEM. */
-rw_status rw_detect_hub_glue(const rw_graph_snap *s, uint32_t hub_degree, uint8_t *glue, rw_err *err);
-
 /* Is attribute v a hub that glues nothing? Its degree is above hub_degree
  * and the edge weights (rw_detect_edge_weights, NULL: by degree alone) gave
  * it no weight. */

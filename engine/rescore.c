@@ -441,15 +441,22 @@ static rw_status stage_previous(rescore_job *j, rw_err *err) {
 }
 
 /* The whole graph's edge weight totals, which every shard's resolution
- * and Leiden objective need. */
-static rw_status weight_totals(const rw_graph_snap *s, const rw_rescore_params *rp, rw_weight_totals *t,
-                               uint32_t *hub_degree, rw_err *err) {
+ * and Leiden objective need, and which hubs glue (s->glue), judged here
+ * once for the cut into components and for every shard. */
+static rw_status weight_totals(rw_graph_snap *s, const rw_rescore_params *rp, rw_weight_totals *t, uint32_t *hub_degree,
+                               rw_err *err) {
     rw_community_params p;
     rw_engine_configured_params(rp, &p);
     *hub_degree = p.hub_degree;
     double *w = malloc((s->m + 1) * sizeof *w);
-    if (!w) return rw_fail(err, RW_ERR_NOMEM, "out of memory for %llu edges", (unsigned long long)s->m);
-    rw_status st = rw_detect_edge_weights(s, &p, w, err);
+    free(s->glue);
+    s->glue = malloc((size_t)s->n + 1);
+    if (!w || !s->glue) {
+        free(w);
+        return rw_fail(err, RW_ERR_NOMEM, "out of memory for %llu edges", (unsigned long long)s->m);
+    }
+    rw_status st = rw_detect_hub_glue(s, p.hub_degree, s->glue, err);
+    if (st == RW_OK) st = rw_detect_edge_weights(s, &p, w, err);
     if (st == RW_OK) rw_detect_weight_totals(s, &p, w, &t->all, &t->kept);
     free(w);
     return st;

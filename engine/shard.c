@@ -8,7 +8,9 @@
  * one seed, features and scores per community, evidence through non-hub
  * attributes); a shard's nodes keep their relative order, weight totals are
  * exact sums of the whole graph, hubs keep their whole-graph degree
- * (rw_graph_snap.degree), and communities are renumbered here in order of
+ * (rw_graph_snap.degree) and the whole graph's verdict on whether they glue
+ * (rw_graph_snap.glue; a hub that glues holds its accounts in one
+ * component), and communities are renumbered here in order of
  * their smallest node. Plain rescoring takes the same path with one shard. */
 #include <stdlib.h>
 #include <string.h>
@@ -42,8 +44,10 @@ static uint32_t uf_find(uint32_t *par, uint32_t x) {
     return x;
 }
 
-/* Components of s once hubs are cut: every node but hubs and attributes of
- * no account is in one, named by its smallest node. */
+/* Components of s once the hubs that glue nothing are cut: every node but
+ * hubs and attributes of no account is in one, named by its smallest node.
+ * A hub that glues joins its accounts yet stays in none, as every hub: a
+ * border of the one shard that holds all of its accounts. */
 static rw_status components(rw_shard_plan *pl, const rw_graph_snap *s, uint32_t hub_degree, rw_err *err) {
     uint32_t *par = malloc(((size_t)s->n + 1) * sizeof *par);
     pl->unit = malloc(((size_t)s->n + 1) * sizeof *pl->unit);
@@ -54,7 +58,7 @@ static rw_status components(rw_shard_plan *pl, const rw_graph_snap *s, uint32_t 
     for (uint32_t v = 0; v < s->n; v++) par[v] = v;
     for (uint64_t e = 0; e < s->m; e++) {
         uint32_t a = uf_find(par, s->edge_account[e]), b = s->edges[e].attr;
-        if (rw_graph_snap_degree(s, b) > hub_degree) continue;
+        if (rw_graph_snap_degree(s, b) > hub_degree && !(pl->glue && pl->glue[b])) continue;
         b = uf_find(par, b);
         if (a < b)
             par[b] = a;
@@ -113,8 +117,10 @@ static rw_status deal(rw_shard_plan *pl, const rw_graph_snap *s, rw_err *err) {
     return RW_OK;
 }
 
-rw_status rw_shard_plan_make(rw_shard_plan *pl, const rw_graph_snap *s, uint32_t hub_degree, int shards, rw_err *err) {
+rw_status rw_shard_plan_make(rw_shard_plan *pl, const rw_graph_snap *s, uint32_t hub_degree, const uint8_t *glue,
+                             int shards, rw_err *err) {
     memset(pl, 0, sizeof *pl);
+    pl->glue = glue;
     if (shards < 1) return rw_fail(err, RW_ERR_INVALID, "shards: %d shards", shards);
     pl->shards = shards;
     pl->load = calloc((size_t)shards, sizeof *pl->load);
@@ -207,7 +213,7 @@ rw_status rw_shard_input(rw_shard_plan *pl, const rw_graph_snap *s, const rw_sha
                     .density = job->density,
                     .totals = job->totals,
                     .model = job->model};
-    size_t per_node = 1 + 4 * sizeof(uint32_t) + (h.has_init ? sizeof(uint32_t) : 0);
+    size_t per_node = 2 + 4 * sizeof(uint32_t) + (h.has_init ? sizeof(uint32_t) : 0);
     *len = sizeof h + (size_t)n * per_node + (size_t)m * (sizeof(uint32_t) + sizeof(rw_edge));
     uint8_t *at = *buf = malloc(*len);
     uint32_t *dense = h.has_init ? malloc(((size_t)job->max_label + 2) * sizeof *dense) : NULL;
@@ -228,6 +234,10 @@ rw_status rw_shard_input(rw_shard_plan *pl, const rw_graph_snap *s, const rw_sha
     for (uint32_t i = 0; i < n; i++) {
         uint32_t d = rw_graph_snap_degree(s, nodes[i]);
         put(&at, &d, 4);
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        uint8_t g = pl->glue ? pl->glue[nodes[i]] : 0;
+        put(&at, &g, 1);
     }
     if (h.has_init) {
         /* Previous cluster ids (0: none), dense in order of first node; n marks a
@@ -284,17 +294,19 @@ static rw_status shard_snap(const shard_head *h, const uint8_t **at, const uint8
     s->last_seen = malloc(n1 * 4);
     s->parent = malloc(n1 * 4);
     s->degree = malloc(n1 * 4);
+    s->glue = malloc(n1);
     s->off = calloc(n1 + 1, sizeof *s->off);
     s->edge_account = malloc(m1 * 4);
     s->edges = malloc(m1 * sizeof *s->edges);
     *init = h->has_init ? malloc(n1 * 4) : NULL;
-    if (!s->kind || !s->first_seen || !s->last_seen || !s->parent || !s->degree || !s->off || !s->edge_account ||
-        !s->edges || (h->has_init && !*init))
+    if (!s->kind || !s->first_seen || !s->last_seen || !s->parent || !s->degree || !s->glue || !s->off ||
+        !s->edge_account || !s->edges || (h->has_init && !*init))
         return rw_fail(err, RW_ERR_NOMEM, "shard: out of memory for %u nodes", h->n);
     if (take(at, end, s->kind, h->n) || take(at, end, s->first_seen, h->n * 4ull) ||
         take(at, end, s->last_seen, h->n * 4ull) || take(at, end, s->parent, h->n * 4ull) ||
-        take(at, end, s->degree, h->n * 4ull) || (h->has_init && take(at, end, *init, h->n * 4ull)) ||
-        take(at, end, s->edge_account, h->m * 4) || take(at, end, s->edges, h->m * sizeof *s->edges) || *at != end)
+        take(at, end, s->degree, h->n * 4ull) || take(at, end, s->glue, h->n) ||
+        (h->has_init && take(at, end, *init, h->n * 4ull)) || take(at, end, s->edge_account, h->m * 4) ||
+        take(at, end, s->edges, h->m * sizeof *s->edges) || *at != end)
         return rw_fail(err, RW_ERR_INVALID, "shard: input of the wrong length");
     for (uint64_t e = 0; e < s->m; e++) {
         uint32_t a = s->edge_account[e], b = s->edges[e].attr;
@@ -522,11 +534,16 @@ static rw_status run_local(rw_shard_plan *pl, const rw_graph_snap *s, const rw_s
 
 rw_status rw_shard_detect(const rw_graph_snap *s, const rw_shard_job *job, const rw_shard_transport *t, rw_detection *d,
                           rw_rescore_summary *out, rw_err *err) {
-    rw_shard_plan pl;
+    rw_shard_plan pl = {0};
     int shards = t ? t->shards : 1;
     shard_result *r = calloc((size_t)(shards > 0 ? shards : 1), sizeof *r);
-    if (!r) return rw_fail(err, RW_ERR_NOMEM, "shards: out of memory");
-    rw_status st = rw_shard_plan_make(&pl, s, job->hub_degree_used, shards, err);
+    uint8_t *own = s->glue ? NULL : malloc((size_t)s->n + 1); /* the whole snapshot's verdicts */
+    if (!r || (!s->glue && !own)) {
+        free(r), free(own);
+        return rw_fail(err, RW_ERR_NOMEM, "shards: out of memory");
+    }
+    rw_status st = own ? rw_detect_hub_glue(s, job->hub_degree_used, own, err) : RW_OK;
+    if (st == RW_OK) st = rw_shard_plan_make(&pl, s, job->hub_degree_used, s->glue ? s->glue : own, shards, err);
     if (st == RW_OK) st = merged_alloc(d, s->n, err);
     out->components = pl.nunits;
     out->largest_accounts = pl.largest_accounts;
@@ -555,6 +572,7 @@ rw_status rw_shard_detect(const rw_graph_snap *s, const rw_shard_job *job, const
     if (st == RW_OK) st = number(&pl, s->n, r, d, err);
     for (int k = 0; k < shards; k++) free(r[k].feat), free(r[k].cscore), free(r[k].map);
     free(r);
+    free(own);
     rw_shard_plan_free(&pl);
     return st;
 }

@@ -27,11 +27,17 @@ typedef struct {
     uint64_t *load;     /* [shards] edges dealt to each */
     uint32_t **nodes;   /* [shards] each shard's nodes in order (once its input is made) */
     uint32_t *nnodes;
-    uint32_t *local; /* [n] scratch: a node's id in the shard being made */
+    uint32_t *local;     /* [n] scratch: a node's id in the shard being made */
+    const uint8_t *glue; /* [n] hubs that glue (whole graph; not owned), or NULL: none */
     uint64_t largest_accounts, largest_edges;
 } rw_shard_plan;
 
-rw_status rw_shard_plan_make(rw_shard_plan *pl, const rw_graph_snap *s, uint32_t hub_degree, int shards, rw_err *err);
+/* Components once the hubs that glue nothing are cut: a hub that glue
+ * (rw_detect_hub_glue on the whole snapshot, NULL: none; kept, not owned,
+ * and sent with each shard) joins its accounts like any attribute, since
+ * the shard that scores them must see all of them on it. */
+rw_status rw_shard_plan_make(rw_shard_plan *pl, const rw_graph_snap *s, uint32_t hub_degree, const uint8_t *glue,
+                             int shards, rw_err *err);
 void rw_shard_plan_free(rw_shard_plan *pl);
 
 /* Shard k's input as bytes (*buf: caller frees). */

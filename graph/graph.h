@@ -176,6 +176,11 @@ typedef struct {
      * the shard's accounts only, yet must see it as the hub it is: then
      * degree[v] is v's degree in the whole graph (freed with the snapshot). */
     uint32_t *degree;
+    /* [n] or NULL. Which hubs still glue their accounts (rw_detect_hub_glue),
+     * decided once on the whole graph: a shard sees neither a hub's every
+     * account nor the graph's span and degree spread that the verdict rests
+     * on (NULL: judged on this snapshot; freed with the snapshot). */
+    uint8_t *glue;
 } rw_graph_snap;
 
 /* Degree of node v in a snapshot (in the whole graph, for a shard's). */

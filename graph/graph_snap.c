@@ -20,6 +20,7 @@ void rw_graph_snap_free(rw_graph_snap *s) {
     free(s->edge_account);
     free(s->edges);
     free(s->degree);
+    free(s->glue);
     free(s);
 }
 
