@@ -1,7 +1,7 @@
 /* engine: batch rescoring through the library on small hand-written worlds
  * (a planted ring among benign accounts, a NAT hub, households chained by
  * friends' logins): clustering, scores, reasons, stable ids, the run summary
- * and the model text checks. */
+ * and the model text checks; shards of a simulated world of farms. */
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <math.h>
@@ -10,7 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "detectors.h"
 #include "engine.h"
+#include "engine_int.h"
+#include "sim.h"
 #include "tu_engine.h"
 #include "tu_tmp.h"
 
@@ -680,6 +683,54 @@ Test(rescore, shards_give_the_run_of_one_process) {
         snprintf(name, sizeof name, "shards%d.db", shards);
         sharded_runs(name, &lb);
         expect_same_scores("one.db", name);
+    }
+}
+
+/* Hubs (more accounts than the hub degree) in e's graph that still glue. */
+static uint32_t glued_hubs(rw_engine *e) {
+    rw_graph_snap *s = NULL;
+    rw_err err = {{0}};
+    rw_community_params p;
+    rw_community_defaults(&p);
+    cr_assert_eq(rw_graph_snapshot(e->graph, &s, &err), RW_OK, "%s", err.msg);
+    uint8_t *glue = malloc((size_t)s->n + 1);
+    cr_assert(glue);
+    cr_assert_eq(rw_detect_hub_glue(s, p.hub_degree, glue, &err), RW_OK, "%s", err.msg);
+    uint32_t count = 0;
+    for (uint32_t v = 0; v < s->n; v++) count += glue[v];
+    free(glue);
+    rw_graph_snap_free(s);
+    return count;
+}
+
+/* Farms of hundreds of accounts on one device or address glue although
+ * they are hubs, a verdict resting on the whole graph (its span, its degree
+ * spread, all of the hub's accounts): shards must take the whole graph's
+ * verdict and keep a farm's accounts together, or they score the farm
+ * apart from the run of one process. */
+Test(rescore, shards_with_glued_hubs_give_the_run_of_one_process) {
+    rw_sim_config cfg;
+    rw_sim_defaults(&cfg);
+    cfg.accounts = 20000;
+    cfg.seed = 43;
+    rw_err err = {{0}};
+    cr_assert_eq(rw_sim_variant(&cfg, "bigfarms", &err), RW_OK, "%s", err.msg);
+    for (int shards = 0; shards <= 3; shards++) {
+        loopback lb = {.t = {.shards = shards, .send = lb_send, .recv = lb_recv}};
+        lb.t.ctx = &lb;
+        char name[32];
+        snprintf(name, sizeof name, "farms%d.db", shards);
+        tu_db_use(name);
+        rw_engine *e = open_db();
+        FILE *f = begin_input();
+        rw_sim_summary sum;
+        cr_assert_eq(rw_sim_run(&cfg, f, NULL, &sum, &err), RW_OK, "%s", err.msg);
+        ingest_input(e, f);
+        if (!shards) cr_assert_gt(glued_hubs(e), 0, "the world has no hub that glues");
+        rw_rescore_params rp = {.shards = &lb.t};
+        rescore(e, shards ? &rp : NULL);
+        rw_engine_close(e);
+        if (shards) expect_same_scores("farms0.db", name);
     }
 }
 
