@@ -140,9 +140,19 @@ static void drift(rw_engine *e, const rw_learn_rows *rows, int64_t now, char *no
     for (b = a; b < rows->n && rows->ts[b] < w[1]; b++) {
     }
     while (c < rows->n && rows->ts[c] < now - DAY) c++;
-    ref = (rw_learn_rows){.x = rows->x + a * RW_O_COUNT, .score = rows->score + a, .n = b - a};
-    cur = (rw_learn_rows){.x = rows->x + c * RW_O_COUNT, .score = rows->score + c, .n = rows->n - c};
+    /* The score's drift is the model in force's on both sides: the logged
+     * scores of the window came from whichever model was in force then, and
+     * a promotion in between would read as drift. */
+    double *sc = malloc((b - a + rows->n - c + 1) * sizeof *sc);
+    if (!sc) return;
+    pthread_rwlock_rdlock(&e->lock);
+    for (size_t i = a; i < b; i++) sc[i - a] = rw_online_score(&e->live.model, rows->x + i * RW_O_COUNT);
+    for (size_t i = c; i < rows->n; i++) sc[b - a + i - c] = rw_online_score(&e->live.model, rows->x + i * RW_O_COUNT);
+    pthread_rwlock_unlock(&e->lock);
+    ref = (rw_learn_rows){.x = rows->x + a * RW_O_COUNT, .score = sc, .n = b - a};
+    cur = (rw_learn_rows){.x = rows->x + c * RW_O_COUNT, .score = sc + (b - a), .n = rows->n - c};
     rw_learn_drift(e, &ref, &cur, note, size);
+    free(sc);
 }
 
 rw_status rw_learn_nightly(rw_engine *e, const rw_learn_run *r, char *note, size_t size, rw_err *err) {
