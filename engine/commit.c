@@ -32,9 +32,11 @@ static void settle_waiters(rw_engine *e, uint64_t upto, rw_status st, const rw_e
 /* A commit failed: memory is ahead of disk. Fails everything not yet
  * durable and rebuilds the graph from the store, so what was acknowledged
  * is exactly what is kept. Called without gc_mu; returns with it held. */
-static void commit_failed(rw_engine *e, rw_status st, rw_err *err) {
+static void commit_failed(rw_engine *e, rw_status st, size_t feats, rw_err *err) {
     pthread_rwlock_wrlock(&e->lock);
     pthread_mutex_lock(&e->gc_mu);
+    e->feat_done += feats + e->pending.nfeat; /* lost with the commit, or dropped below */
+    e->feat_inflight = 0;
     rw_fail_range fr = {e->seq_done, e->seq_queued, st, *err};
     e->fails[e->nfails++ % RW_FAILS_KEPT] = fr;
     /* Only events nobody waits on (durable = 0) are flush's to
@@ -107,30 +109,57 @@ static void observe_commit(rw_engine *e, double seconds) {
     e->commit_seconds += seconds;
 }
 
+/* Are the pending feature rows due (commit.h says when)? Under gc_mu. */
+static int feat_due(const rw_engine *e) {
+    const rw_store_ops *p = &e->pending;
+    if (!p->nfeat) return 0;
+    return p->nfeat >= RW_FEATLOG_BATCH || e->feat_syncs || e->gc_stop || rw_now() - e->feat_since >= RW_FEATLOG_WAIT;
+}
+
+static int has_work(const rw_engine *e) {
+    return e->pending.nev || e->pending.nacc || e->pending.nattr || (e->pending.nfeat && (e->feat_syncs || e->gc_stop));
+}
+
+/* Takes what pending holds into writing (empty), leaving feature rows that
+ * are not due in pending. Under gc_mu. */
+static void take_pending(rw_engine *e, rw_store_ops *writing) {
+    int feats = feat_due(e);
+    rw_store_ops t = *writing;
+    *writing = e->pending;
+    e->pending = t;
+    rw_store_ops_clear(&e->pending);
+    if (!feats) {
+        rw_op_feat *f = e->pending.feat;
+        size_t cap = e->pending.cap_feat;
+        e->pending.feat = writing->feat, e->pending.nfeat = writing->nfeat, e->pending.cap_feat = writing->cap_feat;
+        writing->feat = f, writing->nfeat = 0, writing->cap_feat = cap;
+    }
+    e->feat_inflight = writing->nfeat > 0;
+}
+
 static void *committer_main(void *arg) {
     rw_engine *e = arg;
     rw_store_ops writing = {0};
     pthread_mutex_lock(&e->gc_mu);
     for (;;) {
-        while (!e->pending.nev && !e->pending.nacc && !e->pending.nattr && !e->gc_stop)
-            pthread_cond_wait(&e->gc_wake, &e->gc_mu);
-        if (!e->pending.nev && !e->pending.nacc && !e->pending.nattr) break;
-        rw_store_ops t = writing;
-        writing = e->pending;
-        e->pending = t;
-        rw_store_ops_clear(&e->pending);
+        while (!has_work(e) && !e->gc_stop) pthread_cond_wait(&e->gc_wake, &e->gc_mu);
+        if (!has_work(e)) break;
+        take_pending(e, &writing);
         uint64_t upto = e->seq_queued;
         pthread_mutex_unlock(&e->gc_mu);
         rw_err err = {{0}};
         double t0 = rw_now();
         rw_status st = commit_ops(e, &writing, &err);
         double took = rw_now() - t0;
+        size_t feats = writing.nfeat;
         rw_store_ops_clear(&writing);
         if (st != RW_OK) {
-            commit_failed(e, st, &err);
+            commit_failed(e, st, feats, &err);
             continue;
         }
         pthread_mutex_lock(&e->gc_mu);
+        e->feat_done += feats;
+        e->feat_inflight = 0;
         observe_commit(e, took);
         commit_done(e, upto);
     }
@@ -224,7 +253,47 @@ rw_status rw_engine_flush(rw_engine *e, rw_err *err) {
     }
     e->unflushed.st = RW_OK;
     pthread_mutex_unlock(&e->gc_mu);
+    rw_engine_featlog_sync(e);
     return st;
+}
+
+static int has_account(const uint32_t *acc, size_t n, uint32_t a) {
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (acc[mid] < a)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && acc[lo] == a;
+}
+
+void rw_engine_featlog_drop(rw_engine *e, const uint32_t *acc, size_t n, int64_t before) {
+    pthread_mutex_lock(&e->gc_mu);
+    rw_store_ops *p = &e->pending;
+    size_t k = 0;
+    for (size_t i = 0; i < p->nfeat; i++) {
+        if (p->feat[i].ts < before || has_account(acc, n, p->feat[i].account)) continue;
+        if (k != i) p->feat[k] = p->feat[i];
+        k++;
+    }
+    e->feat_done += p->nfeat - k;
+    p->nfeat = k;
+    pthread_mutex_unlock(&e->gc_mu);
+}
+
+void rw_engine_featlog_sync(rw_engine *e) {
+    if (!e->committer_running) return;
+    pthread_mutex_lock(&e->gc_mu);
+    /* The rows queued by now, not any queued while waiting: under steady
+     * signups the pending rows never run out. */
+    uint64_t upto = e->feat_queued;
+    e->feat_syncs++;
+    pthread_cond_signal(&e->gc_wake);
+    while (e->feat_done < upto) pthread_cond_wait(&e->gc_done, &e->gc_mu);
+    e->feat_syncs--;
+    pthread_mutex_unlock(&e->gc_mu);
 }
 
 rw_status rw_engine_probe_store(rw_engine *e, rw_err *err) {

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "commit.h"
 #include "learn.h"
 
 #define HOLDOUT_SHARE 0.2   /* the newest share of rows validates the candidate */
@@ -166,6 +167,7 @@ rw_status rw_learn_nightly(rw_engine *e, const rw_learn_run *r, char *note, size
     pthread_rwlock_unlock(&e->lock);
     int64_t from = now - (int64_t)(days * DAY);
     uint64_t pruned = 0;
+    rw_engine_featlog_sync(e); /* the rows still waiting for their batch */
     rw_engine_store_lock(e);
     rw_status st = rw_store_featlog_prune(e->store, from, &pruned, err);
     rw_engine_store_unlock(e);

@@ -178,7 +178,13 @@ struct rw_engine {
     uint32_t ckpt_pages; /* WAL pages that make a checkpoint due (0: the store's default; tests lower it) */
     uint64_t checkpoints, checkpoint_failures;
     size_t nwaiters, waiters_cap;
-    struct rw_learn *learn; /* the signup model's learning (learn.h); NULL without online state */
+    /* Feature-log rows (pending.feat) ride a commit only once a batch is
+     * due (commit.h). Under gc_mu. */
+    uint64_t feat_queued, feat_done; /* rows ever queued / written or dropped */
+    double feat_since;               /* rw_now() when the oldest pending row was queued */
+    int feat_syncs;                  /* callers of rw_engine_featlog_sync waiting: rows are due now */
+    int feat_inflight;               /* the commit being written carries feature rows */
+    struct rw_learn *learn;          /* the signup model's learning (learn.h); NULL without online state */
 };
 
 /* store_mu, counted: see rw_engine.store_mu (turn.c). */

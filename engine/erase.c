@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "commit.h"
 #include "live.h"
 
 typedef struct {
@@ -26,15 +27,18 @@ static int push(id_list *l, uint32_t v) {
 
 /* Takes the write lock once nothing is queued for, or being written by, the
  * group commit: the graph then holds exactly what the store holds, and the
- * rebuild after the erasure loses nothing. */
+ * rebuild after the erasure loses nothing. Feature-log rows waiting for
+ * their batch may stay queued (the caller drops the erased ones), but none
+ * are being written: they could land after the erasure. */
 static void lock_quiet(rw_engine *e) {
     for (;;) {
         pthread_mutex_lock(&e->gc_mu);
-        while (e->committer_running && e->seq_done < e->seq_queued) pthread_cond_wait(&e->gc_done, &e->gc_mu);
+        while (e->committer_running && (e->seq_done < e->seq_queued || e->feat_inflight))
+            pthread_cond_wait(&e->gc_done, &e->gc_mu);
         pthread_mutex_unlock(&e->gc_mu);
         pthread_rwlock_wrlock(&e->lock);
         pthread_mutex_lock(&e->gc_mu);
-        int quiet = e->seq_done == e->seq_queued;
+        int quiet = e->seq_done == e->seq_queued && !e->feat_inflight;
         pthread_mutex_unlock(&e->gc_mu);
         if (quiet) return;
         pthread_rwlock_unlock(&e->lock); /* a failed commit needs the lock to rebuild: let it */
@@ -103,6 +107,7 @@ static rw_status erase(rw_engine *e, const char *ext, size_t len, int64_t cutoff
     if (st == RW_OK) st = select_nodes(e->graph, only, cutoff, &acc, &attr, err);
     rw_store_erased n = {0};
     if (st == RW_OK) {
+        rw_engine_featlog_drop(e, acc.v, acc.n, cutoff);
         rw_engine_store_lock(e);
         st = rw_store_erase(e->store, acc.v, acc.n, attr.v, attr.n, cutoff, rw_graph_node_count(e->graph), &n, err);
         rw_engine_store_unlock(e);

@@ -92,6 +92,8 @@ void rw_learn_signup(rw_engine *e, uint32_t a, int64_t ts, const rw_decision *d)
         if (!n) return; /* a row short in the log: the signup itself is not refused */
         ops->feat = n, ops->cap_feat = cap;
     }
+    if (!ops->nfeat) e->feat_since = rw_now();
+    e->feat_queued++;
     rw_op_feat *f = &ops->feat[ops->nfeat++];
     f->ts = ts;
     f->account = a;

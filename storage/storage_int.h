@@ -20,7 +20,8 @@ enum {
 struct rw_store {
     sqlite3 *db;
     sqlite3_stmt *stmt[ST_COUNT];
-    sqlite3_stmt *run_stmt[4]; /* clusters, run accounts, run attributes, run members: prepared on first use */
+    sqlite3_stmt *run_stmt[4];  /* clusters, run accounts, run attributes, run members: prepared on first use */
+    sqlite3_stmt *featlog_stmt; /* the feature log's insert, run by every group commit: prepared on first use */
     int in_txn;
     int readonly;
     int sync_full; /* every commit is fsynced (synchronous=FULL) */

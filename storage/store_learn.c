@@ -34,12 +34,17 @@ static void bind_text_or_null(sqlite3_stmt *st, int col, const char *s) {
 rw_status rw_store_featlog_put(rw_store *s, const rw_featlog_row *rows, size_t n, rw_err *err) {
     if (!n) return RW_OK;
     sqlite3 *db = s->db;
-    sqlite3_stmt *st = NULL;
-    /* Prepared per commit, not per row: a commit carries many signups. */
-    rw_status res = prep(db, &st,
-                         "INSERT INTO signup_features(ts, account, model, score, shadow_model, shadow, f)"
-                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                         err);
+    /* Kept prepared: every group commit with a signup runs it, and parsing
+     * it anew cost each commit more than a few rows' inserts. */
+    if (!s->featlog_stmt) {
+        int rc = sqlite3_prepare_v3(db,
+                                    "INSERT INTO signup_features(ts, account, model, score, shadow_model, shadow, f)"
+                                    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                                    -1, SQLITE_PREPARE_PERSISTENT, &s->featlog_stmt, NULL);
+        if (rc != SQLITE_OK) return fail(db, err, rc, "preparing the feature log's insert");
+    }
+    sqlite3_stmt *st = s->featlog_stmt;
+    rw_status res = RW_OK;
     for (size_t i = 0; res == RW_OK && i < n; i++) {
         const rw_featlog_row *r = &rows[i];
         sqlite3_bind_int64(st, 1, r->ts);
@@ -54,7 +59,9 @@ rw_status rw_store_featlog_put(rw_store *s, const rw_featlog_row *rows, size_t n
         sqlite3_bind_blob(st, 7, r->blob, (int)r->len, SQLITE_STATIC);
         res = run(db, st, "logging signup features", err);
     }
-    sqlite3_finalize(st);
+    /* The blob is bound SQLITE_STATIC: no pointer to the caller's rows may
+     * outlive the call. */
+    sqlite3_clear_bindings(st);
     return res;
 }
 

@@ -5,6 +5,7 @@
  * account and with retention. */
 #include "tu_sql.h"
 /* after tu_sql.h, whose parameters the fixture's globals would shadow */
+#include "commit.h"
 #include "learn.h"
 #include "online_util.h"
 
@@ -217,5 +218,41 @@ Test(learn, feature_log_goes_with_its_account_and_with_retention) {
     cr_assert_eq(rw_engine_retain(e, T0 + 5 * DAY, &es, &err), RW_OK, "%s", err.msg);
     cr_expect_eq(sql_int("SELECT count(*) FROM signup_features"), 1, "the older signup aged out");
     cr_expect_eq(sql_int("SELECT count(*) FROM signup_features WHERE ts = %lld", (long long)(T0 + 10 * DAY + 5)), 1);
+    rw_engine_close(e);
+}
+
+/* Feature rows wait for a batch, not for a flush: a full batch rides the
+ * next commit, and the rows still waiting are written when the engine
+ * closes. */
+Test(learn, feature_log_rows_are_written_by_the_batch_and_at_close) {
+    rw_engine *e = open_engine(0);
+    for (int i = 0; i < RW_FEATLOG_BATCH; i++)
+        rec(e, 1, "{\"account\":\"b%d\",\"ts\":%lld,\"type\":\"signup\",\"ip\":\"192.0.2.%d\",\"device\":\"d-%d\"}", i,
+            (long long)T0 + i, i % 250 + 1, i);
+    cr_expect_eq(sql_int("SELECT count(*) FROM signup_features"), RW_FEATLOG_BATCH,
+                 "a full batch is written with the commit of its last signup");
+    rec(e, 1, "{\"account\":\"late\",\"ts\":%lld,\"type\":\"signup\",\"ip\":\"192.0.2.1\",\"device\":\"d-late\"}",
+        (long long)T0 + RW_FEATLOG_BATCH);
+    rw_engine_close(e);
+    cr_expect_eq(sql_int("SELECT count(*) FROM signup_features"), RW_FEATLOG_BATCH + 1);
+    cr_expect_eq(sql_int("SELECT count(*) FROM signup_features WHERE ts = %lld", (long long)T0 + RW_FEATLOG_BATCH), 1,
+                 "the row still waiting is written at close");
+}
+
+/* An account erased while its features wait for their batch: they are
+ * dropped, not written after the erasure. */
+Test(learn, features_waiting_for_their_batch_go_with_an_erased_account) {
+    rw_engine *e = open_engine(0);
+    rec(e, 1, "{\"account\":\"victim\",\"ts\":%lld,\"type\":\"signup\",\"ip\":\"192.0.2.2\",\"device\":\"d-v\"}",
+        (long long)T0);
+    rec(e, 1, "{\"account\":\"stays\",\"ts\":%lld,\"type\":\"signup\",\"ip\":\"192.0.2.3\",\"device\":\"d-s\"}",
+        (long long)T0 + 5);
+    uint32_t victim = rw_graph_find_account(e->graph, "victim", 6);
+    rw_erase_stats es;
+    rw_err err = {{0}};
+    cr_assert_eq(rw_engine_erase_account(e, "victim", 6, &es, &err), RW_OK, "%s", err.msg);
+    flush(e);
+    cr_expect_eq(sql_int("SELECT count(*) FROM signup_features WHERE account = %u", victim), 0);
+    cr_expect_eq(sql_int("SELECT count(*) FROM signup_features"), 1);
     rw_engine_close(e);
 }
