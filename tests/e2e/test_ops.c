@@ -90,7 +90,8 @@ Test(ops, alert_rules_and_unit_pass_their_tools) {
     int rc = tu_run(&out, "command -v promtool");
     free(out);
     if (rc != 0) {
-        cr_log_warn("promtool missing (scripts/install-deps ops): alert rules not checked");
+        /* Said on stderr: Criterion 2.4 ends a run with a logged warning non-zero. */
+        fprintf(stderr, "ops: promtool missing (scripts/install-deps ops): alert rules not checked\n");
     } else {
         rc = tu_run(&out, "promtool check rules '%s/deploy/prometheus/ringwatch-alerts.yml'", tu_src());
         cr_expect_eq(rc, 0, "%s", out);
@@ -102,7 +103,7 @@ Test(ops, alert_rules_and_unit_pass_their_tools) {
     rc = tu_run(&out, "command -v systemd-analyze");
     free(out);
     if (rc != 0) {
-        cr_log_warn("systemd-analyze missing: the unit not checked");
+        fprintf(stderr, "ops: systemd-analyze missing: the unit not checked\n");
         return;
     }
     /* verify wants the ExecStart binary to exist: a stand-in at the path. */
