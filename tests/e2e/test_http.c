@@ -206,6 +206,12 @@ Test(http, every_endpoint) {
     d = req(&st, "POST", "/v1/accounts/batch-1/label", ANALYST, "application/json", "{\"label\":\"benign\"}");
     cr_expect_eq(st, 201, "%s", json_dumps(d, 0));
     json_decref(d);
+    /* its history is in its answer (read from the store only for a labelled account) */
+    d = req(&st, "GET", "/v1/accounts/batch-1", ANALYST, NULL, NULL);
+    cr_expect_eq(st, 200);
+    cr_expect_eq(json_array_size(json_object_get(d, "labels")), 1, "%s", json_dumps(d, 0));
+    cr_expect_str_eq(json_string_value(json_object_get(d, "label")), "benign");
+    json_decref(d);
     d = req(&st, "POST", "/v1/clusters/4000000/label", ANALYST, "application/json", "{\"label\":\"fraud\"}");
     cr_expect_eq(st, 404);
     json_decref(d);
@@ -233,7 +239,7 @@ Test(http, every_endpoint) {
     cr_assert_eq(st, 200);
     const char *m = json_string_value(d);
     cr_assert(m);
-    cr_expect(strstr(m, "ringwatch_http_request_duration_seconds_count{route=\"/v1/accounts/{id}\",method=\"GET\"} 1"),
+    cr_expect(strstr(m, "ringwatch_http_request_duration_seconds_count{route=\"/v1/accounts/{id}\",method=\"GET\"} 2"),
               "%s", m);
     cr_expect(strstr(m, "ringwatch_signup_decisions_total{verdict=\"allow\"}"));
     cr_expect(strstr(m, "ringwatch_signup_score_count 1\n"), "%s", m);
