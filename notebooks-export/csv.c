@@ -27,19 +27,27 @@ void rw_xcsv_text(rw_export_stream *s, const char *text) {
     rw_csv_field(s, text ? text : "");
 }
 
+int64_t rw_xrow(rw_export_stream *s, size_t n) {
+    if (s->phase == 0) {
+        s->phase = 1;
+        return RW_XROW_HEADER;
+    }
+    if (s->i >= n) {
+        s->done = 1;
+        return RW_XROW_DONE;
+    }
+    return (int64_t)s->i++;
+}
+
 static rw_status nodes_step(rw_export_stream *s, rw_err *err) {
     const rw_cluster_graph *g = s->g;
-    if (s->phase == 0) {
+    int64_t r = rw_xrow(s, g->nnodes);
+    if (r == RW_XROW_HEADER) {
         rw_xputs(s, "id,kind,label,cluster,first_seen,last_seen,first_seen_unix,last_seen_unix,degree,sub_degree,score,"
                     "flagged,hub,x,y\n");
-        s->phase = 1;
-        return RW_OK;
     }
-    if (s->i >= g->nnodes) {
-        s->done = 1;
-        return RW_OK;
-    }
-    const rw_cg_node *n = &g->nodes[s->i++];
+    if (r < 0) return RW_OK;
+    const rw_cg_node *n = &g->nodes[r];
     char id[16];
     rw_xnode_id(id, n);
     rw_xprintf(s, "%s,%s,", id, rw_xkind_name(n->kind));
@@ -61,16 +69,12 @@ static rw_status nodes_step(rw_export_stream *s, rw_err *err) {
 
 static rw_status edges_step(rw_export_stream *s, rw_err *err) {
     const rw_cluster_graph *g = s->g;
-    if (s->phase == 0) {
+    int64_t r = rw_xrow(s, g->nedges);
+    if (r == RW_XROW_HEADER) {
         rw_xputs(s, "source,target,first_seen,last_seen,first_seen_unix,last_seen_unix,count\n");
-        s->phase = 1;
-        return RW_OK;
     }
-    if (s->i >= g->nedges) {
-        s->done = 1;
-        return RW_OK;
-    }
-    const rw_cg_edge *e = &g->edges[s->i++];
+    if (r < 0) return RW_OK;
+    const rw_cg_edge *e = &g->edges[r];
     char a[16], b[16];
     rw_xnode_id(a, &g->nodes[e->account]);
     rw_xnode_id(b, &g->nodes[e->attr]);
@@ -152,16 +156,12 @@ static void feature_cells(rw_export_stream *s, const clusters_priv *cp, const ch
 static rw_status clusters_step(rw_export_stream *s, rw_err *err) {
     const rw_cluster_graph *g = s->g;
     const clusters_priv *cp = s->priv;
-    if (s->phase == 0) {
+    int64_t r = rw_xrow(s, g->nclusters);
+    if (r == RW_XROW_HEADER) {
         clusters_header(s, cp);
-        s->phase = 1;
-        return RW_OK;
     }
-    if (s->i >= g->nclusters) {
-        s->done = 1;
-        return RW_OK;
-    }
-    const rw_cluster_row *c = &g->clusters[s->i++];
+    if (r < 0) return RW_OK;
+    const rw_cluster_row *c = &g->clusters[r];
     char first[32], last[32];
     rw_xiso(first, c->first_seen);
     rw_xiso(last, c->last_seen);

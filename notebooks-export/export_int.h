@@ -33,6 +33,14 @@ void rw_xml_text(rw_export_stream *s, const char *text);
 /* A CSV field (RFC 4180): always quoted, quotes doubled. */
 void rw_csv_field(rw_export_stream *s, const char *text);
 
+/* Row writers (CSV) step by rw_xrow: their header on the first step, then
+ * one of n rows a step. Returns RW_XROW_HEADER when the caller writes its
+ * header, RW_XROW_DONE once the n rows are out (the stream then ends),
+ * else the index of the row to write. */
+#define RW_XROW_HEADER (-1)
+#define RW_XROW_DONE   (-2)
+int64_t rw_xrow(rw_export_stream *s, size_t n);
+
 /* Names used across writers. */
 const char *rw_xkind_name(rw_kind k); /* "account", "ip", "device", "payment" */
 /* "n<node>": a node's id in every format (an account's own id may look

@@ -15,18 +15,14 @@ static const char *const labels[RW_KIND_COUNT] = {
 
 static rw_status nodes_step(rw_export_stream *s, rw_err *err) {
     const rw_cluster_graph *g = s->g;
-    if (s->phase == 0) {
+    int64_t r = rw_xrow(s, g->nnodes);
+    if (r == RW_XROW_HEADER) {
         rw_xputs(s, "id:ID,:LABEL,label,kind,cluster:long,first_seen:datetime,last_seen:datetime,"
                     "first_seen_unix:long,last_seen_unix:long,degree:long,sub_degree:long,score:double,"
                     "flagged:boolean,hub:boolean,x:double,y:double\n");
-        s->phase = 1;
-        return RW_OK;
     }
-    if (s->i >= g->nnodes) {
-        s->done = 1;
-        return RW_OK;
-    }
-    const rw_cg_node *n = &g->nodes[s->i++];
+    if (r < 0) return RW_OK;
+    const rw_cg_node *n = &g->nodes[r];
     char id[16], first[32], last[32];
     rw_xnode_id(id, n);
     rw_xiso(first, n->first_seen);
@@ -48,17 +44,13 @@ static rw_status nodes_step(rw_export_stream *s, rw_err *err) {
 
 static rw_status rels_step(rw_export_stream *s, rw_err *err) {
     const rw_cluster_graph *g = s->g;
-    if (s->phase == 0) {
+    int64_t r = rw_xrow(s, g->nedges);
+    if (r == RW_XROW_HEADER) {
         rw_xputs(s, ":START_ID,:END_ID,:TYPE,first_seen:datetime,last_seen:datetime,first_seen_unix:long,"
                     "last_seen_unix:long,count:long\n");
-        s->phase = 1;
-        return RW_OK;
     }
-    if (s->i >= g->nedges) {
-        s->done = 1;
-        return RW_OK;
-    }
-    const rw_cg_edge *e = &g->edges[s->i++];
+    if (r < 0) return RW_OK;
+    const rw_cg_edge *e = &g->edges[r];
     char a[16], b[16], first[32], last[32];
     rw_xnode_id(a, &g->nodes[e->account]);
     rw_xnode_id(b, &g->nodes[e->attr]);
