@@ -187,3 +187,10 @@ done:
     rw_learn_rows_free(&rows);
     return st;
 }
+
+void rw_learn_after_run(rw_engine *e, const rw_learn_run *r, char *note, size_t size) {
+    rw_err err = {{0}};
+    if (rw_learn_nightly(e, r, note, size, &err) == RW_OK) return;
+    rw_err_prefix(&err, "learning failed: ");
+    snprintf(note, size, "%s", err.msg);
+}

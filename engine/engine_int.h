@@ -195,6 +195,14 @@ void rw_engine_store_unlock(rw_engine *e);
  * have had it (pthread mutexes are not fair: relocking at once would starve
  * the group commit), and takes it again. */
 void rw_engine_store_hand_over(rw_engine *e);
+/* With the store held by a run's writer: copies the WAL its chunks left into
+ * the database with the store released (the run lock's holder may), takes
+ * the store back and sets *last to the time. */
+rw_status rw_engine_run_checkpoint(rw_engine *e, double *last, rw_err *err);
+/* Removes the rows of unpublished runs (a crashed write's, or this one's
+ * after a failure), a bounded transaction at a time, handing the store over
+ * in between. With the store held and the store's run lock. */
+rw_status rw_engine_drop_unpublished(rw_engine *e, rw_err *err);
 
 /* RW_OK when the engine holds a graph, else why not (opened store-only). */
 /* Describes attribute node x into out (lookup.c); the caller holds the

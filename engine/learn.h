@@ -68,6 +68,9 @@ void rw_learn_rows_free(rw_learn_rows *rows);
 /* The nightly job after run r is published: decides on the candidate in
  * shadow, fits a new one, measures drift; what it did into note (one line). */
 rw_status rw_learn_nightly(rw_engine *e, const rw_learn_run *r, char *note, size_t size, rw_err *err);
+/* rw_learn_nightly after a published run, in process or out: a failure is
+ * the note's ("learning failed: ..."), never the rescoring's. */
+void rw_learn_after_run(rw_engine *e, const rw_learn_run *r, char *note, size_t size);
 
 /* Decides on the candidate in shadow from rows (labelled by the new run);
  * appends what it did to note. */

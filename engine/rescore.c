@@ -236,7 +236,6 @@ static void run_params(char *out, size_t size, const rw_rescore_params *rp) {
 #define CHUNK_ROWS         65536
 #define CHUNK_CHECK        64 /* rows between two looks at the clock */
 #define CHECKPOINT_SECONDS 0.25
-#define DROP_ROWS          8192 /* rows removed per transaction from an unpublished run */
 
 typedef struct {
     rw_engine *e;
@@ -252,11 +251,7 @@ typedef struct {
 /* Copies the WAL into the database with the store released (the writer's
  * own connection does it), then takes the store back. */
 static rw_status chunk_checkpoint(chunker *w, rw_err *err) {
-    rw_engine_store_unlock(w->e);
-    rw_status st = rw_store_run_checkpoint(w->e->store, err);
-    rw_engine_store_lock(w->e);
-    w->ckpt = rw_now();
-    return st;
+    return rw_engine_run_checkpoint(w->e, &w->ckpt, err);
 }
 
 /* Commits the open chunk (a test hook may fail it first). */
@@ -305,18 +300,6 @@ static rw_status chunk_row(chunker *w, rw_err *err) {
     w->rows = 1;
     w->t0 = rw_now();
     return RW_OK;
-}
-
-/* Removes the rows of unpublished runs (a crashed write's, or this one's
- * after a failure), a bounded transaction at a time. With the store held
- * and the store's run lock. */
-static rw_status drop_unpublished(rw_engine *e, rw_err *err) {
-    rw_status st = RW_OK;
-    for (int done = 0; st == RW_OK && !done;) {
-        st = rw_store_run_drop_unpublished(e->store, DROP_ROWS, &done, err);
-        if (st == RW_OK && !done) rw_engine_store_hand_over(e);
-    }
-    return st;
 }
 
 /* A run's rows go in in the order of the b-tree that holds them, so every
@@ -608,7 +591,7 @@ static rw_status stage_write(rescore_job *j, rw_err *err) {
     j->have_lock = 1;
     rw_engine_store_lock(e);
     j->have_store = 1;
-    st = drop_unpublished(e, err);
+    st = rw_engine_drop_unpublished(e, err);
     if (st == RW_OK) st = rw_store_run_reserve(e->store, j->started, &j->run.id, err);
     if (st != RW_OK) return st;
     j->reserved = 1;
@@ -718,12 +701,7 @@ static rw_status stage_learn(rescore_job *j, rw_err *err) {
     if (!size) return RW_OK;
     for (uint32_t c = 0; c < d->ncomm; c++) size[c] = d->feat[c].accounts;
     rw_learn_run r = {j->run.id, j->s->n, j->s->kind, d->ascore, j->model.threshold, d->membership, size};
-    rw_err lerr = {{0}};
-    if (rw_learn_nightly(j->e, &r, j->out->learn, sizeof j->out->learn, &lerr) != RW_OK) {
-        rw_err_prefix(&lerr, "learning failed: ");
-        memcpy(j->out->learn, lerr.msg, sizeof j->out->learn - 1);
-        j->out->learn[sizeof j->out->learn - 1] = 0;
-    }
+    rw_learn_after_run(j->e, &r, j->out->learn, sizeof j->out->learn);
     free(size);
     stage_done(&j->sg, "learn");
     return RW_OK;
@@ -738,7 +716,7 @@ static void job_end(rescore_job *j) {
     if (j->reserved) {
         if (!j->have_store) rw_engine_store_lock(e), j->have_store = 1;
         rw_err ignored;
-        drop_unpublished(e, &ignored);
+        rw_engine_drop_unpublished(e, &ignored);
     }
     if (j->have_lock) rw_store_run_unlock(e->store);
     if (j->have_store) rw_engine_store_unlock(e);

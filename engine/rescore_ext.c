@@ -22,7 +22,6 @@
 #define IMPORT_ROWS_MIN    64
 #define IMPORT_ROWS_MAX    65536
 #define CHECKPOINT_SECONDS 0.25
-#define DROP_ROWS          8192
 
 typedef struct {
     rw_engine *e;
@@ -96,17 +95,6 @@ static rw_status ext_command(ext_job *j, rw_err *err) {
     if (st == RW_OK) st = j->x->run(j->x->ctx, j->x->copy_path, err);
     if (st == RW_OK) st = ext_cancelled(j, "once its command had finished", err);
     if (st == RW_OK) ext_stage(j, "command");
-    return st;
-}
-
-/* Removes the rows of unpublished runs, a bounded transaction at a time
- * (with the store held and the run lock). */
-static rw_status ext_drop(rw_engine *e, rw_err *err) {
-    rw_status st = RW_OK;
-    for (int done = 0; st == RW_OK && !done;) {
-        st = rw_store_run_drop_unpublished(e->store, DROP_ROWS, &done, err);
-        if (st == RW_OK && !done) rw_engine_store_hand_over(e);
-    }
     return st;
 }
 
@@ -207,16 +195,6 @@ done:
     return st;
 }
 
-/* Copies the WAL the chunks left into the database with the store
- * released (the run lock's holder may), then takes the store back. */
-static rw_status ext_checkpoint(ext_job *j, double *last, rw_err *err) {
-    rw_engine_store_unlock(j->e);
-    rw_status st = rw_store_run_checkpoint(j->e->store, err);
-    rw_engine_store_lock(j->e);
-    *last = rw_now();
-    return st;
-}
-
 /* One chunk: a short unsynced transaction, then the store handed to
  * whoever asked for it meanwhile (the group commit). */
 static rw_status import_chunk(ext_job *j, rw_run_import *im, uint32_t *rows, int *done, rw_err *err) {
@@ -242,7 +220,7 @@ static rw_status ext_import(ext_job *j, rw_err *err) {
     j->have_lock = 1;
     rw_engine_store_lock(e);
     j->have_store = 1;
-    st = ext_drop(e, err);
+    st = rw_engine_drop_unpublished(e, err);
     if (st == RW_OK) st = rw_store_run_reserve(e->store, j->run.started_at, &j->id, err);
     if (st != RW_OK) return st;
     j->reserved = 1;
@@ -255,11 +233,12 @@ static rw_status ext_import(ext_job *j, rw_err *err) {
     for (int done = 0; st == RW_OK && !done;) {
         st = import_chunk(j, &im, &rows, &done, err);
         if (st == RW_OK && !done) st = ext_cancelled(j, "while its run was brought back", err);
-        if (st == RW_OK && !done && rw_now() - ckpt >= CHECKPOINT_SECONDS) st = ext_checkpoint(j, &ckpt, err);
+        if (st == RW_OK && !done && rw_now() - ckpt >= CHECKPOINT_SECONDS)
+            st = rw_engine_run_checkpoint(j->e, &ckpt, err);
         if (st == RW_OK && !done) rw_engine_store_hand_over(e);
     }
     rw_store_import_detach(e->store);
-    if (st == RW_OK) st = ext_checkpoint(j, &ckpt, err);
+    if (st == RW_OK) st = rw_engine_run_checkpoint(j->e, &ckpt, err);
     if (st == RW_OK) st = ext_cancelled(j, "before its run was published", err);
     if (st == RW_OK) ext_stage(j, "import");
     return st;
@@ -323,11 +302,7 @@ static rw_status ext_online(ext_job *j, rw_err *err) {
     if (st != RW_OK) return st;
     ext_stage(j, "online");
     rw_learn_run lr = {j->id, j->s->n, j->s->kind, j->ascore, j->threshold, j->membership, j->size};
-    rw_err lerr = {{0}};
-    if (rw_learn_nightly(j->e, &lr, j->out->learn, sizeof j->out->learn, &lerr) != RW_OK) {
-        rw_err_prefix(&lerr, "learning failed: ");
-        snprintf(j->out->learn, sizeof j->out->learn, "%s", lerr.msg);
-    }
+    rw_learn_after_run(j->e, &lr, j->out->learn, sizeof j->out->learn);
     ext_stage(j, "learn");
     return RW_OK;
 }
@@ -339,7 +314,7 @@ static void ext_end(ext_job *j) {
     if (j->reserved) {
         if (!j->have_store) rw_engine_store_lock(e), j->have_store = 1;
         rw_err ignored;
-        ext_drop(e, &ignored);
+        rw_engine_drop_unpublished(e, &ignored);
     }
     if (j->have_lock) rw_store_run_unlock(e->store);
     if (j->have_store) rw_engine_store_unlock(e);

@@ -40,3 +40,23 @@ rw_status rw_engine_need_graph(const rw_engine *e, rw_err *err) {
     if (e->graph) return RW_OK;
     return rw_fail(err, RW_ERR_INTERNAL, "the engine was opened without its graph (store_only)");
 }
+
+rw_status rw_engine_run_checkpoint(rw_engine *e, double *last, rw_err *err) {
+    rw_engine_store_unlock(e);
+    rw_status st = rw_store_run_checkpoint(e->store, err);
+    rw_engine_store_lock(e);
+    *last = rw_now();
+    return st;
+}
+
+/* Rows of unpublished runs removed in one transaction at most. */
+#define DROP_ROWS 8192
+
+rw_status rw_engine_drop_unpublished(rw_engine *e, rw_err *err) {
+    rw_status st = RW_OK;
+    for (int done = 0; st == RW_OK && !done;) {
+        st = rw_store_run_drop_unpublished(e->store, DROP_ROWS, &done, err);
+        if (st == RW_OK && !done) rw_engine_store_hand_over(e);
+    }
+    return st;
+}
