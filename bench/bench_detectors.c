@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "detectors.h"
+#include "tu_snap.h"
 
 #define CHECK(x)                                                                                                       \
     do {                                                                                                               \
@@ -20,100 +21,18 @@
 
 /* ---- the synthetic world (as tests/detectors builds its snapshots) ------- */
 
-typedef struct {
-    uint32_t n, ncap;
-    uint8_t *kind;
-    uint64_t m, mcap;
-    uint32_t (*e)[2]; /* (account, attribute) */
-} builder;
-
-static uint32_t node(builder *b, rw_kind k) {
-    if (b->n == b->ncap) {
-        b->ncap = b->ncap ? 2 * b->ncap : 1024;
-        b->kind = realloc(b->kind, b->ncap);
-        CHECK(b->kind);
-    }
-    b->kind[b->n] = (uint8_t)k;
-    return b->n++;
-}
-
-static void edge(builder *b, uint32_t account, uint32_t attr) {
-    CHECK(b->kind[account] == RW_KIND_ACCOUNT);
-    CHECK(b->kind[attr] != RW_KIND_ACCOUNT);
-    if (b->m == b->mcap) {
-        b->mcap = b->mcap ? 2 * b->mcap : 1024;
-        b->e = realloc(b->e, b->mcap * sizeof *b->e);
-        CHECK(b->e);
-    }
-    b->e[b->m][0] = account;
-    b->e[b->m++][1] = attr;
-}
-
-static int cmp_pair(const void *x, const void *y) {
-    const uint32_t *a = x, *b = y;
-    if (a[0] != b[0]) return a[0] < b[0] ? -1 : 1;
-    return (a[1] > b[1]) - (a[1] < b[1]);
-}
-
-/* A snapshot like rw_graph_snapshot's: edges in account order (duplicates
- * dropped), CSR adjacency of both sides, times made up. Frees the builder. */
-static rw_graph_snap *build(builder *b) {
-    qsort(b->e, b->m, sizeof *b->e, cmp_pair);
-    uint64_t m = 0;
-    for (uint64_t i = 0; i < b->m; i++)
-        if (m == 0 || cmp_pair(b->e[i], b->e[m - 1]) != 0) memcpy(b->e[m++], b->e[i], sizeof b->e[0]);
-    rw_graph_snap *s = calloc(1, sizeof *s);
-    uint32_t n = b->n;
-    s->n = n;
-    s->m = m;
-    s->kind = b->kind;
-    s->first_seen = calloc(n + 1, sizeof *s->first_seen);
-    s->last_seen = calloc(n + 1, sizeof *s->last_seen);
-    s->parent = malloc((n + 1) * sizeof *s->parent);
-    s->off = calloc(n + 1, sizeof *s->off);
-    s->nbr = malloc((2 * m + 1) * sizeof *s->nbr);
-    s->eid = malloc((2 * m + 1) * sizeof *s->eid);
-    s->edge_account = malloc((m + 1) * sizeof *s->edge_account);
-    s->edges = calloc(m + 1, sizeof *s->edges);
-    for (uint32_t v = 0; v < n; v++) {
-        s->parent[v] = RW_NODE_NONE;
-        s->first_seen[v] = 1000 + v;
-        s->last_seen[v] = 2000 + v;
-    }
-    for (uint64_t e = 0; e < m; e++) {
-        s->off[b->e[e][0] + 1]++;
-        s->off[b->e[e][1] + 1]++;
-    }
-    for (uint32_t v = 0; v < n; v++) s->off[v + 1] += s->off[v];
-    uint64_t *fill = malloc((n + 1) * sizeof *fill);
-    memcpy(fill, s->off, n * sizeof *fill);
-    for (uint64_t e = 0; e < m; e++) {
-        uint32_t a = b->e[e][0], t = b->e[e][1];
-        s->edge_account[e] = a;
-        s->edges[e] = (rw_edge){.attr = t, .first_seen = 1000, .last_seen = 2000, .count = 1};
-        s->nbr[fill[a]] = t;
-        s->eid[fill[a]++] = (uint32_t)e;
-        s->nbr[fill[t]] = a;
-        s->eid[fill[t]++] = (uint32_t)e;
-    }
-    free(fill);
-    free(b->e);
-    memset(b, 0, sizeof *b);
-    return s;
-}
-
 /* accounts with households sharing IPs, carrier NAT hubs, office IPs, a few
  * shared devices and family cards, and planted rings of 20..60 accounts. */
 static rw_graph_snap *synthetic(uint32_t accounts, uint32_t nrings, uint32_t **ring_acc, uint32_t **ring_of) {
     rw_rng r;
     rw_rng_seed(&r, 2024);
-    builder b = {0};
+    tu_snap_builder b = {0};
     uint32_t nat[40];
-    for (int i = 0; i < 40; i++) nat[i] = node(&b, RW_KIND_IP);
+    for (int i = 0; i < 40; i++) nat[i] = tu_snap_node(&b, RW_KIND_IP);
     const double office_share = 0.3;
     uint32_t noffice = (uint32_t)(accounts * office_share / 60) + 1;
     uint32_t *office = malloc(noffice * sizeof *office);
-    for (uint32_t i = 0; i < noffice; i++) office[i] = node(&b, RW_KIND_IP);
+    for (uint32_t i = 0; i < noffice; i++) office[i] = tu_snap_node(&b, RW_KIND_IP);
     uint32_t cur_ip = 0, left_ip = 0, cur_dev = 0, left_dev = 0;
     uint32_t total_ring = 0, sizes[4096];
     for (uint32_t k = 0; k < nrings; k++) total_ring += sizes[k] = 20 + (uint32_t)rw_rng_below(&r, 41);
@@ -121,46 +40,46 @@ static rw_graph_snap *synthetic(uint32_t accounts, uint32_t nrings, uint32_t **r
     *ring_of = malloc((total_ring + 1) * sizeof **ring_of);
     uint32_t benign = accounts - total_ring;
     for (uint32_t i = 0; i < benign; i++) {
-        uint32_t a = node(&b, RW_KIND_ACCOUNT);
+        uint32_t a = tu_snap_node(&b, RW_KIND_ACCOUNT);
         if (left_ip == 0) {
-            cur_ip = node(&b, RW_KIND_IP);
+            cur_ip = tu_snap_node(&b, RW_KIND_IP);
             left_ip = 1 + (uint32_t)(rw_rng_unit(&r) < 0.4 ? rw_rng_below(&r, 5) : 0);
         }
-        edge(&b, a, cur_ip);
+        tu_snap_edge(&b, a, cur_ip);
         left_ip--;
-        if (rw_rng_unit(&r) < 0.3) edge(&b, a, nat[rw_rng_below(&r, 40)]);
+        if (rw_rng_unit(&r) < 0.3) tu_snap_edge(&b, a, nat[rw_rng_below(&r, 40)]);
         /* Offices and campuses: IPs of about 60 accounts (under the hub
          * threshold) that tie households into one giant component. */
-        if (rw_rng_unit(&r) < office_share) edge(&b, a, office[rw_rng_below(&r, noffice)]);
+        if (rw_rng_unit(&r) < office_share) tu_snap_edge(&b, a, office[rw_rng_below(&r, noffice)]);
         if (left_dev == 0) {
-            cur_dev = node(&b, RW_KIND_DEVICE);
+            cur_dev = tu_snap_node(&b, RW_KIND_DEVICE);
             left_dev = rw_rng_unit(&r) < 0.1 ? 2 : 1;
         }
-        edge(&b, a, cur_dev);
+        tu_snap_edge(&b, a, cur_dev);
         left_dev--;
-        if (rw_rng_unit(&r) < 0.6) edge(&b, a, node(&b, RW_KIND_PAYMENT));
+        if (rw_rng_unit(&r) < 0.6) tu_snap_edge(&b, a, tu_snap_node(&b, RW_KIND_PAYMENT));
     }
     uint32_t t = 0;
     for (uint32_t k = 0; k < nrings; k++) {
         uint32_t nd = 2 + (uint32_t)rw_rng_below(&r, 3), ncard = 1 + (uint32_t)rw_rng_below(&r, 3), nip = 3;
         uint32_t at[10];
-        for (uint32_t j = 0; j < nd; j++) at[j] = node(&b, RW_KIND_DEVICE);
-        for (uint32_t j = 0; j < ncard; j++) at[nd + j] = node(&b, RW_KIND_PAYMENT);
-        for (uint32_t j = 0; j < nip; j++) at[nd + ncard + j] = node(&b, RW_KIND_IP);
+        for (uint32_t j = 0; j < nd; j++) at[j] = tu_snap_node(&b, RW_KIND_DEVICE);
+        for (uint32_t j = 0; j < ncard; j++) at[nd + j] = tu_snap_node(&b, RW_KIND_PAYMENT);
+        for (uint32_t j = 0; j < nip; j++) at[nd + ncard + j] = tu_snap_node(&b, RW_KIND_IP);
         for (uint32_t i = 0; i < sizes[k]; i++) {
-            uint32_t a = node(&b, RW_KIND_ACCOUNT);
+            uint32_t a = tu_snap_node(&b, RW_KIND_ACCOUNT);
             (*ring_acc)[t] = a;
             (*ring_of)[t++] = k;
-            edge(&b, a, at[rw_rng_below(&r, nd)]);
-            edge(&b, a, at[nd + rw_rng_below(&r, ncard)]);
-            edge(&b, a, at[nd + ncard + rw_rng_below(&r, nip)]);
-            if (rw_rng_unit(&r) < 0.5) edge(&b, a, at[rw_rng_below(&r, nd)]);
-            if (rw_rng_unit(&r) < 0.2) edge(&b, a, nat[rw_rng_below(&r, 40)]); /* camouflage */
+            tu_snap_edge(&b, a, at[rw_rng_below(&r, nd)]);
+            tu_snap_edge(&b, a, at[nd + rw_rng_below(&r, ncard)]);
+            tu_snap_edge(&b, a, at[nd + ncard + rw_rng_below(&r, nip)]);
+            if (rw_rng_unit(&r) < 0.5) tu_snap_edge(&b, a, at[rw_rng_below(&r, nd)]);
+            if (rw_rng_unit(&r) < 0.2) tu_snap_edge(&b, a, nat[rw_rng_below(&r, 40)]); /* camouflage */
         }
     }
     (*ring_acc)[t] = UINT32_MAX;
     free(office);
-    return build(&b);
+    return tu_snap_build(&b);
 }
 
 /* The peer: igraph_community_leiden on every edge of s with weights w. */

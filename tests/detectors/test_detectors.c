@@ -9,90 +9,9 @@
 #include <string.h>
 
 #include "detectors.h"
+#include "tu_snap.h"
 
 /* ---- building snapshots by hand ------------------------------------------ */
-
-typedef struct {
-    uint32_t n, ncap;
-    uint8_t *kind;
-    uint64_t m, mcap;
-    uint32_t (*e)[2]; /* (account, attribute) */
-} builder;
-
-static uint32_t node(builder *b, rw_kind k) {
-    if (b->n == b->ncap) {
-        b->ncap = b->ncap ? 2 * b->ncap : 1024;
-        b->kind = realloc(b->kind, b->ncap);
-        cr_assert_not_null(b->kind);
-    }
-    b->kind[b->n] = (uint8_t)k;
-    return b->n++;
-}
-
-static void edge(builder *b, uint32_t account, uint32_t attr) {
-    cr_assert_eq(b->kind[account], RW_KIND_ACCOUNT);
-    cr_assert_neq(b->kind[attr], RW_KIND_ACCOUNT);
-    if (b->m == b->mcap) {
-        b->mcap = b->mcap ? 2 * b->mcap : 1024;
-        b->e = realloc(b->e, b->mcap * sizeof *b->e);
-        cr_assert_not_null(b->e);
-    }
-    b->e[b->m][0] = account;
-    b->e[b->m++][1] = attr;
-}
-
-static int cmp_pair(const void *x, const void *y) {
-    const uint32_t *a = x, *b = y;
-    if (a[0] != b[0]) return a[0] < b[0] ? -1 : 1;
-    return (a[1] > b[1]) - (a[1] < b[1]);
-}
-
-/* A snapshot like rw_graph_snapshot's: edges in account order (duplicates
- * dropped), CSR adjacency of both sides, times made up. Frees the builder. */
-static rw_graph_snap *build(builder *b) {
-    qsort(b->e, b->m, sizeof *b->e, cmp_pair);
-    uint64_t m = 0;
-    for (uint64_t i = 0; i < b->m; i++)
-        if (m == 0 || cmp_pair(b->e[i], b->e[m - 1]) != 0) memcpy(b->e[m++], b->e[i], sizeof b->e[0]);
-    rw_graph_snap *s = calloc(1, sizeof *s);
-    uint32_t n = b->n;
-    s->n = n;
-    s->m = m;
-    s->kind = b->kind;
-    s->first_seen = calloc(n + 1, sizeof *s->first_seen);
-    s->last_seen = calloc(n + 1, sizeof *s->last_seen);
-    s->parent = malloc((n + 1) * sizeof *s->parent);
-    s->off = calloc(n + 1, sizeof *s->off);
-    s->nbr = malloc((2 * m + 1) * sizeof *s->nbr);
-    s->eid = malloc((2 * m + 1) * sizeof *s->eid);
-    s->edge_account = malloc((m + 1) * sizeof *s->edge_account);
-    s->edges = calloc(m + 1, sizeof *s->edges);
-    for (uint32_t v = 0; v < n; v++) {
-        s->parent[v] = RW_NODE_NONE;
-        s->first_seen[v] = 1000 + v;
-        s->last_seen[v] = 2000 + v;
-    }
-    for (uint64_t e = 0; e < m; e++) {
-        s->off[b->e[e][0] + 1]++;
-        s->off[b->e[e][1] + 1]++;
-    }
-    for (uint32_t v = 0; v < n; v++) s->off[v + 1] += s->off[v];
-    uint64_t *fill = malloc((n + 1) * sizeof *fill);
-    memcpy(fill, s->off, n * sizeof *fill);
-    for (uint64_t e = 0; e < m; e++) {
-        uint32_t a = b->e[e][0], t = b->e[e][1];
-        s->edge_account[e] = a;
-        s->edges[e] = (rw_edge){.attr = t, .first_seen = 1000, .last_seen = 2000, .count = 1};
-        s->nbr[fill[a]] = t;
-        s->eid[fill[a]++] = (uint32_t)e;
-        s->nbr[fill[t]] = a;
-        s->eid[fill[t]++] = (uint32_t)e;
-    }
-    free(fill);
-    free(b->e);
-    memset(b, 0, sizeof *b);
-    return s;
-}
 
 static double *weights(const rw_graph_snap *s, const rw_community_params *p) {
     double *w = malloc((s->m + 1) * sizeof *w);
@@ -111,42 +30,42 @@ TestSuite(detectors, .init = init_once);
 /* ---- worlds ---------------------------------------------------------------- */
 
 /* Accounts with a private IP and device each; pairs of them share a device. */
-static void background(builder *b, rw_rng *r, uint32_t accounts, uint32_t pairs, uint32_t *first) {
+static void background(tu_snap_builder *b, rw_rng *r, uint32_t accounts, uint32_t pairs, uint32_t *first) {
     *first = b->n;
     uint32_t *acc = malloc(accounts * sizeof *acc);
     for (uint32_t i = 0; i < accounts; i++) {
-        acc[i] = node(b, RW_KIND_ACCOUNT);
-        edge(b, acc[i], node(b, RW_KIND_IP));
-        edge(b, acc[i], node(b, RW_KIND_DEVICE));
-        if (rw_rng_below(r, 2)) edge(b, acc[i], node(b, RW_KIND_PAYMENT));
+        acc[i] = tu_snap_node(b, RW_KIND_ACCOUNT);
+        tu_snap_edge(b, acc[i], tu_snap_node(b, RW_KIND_IP));
+        tu_snap_edge(b, acc[i], tu_snap_node(b, RW_KIND_DEVICE));
+        if (rw_rng_below(r, 2)) tu_snap_edge(b, acc[i], tu_snap_node(b, RW_KIND_PAYMENT));
     }
     for (uint32_t i = 0; i < pairs; i++) {
-        uint32_t d = node(b, RW_KIND_DEVICE);
-        edge(b, acc[2 * i], d);
-        edge(b, acc[2 * i + 1], d);
+        uint32_t d = tu_snap_node(b, RW_KIND_DEVICE);
+        tu_snap_edge(b, acc[2 * i], d);
+        tu_snap_edge(b, acc[2 * i + 1], d);
     }
     free(acc);
 }
 
 /* A ring: accounts sharing ndev devices and ncard cards, each with a private
  * IP. ids receives the accounts, attrs the shared attributes. */
-static void ring(builder *b, uint32_t accounts, uint32_t ndev, uint32_t ncard, uint32_t *ids, uint32_t *attrs) {
-    for (uint32_t j = 0; j < ndev; j++) attrs[j] = node(b, RW_KIND_DEVICE);
-    for (uint32_t j = 0; j < ncard; j++) attrs[ndev + j] = node(b, RW_KIND_PAYMENT);
+static void ring(tu_snap_builder *b, uint32_t accounts, uint32_t ndev, uint32_t ncard, uint32_t *ids, uint32_t *attrs) {
+    for (uint32_t j = 0; j < ndev; j++) attrs[j] = tu_snap_node(b, RW_KIND_DEVICE);
+    for (uint32_t j = 0; j < ncard; j++) attrs[ndev + j] = tu_snap_node(b, RW_KIND_PAYMENT);
     for (uint32_t i = 0; i < accounts; i++) {
-        ids[i] = node(b, RW_KIND_ACCOUNT);
-        edge(b, ids[i], node(b, RW_KIND_IP));
-        for (uint32_t j = 0; j < ndev + ncard; j++) edge(b, ids[i], attrs[j]);
+        ids[i] = tu_snap_node(b, RW_KIND_ACCOUNT);
+        tu_snap_edge(b, ids[i], tu_snap_node(b, RW_KIND_IP));
+        for (uint32_t j = 0; j < ndev + ncard; j++) tu_snap_edge(b, ids[i], attrs[j]);
     }
 }
 
 /* One NAT IP behind which accounts otherwise only have private devices. */
-static uint32_t nat_star(builder *b, uint32_t accounts, uint32_t *ids) {
-    uint32_t ip = node(b, RW_KIND_IP);
+static uint32_t nat_star(tu_snap_builder *b, uint32_t accounts, uint32_t *ids) {
+    uint32_t ip = tu_snap_node(b, RW_KIND_IP);
     for (uint32_t i = 0; i < accounts; i++) {
-        ids[i] = node(b, RW_KIND_ACCOUNT);
-        edge(b, ids[i], ip);
-        edge(b, ids[i], node(b, RW_KIND_DEVICE));
+        ids[i] = tu_snap_node(b, RW_KIND_ACCOUNT);
+        tu_snap_edge(b, ids[i], ip);
+        tu_snap_edge(b, ids[i], tu_snap_node(b, RW_KIND_DEVICE));
     }
     return ip;
 }
@@ -167,15 +86,15 @@ Test(detectors, defaults_and_weights) {
     cr_expect_eq(p.iterations, 10);
     cr_expect_eq(p.seed, 1);
 
-    builder b = {0};
-    uint32_t a0 = node(&b, RW_KIND_ACCOUNT), a1 = node(&b, RW_KIND_ACCOUNT);
-    uint32_t card = node(&b, RW_KIND_PAYMENT), dev = node(&b, RW_KIND_DEVICE);
-    edge(&b, a0, card);
-    edge(&b, a1, card);
-    edge(&b, a0, dev);
+    tu_snap_builder b = {0};
+    uint32_t a0 = tu_snap_node(&b, RW_KIND_ACCOUNT), a1 = tu_snap_node(&b, RW_KIND_ACCOUNT);
+    uint32_t card = tu_snap_node(&b, RW_KIND_PAYMENT), dev = tu_snap_node(&b, RW_KIND_DEVICE);
+    tu_snap_edge(&b, a0, card);
+    tu_snap_edge(&b, a1, card);
+    tu_snap_edge(&b, a0, dev);
     uint32_t star[201];
     uint32_t ip = nat_star(&b, 201, star);
-    rw_graph_snap *s = build(&b);
+    rw_graph_snap *s = tu_snap_build(&b);
     double *w = weights(s, &p);
     for (uint64_t e = 0; e < s->m; e++) {
         uint32_t t = s->edges[e].attr;
@@ -203,13 +122,13 @@ static int same_community(const uint32_t *memb, const uint32_t *ids, uint32_t k)
 Test(detectors, planted_block_is_one_community_and_block_zero) {
     rw_rng r;
     rw_rng_seed(&r, 7);
-    builder b = {0};
+    tu_snap_builder b = {0};
     uint32_t bg0, ids[30], attrs[5];
     background(&b, &r, 1000, 10, &bg0);
     ring(&b, 30, 3, 2, ids, attrs);
     uint32_t bg1;
     background(&b, &r, 1000, 10, &bg1);
-    rw_graph_snap *s = build(&b);
+    rw_graph_snap *s = tu_snap_build(&b);
 
     rw_community_params p;
     rw_community_defaults(&p);
@@ -262,13 +181,13 @@ Test(detectors, planted_block_is_one_community_and_block_zero) {
 Test(detectors, nat_star_is_not_grouped) {
     rw_rng r;
     rw_rng_seed(&r, 11);
-    builder b = {0};
+    tu_snap_builder b = {0};
     uint32_t bg, ids[30], attrs[5];
     uint32_t *star = malloc(1000 * sizeof *star);
     background(&b, &r, 500, 10, &bg);
     nat_star(&b, 1000, star);
     ring(&b, 30, 3, 2, ids, attrs);
-    rw_graph_snap *s = build(&b);
+    rw_graph_snap *s = tu_snap_build(&b);
 
     rw_community_params p;
     rw_community_defaults(&p);
@@ -306,12 +225,12 @@ Test(detectors, nat_star_is_not_grouped) {
 Test(detectors, dense_blocks_respect_candidates) {
     rw_rng r;
     rw_rng_seed(&r, 3);
-    builder b = {0};
+    tu_snap_builder b = {0};
     uint32_t bg, ids[30], attrs[5], ids2[12], attrs2[3];
     background(&b, &r, 300, 0, &bg);
     ring(&b, 30, 3, 2, ids, attrs);
     ring(&b, 12, 2, 1, ids2, attrs2);
-    rw_graph_snap *s = build(&b);
+    rw_graph_snap *s = tu_snap_build(&b);
     uint8_t *cand = malloc(s->n);
     memset(cand, 1, s->n);
     for (int i = 0; i < 30; i++) cand[ids[i]] = 0;
@@ -338,14 +257,14 @@ Test(detectors, dense_blocks_respect_candidates) {
 
 /* A complete bipartite block of r accounts and c attributes. */
 static rw_graph_snap *complete(uint32_t r, uint32_t c, uint32_t *acc) {
-    builder b = {0};
+    tu_snap_builder b = {0};
     uint32_t at[64];
-    for (uint32_t j = 0; j < c; j++) at[j] = node(&b, RW_KIND_DEVICE);
+    for (uint32_t j = 0; j < c; j++) at[j] = tu_snap_node(&b, RW_KIND_DEVICE);
     for (uint32_t i = 0; i < r; i++) {
-        acc[i] = node(&b, RW_KIND_ACCOUNT);
-        for (uint32_t j = 0; j < c; j++) edge(&b, acc[i], at[j]);
+        acc[i] = tu_snap_node(&b, RW_KIND_ACCOUNT);
+        for (uint32_t j = 0; j < c; j++) tu_snap_edge(&b, acc[i], at[j]);
     }
-    return build(&b);
+    return tu_snap_build(&b);
 }
 
 Test(detectors, spectral_all_ones_block) {
@@ -376,17 +295,17 @@ Test(detectors, spectral_all_ones_block) {
 }
 
 Test(detectors, spectral_diagonal) {
-    builder b = {0};
+    tu_snap_builder b = {0};
     uint32_t acc[3];
     for (int i = 0; i < 3; i++) {
-        acc[i] = node(&b, RW_KIND_ACCOUNT);
-        edge(&b, acc[i], node(&b, RW_KIND_PAYMENT));
+        acc[i] = tu_snap_node(&b, RW_KIND_ACCOUNT);
+        tu_snap_edge(&b, acc[i], tu_snap_node(&b, RW_KIND_PAYMENT));
     }
     /* A hub column with weight 0 touches all three: counted, contributes
      * nothing. */
-    uint32_t hub = node(&b, RW_KIND_IP);
-    for (int i = 0; i < 3; i++) edge(&b, acc[i], hub);
-    rw_graph_snap *s = build(&b);
+    uint32_t hub = tu_snap_node(&b, RW_KIND_IP);
+    for (int i = 0; i < 3; i++) tu_snap_edge(&b, acc[i], hub);
+    rw_graph_snap *s = tu_snap_build(&b);
     double *w = malloc(s->m * sizeof *w);
     for (uint64_t e = 0; e < s->m; e++) w[e] = s->edges[e].attr == hub ? 0.0 : 1.0 + s->edge_account[e] / 2;
     rw_spectral sp;
@@ -417,13 +336,13 @@ Test(detectors, spectral_large_block_matches_lapack) {
     enum { R = 700, C = 500 };
     rw_rng r;
     rw_rng_seed(&r, 5);
-    builder b = {0};
+    tu_snap_builder b = {0};
     uint32_t *acc = malloc(R * sizeof *acc), *at = malloc(C * sizeof *at);
-    for (int j = 0; j < C; j++) at[j] = node(&b, RW_KIND_DEVICE);
-    for (int i = 0; i < R; i++) acc[i] = node(&b, RW_KIND_ACCOUNT);
+    for (int j = 0; j < C; j++) at[j] = tu_snap_node(&b, RW_KIND_DEVICE);
+    for (int i = 0; i < R; i++) acc[i] = tu_snap_node(&b, RW_KIND_ACCOUNT);
     for (int i = 0; i < R; i++)
-        for (int t = 0; t < 8; t++) edge(&b, acc[i], at[rw_rng_below(&r, C)]);
-    rw_graph_snap *s = build(&b);
+        for (int t = 0; t < 8; t++) tu_snap_edge(&b, acc[i], at[rw_rng_below(&r, C)]);
+    rw_graph_snap *s = tu_snap_build(&b);
     double *w = malloc(s->m * sizeof *w);
     double *dense = calloc((size_t)R * C, sizeof *dense);
     for (uint64_t e = 0; e < s->m; e++) {
@@ -449,17 +368,17 @@ Test(detectors, spectral_large_block_matches_lapack) {
 Test(detectors, spectral_repeated_top_value) {
     enum { R = 400, C = 300 };
     rw_rng r;
-    builder b = {0};
+    tu_snap_builder b = {0};
     uint32_t *acc = malloc(2 * R * sizeof *acc), *at = malloc(C * sizeof *at);
     for (int copy = 0; copy < 2; copy++) {
         rw_rng_seed(&r, 9);
-        for (int j = 0; j < C; j++) at[j] = node(&b, RW_KIND_DEVICE);
+        for (int j = 0; j < C; j++) at[j] = tu_snap_node(&b, RW_KIND_DEVICE);
         for (int i = 0; i < R; i++) {
-            acc[copy * R + i] = node(&b, RW_KIND_ACCOUNT);
-            for (int t = 0; t < 6; t++) edge(&b, acc[copy * R + i], at[rw_rng_below(&r, C)]);
+            acc[copy * R + i] = tu_snap_node(&b, RW_KIND_ACCOUNT);
+            for (int t = 0; t < 6; t++) tu_snap_edge(&b, acc[copy * R + i], at[rw_rng_below(&r, C)]);
         }
     }
-    rw_graph_snap *s = build(&b);
+    rw_graph_snap *s = tu_snap_build(&b);
     double *w = malloc(s->m * sizeof *w);
     for (uint64_t e = 0; e < s->m; e++) w[e] = 1.0;
     rw_spectral sp;
@@ -479,24 +398,24 @@ Test(detectors, spectral_repeated_top_value) {
 static rw_graph_snap *svd_world(int R, int C, int groups, int per, uint64_t seed, double **w, double **dense) {
     rw_rng r;
     rw_rng_seed(&r, seed);
-    builder b = {0};
-    for (int j = 0; j < C; j++) node(&b, RW_KIND_DEVICE);
+    tu_snap_builder b = {0};
+    for (int j = 0; j < C; j++) tu_snap_node(&b, RW_KIND_DEVICE);
     for (int i = 0; i < R; i++) {
-        uint32_t a = node(&b, RW_KIND_ACCOUNT);
+        uint32_t a = tu_snap_node(&b, RW_KIND_ACCOUNT);
         if (i % 8 == 0) {
             /* a sparse spanning path keeps it connected */
-            edge(&b, a, (uint32_t)(i / 8 % C));
-            edge(&b, a, (uint32_t)((i / 8 + 1) % C));
+            tu_snap_edge(&b, a, (uint32_t)(i / 8 % C));
+            tu_snap_edge(&b, a, (uint32_t)((i / 8 + 1) % C));
         }
         /* Groups of accounts that mostly use their own group's attributes
          * give a spectrum with a few large values above a bulk. */
         for (int t = 0; t < per; t++) {
             uint32_t j = (uint32_t)rw_rng_below(&r, (uint64_t)C / groups) * groups + (uint32_t)(i % groups);
             if (rw_rng_unit(&r) < 0.05) j = (uint32_t)rw_rng_below(&r, C);
-            edge(&b, a, j < (uint32_t)C ? j : (uint32_t)C - 1);
+            tu_snap_edge(&b, a, j < (uint32_t)C ? j : (uint32_t)C - 1);
         }
     }
-    rw_graph_snap *s = build(&b);
+    rw_graph_snap *s = tu_snap_build(&b);
     *w = malloc(s->m * sizeof **w);
     double *dr = calloc(s->n, sizeof *dr);
     for (uint64_t e = 0; e < s->m; e++) {
@@ -593,29 +512,29 @@ Test(detectors, svd_randomised_top_values) {
 static rw_graph_snap *chain_world(uint32_t rings, uint32_t size, uint32_t **ring_ids, uint32_t **leaves) {
     rw_rng r;
     rw_rng_seed(&r, 17);
-    builder b = {0};
+    tu_snap_builder b = {0};
     uint32_t bg;
     background(&b, &r, 2000, 40, &bg);
     uint32_t attrs[4];
     *ring_ids = malloc(rings * size * sizeof **ring_ids);
     for (uint32_t k = 0; k < rings; k++) ring(&b, size, 2, 1, *ring_ids + k * size, attrs);
     for (uint32_t k = 0; k + 1 < rings; k++) {
-        uint32_t ip = node(&b, RW_KIND_IP);
-        edge(&b, (*ring_ids)[k * size + size - 1], ip);
-        edge(&b, (*ring_ids)[(k + 1) * size], ip);
+        uint32_t ip = tu_snap_node(&b, RW_KIND_IP);
+        tu_snap_edge(&b, (*ring_ids)[k * size + size - 1], ip);
+        tu_snap_edge(&b, (*ring_ids)[(k + 1) * size], ip);
     }
     /* Leaves: per ring, two accounts seen only with a device of one of the
      * ring's accounts (one kept edge each; Leiden sees them merged). */
     *leaves = malloc(2 * rings * sizeof **leaves);
     for (uint32_t k = 0; k < rings; k++) {
-        uint32_t dev = node(&b, RW_KIND_DEVICE);
-        edge(&b, (*ring_ids)[k * size + 1], dev);
+        uint32_t dev = tu_snap_node(&b, RW_KIND_DEVICE);
+        tu_snap_edge(&b, (*ring_ids)[k * size + 1], dev);
         for (int j = 0; j < 2; j++) {
-            (*leaves)[2 * k + j] = node(&b, RW_KIND_ACCOUNT);
-            edge(&b, (*leaves)[2 * k + j], dev);
+            (*leaves)[2 * k + j] = tu_snap_node(&b, RW_KIND_ACCOUNT);
+            tu_snap_edge(&b, (*leaves)[2 * k + j], dev);
         }
     }
-    return build(&b);
+    return tu_snap_build(&b);
 }
 
 Test(detectors, communities_deterministic_and_warm_start) {
@@ -659,12 +578,12 @@ Test(detectors, communities_deterministic_and_warm_start) {
 }
 
 Test(detectors, communities_edge_cases) {
-    builder b = {0};
-    uint32_t lone = node(&b, RW_KIND_ACCOUNT);
-    uint32_t sub = node(&b, RW_KIND_SUBNET);
-    uint32_t a = node(&b, RW_KIND_ACCOUNT), dev = node(&b, RW_KIND_DEVICE);
-    edge(&b, a, dev);
-    rw_graph_snap *s = build(&b);
+    tu_snap_builder b = {0};
+    uint32_t lone = tu_snap_node(&b, RW_KIND_ACCOUNT);
+    uint32_t sub = tu_snap_node(&b, RW_KIND_SUBNET);
+    uint32_t a = tu_snap_node(&b, RW_KIND_ACCOUNT), dev = tu_snap_node(&b, RW_KIND_DEVICE);
+    tu_snap_edge(&b, a, dev);
+    rw_graph_snap *s = tu_snap_build(&b);
     rw_community_params p;
     rw_community_defaults(&p);
     double *w = weights(s, &p);
@@ -689,13 +608,13 @@ Test(detectors, communities_edge_cases) {
 static rw_graph_snap *synthetic(uint32_t accounts, uint32_t nrings, uint32_t **ring_acc, uint32_t **ring_of) {
     rw_rng r;
     rw_rng_seed(&r, 2024);
-    builder b = {0};
+    tu_snap_builder b = {0};
     uint32_t nat[40];
-    for (int i = 0; i < 40; i++) nat[i] = node(&b, RW_KIND_IP);
+    for (int i = 0; i < 40; i++) nat[i] = tu_snap_node(&b, RW_KIND_IP);
     const double office_share = 0.3;
     uint32_t noffice = (uint32_t)(accounts * office_share / 60) + 1;
     uint32_t *office = malloc(noffice * sizeof *office);
-    for (uint32_t i = 0; i < noffice; i++) office[i] = node(&b, RW_KIND_IP);
+    for (uint32_t i = 0; i < noffice; i++) office[i] = tu_snap_node(&b, RW_KIND_IP);
     uint32_t cur_ip = 0, left_ip = 0, cur_dev = 0, left_dev = 0;
     uint32_t total_ring = 0, sizes[4096];
     for (uint32_t k = 0; k < nrings; k++) total_ring += sizes[k] = 20 + (uint32_t)rw_rng_below(&r, 41);
@@ -703,46 +622,46 @@ static rw_graph_snap *synthetic(uint32_t accounts, uint32_t nrings, uint32_t **r
     *ring_of = malloc((total_ring + 1) * sizeof **ring_of);
     uint32_t benign = accounts - total_ring;
     for (uint32_t i = 0; i < benign; i++) {
-        uint32_t a = node(&b, RW_KIND_ACCOUNT);
+        uint32_t a = tu_snap_node(&b, RW_KIND_ACCOUNT);
         if (left_ip == 0) {
-            cur_ip = node(&b, RW_KIND_IP);
+            cur_ip = tu_snap_node(&b, RW_KIND_IP);
             left_ip = 1 + (uint32_t)(rw_rng_unit(&r) < 0.4 ? rw_rng_below(&r, 5) : 0);
         }
-        edge(&b, a, cur_ip);
+        tu_snap_edge(&b, a, cur_ip);
         left_ip--;
-        if (rw_rng_unit(&r) < 0.3) edge(&b, a, nat[rw_rng_below(&r, 40)]);
+        if (rw_rng_unit(&r) < 0.3) tu_snap_edge(&b, a, nat[rw_rng_below(&r, 40)]);
         /* Offices and campuses: IPs of about 60 accounts (under the hub
          * threshold) that tie households into one giant component. */
-        if (rw_rng_unit(&r) < office_share) edge(&b, a, office[rw_rng_below(&r, noffice)]);
+        if (rw_rng_unit(&r) < office_share) tu_snap_edge(&b, a, office[rw_rng_below(&r, noffice)]);
         if (left_dev == 0) {
-            cur_dev = node(&b, RW_KIND_DEVICE);
+            cur_dev = tu_snap_node(&b, RW_KIND_DEVICE);
             left_dev = rw_rng_unit(&r) < 0.1 ? 2 : 1;
         }
-        edge(&b, a, cur_dev);
+        tu_snap_edge(&b, a, cur_dev);
         left_dev--;
-        if (rw_rng_unit(&r) < 0.6) edge(&b, a, node(&b, RW_KIND_PAYMENT));
+        if (rw_rng_unit(&r) < 0.6) tu_snap_edge(&b, a, tu_snap_node(&b, RW_KIND_PAYMENT));
     }
     uint32_t t = 0;
     for (uint32_t k = 0; k < nrings; k++) {
         uint32_t nd = 2 + (uint32_t)rw_rng_below(&r, 3), ncard = 1 + (uint32_t)rw_rng_below(&r, 3), nip = 3;
         uint32_t at[10];
-        for (uint32_t j = 0; j < nd; j++) at[j] = node(&b, RW_KIND_DEVICE);
-        for (uint32_t j = 0; j < ncard; j++) at[nd + j] = node(&b, RW_KIND_PAYMENT);
-        for (uint32_t j = 0; j < nip; j++) at[nd + ncard + j] = node(&b, RW_KIND_IP);
+        for (uint32_t j = 0; j < nd; j++) at[j] = tu_snap_node(&b, RW_KIND_DEVICE);
+        for (uint32_t j = 0; j < ncard; j++) at[nd + j] = tu_snap_node(&b, RW_KIND_PAYMENT);
+        for (uint32_t j = 0; j < nip; j++) at[nd + ncard + j] = tu_snap_node(&b, RW_KIND_IP);
         for (uint32_t i = 0; i < sizes[k]; i++) {
-            uint32_t a = node(&b, RW_KIND_ACCOUNT);
+            uint32_t a = tu_snap_node(&b, RW_KIND_ACCOUNT);
             (*ring_acc)[t] = a;
             (*ring_of)[t++] = k;
-            edge(&b, a, at[rw_rng_below(&r, nd)]);
-            edge(&b, a, at[nd + rw_rng_below(&r, ncard)]);
-            edge(&b, a, at[nd + ncard + rw_rng_below(&r, nip)]);
-            if (rw_rng_unit(&r) < 0.5) edge(&b, a, at[rw_rng_below(&r, nd)]);
-            if (rw_rng_unit(&r) < 0.2) edge(&b, a, nat[rw_rng_below(&r, 40)]); /* camouflage */
+            tu_snap_edge(&b, a, at[rw_rng_below(&r, nd)]);
+            tu_snap_edge(&b, a, at[nd + rw_rng_below(&r, ncard)]);
+            tu_snap_edge(&b, a, at[nd + ncard + rw_rng_below(&r, nip)]);
+            if (rw_rng_unit(&r) < 0.5) tu_snap_edge(&b, a, at[rw_rng_below(&r, nd)]);
+            if (rw_rng_unit(&r) < 0.2) tu_snap_edge(&b, a, nat[rw_rng_below(&r, 40)]); /* camouflage */
         }
     }
     (*ring_acc)[t] = UINT32_MAX;
     free(office);
-    return build(&b);
+    return tu_snap_build(&b);
 }
 
 /* Most planted rings come out as a community of about their size; the
@@ -782,21 +701,22 @@ Test(detectors, synthetic_rings_recovered, .timeout = 120) {
 /* ---- strong-tie parts and propagation -------------------------------------- */
 
 Test(detectors, strong_parts_split_along_coherent_devices_and_cards) {
-    builder b = {0};
+    tu_snap_builder b = {0};
     uint32_t acc[10], other[3];
-    for (int i = 0; i < 10; i++) acc[i] = node(&b, RW_KIND_ACCOUNT);
-    for (int i = 0; i < 3; i++) other[i] = node(&b, RW_KIND_ACCOUNT);
-    uint32_t ip = node(&b, RW_KIND_IP), dev = node(&b, RW_KIND_DEVICE), card = node(&b, RW_KIND_PAYMENT);
-    uint32_t late = node(&b, RW_KIND_DEVICE), odev = node(&b, RW_KIND_DEVICE);
-    for (int i = 0; i < 10; i++) edge(&b, acc[i], ip); /* one home address glues them all */
-    for (int i = 0; i < 4; i++) edge(&b, acc[i], dev);
-    edge(&b, acc[4], card);
-    edge(&b, acc[5], card);
-    edge(&b, acc[6], late); /* shared, but taken up ten days apart */
-    edge(&b, acc[7], late);
-    edge(&b, acc[8], late);
-    for (int i = 0; i < 3; i++) edge(&b, other[i], odev);
-    rw_graph_snap *s = build(&b);
+    for (int i = 0; i < 10; i++) acc[i] = tu_snap_node(&b, RW_KIND_ACCOUNT);
+    for (int i = 0; i < 3; i++) other[i] = tu_snap_node(&b, RW_KIND_ACCOUNT);
+    uint32_t ip = tu_snap_node(&b, RW_KIND_IP), dev = tu_snap_node(&b, RW_KIND_DEVICE),
+             card = tu_snap_node(&b, RW_KIND_PAYMENT);
+    uint32_t late = tu_snap_node(&b, RW_KIND_DEVICE), odev = tu_snap_node(&b, RW_KIND_DEVICE);
+    for (int i = 0; i < 10; i++) tu_snap_edge(&b, acc[i], ip); /* one home address glues them all */
+    for (int i = 0; i < 4; i++) tu_snap_edge(&b, acc[i], dev);
+    tu_snap_edge(&b, acc[4], card);
+    tu_snap_edge(&b, acc[5], card);
+    tu_snap_edge(&b, acc[6], late); /* shared, but taken up ten days apart */
+    tu_snap_edge(&b, acc[7], late);
+    tu_snap_edge(&b, acc[8], late);
+    for (int i = 0; i < 3; i++) tu_snap_edge(&b, other[i], odev);
+    rw_graph_snap *s = tu_snap_build(&b);
     for (uint64_t k = s->off[late]; k < s->off[late + 1]; k++)
         if (s->nbr[k] != acc[6]) s->edges[s->eid[k]].first_seen = 1000 + (s->nbr[k] - acc[6]) * 10 * 86400;
     uint32_t *memb = calloc(s->n, sizeof *memb), *parts = malloc(s->n * sizeof *parts), nparts = 0;
@@ -823,16 +743,17 @@ Test(detectors, strong_parts_split_along_coherent_devices_and_cards) {
 }
 
 Test(detectors, propagate_discounts_by_users) {
-    builder b = {0};
+    tu_snap_builder b = {0};
     uint32_t a[6];
-    for (int i = 0; i < 6; i++) a[i] = node(&b, RW_KIND_ACCOUNT);
-    uint32_t dev = node(&b, RW_KIND_DEVICE), card = node(&b, RW_KIND_PAYMENT), ip = node(&b, RW_KIND_IP);
-    uint32_t sub = node(&b, RW_KIND_SUBNET);
-    edge(&b, a[0], dev), edge(&b, a[1], dev), edge(&b, a[2], dev);
-    edge(&b, a[2], card), edge(&b, a[3], card);
-    edge(&b, a[0], ip), edge(&b, a[4], ip);
-    edge(&b, a[5], sub), edge(&b, a[1], sub);
-    rw_graph_snap *s = build(&b);
+    for (int i = 0; i < 6; i++) a[i] = tu_snap_node(&b, RW_KIND_ACCOUNT);
+    uint32_t dev = tu_snap_node(&b, RW_KIND_DEVICE), card = tu_snap_node(&b, RW_KIND_PAYMENT),
+             ip = tu_snap_node(&b, RW_KIND_IP);
+    uint32_t sub = tu_snap_node(&b, RW_KIND_SUBNET);
+    tu_snap_edge(&b, a[0], dev), tu_snap_edge(&b, a[1], dev), tu_snap_edge(&b, a[2], dev);
+    tu_snap_edge(&b, a[2], card), tu_snap_edge(&b, a[3], card);
+    tu_snap_edge(&b, a[0], ip), tu_snap_edge(&b, a[4], ip);
+    tu_snap_edge(&b, a[5], sub), tu_snap_edge(&b, a[1], sub);
+    rw_graph_snap *s = tu_snap_build(&b);
     double score[16] = {0}, out[16];
     uint32_t via[16];
     score[a[0]] = 0.9, score[a[1]] = 0.95, score[a[2]] = 0.1, score[a[3]] = 0.1, score[a[4]] = 0.2;
@@ -851,13 +772,13 @@ Test(detectors, propagate_discounts_by_users) {
 }
 
 Test(detectors, propagate_strong_only_and_combine) {
-    builder b = {0};
+    tu_snap_builder b = {0};
     uint32_t a[5];
-    for (int i = 0; i < 5; i++) a[i] = node(&b, RW_KIND_ACCOUNT);
-    uint32_t dev = node(&b, RW_KIND_DEVICE), ip = node(&b, RW_KIND_IP);
-    for (int i = 0; i < 4; i++) edge(&b, a[i], dev);
-    edge(&b, a[0], ip), edge(&b, a[1], ip), edge(&b, a[4], ip);
-    rw_graph_snap *s = build(&b);
+    for (int i = 0; i < 5; i++) a[i] = tu_snap_node(&b, RW_KIND_ACCOUNT);
+    uint32_t dev = tu_snap_node(&b, RW_KIND_DEVICE), ip = tu_snap_node(&b, RW_KIND_IP);
+    for (int i = 0; i < 4; i++) tu_snap_edge(&b, a[i], dev);
+    tu_snap_edge(&b, a[0], ip), tu_snap_edge(&b, a[1], ip), tu_snap_edge(&b, a[4], ip);
+    rw_graph_snap *s = tu_snap_build(&b);
     double score[16] = {0}, out[16], strong[16];
     uint32_t via[16], strong_via[16];
     score[a[0]] = 0.9, score[a[1]] = 0.9, score[a[2]] = 0.5, score[a[4]] = 0.5;
@@ -885,20 +806,21 @@ Test(detectors, propagate_strong_only_and_combine) {
  * on each shared address. Returns the snapshot; acc receives the accounts. */
 static rw_graph_snap *block_world(uint32_t accounts, uint32_t nip, uint32_t priv, uint32_t days, uint32_t outside,
                                   int spread, uint32_t *acc) {
-    builder b = {0};
-    uint32_t sub = node(&b, RW_KIND_SUBNET), hub = node(&b, RW_KIND_IP), ip[4];
-    for (uint32_t j = 0; j < nip; j++) ip[j] = node(&b, RW_KIND_IP);
-    for (uint32_t i = 0; i < 12; i++) edge(&b, node(&b, RW_KIND_ACCOUNT), hub); /* the NAT's other users */
+    tu_snap_builder b = {0};
+    uint32_t sub = tu_snap_node(&b, RW_KIND_SUBNET), hub = tu_snap_node(&b, RW_KIND_IP), ip[4];
+    for (uint32_t j = 0; j < nip; j++) ip[j] = tu_snap_node(&b, RW_KIND_IP);
+    for (uint32_t i = 0; i < 12; i++)
+        tu_snap_edge(&b, tu_snap_node(&b, RW_KIND_ACCOUNT), hub); /* the NAT's other users */
     for (uint32_t j = 0; j < nip; j++)
-        for (uint32_t i = 0; i < outside; i++) edge(&b, node(&b, RW_KIND_ACCOUNT), ip[j]);
+        for (uint32_t i = 0; i < outside; i++) tu_snap_edge(&b, tu_snap_node(&b, RW_KIND_ACCOUNT), ip[j]);
     for (uint32_t i = 0; i < accounts; i++) {
-        acc[i] = node(&b, RW_KIND_ACCOUNT);
-        edge(&b, acc[i], ip[i % nip]);
-        edge(&b, acc[i], ip[(i + 1) % nip]);
-        edge(&b, acc[i], hub);
-        for (uint32_t k = 0; k < priv; k++) edge(&b, acc[i], node(&b, RW_KIND_IP));
+        acc[i] = tu_snap_node(&b, RW_KIND_ACCOUNT);
+        tu_snap_edge(&b, acc[i], ip[i % nip]);
+        tu_snap_edge(&b, acc[i], ip[(i + 1) % nip]);
+        tu_snap_edge(&b, acc[i], hub);
+        for (uint32_t k = 0; k < priv; k++) tu_snap_edge(&b, acc[i], tu_snap_node(&b, RW_KIND_IP));
     }
-    rw_graph_snap *s = build(&b);
+    rw_graph_snap *s = tu_snap_build(&b);
     for (uint32_t j = 0; j < nip; j++) s->parent[ip[j]] = spread ? RW_NODE_NONE : sub;
     for (uint32_t i = 0; i < accounts; i++) {
         uint32_t a = acc[i];
