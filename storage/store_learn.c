@@ -7,21 +7,11 @@
 
 #include "storage_int.h"
 
-static rw_status fail(sqlite3 *db, rw_err *err, int rc, const char *what) {
-    rw_status st = (rc & 0xff) == SQLITE_FULL ? RW_ERR_FULL : RW_ERR_DB;
-    return rw_fail(err, st, "%s: %s", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-}
-
-static rw_status prep(sqlite3 *db, sqlite3_stmt **st, const char *sql, rw_err *err) {
-    int rc = sqlite3_prepare_v2(db, sql, -1, st, NULL);
-    return rc == SQLITE_OK ? RW_OK : fail(db, err, rc, sql);
-}
-
 /* Steps a statement that returns no row. */
-static rw_status run(sqlite3 *db, sqlite3_stmt *st, const char *what, rw_err *err) {
+static rw_status run(rw_store *s, sqlite3_stmt *st, const char *what, rw_err *err) {
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
-    return rc == SQLITE_DONE ? RW_OK : fail(db, err, rc, what);
+    return rc == SQLITE_DONE ? RW_OK : rw_db_fail(s, err, rc, what);
 }
 
 static void bind_text_or_null(sqlite3_stmt *st, int col, const char *s) {
@@ -41,7 +31,7 @@ rw_status rw_store_featlog_put(rw_store *s, const rw_featlog_row *rows, size_t n
                                     "INSERT INTO signup_features(ts, account, model, score, shadow_model, shadow, f)"
                                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                                     -1, SQLITE_PREPARE_PERSISTENT, &s->featlog_stmt, NULL);
-        if (rc != SQLITE_OK) return fail(db, err, rc, "preparing the feature log's insert");
+        if (rc != SQLITE_OK) return rw_db_fail(s, err, rc, "preparing the feature log's insert");
     }
     sqlite3_stmt *st = s->featlog_stmt;
     rw_status res = RW_OK;
@@ -57,7 +47,7 @@ rw_status rw_store_featlog_put(rw_store *s, const rw_featlog_row *rows, size_t n
         else
             sqlite3_bind_double(st, 6, r->shadow);
         sqlite3_bind_blob(st, 7, r->blob, (int)r->len, SQLITE_STATIC);
-        res = run(db, st, "logging signup features", err);
+        res = run(s, st, "logging signup features", err);
     }
     /* The blob is bound SQLITE_STATIC: no pointer to the caller's rows may
      * outlive the call. */
@@ -67,12 +57,11 @@ rw_status rw_store_featlog_put(rw_store *s, const rw_featlog_row *rows, size_t n
 
 rw_status rw_store_featlog_scan(rw_store *s, int64_t from, int64_t to,
                                 rw_status (*cb)(void *ctx, const rw_featlog_row *r), void *ctx, rw_err *err) {
-    sqlite3 *db = s->db;
     sqlite3_stmt *st = NULL;
-    rw_status res = prep(db, &st,
-                         "SELECT ts, account, model, score, shadow_model, shadow, f FROM signup_features"
-                         " WHERE ts >= ?1 AND ts < ?2 ORDER BY ts, rowid",
-                         err);
+    rw_status res = rw_db_prepare(s, &st,
+                                  "SELECT ts, account, model, score, shadow_model, shadow, f FROM signup_features"
+                                  " WHERE ts >= ?1 AND ts < ?2 ORDER BY ts, rowid",
+                                  err);
     if (res != RW_OK) return res;
     sqlite3_bind_int64(st, 1, from);
     sqlite3_bind_int64(st, 2, to);
@@ -88,7 +77,7 @@ rw_status rw_store_featlog_scan(rw_store *s, int64_t from, int64_t to,
                             .len = (size_t)sqlite3_column_bytes(st, 6)};
         res = cb(ctx, &r);
     }
-    if (res == RW_OK && rc != SQLITE_DONE) res = fail(db, err, rc, "reading signup features");
+    if (res == RW_OK && rc != SQLITE_DONE) res = rw_db_fail(s, err, rc, "reading signup features");
     sqlite3_finalize(st);
     return res;
 }
@@ -97,14 +86,14 @@ static rw_status count_query(rw_store *s, const char *sql, int64_t arg, uint64_t
     sqlite3 *db = s->db;
     sqlite3_stmt *st = NULL;
     *out = 0;
-    rw_status res = prep(db, &st, sql, err);
+    rw_status res = rw_db_prepare(s, &st, sql, err);
     if (res != RW_OK) return res;
     if (sqlite3_bind_parameter_count(st)) sqlite3_bind_int64(st, 1, arg);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
         *out = (uint64_t)sqlite3_column_int64(st, 0);
     else if (rc != SQLITE_DONE)
-        res = fail(db, err, rc, sql);
+        res = rw_db_fail(s, err, rc, sql);
     else
         *out = (uint64_t)sqlite3_changes64(db);
     sqlite3_finalize(st);
@@ -130,10 +119,11 @@ rw_status rw_store_online_model_add(rw_store *s, const rw_online_model_row *m, i
     sqlite3 *db = s->db;
     sqlite3_stmt *st = NULL;
     *version = 0;
-    rw_status res = prep(db, &st,
-                         "INSERT INTO online_models(created_at, state, train_from, train_to, positives, negatives,"
-                         " validation, shadow_from, model) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                         err);
+    rw_status res =
+        rw_db_prepare(s, &st,
+                      "INSERT INTO online_models(created_at, state, train_from, train_to, positives, negatives,"
+                      " validation, shadow_from, model) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                      err);
     if (res != RW_OK) return res;
     sqlite3_bind_int64(st, 1, m->created_at);
     sqlite3_bind_text(st, 2, m->state, -1, SQLITE_STATIC);
@@ -144,7 +134,7 @@ rw_status rw_store_online_model_add(rw_store *s, const rw_online_model_row *m, i
     sqlite3_bind_text(st, 7, m->validation ? m->validation : "{}", -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 8, m->shadow_from);
     sqlite3_bind_text(st, 9, m->model, -1, SQLITE_STATIC);
-    res = run(db, st, "storing a signup model", err);
+    res = run(s, st, "storing a signup model", err);
     if (res == RW_OK) *version = (int)sqlite3_last_insert_rowid(db);
     sqlite3_finalize(st);
     return res;
@@ -154,17 +144,17 @@ rw_status rw_store_online_model_decide(rw_store *s, int version, const char *sta
                                        int replaced, rw_err *err) {
     sqlite3 *db = s->db;
     sqlite3_stmt *st = NULL;
-    rw_status res = prep(db, &st,
-                         "UPDATE online_models SET state = ?2, decided_at = ?3, decision = ?4,"
-                         " replaced = CASE WHEN ?5 > 0 THEN ?5 ELSE replaced END WHERE version = ?1",
-                         err);
+    rw_status res = rw_db_prepare(s, &st,
+                                  "UPDATE online_models SET state = ?2, decided_at = ?3, decision = ?4,"
+                                  " replaced = CASE WHEN ?5 > 0 THEN ?5 ELSE replaced END WHERE version = ?1",
+                                  err);
     if (res != RW_OK) return res;
     sqlite3_bind_int(st, 1, version);
     sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, at);
     bind_text_or_null(st, 4, decision);
     sqlite3_bind_int(st, 5, replaced);
-    res = run(db, st, "recording a decision on a signup model", err);
+    res = run(s, st, "recording a decision on a signup model", err);
     sqlite3_finalize(st);
     if (res == RW_OK && sqlite3_changes(db) == 0)
         res = rw_fail(err, RW_ERR_NOTFOUND, "signup model %d does not exist", version);
@@ -177,13 +167,13 @@ static const char *col_text(sqlite3_stmt *st, int col) {
 
 rw_status rw_store_online_models(rw_store *s, int version, rw_status (*cb)(void *ctx, const rw_online_model_row *m),
                                  void *ctx, rw_err *err) {
-    sqlite3 *db = s->db;
     sqlite3_stmt *st = NULL;
-    rw_status res = prep(db, &st,
-                         "SELECT version, created_at, state, train_from, train_to, positives, negatives, validation,"
-                         " coalesce(shadow_from, 0), coalesce(decided_at, 0), decision, coalesce(replaced, 0), model"
-                         " FROM online_models WHERE ?1 = 0 OR version = ?1 ORDER BY version DESC",
-                         err);
+    rw_status res =
+        rw_db_prepare(s, &st,
+                      "SELECT version, created_at, state, train_from, train_to, positives, negatives, validation,"
+                      " coalesce(shadow_from, 0), coalesce(decided_at, 0), decision, coalesce(replaced, 0), model"
+                      " FROM online_models WHERE ?1 = 0 OR version = ?1 ORDER BY version DESC",
+                      err);
     if (res != RW_OK) return res;
     sqlite3_bind_int(st, 1, version);
     int rc, rows = 0;
@@ -204,7 +194,7 @@ rw_status rw_store_online_models(rw_store *s, int version, rw_status (*cb)(void 
         rows++;
         res = cb(ctx, &m);
     }
-    if (res == RW_OK && rc != SQLITE_DONE) res = fail(db, err, rc, "reading signup models");
+    if (res == RW_OK && rc != SQLITE_DONE) res = rw_db_fail(s, err, rc, "reading signup models");
     sqlite3_finalize(st);
     if (res == RW_OK && version > 0 && rows == 0)
         res = rw_fail(err, RW_ERR_NOTFOUND, "signup model %d does not exist", version);
@@ -220,12 +210,11 @@ rw_status rw_store_online_in_force(rw_store *s, int *version, rw_err *err) {
 }
 
 rw_status rw_store_online_set_in_force(rw_store *s, int version, rw_err *err) {
-    sqlite3 *db = s->db;
     sqlite3_stmt *st = NULL;
-    rw_status res = prep(db, &st, "INSERT OR REPLACE INTO meta(key, value) VALUES ('online_model', ?1)", err);
+    rw_status res = rw_db_prepare(s, &st, "INSERT OR REPLACE INTO meta(key, value) VALUES ('online_model', ?1)", err);
     if (res != RW_OK) return res;
     sqlite3_bind_int(st, 1, version);
-    res = run(db, st, "setting the signup model in force", err);
+    res = run(s, st, "setting the signup model in force", err);
     sqlite3_finalize(st);
     return res;
 }
