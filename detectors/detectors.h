@@ -303,7 +303,7 @@ size_t rw_cluster_reasons(const rw_cluster_features *f, char reasons[][160], siz
 
 /* Figures of one signup, from the live graph (counts as log1p). */
 enum {
-    RW_O_DEVICE_SHARED,  /* other accounts on its device (hubs and cleared attributes aside) */
+    RW_O_DEVICE_SHARED,  /* other accounts on its device (crowds and cleared attributes aside) */
     RW_O_DEVICE_DAY,     /* of those, new on the device within about a day */
     RW_O_DEVICE_BURST,   /* the share of them new within the day (0..1): farms, not stock phones */
     RW_O_DEVICE_DAY2,    /* two or more of them new within the day (0/1) */
@@ -314,8 +314,8 @@ enum {
     RW_O_IP_HOUR,      /* of those, new within about an hour */
     RW_O_SUBNET_OTHER, /* signups from other addresses of its /24 (/48) within about an hour */
     RW_O_SUBNET_DAY,   /* signups from its /24 within about a day */
-    RW_O_IP_HUB,       /* its IP is a hub (carrier NAT, VPN exit): 0/1 */
-    RW_O_DEVICE_HUB,   /* its device is a hub (a stock fingerprint): 0/1 */
+    RW_O_IP_HUB,       /* its IP is a crowd (carrier NAT, VPN exit: a hub of strangers over time): 0/1 */
+    RW_O_DEVICE_HUB,   /* its device is a crowd (a stock fingerprint): 0/1 */
     RW_O_COMM_SCORE,   /* the batch score of the community it joins (0 if none) */
     RW_O_COMM_FLAGGED, /* that community was flagged by the batch run (0/1) */
     RW_O_COMM_SIZE,    /* accounts of that community */
@@ -334,6 +334,8 @@ enum {
     RW_O_ATTR_FLAG_SHARE,  /* the highest share of an attribute's accounts the newest run flagged */
     RW_O_ATTR_LABEL_SHARE, /* the highest share of an attribute's accounts labelled fraud by analysts */
     RW_O_COMM_NEW_SHARE,   /* its community's signups within the day against its size (growth for its age) */
+    RW_O_CARD_AGE,         /* hours since its most shared card was first seen */
+    RW_O_IP_AGE,           /* hours since its most shared IP address was first seen */
     RW_O_COUNT
 };
 const char *rw_online_feature_name(int f);

@@ -12,7 +12,7 @@ static const char *const names[RW_O_COUNT] = {
     "card_day",       "ip_shared",       "ip_hour",          "subnet_other",   "subnet_day",     "ip_hub",
     "device_hub",     "comm_score",      "comm_flagged",     "comm_size",      "comm_day",       "attr_flagged",
     "attr_online",    "device_rate",     "device_age",       "card_rate",      "ip_rate",        "subnet_rate",
-    "attr_new_share", "attr_flag_share", "attr_label_share", "comm_new_share",
+    "attr_new_share", "attr_flag_share", "attr_label_share", "comm_new_share", "card_age",       "ip_age",
 };
 
 const char *rw_online_feature_name(int f) {

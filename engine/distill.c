@@ -11,9 +11,14 @@
 #include "commit.h"
 #include "learn.h"
 
-#define HOLDOUT_SHARE 0.2   /* the newest share of rows validates the candidate */
-#define MAX_NEGATIVES 60000 /* negatives beyond it are subsampled (weighted up): a fit within seconds */
-#define DAY           86400
+#define HOLDOUT_SHARE 0.2 /* the newest share of rows validates the candidate */
+/* The candidate is calibrated to review at most this share of the benign
+ * rate the model in force shows on the same holdout: the promotion asks for
+ * no more benign accounts on a shadow day, whose counts are small, so a
+ * candidate matched exactly would lose half its trials to chance. */
+#define CALIBRATE_SHARE 0.75
+#define MAX_NEGATIVES   60000 /* negatives beyond it are subsampled (weighted up): a fit within seconds */
+#define DAY             86400
 
 /* Rows at or above the review threshold: positives and negatives, under
  * the logged score (in force) or a model's. */
@@ -29,6 +34,42 @@ static void count_hits(hits *h, double y, double score, double review) {
         h->neg++;
         h->neg_hit += score >= review;
     }
+}
+
+static int desc(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x < y) - (x > y);
+}
+
+/* Shifts the candidate's bias so that, at the review threshold, it reviews
+ * at most CALIBRATE_SHARE of the share of the holdout's other (not ring)
+ * signups the model in force reviewed, by their logged scores. Comparing
+ * two models at one threshold otherwise compares their calibration: a
+ * candidate that ranks ring signups far better but scores a little higher
+ * overall would review more benign ones and be rejected, while one fitted
+ * on noise could pass by scoring everything low. Matched, the promotion
+ * asks only which model ranks ring signups first. */
+static rw_status calibrate(const rw_learn_rows *rows, size_t from, double review, rw_online_model *m, double *shift,
+                           rw_err *err) {
+    size_t neg = 0, force = 0;
+    for (size_t i = from; i < rows->n; i++)
+        if (!rows->y[i]) neg++, force += rows->score[i] >= review;
+    *shift = 0;
+    if (!neg) return RW_OK;
+    double *z = malloc(neg * sizeof *z);
+    if (!z) return rw_fail(err, RW_ERR_NOMEM, "out of memory for %zu holdout rows", neg);
+    size_t k = 0;
+    for (size_t i = from; i < rows->n; i++)
+        if (!rows->y[i]) z[k++] = rw_online_logit(m, rows->x + i * RW_O_COUNT);
+    qsort(z, neg, sizeof *z, desc);
+    size_t allowed = (size_t)(CALIBRATE_SHARE * (double)force);
+    double at = log(review / (1 - review));
+    /* The (allowed+1)-th highest logit lands just below the threshold, up
+     * or down. */
+    if (allowed < neg) *shift = at - z[allowed] - 1e-6;
+    free(z);
+    m->g.bias += *shift;
+    return RW_OK;
 }
 
 /* The candidate's fit on the older rows and its figures on the newest ones
@@ -56,6 +97,9 @@ static rw_status fit_candidate(const rw_learn_rows *rows, double review, rw_onli
     }
     st = rw_online_fit_weighted(m, x, y, w, k, err);
     if (st != RW_OK) goto done;
+    double shift = 0;
+    st = calibrate(rows, ntrain, review, m, &shift, err);
+    if (st != RW_OK) goto done;
     hits cand = {0}, force = {0};
     for (size_t i = ntrain; i < n; i++) {
         count_hits(&cand, rows->y[i], rw_online_score(m, rows->x + i * RW_O_COUNT), review);
@@ -63,24 +107,27 @@ static rw_status fit_candidate(const rw_learn_rows *rows, double review, rw_onli
     }
     snprintf(validation, size,
              "{\"train_rows\":%zu,\"holdout_rows\":%zu,\"holdout_positives\":%.0f,\"holdout_negatives\":%.0f,"
-             "\"recall\":%.4f,\"benign_reviewed\":%.5f,\"in_force_recall\":%.4f,\"in_force_benign_reviewed\":%.5f}",
+             "\"recall\":%.4f,\"benign_reviewed\":%.5f,\"in_force_recall\":%.4f,\"in_force_benign_reviewed\":%.5f,"
+             "\"calibration_shift\":%.4f}",
              k, n - ntrain, cand.pos, cand.neg, cand.pos ? cand.pos_hit / cand.pos : 0,
              cand.neg ? cand.neg_hit / cand.neg : 0, force.pos ? force.pos_hit / force.pos : 0,
-             force.neg ? force.neg_hit / force.neg : 0);
+             force.neg ? force.neg_hit / force.neg : 0, shift);
 done:
     free(x), free(y), free(w);
     return st;
 }
 
 /* Fits a candidate on rows and puts it in shadow from now on. */
-static rw_status next_candidate(rw_engine *e, const rw_learn_rows *rows, int64_t from, int64_t now, char *note,
-                                size_t size, rw_err *err) {
+static rw_status next_candidate(rw_engine *e, const rw_learn_rows *rows, int64_t from, int64_t now, double history,
+                                char *note, size_t size, rw_err *err) {
     rw_learn *l = e->learn;
     size_t at = strlen(note);
-    if (rows->positives < l->p.min_positives || rows->negatives < l->p.min_negatives) {
-        snprintf(note + at, size - at, "; cold start: %llu ring and %llu other labelled signups (%u and %u needed)",
-                 (unsigned long long)rows->positives, (unsigned long long)rows->negatives, l->p.min_positives,
-                 l->p.min_negatives);
+    if (rows->positives < l->p.min_positives || rows->negatives < l->p.min_negatives ||
+        history < l->p.min_history_days) {
+        snprintf(note + at, size - at,
+                 "; cold start: %llu ring and %llu other labelled signups over %.1f days (%u, %u and %.1f needed)",
+                 (unsigned long long)rows->positives, (unsigned long long)rows->negatives, history, l->p.min_positives,
+                 l->p.min_negatives, l->p.min_history_days);
         return RW_OK;
     }
     rw_online_model m;
@@ -164,6 +211,7 @@ rw_status rw_learn_nightly(rw_engine *e, const rw_learn_run *r, char *note, size
     int64_t now = l->last_ts;
     double days = l->p.feature_log_days;
     int off = l->p.distill_off;
+    double history = e->live.epoch ? (double)(now - e->live.epoch) / DAY : 0; /* days since the first account */
     pthread_rwlock_unlock(&e->lock);
     int64_t from = now - (int64_t)(days * DAY);
     uint64_t pruned = 0;
@@ -182,7 +230,7 @@ rw_status rw_learn_nightly(rw_engine *e, const rw_learn_run *r, char *note, size
     if (!off && l->shadow_version && now - l->shadow_from >= (int64_t)(0.9 * l->p.shadow_hours * 3600))
         st = rw_learn_decide(e, &rows, now, note, size, err);
     if (st == RW_OK) drift(e, &rows, now, note, size);
-    if (st == RW_OK && !off && !l->shadow_version) st = next_candidate(e, &rows, from, now, note, size, err);
+    if (st == RW_OK && !off && !l->shadow_version) st = next_candidate(e, &rows, from, now, history, note, size, err);
 done:
     rw_learn_rows_free(&rows);
     return st;

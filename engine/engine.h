@@ -229,12 +229,12 @@ typedef struct {
 
 /* The shipped decision thresholds (chosen on replays of the fitting worlds:
  * about 0.15% of benign signups at or above review). */
-#define RW_ONLINE_REVIEW 0.55
+#define RW_ONLINE_REVIEW 0.40
 #define RW_ONLINE_BLOCK  0.85
 
 /* Online settings; zeros mean the defaults. */
 typedef struct {
-    double review; /* score at or above which a signup is reviewed (default 0.55) */
+    double review; /* score at or above which a signup is reviewed (default 0.40) */
     double block;  /* score at or above which it is blocked (default 0.85) */
 } rw_online_params;
 void rw_engine_set_online(rw_engine *e, const rw_online_params *p);
@@ -548,6 +548,9 @@ typedef struct {
     double shadow_hours;     /* a candidate scores in shadow this long before a decision (default 24) */
     uint32_t min_positives;  /* labelled rows a candidate needs (default 200 ring accounts ...) */
     uint32_t min_negatives;  /* (... and 2,000 others); below them the model in force stays */
+    double min_history_days; /* ... and this many days since the graph's first account (default 7): a run on a
+                                younger graph mistakes crowds for farms and misses farms among the hubs, and a
+                                candidate learns its mistakes */
     double review_jump;      /* a candidate reviewing more than this times the share of signups the
                                 model in force does is rejected (default 2) */
     double drift_level;      /* population stability index above which a feature has drifted (default 0.25) */
@@ -555,6 +558,7 @@ typedef struct {
 #define RW_LEARN_DAYS        14
 #define RW_LEARN_MIN_POS     200
 #define RW_LEARN_MIN_NEG     2000
+#define RW_LEARN_MIN_HISTORY 7.0
 #define RW_LEARN_REVIEW_JUMP 2.0
 #define RW_LEARN_DRIFT_LEVEL 0.25
 void rw_engine_set_learn(rw_engine *e, const rw_learn_params *p);

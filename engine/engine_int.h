@@ -54,6 +54,7 @@ typedef struct {
     rw_online_model model;
     double review, block;
     uint32_t hub_degree;
+    int64_t epoch;          /* the first account's signup: the graph's history begins (0: none yet) */
     struct rw_vnode *vnode; /* verdict.h: what the newest run said of each node */
 } rw_live;
 

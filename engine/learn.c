@@ -14,6 +14,7 @@ void rw_learn_fill(rw_learn_params *p) {
     if (p->shadow_hours <= 0) p->shadow_hours = 24;
     if (!p->min_positives) p->min_positives = RW_LEARN_MIN_POS;
     if (!p->min_negatives) p->min_negatives = RW_LEARN_MIN_NEG;
+    if (p->min_history_days <= 0) p->min_history_days = RW_LEARN_MIN_HISTORY;
     if (p->review_jump <= 0) p->review_jump = RW_LEARN_REVIEW_JUMP;
     if (p->drift_level <= 0) p->drift_level = RW_LEARN_DRIFT_LEVEL;
 }

@@ -91,7 +91,7 @@ static const double kind_weight[RW_KIND_COUNT] = {0, 1.0, 2.0, 3.0, 0};
 
 /* An attribute that may tie accounts together online. */
 static int linking(const rw_live *L, const rw_view_edge *x) {
-    return x->degree >= 2 && x->degree <= L->hub_degree && !(L->flags[x->attr] & RW_LIVE_CLEARED);
+    return x->degree >= 2 && !x->crowd && !(L->flags[x->attr] & RW_LIVE_CLEARED);
 }
 
 /* The community the account's linking attributes vote for (0: none), and
@@ -151,6 +151,7 @@ static uint32_t found(rw_engine *e, uint32_t a, int64_t ts, uint32_t seed) {
 void rw_live_place(rw_engine *e, const rw_view *v, int signup) {
     rw_live *L = &e->live;
     uint32_t a = v->account, cur = L->comm[a];
+    if (v->ts > 0 && (!L->epoch || v->ts < L->epoch)) L->epoch = v->ts;
     if (!cur) {
         uint32_t seed;
         cur = vote(e, v, &seed);
@@ -187,7 +188,7 @@ void rw_live_count_subnets(rw_live *L, const rw_view *v) {
 
 void rw_live_taint(rw_live *L, const rw_view *v) {
     for (uint32_t i = 0; i < v->n; i++)
-        if (v->edge[i].degree <= L->hub_degree) L->flags[v->edge[i].attr] |= RW_LIVE_FRAUD_ATTR;
+        if (!v->edge[i].crowd) L->flags[v->edge[i].attr] |= RW_LIVE_FRAUD_ATTR;
 }
 
 void rw_live_remember(rw_live *L, const rw_view *v, double score) {
@@ -279,8 +280,7 @@ static void mark_run_flagged(const rw_engine *e, rw_live *L, uint32_t a) {
     uint32_t nedges = 0;
     const rw_edge *ed = rw_graph_account_edges(e->graph, a, &nedges);
     for (uint32_t i = 0; i < nedges; i++)
-        if (ed[i].attr < L->cap && rw_graph_degree(e->graph, ed[i].attr) <= L->hub_degree)
-            L->run_flagged[ed[i].attr] = 1;
+        if (ed[i].attr < L->cap) L->run_flagged[ed[i].attr] = 1; /* crowds are told apart at each signup */
 }
 
 typedef struct {
@@ -313,6 +313,11 @@ static rw_status live_build(rw_engine *e, rw_live *L, rw_err *err) {
     if (!ic.by_id) return rw_fail(err, RW_ERR_NOMEM, "out of memory");
     L->run = run;
     L->run_nodes = rw_graph_node_count(e->graph); /* covers at most what the run saw; newer accounts are not in it */
+    L->epoch = 0;
+    for (uint32_t a = 0; a < L->run_nodes; a++) {
+        int64_t t = rw_graph_kind(e->graph, a) == RW_KIND_ACCOUNT ? (int64_t)rw_graph_first_seen(e->graph, a) : 0;
+        if (t > 0 && (!L->epoch || t < L->epoch)) L->epoch = t;
+    }
     if (run) {
         st = rw_store_run_clusters(e->store, run, -1.0, 0, 0, on_cluster_row, &ic, err);
         if (st == RW_OK) st = rw_store_run_membership(e->store, run, on_member, &ic, err);
@@ -384,6 +389,7 @@ void rw_live_defaults(rw_live *L, const rw_live *prev) {
     L->block = prev && prev->block > 0 ? prev->block : DEFAULT_BLOCK;
     L->hub_degree = RW_HUB_DEGREE;
     L->next_live = prev ? prev->next_live : 0;
+    L->epoch = prev ? prev->epoch : 0;
 }
 
 /* Swaps in L (the state rebuilt from the store). */
@@ -486,8 +492,7 @@ static int run_part_attrs(run_part *p, const rw_graph_snap *s, uint32_t nattr) {
     return 0;
 }
 
-/* Account scores, and the flagged accounts with their (non-hub)
- * attributes. */
+/* Account scores, and the flagged accounts with their attributes. */
 static int run_part_flags(run_part *p, const rw_online_run *r) {
     rw_live *L = &p->L;
     const rw_graph_snap *s = r->snap;
@@ -505,7 +510,7 @@ static int run_part_flags(run_part *p, const rw_online_run *r) {
         p->flagged[p->nflagged++] = v;
         L->run_flagged[v] = 1;
         for (uint64_t k = s->off[v]; k < s->off[v + 1]; k++)
-            if (rw_graph_snap_degree(s, s->nbr[k]) <= RW_HUB_DEGREE) L->run_flagged[s->nbr[k]] = 1;
+            L->run_flagged[s->nbr[k]] = 1; /* crowds are told apart at each signup */
     }
     return 0;
 }
@@ -530,6 +535,10 @@ static rw_status run_part_build(run_part *p, uint32_t cap, const rw_online_run *
         if (c >= r->ncomm || !by_comm[c] || s->kind[v] == RW_KIND_SUBNET) continue;
         if (s->kind[v] == RW_KIND_ACCOUNT) {
             L->comm[v] = by_comm[c];
+            /* Its growth from its members' signups, as a restart counts it
+             * (rebuild_history): a cluster of the new run is not the old
+             * run's cluster of the same id, whose growth it would take. */
+            comm_count_signup(&L->c[by_comm[c]], s->first_seen[v], 1.0);
         } else if (rw_graph_snap_degree(s, v) >= 2) {
             L->comm[v] = by_comm[c];
             nattr++;
@@ -563,15 +572,15 @@ static int run_part_adopt(run_part *p, rw_live *old, uint32_t nodes) {
     return 0;
 }
 
-/* Recent growth and labels carry over by cluster id; returns whether any
- * carried-over label is benign. */
+/* Labels carry over by cluster id; returns whether any carried-over label is
+ * benign. */
 static int carry_over(const run_part *p, rw_live *L, const rw_live *old) {
     int benign = 0;
     for (uint32_t c = 1; c < old->nc; c++) {
         const rw_live_comm *o = &old->c[c];
         uint32_t k = o->batch_id && o->batch_id < p->nid ? p->by_id[o->batch_id] : 0;
         if (!k) continue;
-        L->c[k].day = o->day, L->c[k].day_ts = o->day_ts, L->c[k].label = o->label;
+        L->c[k].label = o->label;
         benign |= o->label == RW_LIVE_LABEL_BENIGN;
     }
     return benign;

@@ -18,6 +18,23 @@ static inline double rw_live_decay(double value, int64_t from, int64_t to, doubl
     return value * exp(-(double)(to - from) / tau);
 }
 
+/* A hub's accounts came as a farm's do, not as a crowd's: most of them
+ * within about the last day (vel[RW_VEL_DAY] of degree), and that share at
+ * least RW_CROWD_OVER_CHANCE times what strangers arriving evenly since the
+ * graph's first account (L->epoch) would give. A carrier NAT, a VPN exit or
+ * a stock fingerprint gathers strangers over weeks; a farm's device or
+ * address gathers hundreds of new accounts within hours. The same test as
+ * the batch detectors' (detectors/hubs.c), on the counters the signup path
+ * keeps; on a graph younger than a few days nothing passes it. */
+#define RW_CROWD_BURST_MIN   0.5
+#define RW_CROWD_OVER_CHANCE 4.0
+static inline int rw_live_burst(const rw_live *L, uint32_t degree, const double *vel, int64_t ts) {
+    if (!degree || !L->epoch || ts <= L->epoch) return 0;
+    double share = vel[RW_VEL_DAY] / degree, span = (double)(ts - L->epoch);
+    double chance = RW_TAU_DAY / (span > RW_TAU_DAY ? span : RW_TAU_DAY);
+    return share >= RW_CROWD_BURST_MIN && share >= RW_CROWD_OVER_CHANCE * chance;
+}
+
 /* Thresholds, hub degree and the model copied from prev (NULL: defaults). */
 void rw_live_defaults(rw_live *L, const rw_live *prev);
 void rw_live_free(rw_live *L);

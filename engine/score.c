@@ -24,9 +24,9 @@ typedef struct {
     double seen;    /* the highest online score seen on its attributes */
     double sub_hour, sub_day;
     int fraud_attr;
-    int subnet_v6;              /* the signup's IP is IPv6: its subnet is a /48, not a /24 */
-    double rate[RW_KIND_COUNT]; /* velocity against the attribute's usual rate */
-    double age_hours;           /* of its most shared device */
+    int subnet_v6;                   /* the signup's IP is IPv6: its subnet is a /48, not a /24 */
+    double rate[RW_KIND_COUNT];      /* velocity against the attribute's usual rate */
+    double age_hours[RW_KIND_COUNT]; /* since its most shared attribute of each kind was first seen */
     double new_share, flag_share, label_share;
 } raw_figures;
 
@@ -146,6 +146,8 @@ static const int sentence[RW_O_COUNT] = {
     [RW_O_ATTR_FLAG_SHARE] = RW_O_ATTR_FLAGGED,
     [RW_O_ATTR_LABEL_SHARE] = RW_O_ATTR_LABEL_SHARE,
     [RW_O_COMM_NEW_SHARE] = RW_O_COMM_SIZE,
+    [RW_O_CARD_AGE] = RW_O_CARD_SHARED,
+    [RW_O_IP_AGE] = RW_O_IP_SHARED,
 };
 
 /* Does account b have an IP in one of the subnets in sub[0..n)? */
@@ -160,9 +162,14 @@ static int seen_on(const rw_graph *g, uint32_t b, const uint32_t *sub, uint32_t 
     return 0;
 }
 
-/* The most accounts on one of the account's (non-hub) devices that were
+/* A farm's device or address can hold thousands of accounts: the figures
+ * that look at an attribute's accounts one by one look at its newest
+ * RW_SCAN_MAX (the graph keeps them in order of arrival). */
+#define RW_SCAN_MAX 1024
+
+/* The most accounts on one of the account's (non-crowd) devices that were
  * never seen on any of its subnets: people share a tablet at home, farms
- * share an emulator image across proxies. Bounded by the hub degree. */
+ * share an emulator image across proxies. */
 static double foreign_accounts(const rw_engine *e, const rw_view *v) {
     enum { MAXSUB = 8 };
     uint32_t sub[MAXSUB], ns = 0;
@@ -171,33 +178,34 @@ static double foreign_accounts(const rw_engine *e, const rw_view *v) {
     double best = 0;
     for (uint32_t i = 0; i < v->n; i++) {
         uint32_t x = v->edge[i].attr;
-        if (v->edge[i].kind != RW_KIND_DEVICE || (e->live.flags[x] & RW_LIVE_CLEARED)) continue;
+        if (v->edge[i].kind != RW_KIND_DEVICE || v->edge[i].crowd || (e->live.flags[x] & RW_LIVE_CLEARED)) continue;
         uint32_t n = 0;
         const uint32_t *acc = rw_graph_attr_accounts(e->graph, x, &n);
-        if (n < 2 || n > e->live.hub_degree) continue;
+        if (n < 2) continue;
         double count = 0;
-        for (uint32_t k = 0; k < n; k++)
+        for (uint32_t k = n > RW_SCAN_MAX ? n - RW_SCAN_MAX : 0; k < n; k++)
             if (acc[k] != v->account && !seen_on(e->graph, acc[k], sub, ns)) count++;
         if (count > best) best = count;
     }
     return best;
 }
 
-/* The figures of one (uncleared, non-hub) attribute: sharing, velocity, and
+/* The figures of one (uncleared, non-crowd) attribute: sharing, velocity, and
  * for an IP its subnet's velocity. */
 static void attr_figures(const rw_live *L, const rw_view_edge *x, int64_t ts, int signup, raw_figures *r) {
     rw_kind k = (rw_kind)x->kind;
     /* The account itself counts in the velocity from its first use. */
     double age = ts > (int64_t)x->first_seen ? (double)(ts - (int64_t)x->first_seen) : 0;
+    double life = ts > (int64_t)x->born ? (double)(ts - (int64_t)x->born) : 0; /* the attribute's */
     double hour = x->vel[RW_VEL_HOUR] - exp(-age / RW_TAU_HOUR), day = x->vel[RW_VEL_DAY] - exp(-age / RW_TAU_DAY);
     double others = x->degree - 1.0;
-    if (others > r->shared[k] || (others == r->shared[k] && k == RW_KIND_DEVICE)) {
+    if (others > r->shared[k] || (others == r->shared[k] && life / 3600 > r->age_hours[k])) {
         r->shared[k] = others;
-        if (k == RW_KIND_DEVICE) r->age_hours = age / 3600;
+        r->age_hours[k] = life / 3600;
     }
-    /* Its usual rate: the accounts it had before, over its age in days
+    /* Its usual rate: the accounts it had before, over its life in days
      * (at least one), against the last day's (an IP's: hour's). */
-    double usual = others / fmax(1.0, age / 86400), rate = fmax(0, day) / (1 + usual);
+    double usual = others / fmax(1.0, life / 86400), rate = fmax(0, day) / (1 + usual);
     if (k == RW_KIND_IP) rate = fmax(0, hour) / (1 + usual / 24);
     if (rate > r->rate[k]) r->rate[k] = rate;
     if (x->degree > 1 && fmax(0, day) / others > r->new_share) r->new_share = fmin(1, fmax(0, day) / others);
@@ -213,14 +221,14 @@ static void attr_figures(const rw_live *L, const rw_view_edge *x, int64_t ts, in
 }
 
 /* The shares of a shared attribute's other accounts the newest run flagged
- * and analysts labelled fraud. Bounded by the hub degree. */
+ * and analysts labelled fraud (of its newest RW_SCAN_MAX). */
 static void verdict_shares(const rw_engine *e, const rw_view_edge *x, uint32_t self, raw_figures *r) {
     if (x->degree < 2) return;
     const rw_live *L = &e->live;
     uint32_t n = 0;
     const uint32_t *acc = rw_graph_attr_accounts(e->graph, x->attr, &n);
     double flagged = 0, fraud = 0, others = 0;
-    for (uint32_t k = 0; k < n; k++) {
+    for (uint32_t k = n > RW_SCAN_MAX ? n - RW_SCAN_MAX : 0; k < n; k++) {
         if (acc[k] == self || acc[k] >= L->cap) continue;
         others++;
         flagged += L->run_flagged[acc[k]] != 0;
@@ -231,7 +239,7 @@ static void verdict_shares(const rw_engine *e, const rw_view_edge *x, uint32_t s
 }
 
 /* The raw figures of the account's attributes, and the features that are
- * flags of them (flagged or scored neighbours, hubs). */
+ * flags of them (flagged or scored neighbours, crowds). */
 static void edge_figures(const rw_engine *e, const rw_view *v, int signup, double *f, raw_figures *r) {
     const rw_live *L = &e->live;
     for (uint32_t i = 0; i < v->n; i++) {
@@ -242,11 +250,11 @@ static void edge_figures(const rw_engine *e, const rw_view *v, int signup, doubl
             continue;
         }
         if (L->flags[x->attr] & RW_LIVE_FRAUD_ATTR) r->fraud_attr = 1;
-        if (x->degree <= L->hub_degree) {
+        if (!x->crowd) {
             if (L->run_flagged[x->attr]) f[RW_O_ATTR_FLAGGED] = 1;
             if (L->seen_score[x->attr] > f[RW_O_ATTR_ONLINE]) f[RW_O_ATTR_ONLINE] = L->seen_score[x->attr];
         }
-        if (x->degree > L->hub_degree) {
+        if (x->crowd) {
             if (k == RW_KIND_IP) f[RW_O_IP_HUB] = 1;
             if (k == RW_KIND_DEVICE) f[RW_O_DEVICE_HUB] = 1;
             continue;
@@ -276,7 +284,9 @@ static void figure_features(const raw_figures *r, double *f) {
     f[RW_O_SUBNET_OTHER] = log1p(other > 0 ? other : 0);
     f[RW_O_SUBNET_DAY] = log1p(r->sub_day > 0 ? r->sub_day : 0);
     f[RW_O_DEVICE_RATE] = log1p(r->rate[RW_KIND_DEVICE]);
-    f[RW_O_DEVICE_AGE] = r->shared[RW_KIND_DEVICE] > 0 ? log1p(r->age_hours) : 0;
+    f[RW_O_DEVICE_AGE] = r->shared[RW_KIND_DEVICE] > 0 ? log1p(r->age_hours[RW_KIND_DEVICE]) : 0;
+    f[RW_O_CARD_AGE] = r->shared[RW_KIND_PAYMENT] > 0 ? log1p(r->age_hours[RW_KIND_PAYMENT]) : 0;
+    f[RW_O_IP_AGE] = r->shared[RW_KIND_IP] > 0 ? log1p(r->age_hours[RW_KIND_IP]) : 0;
     f[RW_O_CARD_RATE] = log1p(r->rate[RW_KIND_PAYMENT]);
     f[RW_O_IP_RATE] = log1p(r->rate[RW_KIND_IP]);
     f[RW_O_SUBNET_RATE] = log1p(fmax(0, r->sub_hour) / (1 + fmax(0, r->sub_day) / 24));
@@ -333,7 +343,7 @@ static void model_reasons(const rw_live *L, uint32_t c, const double *f, const r
         if (key == RW_O_COMM_SCORE && !(cm && cm->batch_id)) continue;
         if (said[key]) continue;
         said[key] = 1;
-        reason_text(L, c, top[i], r, d->reasons[d->nreasons++]);
+        reason_text(L, c, key, r, d->reasons[d->nreasons++]);
     }
 }
 

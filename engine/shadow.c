@@ -2,8 +2,15 @@
  * in force; on the shadow period's signups labelled by the newest run it
  * replaces the model in force only if, at the same review threshold, it
  * reviews more ring accounts, no more benign ones, and not a much larger
- * share of signups. Operators list, promote and roll back models here too;
- * every decision is stored with its figures. */
+ * share of signups. "More" is more than chance would give: a shadow day
+ * may hold a handful of ring signups, and a candidate promoted for one
+ * more of them than the model in force is a coin toss that can lose every
+ * ring of the next week. So the decision waits until the shadow period
+ * holds MIN_SHADOW_RING ring signups (the candidate stays in shadow, up to
+ * MAX_SHADOW_PERIODS periods), and the ring accounts only one of the two
+ * models reviewed must favour the candidate by two standard deviations of
+ * a fair coin (McNemar's test at about 95%). Operators list, promote and
+ * roll back models here too; every decision is stored with its figures. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,8 +18,12 @@
 
 #include "learn.h"
 
+#define MIN_SHADOW_RING    30
+#define MAX_SHADOW_PERIODS 7
+
 typedef struct {
     double rows, ring, benign;              /* labelled shadow rows */
+    double only_cand, only_force;           /* ring accounts only the candidate / the model in force reviewed */
     double force_ring, force_benign, force; /* reviewed or blocked by the model in force (force: all rows) */
     double cand_ring, cand_benign, cand;    /* ... by the candidate */
 } trial;
@@ -27,6 +38,7 @@ static void tally(const rw_learn_rows *rows, int version, int64_t from, double r
         t->force += f, t->cand += c;
         t->force_ring += y && f, t->force_benign += !y && f;
         t->cand_ring += y && c, t->cand_benign += !y && c;
+        t->only_cand += y && c && !f, t->only_force += y && f && !c;
     }
 }
 
@@ -68,8 +80,15 @@ rw_status rw_learn_decide(rw_engine *e, const rw_learn_rows *rows, int64_t now, 
     double share_force = t.rows ? t.force / t.rows : 0, share_cand = t.rows ? t.cand / t.rows : 0;
     /* A model in force reviewing nothing leaves a floor of one signup. */
     double ceiling = l->p.review_jump * fmax(share_force, t.rows ? 1 / t.rows : 0);
-    const char *why = !t.ring                          ? "no ring account among the shadow period's signups"
-                      : t.cand_ring <= t.force_ring    ? "it did not review more ring accounts"
+    size_t at = strlen(note);
+    if (t.ring < MIN_SHADOW_RING && now - l->shadow_from < (int64_t)(MAX_SHADOW_PERIODS * l->p.shadow_hours * 3600)) {
+        snprintf(note + at, size - at, "; candidate %d stays in shadow: %.0f ring signups so far (%d needed)", version,
+                 t.ring, MIN_SHADOW_RING);
+        return RW_OK;
+    }
+    double gain = t.only_cand - t.only_force, spread = 2 * sqrt(t.only_cand + t.only_force);
+    const char *why = t.ring < MIN_SHADOW_RING         ? "too few ring accounts among the shadow period's signups"
+                      : gain <= 0 || gain < spread     ? "it did not review more ring accounts beyond chance"
                       : t.cand_benign > t.force_benign ? "it reviewed more benign accounts"
                       : share_cand > ceiling           ? "its share of signups reviewed jumped"
                                                        : NULL;
@@ -78,12 +97,12 @@ rw_status rw_learn_decide(rw_engine *e, const rw_learn_rows *rows, int64_t now, 
              "{\"by\":\"nightly\",\"promoted\":%s,\"reason\":\"%s\",\"in_force\":%d,\"shadow_rows\":%.0f,"
              "\"ring\":%.0f,\"benign\":%.0f,\"ring_reviewed\":%.0f,\"in_force_ring_reviewed\":%.0f,"
              "\"benign_reviewed\":%.0f,\"in_force_benign_reviewed\":%.0f,\"share_reviewed\":%.5f,"
-             "\"in_force_share_reviewed\":%.5f,\"review\":%.3f}",
+             "\"in_force_share_reviewed\":%.5f,\"review\":%.3f,\"ring_only_candidate\":%.0f,"
+             "\"ring_only_in_force\":%.0f}",
              why ? "false" : "true", why ? why : "more ring accounts at no more benign ones", l->in_force, t.rows,
              t.ring, t.benign, t.cand_ring, t.force_ring, t.cand_benign, t.force_benign, share_cand, share_force,
-             e->live.review);
+             e->live.review, t.only_cand, t.only_force);
     rw_status st = record(e, version, !why, now, fig, err);
-    size_t at = strlen(note);
     if (st == RW_OK)
         snprintf(note + at, size - at,
                  "; candidate %d %s (%s): ring reviewed %.0f against %.0f, benign %.0f against %.0f", version,

@@ -4,6 +4,7 @@
  * edges and ask the graph for each attribute again. */
 #include <stdlib.h>
 
+#include "live.h"
 #include "view.h"
 
 void rw_view_init(rw_view *v) {
@@ -42,11 +43,14 @@ int rw_view_gather(rw_view *v, const rw_engine *e, uint32_t a, int64_t ts, int w
         rw_view_edge *x = &v->edge[i];
         x->attr = ed[i].attr;
         x->first_seen = ed[i].first_seen;
+        int64_t born = rw_graph_first_seen(g, x->attr);
+        x->born = born > 0 && born < (int64_t)x->first_seen ? (uint32_t)born : x->first_seen;
         x->degree = rw_graph_degree(g, x->attr);
         x->parent = rw_graph_parent(g, x->attr);
         x->kind = (uint8_t)rw_graph_kind(g, x->attr);
-        if (with_velocity && x->degree <= L->hub_degree && !(L->flags[x->attr] & RW_LIVE_CLEARED))
-            rw_graph_velocity(g, x->attr, ts, x->vel);
+        int cleared = (L->flags[x->attr] & RW_LIVE_CLEARED) != 0;
+        if (with_velocity && !cleared) rw_graph_velocity(g, x->attr, ts, x->vel);
+        x->crowd = x->degree > L->hub_degree && !(with_velocity && !cleared && rw_live_burst(L, x->degree, x->vel, ts));
     }
     v->n = nedges;
     return 0;

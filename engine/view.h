@@ -8,13 +8,19 @@
 typedef struct {
     uint32_t attr;
     uint32_t first_seen; /* of the edge: the account's first use of the attribute */
+    uint32_t born;       /* the attribute's first use by anyone */
     uint32_t degree;     /* accounts on the attribute */
     uint32_t parent;     /* an IP's subnet, else RW_NODE_NONE */
     uint8_t kind;        /* rw_kind */
     /* Decayed signups on the attribute at ts (rw_graph_velocity): gathered
-     * with_velocity, for the attributes scoring reads it of (not hubs, not
-     * cleared by a benign label); else unset. */
+     * with_velocity, for the attributes scoring reads it of (not cleared by
+     * a benign label); else unset. */
     double vel[RW_VEL_COUNT];
+    /* A crowd: more accounts than the hub degree that arrived as strangers
+     * do, over the graph's history (rw_live_crowd). It ties no one together
+     * online. A hub whose accounts came in a burst is no crowd: its size is
+     * the attacker's choice. Without velocity every hub is a crowd. */
+    uint8_t crowd;
 } rw_view_edge;
 
 #define RW_VIEW_INLINE 16 /* edges held without an allocation: nearly every account */

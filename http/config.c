@@ -99,7 +99,7 @@ static const setting settings[] = {
      0,
      0},
     {{"max_batch_events", "10000", "events in one POST /v1/events at most"}, T_U32, AT(max_batch_events), 1, 1000000},
-    {{"review_threshold", "0.55", "signups scoring at least this are reviewed"}, /* RW_ONLINE_REVIEW */
+    {{"review_threshold", "0.40", "signups scoring at least this are reviewed"}, /* RW_ONLINE_REVIEW */
      T_DOUBLE,
      AT(review_threshold),
      0.001,
@@ -154,6 +154,13 @@ static const setting settings[] = {
      AT(min_other_rows),
      1,
      100000000},
+    {{"min_history_days", "7",
+      "... and this many days since the first account: runs on a younger graph mistake crowds for farms"},
+     /* RW_LEARN_MIN_HISTORY */
+     T_DOUBLE,
+     AT(min_history_days),
+     0.001,
+     3650},
     {{"review_jump", "2",
       "a candidate reviewing more than this many times the share of signups the model in force reviews is rejected"},
      T_DOUBLE,

@@ -69,6 +69,7 @@ rw_status rw_http_create(rw_http_server **out, rw_engine *e, const rw_config *cf
                           .shadow_hours = cfg->shadow_hours,
                           .min_positives = cfg->min_ring_rows,
                           .min_negatives = cfg->min_other_rows,
+                          .min_history_days = cfg->min_history_days,
                           .review_jump = cfg->review_jump,
                           .drift_level = cfg->drift_level};
     rw_engine_set_learn(e, &lp);

@@ -106,7 +106,7 @@ static void label_days(rw_engine *e, fake_run *f, int days, int n, int shuffle) 
 Test(learn, candidate_on_shuffled_labels_is_rejected_and_the_model_in_force_stays) {
     enum { N = 1000 };
     rw_engine *e = open_engine(0);
-    rw_learn_params lp = {.min_positives = 50, .min_negatives = 200, .shadow_hours = 1};
+    rw_learn_params lp = {.min_positives = 50, .min_negatives = 200, .shadow_hours = 1, .min_history_days = 0.01};
     rw_engine_set_learn(e, &lp);
     rw_decision *d = calloc(N, sizeof *d);
     int *ring = calloc(N, sizeof *ring);
@@ -154,7 +154,7 @@ Test(learn, candidate_on_shuffled_labels_is_rejected_and_the_model_in_force_stay
 Test(learn, promote_and_rollback_put_models_in_force_and_survive_a_restart) {
     enum { N = 1000 };
     rw_engine *e = open_engine(0);
-    rw_learn_params lp = {.min_positives = 50, .min_negatives = 200};
+    rw_learn_params lp = {.min_positives = 50, .min_negatives = 200, .min_history_days = 0.01};
     rw_engine_set_learn(e, &lp);
     rw_decision *d = calloc(N, sizeof *d);
     int *ring = calloc(N, sizeof *ring);
