@@ -277,10 +277,14 @@ static int dec_report(dec_state *s) {
     size_t nr;
     double median = dec_median(s, &nr);
     if (median < 0) return -1;
-    char from[32] = "no decisions";
-    if (s->any) rw_time_format(from, sizeof from, s->cut);
-    printf("online_warm_up %g days (signups from %s; %llu accounts left out)\n", s->warm_days, from,
-           (unsigned long long)s->warm_cut);
+    if (s->any) {
+        char from[32];
+        rw_time_format(from, sizeof from, s->cut);
+        printf("online_warm_up %g days (signups from %s; %llu accounts left out)\n", s->warm_days, from,
+               (unsigned long long)s->warm_cut);
+    } else {
+        printf("online_warm_up %g days (no decision rows)\n", s->warm_days);
+    }
     printf("online_accounts     %llu (%llu in rings, %llu benign)\n", (unsigned long long)(rings + benign),
            (unsigned long long)rings, (unsigned long long)benign);
     printf("online_ring_flagged %.4f (%llu reviewed or blocked at signup, %llu blocked)\n",
