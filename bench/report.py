@@ -10,6 +10,13 @@ report.py scale FILE TARGET
     prints them, a least-squares fit (time: power law a*N^b in log-log;
     memory: linear c + d*N) and the values the fits give at TARGET accounts,
     labelled as extrapolated.
+report.py online DIR WORLD...
+    DIR/eval-<peer>-<world>.txt are `ringwatch eval --decisions` outputs (and
+    velocity_rule.py's, in the same lines) for peer on (distillation on),
+    off and vel (the velocity rule); prints one row per figure, one column
+    per peer: the mean over the worlds and, for several, the range. A week
+    without ring signups has no ring share: its cell says of how many
+    worlds the mean is.
 """
 import json
 import math
@@ -104,6 +111,73 @@ def quality(d, seeds):
         print("  time per world, mean: " + ", ".join(parts))
 
 
+ONLINE_PEERS = [
+    ("on", "ringwatch, distill on"),
+    ("off", "ringwatch, distill off"),
+    ("vel", "velocity rule (>=3/3d)"),
+]
+
+
+def read_online(path):
+    """The figures of one eval --decisions output; weeks as (share, partial)."""
+    out, weeks = {}, []
+    if not os.path.exists(path):
+        return out
+    with open(path) as f:
+        for line in f:
+            p = line.split()
+            if len(p) < 2:
+                continue
+            if p[0] in ("online_ring_flagged", "online_benign_flagged", "online_median_admitted_before_first_flag"):
+                out[p[0]] = float(p[1])
+            elif p[0].startswith("online_week["):
+                # "ring S (H of N) ...": a week without ring signups has no share.
+                share = float(p[2]) if int(p[5].rstrip(")")) else None
+                weeks.append((share, p[-1] == "partial"))
+    if weeks and weeks[0][0] is not None:
+        out["first_week"] = weeks[0][0]
+    full = [i for i, (_, partial) in enumerate(weeks) if not partial]
+    if full:
+        out["last_full_week_no"] = full[-1]
+        if weeks[full[-1]][0] is not None:
+            out["last_full_week"] = weeks[full[-1]][0]
+    return out
+
+
+def online(d, worlds):
+    res = {}
+    for key, _ in ONLINE_PEERS:
+        runs = [read_online(os.path.join(d, f"eval-{key}-{w}.txt")) for w in worlds]
+        runs = [r for r in runs if r]
+        if runs:
+            res[key] = runs
+    peers = [(k, n) for k, n in ONLINE_PEERS if k in res]
+    lastk = sorted({r["last_full_week_no"] for runs in res.values() for r in runs if "last_full_week_no" in r})
+    rows = [
+        ("ring reviewed|blocked", "online_ring_flagged", 4),
+        ("benign reviewed|blocked", "online_benign_flagged", 5),
+        ("median admitted", "online_median_admitted_before_first_flag", 1),
+        ("ring, week 0 (from the cut)", "first_week", 4),
+        (f"ring, last full week ({'/'.join(str(k) for k in lastk) or '-'})", "last_full_week", 4),
+    ]
+    w = 34
+    print(f"  {'figure':<32}" + "".join(f"{n:<{w}}" for _, n in peers))
+    for name, key, dec in rows:
+        line = f"  {name:<32}"
+        for k, _ in peers:
+            v = [r[key] for r in res[k] if key in r]
+            if not v:
+                cell = "-"
+            elif len(v) == 1:
+                cell = f"{v[0]:.{dec}f}"
+            else:
+                cell = f"{sum(v) / len(v):.{dec}f} ({min(v):.{dec}f}-{max(v):.{dec}f})"
+            if v and len(v) < len(res[k]):  # some worlds had no ring signup that week
+                cell += f" [{len(v)} of {len(res[k])}]"
+            line += f"{cell:<{w}}"
+        print(line)
+
+
 def read_kv(path):
     """key=value pairs, one or more a line."""
     out = {}
@@ -178,6 +252,8 @@ def scale(path, target):
 def main():
     if len(sys.argv) >= 3 and sys.argv[1] == "quality":
         quality(sys.argv[2], sys.argv[3:])
+    elif len(sys.argv) >= 4 and sys.argv[1] == "online":
+        online(sys.argv[2], sys.argv[3:])
     elif len(sys.argv) == 4 and sys.argv[1] == "scale":
         scale(sys.argv[2], float(sys.argv[3]))
     else:

@@ -392,6 +392,96 @@ Test(runs, model_fit_flags_rings_explain_and_eval) {
     free(sr);
 }
 
+/* Writes text to name in the test's folder. */
+static void put(const char *name, const char *text) {
+    cr_assert_eq(tu_write_file(tu_path(name), text, strlen(text)), 0, "%s", name);
+}
+
+/* Online figures of hand-written decisions: week by week from the first
+ * row's time, and a warm-up that leaves out the accounts that signed up in
+ * it (from the totals, the weeks, the tactics and the rings' counts). */
+Test(runs, eval_decisions_weeks_and_warm_up) {
+    put("t.csv", "account,ring,tactic\n"
+                 "r1,r1,datacenter_bulk\nr2,r1,datacenter_bulk\nr3,r1,datacenter_bulk\nr4,r1,datacenter_bulk\n"
+                 "s1,r2,stolen_cards\ns2,r2,stolen_cards\n"
+                 "b1,,household\nb2,,household\nb3,,office\nb4,,household\nb5,,household\n");
+    put("d.csv", "account,ts,type,score,decision,cluster\n"
+                 "b1,2026-09-01T00:00:00Z,signup,0.01,allow,\n"   /* week 0, in a 2-day warm-up */
+                 "r1,2026-09-01T06:00:00Z,signup,0.50,review,\n"  /* week 0, in the warm-up */
+                 "r2,2026-09-03T00:00:00Z,signup,0.01,allow,\n"   /* week 0, the first second after it */
+                 "b2,2026-09-04T00:00:00Z,signup,0.60,review,\n"  /* week 0 */
+                 "r1,2026-09-05T00:00:00Z,login,0.01,allow,\n"    /* not its signup */
+                 "r3,2026-09-08T00:00:00Z,signup,0.90,block,c1\n" /* week 1 */
+                 "s1,2026-09-09T00:00:00Z,signup,0.01,allow,\n"   /* week 1 */
+                 "b3,2026-09-10T00:00:00Z,signup,0.01,allow,\n"   /* week 1 */
+                 "s2,2026-09-16T00:00:00Z,signup,0.70,review,\n"  /* week 2 */
+                 "r4,2026-09-16T01:00:00Z,signup,0.01,allow,\n"   /* week 2 */
+                 "b4,2026-09-17T00:00:00Z,login,0.01,allow,\n"    /* replaced by its signup */
+                 "b4,2026-09-17T01:00:00Z,signup,0.55,review,\n"  /* week 2 */
+                 "b5,2026-09-22T00:00:00Z,signup,0.01,allow,\n"   /* week 3, cut short */
+                 "x9,2026-09-23T00:00:00Z,signup,0.01,allow,\n"); /* not in the truth */
+    char *out = NULL;
+    int rc = tu_rw(&out, "eval --truth t.csv --decisions d.csv");
+    cr_assert_eq(rc, 0, "%s", out);
+    static const char *const plain[] = {
+        "online_warm_up 0 days (signups from 2026-09-01T00:00:00Z; 0 accounts left out)\n",
+        "online_accounts     11 (6 in rings, 5 benign)\n",
+        "online_ring_flagged 0.5000 (3 reviewed or blocked at signup, 1 blocked)\n",
+        "online_benign_flagged 0.40000 (2)\n",
+        "online_median_admitted_before_first_flag 0.5 (over 2 rings)\n",
+        "online_week[0] ring 0.5000 (1 of 2) benign 0.50000 (1 of 2)\n"
+        "online_week[1] ring 0.5000 (1 of 2) benign 0.00000 (0 of 1)\n"
+        "online_week[2] ring 0.5000 (1 of 2) benign 1.00000 (1 of 1)\n"
+        "online_week[3] ring 0.0000 (0 of 0) benign 0.00000 (0 of 1) partial\n"
+        "decisions for accounts not in the truth file: 1\n",
+    };
+    for (size_t k = 0; k < sizeof plain / sizeof plain[0]; k++)
+        cr_expect(strstr(out, plain[k]) != NULL, "want '%s' in:\n%s", plain[k], out);
+    cr_expect(strstr(out, "online_week[4]") == NULL, "%s", out);
+    free(out);
+
+    rc = tu_rw(&out, "eval --truth t.csv --decisions d.csv --warm-up 2");
+    cr_assert_eq(rc, 0, "%s", out);
+    static const char *const warm[] = {
+        "online_warm_up 2 days (signups from 2026-09-03T00:00:00Z; 2 accounts left out)\n",
+        "online_accounts     9 (5 in rings, 4 benign)\n",
+        "online_ring_flagged 0.4000 (2 reviewed or blocked at signup, 1 blocked)\n",
+        "online_benign_flagged 0.50000 (2)\n",
+        "online_office_campus_flagged 0.00000 (0 of 1)\n",
+        /* r1's review fell in the warm-up: r2 counts as admitted before r3's block */
+        "online_median_admitted_before_first_flag 1.0 (over 2 rings)\n",
+        "online_recall[datacenter_bulk] 0.3333 (1 of 3)\n",
+        "online_recall[stolen_cards] 0.5000 (1 of 2)\n",
+        "online_week[0] ring 0.0000 (0 of 1) benign 1.00000 (1 of 1) partial\n"
+        "online_week[1] ring 0.5000 (1 of 2) benign 0.00000 (0 of 1)\n"
+        "online_week[2] ring 0.5000 (1 of 2) benign 1.00000 (1 of 1)\n"
+        "online_week[3] ring 0.0000 (0 of 0) benign 0.00000 (0 of 1) partial\n",
+    };
+    for (size_t k = 0; k < sizeof warm / sizeof warm[0]; k++)
+        cr_expect(strstr(out, warm[k]) != NULL, "want '%s' in:\n%s", warm[k], out);
+    free(out);
+
+    /* a bad time names the file, the line and the field */
+    put("bad.csv", "account,ts,type,score,decision,cluster\n"
+                   "b1,2026-09-01T00:00:00Z,signup,0.01,allow,\n"
+                   "b2,2026-09-01 00:00:01,signup,0.01,allow,\n");
+    rc = tu_rw(&out, "eval --truth t.csv --decisions bad.csv");
+    cr_expect_eq(rc, 1, "%s", out);
+    cr_expect(strstr(out, "bad.csv:3: ts: expected YYYY-MM-DDTHH:MM:SSZ") != NULL, "%s", out);
+    cr_expect(strstr(out, "online_") == NULL, "figures printed after an error:\n%s", out);
+    free(out);
+
+    /* --warm-up: a non-number, a negative, or without --decisions */
+    static const char *const usage[] = {"--decisions d.csv --warm-up x", "--decisions d.csv --warm-up -1",
+                                        "--warm-up 3"};
+    for (size_t k = 0; k < sizeof usage / sizeof usage[0]; k++) {
+        rc = tu_rw(&out, "eval --truth t.csv %s", usage[k]);
+        cr_expect_eq(rc, 2, "'%s' exited %d:\n%s", usage[k], rc, out);
+        cr_expect(strstr(out, "--warm-up") != NULL, "%s", out);
+        free(out);
+    }
+}
+
 Test(runs, bad_model_and_usage_errors) {
     char *out = NULL;
     /* a small database with one run */
