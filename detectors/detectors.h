@@ -343,7 +343,7 @@ const char *rw_online_feature_name(int f);
 #define RW_GBT_DEPTH    3
 #define RW_GBT_SPLITS   ((1 << RW_GBT_DEPTH) - 1)
 #define RW_GBT_LEAVES   (1 << RW_GBT_DEPTH)
-#define RW_GBT_MAXTREES 256
+#define RW_GBT_MAXTREES 512 /* the shipped 250 and a candidate's continuation */
 #define RW_GBT_MAXF     32
 typedef struct {
     uint8_t feature[RW_GBT_SPLITS]; /* node k's children are 2k+1 (f <= threshold) and 2k+2 */
@@ -369,6 +369,10 @@ rw_status rw_gbt_fit(rw_gbt *m, const double *x, const double *y, size_t n, int 
  * relative, > 0), and ntrees at most. */
 rw_status rw_gbt_fit_weighted(rw_gbt *m, const double *x, const double *y, const double *w, size_t n, int p, int ntrees,
                               double rate, rw_err *err);
+/* As rw_gbt_fit_weighted, but m's trees stay and ntrees more are fitted on
+ * what they leave unexplained (at most RW_GBT_MAXTREES in all). */
+rw_status rw_gbt_fit_more(rw_gbt *m, const double *x, const double *y, const double *w, size_t n, int p, int ntrees,
+                          double rate, rw_err *err);
 /* Text form: "online.bias B" then one "online.tree" line per tree (seven
  * "feature threshold" splits, eight leaf values); like snprintf. */
 size_t rw_gbt_format(const rw_gbt *m, const char *const *names, char *out, size_t size);
@@ -397,6 +401,12 @@ rw_status rw_online_fit(rw_online_model *m, const double *x, const double *label
 /* As rw_online_fit, rows weighted (w NULL: all 1). */
 rw_status rw_online_fit_weighted(rw_online_model *m, const double *x, const double *label, const double *w, size_t n,
                                  rw_err *err);
+/* Continues m (the shipped model, say) with RW_ONLINE_MORE_TREES trees
+ * fitted to weighted rows: what m knows stays unless the rows say
+ * otherwise. */
+#define RW_ONLINE_MORE_TREES 100
+rw_status rw_online_fit_more(rw_online_model *m, const double *x, const double *label, const double *w, size_t n,
+                             rw_err *err);
 
 /* ---- layout of a small graph (cluster pictures) ---------------------------- */
 

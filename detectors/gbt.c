@@ -84,6 +84,9 @@ static int make_edges(const double *x, size_t n, int p, int j, double *edges, do
     return ne;
 }
 
+static rw_status fit(rw_gbt *m, int more, const double *x, const double *y, const double *w, size_t n, int p,
+                     int ntrees, double rate, rw_err *err);
+
 rw_status rw_gbt_fit(rw_gbt *m, const double *x, const double *y, size_t n, int p, int ntrees, double rate,
                      rw_err *err) {
     return rw_gbt_fit_weighted(m, x, y, NULL, n, p, ntrees, rate, err);
@@ -91,9 +94,21 @@ rw_status rw_gbt_fit(rw_gbt *m, const double *x, const double *y, size_t n, int 
 
 rw_status rw_gbt_fit_weighted(rw_gbt *m, const double *x, const double *y, const double *w, size_t n, int p, int ntrees,
                               double rate, rw_err *err) {
+    return fit(m, 0, x, y, w, n, p, ntrees, rate, err);
+}
+
+rw_status rw_gbt_fit_more(rw_gbt *m, const double *x, const double *y, const double *w, size_t n, int p, int ntrees,
+                          double rate, rw_err *err) {
+    return fit(m, 1, x, y, w, n, p, ntrees, rate, err);
+}
+
+/* Fits ntrees more trees: on m's own trees (more), else from the base rate. */
+static rw_status fit(rw_gbt *m, int more, const double *x, const double *y, const double *w, size_t n, int p,
+                     int ntrees, double rate, rw_err *err) {
     rw_status st = RW_OK;
     if (p > RW_GBT_MAXF || p <= 0) return rw_fail(err, RW_ERR_INTERNAL, "gbt: %d features", p);
-    if (ntrees > RW_GBT_MAXTREES) ntrees = RW_GBT_MAXTREES;
+    int from = more ? m->ntrees : 0;
+    if (from + ntrees > RW_GBT_MAXTREES) ntrees = RW_GBT_MAXTREES - from;
     if (n < 10) return rw_fail(err, RW_ERR_INVALID, "gbt: %zu rows are too few to fit", n);
     double *edges = malloc((size_t)p * NBINS * sizeof *edges), *tmp = malloc((n + 1) * sizeof *tmp);
     int *nedges = calloc((size_t)p, sizeof *nedges);
@@ -115,14 +130,19 @@ rw_status rw_gbt_fit_weighted(rw_gbt *m, const double *x, const double *y, const
             while (b < nedges[j] && v > e[b]) b++;
             bin[i * (size_t)p + (size_t)j] = (uint8_t)b;
         }
-    double pos = 0, total = 0;
-    for (size_t i = 0; i < n; i++) pos += y[i] * (w ? w[i] : 1), total += w ? w[i] : 1;
-    double base = (pos + 0.5) / (total + 1.0);
-    memset(m, 0, sizeof *m);
-    m->bias = log(base / (1 - base));
-    for (size_t i = 0; i < n; i++) z[i] = m->bias;
-    for (int t = 0; t < ntrees; t++) {
+    if (more) {
+        for (size_t i = 0; i < n; i++) z[i] = rw_gbt_logit(m, x + i * (size_t)p);
+    } else {
+        double pos = 0, total = 0;
+        for (size_t i = 0; i < n; i++) pos += y[i] * (w ? w[i] : 1), total += w ? w[i] : 1;
+        double base = (pos + 0.5) / (total + 1.0);
+        memset(m, 0, sizeof *m);
+        m->bias = log(base / (1 - base));
+        for (size_t i = 0; i < n; i++) z[i] = m->bias;
+    }
+    for (int t = from; t < from + ntrees; t++) {
         rw_gbt_tree *tr = &m->tree[t];
+        memset(tr, 0, sizeof *tr);
         for (size_t i = 0; i < n; i++) {
             double pr = 1.0 / (1.0 + exp(-z[i]));
             g[i] = pr - y[i];

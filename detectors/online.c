@@ -77,3 +77,8 @@ rw_status rw_online_fit_weighted(rw_online_model *m, const double *x, const doub
                                  rw_err *err) {
     return rw_gbt_fit_weighted(&m->g, x, label, w, n, RW_O_COUNT, 250, 0.15, err);
 }
+
+rw_status rw_online_fit_more(rw_online_model *m, const double *x, const double *label, const double *w, size_t n,
+                             rw_err *err) {
+    return rw_gbt_fit_more(&m->g, x, label, w, n, RW_O_COUNT, RW_ONLINE_MORE_TREES, 0.15, err);
+}

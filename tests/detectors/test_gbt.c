@@ -1,6 +1,7 @@
 /* detectors: the boosted trees of the online scorer: they learn an
  * interaction a linear model cannot, their text form round-trips, the
- * per-feature contributions equal zeroing each feature, and the shipped
+ * per-feature contributions equal zeroing each feature, a fitted model can
+ * be continued on new rows without losing its trees, and the shipped
  * online model parses. */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -33,6 +34,39 @@ Test(gbt, learns_an_interaction) {
     size_t right = 0;
     for (size_t i = 0; i < n; i++) right += (rw_gbt_score(&m, x + i * 3) >= 0.5) == (y[i] != 0);
     cr_expect_gt((double)right / (double)n, 0.95, "accuracy %.3f on XOR", (double)right / (double)n);
+    free(x);
+    free(y);
+}
+
+/* Trees fitted on a only (y = a > 0.5), then continued on rows where b
+ * decides (y = b > 0.5): the first trees stay as they were, the new ones
+ * learn b, and the count adds up. */
+Test(gbt, continues_a_model_on_new_rows) {
+    size_t n = 3000;
+    double *x = malloc(n * 3 * sizeof *x), *y = malloc(n * sizeof *y);
+    rw_rng r;
+    rw_rng_seed(&r, 11);
+    for (size_t i = 0; i < n; i++) {
+        for (int j = 0; j < 3; j++) x[i * 3 + (size_t)j] = rw_rng_unit(&r);
+        y[i] = x[i * 3] > 0.5;
+    }
+    static rw_gbt m, base;
+    rw_err err;
+    cr_assert_eq(rw_gbt_fit(&m, x, y, n, 3, 30, 0.3, &err), RW_OK, "%s", err.msg);
+    base = m;
+    for (size_t i = 0; i < n; i++) y[i] = x[i * 3 + 1] > 0.5;
+    size_t before = 0, after = 0;
+    for (size_t i = 0; i < n; i++) before += (rw_gbt_score(&m, x + i * 3) >= 0.5) == (y[i] != 0);
+    cr_assert_eq(rw_gbt_fit_more(&m, x, y, NULL, n, 3, 40, 0.3, &err), RW_OK, "%s", err.msg);
+    cr_expect_eq(m.ntrees, 70);
+    cr_expect_eq(memcmp(m.tree, base.tree, 30 * sizeof m.tree[0]), 0, "the first 30 trees changed");
+    cr_expect_eq(m.bias, base.bias);
+    for (size_t i = 0; i < n; i++) after += (rw_gbt_score(&m, x + i * 3) >= 0.5) == (y[i] != 0);
+    cr_expect_lt((double)before / (double)n, 0.6, "the base model knew b already: %zu of %zu", before, n);
+    cr_expect_gt((double)after / (double)n, 0.9, "continued: %zu of %zu right", after, n);
+    /* At most RW_GBT_MAXTREES in all. */
+    cr_assert_eq(rw_gbt_fit_more(&m, x, y, NULL, n, 3, RW_GBT_MAXTREES, 0.3, &err), RW_OK, "%s", err.msg);
+    cr_expect_eq(m.ntrees, RW_GBT_MAXTREES);
     free(x);
     free(y);
 }

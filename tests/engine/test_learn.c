@@ -11,8 +11,9 @@
 
 ONLINE_SUITE(learn);
 
-/* Signups of day `day`: n benign ones on devices of their own and rings of
- * 8 on one device and card each; *ring[i] whether signup i is a ring's. */
+/* Signups of day `day`: n benign ones on devices of their own, a few a day
+ * from each /24, and rings of 8 on one device and card each; *ring[i]
+ * whether signup i is a ring's. */
 static void day_of_signups(rw_engine *e, int day, int n, rw_decision *d, int *ring) {
     for (int i = 0; i < n; i++) {
         int r = i % 5 == 0, g = i / 40;
@@ -27,7 +28,7 @@ static void day_of_signups(rw_engine *e, int day, int n, rw_decision *d, int *ri
             d[i] = rec(e, 0,
                        "{\"account\":\"d%d-b%d\",\"ts\":%lld,\"type\":\"signup\",\"ip\":\"10.%d.%d.%d\","
                        "\"device\":\"dev-%d-%d\",\"payment\":\"tok-%d-%d\"}",
-                       day, i, ts, day, i / 250, i % 250, day, i, day, i);
+                       day, i, ts, day, i % 250, 1 + i / 250, day, i, day, i);
     }
 }
 
