@@ -229,12 +229,12 @@ typedef struct {
 
 /* The shipped decision thresholds (chosen on replays of the fitting worlds:
  * about 0.15% of benign signups at or above review). */
-#define RW_ONLINE_REVIEW 0.45
+#define RW_ONLINE_REVIEW 0.50
 #define RW_ONLINE_BLOCK  0.85
 
 /* Online settings; zeros mean the defaults. */
 typedef struct {
-    double review; /* score at or above which a signup is reviewed (default 0.45) */
+    double review; /* score at or above which a signup is reviewed (default 0.50) */
     double block;  /* score at or above which it is blocked (default 0.85) */
 } rw_online_params;
 void rw_engine_set_online(rw_engine *e, const rw_online_params *p);
