@@ -112,15 +112,16 @@ static held most_held(json_t *flagged, const char *key) {
     return best;
 }
 
-/* A new account's signup on device and card (NULL: its own) from an
- * address of its own; the answer (caller decrefs). */
+/* A new account's signup at LATER on device and card (NULL: its own) from
+ * an address of a /24 of its own (several from one /24 within the second
+ * would be a burst, evidence of its own); the answer (caller decrefs). */
 static json_t *signup(const char *account, const char *device, const char *card) {
     char body[512], own[64];
     static int next;
     next++;
     snprintf(own, sizeof own, "tok-%s", account);
     snprintf(body, sizeof body,
-             "{\"account\":\"%s\",\"ts\":\"" LATER "\",\"ip\":\"192.0.2.%d\",\"device\":\"%s\",\"payment\":\"%s\"}",
+             "{\"account\":\"%s\",\"ts\":\"" LATER "\",\"ip\":\"198.18.%d.7\",\"device\":\"%s\",\"payment\":\"%s\"}",
              account, next, device ? device : account, card ? card : own);
     long st;
     json_t *d = tu_req(&srv, &st, "POST", "/v1/signups", SIGNUP, "application/json", body);
