@@ -384,6 +384,16 @@ static rw_status stage_snapshot(rescore_job *j, rw_err *err) {
         pthread_rwlock_unlock(&e->lock);
     }
     if (st == RW_OK) st = rw_graph_snap_index(j->s, err); /* signups go on meanwhile */
+    if (st == RW_OK && e->batch_only) {
+        /* Nothing records into a batch-only engine, and from here on the
+         * rescoring reads the snapshot alone: the graph's memory goes back
+         * before the detectors take theirs (rw_engine_need_graph loads it
+         * again for whatever asks later). */
+        pthread_rwlock_wrlock(&e->lock);
+        rw_graph_free(e->graph);
+        e->graph = NULL;
+        pthread_rwlock_unlock(&e->lock);
+    }
     if (st == RW_OK) stage_done(&j->sg, "snapshot");
     return st;
 }
