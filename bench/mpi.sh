@@ -5,8 +5,8 @@
 # ranks, the largest component, and whether the 2-rank run's scores are the
 # one-process run's byte for byte. Usage: bench/mpi.sh BIN WORK RESULT
 #   BENCH_MPI_SIZES  worlds ("1000000 10000000")
-# A 10M world runs only with the load average below 3 and 24 GB available
-# (each process holds about 10 GB): otherwise it says so and skips it.
+# A 10M world runs only with the load average below 3 and 20 GB available
+# (one process about 11 GB, two ranks about 15 GB together): otherwise it says so and skips it.
 set -eu
 bin=$1 work=$2 result=$3
 sizes=${BENCH_MPI_SIZES:-1000000 10000000}
@@ -19,8 +19,8 @@ mb() { awk -v k="$1" 'BEGIN { printf "%.0f", k / 1024 }'; }
 for n in $sizes; do
   load=$(cut -d' ' -f1 /proc/loadavg)
   avail=$(awk '/MemAvailable/ { print int($2 / 1048576) }' /proc/meminfo)
-  if [ "$n" -ge 5000000 ] && { [ "$(awk -v l="$load" 'BEGIN { print (l < 3) }')" != 1 ] || [ "$avail" -lt 24 ]; }; then
-    echo "RESULT mpi accounts=$n skipped load=$load available_gb=$avail (needs load < 3 and 24 GB)" | tee -a "$result"
+  if [ "$n" -ge 5000000 ] && { [ "$(awk -v l="$load" 'BEGIN { print (l < 3) }')" != 1 ] || [ "$avail" -lt 20 ]; }; then
+    echo "RESULT mpi accounts=$n skipped load=$load available_gb=$avail (needs load < 3 and 20 GB)" | tee -a "$result"
     continue
   fi
   ev=$work/events-$n.jsonl truth=$work/truth-$n.csv
