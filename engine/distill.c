@@ -97,10 +97,9 @@ static rw_status fit_candidate(const rw_learn_rows *rows, double review, rw_onli
     }
     /* On the shipped trees: a candidate fitted afresh on a fortnight knows
      * only the few rings of that fortnight, and a farm unlike them would
-     * score nothing (on bigfarms seed 61 two farms of 760 and 332 accounts
-     * passed unreviewed under promoted candidates that the shipped model
-     * stopped); continued, it keeps what the shipped model knows and
-     * corrects it where this deployment's labels disagree. */
+     * score nothing where the shipped model stops it; continued, it keeps
+     * what the shipped model knows and corrects it where this deployment's
+     * labels disagree. */
     rw_online_defaults(m);
     st = rw_online_fit_more(m, x, y, w, k, err);
     if (st != RW_OK) goto done;
