@@ -324,19 +324,19 @@ static rw_status shard_snap(const shard_head *h, const uint8_t **at, const uint8
 /* The shard's results as bytes: per community its features and score,
  * per node its scores, community, evidence and reason bits (8-byte fields
  * first, so that a reader may point into the bytes). */
-static rw_status shard_output(const rw_graph_snap *s, const rw_detection *d, void **out, size_t *outlen, rw_err *err) {
-    out_head h = {OUT_MAGIC, s->n, d->ncomm, 0};
-    *outlen = sizeof h + (size_t)d->ncomm * (sizeof *d->feat + 8) + (size_t)s->n * (8 + 8 + 4 + 4 + 1);
+static rw_status shard_output(uint32_t n, const rw_detection *d, void **out, size_t *outlen, rw_err *err) {
+    out_head h = {OUT_MAGIC, n, d->ncomm, 0};
+    *outlen = sizeof h + (size_t)d->ncomm * (sizeof *d->feat + 8) + (size_t)n * (8 + 8 + 4 + 4 + 1);
     uint8_t *at = *out = malloc(*outlen);
     if (!at) return rw_fail(err, RW_ERR_NOMEM, "shard: out of memory for its output");
     put(&at, &h, sizeof h);
     put(&at, d->feat, (size_t)d->ncomm * sizeof *d->feat);
     put(&at, d->cscore, (size_t)d->ncomm * 8);
-    put(&at, d->ascore, (size_t)s->n * 8);
-    put(&at, d->prop, (size_t)s->n * 8);
-    put(&at, d->membership, (size_t)s->n * 4);
-    put(&at, d->via, (size_t)s->n * 4);
-    put(&at, d->abits, s->n);
+    put(&at, d->ascore, (size_t)n * 8);
+    put(&at, d->prop, (size_t)n * 8);
+    put(&at, d->membership, (size_t)n * 4);
+    put(&at, d->via, (size_t)n * 4);
+    put(&at, d->abits, n);
     return RW_OK;
 }
 
@@ -357,8 +357,15 @@ rw_status rw_engine_shard_work(void *in, size_t len, void **out, size_t *outlen,
     d.block_rings = (int)h.block_rings;
     if (st == RW_OK) st = rw_engine_detect(s, &rp, &h.totals, init, (int)h.keep_init, &d, NULL, NULL, err);
     if (st == RW_OK) st = rw_engine_detect_model(s, &h.model, &d, err);
-    if (st == RW_OK) st = shard_output(s, &d, out, outlen, err);
+    /* What the output does not carry goes back before the output is
+     * allocated: the output is as large as a fifth of the detectors' peak,
+     * and with them still held it set the shard's peak. */
+    uint32_t n = s ? s->n : 0;
     rw_graph_snap_free(s);
+    s = NULL;
+    free(d.w), free(d.links), free(d.af), free(d.strong), free(d.strong_via);
+    d.w = NULL, d.links = NULL, d.af = NULL, d.strong = NULL, d.strong_via = NULL;
+    if (st == RW_OK) st = shard_output(n, &d, out, outlen, err);
     free(init);
     rw_detection_free(&d);
     return st;
