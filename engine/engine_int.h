@@ -204,6 +204,13 @@ rw_status rw_engine_run_checkpoint(rw_engine *e, double *last, rw_err *err);
  * after a failure), a bounded transaction at a time, handing the store over
  * in between. With the store held and the store's run lock. */
 rw_status rw_engine_drop_unpublished(rw_engine *e, rw_err *err);
+/* The graph copied into *s under the read lock, into room allocated and
+ * touched before it, which then covers the copy alone: first touches of
+ * fresh pages made most of a second's stall of signups at a million
+ * accounts. The slack is for signups meanwhile (the copy grows it if they
+ * outran it). *events (unless NULL): the log's events at the copy; *locked:
+ * seconds the read lock was held. Indexed after the lock (rescore.c). */
+rw_status rw_engine_snapshot(rw_engine *e, rw_graph_snap **s, uint64_t *events, double *locked, rw_err *err);
 
 /* RW_OK when the engine holds a graph, else why not (opened store-only). */
 /* Describes attribute node x into out (lookup.c); the caller holds the

@@ -313,11 +313,6 @@ static rw_status live_build(rw_engine *e, rw_live *L, rw_err *err) {
     if (!ic.by_id) return rw_fail(err, RW_ERR_NOMEM, "out of memory");
     L->run = run;
     L->run_nodes = rw_graph_node_count(e->graph); /* covers at most what the run saw; newer accounts are not in it */
-    L->epoch = 0;
-    for (uint32_t a = 0; a < L->run_nodes; a++) {
-        int64_t t = rw_graph_kind(e->graph, a) == RW_KIND_ACCOUNT ? (int64_t)rw_graph_first_seen(e->graph, a) : 0;
-        if (t > 0 && (!L->epoch || t < L->epoch)) L->epoch = t;
-    }
     if (run) {
         st = rw_store_run_clusters(e->store, run, -1.0, 0, 0, on_cluster_row, &ic, err);
         if (st == RW_OK) st = rw_store_run_membership(e->store, run, on_member, &ic, err);
@@ -357,9 +352,11 @@ static rw_status rebuild_history(rw_engine *e, rw_err *err) {
         return rw_fail(err, RW_ERR_NOMEM, "out of memory for online scoring");
     }
     for (uint32_t a = 0; a < n; a++) from_run[a] = L->comm[a] != 0;
+    L->epoch = 0; /* the graph's history begins with its first account */
     for (uint32_t a = 0; a < n; a++) {
         if (rw_graph_kind(e->graph, a) != RW_KIND_ACCOUNT) continue;
         int64_t t = rw_graph_first_seen(e->graph, a);
+        if (t > 0 && (!L->epoch || t < L->epoch)) L->epoch = t;
         if (rw_view_gather(&v, e, a, t, 0) != 0) continue; /* out of memory: left unplaced */
         for (uint32_t i = 0; i < v.n; i++)
             if (v.edge[i].parent != RW_NODE_NONE && (int64_t)v.edge[i].first_seen == t)

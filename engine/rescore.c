@@ -364,26 +364,27 @@ typedef struct {
     chunker w;
 } rescore_job;
 
-/* The graph copied under the read lock, into room allocated and touched
- * before it, which then covers the copy alone: first touches of fresh pages
- * made most of a second's stall of signups at a million accounts. The slack
- * is for signups meanwhile (the copy grows it if they outran it). */
-static rw_status stage_snapshot(rescore_job *j, rw_err *err) {
-    rw_engine *e = j->e;
+rw_status rw_engine_snapshot(rw_engine *e, rw_graph_snap **s, uint64_t *events, double *locked, rw_err *err) {
     pthread_rwlock_rdlock(&e->lock);
     uint32_t n0 = rw_graph_node_count(e->graph);
     uint64_t m0 = rw_graph_edge_count(e->graph);
     pthread_rwlock_unlock(&e->lock);
-    rw_status st = rw_graph_snap_reserve(&j->s, n0 + n0 / 64 + 4096, m0 + m0 / 64 + 16384, err);
+    rw_status st = rw_graph_snap_reserve(s, n0 + n0 / 64 + 4096, m0 + m0 / 64 + 16384, err);
     if (st == RW_OK) {
         pthread_rwlock_rdlock(&e->lock);
         double t_lock = rw_now();
-        st = rw_graph_snapshot_fill(e->graph, j->s, err);
-        j->events = e->events;
-        j->out->snapshot_locked = rw_now() - t_lock;
+        st = rw_graph_snapshot_fill(e->graph, *s, err);
+        if (events) *events = e->events;
+        *locked = rw_now() - t_lock;
         pthread_rwlock_unlock(&e->lock);
     }
-    if (st == RW_OK) st = rw_graph_snap_index(j->s, err); /* signups go on meanwhile */
+    if (st == RW_OK) st = rw_graph_snap_index(*s, err); /* signups go on meanwhile */
+    return st;
+}
+
+static rw_status stage_snapshot(rescore_job *j, rw_err *err) {
+    rw_engine *e = j->e;
+    rw_status st = rw_engine_snapshot(e, &j->s, &j->events, &j->out->snapshot_locked, err);
     if (st == RW_OK && e->batch_only) {
         /* Nothing records into a batch-only engine, and from here on the
          * rescoring reads the snapshot alone: the graph's memory goes back

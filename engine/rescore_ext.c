@@ -53,23 +53,9 @@ static rw_status ext_cancelled(const ext_job *j, const char *where, rw_err *err)
     return rw_fail(err, RW_ERR_CANCELLED, "rescoring cancelled %s; nothing was published", where);
 }
 
-/* As rw_engine_rescore's: room reserved and touched before the read lock,
- * which then covers the copy of the graph alone. */
+/* The same snapshot as rw_engine_rescore's. */
 static rw_status ext_snapshot(ext_job *j, rw_err *err) {
-    rw_engine *e = j->e;
-    pthread_rwlock_rdlock(&e->lock);
-    uint32_t n0 = rw_graph_node_count(e->graph);
-    uint64_t m0 = rw_graph_edge_count(e->graph);
-    pthread_rwlock_unlock(&e->lock);
-    rw_status st = rw_graph_snap_reserve(&j->s, n0 + n0 / 64 + 4096, m0 + m0 / 64 + 16384, err);
-    if (st == RW_OK) {
-        pthread_rwlock_rdlock(&e->lock);
-        double t_lock = rw_now();
-        st = rw_graph_snapshot_fill(e->graph, j->s, err);
-        j->out->snapshot_locked = rw_now() - t_lock;
-        pthread_rwlock_unlock(&e->lock);
-    }
-    if (st == RW_OK) st = rw_graph_snap_index(j->s, err);
+    rw_status st = rw_engine_snapshot(j->e, &j->s, NULL, &j->out->snapshot_locked, err);
     if (st == RW_OK) ext_stage(j, "snapshot");
     return st;
 }
