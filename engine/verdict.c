@@ -32,7 +32,12 @@
  *   its judged users, at a mean run score at the block threshold, and
  *   their signups within a fifth of the time the run's accounts span
  *   (RW_VERDICT_BURST; relative to the run's history, so a young graph's
- *   runs, where everything is recent, pass nothing by it). Weaker device
+ *   runs, where everything is recent, pass nothing by it), or the device
+ *   itself came late for its many users: a stock fingerprint's strangers
+ *   were arriving from the start of the history, a farm's device appears
+ *   when the farm starts and gathers its accounts from then on, at any pace
+ *   (RW_VERDICT_LATE: a slow farm paces itself out of a burst, not out of
+ *   its own start). Weaker device
  *   evidence, and an address, decide only beside evidence of another kind;
  *   alone they are named in the reasons and the verdict stays the model's.
  * - Only accounts the run did not judge (signups since) take evidence from
@@ -46,8 +51,10 @@
  * Counts are kept per node (struct rw_vnode) and rebuilt with each run; the
  * attributes an account takes up after the run are counted at its next
  * recorded event (rw_verdict_touch) or at a restart. */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "verdict.h"
@@ -61,8 +68,8 @@ typedef struct {
     uint16_t review_flagged, block_flagged; /* flagged users at least */
     double review_share, block_share;       /* share of its users flagged at least */
     int alone;
-    /* ALONE_WHEN_STRONG: flagged users and their share at least, and a
-     * burst at a blocking mean score. */
+    /* ALONE_WHEN_STRONG: flagged users and their share at least, at a
+     * blocking mean score, and a burst or a late start. */
     uint16_t strong_flagged;
     double strong_share;
 } kind_rule;
@@ -111,12 +118,46 @@ static uint8_t burst(const span *sp, const span *run) {
 #define SPAN_EMPTY                                                                                                     \
     { INT64_MAX, INT64_MIN }
 
+/* The run's accounts' signup times, sorted: where in the history a node
+ * first appeared. t NULL (no memory): no node is late. */
+typedef struct {
+    int64_t *t;
+    size_t n;
+} arrivals;
+
+static int cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static void arrivals_sort(arrivals *ar) {
+    if (ar->t) qsort(ar->t, ar->n, sizeof *ar->t, cmp_i64);
+}
+
+/* Did a node first seen at first, with users judged users, come late (see
+ * RW_VERDICT_LATE)? */
+static uint8_t late(const arrivals *ar, int64_t first, uint16_t users) {
+    if (!ar->t || !ar->n) return 0;
+    size_t lo = 0, hi = ar->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ar->t[mid] < first)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    double q = (double)lo / (double)ar->n;
+    return q < 1 && (double)users * -log1p(-q) >= RW_VERDICT_LATE;
+}
+
 void rw_verdict_build_snap(rw_live *L, const rw_graph_snap *s, const double *ascore, double threshold) {
     struct rw_vnode *V = L->vnode;
     span run = SPAN_EMPTY;
+    arrivals ar = {malloc(((size_t)s->n + 1) * sizeof(int64_t)), 0};
     for (uint32_t v = 0; v < s->n && v < L->cap; v++) {
         if (s->kind[v] != RW_KIND_ACCOUNT) continue;
         span_add(&run, s->first_seen[v]);
+        if (ar.t) ar.t[ar.n++] = s->first_seen[v];
         V[v].users = sat16(1 + (uint64_t)rw_graph_snap_degree(s, v));
         if (!ascore || ascore[v] < threshold) continue;
         V[v].flagged = 1, V[v].score = (float)ascore[v], V[v].comm = L->comm[v];
@@ -132,6 +173,10 @@ void rw_verdict_build_snap(rw_live *L, const rw_graph_snap *s, const double *asc
             if (s->nbr[k] < L->cap && V[s->nbr[k]].flagged) span_add(&sp, s->first_seen[s->nbr[k]]);
         V[x].burst = burst(&sp, &run);
     }
+    arrivals_sort(&ar);
+    for (uint32_t x = 0; x < s->n && x < L->cap; x++)
+        if (s->kind[x] != RW_KIND_ACCOUNT && V[x].flagged) V[x].late = late(&ar, s->first_seen[x], V[x].users);
+    free(ar.t);
 }
 
 void rw_verdict_add_account(rw_live *L, const rw_graph *g, uint32_t a, int flagged, double score) {
@@ -164,8 +209,14 @@ void rw_verdict_settle(rw_live *L, const rw_graph *g) {
     if (!L->vnode) return;
     uint32_t n = rw_graph_node_count(g);
     span run = SPAN_EMPTY;
-    for (uint32_t a = 0; a < n && a < L->cap; a++)
-        if (L->vnode[a].users && rw_graph_kind(g, a) == RW_KIND_ACCOUNT) span_add(&run, rw_graph_first_seen(g, a));
+    arrivals ar = {malloc(((size_t)n + 1) * sizeof(int64_t)), 0};
+    for (uint32_t a = 0; a < n && a < L->cap; a++) {
+        if (!L->vnode[a].users || rw_graph_kind(g, a) != RW_KIND_ACCOUNT) continue;
+        int64_t t = rw_graph_first_seen(g, a);
+        span_add(&run, t);
+        if (ar.t) ar.t[ar.n++] = t;
+    }
+    arrivals_sort(&ar);
     for (uint32_t x = 0; x < n && x < L->cap; x++) {
         struct rw_vnode *v = &L->vnode[x];
         if (!v->flagged || rw_graph_kind(g, x) == RW_KIND_ACCOUNT) continue;
@@ -173,7 +224,9 @@ void rw_verdict_settle(rw_live *L, const rw_graph *g) {
         uint16_t u = judged_users(L, g, x, &sp);
         v->users = u > v->flagged ? u : v->flagged;
         v->burst = burst(&sp, &run);
+        v->late = late(&ar, rw_graph_first_seen(g, x), v->users);
     }
+    free(ar.t);
 }
 
 void rw_verdict_touch(rw_live *L, const rw_graph *g, uint32_t a) {
@@ -191,7 +244,7 @@ void rw_verdict_touch(rw_live *L, const rw_graph *g, uint32_t a) {
             if (!vx->flagged) {
                 /* Evidence the run did not see as such: never a burst. */
                 vx->users = judged_users(L, g, x, NULL); /* a among them */
-                vx->comm = va->comm, vx->score = 0, vx->burst = 0;
+                vx->comm = va->comm, vx->score = 0, vx->burst = 0, vx->late = 0;
             } else {
                 vx->users = sat16((uint64_t)vx->users + 1);
             }
@@ -230,7 +283,7 @@ static int attr_level(const kind_rule *r, const struct rw_vnode *x, double block
 static int attr_alone(const rw_live *L, const kind_rule *r, const struct rw_vnode *x) {
     if (r->alone != ALONE_WHEN_STRONG) return r->alone == ALONE;
     double users = x->users > x->flagged ? x->users : x->flagged;
-    return x->burst && x->flagged >= r->strong_flagged && x->flagged / users >= r->strong_share && x->score >= L->block;
+    return (x->burst || x->late) && x->flagged >= r->strong_flagged && x->flagged / users >= r->strong_share && x->score >= L->block;
 }
 
 static int stronger(const evidence *a, const evidence *b) {

@@ -15,7 +15,9 @@
  * run judged (so accounts that arrive later do not dilute the share), comm
  * the community (index into rw_live.c) most flagged users belong to, score
  * their mean run score, burst 1 when they arrived (signed up) within a fifth
- * of the time the run's accounts span (RW_VERDICT_BURST).
+ * of the time the run's accounts span (RW_VERDICT_BURST), late 1 when the
+ * attribute first appeared too late in the run's history for a crowd that
+ * was there all along (RW_VERDICT_LATE).
  * Account: users 0 when the run did not judge it, else 1 + the number of
  * its edges counted into its attributes' figures; flagged 1 when the run
  * flagged it, with its run score and community. */
@@ -25,11 +27,17 @@ struct rw_vnode {
     uint16_t flagged;
     uint16_t users;
     uint8_t burst;
+    uint8_t late;
 };
 
 /* An attribute's flagged users form a burst when the span of their signups
  * is at most this share of the span of the run's accounts' signups. */
 #define RW_VERDICT_BURST 0.2
+/* An attribute with u judged users came late when q, the share of the run's
+ * accounts that signed up before it was first seen, has u * -ln(1 - q) at
+ * least this: were its users strangers arriving like everyone else, the
+ * chance that none came in that first share, (1 - q)^u, is below 1 %. */
+#define RW_VERDICT_LATE 4.6
 
 /* Fills L->vnode (zeroed, L->cap entries) from a run's snapshot: ascore[v]
  * the run score of account v, flagged from threshold; L->comm already holds

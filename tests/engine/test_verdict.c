@@ -61,7 +61,8 @@ static rw_engine *world_with(uint32_t *cluster, int with_farm) {
     w_nat_ring(f);
     if (with_farm) {
         w_farm(f, "farm", T0 + 12 * DAY, 300, 4);
-        w_farm(f, "slow", T0 + 2 * DAY, 3 * 3600, 8);
+        w_farm(f, "slow", T0, 3 * 3600, 8);
+        w_farm(f, "late", T0 + 5 * DAY, 6 * 3600, 8);
     }
     ingest_input(e, f);
     rescore(e);
@@ -204,9 +205,9 @@ Test(verdict, a_farms_device_decides_alone) {
 }
 
 /* Device evidence whose users came over days (beyond a fifth of the run's
- * history), as strangers on a popular fingerprint do (which a run on a
- * young graph flags as a farm): named, and it decides nothing alone; the
- * card beside it does. */
+ * history) from its start, as strangers on a popular fingerprint do (which
+ * a run on a young graph flags as a farm): named, and it decides nothing
+ * alone; the card beside it does. */
 Test(verdict, a_device_whose_flagged_users_came_over_time_does_not_decide_alone) {
     uint32_t c;
     rw_engine *e = world_with(&c, 1);
@@ -215,6 +216,7 @@ Test(verdict, a_device_whose_flagged_users_came_over_time_does_not_decide_alone)
     cr_expect_eq(slow.flagged, FARM);
     cr_expect_eq(slow.users, FARM);
     cr_expect(!slow.burst, "three days of signups in a run of twelve is not a burst");
+    cr_expect(!slow.late, "a device there from the history's start did not come late");
     cr_expect(farm.burst, "two hours of signups in a run of twelve days is a burst");
     rw_decision d = signup_on(e, "new-1", "dev-slow", NULL, LATER);
     cr_log_info("signup on the spread farm's device alone: %s %.3f %s", SAY(d));
@@ -223,6 +225,28 @@ Test(verdict, a_device_whose_flagged_users_came_over_time_does_not_decide_alone)
     cr_expect(names_a_farm_cluster(e, "slow", &d), "no reason names the cluster: %s", reasons_text(&d));
     rw_decision k = signup_on(e, "new-2", "dev-slow", "tok-slow-00", LATER + 60);
     cr_expect_geq(k.verdict, RW_REVIEW, "%s %.3f %s", SAY(k));
+    rw_engine_close(e);
+}
+
+/* A farm that paces itself (one account every six hours, over half the
+ * run's history) but whose device appeared halfway through it: a stock
+ * fingerprint's strangers would have come from the start, so the device
+ * decides alone, after a restart too. */
+Test(verdict, a_device_that_came_late_for_its_users_decides_alone) {
+    uint32_t c;
+    rw_engine *e = world_with(&c, 1);
+    flagged_cluster(e, "late-00");
+    struct rw_vnode late = device_evidence(e, "late-00");
+    cr_expect(!late.burst, "six days of signups in a run of twelve is not a burst");
+    cr_expect(late.late, "a device first seen halfway through the history, with 24 users, came late");
+    rw_decision d = signup_on(e, "new-1", "dev-late", NULL, LATER);
+    cr_log_info("signup on the late farm's device alone: %s %.3f %s", SAY(d));
+    cr_expect_eq(d.verdict, RW_BLOCK, "%s %.3f %s", SAY(d));
+    cr_expect(names_a_farm_cluster(e, "late", &d), "no reason names the cluster: %s", reasons_text(&d));
+    rw_engine_close(e);
+    e = open_engine(0);
+    rw_decision after = signup_on(e, "new-2", "dev-late", NULL, LATER + 60);
+    cr_expect_eq(after.verdict, RW_BLOCK, "after a restart: %s %.3f %s", SAY(after));
     rw_engine_close(e);
 }
 
