@@ -283,7 +283,8 @@ static int attr_level(const kind_rule *r, const struct rw_vnode *x, double block
 static int attr_alone(const rw_live *L, const kind_rule *r, const struct rw_vnode *x) {
     if (r->alone != ALONE_WHEN_STRONG) return r->alone == ALONE;
     double users = x->users > x->flagged ? x->users : x->flagged;
-    return (x->burst || x->late) && x->flagged >= r->strong_flagged && x->flagged / users >= r->strong_share && x->score >= L->block;
+    return (x->burst || x->late) && x->flagged >= r->strong_flagged && x->flagged / users >= r->strong_share &&
+           x->score >= L->block;
 }
 
 static int stronger(const evidence *a, const evidence *b) {
