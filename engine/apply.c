@@ -56,7 +56,8 @@ rw_status rw_engine_write_ops(rw_store *s, const rw_store_ops *ops, rw_err *err)
     }
     for (size_t i = 0; st == RW_OK && i < ops->nev; i++) {
         const rw_op_event *ev = &ops->ev[i];
-        st = rw_store_put_event_scored(s, ev->ts, (rw_event_type)ev->type, ev->account, ev->attr, ev->score, err);
+        st = rw_store_put_event_scored(s, ev->ts, (rw_event_type)ev->type, ev->account, ev->attr, ev->score,
+                                       ev->stopped, err);
     }
     if (st == RW_OK && ops->nfeat) st = rw_engine_featlog_write(s, ops->feat, ops->nfeat, err);
     return st;
@@ -114,6 +115,7 @@ rw_status rw_engine_apply(rw_engine *e, const rw_hevent *ev, const char *account
     row->ts = ev->ts;
     row->type = ev->type;
     row->score = NAN;
+    row->stopped = 0;
     row->account = a;
     for (int i = 0; i < RW_EVENT_ATTRS; i++) {
         row->attr[i] = RW_STORE_NONE;

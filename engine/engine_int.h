@@ -31,6 +31,7 @@ enum {
     RW_LIVE_CLEARED = 1 << 0,       /* attribute: a benign label stops it counting */
     RW_LIVE_FRAUD_ATTR = 1 << 1,    /* attribute: used by an account labelled fraud */
     RW_LIVE_FRAUD_ACCOUNT = 1 << 3, /* account: labelled fraud (its attributes, new ones too, are tainted) */
+    RW_LIVE_STOPPED = 1 << 4,       /* account: its signup was stopped on its own evidence (stops.h) */
 };
 
 /* Online scoring state, guarded by the engine's lock (written under the
@@ -56,6 +57,7 @@ typedef struct {
     uint32_t hub_degree;
     int64_t epoch;          /* the first account's signup: the graph's history begins (0: none yet) */
     struct rw_vnode *vnode; /* verdict.h: what the newest run said of each node */
+    uint16_t *stopped;      /* stops.h: attributes: signups stopped on them (saturates) */
 } rw_live;
 
 /* Rows for the store, produced by the graph writer and written by whoever
@@ -82,6 +84,7 @@ typedef struct {
     uint32_t attr[RW_EVENT_ATTRS];
     float score; /* the online score answered (NaN: not scored) */
     uint8_t type;
+    uint8_t stopped; /* a signup reviewed or blocked on its own evidence (stops.h) */
 } rw_op_event;
 
 /* A signup's features as scored (engine/featlog.c encodes them). */

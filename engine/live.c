@@ -9,6 +9,7 @@
 
 #include "live.h"
 #include "load.h"
+#include "stops.h"
 #include "verdict.h"
 
 #define DEFAULT_REVIEW RW_ONLINE_REVIEW
@@ -28,6 +29,7 @@ static const node_array node_arrays[] = {
     {offsetof(rw_live, sub_hour), sizeof(float), 0},        {offsetof(rw_live, sub_day), sizeof(float), 0},
     {offsetof(rw_live, sub_ts), sizeof(uint32_t), 0},       {offsetof(rw_live, run_flagged), sizeof(uint8_t), 1},
     {offsetof(rw_live, vnode), sizeof(struct rw_vnode), 1}, /* verdict.h */
+    {offsetof(rw_live, stopped), sizeof(uint16_t), 0},      /* stops.h */
 };
 #define NODE_ARRAYS (sizeof node_arrays / sizeof node_arrays[0])
 
@@ -324,7 +326,7 @@ static rw_status live_build(rw_engine *e, rw_live *L, rw_err *err) {
     return st;
 }
 
-static void on_event_score(void *ctx, uint32_t account, double score) {
+static void on_event_score(void *ctx, uint32_t account, double score, int stopped) {
     rw_engine *e = ctx;
     rw_live *L = &e->live;
     if (account >= L->cap || rw_graph_kind(e->graph, account) != RW_KIND_ACCOUNT) return;
@@ -332,6 +334,7 @@ static void on_event_score(void *ctx, uint32_t account, double score) {
     const rw_edge *ed = rw_graph_account_edges(e->graph, account, &nedges);
     for (uint32_t i = 0; i < nedges; i++)
         if (L->seen_score[ed[i].attr] < (float)score) L->seen_score[ed[i].attr] = (float)score;
+    if (stopped) rw_stops_count_stored(L, e->graph, account);
 }
 
 /* Rebuilds what online scoring learned from the stream itself (community

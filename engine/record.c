@@ -9,6 +9,7 @@
 #include "learn.h"
 #include "live.h"
 #include "score.h"
+#include "stops.h"
 #include "view.h"
 
 /* Is the event's IP an IPv6 address? Its subnet text ends in "/48". */
@@ -19,7 +20,7 @@ static int subnet_v6(const rw_hevent *h) {
 /* Places and scores account a after its event was applied, and remembers
  * the score. Under the write lock; v is the caller's scratch. */
 static rw_status place_and_score(rw_engine *e, const rw_event_raw *ev, const rw_hevent *h, uint32_t a, int signup,
-                                 rw_view *v, rw_decision *d, rw_err *err) {
+                                 rw_view *v, rw_decision *d, int *stopped, rw_err *err) {
     if (rw_view_gather(v, e, a, ev->ts, 1) != 0) return rw_fail(err, RW_ERR_NOMEM, "out of memory for online scoring");
     v->subnet_v6 = (h->mask & (1u << (RW_KIND_IP - 1))) && subnet_v6(h);
     if (signup) {
@@ -30,7 +31,8 @@ static rw_status place_and_score(rw_engine *e, const rw_event_raw *ev, const rw_
     e->live.placed = rw_graph_node_count(e->graph);
     if (e->live.flags[a] & RW_LIVE_FRAUD_ACCOUNT) rw_live_taint(&e->live, v);
     v->comm = e->live.comm[a];
-    rw_engine_live_score(e, v, signup, d);
+    *stopped = rw_engine_live_score(e, v, signup, d) && signup;
+    if (*stopped) rw_stops_count(&e->live, e->graph, v);
     rw_live_remember(&e->live, v, d->score);
     return RW_OK;
 }
@@ -54,11 +56,13 @@ static rw_status record_one(rw_engine *e, const rw_event_raw *ev, const rw_heven
     if (rw_live_grow(&e->live, rw_graph_node_count(e->graph)) != 0)
         return rw_fail(err, RW_ERR_NOMEM, "out of memory for online scoring");
     int signup = ev->type == RW_EV_SIGNUP || delta.new_accounts;
-    st = place_and_score(e, ev, h, a, signup, v, d, err);
+    int stopped = 0;
+    st = place_and_score(e, ev, h, a, signup, v, d, &stopped, err);
     if (st != RW_OK) return st;
     d->new_account = delta.new_accounts != 0;
     if (signup) rw_learn_signup(e, a, ev->ts, d);
     e->pending.ev[e->pending.nev - 1].score = (float)d->score;
+    e->pending.ev[e->pending.nev - 1].stopped = (uint8_t)stopped;
     if ((unsigned)ev->type < RW_EV_TYPE_COUNT) e->events_recorded[ev->type]++;
     return RW_OK;
 }

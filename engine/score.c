@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "score.h"
+#include "stops.h"
 #include "verdict.h"
 
 /* Scores from this share of the review threshold up carry the model's reasons. */
@@ -347,7 +348,7 @@ static void model_reasons(const rw_live *L, uint32_t c, const double *f, const r
     }
 }
 
-void rw_engine_live_score(const rw_engine *e, const rw_view *v, int signup, rw_decision *d) {
+int rw_engine_live_score(const rw_engine *e, const rw_view *v, int signup, rw_decision *d) {
     const rw_live *L = &e->live;
     double f[RW_O_COUNT] = {0};
     raw_figures r;
@@ -367,6 +368,9 @@ void rw_engine_live_score(const rw_engine *e, const rw_view *v, int signup, rw_d
         model_reasons(L, c, f, &r, d);
     d->verdict = d->score >= L->block ? RW_BLOCK : d->score >= L->review ? RW_REVIEW : RW_ALLOW;
     rw_verdict_apply(e, v, d); /* verdict.h: the newest run's flags, after any model */
+    int own = d->verdict != RW_ALLOW;
+    if (signup) rw_stops_apply(L, v, d); /* stops.h: what the signup path stopped on its attributes */
+    return own;
 }
 
 /* The online figures of an account in a snapshot (for the features file

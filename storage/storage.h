@@ -306,12 +306,14 @@ rw_status rw_store_events_index(rw_store *s, int on, rw_err *err);
 rw_status rw_store_account_events(rw_store *s, uint32_t account, uint64_t limit,
                                   rw_status (*cb)(void *ctx, const rw_event_row *ev), void *ctx, rw_err *err);
 
-/* An event with the online score answered for it (NaN: none). */
+/* An event with the online score answered for it (NaN: none); stopped
+ * when it was a signup reviewed or blocked on its own evidence. */
 rw_status rw_store_put_event_scored(rw_store *s, int64_t ts, rw_event_type type, uint32_t account,
-                                    const uint32_t attr[RW_EVENT_ATTRS], double score, rw_err *err);
-/* Every account's highest online score. */
-rw_status rw_store_event_scores(rw_store *s, void (*cb)(void *ctx, uint32_t account, double score), void *ctx,
-                                rw_err *err);
+                                    const uint32_t attr[RW_EVENT_ATTRS], double score, int stopped, rw_err *err);
+/* Every scored account's highest online score, and whether a signup of it
+ * was stopped. */
+rw_status rw_store_event_scores(rw_store *s, void (*cb)(void *ctx, uint32_t account, double score, int stopped),
+                                void *ctx, rw_err *err);
 
 /* Inside a transaction: a one-row write (readiness probe after a failure). */
 rw_status rw_store_probe(rw_store *s, rw_err *err);

@@ -10,8 +10,9 @@
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_ACCOUNT] = "INSERT INTO accounts(id, ext, first_seen) VALUES (?1, ?2, ?3)",
     [ST_ATTRIBUTE] = "INSERT INTO attributes(id, kind, hash, parent, first_seen) VALUES (?1, ?2, ?3, ?4, ?5)",
-    [ST_EVENT] =
-        "INSERT INTO events(ts, type, account, ip, device, payment, score) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [ST_EVENT] = "INSERT INTO events(ts, type, account, ip, device, payment, score, stopped) VALUES (?1, ?2, ?3, ?4, "
+                 "?5, ?6, ?7, "
+                 "?8)",
 };
 
 rw_status rw_events_prepare(rw_store *s, rw_err *err) {
@@ -53,7 +54,7 @@ rw_status rw_store_put_attribute(rw_store *s, uint32_t id, rw_kind kind, const r
 }
 
 rw_status rw_store_put_event_scored(rw_store *s, int64_t ts, rw_event_type type, uint32_t account,
-                                    const uint32_t attr[RW_EVENT_ATTRS], double score, rw_err *err) {
+                                    const uint32_t attr[RW_EVENT_ATTRS], double score, int stopped, rw_err *err) {
     sqlite3_stmt *st = s->stmt[ST_EVENT];
     sqlite3_bind_int64(st, 1, ts);
     sqlite3_bind_int(st, 2, (int)type);
@@ -63,12 +64,16 @@ rw_status rw_store_put_event_scored(rw_store *s, int64_t ts, rw_event_type type,
         sqlite3_bind_null(st, 7);
     else
         sqlite3_bind_double(st, 7, score);
+    if (stopped)
+        sqlite3_bind_int(st, 8, 1);
+    else
+        sqlite3_bind_null(st, 8);
     return rw_db_step_insert(s, st, "insert event", err);
 }
 
 rw_status rw_store_put_event(rw_store *s, int64_t ts, rw_event_type type, uint32_t account,
                              const uint32_t attr[RW_EVENT_ATTRS], rw_err *err) {
-    return rw_store_put_event_scored(s, ts, type, account, attr, NAN, err);
+    return rw_store_put_event_scored(s, ts, type, account, attr, NAN, 0, err);
 }
 
 static uint32_t column_node(sqlite3_stmt *st, int col) {
@@ -185,15 +190,17 @@ rw_status rw_store_integrity_check(rw_store *s, rw_err *err) {
     return res;
 }
 
-rw_status rw_store_event_scores(rw_store *s, void (*cb)(void *ctx, uint32_t account, double score), void *ctx,
-                                rw_err *err) {
+rw_status rw_store_event_scores(rw_store *s, void (*cb)(void *ctx, uint32_t account, double score, int stopped),
+                                void *ctx, rw_err *err) {
     sqlite3_stmt *st = NULL;
-    rw_status res =
-        rw_db_prepare(s, &st, "SELECT account, max(score) FROM events WHERE score IS NOT NULL GROUP BY account", err);
+    rw_status res = rw_db_prepare(
+        s, &st,
+        "SELECT account, max(score), max(stopped) IS NOT NULL FROM events WHERE score IS NOT NULL GROUP BY account",
+        err);
     if (res != RW_OK) return res;
     int rc, have;
     while ((have = rw_db_next_row(st, &rc)) > 0)
-        cb(ctx, (uint32_t)sqlite3_column_int64(st, 0), sqlite3_column_double(st, 1));
+        cb(ctx, (uint32_t)sqlite3_column_int64(st, 0), sqlite3_column_double(st, 1), sqlite3_column_int(st, 2));
     if (have < 0) res = rw_db_fail(s, err, rc, "reading online scores");
     sqlite3_finalize(st);
     return res;

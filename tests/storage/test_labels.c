@@ -1,7 +1,8 @@
 /* storage: analysts' labels (round trip, CHECK constraints), keyset pages of
  * a run's clusters (ties broken by id), a cluster's members, attributes and
- * one account's row, and the schema migrations (to version 9: run_members, the key check, the
- * learning tables, the audit, the index of events by account). */
+ * one account's row, and the schema migrations (to version 10: run_members, the key check, the
+ * learning tables, the audit, the index of events by account, the stopped
+ * signups). */
 #include <criterion/criterion.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -342,21 +343,22 @@ Test(labels, members_attributes_and_one_account) {
 
 /* ---- schema --------------------------------------------------------------- */
 
-Test(labels, schema_version_9_with_key_check_run_members_scores_run_writes_learning_audit_and_events_by_account) {
-    cr_expect_eq(rw_store_schema_version(), 9);
+Test(labels, schema_version_10_with_key_check_run_members_scores_run_writes_learning_audit_events_by_account_stopped) {
+    cr_expect_eq(rw_store_schema_version(), 10);
     rw_store *s = open_store(0);
     rw_err err = {{0}};
     cr_expect_eq(rw_store_set_sync_full(s, 1, &err), RW_OK, "%s", err.msg);
     cr_expect_eq(rw_store_set_sync_full(s, 0, &err), RW_OK, "%s", err.msg);
     rw_store_close(s);
-    cr_expect_eq(sql_int("SELECT max(version) FROM schema_version"), 9);
-    cr_expect_eq(sql_int("SELECT count(*) FROM schema_version"), 9);
+    cr_expect_eq(sql_int("SELECT max(version) FROM schema_version"), 10);
+    cr_expect_eq(sql_int("SELECT count(*) FROM schema_version"), 10);
     cr_expect_eq(sql_int("SELECT count(*) FROM pragma_table_info('labels') WHERE name = 'author'"), 1);
     cr_expect_eq(sql_int("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'audit'"), 1);
     cr_expect_eq(sql_int("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN"
                          " ('signup_features', 'online_models')"),
                  2);
     cr_expect_eq(sql_int("SELECT count(*) FROM pragma_table_info('events') WHERE name = 'score'"), 1);
+    cr_expect_eq(sql_int("SELECT count(*) FROM pragma_table_info('events') WHERE name = 'stopped'"), 1);
     cr_expect_eq(sql_int("SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = 'labels_by_target'"), 1);
     cr_expect_eq(sql_int("SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = 'events_by_account'"), 1);
     cr_expect_eq(sql_int("SELECT count(*) FROM sqlite_schema WHERE name LIKE '%%by_cluster'"), 0);
@@ -374,7 +376,7 @@ Test(labels, schema_version_9_with_key_check_run_members_scores_run_writes_learn
     cr_expect_eq(rw_store_open(&s, tu_db(), RW_STORE_READONLY, &err), RW_ERR_PERM);
     s = open_store(0);
     rw_store_close(s);
-    cr_expect_eq(sql_int("SELECT max(version) FROM schema_version"), 9);
+    cr_expect_eq(sql_int("SELECT max(version) FROM schema_version"), 10);
     cr_expect_eq(sql_int("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN"
                          " ('signup_features', 'online_models')"),
                  2);
@@ -396,7 +398,7 @@ Test(labels, schema_version_9_with_key_check_run_members_scores_run_writes_learn
     cr_expect_eq(rw_store_open(&s, tu_db(), RW_STORE_READONLY, &err), RW_ERR_PERM);
     s = open_store(0);
     rw_store_close(s);
-    cr_expect_eq(sql_int("SELECT max(version) FROM schema_version"), 9);
+    cr_expect_eq(sql_int("SELECT max(version) FROM schema_version"), 10);
     cr_expect_eq(sql_int("SELECT count(*) FROM sqlite_schema WHERE name LIKE '%%by_cluster'"), 0);
     cr_expect_eq(sql_int("SELECT count(*) FROM run_members"), 5);
     cr_expect_eq(sql_int("SELECT count(*) FROM run_members WHERE run = 1 AND cluster = 7 AND node IN (1, 2, 10)"), 3);
@@ -412,7 +414,7 @@ Test(labels, schema_version_9_with_key_check_run_members_scores_run_writes_learn
     cr_expect_eq(rw_store_open(&s, tu_db(), RW_STORE_READONLY, &err), RW_ERR_PERM);
     s = open_store(0);
     rw_store_close(s);
-    cr_expect_eq(sql_int("SELECT max(version) FROM schema_version"), 9);
+    cr_expect_eq(sql_int("SELECT max(version) FROM schema_version"), 10);
     cr_expect_eq(sql_int("SELECT count(*) FROM pragma_table_info('events') WHERE name = 'score'"), 1);
     cr_expect_eq(sql_int("SELECT count(*) FROM sqlite_schema WHERE name LIKE '%%by_cluster'"), 0);
     cr_expect_eq(sql_int("SELECT count(*) FROM run_members"), 5);
@@ -422,7 +424,7 @@ Test(labels, schema_version_9_with_key_check_run_members_scores_run_writes_learn
     cr_assert_eq(sql_exec("DROP INDEX events_by_account; DELETE FROM schema_version WHERE version >= 9;"), SQLITE_OK);
     s = open_store(0);
     rw_store_close(s);
-    cr_expect_eq(sql_int("SELECT max(version) FROM schema_version"), 9);
+    cr_expect_eq(sql_int("SELECT max(version) FROM schema_version"), 10);
     cr_expect_eq(sql_int("SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = 'events_by_account'"), 1);
 
     /* The audit step is idempotent: a database whose labels already have
@@ -430,6 +432,14 @@ Test(labels, schema_version_9_with_key_check_run_members_scores_run_writes_learn
     cr_assert_eq(sql_exec("DELETE FROM schema_version WHERE version >= 8;"), SQLITE_OK);
     s = open_store(0);
     rw_store_close(s);
-    cr_expect_eq(sql_int("SELECT max(version) FROM schema_version"), 9);
+    cr_expect_eq(sql_int("SELECT max(version) FROM schema_version"), 10);
     cr_expect_eq(sql_int("SELECT count(*) FROM pragma_table_info('labels') WHERE name = 'author'"), 1);
+
+    /* A version 9 database gains the stopped column. */
+    cr_assert_eq(sql_exec("ALTER TABLE events DROP COLUMN stopped; DELETE FROM schema_version WHERE version >= 10;"),
+                 SQLITE_OK);
+    s = open_store(0);
+    rw_store_close(s);
+    cr_expect_eq(sql_int("SELECT max(version) FROM schema_version"), 10);
+    cr_expect_eq(sql_int("SELECT count(*) FROM pragma_table_info('events') WHERE name = 'stopped'"), 1);
 }

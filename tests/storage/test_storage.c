@@ -219,6 +219,41 @@ static rw_status on_account_event(void *ctx, const rw_event_row *ev) {
     return RW_OK;
 }
 
+/* Each account's highest score and whether a signup of it was stopped. */
+typedef struct {
+    double score[8];
+    int stopped[8], seen[8];
+} scores_seen;
+
+static void on_scores(void *ctx, uint32_t account, double score, int stopped) {
+    scores_seen *sc = ctx;
+    if (account >= 8) return;
+    sc->score[account] = score, sc->stopped[account] = stopped, sc->seen[account]++;
+}
+
+Test(storage, event_scores_give_each_accounts_highest_score_and_whether_it_was_stopped) {
+    rw_store *s = NULL;
+    rw_err err;
+    cr_assert_eq(rw_store_open(&s, tu_db(), 0, &err), RW_OK, "%s", err.msg);
+    fill(s);
+    uint32_t attr[3] = {RW_STORE_NONE, RW_STORE_NONE, RW_STORE_NONE};
+    cr_assert_eq(rw_store_begin(s, &err), RW_OK, "%s", err.msg);
+    cr_assert_eq(rw_store_put_event_scored(s, 300, RW_EV_SIGNUP, 3, attr, 0.75, 1, &err), RW_OK, "%s", err.msg);
+    cr_assert_eq(rw_store_put_event_scored(s, 310, RW_EV_LOGIN, 3, attr, 0.25, 0, &err), RW_OK, "%s", err.msg);
+    cr_assert_eq(rw_store_put_event_scored(s, 320, RW_EV_LOGIN, 0, attr, 0.5, 0, &err), RW_OK, "%s", err.msg);
+    cr_assert_eq(rw_store_commit(s, 1, &err), RW_OK, "%s", err.msg);
+    scores_seen sc;
+    memset(&sc, 0, sizeof sc);
+    cr_assert_eq(rw_store_event_scores(s, on_scores, &sc, &err), RW_OK, "%s", err.msg);
+    cr_expect_eq(sc.seen[3], 1, "one row per account");
+    cr_expect_eq(sc.score[3], 0.75);
+    cr_expect_eq(sc.stopped[3], 1);
+    cr_expect_eq(sc.seen[0], 1, "its unscored events aside");
+    cr_expect_eq(sc.score[0], 0.5);
+    cr_expect_eq(sc.stopped[0], 0);
+    rw_store_close(s);
+}
+
 Test(storage, an_accounts_events_newest_first_through_its_index) {
     rw_store *s = NULL;
     rw_err err;
@@ -226,7 +261,7 @@ Test(storage, an_accounts_events_newest_first_through_its_index) {
     fill(s);
     uint32_t attr[3] = {RW_STORE_NONE, RW_STORE_NONE, RW_STORE_NONE};
     cr_assert_eq(rw_store_begin(s, &err), RW_OK, "%s", err.msg);
-    cr_assert_eq(rw_store_put_event_scored(s, 300, RW_EV_PAYMENT, 3, attr, 0.25, &err), RW_OK, "%s", err.msg);
+    cr_assert_eq(rw_store_put_event_scored(s, 300, RW_EV_PAYMENT, 3, attr, 0.25, 0, &err), RW_OK, "%s", err.msg);
     cr_assert_eq(rw_store_commit(s, 1, &err), RW_OK, "%s", err.msg);
     rw_event_row rows[8] = {{0}};
     cr_assert_eq(rw_store_account_events(s, 0, 0, on_account_event, rows, &err), RW_OK, "%s", err.msg);

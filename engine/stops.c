@@ -1,0 +1,80 @@
+/* What the signup path itself stopped, as evidence for the next signup on
+ * the same device, card or address (stops.h).
+ *
+ * A farm's score at signup falls as it grows: the more accounts its few
+ * devices and addresses gather, the more they look like a popular stock
+ * fingerprint or a carrier NAT to the model, and a nightly run judges only
+ * what it saw. But the signup path saw the farm's first accounts and
+ * stopped them. Counting on each attribute the signups stopped on their own
+ * evidence, against all of its accounts, tells a farm's device (a large
+ * share stopped) from a crowd's (strangers, stopped about one in a
+ * thousand) without a threshold on size, which the attacker chooses.
+ *
+ * Counts are kept per attribute in the live state (rw_live.stopped) and
+ * carry over runs; each stopped signup is stored with its event (the
+ * events table's stopped column), so a restart counts them again. A benign
+ * label on the attribute stops it counting against anyone; one on the
+ * account allows it whatever its attributes say. */
+#include <stdio.h>
+#include <string.h>
+
+#include "stops.h"
+
+static const char *const noun[RW_KIND_COUNT] = {
+    [RW_KIND_IP] = "IP address",
+    [RW_KIND_DEVICE] = "device",
+    [RW_KIND_PAYMENT] = "card",
+};
+
+static void count_on(rw_live *L, uint32_t x) {
+    if (x < L->cap && L->stopped[x] < UINT16_MAX) L->stopped[x]++;
+}
+
+/* Marks account a stopped; 0 when it already was (counted once). */
+static int mark(rw_live *L, uint32_t a) {
+    if (a >= L->cap || (L->flags[a] & RW_LIVE_STOPPED)) return 0;
+    L->flags[a] |= RW_LIVE_STOPPED;
+    return 1;
+}
+
+void rw_stops_count(rw_live *L, const rw_graph *g, const rw_view *v) {
+    if (!L->stopped || !mark(L, v->account)) return;
+    uint32_t born = (uint32_t)rw_graph_first_seen(g, v->account);
+    for (uint32_t i = 0; i < v->n; i++)
+        if (v->edge[i].first_seen == born) count_on(L, v->edge[i].attr);
+}
+
+void rw_stops_count_stored(rw_live *L, const rw_graph *g, uint32_t a) {
+    if (!L->stopped || !mark(L, a)) return;
+    uint32_t born = (uint32_t)rw_graph_first_seen(g, a), n = 0;
+    const rw_edge *ed = rw_graph_account_edges(g, a, &n);
+    for (uint32_t i = 0; i < n; i++)
+        if (ed[i].first_seen == born) count_on(L, ed[i].attr);
+}
+
+void rw_stops_apply(const rw_live *L, const rw_view *v, rw_decision *d) {
+    if (!L->stopped || d->verdict != RW_ALLOW || v->account >= L->cap || (L->flags[v->account] & RW_LIVE_CLEARED))
+        return;
+    const rw_view_edge *best = NULL;
+    uint32_t best_users = 0;
+    for (uint32_t i = 0; i < v->n; i++) {
+        const rw_view_edge *x = &v->edge[i];
+        if (x->attr >= L->cap || x->kind >= RW_KIND_COUNT || !noun[x->kind] || (L->flags[x->attr] & RW_LIVE_CLEARED))
+            continue;
+        uint32_t stopped = L->stopped[x->attr];
+        /* The accounts on it before this one (its degree counts it). */
+        uint32_t users = x->degree > 1 ? x->degree - 1 : 1;
+        if (stopped < RW_STOPS_MIN || stopped < RW_STOPS_SHARE * users) continue;
+        if (!best || stopped > L->stopped[best->attr]) best = x, best_users = users;
+    }
+    if (!best) return;
+    d->verdict = RW_REVIEW;
+    /* First: it decided. The last reason gives way when all are taken. */
+    size_t n = d->nreasons < RW_REASONS_MAX ? d->nreasons : RW_REASONS_MAX - 1;
+    memmove(d->reasons[1], d->reasons[0], n * sizeof d->reasons[0]);
+    unsigned stopped = L->stopped[best->attr];
+    snprintf(d->reasons[0], sizeof d->reasons[0],
+             "its %s has %u earlier accounts, %u of them (%.0f%%) reviewed or blocked at signup", noun[best->kind],
+             best_users, stopped, 100.0 * stopped / best_users);
+    d->nreasons = n + 1;
+}

@@ -1,0 +1,35 @@
+/* engine stage: what the signup path itself stopped. Each attribute counts
+ * the accounts reviewed or blocked at signup on their own evidence (the
+ * model, the analysts' labels, the newest run's verdicts); an attribute on
+ * which many were, and a large share of its accounts, is evidence against
+ * the next signup on it. Below live and score: includes only engine_int.h
+ * and view.h. */
+#ifndef RW_ENGINE_STOPS_H
+#define RW_ENGINE_STOPS_H
+
+#include "engine_int.h"
+#include "view.h"
+
+/* An attribute with at least RW_STOPS_MIN stopped signups, at least
+ * RW_STOPS_SHARE of the accounts on it before this one, puts a signup on it
+ * under review. A crowd's strangers are stopped one in hundreds, a farm's
+ * device or card, once its first accounts are stopped, keeps gathering more
+ * of the same: the figure is the farm's own history, whatever its size or
+ * pace. Only stops on their own evidence count, never this rule's, so a
+ * stop does not feed itself. */
+#define RW_STOPS_MIN   20
+#define RW_STOPS_SHARE 0.3
+
+/* Account v->account's signup was reviewed or blocked on its own evidence:
+ * counted once on each attribute of its signup (the edges first used when
+ * the account first was). Under the write lock. */
+void rw_stops_count(rw_live *L, const rw_graph *g, const rw_view *v);
+/* The same from the store (a restart), for an account whose stored
+ * signup was stopped. */
+void rw_stops_count_stored(rw_live *L, const rw_graph *g, uint32_t a);
+/* The rule: raises an allowed signup d of v's account to review, with a
+ * reason naming the attribute, when an attribute of it (not cleared by a
+ * benign label) passes the bar above. Under the engine's lock. */
+void rw_stops_apply(const rw_live *L, const rw_view *v, rw_decision *d);
+
+#endif

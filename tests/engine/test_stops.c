@@ -1,0 +1,139 @@
+/* engine: what the signup path stopped is evidence for the next signup on
+ * the same attribute (engine/stops.c). A device on which many signups were
+ * stopped on their own evidence, a large share of its accounts, puts the
+ * next signup on it under review, with the reason in words, after a restart
+ * too; a benign label on the device clears it; a popular device with a few
+ * stopped strangers among many marks no one; and the rule's own reviews do
+ * not count, so nothing feeds itself. */
+#include "live.h"
+#include "online_util.h"
+#include "stops.h"
+
+ONLINE_SUITE(stops);
+
+#define RING   12
+#define LATER  (T0 + 40 * DAY)
+#define SAY(d) rw_verdict_name((d).verdict), (d).score, reasons_text(&(d))
+
+/* The engine, with review and block thresholds the model does not reach
+ * here: what stops a signup in these tests is the run's verdict on the
+ * ring's card and the rule under test, whatever the model makes of the
+ * accounts that join the ring's cluster through a shared device. */
+static rw_engine *reopen(void) {
+    rw_engine *e = open_engine(0);
+    rw_online_params p = {.review = 0.995, .block = 0.999};
+    rw_engine_set_online(e, &p);
+    return e;
+}
+
+/* Background singletons and households, and a ring of twelve on two
+ * devices and one card (tok-r), signing up in a burst; rescored, the ring
+ * flagged: a signup on tok-r is then blocked on the run's evidence. */
+static rw_engine *world(void) {
+    rw_engine *e = reopen();
+    FILE *f = begin_input();
+    w_singletons(f, 200, T0);
+    w_households(f, 30, T0);
+    for (int k = 0; k < RING; k++)
+        fprintf(f,
+                "{\"account\":\"r-%02d\",\"ts\":%lld,\"ip\":\"198.51.0.%d\",\"device\":\"dev-r-%d\","
+                "\"payment\":\"tok-r\"}\n",
+                k, (long long)(T0 + 10 * DAY + k * 280LL), k, k % 2);
+    ingest_input(e, f);
+    rescore(e);
+    rw_account_view *v = view(e, "r-00");
+    cr_assert(v->run_flagged, "the run did not flag the ring (score %.3f)", v->run_score);
+    free(v);
+    return e;
+}
+
+/* A signup at ts on device, with card (NULL: its own) and an address of its
+ * own. */
+static rw_decision signup(rw_engine *e, const char *name, const char *device, const char *card, int64_t ts) {
+    static int next;
+    next++;
+    return rec(e, 0,
+               "{\"account\":\"%s\",\"ts\":%lld,\"type\":\"signup\",\"ip\":\"192.0.%d.%d\",\"device\":\"%s\","
+               "\"payment\":\"%s%s\"}",
+               name, (long long)ts, 100 + next / 200, next % 200 + 1, device, card ? "" : "tok-", card ? card : name);
+}
+
+/* n signups on device, the first stopped of them on the ring's card (each
+ * blocked by the run's verdict on it), the others on cards of their own,
+ * an hour apart from t. */
+static void fill_device(rw_engine *e, const char *device, int n, int stopped, int64_t t) {
+    for (int k = 0; k < n; k++) {
+        char name[48];
+        snprintf(name, sizeof name, "%s-%03d", device, k);
+        rw_decision d = signup(e, name, device, k < stopped ? "tok-r" : NULL, t + k * 3600LL);
+        if (k < stopped) cr_assert_eq(d.verdict, RW_BLOCK, "the ring's card: %s %.3f %s", SAY(d));
+    }
+}
+
+#define STOPS_REASON "reviewed or blocked at signup"
+
+Test(stops, a_device_whose_signups_were_stopped_reviews_the_next) {
+    rw_engine *e = world();
+    fill_device(e, "dev-farm", 24, 24, LATER);
+    /* A month on, a signup on the device with a card and an address of its own. */
+    rw_decision d = signup(e, "new-1", "dev-farm", NULL, LATER + 30 * DAY);
+    cr_log_info("signup on a device with 24 stopped signups: %s %.3f %s", SAY(d));
+    cr_expect_geq(d.verdict, RW_REVIEW, "%s %.3f %s", SAY(d));
+    cr_expect(has_reason(&d, "its device has 24 earlier accounts, 24 of them (100%) " STOPS_REASON), "%s",
+              reasons_text(&d));
+    /* The rule's own review does not count: the next one reads 24 stopped of 25. */
+    rw_decision n = signup(e, "new-2", "dev-farm", NULL, LATER + 30 * DAY + 60);
+    cr_expect(has_reason(&n, "its device has 25 earlier accounts, 24 of them (96%) " STOPS_REASON), "%s",
+              reasons_text(&n));
+    rw_engine_close(e);
+    cr_expect_eq(sql_int("SELECT count(*) FROM events WHERE stopped = 1"), 24,
+                 "each signup stopped on its own evidence is stored as such, and only those");
+    /* A restart counts them again from the store. */
+    e = reopen();
+    rw_decision after = signup(e, "new-3", "dev-farm", NULL, LATER + 30 * DAY + 120);
+    cr_expect_geq(after.verdict, RW_REVIEW, "after a restart: %s %.3f %s", SAY(after));
+    cr_expect(has_reason(&after, "its device has 26 earlier accounts, 24 of them (92%) " STOPS_REASON), "%s",
+              reasons_text(&after));
+    rw_engine_close(e);
+}
+
+Test(stops, a_benign_label_on_the_device_clears_it) {
+    rw_engine *e = world();
+    fill_device(e, "dev-farm", 24, 24, LATER);
+    uint32_t dev = RW_NODE_NONE, a = rw_graph_find_account(e->graph, "dev-farm-000", 12), n = 0;
+    cr_assert_neq(a, RW_NODE_NONE);
+    const rw_edge *ed = rw_graph_account_edges(e->graph, a, &n);
+    for (uint32_t i = 0; i < n; i++)
+        if (rw_graph_kind(e->graph, ed[i].attr) == RW_KIND_DEVICE) dev = ed[i].attr;
+    cr_assert_neq(dev, RW_NODE_NONE);
+    pthread_rwlock_wrlock(&e->lock);
+    rw_engine_live_label(e, 0, dev, 0);
+    pthread_rwlock_unlock(&e->lock);
+    rw_decision d = signup(e, "new-1", "dev-farm", NULL, LATER + 30 * DAY);
+    cr_expect(!has_reason(&d, STOPS_REASON), "%s", reasons_text(&d));
+    rw_engine_close(e);
+}
+
+/* A popular device: eighty strangers over weeks, twenty of them stopped
+ * (on the ring's card): many stops, but a quarter of its accounts. */
+Test(stops, a_popular_device_with_a_few_stopped_strangers_marks_no_one) {
+    rw_engine *e = world();
+    for (int k = 0; k < 80; k++) {
+        char name[32];
+        snprintf(name, sizeof name, "pop-%03d", k);
+        signup(e, name, "dev-pop", k % 4 == 0 ? "tok-r" : NULL, LATER + k * 6 * 3600LL);
+    }
+    rw_decision d = signup(e, "new-1", "dev-pop", NULL, LATER + 30 * DAY);
+    cr_log_info("signup on a popular device: %s %.3f %s", SAY(d));
+    cr_expect(!has_reason(&d, STOPS_REASON), "%s", reasons_text(&d));
+    rw_engine_close(e);
+}
+
+/* Fewer stopped signups than the bar, whatever their share: no one. */
+Test(stops, a_few_stopped_signups_mark_no_one) {
+    rw_engine *e = world();
+    fill_device(e, "dev-few", RW_STOPS_MIN - 1, RW_STOPS_MIN - 1, LATER);
+    rw_decision d = signup(e, "new-1", "dev-few", NULL, LATER + 30 * DAY);
+    cr_expect(!has_reason(&d, STOPS_REASON), "%s", reasons_text(&d));
+    rw_engine_close(e);
+}
