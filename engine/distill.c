@@ -233,7 +233,10 @@ rw_status rw_learn_nightly(rw_engine *e, const rw_learn_run *r, char *note, size
     /* The newest signup before a nightly run falls a little before its hour:
      * a tenth of the shadow period's slack keeps a daily candidate from
      * waiting a second night. */
-    if (!off && l->shadow_version && now - l->shadow_from >= (int64_t)(0.9 * l->p.shadow_hours * 3600))
+    /* The model in force is judged on the scores it gave (logged), before
+     * a candidate may replace it. */
+    if (!off) st = rw_learn_watch(e, &rows, now, note, size, err);
+    if (st == RW_OK && !off && l->shadow_version && now - l->shadow_from >= (int64_t)(0.9 * l->p.shadow_hours * 3600))
         st = rw_learn_decide(e, &rows, now, note, size, err);
     if (st == RW_OK) drift(e, &rows, now, note, size);
     if (st == RW_OK && !off && !l->shadow_version) st = next_candidate(e, &rows, from, now, history, note, size, err);

@@ -548,7 +548,7 @@ typedef struct {
     double shadow_hours;     /* a candidate scores in shadow this long before a decision (default 24) */
     uint32_t min_positives;  /* labelled rows a candidate needs (default 200 ring accounts ...) */
     uint32_t min_negatives;  /* (... and 2,000 others); below them the model in force stays */
-    double min_history_days; /* ... and this many days since the graph's first account (default 7): a run on a
+    double min_history_days; /* ... and this many days since the graph's first account (default 14): a run on a
                                 younger graph mistakes crowds for farms and misses farms among the hubs, and a
                                 candidate learns its mistakes */
     double review_jump;      /* a candidate reviewing more than this times the share of signups the
@@ -558,7 +558,7 @@ typedef struct {
 #define RW_LEARN_DAYS        14
 #define RW_LEARN_MIN_POS     200
 #define RW_LEARN_MIN_NEG     2000
-#define RW_LEARN_MIN_HISTORY 7.0
+#define RW_LEARN_MIN_HISTORY 14.0
 #define RW_LEARN_REVIEW_JUMP 2.0
 #define RW_LEARN_DRIFT_LEVEL 0.25
 void rw_engine_set_learn(rw_engine *e, const rw_learn_params *p);

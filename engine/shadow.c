@@ -9,8 +9,18 @@
  * holds MIN_SHADOW_RING ring signups (the candidate stays in shadow, up to
  * MAX_SHADOW_PERIODS periods), and the ring accounts only one of the two
  * models reviewed must favour the candidate by two standard deviations of
- * a fair coin (McNemar's test at about 95%). Operators list, promote and
- * roll back models here too; every decision is stored with its figures. */
+ * a fair coin (McNemar's test at about 95%).
+ *
+ * The run's labels judge the candidate, and they are the run's mistakes
+ * too: a candidate that learnt them, or a model in force whose trees meet
+ * a crowd they never saw (a new office opening, after the last run), can
+ * review many benign signups that the model in force never would. The
+ * shipped model is the fixed reference: on the same labelled signups
+ * (scored again from the features logged), a candidate reviewing more
+ * benign ones than it, beyond chance and more than review_jump times as
+ * many, is rejected; a model in force doing so is rolled back to it at the
+ * next run (rw_learn_watch). Operators list, promote and roll back models
+ * here too; every decision is stored with its figures. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,17 +32,37 @@
 #define MAX_SHADOW_PERIODS 7
 
 typedef struct {
-    double rows, ring, benign;              /* labelled shadow rows */
-    double only_cand, only_force;           /* ring accounts only the candidate / the model in force reviewed */
-    double force_ring, force_benign, force; /* reviewed or blocked by the model in force (force: all rows) */
-    double cand_ring, cand_benign, cand;    /* ... by the candidate */
+    double rows, ring, benign;                 /* labelled shadow rows */
+    double ship_benign;                        /* benign ones the shipped model reviews (scored from the log) */
+    double only_ship_benign, only_cand_benign; /* benign ones only the shipped model / the candidate reviewed */
+    double only_cand, only_force;              /* ring accounts only the candidate / the model in force reviewed */
+    double force_ring, force_benign, force;    /* reviewed or blocked by the model in force (force: all rows) */
+    double cand_ring, cand_benign, cand;       /* ... by the candidate */
 } trial;
 
-static void tally(const rw_learn_rows *rows, int version, int64_t from, double review, trial *t) {
+/* Did the shipped model review row i? */
+static int shipped_reviews(const rw_online_model *shipped, const rw_learn_rows *rows, size_t i, double review) {
+    return rw_online_score(shipped, rows->x + i * RW_O_COUNT) >= review;
+}
+
+/* The benign signups only the model under test (b) and only the shipped
+ * model (c) reviewed, of which the model under test reviewed tested and
+ * the shipped one ship: more than review_jump times as many, and beyond
+ * chance (McNemar, two standard deviations). */
+static int worse_than_shipped(double tested, double ship, double b, double c, double jump) {
+    return tested > jump * fmax(ship, 1) && b - c > 2 * sqrt(b + c);
+}
+
+static void tally(const rw_learn_rows *rows, const rw_online_model *shipped, int version, int64_t from, double review,
+                  trial *t) {
     memset(t, 0, sizeof *t);
     for (size_t i = 0; i < rows->n; i++) {
         if (rows->ts[i] < from || rows->shadow_model[i] != version || isnan(rows->shadow[i])) continue;
         int y = rows->y[i] != 0, f = rows->score[i] >= review, c = rows->shadow[i] >= review;
+        if (!y) {
+            int s = shipped_reviews(shipped, rows, i, review);
+            t->ship_benign += s, t->only_ship_benign += s && !c, t->only_cand_benign += c && !s;
+        }
         t->rows++;
         t->ring += y, t->benign += !y;
         t->force += f, t->cand += c;
@@ -76,7 +106,9 @@ rw_status rw_learn_decide(rw_engine *e, const rw_learn_rows *rows, int64_t now, 
     rw_learn *l = e->learn;
     int version = l->shadow_version;
     trial t;
-    tally(rows, version, l->shadow_from, e->live.review, &t);
+    rw_online_model shipped;
+    rw_online_defaults(&shipped);
+    tally(rows, &shipped, version, l->shadow_from, e->live.review, &t);
     double share_force = t.rows ? t.force / t.rows : 0, share_cand = t.rows ? t.cand / t.rows : 0;
     /* A model in force reviewing nothing leaves a floor of one signup. */
     double ceiling = l->p.review_jump * fmax(share_force, t.rows ? 1 / t.rows : 0);
@@ -87,21 +119,24 @@ rw_status rw_learn_decide(rw_engine *e, const rw_learn_rows *rows, int64_t now, 
         return RW_OK;
     }
     double gain = t.only_cand - t.only_force, spread = 2 * sqrt(t.only_cand + t.only_force);
-    const char *why = t.ring < MIN_SHADOW_RING         ? "too few ring accounts among the shadow period's signups"
-                      : gain <= 0 || gain < spread     ? "it did not review more ring accounts beyond chance"
-                      : t.cand_benign > t.force_benign ? "it reviewed more benign accounts"
-                      : share_cand > ceiling           ? "its share of signups reviewed jumped"
-                                                       : NULL;
-    char fig[512];
+    const char *why =
+        t.ring < MIN_SHADOW_RING         ? "too few ring accounts among the shadow period's signups"
+        : gain <= 0 || gain < spread     ? "it did not review more ring accounts beyond chance"
+        : t.cand_benign > t.force_benign ? "it reviewed more benign accounts"
+        : worse_than_shipped(t.cand_benign, t.ship_benign, t.only_cand_benign, t.only_ship_benign, l->p.review_jump)
+            ? "it reviewed many more benign accounts than the shipped model"
+        : share_cand > ceiling ? "its share of signups reviewed jumped"
+                               : NULL;
+    char fig[640];
     snprintf(fig, sizeof fig,
              "{\"by\":\"nightly\",\"promoted\":%s,\"reason\":\"%s\",\"in_force\":%d,\"shadow_rows\":%.0f,"
              "\"ring\":%.0f,\"benign\":%.0f,\"ring_reviewed\":%.0f,\"in_force_ring_reviewed\":%.0f,"
              "\"benign_reviewed\":%.0f,\"in_force_benign_reviewed\":%.0f,\"share_reviewed\":%.5f,"
              "\"in_force_share_reviewed\":%.5f,\"review\":%.3f,\"ring_only_candidate\":%.0f,"
-             "\"ring_only_in_force\":%.0f}",
+             "\"ring_only_in_force\":%.0f,\"shipped_benign_reviewed\":%.0f}",
              why ? "false" : "true", why ? why : "more ring accounts at no more benign ones", l->in_force, t.rows,
              t.ring, t.benign, t.cand_ring, t.force_ring, t.cand_benign, t.force_benign, share_cand, share_force,
-             e->live.review, t.only_cand, t.only_force);
+             e->live.review, t.only_cand, t.only_force, t.ship_benign);
     rw_status st = record(e, version, !why, now, fig, err);
     if (st == RW_OK)
         snprintf(note + at, size - at,
@@ -239,4 +274,39 @@ rw_status rw_engine_model_rollback(rw_engine *e, int *version, rw_err *err) {
     if (st != RW_OK) return st;
     *version = replaced;
     return put_in_force(e, replaced, 0, "promoted", "{\"by\":\"operator\",\"rollback\":true}", err);
+}
+
+/* ---- the model in force against the shipped one --------------------------- */
+
+rw_status rw_learn_watch(rw_engine *e, const rw_learn_rows *rows, int64_t now, char *note, size_t size, rw_err *err) {
+    rw_learn *l = e->learn;
+    int in_force = l->in_force;
+    if (!in_force) return RW_OK;
+    /* The last shadow period's signups, labelled by the new run, as the
+     * model in force scored them (its score is the one logged) and as the
+     * shipped model scores their logged features. */
+    int64_t from = now - (int64_t)(l->p.shadow_hours * 3600);
+    double review = e->live.review, force = 0, ship = 0, only_force = 0, only_ship = 0, benign = 0;
+    rw_online_model shipped;
+    rw_online_defaults(&shipped);
+    for (size_t i = 0; i < rows->n; i++) {
+        if (rows->ts[i] < from || rows->y[i] != 0 || isnan(rows->score[i])) continue;
+        int f = rows->score[i] >= review, s = shipped_reviews(&shipped, rows, i, review);
+        benign++;
+        force += f, ship += s, only_force += f && !s, only_ship += s && !f;
+    }
+    if (!worse_than_shipped(force, ship, only_force, only_ship, l->p.review_jump)) return RW_OK;
+    char why[256];
+    snprintf(why, sizeof why,
+             "{\"by\":\"nightly\",\"reason\":\"it reviewed many more benign accounts than the shipped model\","
+             "\"benign\":%.0f,\"benign_reviewed\":%.0f,\"shipped_benign_reviewed\":%.0f,\"review\":%.3f}",
+             benign, force, ship, review);
+    rw_status st = put_in_force(e, 0, in_force, "rolled back", why, err);
+    size_t at = strlen(note);
+    if (st == RW_OK)
+        snprintf(note + at, size - at,
+                 "; model %d rolled back to the shipped one: it reviewed %.0f benign signups of the last day, the "
+                 "shipped model %.0f",
+                 in_force, force, ship);
+    return st;
 }

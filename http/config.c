@@ -154,7 +154,7 @@ static const setting settings[] = {
      AT(min_other_rows),
      1,
      100000000},
-    {{"min_history_days", "7",
+    {{"min_history_days", "14",
       "... and this many days since the first account: runs on a younger graph mistake crowds for farms"},
      /* RW_LEARN_MIN_HISTORY */
      T_DOUBLE,

@@ -1,8 +1,9 @@
 /* engine: the signup model learns from the deployment. The training rows are
  * byte for byte the features logged at each signup (no hindsight); a
  * candidate fitted on shuffled labels is rejected and the model in force
- * stays; operators promote and roll back; the feature log goes with its
- * account and with retention. */
+ * stays; a model in force reviewing many more benign signups than the
+ * shipped one is rolled back; operators promote and roll back; the feature
+ * log goes with its account and with retention. */
 #include "tu_sql.h"
 /* after tu_sql.h, whose parameters the fixture's globals would shadow */
 #include "commit.h"
@@ -192,6 +193,55 @@ Test(learn, promote_and_rollback_put_models_in_force_and_survive_a_restart) {
     rw_online_defaults(&shipped);
     cr_expect_eq(memcmp(&e->live.model, &shipped, sizeof shipped), 0);
     cr_expect_eq(sql_int("SELECT count(*) FROM online_models WHERE version = 1 AND state = 'rolled back'"), 1);
+    free(d);
+    free(ring);
+    rw_engine_close(e);
+}
+
+/* A model fitted on coin tosses, put in force by hand, reviews benign
+ * signups the shipped model lets through: the next nightly job, judging
+ * the day's signups by the new run, rolls it back to the shipped model and
+ * says why. */
+Test(learn, a_model_in_force_reviewing_many_more_benign_signups_than_the_shipped_one_is_rolled_back) {
+    enum { N = 1000 };
+    rw_engine *e = open_engine(0);
+    rw_learn_params lp = {.min_positives = 50, .min_negatives = 200, .shadow_hours = 24, .min_history_days = 0.01};
+    rw_engine_set_learn(e, &lp);
+    rw_decision *d = calloc(N, sizeof *d);
+    int *ring = calloc(N, sizeof *ring);
+    day_of_signups(e, 0, N, d, ring);
+    flush(e);
+    fake_run f;
+    fake_run_init(&f, e);
+    label_days(e, &f, 1, N, 1);
+    char note[768];
+    rw_err err = {{0}};
+    cr_assert_eq(rw_learn_nightly(e, &f.r, note, sizeof note, &err), RW_OK, "%s", err.msg);
+    fake_run_free(&f);
+    cr_assert_eq(rw_engine_model_promote(e, 1, &err), RW_OK, "%s", err.msg);
+
+    day_of_signups(e, 1, N, d, ring);
+    flush(e);
+    int benign_reviewed = 0;
+    for (int i = 0; i < N; i++) benign_reviewed += !ring[i] && d[i].verdict != RW_ALLOW;
+    cr_log_info("the coin-toss model reviewed %d of %d benign signups", benign_reviewed, N * 4 / 5);
+    cr_assert_gt(benign_reviewed, 20, "the model fitted on coin tosses reviews benign signups");
+
+    fake_run_init(&f, e);
+    label_days(e, &f, 2, N, 0);
+    cr_assert_eq(rw_learn_nightly(e, &f.r, note, sizeof note, &err), RW_OK, "%s", err.msg);
+    cr_log_info("night 2: %s", note);
+    rw_learn_status ls;
+    rw_engine_learn_status(e, &ls);
+    cr_expect_eq(ls.in_force, 0, "rolled back to the shipped model: %s", note);
+    cr_expect(strstr(note, "model 1 rolled back to the shipped one"), "%s", note);
+    rw_online_model shipped;
+    rw_online_defaults(&shipped);
+    cr_expect_eq(memcmp(&e->live.model, &shipped, sizeof shipped), 0);
+    cr_expect_eq(sql_int("SELECT count(*) FROM online_models WHERE version = 1 AND state = 'rolled back'"
+                         " AND json_extract(decision, '$.by') = 'nightly'"),
+                 1);
+    fake_run_free(&f);
     free(d);
     free(ring);
     rw_engine_close(e);
