@@ -18,8 +18,9 @@
  * shipped model is the fixed reference: on the same labelled signups
  * (scored again from the features logged), a candidate reviewing more
  * benign ones than it, beyond chance and more than review_jump times as
- * many, is rejected; a model in force doing so is rolled back to it at the
- * next run (rw_learn_watch). Operators list, promote and roll back models
+ * many, is rejected; a model in force doing so, or letting through
+ * ring signups the shipped model reviews (beyond chance), is rolled back
+ * to it at the next run (rw_learn_watch). Operators list, promote and roll back models
  * here too; every decision is stored with its figures. */
 #include <math.h>
 #include <stdio.h>
@@ -286,27 +287,42 @@ rw_status rw_learn_watch(rw_engine *e, const rw_learn_rows *rows, int64_t now, c
      * model in force scored them (its score is the one logged) and as the
      * shipped model scores their logged features. */
     int64_t from = now - (int64_t)(l->p.shadow_hours * 3600);
-    double review = e->live.review, force = 0, ship = 0, only_force = 0, only_ship = 0, benign = 0;
+    double review = e->live.review;
+    trial t; /* the candidate's figures are the shipped model's here */
+    memset(&t, 0, sizeof t);
     rw_online_model shipped;
     rw_online_defaults(&shipped);
     for (size_t i = 0; i < rows->n; i++) {
-        if (rows->ts[i] < from || rows->y[i] != 0 || isnan(rows->score[i])) continue;
-        int f = rows->score[i] >= review, s = shipped_reviews(&shipped, rows, i, review);
-        benign++;
-        force += f, ship += s, only_force += f && !s, only_ship += s && !f;
+        if (rows->ts[i] < from || isnan(rows->score[i])) continue;
+        int y = rows->y[i] != 0, f = rows->score[i] >= review, s = shipped_reviews(&shipped, rows, i, review);
+        t.ring += y, t.benign += !y;
+        t.force_ring += y && f, t.force_benign += !y && f;
+        t.cand_ring += y && s, t.cand_benign += !y && s;
+        t.only_force += y && f && !s, t.only_cand += y && s && !f;
+        t.only_cand_benign += !y && f && !s, t.only_ship_benign += !y && s && !f;
     }
-    if (!worse_than_shipped(force, ship, only_force, only_ship, l->p.review_jump)) return RW_OK;
-    char why[256];
+    /* Worse on either side, beyond chance: more benign signups reviewed
+     * (as a candidate would be rejected for), or ring signups the shipped
+     * model would have reviewed and the model in force let through. */
+    const char *reason =
+        worse_than_shipped(t.force_benign, t.cand_benign, t.only_cand_benign, t.only_ship_benign, l->p.review_jump)
+            ? "it reviewed many more benign accounts than the shipped model"
+        : t.only_cand - t.only_force > 2 * sqrt(t.only_cand + t.only_force)
+            ? "it let through ring accounts the shipped model reviews"
+            : NULL;
+    if (!reason) return RW_OK;
+    char why[384];
     snprintf(why, sizeof why,
-             "{\"by\":\"nightly\",\"reason\":\"it reviewed many more benign accounts than the shipped model\","
-             "\"benign\":%.0f,\"benign_reviewed\":%.0f,\"shipped_benign_reviewed\":%.0f,\"review\":%.3f}",
-             benign, force, ship, review);
+             "{\"by\":\"nightly\",\"reason\":\"%s\",\"ring\":%.0f,\"benign\":%.0f,\"ring_reviewed\":%.0f,"
+             "\"shipped_ring_reviewed\":%.0f,\"benign_reviewed\":%.0f,\"shipped_benign_reviewed\":%.0f,"
+             "\"review\":%.3f}",
+             reason, t.ring, t.benign, t.force_ring, t.cand_ring, t.force_benign, t.cand_benign, review);
     rw_status st = put_in_force(e, 0, in_force, "rolled back", why, err);
     size_t at = strlen(note);
     if (st == RW_OK)
         snprintf(note + at, size - at,
-                 "; model %d rolled back to the shipped one: it reviewed %.0f benign signups of the last day, the "
-                 "shipped model %.0f",
-                 in_force, force, ship);
+                 "; model %d rolled back to the shipped one (%s): of the last day's signups it reviewed %.0f ring "
+                 "and %.0f benign, the shipped model %.0f and %.0f",
+                 in_force, reason, t.force_ring, t.force_benign, t.cand_ring, t.cand_benign);
     return st;
 }
