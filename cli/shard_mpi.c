@@ -1,7 +1,8 @@
 /* shard: rw_shard_transport over MPI point-to-point messages. A shard goes
  * as a head (its length) and the bytes in pieces of at most 1 GiB (MPI
- * counts are ints); results come back the same way behind a head with the
- * rank's status, message and peak memory. */
+ * counts are ints); results come back the same way in RW_SHARD_PARTS
+ * parts, each behind a head with the rank's status, message and peak
+ * memory (a failed rank sends the first head only). */
 #include <mpi.h>
 #include <signal.h>
 #include <stdio.h>
@@ -122,8 +123,8 @@ static void maybe_die(int rank) {
 
 rw_status rw_shard_mpi_work(rw_shard_mpi *m, rw_err *err) {
     uint64_t len = 0;
-    void *in = NULL, *out = NULL;
-    size_t outlen = 0;
+    void *in = NULL, *out[RW_SHARD_PARTS] = {NULL};
+    size_t outlen[RW_SHARD_PARTS] = {0};
     int rc = MPI_Recv(&len, 1, MPI_UINT64_T, 0, TAG_HEAD, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
     if (rc != MPI_SUCCESS) return mpi_fail(rc, "receiving from", 0, err);
     rw_status st = recv_bytes(&in, len, 0, err);
@@ -133,13 +134,19 @@ rw_status rw_shard_mpi_work(rw_shard_mpi *m, rw_err *err) {
     }
     maybe_die(m->rank);
     rw_err werr = {{0}};
-    st = rw_engine_shard_work(in, len, &out, &outlen, &werr); /* takes in */
-    result_head h = {.len = st == RW_OK ? outlen : 0, .peak_kib = own_peak_kib(), .status = (int32_t)st};
+    st = rw_engine_shard_work(in, len, out, outlen, &werr); /* takes in */
+    result_head h = {.peak_kib = own_peak_kib(), .status = (int32_t)st};
     memcpy(h.msg, werr.msg, sizeof h.msg - 1); /* both end in 0 */
-    rc = MPI_Send(&h, (int)sizeof h, MPI_BYTE, 0, TAG_HEAD, MPI_COMM_WORLD);
-    rw_status sst = rc == MPI_SUCCESS ? RW_OK : mpi_fail(rc, "sending to", 0, err);
-    if (sst == RW_OK && st == RW_OK) sst = send_bytes(out, outlen, 0, err);
-    free(out);
+    rw_status sst = RW_OK;
+    for (int i = 0; i < RW_SHARD_PARTS; i++) {
+        h.len = st == RW_OK ? outlen[i] : 0;
+        if (sst == RW_OK && (i == 0 || st == RW_OK)) {
+            rc = MPI_Send(&h, (int)sizeof h, MPI_BYTE, 0, TAG_HEAD, MPI_COMM_WORLD);
+            sst = rc == MPI_SUCCESS ? RW_OK : mpi_fail(rc, "sending to", 0, err);
+        }
+        if (sst == RW_OK && st == RW_OK) sst = send_bytes(out[i], outlen[i], 0, err);
+        free(out[i]); /* sent: the next part has its room */
+    }
     if (st != RW_OK) return rw_fail(err, st, "%s", werr.msg);
     return sst;
 }

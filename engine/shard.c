@@ -20,7 +20,8 @@
 
 #define NONE        UINT32_MAX
 #define SHARD_MAGIC 0x52575348u /* "RWSH" */
-#define OUT_MAGIC   0x5257534fu /* "RWSO" */
+#define NODES_MAGIC 0x5257534eu /* "RWSN" */
+#define COMMS_MAGIC 0x52575343u /* "RWSC" */
 
 /* What a shard's input starts with; the arrays follow (see shard_input). */
 typedef struct {
@@ -321,17 +322,21 @@ static rw_status shard_snap(const shard_head *h, const uint8_t **at, const uint8
     return rw_graph_snap_index(s, err);
 }
 
-/* The shard's results as bytes: per community its features and score,
- * per node its scores, community, evidence and reason bits (8-byte fields
- * first, so that a reader may point into the bytes). */
-static rw_status shard_output(uint32_t n, const rw_detection *d, void **out, size_t *outlen, rw_err *err) {
-    out_head h = {OUT_MAGIC, n, d->ncomm, 0};
-    *outlen = sizeof h + (size_t)d->ncomm * (sizeof *d->feat + 8) + (size_t)n * (8 + 8 + 4 + 4 + 1);
-    uint8_t *at = *out = malloc(*outlen);
+/* A shard's output goes back in RW_SHARD_PARTS parts, so that rank 0
+ * holds one part of one shard at a time: first per node its scores,
+ * community, evidence and reason bits, then per community its features and
+ * score, which rank 0 places only once every shard's nodes have numbered
+ * the communities. 8-byte fields come first, so that a reader may point
+ * into the bytes. */
+#define NODE_BYTES (8 + 8 + 4 + 4 + 1)
+#define COMM_BYTES (sizeof(rw_cluster_features) + 8)
+
+static rw_status output_nodes(uint32_t n, const rw_detection *d, void **out, size_t *len, rw_err *err) {
+    out_head h = {NODES_MAGIC, n, d->ncomm, 0};
+    *len = sizeof h + (size_t)n * NODE_BYTES;
+    uint8_t *at = *out = malloc(*len);
     if (!at) return rw_fail(err, RW_ERR_NOMEM, "shard: out of memory for its output");
     put(&at, &h, sizeof h);
-    put(&at, d->feat, (size_t)d->ncomm * sizeof *d->feat);
-    put(&at, d->cscore, (size_t)d->ncomm * 8);
     put(&at, d->ascore, (size_t)n * 8);
     put(&at, d->prop, (size_t)n * 8);
     put(&at, d->membership, (size_t)n * 4);
@@ -340,68 +345,95 @@ static rw_status shard_output(uint32_t n, const rw_detection *d, void **out, siz
     return RW_OK;
 }
 
-rw_status rw_engine_shard_work(void *in, size_t len, void **out, size_t *outlen, rw_err *err) {
-    *out = NULL;
-    *outlen = 0;
+static rw_status output_comms(uint32_t n, const rw_detection *d, void **out, size_t *len, rw_err *err) {
+    out_head h = {COMMS_MAGIC, n, d->ncomm, 0};
+    *len = sizeof h + (size_t)d->ncomm * COMM_BYTES;
+    uint8_t *at = *out = malloc(*len);
+    if (!at) return rw_fail(err, RW_ERR_NOMEM, "shard: out of memory for its output");
+    put(&at, &h, sizeof h);
+    put(&at, d->feat, (size_t)d->ncomm * sizeof *d->feat);
+    put(&at, d->cscore, (size_t)d->ncomm * 8);
+    return RW_OK;
+}
+
+/* The detectors' working arrays, which no output carries. */
+static void drop_working(rw_detection *d) {
+    free(d->w), free(d->links), free(d->af), free(d->strong), free(d->strong_via);
+    d->w = NULL, d->links = NULL, d->af = NULL, d->strong = NULL, d->strong_via = NULL;
+}
+
+/* The per-node results, once merged or sent. */
+static void drop_nodes(rw_detection *d) {
+    free(d->membership), free(d->ascore), free(d->prop), free(d->via), free(d->abits);
+    d->membership = NULL, d->ascore = NULL, d->prop = NULL, d->via = NULL, d->abits = NULL;
+}
+
+/* A shard's detection from its input (takes in), *n its nodes. What the
+ * output does not carry (the shard's snapshot, the working arrays) goes
+ * back before the output is allocated: the output is as large as a fifth
+ * of the detectors' peak, and with them still held it set the shard's
+ * peak. */
+static rw_status shard_detect(void *in, size_t len, rw_detection *d, uint32_t *n, rw_err *err) {
     const uint8_t *at = in, *end = at + len;
     shard_head h = {0};
     rw_graph_snap *s = NULL;
     uint32_t *init = NULL;
-    rw_detection d = {0};
     rw_status st = rw_detect_init(2, err);
     if (st == RW_OK && (take(&at, end, &h, sizeof h) || h.magic != SHARD_MAGIC))
         st = rw_fail(err, RW_ERR_INVALID, "shard: not a shard's input (%zu bytes)", len);
     if (st == RW_OK) st = shard_snap(&h, &at, end, &s, &init, err);
     free(in);
     rw_rescore_params rp = {.density = h.density, .hub_degree = h.hub_degree};
-    d.block_rings = (int)h.block_rings;
-    if (st == RW_OK) st = rw_engine_detect(s, &rp, &h.totals, init, (int)h.keep_init, &d, NULL, NULL, err);
-    if (st == RW_OK) st = rw_engine_detect_model(s, &h.model, &d, err);
-    /* What the output does not carry goes back before the output is
-     * allocated: the output is as large as a fifth of the detectors' peak,
-     * and with them still held it set the shard's peak. */
-    uint32_t n = s ? s->n : 0;
+    d->block_rings = (int)h.block_rings;
+    if (st == RW_OK) st = rw_engine_detect(s, &rp, &h.totals, init, (int)h.keep_init, d, NULL, NULL, err);
+    if (st == RW_OK) st = rw_engine_detect_model(s, &h.model, d, err);
+    *n = s ? s->n : 0;
     rw_graph_snap_free(s);
-    s = NULL;
-    free(d.w), free(d.links), free(d.af), free(d.strong), free(d.strong_via);
-    d.w = NULL, d.links = NULL, d.af = NULL, d.strong = NULL, d.strong_via = NULL;
-    if (st == RW_OK) st = shard_output(n, &d, out, outlen, err);
     free(init);
-    rw_detection_free(&d);
+    drop_working(d);
     return st;
 }
 
-/* One shard's results, held until communities can be numbered. */
+rw_status rw_engine_shard_work(void *in, size_t len, void *out[RW_SHARD_PARTS], size_t outlen[RW_SHARD_PARTS],
+                               rw_err *err) {
+    for (int i = 0; i < RW_SHARD_PARTS; i++) out[i] = NULL, outlen[i] = 0;
+    rw_detection d = {0};
+    uint32_t n = 0;
+    rw_status st = shard_detect(in, len, &d, &n, err);
+    if (st == RW_OK) st = output_nodes(n, &d, &out[0], &outlen[0], err);
+    drop_nodes(&d); /* in the first part now */
+    if (st == RW_OK) st = output_comms(n, &d, &out[1], &outlen[1], err);
+    rw_detection_free(&d);
+    if (st != RW_OK)
+        for (int i = 0; i < RW_SHARD_PARTS; i++) free(out[i]), out[i] = NULL, outlen[i] = 0;
+    return st;
+}
+
+/* One shard's communities, between its nodes' merge and its features'. */
 typedef struct {
     uint32_t ncomm;
-    rw_cluster_features *feat;
-    double *cscore;
     uint32_t *map; /* [ncomm] its communities' numbers in the merged run */
 } shard_result;
 
-/* A shard's results where they lie: in its output's bytes, or in the
- * detection of a shard that is the whole snapshot (nodes NULL: node i is
- * node i). */
+/* A shard's per-node results where they lie: in its first part's bytes,
+ * or in shard 0's detection (nodes NULL: node i is node i). */
 typedef struct {
     uint32_t n, ncomm;
     const uint32_t *nodes;
-    const rw_cluster_features *feat;
-    const double *cscore, *ascore, *prop;
+    const double *ascore, *prop;
     const uint32_t *membership, *via;
     const uint8_t *abits;
 } shard_view;
 
-static rw_status view_bytes(shard_view *x, const rw_shard_plan *pl, int k, const void *buf, size_t len, rw_err *err) {
+static rw_status view_nodes(shard_view *x, const rw_shard_plan *pl, int k, const void *buf, size_t len, rw_err *err) {
     const uint8_t *at = buf, *end = at + len;
     out_head h;
-    if (take(&at, end, &h, sizeof h) || h.magic != OUT_MAGIC || h.n != pl->nnodes[k])
+    if (take(&at, end, &h, sizeof h) || h.magic != NODES_MAGIC || h.n != pl->nnodes[k])
         return rw_fail(err, RW_ERR_INVALID, "shard %d: not its output (%zu bytes)", k, len);
-    if ((size_t)(end - at) != (size_t)h.ncomm * (sizeof *x->feat + 8) + (size_t)h.n * 25)
+    if ((size_t)(end - at) != (size_t)h.n * NODE_BYTES)
         return rw_fail(err, RW_ERR_INVALID, "shard %d: output of the wrong length", k);
     *x = (shard_view){.n = h.n, .ncomm = h.ncomm, .nodes = pl->nodes[k]};
-    x->feat = (const void *)at;
-    x->cscore = (const void *)(x->feat + h.ncomm);
-    x->ascore = x->cscore + h.ncomm;
+    x->ascore = (const void *)at;
     x->prop = x->ascore + h.n;
     x->membership = (const void *)(x->prop + h.n);
     x->via = x->membership + h.n;
@@ -409,16 +441,27 @@ static rw_status view_bytes(shard_view *x, const rw_shard_plan *pl, int k, const
     return RW_OK;
 }
 
-/* Takes shard k's results into d (per node) and r (per community). */
-static rw_status merge_one(const rw_shard_plan *pl, int k, const shard_view *x, rw_detection *d, shard_result *r,
-                           rw_err *err) {
+/* Shard k's communities' features and scores in its second part's bytes. */
+static rw_status view_comms(const rw_shard_plan *pl, int k, const shard_result *r, const void *buf, size_t len,
+                            const rw_cluster_features **feat, const double **cscore, rw_err *err) {
+    const uint8_t *at = buf, *end = at + len;
+    out_head h;
+    if (take(&at, end, &h, sizeof h) || h.magic != COMMS_MAGIC || h.n != pl->nnodes[k] || h.ncomm != r->ncomm)
+        return rw_fail(err, RW_ERR_INVALID, "shard %d: not its output (%zu bytes)", k, len);
+    if ((size_t)(end - at) != (size_t)h.ncomm * COMM_BYTES)
+        return rw_fail(err, RW_ERR_INVALID, "shard %d: output of the wrong length", k);
+    *feat = (const void *)at;
+    *cscore = (const void *)(*feat + h.ncomm);
+    return RW_OK;
+}
+
+/* Takes shard k's per-node results into d, its communities still its own
+ * numbers (number renumbers them). */
+static rw_status merge_nodes(const rw_shard_plan *pl, int k, const shard_view *x, rw_detection *d, shard_result *r,
+                             rw_err *err) {
     r->ncomm = x->ncomm;
-    r->feat = malloc(((size_t)x->ncomm + 1) * sizeof *r->feat);
-    r->cscore = malloc(((size_t)x->ncomm + 1) * sizeof *r->cscore);
     r->map = malloc(((size_t)x->ncomm + 1) * sizeof *r->map);
-    if (!r->feat || !r->cscore || !r->map) return rw_fail(err, RW_ERR_NOMEM, "shard %d: out of memory", k);
-    memcpy(r->feat, x->feat, (size_t)x->ncomm * sizeof *r->feat);
-    memcpy(r->cscore, x->cscore, (size_t)x->ncomm * sizeof *r->cscore);
+    if (!r->map) return rw_fail(err, RW_ERR_NOMEM, "shard %d: out of memory", k);
     for (uint32_t c = 0; c < x->ncomm; c++) r->map[c] = NONE;
     for (uint32_t i = 0; i < x->n; i++) {
         uint32_t v = x->nodes ? x->nodes[i] : i, c = x->membership[i], t = x->via[i];
@@ -434,17 +477,15 @@ static rw_status merge_one(const rw_shard_plan *pl, int k, const shard_view *x, 
     return RW_OK;
 }
 
-/* Communities numbered in order of their smallest node; a node of no
- * component is one of its own, with no accounts. */
+/* Communities numbered in order of their smallest node (a node of no
+ * component is one of its own, with no accounts), in d->membership where
+ * each shard's own numbers were; d->feat and d->cscore are allocated for
+ * them, zero until place fills them. */
 static rw_status number(const rw_shard_plan *pl, uint32_t n, shard_result *r, rw_detection *d, rw_err *err) {
     uint64_t total = 0;
     for (int k = 0; k < pl->shards; k++) total += r[k].ncomm;
     for (uint32_t v = 0; v < n; v++) total += pl->unit[v] == NONE;
     if (total >= NONE) return rw_fail(err, RW_ERR_LIMIT, "shards: %llu communities", (unsigned long long)total);
-    d->feat = calloc(total + 1, sizeof *d->feat);
-    d->cscore = calloc(total + 1, sizeof *d->cscore);
-    if (!d->feat || !d->cscore)
-        return rw_fail(err, RW_ERR_NOMEM, "shards: out of memory for %llu communities", (unsigned long long)total);
     uint32_t next = 0;
     for (uint32_t v = 0; v < n; v++) {
         if (pl->unit[v] == NONE) {
@@ -453,15 +494,24 @@ static rw_status number(const rw_shard_plan *pl, uint32_t n, shard_result *r, rw
         }
         shard_result *x = &r[pl->shard_of[pl->unit[v]]];
         uint32_t c = d->membership[v];
-        if (x->map[c] == NONE) {
-            x->map[c] = next++;
-            d->feat[x->map[c]] = x->feat[c];
-            d->cscore[x->map[c]] = x->cscore[c];
-        }
+        if (x->map[c] == NONE) x->map[c] = next++;
         d->membership[v] = x->map[c];
     }
     d->ncomm = next;
+    d->feat = calloc((size_t)next + 1, sizeof *d->feat);
+    d->cscore = calloc((size_t)next + 1, sizeof *d->cscore);
+    if (!d->feat || !d->cscore) return rw_fail(err, RW_ERR_NOMEM, "shards: out of memory for %u communities", next);
     return RW_OK;
+}
+
+/* A shard's communities' features and scores to their numbers; one with
+ * no number held border nodes only, which no shard scores. */
+static void place(const shard_result *r, const rw_cluster_features *feat, const double *cscore, rw_detection *d) {
+    for (uint32_t c = 0; c < r->ncomm; c++) {
+        if (r->map[c] == NONE) continue;
+        d->feat[r->map[c]] = feat[c];
+        d->cscore[r->map[c]] = cscore[c];
+    }
 }
 
 static rw_status merged_alloc(rw_detection *d, uint32_t n, rw_err *err) {
@@ -501,47 +551,89 @@ static const uint32_t *whole_init(const rw_graph_snap *s, const rw_shard_job *jo
     return init;
 }
 
-/* Shard 0, here: through the same bytes as any other's, or, when it is
- * the only one, on the snapshot itself (nothing copied: its extra nodes, of
- * no component, are scored by no shard either). */
-static rw_status run_local(rw_shard_plan *pl, const rw_graph_snap *s, const rw_shard_job *job, rw_detection *d,
-                           shard_result *r, rw_err *err) {
-    void *in = NULL, *out = NULL;
-    size_t len = 0, outlen = 0;
-    shard_view x;
-    rw_detection whole = {.block_rings = job->block_rings};
+/* Shard 0's detection, here: from the same bytes as any other's input, or,
+ * when it is the only one, on the snapshot itself (nothing copied: its extra
+ * nodes, of no component, are scored by no shard either). Its results are
+ * merged from the detection itself, not through an output's bytes. */
+static rw_status run_local(rw_shard_plan *pl, const rw_graph_snap *s, const rw_shard_job *job, rw_detection *local,
+                           rw_err *err) {
+    void *in = NULL;
+    size_t len = 0;
+    uint32_t n = 0;
     rw_status st;
+    local->block_rings = job->block_rings;
     if (pl->shards == 1) {
         rw_rescore_params rp = {.density = job->density, .hub_degree = job->hub_degree};
         st = rw_engine_detect(s, &rp, &job->totals, job->init ? whole_init(s, job, &in, err) : NULL, job->keep_init,
-                              &whole, NULL, NULL, err);
+                              local, NULL, NULL, err);
         if (st == RW_OK && job->init && !in) st = RW_ERR_NOMEM;
-        if (st == RW_OK) st = rw_engine_detect_model(s, &job->model, &whole, err);
-        x = (shard_view){.n = s->n,
-                         .ncomm = whole.ncomm,
-                         .feat = whole.feat,
-                         .cscore = whole.cscore,
-                         .ascore = whole.ascore,
-                         .prop = whole.prop,
-                         .membership = whole.membership,
-                         .via = whole.via,
-                         .abits = whole.abits};
-    } else {
-        st = rw_shard_input(pl, s, job, 0, &in, &len, err);
-        if (st == RW_OK) st = rw_engine_shard_work(in, len, &out, &outlen, err); /* takes in */
-        in = NULL;
-        if (st == RW_OK) st = view_bytes(&x, pl, 0, out, outlen, err);
+        if (st == RW_OK) st = rw_engine_detect_model(s, &job->model, local, err);
+        drop_working(local);
+        free(in);
+        return st;
     }
-    if (st == RW_OK) st = merge_one(pl, 0, &x, d, r, err);
-    free(in);
-    free(out);
-    rw_detection_free(&whole);
+    st = rw_shard_input(pl, s, job, 0, &in, &len, err);
+    if (st == RW_OK)
+        st = shard_detect(in, len, local, &n, err); /* takes in */
+    else
+        free(in);
+    if (st == RW_OK && n != pl->nnodes[0])
+        st = rw_fail(err, RW_ERR_INTERNAL, "shard 0: %u nodes of %u", n, pl->nnodes[0]);
+    return st;
+}
+
+/* Shard k's second part, received, placed and given back. */
+static rw_status recv_comms(const rw_shard_plan *pl, const rw_shard_transport *t, int k, const shard_result *r,
+                            rw_detection *d, uint64_t *bytes, rw_err *err) {
+    void *buf = NULL;
+    size_t len = 0;
+    const rw_cluster_features *feat = NULL;
+    const double *cscore = NULL;
+    rw_status st = t->recv(t->ctx, k, &buf, &len, err);
+    if (st != RW_OK) rw_err_prefix(err, "shard %d: ", k);
+    if (st == RW_OK) st = view_comms(pl, k, r, buf, len, &feat, &cscore, err);
+    if (st == RW_OK) place(r, feat, cscore, d);
+    *bytes += len;
+    free(buf);
+    return st;
+}
+
+/* Shard k's first part, received, merged and given back. */
+static rw_status recv_nodes(const rw_shard_plan *pl, const rw_shard_transport *t, int k, shard_result *r,
+                            rw_detection *d, uint64_t *bytes, rw_err *err) {
+    void *buf = NULL;
+    size_t len = 0;
+    shard_view x;
+    rw_status st = t->recv(t->ctx, k, &buf, &len, err);
+    if (st != RW_OK) rw_err_prefix(err, "shard %d: ", k);
+    if (st == RW_OK) st = view_nodes(&x, pl, k, buf, len, err);
+    if (st == RW_OK) st = merge_nodes(pl, k, &x, d, r, err);
+    *bytes += len;
+    free(buf);
+    return st;
+}
+
+/* Shard 0's per-node results into d: they go back once merged, its
+ * communities' stay in local until numbered. */
+static rw_status merge_local(const rw_shard_plan *pl, uint32_t n, rw_detection *local, rw_detection *d, shard_result *r,
+                             rw_err *err) {
+    shard_view x = {.n = pl->shards == 1 ? n : pl->nnodes[0],
+                    .ncomm = local->ncomm,
+                    .nodes = pl->shards == 1 ? NULL : pl->nodes[0],
+                    .ascore = local->ascore,
+                    .prop = local->prop,
+                    .membership = local->membership,
+                    .via = local->via,
+                    .abits = local->abits};
+    rw_status st = merge_nodes(pl, 0, &x, d, r, err);
+    drop_nodes(local);
     return st;
 }
 
 rw_status rw_shard_detect(const rw_graph_snap *s, const rw_shard_job *job, const rw_shard_transport *t, rw_detection *d,
                           rw_rescore_summary *out, rw_err *err) {
     rw_shard_plan pl = {0};
+    rw_detection local = {0};
     int shards = t ? t->shards : 1;
     shard_result *r = calloc((size_t)(shards > 0 ? shards : 1), sizeof *r);
     uint8_t *own = s->glue ? NULL : malloc((size_t)s->n + 1); /* the whole snapshot's verdicts */
@@ -551,7 +643,6 @@ rw_status rw_shard_detect(const rw_graph_snap *s, const rw_shard_job *job, const
     }
     rw_status st = own ? rw_detect_hub_glue(s, job->hub_degree_used, own, err) : RW_OK;
     if (st == RW_OK) st = rw_shard_plan_make(&pl, s, job->hub_degree_used, s->glue ? s->glue : own, shards, err);
-    if (st == RW_OK) st = merged_alloc(d, s->n, err);
     out->components = pl.nunits;
     out->largest_accounts = pl.largest_accounts;
     out->largest_edges = pl.largest_edges;
@@ -564,20 +655,19 @@ rw_status rw_shard_detect(const rw_graph_snap *s, const rw_shard_job *job, const
         free(in);
         if (st != RW_OK) rw_err_prefix(err, "shard %d: ", k);
     }
-    if (st == RW_OK) st = run_local(&pl, s, job, d, &r[0], err);
-    for (int k = 1; st == RW_OK && k < shards; k++) {
-        void *buf = NULL;
-        size_t len = 0;
-        st = t->recv(t->ctx, k, &buf, &len, err);
-        if (st != RW_OK) rw_err_prefix(err, "shard %d: ", k);
-        shard_view x;
-        if (st == RW_OK) st = view_bytes(&x, &pl, k, buf, len, err);
-        if (st == RW_OK) st = merge_one(&pl, k, &x, d, &r[k], err);
-        out->shard_bytes += len;
-        free(buf);
-    }
+    /* The merged arrays are allocated once shard 0's detectors are done,
+     * so that they do not add to the detectors' peak. Then every shard's
+     * nodes, the numbering, and every shard's communities, each part given
+     * back as soon as it is merged. */
+    if (st == RW_OK) st = run_local(&pl, s, job, &local, err);
+    if (st == RW_OK) st = merged_alloc(d, s->n, err);
+    if (st == RW_OK) st = merge_local(&pl, s->n, &local, d, &r[0], err);
+    for (int k = 1; st == RW_OK && k < shards; k++) st = recv_nodes(&pl, t, k, &r[k], d, &out->shard_bytes, err);
     if (st == RW_OK) st = number(&pl, s->n, r, d, err);
-    for (int k = 0; k < shards; k++) free(r[k].feat), free(r[k].cscore), free(r[k].map);
+    if (st == RW_OK) place(&r[0], local.feat, local.cscore, d);
+    rw_detection_free(&local);
+    for (int k = 1; st == RW_OK && k < shards; k++) st = recv_comms(&pl, t, k, &r[k], d, &out->shard_bytes, err);
+    for (int k = 0; k < shards; k++) free(r[k].map);
     free(r);
     free(own);
     rw_shard_plan_free(&pl);
