@@ -555,7 +555,7 @@ static const uint32_t *whole_init(const rw_graph_snap *s, const rw_shard_job *jo
  * when it is the only one, on the snapshot itself (nothing copied: its extra
  * nodes, of no component, are scored by no shard either). Its results are
  * merged from the detection itself, not through an output's bytes. */
-static rw_status run_local(rw_shard_plan *pl, const rw_graph_snap *s, const rw_shard_job *job, rw_detection *local,
+static rw_status run_local(rw_shard_plan *pl, rw_graph_snap *s, const rw_shard_job *job, rw_detection *local,
                            rw_err *err) {
     void *in = NULL;
     size_t len = 0;
@@ -573,6 +573,14 @@ static rw_status run_local(rw_shard_plan *pl, const rw_graph_snap *s, const rw_s
         return st;
     }
     st = rw_shard_input(pl, s, job, 0, &in, &len, err);
+    /* Every input is made: what only they read goes back before shard 0's
+     * detectors run here beside the snapshot. */
+    free(pl->local);
+    pl->local = NULL;
+    if (job->trim) {
+        rw_graph_snap_trim(s);
+        pl->glue = NULL; /* it was s->glue */
+    }
     if (st == RW_OK)
         st = shard_detect(in, len, local, &n, err); /* takes in */
     else
@@ -630,7 +638,7 @@ static rw_status merge_local(const rw_shard_plan *pl, uint32_t n, rw_detection *
     return st;
 }
 
-rw_status rw_shard_detect(const rw_graph_snap *s, const rw_shard_job *job, const rw_shard_transport *t, rw_detection *d,
+rw_status rw_shard_detect(rw_graph_snap *s, const rw_shard_job *job, const rw_shard_transport *t, rw_detection *d,
                           rw_rescore_summary *out, rw_err *err) {
     rw_shard_plan pl = {0};
     rw_detection local = {0};

@@ -203,6 +203,10 @@ rw_status rw_graph_snapshot_copy(const rw_graph *g, rw_graph_snap **out, rw_err 
 rw_status rw_graph_snap_reserve(rw_graph_snap **out, uint32_t n, uint64_t m, rw_err *err);
 rw_status rw_graph_snapshot_fill(const rw_graph *g, rw_graph_snap *s, rw_err *err);
 rw_status rw_graph_snap_index(rw_graph_snap *s, rw_err *err);
+/* Gives back all but n, m, kind, off, nbr and degree: what reading a
+ * node's neighbours and degree needs, once nothing reads edges, times or
+ * parents any more (the rest is freed and NULL). */
+void rw_graph_snap_trim(rw_graph_snap *s);
 void rw_graph_snap_free(rw_graph_snap *s);
 
 #endif
