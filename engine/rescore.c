@@ -469,6 +469,8 @@ static rw_status stage_detect(rescore_job *j, rw_err *err) {
                         .keep_init = j->same_input,
                         .block_rings = 1,
                         .trim = j->e->batch_only, /* otherwise online scoring reads all of it (stage_online) */
+                        .node_slice = j->e->shard_slice,
+                        .comm_slice = j->e->shard_slice,
                         .model = j->model};
     rw_status st = weight_totals(j->s, j->rp, &job.totals, &job.hub_degree_used, err);
     if (st == RW_OK) st = rw_shard_detect(j->s, &job, j->rp ? j->rp->shards : NULL, &j->d, j->out, err);

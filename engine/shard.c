@@ -22,19 +22,26 @@
 #define SHARD_MAGIC 0x52575348u /* "RWSH" */
 #define NODES_MAGIC 0x5257534eu /* "RWSN" */
 #define COMMS_MAGIC 0x52575343u /* "RWSC" */
+/* A shard's output goes in parts of at most so many nodes or communities,
+ * about 13 and 17 MB (see emit_nodes). */
+#define NODE_SLICE (1u << 19)
+#define COMM_SLICE (1u << 16)
 
 /* What a shard's input starts with; the arrays follow (see shard_input). */
 typedef struct {
     uint32_t magic, n;
     uint64_t m;
     uint32_t keep_init, has_init, block_rings, hub_degree;
+    uint32_t node_slice, comm_slice; /* its output's parts, as rw_shard_plan's */
     double density;
     rw_weight_totals totals;
     rw_model model;
 } shard_head;
 
+/* What each part of a shard's output starts with. */
 typedef struct {
-    uint32_t magic, n, ncomm, pad;
+    uint32_t magic, n, ncomm; /* the shard's nodes and communities */
+    uint32_t first;           /* the part's first node or community */
 } out_head;
 
 static uint32_t uf_find(uint32_t *par, uint32_t x) {
@@ -122,6 +129,8 @@ rw_status rw_shard_plan_make(rw_shard_plan *pl, const rw_graph_snap *s, uint32_t
                              int shards, rw_err *err) {
     memset(pl, 0, sizeof *pl);
     pl->glue = glue;
+    pl->node_slice = NODE_SLICE;
+    pl->comm_slice = COMM_SLICE;
     if (shards < 1) return rw_fail(err, RW_ERR_INVALID, "shards: %d shards", shards);
     pl->shards = shards;
     pl->load = calloc((size_t)shards, sizeof *pl->load);
@@ -211,6 +220,8 @@ rw_status rw_shard_input(rw_shard_plan *pl, const rw_graph_snap *s, const rw_sha
                     .has_init = job->init != NULL,
                     .block_rings = (uint32_t)job->block_rings,
                     .hub_degree = job->hub_degree,
+                    .node_slice = pl->node_slice,
+                    .comm_slice = pl->comm_slice,
                     .density = job->density,
                     .totals = job->totals,
                     .model = job->model};
@@ -322,38 +333,60 @@ static rw_status shard_snap(const shard_head *h, const uint8_t **at, const uint8
     return rw_graph_snap_index(s, err);
 }
 
-/* A shard's output goes back in RW_SHARD_PARTS parts, so that rank 0
- * holds one part of one shard at a time: first per node its scores,
- * community, evidence and reason bits, then per community its features and
- * score, which rank 0 places only once every shard's nodes have numbered
- * the communities. 8-byte fields come first, so that a reader may point
- * into the bytes. */
+/* A shard's output goes back as a stream of parts, each at most a slice,
+ * so that rank 0 holds one part at a time and a shard no copy of its
+ * output: first per node its scores, community, evidence and reason bits
+ * (at least one part, which tells the shard's communities), then per
+ * community its features and score, which rank 0 places only once every
+ * shard's nodes have numbered the communities. 8-byte fields come first,
+ * so that a reader may point into the bytes. */
 #define NODE_BYTES (8 + 8 + 4 + 4 + 1)
 #define COMM_BYTES (sizeof(rw_cluster_features) + 8)
 
-static rw_status output_nodes(uint32_t n, const rw_detection *d, void **out, size_t *len, rw_err *err) {
-    out_head h = {NODES_MAGIC, n, d->ncomm, 0};
-    *len = sizeof h + (size_t)n * NODE_BYTES;
-    uint8_t *at = *out = malloc(*len);
-    if (!at) return rw_fail(err, RW_ERR_NOMEM, "shard: out of memory for its output");
-    put(&at, &h, sizeof h);
-    put(&at, d->ascore, (size_t)n * 8);
-    put(&at, d->prop, (size_t)n * 8);
-    put(&at, d->membership, (size_t)n * 4);
-    put(&at, d->via, (size_t)n * 4);
-    put(&at, d->abits, n);
-    return RW_OK;
+static uint32_t slice_count(uint32_t count, uint32_t slice) {
+    return count / slice + (count % slice != 0);
 }
 
-static rw_status output_comms(uint32_t n, const rw_detection *d, void **out, size_t *len, rw_err *err) {
-    out_head h = {COMMS_MAGIC, n, d->ncomm, 0};
-    *len = sizeof h + (size_t)d->ncomm * COMM_BYTES;
-    uint8_t *at = *out = malloc(*len);
-    if (!at) return rw_fail(err, RW_ERR_NOMEM, "shard: out of memory for its output");
-    put(&at, &h, sizeof h);
-    put(&at, d->feat, (size_t)d->ncomm * sizeof *d->feat);
-    put(&at, d->cscore, (size_t)d->ncomm * 8);
-    return RW_OK;
+static uint32_t slice_len(uint32_t count, uint32_t first, uint32_t slice) {
+    return count - first < slice ? count - first : slice;
+}
+
+/* The per-node parts, each built in buf (room for a slice) and emitted. */
+static rw_status emit_nodes(uint32_t n, const rw_detection *d, uint32_t slice, uint8_t *buf, rw_shard_emit emit,
+                            void *ctx, rw_err *err) {
+    rw_status st = RW_OK;
+    uint32_t first = 0;
+    do {
+        uint32_t count = slice_len(n, first, slice);
+        out_head h = {NODES_MAGIC, n, d->ncomm, first};
+        uint8_t *at = buf;
+        put(&at, &h, sizeof h);
+        put(&at, d->ascore + first, (size_t)count * 8);
+        put(&at, d->prop + first, (size_t)count * 8);
+        put(&at, d->membership + first, (size_t)count * 4);
+        put(&at, d->via + first, (size_t)count * 4);
+        put(&at, d->abits + first, count);
+        st = emit(ctx, buf, (size_t)(at - buf), err);
+        first += count;
+    } while (st == RW_OK && first < n);
+    return st;
+}
+
+/* The per-community parts, the same way. */
+static rw_status emit_comms(uint32_t n, const rw_detection *d, uint32_t slice, uint8_t *buf, rw_shard_emit emit,
+                            void *ctx, rw_err *err) {
+    rw_status st = RW_OK;
+    uint32_t count = 0;
+    for (uint32_t first = 0; st == RW_OK && first < d->ncomm; first += count) {
+        count = slice_len(d->ncomm, first, slice);
+        out_head h = {COMMS_MAGIC, n, d->ncomm, first};
+        uint8_t *at = buf;
+        put(&at, &h, sizeof h);
+        put(&at, d->feat + first, (size_t)count * sizeof *d->feat);
+        put(&at, d->cscore + first, (size_t)count * 8);
+        st = emit(ctx, buf, (size_t)(at - buf), err);
+    }
+    return st;
 }
 
 /* The detectors' working arrays, which no output carries. */
@@ -362,25 +395,27 @@ static void drop_working(rw_detection *d) {
     d->w = NULL, d->links = NULL, d->af = NULL, d->strong = NULL, d->strong_via = NULL;
 }
 
-/* The per-node results, once merged or sent. */
+/* Shard 0's per-node results, once merged. */
 static void drop_nodes(rw_detection *d) {
     free(d->membership), free(d->ascore), free(d->prop), free(d->via), free(d->abits);
     d->membership = NULL, d->ascore = NULL, d->prop = NULL, d->via = NULL, d->abits = NULL;
 }
 
-/* A shard's detection from its input (takes in), *n its nodes. What the
+/* A shard's detection from its input (takes in), *n its nodes, slice[2]
+ * its output's parts' (nodes, communities). What the
  * output does not carry (the shard's snapshot, the working arrays) goes
- * back before the output is allocated: the output is as large as a fifth
- * of the detectors' peak, and with them still held it set the shard's
- * peak. */
-static rw_status shard_detect(void *in, size_t len, rw_detection *d, uint32_t *n, rw_err *err) {
+ * back before the output is sent or merged, which then adds nothing to
+ * the detectors' peak. */
+static rw_status shard_detect(void *in, size_t len, rw_detection *d, uint32_t *n, uint32_t slice[2], rw_err *err) {
     const uint8_t *at = in, *end = at + len;
     shard_head h = {0};
     rw_graph_snap *s = NULL;
     uint32_t *init = NULL;
     rw_status st = rw_detect_init(2, err);
-    if (st == RW_OK && (take(&at, end, &h, sizeof h) || h.magic != SHARD_MAGIC))
+    if (st == RW_OK && (take(&at, end, &h, sizeof h) || h.magic != SHARD_MAGIC || !h.node_slice ||
+                        h.node_slice > NODE_SLICE || !h.comm_slice || h.comm_slice > COMM_SLICE))
         st = rw_fail(err, RW_ERR_INVALID, "shard: not a shard's input (%zu bytes)", len);
+    slice[0] = h.node_slice, slice[1] = h.comm_slice;
     if (st == RW_OK) st = shard_snap(&h, &at, end, &s, &init, err);
     free(in);
     rw_rescore_params rp = {.density = h.density, .hub_degree = h.hub_degree};
@@ -394,18 +429,18 @@ static rw_status shard_detect(void *in, size_t len, rw_detection *d, uint32_t *n
     return st;
 }
 
-rw_status rw_engine_shard_work(void *in, size_t len, void *out[RW_SHARD_PARTS], size_t outlen[RW_SHARD_PARTS],
-                               rw_err *err) {
-    for (int i = 0; i < RW_SHARD_PARTS; i++) out[i] = NULL, outlen[i] = 0;
+rw_status rw_engine_shard_work(void *in, size_t len, rw_shard_emit emit, void *ctx, rw_err *err) {
     rw_detection d = {0};
     uint32_t n = 0;
-    rw_status st = shard_detect(in, len, &d, &n, err);
-    if (st == RW_OK) st = output_nodes(n, &d, &out[0], &outlen[0], err);
-    drop_nodes(&d); /* in the first part now */
-    if (st == RW_OK) st = output_comms(n, &d, &out[1], &outlen[1], err);
+    uint32_t slice[2] = {0, 0};
+    rw_status st = shard_detect(in, len, &d, &n, slice, err);
+    size_t nodes = (size_t)slice[0] * NODE_BYTES, comms = (size_t)slice[1] * COMM_BYTES;
+    uint8_t *buf = st == RW_OK ? malloc(sizeof(out_head) + (nodes > comms ? nodes : comms)) : NULL;
+    if (st == RW_OK && !buf) st = rw_fail(err, RW_ERR_NOMEM, "shard: out of memory for its output");
+    if (st == RW_OK) st = emit_nodes(n, &d, slice[0], buf, emit, ctx, err);
+    if (st == RW_OK) st = emit_comms(n, &d, slice[1], buf, emit, ctx, err);
+    free(buf);
     rw_detection_free(&d);
-    if (st != RW_OK)
-        for (int i = 0; i < RW_SHARD_PARTS; i++) free(out[i]), out[i] = NULL, outlen[i] = 0;
     return st;
 }
 
@@ -415,59 +450,72 @@ typedef struct {
     uint32_t *map; /* [ncomm] its communities' numbers in the merged run */
 } shard_result;
 
-/* A shard's per-node results where they lie: in its first part's bytes,
- * or in shard 0's detection (nodes NULL: node i is node i). */
+static rw_status result_start(shard_result *r, int k, uint32_t ncomm, rw_err *err) {
+    r->ncomm = ncomm;
+    r->map = malloc(((size_t)ncomm + 1) * sizeof *r->map);
+    if (!r->map) return rw_fail(err, RW_ERR_NOMEM, "shard %d: out of memory", k);
+    for (uint32_t c = 0; c < ncomm; c++) r->map[c] = NONE;
+    return RW_OK;
+}
+
+/* A slice of a shard's per-node results where they lie: in a part's
+ * bytes, or in shard 0's detection (nodes NULL: node i is node i). */
 typedef struct {
-    uint32_t n, ncomm;
+    uint32_t n, first, count; /* the shard's nodes; the slice's [first, first + count) */
     const uint32_t *nodes;
-    const double *ascore, *prop;
+    const double *ascore, *prop; /* [count], as the rest */
     const uint32_t *membership, *via;
     const uint8_t *abits;
 } shard_view;
 
-static rw_status view_nodes(shard_view *x, const rw_shard_plan *pl, int k, const void *buf, size_t len, rw_err *err) {
+/* A per-node part of shard k's: its head is checked against the plan, the
+ * communities its first part told (ncomm) and the node it should start
+ * at. */
+static rw_status view_nodes(shard_view *x, const rw_shard_plan *pl, int k, uint32_t first, const void *buf, size_t len,
+                            uint32_t *ncomm, rw_err *err) {
     const uint8_t *at = buf, *end = at + len;
     out_head h;
-    if (take(&at, end, &h, sizeof h) || h.magic != NODES_MAGIC || h.n != pl->nnodes[k])
+    if (take(&at, end, &h, sizeof h) || h.magic != NODES_MAGIC || h.n != pl->nnodes[k] || h.first != first ||
+        (first && h.ncomm != *ncomm))
         return rw_fail(err, RW_ERR_INVALID, "shard %d: not its output (%zu bytes)", k, len);
-    if ((size_t)(end - at) != (size_t)h.n * NODE_BYTES)
+    uint32_t count = slice_len(h.n, first, pl->node_slice);
+    if ((size_t)(end - at) != (size_t)count * NODE_BYTES)
         return rw_fail(err, RW_ERR_INVALID, "shard %d: output of the wrong length", k);
-    *x = (shard_view){.n = h.n, .ncomm = h.ncomm, .nodes = pl->nodes[k]};
+    *ncomm = h.ncomm;
+    *x = (shard_view){.n = h.n, .first = first, .count = count, .nodes = pl->nodes[k]};
     x->ascore = (const void *)at;
-    x->prop = x->ascore + h.n;
-    x->membership = (const void *)(x->prop + h.n);
-    x->via = x->membership + h.n;
-    x->abits = (const void *)(x->via + h.n);
+    x->prop = x->ascore + count;
+    x->membership = (const void *)(x->prop + count);
+    x->via = x->membership + count;
+    x->abits = (const void *)(x->via + count);
     return RW_OK;
 }
 
-/* Shard k's communities' features and scores in its second part's bytes. */
-static rw_status view_comms(const rw_shard_plan *pl, int k, const shard_result *r, const void *buf, size_t len,
-                            const rw_cluster_features **feat, const double **cscore, rw_err *err) {
+/* A per-community part of shard k's, the one that starts at first. */
+static rw_status view_comms(const rw_shard_plan *pl, int k, const shard_result *r, uint32_t first, const void *buf,
+                            size_t len, const rw_cluster_features **feat, const double **cscore, rw_err *err) {
     const uint8_t *at = buf, *end = at + len;
     out_head h;
-    if (take(&at, end, &h, sizeof h) || h.magic != COMMS_MAGIC || h.n != pl->nnodes[k] || h.ncomm != r->ncomm)
+    if (take(&at, end, &h, sizeof h) || h.magic != COMMS_MAGIC || h.n != pl->nnodes[k] || h.ncomm != r->ncomm ||
+        h.first != first)
         return rw_fail(err, RW_ERR_INVALID, "shard %d: not its output (%zu bytes)", k, len);
-    if ((size_t)(end - at) != (size_t)h.ncomm * COMM_BYTES)
+    uint32_t count = slice_len(h.ncomm, first, pl->comm_slice);
+    if ((size_t)(end - at) != (size_t)count * COMM_BYTES)
         return rw_fail(err, RW_ERR_INVALID, "shard %d: output of the wrong length", k);
     *feat = (const void *)at;
-    *cscore = (const void *)(*feat + h.ncomm);
+    *cscore = (const void *)(*feat + count);
     return RW_OK;
 }
 
-/* Takes shard k's per-node results into d, its communities still its own
- * numbers (number renumbers them). */
-static rw_status merge_nodes(const rw_shard_plan *pl, int k, const shard_view *x, rw_detection *d, shard_result *r,
-                             rw_err *err) {
-    r->ncomm = x->ncomm;
-    r->map = malloc(((size_t)x->ncomm + 1) * sizeof *r->map);
-    if (!r->map) return rw_fail(err, RW_ERR_NOMEM, "shard %d: out of memory", k);
-    for (uint32_t c = 0; c < x->ncomm; c++) r->map[c] = NONE;
-    for (uint32_t i = 0; i < x->n; i++) {
-        uint32_t v = x->nodes ? x->nodes[i] : i, c = x->membership[i], t = x->via[i];
+/* Takes a slice of shard k's per-node results into d, its communities
+ * still the shard's own numbers (number renumbers them). */
+static rw_status merge_nodes(const rw_shard_plan *pl, int k, const shard_view *x, rw_detection *d,
+                             const shard_result *r, rw_err *err) {
+    for (uint32_t i = 0; i < x->count; i++) {
+        uint32_t at = x->first + i, v = x->nodes ? x->nodes[at] : at, c = x->membership[i], t = x->via[i];
         if (!in_shard(pl, v, k)) continue; /* a border: scored by no shard */
-        if (c >= x->ncomm || (t != RW_NODE_NONE && t >= x->n))
-            return rw_fail(err, RW_ERR_INVALID, "shard %d: node %u out of range", k, i);
+        if (c >= r->ncomm || (t != RW_NODE_NONE && t >= x->n))
+            return rw_fail(err, RW_ERR_INVALID, "shard %d: node %u out of range", k, at);
         d->membership[v] = c;
         d->ascore[v] = x->ascore[i];
         d->prop[v] = x->prop[i];
@@ -504,13 +552,15 @@ static rw_status number(const rw_shard_plan *pl, uint32_t n, shard_result *r, rw
     return RW_OK;
 }
 
-/* A shard's communities' features and scores to their numbers; one with
+/* A shard's communities [first, first + count) to their numbers; one with
  * no number held border nodes only, which no shard scores. */
-static void place(const shard_result *r, const rw_cluster_features *feat, const double *cscore, rw_detection *d) {
-    for (uint32_t c = 0; c < r->ncomm; c++) {
-        if (r->map[c] == NONE) continue;
-        d->feat[r->map[c]] = feat[c];
-        d->cscore[r->map[c]] = cscore[c];
+static void place(const shard_result *r, uint32_t first, uint32_t count, const rw_cluster_features *feat,
+                  const double *cscore, rw_detection *d) {
+    for (uint32_t i = 0; i < count; i++) {
+        uint32_t c = r->map[first + i];
+        if (c == NONE) continue;
+        d->feat[c] = feat[i];
+        d->cscore[c] = cscore[i];
     }
 }
 
@@ -581,8 +631,9 @@ static rw_status run_local(rw_shard_plan *pl, rw_graph_snap *s, const rw_shard_j
         rw_graph_snap_trim(s);
         pl->glue = NULL; /* it was s->glue */
     }
+    uint32_t slice[2];
     if (st == RW_OK)
-        st = shard_detect(in, len, local, &n, err); /* takes in */
+        st = shard_detect(in, len, local, &n, slice, err); /* takes in */
     else
         free(in);
     if (st == RW_OK && n != pl->nnodes[0])
@@ -590,34 +641,44 @@ static rw_status run_local(rw_shard_plan *pl, rw_graph_snap *s, const rw_shard_j
     return st;
 }
 
-/* Shard k's second part, received, placed and given back. */
+/* Shard k's per-community parts, each received, placed and given back. */
 static rw_status recv_comms(const rw_shard_plan *pl, const rw_shard_transport *t, int k, const shard_result *r,
                             rw_detection *d, uint64_t *bytes, rw_err *err) {
-    void *buf = NULL;
-    size_t len = 0;
-    const rw_cluster_features *feat = NULL;
-    const double *cscore = NULL;
-    rw_status st = t->recv(t->ctx, k, &buf, &len, err);
-    if (st != RW_OK) rw_err_prefix(err, "shard %d: ", k);
-    if (st == RW_OK) st = view_comms(pl, k, r, buf, len, &feat, &cscore, err);
-    if (st == RW_OK) place(r, feat, cscore, d);
-    *bytes += len;
-    free(buf);
+    rw_status st = RW_OK;
+    for (uint32_t p = 0; st == RW_OK && p < slice_count(r->ncomm, pl->comm_slice); p++) {
+        void *buf = NULL;
+        size_t len = 0;
+        const rw_cluster_features *feat = NULL;
+        const double *cscore = NULL;
+        uint32_t first = p * pl->comm_slice;
+        st = t->recv(t->ctx, k, &buf, &len, err);
+        if (st != RW_OK) rw_err_prefix(err, "shard %d: ", k);
+        if (st == RW_OK) st = view_comms(pl, k, r, first, buf, len, &feat, &cscore, err);
+        if (st == RW_OK) place(r, first, slice_len(r->ncomm, first, pl->comm_slice), feat, cscore, d);
+        *bytes += len;
+        free(buf);
+    }
     return st;
 }
 
-/* Shard k's first part, received, merged and given back. */
+/* Shard k's per-node parts, each received, merged and given back. */
 static rw_status recv_nodes(const rw_shard_plan *pl, const rw_shard_transport *t, int k, shard_result *r,
                             rw_detection *d, uint64_t *bytes, rw_err *err) {
-    void *buf = NULL;
-    size_t len = 0;
-    shard_view x;
-    rw_status st = t->recv(t->ctx, k, &buf, &len, err);
-    if (st != RW_OK) rw_err_prefix(err, "shard %d: ", k);
-    if (st == RW_OK) st = view_nodes(&x, pl, k, buf, len, err);
-    if (st == RW_OK) st = merge_nodes(pl, k, &x, d, r, err);
-    *bytes += len;
-    free(buf);
+    rw_status st = RW_OK;
+    uint32_t first = 0, ncomm = 0;
+    do {
+        void *buf = NULL;
+        size_t len = 0;
+        shard_view x;
+        st = t->recv(t->ctx, k, &buf, &len, err);
+        if (st != RW_OK) rw_err_prefix(err, "shard %d: ", k);
+        if (st == RW_OK) st = view_nodes(&x, pl, k, first, buf, len, &ncomm, err);
+        if (st == RW_OK && !first) st = result_start(r, k, ncomm, err);
+        if (st == RW_OK) st = merge_nodes(pl, k, &x, d, r, err);
+        if (st == RW_OK) first += x.count;
+        *bytes += len;
+        free(buf);
+    } while (st == RW_OK && first < pl->nnodes[k]);
     return st;
 }
 
@@ -625,15 +686,17 @@ static rw_status recv_nodes(const rw_shard_plan *pl, const rw_shard_transport *t
  * communities' stay in local until numbered. */
 static rw_status merge_local(const rw_shard_plan *pl, uint32_t n, rw_detection *local, rw_detection *d, shard_result *r,
                              rw_err *err) {
-    shard_view x = {.n = pl->shards == 1 ? n : pl->nnodes[0],
-                    .ncomm = local->ncomm,
+    uint32_t count = pl->shards == 1 ? n : pl->nnodes[0];
+    shard_view x = {.n = count,
+                    .count = count,
                     .nodes = pl->shards == 1 ? NULL : pl->nodes[0],
                     .ascore = local->ascore,
                     .prop = local->prop,
                     .membership = local->membership,
                     .via = local->via,
                     .abits = local->abits};
-    rw_status st = merge_nodes(pl, 0, &x, d, r, err);
+    rw_status st = result_start(r, 0, local->ncomm, err);
+    if (st == RW_OK) st = merge_nodes(pl, 0, &x, d, r, err);
     drop_nodes(local);
     return st;
 }
@@ -651,6 +714,8 @@ rw_status rw_shard_detect(rw_graph_snap *s, const rw_shard_job *job, const rw_sh
     }
     rw_status st = own ? rw_detect_hub_glue(s, job->hub_degree_used, own, err) : RW_OK;
     if (st == RW_OK) st = rw_shard_plan_make(&pl, s, job->hub_degree_used, s->glue ? s->glue : own, shards, err);
+    if (job->node_slice && job->node_slice < pl.node_slice) pl.node_slice = job->node_slice;
+    if (job->comm_slice && job->comm_slice < pl.comm_slice) pl.comm_slice = job->comm_slice;
     out->components = pl.nunits;
     out->largest_accounts = pl.largest_accounts;
     out->largest_edges = pl.largest_edges;
@@ -672,7 +737,7 @@ rw_status rw_shard_detect(rw_graph_snap *s, const rw_shard_job *job, const rw_sh
     if (st == RW_OK) st = merge_local(&pl, s->n, &local, d, &r[0], err);
     for (int k = 1; st == RW_OK && k < shards; k++) st = recv_nodes(&pl, t, k, &r[k], d, &out->shard_bytes, err);
     if (st == RW_OK) st = number(&pl, s->n, r, d, err);
-    if (st == RW_OK) place(&r[0], local.feat, local.cscore, d);
+    if (st == RW_OK) place(&r[0], 0, r[0].ncomm, local.feat, local.cscore, d);
     rw_detection_free(&local);
     for (int k = 1; st == RW_OK && k < shards; k++) st = recv_comms(&pl, t, k, &r[k], d, &out->shard_bytes, err);
     for (int k = 0; k < shards; k++) free(r[k].map);

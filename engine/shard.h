@@ -19,6 +19,7 @@ typedef struct {
      * keeps: with more than one shard, it is trimmed once every shard's
      * input is made, before shard 0's detectors take their memory. */
     int trim;
+    uint32_t node_slice, comm_slice; /* a shard's output in parts of at most so many (0: the default) */
     rw_model model;
 } rw_shard_job;
 
@@ -31,8 +32,9 @@ typedef struct {
     uint64_t *load;     /* [shards] edges dealt to each */
     uint32_t **nodes;   /* [shards] each shard's nodes in order (once its input is made) */
     uint32_t *nnodes;
-    uint32_t *local;     /* [n] scratch: a node's id in the shard being made (freed once all are) */
-    const uint8_t *glue; /* [n] hubs that glue (whole graph; not owned), or NULL: none */
+    uint32_t *local;                 /* [n] scratch: a node's id in the shard being made (freed once all are) */
+    const uint8_t *glue;             /* [n] hubs that glue (whole graph; not owned), or NULL: none */
+    uint32_t node_slice, comm_slice; /* the job's, resolved */
     uint64_t largest_accounts, largest_edges;
 } rw_shard_plan;
 
