@@ -156,6 +156,13 @@ void rw_shard_plan_free(rw_shard_plan *pl) {
     memset(pl, 0, sizeof *pl);
 }
 
+/* What only cutting, making inputs, merging nodes and numbering read. */
+static void plan_drop_nodes(rw_shard_plan *pl) {
+    for (int k = 0; pl->nodes && k < pl->shards; k++) free(pl->nodes[k]), pl->nodes[k] = NULL;
+    free(pl->unit), free(pl->shard_of), free(pl->local);
+    pl->unit = NULL, pl->shard_of = NULL, pl->local = NULL;
+}
+
 static int in_shard(const rw_shard_plan *pl, uint32_t v, int k) {
     return pl->unit[v] != NONE && pl->shard_of[pl->unit[v]] == (uint32_t)k;
 }
@@ -527,8 +534,7 @@ static rw_status merge_nodes(const rw_shard_plan *pl, int k, const shard_view *x
 
 /* Communities numbered in order of their smallest node (a node of no
  * component is one of its own, with no accounts), in d->membership where
- * each shard's own numbers were; d->feat and d->cscore are allocated for
- * them, zero until place fills them. */
+ * each shard's own numbers were. */
 static rw_status number(const rw_shard_plan *pl, uint32_t n, shard_result *r, rw_detection *d, rw_err *err) {
     uint64_t total = 0;
     for (int k = 0; k < pl->shards; k++) total += r[k].ncomm;
@@ -546,9 +552,53 @@ static rw_status number(const rw_shard_plan *pl, uint32_t n, shard_result *r, rw
         d->membership[v] = x->map[c];
     }
     d->ncomm = next;
-    d->feat = calloc((size_t)next + 1, sizeof *d->feat);
-    d->cscore = calloc((size_t)next + 1, sizeof *d->cscore);
-    if (!d->feat || !d->cscore) return rw_fail(err, RW_ERR_NOMEM, "shards: out of memory for %u communities", next);
+    return RW_OK;
+}
+
+#define MOVED  1 /* the community first at this place has left it */
+#define PLACED 2 /* the community numbered this place is in it */
+
+/* Shard 0's communities to their numbers in place: its arrays grow to
+ * every community's and each community moves to its number, following
+ * the chain of those it displaces, so that shard 0's features and the
+ * merged ones are never held both. A community with no number is dropped;
+ * a place no community of shard 0's takes is zeroed (another shard's comes
+ * later; one of no component keeps zero features). */
+static rw_status place_local(const shard_result *r, rw_detection *local, rw_detection *d, rw_err *err) {
+    uint32_t n0 = r->ncomm, room = d->ncomm > n0 ? d->ncomm : n0;
+    rw_cluster_features *feat = realloc(local->feat, ((size_t)room + 1) * sizeof *feat);
+    if (feat) local->feat = feat;
+    double *cscore = realloc(local->cscore, ((size_t)room + 1) * sizeof *cscore);
+    if (cscore) local->cscore = cscore;
+    uint8_t *mark = calloc((size_t)room + 1, 1);
+    if (!feat || !cscore || !mark) {
+        free(mark);
+        return rw_fail(err, RW_ERR_NOMEM, "shards: out of memory for %u communities", room);
+    }
+    for (uint32_t c = 0; c < n0; c++) {
+        if (mark[c] & MOVED) continue;
+        rw_cluster_features f = feat[c];
+        double cs = cscore[c];
+        mark[c] |= MOVED;
+        /* f is the community first at src, on its way to its number. */
+        for (uint32_t src = c, to = r->map[c]; to != NONE; src = to, to = r->map[src]) {
+            if (to >= n0 || (mark[to] & MOVED)) { /* a free place: the chain ends */
+                feat[to] = f, cscore[to] = cs;
+                mark[to] |= PLACED;
+                break;
+            }
+            rw_cluster_features fo = feat[to];
+            double co = cscore[to];
+            feat[to] = f, cscore[to] = cs;
+            mark[to] |= MOVED | PLACED;
+            f = fo, cs = co;
+        }
+    }
+    for (uint32_t c = 0; c < d->ncomm; c++)
+        if (!(mark[c] & PLACED)) memset(&feat[c], 0, sizeof feat[c]), cscore[c] = 0;
+    free(mark);
+    d->feat = feat, d->cscore = cscore;
+    local->feat = NULL, local->cscore = NULL;
     return RW_OK;
 }
 
@@ -737,8 +787,9 @@ rw_status rw_shard_detect(rw_graph_snap *s, const rw_shard_job *job, const rw_sh
     if (st == RW_OK) st = merge_local(&pl, s->n, &local, d, &r[0], err);
     for (int k = 1; st == RW_OK && k < shards; k++) st = recv_nodes(&pl, t, k, &r[k], d, &out->shard_bytes, err);
     if (st == RW_OK) st = number(&pl, s->n, r, d, err);
-    if (st == RW_OK) place(&r[0], 0, r[0].ncomm, local.feat, local.cscore, d);
+    if (st == RW_OK) st = place_local(&r[0], &local, d, err);
     rw_detection_free(&local);
+    plan_drop_nodes(&pl); /* numbered: placing reads the maps */
     for (int k = 1; st == RW_OK && k < shards; k++) st = recv_comms(&pl, t, k, &r[k], d, &out->shard_bytes, err);
     for (int k = 0; k < shards; k++) free(r[k].map);
     free(r);
