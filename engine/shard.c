@@ -110,10 +110,13 @@ static rw_status deal(rw_shard_plan *pl, const rw_graph_snap *s, rw_err *err) {
         pl->largest_edges = units[0];
         pl->largest_accounts = accts[units[1]];
     }
-    /* Rank 0 also holds the whole snapshot and writes the run: it starts
-     * with a share of the edges as its load, so the largest component goes
-     * elsewhere when there is an elsewhere. */
-    if (pl->shards > 1) pl->load[0] = s->m / (uint64_t)pl->shards;
+    /* Rank 0 also holds, beside its shard, what the merge and the write
+     * read (the snapshot trimmed to kinds and neighbours, the plan's node
+     * lists) for the whole graph: it starts with a sixth of the edges as its
+     * load whatever the number of shards, about what those weigh against a
+     * shard's detectors, so that the largest component goes elsewhere when
+     * there is an elsewhere and two ranks peak alike (docs/SCALING.md). */
+    if (pl->shards > 1) pl->load[0] = s->m / 6;
     for (uint32_t i = 0; i < pl->nunits; i++) {
         int best = 0;
         for (int k = 1; k < pl->shards; k++)
