@@ -6,7 +6,7 @@
 # one-process run's byte for byte. Usage: bench/mpi.sh BIN WORK RESULT
 #   BENCH_MPI_SIZES  worlds ("1000000 10000000")
 # A 10M world runs only with the load average below 3 and 20 GB available
-# (one process about 9.3 GB, two ranks about 11 GB together): otherwise it says so and skips it.
+# (one process about 7.1 GB, two ranks about 8.1 GB together): otherwise it says so and skips it.
 set -eu
 bin=$1 work=$2 result=$3
 sizes=${BENCH_MPI_SIZES:-1000000 10000000}

@@ -1,7 +1,8 @@
 /* shard: rw_shard_transport over MPI point-to-point messages. A shard goes
  * as a head (its length) and the bytes in pieces of at most 1 GiB (MPI
- * counts are ints); results come back the same way behind a head with the
- * rank's status, message and peak memory. */
+ * counts are ints); its output's parts come back the same way, each behind
+ * a head with the rank's status, message and peak memory (a rank whose
+ * work failed sends a last head with its error and no bytes). */
 #include <mpi.h>
 #include <signal.h>
 #include <stdio.h>
@@ -120,10 +121,19 @@ static void maybe_die(int rank) {
     if (k && *k && atoi(k) == rank) raise(SIGKILL);
 }
 
+/* rw_engine_shard_work's parts to rank 0, each behind a head; *sent (ctx)
+ * keeps whether MPI failed, apart from the work's own failure. */
+static rw_status emit_part(void *ctx, const void *buf, size_t len, rw_err *err) {
+    rw_status *sent = ctx;
+    result_head h = {.len = len, .peak_kib = own_peak_kib(), .status = RW_OK};
+    int rc = MPI_Send(&h, (int)sizeof h, MPI_BYTE, 0, TAG_HEAD, MPI_COMM_WORLD);
+    *sent = rc == MPI_SUCCESS ? send_bytes(buf, len, 0, err) : mpi_fail(rc, "sending to", 0, err);
+    return *sent;
+}
+
 rw_status rw_shard_mpi_work(rw_shard_mpi *m, rw_err *err) {
     uint64_t len = 0;
-    void *in = NULL, *out = NULL;
-    size_t outlen = 0;
+    void *in = NULL;
     int rc = MPI_Recv(&len, 1, MPI_UINT64_T, 0, TAG_HEAD, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
     if (rc != MPI_SUCCESS) return mpi_fail(rc, "receiving from", 0, err);
     rw_status st = recv_bytes(&in, len, 0, err);
@@ -133,15 +143,17 @@ rw_status rw_shard_mpi_work(rw_shard_mpi *m, rw_err *err) {
     }
     maybe_die(m->rank);
     rw_err werr = {{0}};
-    st = rw_engine_shard_work(in, len, &out, &outlen, &werr); /* takes in */
-    result_head h = {.len = st == RW_OK ? outlen : 0, .peak_kib = own_peak_kib(), .status = (int32_t)st};
-    memcpy(h.msg, werr.msg, sizeof h.msg - 1); /* both end in 0 */
-    rc = MPI_Send(&h, (int)sizeof h, MPI_BYTE, 0, TAG_HEAD, MPI_COMM_WORLD);
-    rw_status sst = rc == MPI_SUCCESS ? RW_OK : mpi_fail(rc, "sending to", 0, err);
-    if (sst == RW_OK && st == RW_OK) sst = send_bytes(out, outlen, 0, err);
-    free(out);
+    rw_status sent = RW_OK;
+    st = rw_engine_shard_work(in, len, emit_part, &sent, &werr); /* takes in */
+    if (st != RW_OK && sent == RW_OK) {
+        /* The work failed, not MPI: rank 0 hears why in place of the next
+         * part. */
+        result_head h = {.peak_kib = own_peak_kib(), .status = (int32_t)st};
+        memcpy(h.msg, werr.msg, sizeof h.msg - 1); /* both end in 0 */
+        MPI_Send(&h, (int)sizeof h, MPI_BYTE, 0, TAG_HEAD, MPI_COMM_WORLD);
+    }
     if (st != RW_OK) return rw_fail(err, st, "%s", werr.msg);
-    return sst;
+    return RW_OK;
 }
 
 uint64_t rw_shard_mpi_peak_kib(const rw_shard_mpi *m, int rank) {

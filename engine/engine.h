@@ -123,9 +123,14 @@ typedef void (*rw_stage_fn)(void *ctx, const char *stage, double seconds);
  * to `shards` shards (balancing their edges, largest first); shard 0 runs in
  * this process, the others wherever send delivers them (a shard's input
  * as bytes, borrowed) and recv brings back their output (*buf: malloc'd,
- * the engine frees it). Every shard's input goes out before shard 0 runs,
- * and outputs are received in shard order. The run does not depend on
- * `shards`. A transport's failure fails the rescoring, nothing written. */
+ * the engine frees it). A shard's output comes back as a stream of parts,
+ * one a recv, each at most a few tens of MB (rw_engine_shard_work emits
+ * them), so that this process holds one part at a time: the per-node
+ * results, then the communities' features. Every shard's input goes out
+ * before shard 0 runs; then every shard's per-node parts are received in
+ * shard order, then every shard's per-community parts. The run does not
+ * depend on `shards`. A transport's failure fails the rescoring, nothing
+ * written. */
 typedef struct {
     int shards;
     rw_status (*send)(void *ctx, int shard, const void *buf, size_t len, rw_err *err);
@@ -145,10 +150,12 @@ typedef struct {
 } rw_rescore_params;
 
 /* A shard's work, where a transport delivered it: in (len bytes, from
- * rw_engine_rescore's send; takes ownership) gives *out (*outlen bytes,
- * caller owns) to return through recv. RW_ERR_INVALID for bytes that are
- * not a shard of this build. */
-rw_status rw_engine_shard_work(void *in, size_t len, void **out, size_t *outlen, rw_err *err);
+ * rw_engine_rescore's send; takes ownership) gives its output's parts, in
+ * order, to emit (buf borrowed for the call), to return through recv in
+ * that order; an emit's failure ends the work with it. RW_ERR_INVALID for
+ * bytes that are not a shard of this build. */
+typedef rw_status (*rw_shard_emit)(void *ctx, const void *buf, size_t len, rw_err *err);
+rw_status rw_engine_shard_work(void *in, size_t len, rw_shard_emit emit, void *ctx, rw_err *err);
 rw_status rw_engine_rescore(rw_engine *e, const rw_rescore_params *rp, rw_rescore_summary *out, rw_stage_fn on_stage,
                             void *ctx, rw_err *err);
 

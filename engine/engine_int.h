@@ -141,7 +141,8 @@ struct rw_engine {
     uint32_t chunk_rows;
     rw_status (*chunk_fn)(void *ctx, int64_t run, uint64_t chunk);
     void *chunk_ctx;
-    uint64_t events; /* events in the log */
+    uint32_t shard_slice; /* tests: rw_engine_test_shard_slices */
+    uint64_t events;      /* events in the log */
     char *db_path;
     int lock_fd;    /* the writer lock, or -1 */
     int batch_only; /* no online state (rw_engine_config.batch_only) */
@@ -231,5 +232,8 @@ void rw_engine_test_checkpoint_pages(rw_engine *e, uint32_t pages);
  * there, as a failing disk would. */
 void rw_engine_test_chunks(rw_engine *e, uint32_t rows, rw_status (*fn)(void *ctx, int64_t run, uint64_t chunk),
                            void *ctx);
+/* Tests: a shard's output in parts of at most slice nodes or communities
+ * (0: the default), so that a small world goes in many parts. */
+void rw_engine_test_shard_slices(rw_engine *e, uint32_t slice);
 
 #endif

@@ -384,12 +384,18 @@ rw_status rw_engine_snapshot(rw_engine *e, rw_graph_snap **s, uint64_t *events, 
 
 static rw_status stage_snapshot(rescore_job *j, rw_err *err) {
     rw_engine *e = j->e;
+    /* Nothing records into a batch-only engine, and from the snapshot on
+     * the rescoring reads the snapshot alone: the graph's index goes before
+     * the snapshot is taken beside the graph, and the rest of the graph
+     * after, before the detectors take their memory (rw_engine_need_graph
+     * loads it again for whatever asks later). */
+    if (e->batch_only) {
+        pthread_rwlock_wrlock(&e->lock);
+        rw_graph_drop_index(e->graph);
+        pthread_rwlock_unlock(&e->lock);
+    }
     rw_status st = rw_engine_snapshot(e, &j->s, &j->events, &j->out->snapshot_locked, err);
-    if (st == RW_OK && e->batch_only) {
-        /* Nothing records into a batch-only engine, and from here on the
-         * rescoring reads the snapshot alone: the graph's memory goes back
-         * before the detectors take theirs (rw_engine_need_graph loads it
-         * again for whatever asks later). */
+    if (e->batch_only) {
         pthread_rwlock_wrlock(&e->lock);
         rw_graph_free(e->graph);
         e->graph = NULL;
@@ -468,6 +474,9 @@ static rw_status stage_detect(rescore_job *j, rw_err *err) {
                         .max_label = j->max_id,
                         .keep_init = j->same_input,
                         .block_rings = 1,
+                        .trim = j->e->batch_only, /* otherwise online scoring reads all of it (stage_online) */
+                        .node_slice = j->e->shard_slice,
+                        .comm_slice = j->e->shard_slice,
                         .model = j->model};
     rw_status st = weight_totals(j->s, j->rp, &job.totals, &job.hub_degree_used, err);
     if (st == RW_OK) st = rw_shard_detect(j->s, &job, j->rp ? j->rp->shards : NULL, &j->d, j->out, err);

@@ -20,20 +20,28 @@
 
 #define NONE        UINT32_MAX
 #define SHARD_MAGIC 0x52575348u /* "RWSH" */
-#define OUT_MAGIC   0x5257534fu /* "RWSO" */
+#define NODES_MAGIC 0x5257534eu /* "RWSN" */
+#define COMMS_MAGIC 0x52575343u /* "RWSC" */
+/* A shard's output goes in parts of at most so many nodes or communities,
+ * about 13 and 17 MB (see emit_nodes). */
+#define NODE_SLICE (1u << 19)
+#define COMM_SLICE (1u << 16)
 
 /* What a shard's input starts with; the arrays follow (see shard_input). */
 typedef struct {
     uint32_t magic, n;
     uint64_t m;
     uint32_t keep_init, has_init, block_rings, hub_degree;
+    uint32_t node_slice, comm_slice; /* its output's parts, as rw_shard_plan's */
     double density;
     rw_weight_totals totals;
     rw_model model;
 } shard_head;
 
+/* What each part of a shard's output starts with. */
 typedef struct {
-    uint32_t magic, n, ncomm, pad;
+    uint32_t magic, n, ncomm; /* the shard's nodes and communities */
+    uint32_t first;           /* the part's first node or community */
 } out_head;
 
 static uint32_t uf_find(uint32_t *par, uint32_t x) {
@@ -102,10 +110,13 @@ static rw_status deal(rw_shard_plan *pl, const rw_graph_snap *s, rw_err *err) {
         pl->largest_edges = units[0];
         pl->largest_accounts = accts[units[1]];
     }
-    /* Rank 0 also holds the whole snapshot and writes the run: it starts
-     * with a share of the edges as its load, so the largest component goes
-     * elsewhere when there is an elsewhere. */
-    if (pl->shards > 1) pl->load[0] = s->m / (uint64_t)pl->shards;
+    /* Rank 0 also holds, beside its shard, what the merge and the write
+     * read (the snapshot trimmed to kinds and neighbours, the plan's node
+     * lists) for the whole graph: it starts with a sixth of the edges as its
+     * load whatever the number of shards, about what those weigh against a
+     * shard's detectors, so that the largest component goes elsewhere when
+     * there is an elsewhere and two ranks peak alike (docs/SCALING.md). */
+    if (pl->shards > 1) pl->load[0] = s->m / 6;
     for (uint32_t i = 0; i < pl->nunits; i++) {
         int best = 0;
         for (int k = 1; k < pl->shards; k++)
@@ -121,6 +132,8 @@ rw_status rw_shard_plan_make(rw_shard_plan *pl, const rw_graph_snap *s, uint32_t
                              int shards, rw_err *err) {
     memset(pl, 0, sizeof *pl);
     pl->glue = glue;
+    pl->node_slice = NODE_SLICE;
+    pl->comm_slice = COMM_SLICE;
     if (shards < 1) return rw_fail(err, RW_ERR_INVALID, "shards: %d shards", shards);
     pl->shards = shards;
     pl->load = calloc((size_t)shards, sizeof *pl->load);
@@ -144,6 +157,13 @@ void rw_shard_plan_free(rw_shard_plan *pl) {
     free(pl->shard_of);
     free(pl->local);
     memset(pl, 0, sizeof *pl);
+}
+
+/* What only cutting, making inputs, merging nodes and numbering read. */
+static void plan_drop_nodes(rw_shard_plan *pl) {
+    for (int k = 0; pl->nodes && k < pl->shards; k++) free(pl->nodes[k]), pl->nodes[k] = NULL;
+    free(pl->unit), free(pl->shard_of), free(pl->local);
+    pl->unit = NULL, pl->shard_of = NULL, pl->local = NULL;
 }
 
 static int in_shard(const rw_shard_plan *pl, uint32_t v, int k) {
@@ -210,6 +230,8 @@ rw_status rw_shard_input(rw_shard_plan *pl, const rw_graph_snap *s, const rw_sha
                     .has_init = job->init != NULL,
                     .block_rings = (uint32_t)job->block_rings,
                     .hub_degree = job->hub_degree,
+                    .node_slice = pl->node_slice,
+                    .comm_slice = pl->comm_slice,
                     .density = job->density,
                     .totals = job->totals,
                     .model = job->model};
@@ -321,110 +343,189 @@ static rw_status shard_snap(const shard_head *h, const uint8_t **at, const uint8
     return rw_graph_snap_index(s, err);
 }
 
-/* The shard's results as bytes: per community its features and score,
- * per node its scores, community, evidence and reason bits (8-byte fields
- * first, so that a reader may point into the bytes). */
-static rw_status shard_output(uint32_t n, const rw_detection *d, void **out, size_t *outlen, rw_err *err) {
-    out_head h = {OUT_MAGIC, n, d->ncomm, 0};
-    *outlen = sizeof h + (size_t)d->ncomm * (sizeof *d->feat + 8) + (size_t)n * (8 + 8 + 4 + 4 + 1);
-    uint8_t *at = *out = malloc(*outlen);
-    if (!at) return rw_fail(err, RW_ERR_NOMEM, "shard: out of memory for its output");
-    put(&at, &h, sizeof h);
-    put(&at, d->feat, (size_t)d->ncomm * sizeof *d->feat);
-    put(&at, d->cscore, (size_t)d->ncomm * 8);
-    put(&at, d->ascore, (size_t)n * 8);
-    put(&at, d->prop, (size_t)n * 8);
-    put(&at, d->membership, (size_t)n * 4);
-    put(&at, d->via, (size_t)n * 4);
-    put(&at, d->abits, n);
-    return RW_OK;
+/* A shard's output goes back as a stream of parts, each at most a slice,
+ * so that rank 0 holds one part at a time and a shard no copy of its
+ * output: first per node its scores, community, evidence and reason bits
+ * (at least one part, which tells the shard's communities), then per
+ * community its features and score, which rank 0 places only once every
+ * shard's nodes have numbered the communities. 8-byte fields come first,
+ * so that a reader may point into the bytes. */
+#define NODE_BYTES (8 + 8 + 4 + 4 + 1)
+#define COMM_BYTES (sizeof(rw_cluster_features) + 8)
+
+static uint32_t slice_count(uint32_t count, uint32_t slice) {
+    return count / slice + (count % slice != 0);
 }
 
-rw_status rw_engine_shard_work(void *in, size_t len, void **out, size_t *outlen, rw_err *err) {
-    *out = NULL;
-    *outlen = 0;
+static uint32_t slice_len(uint32_t count, uint32_t first, uint32_t slice) {
+    return count - first < slice ? count - first : slice;
+}
+
+/* The per-node parts, each built in buf (room for a slice) and emitted. */
+static rw_status emit_nodes(uint32_t n, const rw_detection *d, uint32_t slice, uint8_t *buf, rw_shard_emit emit,
+                            void *ctx, rw_err *err) {
+    rw_status st = RW_OK;
+    uint32_t first = 0;
+    do {
+        uint32_t count = slice_len(n, first, slice);
+        out_head h = {NODES_MAGIC, n, d->ncomm, first};
+        uint8_t *at = buf;
+        put(&at, &h, sizeof h);
+        put(&at, d->ascore + first, (size_t)count * 8);
+        put(&at, d->prop + first, (size_t)count * 8);
+        put(&at, d->membership + first, (size_t)count * 4);
+        put(&at, d->via + first, (size_t)count * 4);
+        put(&at, d->abits + first, count);
+        st = emit(ctx, buf, (size_t)(at - buf), err);
+        first += count;
+    } while (st == RW_OK && first < n);
+    return st;
+}
+
+/* The per-community parts, the same way. */
+static rw_status emit_comms(uint32_t n, const rw_detection *d, uint32_t slice, uint8_t *buf, rw_shard_emit emit,
+                            void *ctx, rw_err *err) {
+    rw_status st = RW_OK;
+    uint32_t count = 0;
+    for (uint32_t first = 0; st == RW_OK && first < d->ncomm; first += count) {
+        count = slice_len(d->ncomm, first, slice);
+        out_head h = {COMMS_MAGIC, n, d->ncomm, first};
+        uint8_t *at = buf;
+        put(&at, &h, sizeof h);
+        put(&at, d->feat + first, (size_t)count * sizeof *d->feat);
+        put(&at, d->cscore + first, (size_t)count * 8);
+        st = emit(ctx, buf, (size_t)(at - buf), err);
+    }
+    return st;
+}
+
+/* The detectors' working arrays, which no output carries. */
+static void drop_working(rw_detection *d) {
+    free(d->w), free(d->links), free(d->af), free(d->strong), free(d->strong_via);
+    d->w = NULL, d->links = NULL, d->af = NULL, d->strong = NULL, d->strong_via = NULL;
+}
+
+/* Shard 0's per-node results, once merged. */
+static void drop_nodes(rw_detection *d) {
+    free(d->membership), free(d->ascore), free(d->prop), free(d->via), free(d->abits);
+    d->membership = NULL, d->ascore = NULL, d->prop = NULL, d->via = NULL, d->abits = NULL;
+}
+
+/* A shard's detection from its input (takes in), *n its nodes, slice[2]
+ * its output's parts' (nodes, communities). What the
+ * output does not carry (the shard's snapshot, the working arrays) goes
+ * back before the output is sent or merged, which then adds nothing to
+ * the detectors' peak. */
+static rw_status shard_detect(void *in, size_t len, rw_detection *d, uint32_t *n, uint32_t slice[2], rw_err *err) {
     const uint8_t *at = in, *end = at + len;
     shard_head h = {0};
     rw_graph_snap *s = NULL;
     uint32_t *init = NULL;
-    rw_detection d = {0};
     rw_status st = rw_detect_init(2, err);
-    if (st == RW_OK && (take(&at, end, &h, sizeof h) || h.magic != SHARD_MAGIC))
+    if (st == RW_OK && (take(&at, end, &h, sizeof h) || h.magic != SHARD_MAGIC || !h.node_slice ||
+                        h.node_slice > NODE_SLICE || !h.comm_slice || h.comm_slice > COMM_SLICE))
         st = rw_fail(err, RW_ERR_INVALID, "shard: not a shard's input (%zu bytes)", len);
+    slice[0] = h.node_slice, slice[1] = h.comm_slice;
     if (st == RW_OK) st = shard_snap(&h, &at, end, &s, &init, err);
     free(in);
     rw_rescore_params rp = {.density = h.density, .hub_degree = h.hub_degree};
-    d.block_rings = (int)h.block_rings;
-    if (st == RW_OK) st = rw_engine_detect(s, &rp, &h.totals, init, (int)h.keep_init, &d, NULL, NULL, err);
-    if (st == RW_OK) st = rw_engine_detect_model(s, &h.model, &d, err);
-    /* What the output does not carry goes back before the output is
-     * allocated: the output is as large as a fifth of the detectors' peak,
-     * and with them still held it set the shard's peak. */
-    uint32_t n = s ? s->n : 0;
+    d->block_rings = (int)h.block_rings;
+    if (st == RW_OK) st = rw_engine_detect(s, &rp, &h.totals, init, (int)h.keep_init, d, NULL, NULL, err);
+    if (st == RW_OK) st = rw_engine_detect_model(s, &h.model, d, err);
+    *n = s ? s->n : 0;
     rw_graph_snap_free(s);
-    s = NULL;
-    free(d.w), free(d.links), free(d.af), free(d.strong), free(d.strong_via);
-    d.w = NULL, d.links = NULL, d.af = NULL, d.strong = NULL, d.strong_via = NULL;
-    if (st == RW_OK) st = shard_output(n, &d, out, outlen, err);
     free(init);
+    drop_working(d);
+    return st;
+}
+
+rw_status rw_engine_shard_work(void *in, size_t len, rw_shard_emit emit, void *ctx, rw_err *err) {
+    rw_detection d = {0};
+    uint32_t n = 0;
+    uint32_t slice[2] = {0, 0};
+    rw_status st = shard_detect(in, len, &d, &n, slice, err);
+    size_t nodes = (size_t)slice[0] * NODE_BYTES, comms = (size_t)slice[1] * COMM_BYTES;
+    uint8_t *buf = st == RW_OK ? malloc(sizeof(out_head) + (nodes > comms ? nodes : comms)) : NULL;
+    if (st == RW_OK && !buf) st = rw_fail(err, RW_ERR_NOMEM, "shard: out of memory for its output");
+    if (st == RW_OK) st = emit_nodes(n, &d, slice[0], buf, emit, ctx, err);
+    if (st == RW_OK) st = emit_comms(n, &d, slice[1], buf, emit, ctx, err);
+    free(buf);
     rw_detection_free(&d);
     return st;
 }
 
-/* One shard's results, held until communities can be numbered. */
+/* One shard's communities, between its nodes' merge and its features'. */
 typedef struct {
     uint32_t ncomm;
-    rw_cluster_features *feat;
-    double *cscore;
     uint32_t *map; /* [ncomm] its communities' numbers in the merged run */
 } shard_result;
 
-/* A shard's results where they lie: in its output's bytes, or in the
- * detection of a shard that is the whole snapshot (nodes NULL: node i is
- * node i). */
+static rw_status result_start(shard_result *r, int k, uint32_t ncomm, rw_err *err) {
+    r->ncomm = ncomm;
+    r->map = malloc(((size_t)ncomm + 1) * sizeof *r->map);
+    if (!r->map) return rw_fail(err, RW_ERR_NOMEM, "shard %d: out of memory", k);
+    for (uint32_t c = 0; c < ncomm; c++) r->map[c] = NONE;
+    return RW_OK;
+}
+
+/* A slice of a shard's per-node results where they lie: in a part's
+ * bytes, or in shard 0's detection (nodes NULL: node i is node i). */
 typedef struct {
-    uint32_t n, ncomm;
+    uint32_t n, first, count; /* the shard's nodes; the slice's [first, first + count) */
     const uint32_t *nodes;
-    const rw_cluster_features *feat;
-    const double *cscore, *ascore, *prop;
+    const double *ascore, *prop; /* [count], as the rest */
     const uint32_t *membership, *via;
     const uint8_t *abits;
 } shard_view;
 
-static rw_status view_bytes(shard_view *x, const rw_shard_plan *pl, int k, const void *buf, size_t len, rw_err *err) {
+/* A per-node part of shard k's: its head is checked against the plan, the
+ * communities its first part told (ncomm) and the node it should start
+ * at. */
+static rw_status view_nodes(shard_view *x, const rw_shard_plan *pl, int k, uint32_t first, const void *buf, size_t len,
+                            uint32_t *ncomm, rw_err *err) {
     const uint8_t *at = buf, *end = at + len;
     out_head h;
-    if (take(&at, end, &h, sizeof h) || h.magic != OUT_MAGIC || h.n != pl->nnodes[k])
+    if (take(&at, end, &h, sizeof h) || h.magic != NODES_MAGIC || h.n != pl->nnodes[k] || h.first != first ||
+        (first && h.ncomm != *ncomm))
         return rw_fail(err, RW_ERR_INVALID, "shard %d: not its output (%zu bytes)", k, len);
-    if ((size_t)(end - at) != (size_t)h.ncomm * (sizeof *x->feat + 8) + (size_t)h.n * 25)
+    uint32_t count = slice_len(h.n, first, pl->node_slice);
+    if ((size_t)(end - at) != (size_t)count * NODE_BYTES)
         return rw_fail(err, RW_ERR_INVALID, "shard %d: output of the wrong length", k);
-    *x = (shard_view){.n = h.n, .ncomm = h.ncomm, .nodes = pl->nodes[k]};
-    x->feat = (const void *)at;
-    x->cscore = (const void *)(x->feat + h.ncomm);
-    x->ascore = x->cscore + h.ncomm;
-    x->prop = x->ascore + h.n;
-    x->membership = (const void *)(x->prop + h.n);
-    x->via = x->membership + h.n;
-    x->abits = (const void *)(x->via + h.n);
+    *ncomm = h.ncomm;
+    *x = (shard_view){.n = h.n, .first = first, .count = count, .nodes = pl->nodes[k]};
+    x->ascore = (const void *)at;
+    x->prop = x->ascore + count;
+    x->membership = (const void *)(x->prop + count);
+    x->via = x->membership + count;
+    x->abits = (const void *)(x->via + count);
     return RW_OK;
 }
 
-/* Takes shard k's results into d (per node) and r (per community). */
-static rw_status merge_one(const rw_shard_plan *pl, int k, const shard_view *x, rw_detection *d, shard_result *r,
-                           rw_err *err) {
-    r->ncomm = x->ncomm;
-    r->feat = malloc(((size_t)x->ncomm + 1) * sizeof *r->feat);
-    r->cscore = malloc(((size_t)x->ncomm + 1) * sizeof *r->cscore);
-    r->map = malloc(((size_t)x->ncomm + 1) * sizeof *r->map);
-    if (!r->feat || !r->cscore || !r->map) return rw_fail(err, RW_ERR_NOMEM, "shard %d: out of memory", k);
-    memcpy(r->feat, x->feat, (size_t)x->ncomm * sizeof *r->feat);
-    memcpy(r->cscore, x->cscore, (size_t)x->ncomm * sizeof *r->cscore);
-    for (uint32_t c = 0; c < x->ncomm; c++) r->map[c] = NONE;
-    for (uint32_t i = 0; i < x->n; i++) {
-        uint32_t v = x->nodes ? x->nodes[i] : i, c = x->membership[i], t = x->via[i];
+/* A per-community part of shard k's, the one that starts at first. */
+static rw_status view_comms(const rw_shard_plan *pl, int k, const shard_result *r, uint32_t first, const void *buf,
+                            size_t len, const rw_cluster_features **feat, const double **cscore, rw_err *err) {
+    const uint8_t *at = buf, *end = at + len;
+    out_head h;
+    if (take(&at, end, &h, sizeof h) || h.magic != COMMS_MAGIC || h.n != pl->nnodes[k] || h.ncomm != r->ncomm ||
+        h.first != first)
+        return rw_fail(err, RW_ERR_INVALID, "shard %d: not its output (%zu bytes)", k, len);
+    uint32_t count = slice_len(h.ncomm, first, pl->comm_slice);
+    if ((size_t)(end - at) != (size_t)count * COMM_BYTES)
+        return rw_fail(err, RW_ERR_INVALID, "shard %d: output of the wrong length", k);
+    *feat = (const void *)at;
+    *cscore = (const void *)(*feat + count);
+    return RW_OK;
+}
+
+/* Takes a slice of shard k's per-node results into d, its communities
+ * still the shard's own numbers (number renumbers them). */
+static rw_status merge_nodes(const rw_shard_plan *pl, int k, const shard_view *x, rw_detection *d,
+                             const shard_result *r, rw_err *err) {
+    for (uint32_t i = 0; i < x->count; i++) {
+        uint32_t at = x->first + i, v = x->nodes ? x->nodes[at] : at, c = x->membership[i], t = x->via[i];
         if (!in_shard(pl, v, k)) continue; /* a border: scored by no shard */
-        if (c >= x->ncomm || (t != RW_NODE_NONE && t >= x->n))
-            return rw_fail(err, RW_ERR_INVALID, "shard %d: node %u out of range", k, i);
+        if (c >= r->ncomm || (t != RW_NODE_NONE && t >= x->n))
+            return rw_fail(err, RW_ERR_INVALID, "shard %d: node %u out of range", k, at);
         d->membership[v] = c;
         d->ascore[v] = x->ascore[i];
         d->prop[v] = x->prop[i];
@@ -434,17 +535,14 @@ static rw_status merge_one(const rw_shard_plan *pl, int k, const shard_view *x, 
     return RW_OK;
 }
 
-/* Communities numbered in order of their smallest node; a node of no
- * component is one of its own, with no accounts. */
+/* Communities numbered in order of their smallest node (a node of no
+ * component is one of its own, with no accounts), in d->membership where
+ * each shard's own numbers were. */
 static rw_status number(const rw_shard_plan *pl, uint32_t n, shard_result *r, rw_detection *d, rw_err *err) {
     uint64_t total = 0;
     for (int k = 0; k < pl->shards; k++) total += r[k].ncomm;
     for (uint32_t v = 0; v < n; v++) total += pl->unit[v] == NONE;
     if (total >= NONE) return rw_fail(err, RW_ERR_LIMIT, "shards: %llu communities", (unsigned long long)total);
-    d->feat = calloc(total + 1, sizeof *d->feat);
-    d->cscore = calloc(total + 1, sizeof *d->cscore);
-    if (!d->feat || !d->cscore)
-        return rw_fail(err, RW_ERR_NOMEM, "shards: out of memory for %llu communities", (unsigned long long)total);
     uint32_t next = 0;
     for (uint32_t v = 0; v < n; v++) {
         if (pl->unit[v] == NONE) {
@@ -453,15 +551,70 @@ static rw_status number(const rw_shard_plan *pl, uint32_t n, shard_result *r, rw
         }
         shard_result *x = &r[pl->shard_of[pl->unit[v]]];
         uint32_t c = d->membership[v];
-        if (x->map[c] == NONE) {
-            x->map[c] = next++;
-            d->feat[x->map[c]] = x->feat[c];
-            d->cscore[x->map[c]] = x->cscore[c];
-        }
+        if (x->map[c] == NONE) x->map[c] = next++;
         d->membership[v] = x->map[c];
     }
     d->ncomm = next;
     return RW_OK;
+}
+
+#define MOVED  1 /* the community first at this place has left it */
+#define PLACED 2 /* the community numbered this place is in it */
+
+/* Shard 0's communities to their numbers in place: its arrays grow to
+ * every community's and each community moves to its number, following
+ * the chain of those it displaces, so that shard 0's features and the
+ * merged ones are never held both. A community with no number is dropped;
+ * a place no community of shard 0's takes is zeroed (another shard's comes
+ * later; one of no component keeps zero features). */
+static rw_status place_local(const shard_result *r, rw_detection *local, rw_detection *d, rw_err *err) {
+    uint32_t n0 = r->ncomm, room = d->ncomm > n0 ? d->ncomm : n0;
+    rw_cluster_features *feat = realloc(local->feat, ((size_t)room + 1) * sizeof *feat);
+    if (feat) local->feat = feat;
+    double *cscore = realloc(local->cscore, ((size_t)room + 1) * sizeof *cscore);
+    if (cscore) local->cscore = cscore;
+    uint8_t *mark = calloc((size_t)room + 1, 1);
+    if (!feat || !cscore || !mark) {
+        free(mark);
+        return rw_fail(err, RW_ERR_NOMEM, "shards: out of memory for %u communities", room);
+    }
+    for (uint32_t c = 0; c < n0; c++) {
+        if (mark[c] & MOVED) continue;
+        rw_cluster_features f = feat[c];
+        double cs = cscore[c];
+        mark[c] |= MOVED;
+        /* f is the community first at src, on its way to its number. */
+        for (uint32_t src = c, to = r->map[c]; to != NONE; src = to, to = r->map[src]) {
+            if (to >= n0 || (mark[to] & MOVED)) { /* a free place: the chain ends */
+                feat[to] = f, cscore[to] = cs;
+                mark[to] |= PLACED;
+                break;
+            }
+            rw_cluster_features fo = feat[to];
+            double co = cscore[to];
+            feat[to] = f, cscore[to] = cs;
+            mark[to] |= MOVED | PLACED;
+            f = fo, cs = co;
+        }
+    }
+    for (uint32_t c = 0; c < d->ncomm; c++)
+        if (!(mark[c] & PLACED)) memset(&feat[c], 0, sizeof feat[c]), cscore[c] = 0;
+    free(mark);
+    d->feat = feat, d->cscore = cscore;
+    local->feat = NULL, local->cscore = NULL;
+    return RW_OK;
+}
+
+/* A shard's communities [first, first + count) to their numbers; one with
+ * no number held border nodes only, which no shard scores. */
+static void place(const shard_result *r, uint32_t first, uint32_t count, const rw_cluster_features *feat,
+                  const double *cscore, rw_detection *d) {
+    for (uint32_t i = 0; i < count; i++) {
+        uint32_t c = r->map[first + i];
+        if (c == NONE) continue;
+        d->feat[c] = feat[i];
+        d->cscore[c] = cscore[i];
+    }
 }
 
 static rw_status merged_alloc(rw_detection *d, uint32_t n, rw_err *err) {
@@ -501,47 +654,110 @@ static const uint32_t *whole_init(const rw_graph_snap *s, const rw_shard_job *jo
     return init;
 }
 
-/* Shard 0, here: through the same bytes as any other's, or, when it is
- * the only one, on the snapshot itself (nothing copied: its extra nodes, of
- * no component, are scored by no shard either). */
-static rw_status run_local(rw_shard_plan *pl, const rw_graph_snap *s, const rw_shard_job *job, rw_detection *d,
-                           shard_result *r, rw_err *err) {
-    void *in = NULL, *out = NULL;
-    size_t len = 0, outlen = 0;
-    shard_view x;
-    rw_detection whole = {.block_rings = job->block_rings};
+/* Shard 0's detection, here: from the same bytes as any other's input, or,
+ * when it is the only one, on the snapshot itself (nothing copied: its extra
+ * nodes, of no component, are scored by no shard either). Its results are
+ * merged from the detection itself, not through an output's bytes. */
+static rw_status run_local(rw_shard_plan *pl, rw_graph_snap *s, const rw_shard_job *job, rw_detection *local,
+                           rw_err *err) {
+    void *in = NULL;
+    size_t len = 0;
+    uint32_t n = 0;
     rw_status st;
+    local->block_rings = job->block_rings;
     if (pl->shards == 1) {
         rw_rescore_params rp = {.density = job->density, .hub_degree = job->hub_degree};
         st = rw_engine_detect(s, &rp, &job->totals, job->init ? whole_init(s, job, &in, err) : NULL, job->keep_init,
-                              &whole, NULL, NULL, err);
+                              local, NULL, NULL, err);
         if (st == RW_OK && job->init && !in) st = RW_ERR_NOMEM;
-        if (st == RW_OK) st = rw_engine_detect_model(s, &job->model, &whole, err);
-        x = (shard_view){.n = s->n,
-                         .ncomm = whole.ncomm,
-                         .feat = whole.feat,
-                         .cscore = whole.cscore,
-                         .ascore = whole.ascore,
-                         .prop = whole.prop,
-                         .membership = whole.membership,
-                         .via = whole.via,
-                         .abits = whole.abits};
-    } else {
-        st = rw_shard_input(pl, s, job, 0, &in, &len, err);
-        if (st == RW_OK) st = rw_engine_shard_work(in, len, &out, &outlen, err); /* takes in */
-        in = NULL;
-        if (st == RW_OK) st = view_bytes(&x, pl, 0, out, outlen, err);
+        if (st == RW_OK) st = rw_engine_detect_model(s, &job->model, local, err);
+        drop_working(local);
+        free(in);
+        return st;
     }
-    if (st == RW_OK) st = merge_one(pl, 0, &x, d, r, err);
-    free(in);
-    free(out);
-    rw_detection_free(&whole);
+    st = rw_shard_input(pl, s, job, 0, &in, &len, err);
+    /* Every input is made: what only they read goes back before shard 0's
+     * detectors run here beside the snapshot. */
+    free(pl->local);
+    pl->local = NULL;
+    if (job->trim) {
+        rw_graph_snap_trim(s);
+        pl->glue = NULL; /* it was s->glue */
+    }
+    uint32_t slice[2];
+    if (st == RW_OK)
+        st = shard_detect(in, len, local, &n, slice, err); /* takes in */
+    else
+        free(in);
+    if (st == RW_OK && n != pl->nnodes[0])
+        st = rw_fail(err, RW_ERR_INTERNAL, "shard 0: %u nodes of %u", n, pl->nnodes[0]);
     return st;
 }
 
-rw_status rw_shard_detect(const rw_graph_snap *s, const rw_shard_job *job, const rw_shard_transport *t, rw_detection *d,
+/* Shard k's per-community parts, each received, placed and given back. */
+static rw_status recv_comms(const rw_shard_plan *pl, const rw_shard_transport *t, int k, const shard_result *r,
+                            rw_detection *d, uint64_t *bytes, rw_err *err) {
+    rw_status st = RW_OK;
+    for (uint32_t p = 0; st == RW_OK && p < slice_count(r->ncomm, pl->comm_slice); p++) {
+        void *buf = NULL;
+        size_t len = 0;
+        const rw_cluster_features *feat = NULL;
+        const double *cscore = NULL;
+        uint32_t first = p * pl->comm_slice;
+        st = t->recv(t->ctx, k, &buf, &len, err);
+        if (st != RW_OK) rw_err_prefix(err, "shard %d: ", k);
+        if (st == RW_OK) st = view_comms(pl, k, r, first, buf, len, &feat, &cscore, err);
+        if (st == RW_OK) place(r, first, slice_len(r->ncomm, first, pl->comm_slice), feat, cscore, d);
+        *bytes += len;
+        free(buf);
+    }
+    return st;
+}
+
+/* Shard k's per-node parts, each received, merged and given back. */
+static rw_status recv_nodes(const rw_shard_plan *pl, const rw_shard_transport *t, int k, shard_result *r,
+                            rw_detection *d, uint64_t *bytes, rw_err *err) {
+    rw_status st = RW_OK;
+    uint32_t first = 0, ncomm = 0;
+    do {
+        void *buf = NULL;
+        size_t len = 0;
+        shard_view x;
+        st = t->recv(t->ctx, k, &buf, &len, err);
+        if (st != RW_OK) rw_err_prefix(err, "shard %d: ", k);
+        if (st == RW_OK) st = view_nodes(&x, pl, k, first, buf, len, &ncomm, err);
+        if (st == RW_OK && !first) st = result_start(r, k, ncomm, err);
+        if (st == RW_OK) st = merge_nodes(pl, k, &x, d, r, err);
+        if (st == RW_OK) first += x.count;
+        *bytes += len;
+        free(buf);
+    } while (st == RW_OK && first < pl->nnodes[k]);
+    return st;
+}
+
+/* Shard 0's per-node results into d: they go back once merged, its
+ * communities' stay in local until numbered. */
+static rw_status merge_local(const rw_shard_plan *pl, uint32_t n, rw_detection *local, rw_detection *d, shard_result *r,
+                             rw_err *err) {
+    uint32_t count = pl->shards == 1 ? n : pl->nnodes[0];
+    shard_view x = {.n = count,
+                    .count = count,
+                    .nodes = pl->shards == 1 ? NULL : pl->nodes[0],
+                    .ascore = local->ascore,
+                    .prop = local->prop,
+                    .membership = local->membership,
+                    .via = local->via,
+                    .abits = local->abits};
+    rw_status st = result_start(r, 0, local->ncomm, err);
+    if (st == RW_OK) st = merge_nodes(pl, 0, &x, d, r, err);
+    drop_nodes(local);
+    return st;
+}
+
+rw_status rw_shard_detect(rw_graph_snap *s, const rw_shard_job *job, const rw_shard_transport *t, rw_detection *d,
                           rw_rescore_summary *out, rw_err *err) {
     rw_shard_plan pl = {0};
+    rw_detection local = {0};
     int shards = t ? t->shards : 1;
     shard_result *r = calloc((size_t)(shards > 0 ? shards : 1), sizeof *r);
     uint8_t *own = s->glue ? NULL : malloc((size_t)s->n + 1); /* the whole snapshot's verdicts */
@@ -551,7 +767,8 @@ rw_status rw_shard_detect(const rw_graph_snap *s, const rw_shard_job *job, const
     }
     rw_status st = own ? rw_detect_hub_glue(s, job->hub_degree_used, own, err) : RW_OK;
     if (st == RW_OK) st = rw_shard_plan_make(&pl, s, job->hub_degree_used, s->glue ? s->glue : own, shards, err);
-    if (st == RW_OK) st = merged_alloc(d, s->n, err);
+    if (job->node_slice && job->node_slice < pl.node_slice) pl.node_slice = job->node_slice;
+    if (job->comm_slice && job->comm_slice < pl.comm_slice) pl.comm_slice = job->comm_slice;
     out->components = pl.nunits;
     out->largest_accounts = pl.largest_accounts;
     out->largest_edges = pl.largest_edges;
@@ -564,20 +781,20 @@ rw_status rw_shard_detect(const rw_graph_snap *s, const rw_shard_job *job, const
         free(in);
         if (st != RW_OK) rw_err_prefix(err, "shard %d: ", k);
     }
-    if (st == RW_OK) st = run_local(&pl, s, job, d, &r[0], err);
-    for (int k = 1; st == RW_OK && k < shards; k++) {
-        void *buf = NULL;
-        size_t len = 0;
-        st = t->recv(t->ctx, k, &buf, &len, err);
-        if (st != RW_OK) rw_err_prefix(err, "shard %d: ", k);
-        shard_view x;
-        if (st == RW_OK) st = view_bytes(&x, &pl, k, buf, len, err);
-        if (st == RW_OK) st = merge_one(&pl, k, &x, d, &r[k], err);
-        out->shard_bytes += len;
-        free(buf);
-    }
+    /* The merged arrays are allocated once shard 0's detectors are done,
+     * so that they do not add to the detectors' peak. Then every shard's
+     * nodes, the numbering, and every shard's communities, each part given
+     * back as soon as it is merged. */
+    if (st == RW_OK) st = run_local(&pl, s, job, &local, err);
+    if (st == RW_OK) st = merged_alloc(d, s->n, err);
+    if (st == RW_OK) st = merge_local(&pl, s->n, &local, d, &r[0], err);
+    for (int k = 1; st == RW_OK && k < shards; k++) st = recv_nodes(&pl, t, k, &r[k], d, &out->shard_bytes, err);
     if (st == RW_OK) st = number(&pl, s->n, r, d, err);
-    for (int k = 0; k < shards; k++) free(r[k].feat), free(r[k].cscore), free(r[k].map);
+    if (st == RW_OK) st = place_local(&r[0], &local, d, err);
+    rw_detection_free(&local);
+    plan_drop_nodes(&pl); /* numbered: placing reads the maps */
+    for (int k = 1; st == RW_OK && k < shards; k++) st = recv_comms(&pl, t, k, &r[k], d, &out->shard_bytes, err);
+    for (int k = 0; k < shards; k++) free(r[k].map);
     free(r);
     free(own);
     rw_shard_plan_free(&pl);

@@ -15,6 +15,11 @@ typedef struct {
     uint32_t max_label;
     int keep_init;   /* the previous partition as it is (same input) */
     int block_rings; /* as rw_detection */
+    /* The caller reads no more of the snapshot than rw_graph_snap_trim
+     * keeps: with more than one shard, it is trimmed once every shard's
+     * input is made, before shard 0's detectors take their memory. */
+    int trim;
+    uint32_t node_slice, comm_slice; /* a shard's output in parts of at most so many (0: the default) */
     rw_model model;
 } rw_shard_job;
 
@@ -27,8 +32,9 @@ typedef struct {
     uint64_t *load;     /* [shards] edges dealt to each */
     uint32_t **nodes;   /* [shards] each shard's nodes in order (once its input is made) */
     uint32_t *nnodes;
-    uint32_t *local;     /* [n] scratch: a node's id in the shard being made */
-    const uint8_t *glue; /* [n] hubs that glue (whole graph; not owned), or NULL: none */
+    uint32_t *local;                 /* [n] scratch: a node's id in the shard being made (freed once all are) */
+    const uint8_t *glue;             /* [n] hubs that glue (whole graph; not owned), or NULL: none */
+    uint32_t node_slice, comm_slice; /* the job's, resolved */
     uint64_t largest_accounts, largest_edges;
 } rw_shard_plan;
 
@@ -48,7 +54,7 @@ rw_status rw_shard_input(rw_shard_plan *pl, const rw_graph_snap *s, const rw_sha
  * membership, feat, cscore, ascore, prop, via and abits for every node of
  * s, as rw_engine_detect and rw_engine_detect_model would on one snapshot
  * cut the same way; out receives the component figures and shard_bytes. */
-rw_status rw_shard_detect(const rw_graph_snap *s, const rw_shard_job *job, const rw_shard_transport *t, rw_detection *d,
+rw_status rw_shard_detect(rw_graph_snap *s, const rw_shard_job *job, const rw_shard_transport *t, rw_detection *d,
                           rw_rescore_summary *out, rw_err *err);
 
 #endif

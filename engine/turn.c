@@ -36,6 +36,10 @@ void rw_engine_test_chunks(rw_engine *e, uint32_t rows, rw_status (*fn)(void *ct
     e->chunk_ctx = ctx;
 }
 
+void rw_engine_test_shard_slices(rw_engine *e, uint32_t slice) {
+    e->shard_slice = slice;
+}
+
 rw_status rw_engine_need_graph(const rw_engine *e, rw_err *err) {
     if (e->graph) return RW_OK;
     return rw_fail(err, RW_ERR_INTERNAL, "the engine was opened without its graph (store_only)");

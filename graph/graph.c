@@ -253,6 +253,13 @@ void rw_graph_free(rw_graph *g) {
     free(g);
 }
 
+void rw_graph_drop_index(rw_graph *g) {
+    table_free(&g->by_attr);
+    table_free(&g->by_account);
+    g->by_attr = (table){0};
+    g->by_account = (table){0};
+}
+
 /* ---- index ---------------------------------------------------------------- */
 
 static uint32_t find_account(const rw_graph *g, uint64_t h, const char *ext, size_t len) {

@@ -27,6 +27,11 @@ enum { RW_VEL_HOUR = 0, RW_VEL_DAY = 1, RW_VEL_WEEK = 2, RW_VEL_COUNT = 3 };
 
 rw_status rw_graph_create(rw_graph **out, rw_err *err);
 void rw_graph_free(rw_graph *g);
+/* Gives back the index of nodes by key: g then finds no node by key and
+ * must take no new ones, only be read by node (a snapshot) and freed. For
+ * a caller that copies the graph once and frees it, so that the copy and
+ * the whole graph are not held together. */
+void rw_graph_drop_index(rw_graph *g);
 
 /* ---- index -------------------------------------------------------------- */
 
@@ -203,6 +208,10 @@ rw_status rw_graph_snapshot_copy(const rw_graph *g, rw_graph_snap **out, rw_err 
 rw_status rw_graph_snap_reserve(rw_graph_snap **out, uint32_t n, uint64_t m, rw_err *err);
 rw_status rw_graph_snapshot_fill(const rw_graph *g, rw_graph_snap *s, rw_err *err);
 rw_status rw_graph_snap_index(rw_graph_snap *s, rw_err *err);
+/* Gives back all but n, m, kind, off, nbr and degree: what reading a
+ * node's neighbours and degree needs, once nothing reads edges, times or
+ * parents any more (the rest is freed and NULL). */
+void rw_graph_snap_trim(rw_graph_snap *s);
 void rw_graph_snap_free(rw_graph_snap *s);
 
 #endif

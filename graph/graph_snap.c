@@ -8,6 +8,14 @@
 
 #include "graph.h"
 
+void rw_graph_snap_trim(rw_graph_snap *s) {
+    free(s->first_seen), free(s->last_seen), free(s->parent), free(s->eid), free(s->edge_account), free(s->edges);
+    free(s->glue);
+    s->first_seen = s->last_seen = s->parent = s->eid = s->edge_account = NULL;
+    s->edges = NULL;
+    s->glue = NULL;
+}
+
 void rw_graph_snap_free(rw_graph_snap *s) {
     if (!s) return;
     free(s->kind);

@@ -1099,3 +1099,28 @@ Test(graph, large_snapshot_copies_nodes_beside_edges) {
     rw_graph_snap_free(s);
     rw_graph_free(g);
 }
+
+/* Without its index the graph copies into the same snapshot; trimmed, a
+ * snapshot keeps what writing a run reads: kinds, offsets, neighbours. */
+Test(graph, snapshot_without_the_index_and_trimmed) {
+    rw_graph *g = mkgraph();
+    rw_err err = {{0}};
+    uint32_t ip = snap_world(g, 50);
+    add_accounts(g, ip, 50, 400);
+    rw_graph_snap *before = NULL, *after = NULL;
+    cr_assert_eq(rw_graph_snapshot(g, &before, &err), RW_OK, "%s", err.msg);
+    rw_graph_drop_index(g);
+    cr_assert_eq(rw_graph_snapshot(g, &after, &err), RW_OK, "%s", err.msg);
+    assert_same_snapshot(before, after);
+    rw_graph_snap_trim(after);
+    cr_assert(!after->first_seen && !after->last_seen && !after->parent && !after->eid && !after->edge_account &&
+              !after->edges && !after->glue);
+    cr_assert_eq(after->n, before->n);
+    cr_assert_eq(memcmp(after->kind, before->kind, before->n), 0);
+    cr_assert_eq(memcmp(after->off, before->off, (before->n + 1) * sizeof(uint64_t)), 0);
+    cr_assert_eq(memcmp(after->nbr, before->nbr, 2 * before->m * sizeof(uint32_t)), 0);
+    cr_assert_eq(rw_graph_snap_degree(after, ip), 400);
+    rw_graph_snap_free(before);
+    rw_graph_snap_free(after);
+    rw_graph_free(g);
+}
