@@ -181,6 +181,6 @@ ONLINE_HELPER rw_status on_member_row(void *ctx, const rw_score_row *r) {
 }
 
 /* Each test file's suite: a fresh folder per test. */
-#define ONLINE_SUITE(name) TestSuite(name, .init = tu_tmp_init, .fini = tu_tmp_fini, .timeout = 120)
+#define ONLINE_SUITE(name) TestSuite(name, .init = tu_tmp_init, .fini = tu_tmp_fini, .timeout = RW_ENGINE_SUITE_TIMEOUT)
 
 #endif

@@ -8,7 +8,7 @@
 
 #include "tu_run.h"
 
-TestSuite(embed, .init = tu_tmp_init, .fini = tu_tmp_fini, .timeout = 300);
+TestSuite(embed, .init = tu_tmp_init, .fini = tu_tmp_fini, .timeout = RW_ENGINE_SUITE_TIMEOUT);
 
 typedef struct {
     char id[24];

@@ -11,7 +11,7 @@
 #include "tu_engine.h"
 #include "tu_tmp.h"
 
-TestSuite(engine, .init = tu_tmp_init, .fini = tu_tmp_fini);
+TestSuite(engine, .init = tu_tmp_init, .fini = tu_tmp_fini, .timeout = RW_ENGINE_SUITE_TIMEOUT);
 
 typedef struct {
     char msgs[32][512];

@@ -15,7 +15,7 @@
 #include "tu_sql.h"
 #include "tu_tmp.h"
 
-TestSuite(erase, .init = tu_tmp_init, .fini = tu_tmp_fini, .timeout = 60);
+TestSuite(erase, .init = tu_tmp_init, .fini = tu_tmp_fini, .timeout = RW_ENGINE_SUITE_TIMEOUT);
 
 #define T0     1790000000LL
 #define DAY    86400LL

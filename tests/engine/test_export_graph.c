@@ -58,7 +58,7 @@ static void teardown(void) {
     tu_tmp_fini();
 }
 
-TestSuite(export_graph, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(export_graph, .init = setup, .fini = teardown, .timeout = RW_ENGINE_SUITE_TIMEOUT);
 
 static rw_cluster_graph *get(rw_cg_request q) {
     rw_cluster_graph *g = NULL;

@@ -17,7 +17,7 @@
 #include "tu_engine.h"
 #include "tu_tmp.h"
 
-TestSuite(rescore, .init = tu_tmp_init, .fini = tu_tmp_fini, .timeout = 120);
+TestSuite(rescore, .init = tu_tmp_init, .fini = tu_tmp_fini, .timeout = RW_ENGINE_SUITE_TIMEOUT);
 
 /* ---- helpers -------------------------------------------------------------- */
 

@@ -38,4 +38,10 @@ char *tu_read_in(const char *name, size_t *len);
  * shared memory (what an erasure must leave none of). */
 int tu_in_db_files(const char *db, const char *needle);
 
+/* One timeout for every suite of a test program: Criterion's runner leaks
+ * 48 bytes (LeakSanitizer fails the run) when suites with different
+ * timeouts run in parallel. The engine's longest test (embed) needs about
+ * a minute under the sanitizers. */
+#define RW_ENGINE_SUITE_TIMEOUT 300
+
 #endif
