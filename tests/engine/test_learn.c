@@ -247,6 +247,61 @@ Test(learn, a_model_in_force_reviewing_many_more_benign_signups_than_the_shipped
     rw_engine_close(e);
 }
 
+/* The watch on the ring side, on rows built by hand: a learnt model in
+ * force whose logged scores let through ring signups that the shipped
+ * model, scoring their logged features, reviews (and no benign one more)
+ * is rolled back, with the reason. */
+Test(learn, a_model_in_force_letting_through_the_rings_the_shipped_one_reviews_is_rolled_back) {
+    enum { N = 1000 };
+    rw_engine *e = open_engine(0);
+    rw_learn_params lp = {.min_positives = 50, .min_negatives = 200, .shadow_hours = 24, .min_history_days = 0.01};
+    rw_engine_set_learn(e, &lp);
+    rw_decision *d = calloc(N, sizeof *d);
+    int *ring = calloc(N, sizeof *ring);
+    day_of_signups(e, 0, N, d, ring); /* scored by the shipped model */
+    flush(e);
+    fake_run f;
+    fake_run_init(&f, e);
+    label_days(e, &f, 1, N, 0);
+    char note[768];
+    rw_err err = {{0}};
+    cr_assert_eq(rw_learn_nightly(e, &f.r, note, sizeof note, &err), RW_OK, "%s", err.msg);
+    fake_run_free(&f);
+    cr_assert_eq(rw_engine_model_promote(e, 1, &err), RW_OK, "%s", err.msg);
+
+    /* The day's rows: each signup's features as scored, its label, and a
+     * logged score of 0 (the model in force reviewed none of them). */
+    rw_learn_rows rows = {0};
+    rows.n = N;
+    rows.x = calloc((size_t)N * RW_O_COUNT, sizeof *rows.x);
+    rows.y = calloc(N, sizeof *rows.y);
+    rows.score = calloc(N, sizeof *rows.score);
+    rows.ts = calloc(N, sizeof *rows.ts);
+    cr_assert(rows.x && rows.y && rows.score && rows.ts);
+    int shipped_ring = 0;
+    for (int i = 0; i < N; i++) {
+        memcpy(rows.x + (size_t)i * RW_O_COUNT, d[i].features, RW_O_COUNT * sizeof(double));
+        rows.y[i] = ring[i];
+        rows.ts[i] = T0 + i * 30LL;
+        shipped_ring += ring[i] && d[i].score >= RW_ONLINE_REVIEW;
+    }
+    cr_assert_gt(shipped_ring, 20, "the shipped model reviews the day's rings (%d)", shipped_ring);
+    note[0] = 0;
+    cr_assert_eq(rw_learn_watch(e, &rows, T0 + N * 30LL, note, sizeof note, &err), RW_OK, "%s", err.msg);
+    cr_log_info("watch: %s", note);
+    rw_learn_status ls;
+    rw_engine_learn_status(e, &ls);
+    cr_expect_eq(ls.in_force, 0, "rolled back to the shipped model: %s", note);
+    cr_expect(strstr(note, "it let through ring accounts the shipped model reviews"), "%s", note);
+    cr_expect_eq(sql_int("SELECT count(*) FROM online_models WHERE version = 1 AND state = 'rolled back'"
+                         " AND json_extract(decision, '$.reason') LIKE 'it let through%%'"),
+                 1);
+    free(rows.x), free(rows.y), free(rows.score), free(rows.ts);
+    free(d);
+    free(ring);
+    rw_engine_close(e);
+}
+
 Test(learn, feature_log_goes_with_its_account_and_with_retention) {
     rw_engine *e = open_engine(0);
     rec(e, 0, "{\"account\":\"old\",\"ts\":%lld,\"type\":\"signup\",\"ip\":\"192.0.2.1\",\"device\":\"d-old\"}",
