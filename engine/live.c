@@ -334,7 +334,7 @@ static void on_event_score(void *ctx, uint32_t account, double score, int stoppe
     const rw_edge *ed = rw_graph_account_edges(e->graph, account, &nedges);
     for (uint32_t i = 0; i < nedges; i++)
         if (L->seen_score[ed[i].attr] < (float)score) L->seen_score[ed[i].attr] = (float)score;
-    if (stopped) rw_stops_count_stored(L, e->graph, account);
+    if (stopped) rw_stops_count(L, e->graph, account);
 }
 
 /* Rebuilds what online scoring learned from the stream itself (community

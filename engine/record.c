@@ -32,7 +32,7 @@ static rw_status place_and_score(rw_engine *e, const rw_event_raw *ev, const rw_
     if (e->live.flags[a] & RW_LIVE_FRAUD_ACCOUNT) rw_live_taint(&e->live, v);
     v->comm = e->live.comm[a];
     *stopped = rw_engine_live_score(e, v, signup, d) && signup;
-    if (*stopped) rw_stops_count(&e->live, e->graph, v);
+    if (*stopped) rw_stops_count(&e->live, e->graph, a);
     rw_live_remember(&e->live, v, d->score);
     return RW_OK;
 }

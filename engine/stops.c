@@ -16,15 +16,9 @@
  * label on the attribute stops it counting against anyone; one on the
  * account allows it whatever its attributes say. */
 #include <stdio.h>
-#include <string.h>
 
 #include "stops.h"
-
-static const char *const noun[RW_KIND_COUNT] = {
-    [RW_KIND_IP] = "IP address",
-    [RW_KIND_DEVICE] = "device",
-    [RW_KIND_PAYMENT] = "card",
-};
+#include "verdict.h"
 
 static void count_on(rw_live *L, uint32_t x) {
     if (x < L->cap && L->stopped[x] < UINT16_MAX) L->stopped[x]++;
@@ -37,14 +31,7 @@ static int mark(rw_live *L, uint32_t a) {
     return 1;
 }
 
-void rw_stops_count(rw_live *L, const rw_graph *g, const rw_view *v) {
-    if (!L->stopped || !mark(L, v->account)) return;
-    uint32_t born = (uint32_t)rw_graph_first_seen(g, v->account);
-    for (uint32_t i = 0; i < v->n; i++)
-        if (v->edge[i].first_seen == born) count_on(L, v->edge[i].attr);
-}
-
-void rw_stops_count_stored(rw_live *L, const rw_graph *g, uint32_t a) {
+void rw_stops_count(rw_live *L, const rw_graph *g, uint32_t a) {
     if (!L->stopped || !mark(L, a)) return;
     uint32_t born = (uint32_t)rw_graph_first_seen(g, a), n = 0;
     const rw_edge *ed = rw_graph_account_edges(g, a, &n);
@@ -59,8 +46,7 @@ void rw_stops_apply(const rw_live *L, const rw_view *v, rw_decision *d) {
     uint32_t best_users = 0;
     for (uint32_t i = 0; i < v->n; i++) {
         const rw_view_edge *x = &v->edge[i];
-        if (x->attr >= L->cap || x->kind >= RW_KIND_COUNT || !noun[x->kind] || (L->flags[x->attr] & RW_LIVE_CLEARED))
-            continue;
+        if (x->attr >= L->cap || !rw_verdict_noun((rw_kind)x->kind) || (L->flags[x->attr] & RW_LIVE_CLEARED)) continue;
         uint32_t stopped = L->stopped[x->attr];
         /* The accounts on it before this one (its degree counts it). */
         uint32_t users = x->degree > 1 ? x->degree - 1 : 1;
@@ -69,12 +55,9 @@ void rw_stops_apply(const rw_live *L, const rw_view *v, rw_decision *d) {
     }
     if (!best) return;
     d->verdict = RW_REVIEW;
-    /* First: it decided. The last reason gives way when all are taken. */
-    size_t n = d->nreasons < RW_REASONS_MAX ? d->nreasons : RW_REASONS_MAX - 1;
-    memmove(d->reasons[1], d->reasons[0], n * sizeof d->reasons[0]);
     unsigned stopped = L->stopped[best->attr];
-    snprintf(d->reasons[0], sizeof d->reasons[0],
-             "its %s has %u earlier accounts, %u of them (%.0f%%) reviewed or blocked at signup", noun[best->kind],
-             best_users, stopped, 100.0 * stopped / best_users);
-    d->nreasons = n + 1;
+    char text[sizeof d->reasons[0]];
+    snprintf(text, sizeof text, "its %s has %u earlier accounts, %u of them (%.0f%%) reviewed or blocked at signup",
+             rw_verdict_noun((rw_kind)best->kind), best_users, stopped, 100.0 * stopped / best_users);
+    rw_verdict_put_reason(d, text, 1); /* first: it decided */
 }

@@ -3,7 +3,7 @@
  * model, the analysts' labels, the newest run's verdicts); an attribute on
  * which many were, and a large share of its accounts, is evidence against
  * the next signup on it. Below live and score: includes only engine_int.h
- * and view.h. */
+ * and view.h (and verdict.c's nouns and reasons, beside it). */
 #ifndef RW_ENGINE_STOPS_H
 #define RW_ENGINE_STOPS_H
 
@@ -20,13 +20,11 @@
 #define RW_STOPS_MIN   20
 #define RW_STOPS_SHARE 0.3
 
-/* Account v->account's signup was reviewed or blocked on its own evidence:
- * counted once on each attribute of its signup (the edges first used when
- * the account first was). Under the write lock. */
-void rw_stops_count(rw_live *L, const rw_graph *g, const rw_view *v);
-/* The same from the store (a restart), for an account whose stored
- * signup was stopped. */
-void rw_stops_count_stored(rw_live *L, const rw_graph *g, uint32_t a);
+/* Account a's signup was reviewed or blocked on its own evidence: counted
+ * once on each attribute of its signup (the edges first used when the
+ * account first was), as it happens or from the store at a restart. Under
+ * the write lock. */
+void rw_stops_count(rw_live *L, const rw_graph *g, uint32_t a);
 /* The rule: raises an allowed signup d of v's account to review, with a
  * reason naming the attribute, when an attribute of it (not cleared by a
  * benign label) passes the bar above. Under the engine's lock. */

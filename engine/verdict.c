@@ -303,9 +303,11 @@ static int comm_benign(const rw_live *L, uint32_t comm) {
     return comm && comm < L->nc && L->c[comm].label == RW_LIVE_LABEL_BENIGN;
 }
 
-/* Puts text first (the run's verdict explains the answer best), or last
- * when it only notes a cleared flag or weak evidence. */
-static void put_reason(rw_decision *d, const char *text, int first) {
+const char *rw_verdict_noun(rw_kind k) {
+    return k < RW_KIND_COUNT ? rules[k].noun : NULL;
+}
+
+void rw_verdict_put_reason(rw_decision *d, const char *text, int first) {
     size_t n = d->nreasons < RW_REASONS_MAX ? d->nreasons : RW_REASONS_MAX;
     if (n == RW_REASONS_MAX) n--;
     if (first) {
@@ -393,14 +395,14 @@ void rw_verdict_apply(const rw_engine *e, const rw_view *v, rw_decision *d) {
          * behind them. */
         if ((int)d->verdict < best.level) d->verdict = (rw_verdict)best.level;
         say(L, rw_graph_kind(e->graph, best.node), &best, 0, text, sizeof text);
-        put_reason(d, text, 1);
+        rw_verdict_put_reason(d, text, 1);
     } else if (cleared.level != NONE) {
         say(L, rw_graph_kind(e->graph, cleared.node), &cleared, 1, text, sizeof text);
-        put_reason(d, text, 0);
+        rw_verdict_put_reason(d, text, 0);
     } else if (weak.level != NONE) {
         say(L, rw_graph_kind(e->graph, weak.node), &weak, 0, text, sizeof text);
         size_t at = strlen(text);
         snprintf(text + at, sizeof text - at, "; alone not enough");
-        put_reason(d, text, 0);
+        rw_verdict_put_reason(d, text, 0);
     }
 }

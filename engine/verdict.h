@@ -52,6 +52,13 @@ void rw_verdict_settle(rw_live *L, const rw_graph *g);
  * the run) into its attributes' figures. Under the write lock, after the
  * event is applied. */
 void rw_verdict_touch(rw_live *L, const rw_graph *g, uint32_t a);
+/* "IP address", "device", "card" for the kinds that are evidence, else
+ * NULL. */
+const char *rw_verdict_noun(rw_kind k);
+/* Puts a reason into d: first (it explains the answer best; the last
+ * reason gives way when all are taken), or last when it only notes a
+ * cleared flag or weak evidence. */
+void rw_verdict_put_reason(rw_decision *d, const char *text, int first);
 /* The rule: raises d's verdict (d already scored by the model, labels
  * applied; its score stays) to review or block when the run flagged v's account, or an attribute of it
  * the run did not judge is held by flagged accounts; says why, or that an
