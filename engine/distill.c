@@ -230,14 +230,17 @@ rw_status rw_learn_nightly(rw_engine *e, const rw_learn_run *r, char *note, size
     if (st != RW_OK) goto done;
     snprintf(note, size, "signup model %d in force; %zu labelled signups logged (%llu older ones dropped)", l->in_force,
              rows.n, (unsigned long long)pruned);
+    /* The shipped model, the reference of both checks below, parsed once. */
+    rw_online_model shipped;
+    if (!off) rw_online_defaults(&shipped);
+    /* The model in force is judged on the scores it gave (logged), before
+     * a candidate may replace it. */
+    if (!off) st = rw_learn_watch(e, &rows, &shipped, now, note, size, err);
     /* The newest signup before a nightly run falls a little before its hour:
      * a tenth of the shadow period's slack keeps a daily candidate from
      * waiting a second night. */
-    /* The model in force is judged on the scores it gave (logged), before
-     * a candidate may replace it. */
-    if (!off) st = rw_learn_watch(e, &rows, now, note, size, err);
     if (st == RW_OK && !off && l->shadow_version && now - l->shadow_from >= (int64_t)(0.9 * l->p.shadow_hours * 3600))
-        st = rw_learn_decide(e, &rows, now, note, size, err);
+        st = rw_learn_decide(e, &rows, &shipped, now, note, size, err);
     if (st == RW_OK) drift(e, &rows, now, note, size);
     if (st == RW_OK && !off && !l->shadow_version) st = next_candidate(e, &rows, from, now, history, note, size, err);
 done:

@@ -74,12 +74,14 @@ void rw_learn_after_run(rw_engine *e, const rw_learn_run *r, char *note, size_t 
 
 /* Decides on the candidate in shadow from rows (labelled by the new run);
  * appends what it did to note. */
-rw_status rw_learn_decide(rw_engine *e, const rw_learn_rows *rows, int64_t now, char *note, size_t size, rw_err *err);
+rw_status rw_learn_decide(rw_engine *e, const rw_learn_rows *rows, const rw_online_model *shipped, int64_t now,
+                          char *note, size_t size, rw_err *err);
 /* The model in force, when not the shipped one, against the shipped one on
  * the last shadow period's rows (labelled by the new run): rolled back to
  * it when it reviewed many more benign signups, or fewer ring signups
  * beyond chance (shadow.c); appends what it did to note. */
-rw_status rw_learn_watch(rw_engine *e, const rw_learn_rows *rows, int64_t now, char *note, size_t size, rw_err *err);
+rw_status rw_learn_watch(rw_engine *e, const rw_learn_rows *rows, const rw_online_model *shipped, int64_t now,
+                         char *note, size_t size, rw_err *err);
 /* Drift of rows in [now - 1 day, now) against the reference rows. */
 void rw_learn_drift(rw_engine *e, const rw_learn_rows *ref, const rw_learn_rows *cur, char *note, size_t size);
 

@@ -32,45 +32,54 @@
 #define MIN_SHADOW_RING    30
 #define MAX_SHADOW_PERIODS 7
 
+/* Where a labelled row's score comes from: the model in force (logged),
+ * the candidate in shadow (logged), the shipped model (scored again from
+ * the logged features). */
+enum { BY_FORCE, BY_SHADOW, BY_SHIPPED };
+
+/* Two models on the same labelled rows: a the reference, b the one tested. */
 typedef struct {
-    double rows, ring, benign;                 /* labelled shadow rows */
-    double ship_benign;                        /* benign ones the shipped model reviews (scored from the log) */
-    double only_ship_benign, only_cand_benign; /* benign ones only the shipped model / the candidate reviewed */
-    double only_cand, only_force;              /* ring accounts only the candidate / the model in force reviewed */
-    double force_ring, force_benign, force;    /* reviewed or blocked by the model in force (force: all rows) */
-    double cand_ring, cand_benign, cand;       /* ... by the candidate */
-} trial;
+    double rows, ring, benign;
+    double a, b;                         /* rows each reviewed or blocked */
+    double a_ring, b_ring;               /* ring rows each reviewed */
+    double a_benign, b_benign;           /* benign rows each reviewed */
+    double only_a_ring, only_b_ring;     /* ring rows only one of them reviewed */
+    double only_a_benign, only_b_benign; /* benign rows only one of them reviewed */
+} duel;
 
-/* Did the shipped model review row i? */
-static int shipped_reviews(const rw_online_model *shipped, const rw_learn_rows *rows, size_t i, double review) {
-    return rw_online_score(shipped, rows->x + i * RW_O_COUNT) >= review;
+static double score_by(const rw_learn_rows *rows, size_t i, int by, const rw_online_model *shipped) {
+    return by == BY_FORCE    ? rows->score[i]
+           : by == BY_SHADOW ? rows->shadow[i]
+                             : rw_online_score(shipped, rows->x + i * RW_O_COUNT);
 }
 
-/* The benign signups only the model under test (b) and only the shipped
- * model (c) reviewed, of which the model under test reviewed tested and
- * the shipped one ship: more than review_jump times as many, and beyond
- * chance (McNemar, two standard deviations). */
-static int worse_than_shipped(double tested, double ship, double b, double c, double jump) {
-    return tested > jump * fmax(ship, 1) && b - c > 2 * sqrt(b + c);
-}
-
-static void tally(const rw_learn_rows *rows, const rw_online_model *shipped, int version, int64_t from, double review,
-                  trial *t) {
+/* Rows from `from` on that b scored (and, when either side is the shadow,
+ * that candidate `version` scored). */
+static void tally(const rw_learn_rows *rows, int64_t from, int version, int by_a, int by_b,
+                  const rw_online_model *shipped, double review, duel *t) {
     memset(t, 0, sizeof *t);
+    int shadow = by_a == BY_SHADOW || by_b == BY_SHADOW;
     for (size_t i = 0; i < rows->n; i++) {
-        if (rows->ts[i] < from || rows->shadow_model[i] != version || isnan(rows->shadow[i])) continue;
-        int y = rows->y[i] != 0, f = rows->score[i] >= review, c = rows->shadow[i] >= review;
-        if (!y) {
-            int s = shipped_reviews(shipped, rows, i, review);
-            t->ship_benign += s, t->only_ship_benign += s && !c, t->only_cand_benign += c && !s;
-        }
+        if (rows->ts[i] < from || (shadow && rows->shadow_model[i] != version)) continue;
+        double sb = score_by(rows, i, by_b, shipped);
+        if (isnan(sb)) continue;
+        int y = rows->y[i] != 0, a = score_by(rows, i, by_a, shipped) >= review, b = sb >= review;
         t->rows++;
         t->ring += y, t->benign += !y;
-        t->force += f, t->cand += c;
-        t->force_ring += y && f, t->force_benign += !y && f;
-        t->cand_ring += y && c, t->cand_benign += !y && c;
-        t->only_cand += y && c && !f, t->only_force += y && f && !c;
+        t->a += a, t->b += b;
+        t->a_ring += y && a, t->b_ring += y && b;
+        t->a_benign += !y && a, t->b_benign += !y && b;
+        t->only_a_ring += y && a && !b, t->only_b_ring += y && b && !a;
+        t->only_a_benign += !y && a && !b, t->only_b_benign += !y && b && !a;
     }
+}
+
+/* Did b (tested against the shipped model a) review more benign signups:
+ * more than review_jump times as many, and beyond chance (McNemar on the
+ * benign signups only one of them reviewed, two standard deviations)? */
+static int more_benign_than_shipped(const duel *t, double jump) {
+    return t->b_benign > jump * fmax(t->a_benign, 1) &&
+           t->only_b_benign - t->only_a_benign > 2 * sqrt(t->only_b_benign + t->only_a_benign);
 }
 
 /* Stores the decision (and, promoted, the model in force) in one
@@ -103,14 +112,14 @@ static rw_status record(rw_engine *e, int version, int promote, int64_t at, cons
     return RW_OK;
 }
 
-rw_status rw_learn_decide(rw_engine *e, const rw_learn_rows *rows, int64_t now, char *note, size_t size, rw_err *err) {
+rw_status rw_learn_decide(rw_engine *e, const rw_learn_rows *rows, const rw_online_model *shipped, int64_t now,
+                          char *note, size_t size, rw_err *err) {
     rw_learn *l = e->learn;
     int version = l->shadow_version;
-    trial t;
-    rw_online_model shipped;
-    rw_online_defaults(&shipped);
-    tally(rows, &shipped, version, l->shadow_from, e->live.review, &t);
-    double share_force = t.rows ? t.force / t.rows : 0, share_cand = t.rows ? t.cand / t.rows : 0;
+    duel t, ship; /* the candidate against the model in force, and against the shipped one */
+    tally(rows, l->shadow_from, version, BY_FORCE, BY_SHADOW, shipped, e->live.review, &t);
+    tally(rows, l->shadow_from, version, BY_SHIPPED, BY_SHADOW, shipped, e->live.review, &ship);
+    double share_force = t.rows ? t.a / t.rows : 0, share_cand = t.rows ? t.b / t.rows : 0;
     /* A model in force reviewing nothing leaves a floor of one signup. */
     double ceiling = l->p.review_jump * fmax(share_force, t.rows ? 1 / t.rows : 0);
     size_t at = strlen(note);
@@ -119,15 +128,14 @@ rw_status rw_learn_decide(rw_engine *e, const rw_learn_rows *rows, int64_t now, 
                  t.ring, MIN_SHADOW_RING);
         return RW_OK;
     }
-    double gain = t.only_cand - t.only_force, spread = 2 * sqrt(t.only_cand + t.only_force);
-    const char *why =
-        t.ring < MIN_SHADOW_RING         ? "too few ring accounts among the shadow period's signups"
-        : gain <= 0 || gain < spread     ? "it did not review more ring accounts beyond chance"
-        : t.cand_benign > t.force_benign ? "it reviewed more benign accounts"
-        : worse_than_shipped(t.cand_benign, t.ship_benign, t.only_cand_benign, t.only_ship_benign, l->p.review_jump)
-            ? "it reviewed many more benign accounts than the shipped model"
-        : share_cand > ceiling ? "its share of signups reviewed jumped"
-                               : NULL;
+    double gain = t.only_b_ring - t.only_a_ring, spread = 2 * sqrt(t.only_b_ring + t.only_a_ring);
+    const char *why = t.ring < MIN_SHADOW_RING     ? "too few ring accounts among the shadow period's signups"
+                      : gain <= 0 || gain < spread ? "it did not review more ring accounts beyond chance"
+                      : t.b_benign > t.a_benign    ? "it reviewed more benign accounts"
+                      : more_benign_than_shipped(&ship, l->p.review_jump)
+                          ? "it reviewed many more benign accounts than the shipped model"
+                      : share_cand > ceiling ? "its share of signups reviewed jumped"
+                                             : NULL;
     char fig[640];
     snprintf(fig, sizeof fig,
              "{\"by\":\"nightly\",\"promoted\":%s,\"reason\":\"%s\",\"in_force\":%d,\"shadow_rows\":%.0f,"
@@ -136,14 +144,13 @@ rw_status rw_learn_decide(rw_engine *e, const rw_learn_rows *rows, int64_t now, 
              "\"in_force_share_reviewed\":%.5f,\"review\":%.3f,\"ring_only_candidate\":%.0f,"
              "\"ring_only_in_force\":%.0f,\"shipped_benign_reviewed\":%.0f}",
              why ? "false" : "true", why ? why : "more ring accounts at no more benign ones", l->in_force, t.rows,
-             t.ring, t.benign, t.cand_ring, t.force_ring, t.cand_benign, t.force_benign, share_cand, share_force,
-             e->live.review, t.only_cand, t.only_force, t.ship_benign);
+             t.ring, t.benign, t.b_ring, t.a_ring, t.b_benign, t.a_benign, share_cand, share_force, e->live.review,
+             t.only_b_ring, t.only_a_ring, ship.a_benign);
     rw_status st = record(e, version, !why, now, fig, err);
     if (st == RW_OK)
         snprintf(note + at, size - at,
                  "; candidate %d %s (%s): ring reviewed %.0f against %.0f, benign %.0f against %.0f", version,
-                 why ? "rejected" : "promoted", why ? why : "better", t.cand_ring, t.force_ring, t.cand_benign,
-                 t.force_benign);
+                 why ? "rejected" : "promoted", why ? why : "better", t.b_ring, t.a_ring, t.b_benign, t.a_benign);
     return st;
 }
 
@@ -279,50 +286,38 @@ rw_status rw_engine_model_rollback(rw_engine *e, int *version, rw_err *err) {
 
 /* ---- the model in force against the shipped one --------------------------- */
 
-rw_status rw_learn_watch(rw_engine *e, const rw_learn_rows *rows, int64_t now, char *note, size_t size, rw_err *err) {
+rw_status rw_learn_watch(rw_engine *e, const rw_learn_rows *rows, const rw_online_model *shipped, int64_t now,
+                         char *note, size_t size, rw_err *err) {
     rw_learn *l = e->learn;
     int in_force = l->in_force;
     if (!in_force) return RW_OK;
     /* The last shadow period's signups, labelled by the new run, as the
      * model in force scored them (its score is the one logged) and as the
      * shipped model scores their logged features. */
-    int64_t from = now - (int64_t)(l->p.shadow_hours * 3600);
     double review = e->live.review;
-    trial t; /* the candidate's figures are the shipped model's here */
-    memset(&t, 0, sizeof t);
-    rw_online_model shipped;
-    rw_online_defaults(&shipped);
-    for (size_t i = 0; i < rows->n; i++) {
-        if (rows->ts[i] < from || isnan(rows->score[i])) continue;
-        int y = rows->y[i] != 0, f = rows->score[i] >= review, s = shipped_reviews(&shipped, rows, i, review);
-        t.ring += y, t.benign += !y;
-        t.force_ring += y && f, t.force_benign += !y && f;
-        t.cand_ring += y && s, t.cand_benign += !y && s;
-        t.only_force += y && f && !s, t.only_cand += y && s && !f;
-        t.only_cand_benign += !y && f && !s, t.only_ship_benign += !y && s && !f;
-    }
+    duel t;
+    tally(rows, now - (int64_t)(l->p.shadow_hours * 3600), 0, BY_SHIPPED, BY_FORCE, shipped, review, &t);
     /* Worse on either side, beyond chance: more benign signups reviewed
      * (as a candidate would be rejected for), or ring signups the shipped
      * model would have reviewed and the model in force let through. */
-    const char *reason =
-        worse_than_shipped(t.force_benign, t.cand_benign, t.only_cand_benign, t.only_ship_benign, l->p.review_jump)
-            ? "it reviewed many more benign accounts than the shipped model"
-        : t.only_cand - t.only_force > 2 * sqrt(t.only_cand + t.only_force)
-            ? "it let through ring accounts the shipped model reviews"
-            : NULL;
+    const char *reason = more_benign_than_shipped(&t, l->p.review_jump)
+                             ? "it reviewed many more benign accounts than the shipped model"
+                         : t.only_a_ring - t.only_b_ring > 2 * sqrt(t.only_a_ring + t.only_b_ring)
+                             ? "it let through ring accounts the shipped model reviews"
+                             : NULL;
     if (!reason) return RW_OK;
     char why[384];
     snprintf(why, sizeof why,
              "{\"by\":\"nightly\",\"reason\":\"%s\",\"ring\":%.0f,\"benign\":%.0f,\"ring_reviewed\":%.0f,"
              "\"shipped_ring_reviewed\":%.0f,\"benign_reviewed\":%.0f,\"shipped_benign_reviewed\":%.0f,"
              "\"review\":%.3f}",
-             reason, t.ring, t.benign, t.force_ring, t.cand_ring, t.force_benign, t.cand_benign, review);
+             reason, t.ring, t.benign, t.b_ring, t.a_ring, t.b_benign, t.a_benign, review);
     rw_status st = put_in_force(e, 0, in_force, "rolled back", why, err);
     size_t at = strlen(note);
     if (st == RW_OK)
         snprintf(note + at, size - at,
                  "; model %d rolled back to the shipped one (%s): of the last day's signups it reviewed %.0f ring "
                  "and %.0f benign, the shipped model %.0f and %.0f",
-                 in_force, reason, t.force_ring, t.force_benign, t.cand_ring, t.cand_benign);
+                 in_force, reason, t.b_ring, t.b_benign, t.a_ring, t.a_benign);
     return st;
 }

@@ -287,7 +287,10 @@ Test(learn, a_model_in_force_letting_through_the_rings_the_shipped_one_reviews_i
     }
     cr_assert_gt(shipped_ring, 20, "the shipped model reviews the day's rings (%d)", shipped_ring);
     note[0] = 0;
-    cr_assert_eq(rw_learn_watch(e, &rows, T0 + N * 30LL, note, sizeof note, &err), RW_OK, "%s", err.msg);
+    rw_online_model shipped_model;
+    rw_online_defaults(&shipped_model);
+    cr_assert_eq(rw_learn_watch(e, &rows, &shipped_model, T0 + N * 30LL, note, sizeof note, &err), RW_OK, "%s",
+                 err.msg);
     cr_log_info("watch: %s", note);
     rw_learn_status ls;
     rw_engine_learn_status(e, &ls);
