@@ -76,6 +76,17 @@ ONLINE_HELPER const char *reasons_text(const rw_decision *d) {
     return buf;
 }
 
+/* The node of kind k of account ext. */
+ONLINE_HELPER uint32_t attr_of(rw_engine *e, const char *ext, rw_kind kind) {
+    uint32_t a = rw_graph_find_account(e->graph, ext, strlen(ext)), n = 0;
+    cr_assert_neq(a, RW_NODE_NONE);
+    const rw_edge *ed = rw_graph_account_edges(e->graph, a, &n);
+    for (uint32_t i = 0; i < n; i++)
+        if (rw_graph_kind(e->graph, ed[i].attr) == kind) return ed[i].attr;
+    cr_assert_fail("%s has no attribute of kind %d", ext, (int)kind);
+    return RW_NODE_NONE;
+}
+
 #define begin_input()      tu_input_begin()
 #define ingest_input(e, f) ((void)tu_ingest_input(e, f))
 

@@ -153,22 +153,32 @@ Test(learn, candidate_on_shuffled_labels_is_rejected_and_the_model_in_force_stay
     rw_engine_close(e);
 }
 
-Test(learn, promote_and_rollback_put_models_in_force_and_survive_a_restart) {
-    enum { N = 1000 };
+/* An engine whose day-0 signups (n, their decisions in d and whether each
+ * is a ring's in ring) a fake run labelled, by their ring or (shuffle) by
+ * coin tosses, and whose nightly job fitted candidate 1 on them. */
+static rw_engine *with_candidate(int n, double shadow_hours, int shuffle, rw_decision *d, int *ring) {
     rw_engine *e = open_engine(0);
-    rw_learn_params lp = {.min_positives = 50, .min_negatives = 200, .min_history_days = 0.01};
+    rw_learn_params lp = {
+        .min_positives = 50, .min_negatives = 200, .shadow_hours = shadow_hours, .min_history_days = 0.01};
     rw_engine_set_learn(e, &lp);
-    rw_decision *d = calloc(N, sizeof *d);
-    int *ring = calloc(N, sizeof *ring);
-    day_of_signups(e, 0, N, d, ring);
+    day_of_signups(e, 0, n, d, ring);
     flush(e);
     fake_run f;
     fake_run_init(&f, e);
-    label_days(e, &f, 1, N, 0);
+    label_days(e, &f, 1, n, shuffle);
     char note[512];
     rw_err err = {{0}};
     cr_assert_eq(rw_learn_nightly(e, &f.r, note, sizeof note, &err), RW_OK, "%s", err.msg);
     fake_run_free(&f);
+    return e;
+}
+
+Test(learn, promote_and_rollback_put_models_in_force_and_survive_a_restart) {
+    enum { N = 1000 };
+    rw_decision *d = calloc(N, sizeof *d);
+    int *ring = calloc(N, sizeof *ring);
+    rw_engine *e = with_candidate(N, 0, 0, d, ring);
+    rw_err err = {{0}};
     int v = 0;
     cr_expect_eq(rw_engine_model_rollback(e, &v, &err), RW_ERR_NOTFOUND, "the shipped model: nothing to roll back");
     cr_assert_eq(rw_engine_model_promote(e, 1, &err), RW_OK, "%s", err.msg);
@@ -204,21 +214,13 @@ Test(learn, promote_and_rollback_put_models_in_force_and_survive_a_restart) {
  * says why. */
 Test(learn, a_model_in_force_reviewing_many_more_benign_signups_than_the_shipped_one_is_rolled_back) {
     enum { N = 1000 };
-    rw_engine *e = open_engine(0);
-    rw_learn_params lp = {.min_positives = 50, .min_negatives = 200, .shadow_hours = 24, .min_history_days = 0.01};
-    rw_engine_set_learn(e, &lp);
     rw_decision *d = calloc(N, sizeof *d);
     int *ring = calloc(N, sizeof *ring);
-    day_of_signups(e, 0, N, d, ring);
-    flush(e);
-    fake_run f;
-    fake_run_init(&f, e);
-    label_days(e, &f, 1, N, 1);
+    rw_engine *e = with_candidate(N, 24, 1, d, ring);
     char note[768];
     rw_err err = {{0}};
-    cr_assert_eq(rw_learn_nightly(e, &f.r, note, sizeof note, &err), RW_OK, "%s", err.msg);
-    fake_run_free(&f);
     cr_assert_eq(rw_engine_model_promote(e, 1, &err), RW_OK, "%s", err.msg);
+    fake_run f;
 
     day_of_signups(e, 1, N, d, ring);
     flush(e);
@@ -253,20 +255,11 @@ Test(learn, a_model_in_force_reviewing_many_more_benign_signups_than_the_shipped
  * is rolled back, with the reason. */
 Test(learn, a_model_in_force_letting_through_the_rings_the_shipped_one_reviews_is_rolled_back) {
     enum { N = 1000 };
-    rw_engine *e = open_engine(0);
-    rw_learn_params lp = {.min_positives = 50, .min_negatives = 200, .shadow_hours = 24, .min_history_days = 0.01};
-    rw_engine_set_learn(e, &lp);
     rw_decision *d = calloc(N, sizeof *d);
     int *ring = calloc(N, sizeof *ring);
-    day_of_signups(e, 0, N, d, ring); /* scored by the shipped model */
-    flush(e);
-    fake_run f;
-    fake_run_init(&f, e);
-    label_days(e, &f, 1, N, 0);
+    rw_engine *e = with_candidate(N, 24, 0, d, ring); /* day 0 scored by the shipped model */
     char note[768];
     rw_err err = {{0}};
-    cr_assert_eq(rw_learn_nightly(e, &f.r, note, sizeof note, &err), RW_OK, "%s", err.msg);
-    fake_run_free(&f);
     cr_assert_eq(rw_engine_model_promote(e, 1, &err), RW_OK, "%s", err.msg);
 
     /* The day's rows: each signup's features as scored, its label, and a

@@ -100,14 +100,8 @@ Test(stops, a_device_whose_signups_were_stopped_reviews_the_next) {
 Test(stops, a_benign_label_on_the_device_clears_it) {
     rw_engine *e = world();
     fill_device(e, "dev-farm", 24, 24, LATER);
-    uint32_t dev = RW_NODE_NONE, a = rw_graph_find_account(e->graph, "dev-farm-000", 12), n = 0;
-    cr_assert_neq(a, RW_NODE_NONE);
-    const rw_edge *ed = rw_graph_account_edges(e->graph, a, &n);
-    for (uint32_t i = 0; i < n; i++)
-        if (rw_graph_kind(e->graph, ed[i].attr) == RW_KIND_DEVICE) dev = ed[i].attr;
-    cr_assert_neq(dev, RW_NODE_NONE);
     pthread_rwlock_wrlock(&e->lock);
-    rw_engine_live_label(e, 0, dev, 0);
+    rw_engine_live_label(e, 0, attr_of(e, "dev-farm-000", RW_KIND_DEVICE), 0);
     pthread_rwlock_unlock(&e->lock);
     rw_decision d = signup(e, "new-1", "dev-farm", NULL, LATER + 30 * DAY);
     cr_expect(!has_reason(&d, STOPS_REASON), "%s", reasons_text(&d));

@@ -152,17 +152,6 @@ Test(verdict, a_device_and_an_address_together_decide) {
  * blocking score) decides alone once a second run flagged the cluster
  * again; after one run it is named and decides nothing (a run on a young
  * graph flags crowds on popular fingerprints, and the next lets them go). */
-/* The node of kind k of account ext. */
-static uint32_t attr_of(rw_engine *e, const char *ext, rw_kind kind) {
-    uint32_t a = rw_graph_find_account(e->graph, ext, strlen(ext)), n = 0;
-    cr_assert_neq(a, RW_NODE_NONE);
-    const rw_edge *ed = rw_graph_account_edges(e->graph, a, &n);
-    for (uint32_t i = 0; i < n; i++)
-        if (rw_graph_kind(e->graph, ed[i].attr) == kind) return ed[i].attr;
-    cr_assert_fail("%s has no attribute of kind %d", ext, (int)kind);
-    return RW_NODE_NONE;
-}
-
 /* What the newest run said of account ext's device. */
 static struct rw_vnode device_evidence(rw_engine *e, const char *ext) {
     pthread_rwlock_rdlock(&e->lock);

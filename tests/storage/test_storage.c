@@ -219,6 +219,31 @@ static rw_status on_account_event(void *ctx, const rw_event_row *ev) {
     return RW_OK;
 }
 
+/* An event with no attributes, as the signup path stores it. */
+typedef struct {
+    int64_t ts;
+    rw_event_type type;
+    uint32_t account;
+    double score;
+    int stopped;
+} scored_event;
+
+/* A store holding what fill() writes, then ev[0..n) in one transaction. */
+static rw_store *filled_with(const scored_event *ev, size_t n) {
+    rw_store *s = NULL;
+    rw_err err;
+    cr_assert_eq(rw_store_open(&s, tu_db(), 0, &err), RW_OK, "%s", err.msg);
+    fill(s);
+    uint32_t attr[3] = {RW_STORE_NONE, RW_STORE_NONE, RW_STORE_NONE};
+    cr_assert_eq(rw_store_begin(s, &err), RW_OK, "%s", err.msg);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(
+            rw_store_put_event_scored(s, ev[i].ts, ev[i].type, ev[i].account, attr, ev[i].score, ev[i].stopped, &err),
+            RW_OK, "%s", err.msg);
+    cr_assert_eq(rw_store_commit(s, 1, &err), RW_OK, "%s", err.msg);
+    return s;
+}
+
 /* Each account's highest score and whether a signup of it was stopped. */
 typedef struct {
     double score[8];
@@ -232,16 +257,10 @@ static void on_scores(void *ctx, uint32_t account, double score, int stopped) {
 }
 
 Test(storage, event_scores_give_each_accounts_highest_score_and_whether_it_was_stopped) {
-    rw_store *s = NULL;
+    static const scored_event ev[] = {
+        {300, RW_EV_SIGNUP, 3, 0.75, 1}, {310, RW_EV_LOGIN, 3, 0.25, 0}, {320, RW_EV_LOGIN, 0, 0.5, 0}};
+    rw_store *s = filled_with(ev, sizeof ev / sizeof ev[0]);
     rw_err err;
-    cr_assert_eq(rw_store_open(&s, tu_db(), 0, &err), RW_OK, "%s", err.msg);
-    fill(s);
-    uint32_t attr[3] = {RW_STORE_NONE, RW_STORE_NONE, RW_STORE_NONE};
-    cr_assert_eq(rw_store_begin(s, &err), RW_OK, "%s", err.msg);
-    cr_assert_eq(rw_store_put_event_scored(s, 300, RW_EV_SIGNUP, 3, attr, 0.75, 1, &err), RW_OK, "%s", err.msg);
-    cr_assert_eq(rw_store_put_event_scored(s, 310, RW_EV_LOGIN, 3, attr, 0.25, 0, &err), RW_OK, "%s", err.msg);
-    cr_assert_eq(rw_store_put_event_scored(s, 320, RW_EV_LOGIN, 0, attr, 0.5, 0, &err), RW_OK, "%s", err.msg);
-    cr_assert_eq(rw_store_commit(s, 1, &err), RW_OK, "%s", err.msg);
     scores_seen sc;
     memset(&sc, 0, sizeof sc);
     cr_assert_eq(rw_store_event_scores(s, on_scores, &sc, &err), RW_OK, "%s", err.msg);
@@ -255,14 +274,9 @@ Test(storage, event_scores_give_each_accounts_highest_score_and_whether_it_was_s
 }
 
 Test(storage, an_accounts_events_newest_first_through_its_index) {
-    rw_store *s = NULL;
+    static const scored_event ev[] = {{300, RW_EV_PAYMENT, 3, 0.25, 0}};
+    rw_store *s = filled_with(ev, 1);
     rw_err err;
-    cr_assert_eq(rw_store_open(&s, tu_db(), 0, &err), RW_OK, "%s", err.msg);
-    fill(s);
-    uint32_t attr[3] = {RW_STORE_NONE, RW_STORE_NONE, RW_STORE_NONE};
-    cr_assert_eq(rw_store_begin(s, &err), RW_OK, "%s", err.msg);
-    cr_assert_eq(rw_store_put_event_scored(s, 300, RW_EV_PAYMENT, 3, attr, 0.25, 0, &err), RW_OK, "%s", err.msg);
-    cr_assert_eq(rw_store_commit(s, 1, &err), RW_OK, "%s", err.msg);
     rw_event_row rows[8] = {{0}};
     cr_assert_eq(rw_store_account_events(s, 0, 0, on_account_event, rows, &err), RW_OK, "%s", err.msg);
     cr_expect_eq(rows[0].ts, 200);
