@@ -8,6 +8,7 @@
 #include "score.h"
 #include "stops.h"
 #include "verdict.h"
+#include "young.h"
 
 /* Scores from this share of the review threshold up carry the model's reasons. */
 #define RW_EXPLAIN_SHARE 0.5
@@ -367,7 +368,8 @@ int rw_engine_live_score(const rw_engine *e, const rw_view *v, int signup, rw_de
     if (!(L->flags[v->account] & RW_LIVE_CLEARED) && d->score >= RW_EXPLAIN_SHARE * L->review)
         model_reasons(L, c, f, &r, d);
     d->verdict = d->score >= L->block ? RW_BLOCK : d->score >= L->review ? RW_REVIEW : RW_ALLOW;
-    rw_verdict_apply(e, v, d); /* verdict.h: the newest run's flags, after any model */
+    rw_verdict_apply(e, v, d);                     /* verdict.h: the newest run's flags, after any model */
+    if (signup) rw_young_apply(L, e->graph, v, d); /* young.h: a device that came with its accounts */
     int own = d->verdict != RW_ALLOW;
     if (signup) rw_stops_apply(L, v, d); /* stops.h: what the signup path stopped on its attributes */
     return own;

@@ -35,6 +35,16 @@ ONLINE_HELPER rw_engine *open_engine(int readonly) {
     return tu_engine_open(tu_db(), readonly);
 }
 
+/* The engine, with review and block thresholds the model does not reach:
+ * what stops a signup is then one of the rules after the model (verdict.h,
+ * stops.h, young.h). */
+ONLINE_HELPER rw_engine *open_engine_rules_only(void) {
+    rw_engine *e = open_engine(0);
+    rw_online_params p = {.review = 0.995, .block = 0.999};
+    rw_engine_set_online(e, &p);
+    return e;
+}
+
 /* Parses one JSON line built from fmt into ev. */
 #define parse(...) tu_event(__VA_ARGS__)
 /* Records one event (built from fmt) and returns its decision. */

@@ -15,16 +15,10 @@ ONLINE_SUITE(stops);
 #define LATER  (T0 + 40 * DAY)
 #define SAY(d) rw_verdict_name((d).verdict), (d).score, reasons_text(&(d))
 
-/* The engine, with review and block thresholds the model does not reach
- * here: what stops a signup in these tests is the run's verdict on the
- * ring's card and the rule under test, whatever the model makes of the
- * accounts that join the ring's cluster through a shared device. */
-static rw_engine *reopen(void) {
-    rw_engine *e = open_engine(0);
-    rw_online_params p = {.review = 0.995, .block = 0.999};
-    rw_engine_set_online(e, &p);
-    return e;
-}
+/* What stops a signup in these tests is the run's verdict on the ring's
+ * card and the rule under test, whatever the model makes of the accounts
+ * that join the ring's cluster through a shared device. */
+#define reopen() open_engine_rules_only()
 
 /* Background singletons and households, and a ring of twelve on two
  * devices and one card (tok-r), signing up in a burst; rescored, the ring
