@@ -18,17 +18,6 @@ TestSuite(mpi, .init = tu_tmp_init, .fini = tu_tmp_fini, .timeout = 120);
     "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl=self,vader ASAN_OPTIONS=detect_leaks=0 "   \
     "mpirun -x ASAN_OPTIONS --oversubscribe -np"
 
-/* Whether this build and machine can run the tests. */
-static int have_mpi(void) {
-    if (tu_run(NULL, "command -v mpirun >/dev/null") != 0) return 0;
-    char *out = NULL;
-    int rc = tu_rw(&out, "rescore --mpi --db nowhere.db");
-    int built = !strstr(out ? out : "", "no MPI");
-    free(out);
-    (void)rc;
-    return built;
-}
-
 /* A copy of the world's database (and its key) as name. */
 static void copy_db(const char *name) {
     int rc = tu_run(NULL, "cd '%s' && cp ringwatch.db %s && cp ringwatch.db.key %s.key", tu_dir(), name, name);
@@ -43,7 +32,7 @@ static char *scores_of(const char *db) {
 }
 
 Test(mpi, ranks_write_the_run_of_one_process) {
-    if (!have_mpi()) return;
+    TU_NEED_MPI();
     tu_world(3000, 11); /* run 1, and run 2 below is warm-started from it */
     char *out = NULL;
     int rc = tu_rw(&out,
@@ -73,7 +62,7 @@ Test(mpi, ranks_write_the_run_of_one_process) {
 }
 
 Test(mpi, a_rank_killed_mid_job_fails_the_job_and_keeps_the_run) {
-    if (!have_mpi()) return;
+    TU_NEED_MPI();
     tu_world(3000, 13);
     char *out = NULL;
     int rc = tu_rw(&out,

@@ -29,15 +29,6 @@ TestSuite(rescore_command, .init = init, .fini = fini, .timeout = 180);
     "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl=self,vader ASAN_OPTIONS=detect_leaks=0 "   \
     "mpirun -x ASAN_OPTIONS --oversubscribe -np 2"
 
-static int have_mpi(void) {
-    if (tu_run(NULL, "command -v mpirun >/dev/null") != 0) return 0;
-    char *out = NULL;
-    tu_rw(&out, "rescore --mpi --db nowhere.db");
-    int built = !strstr(out ? out : "", "no MPI");
-    free(out);
-    return built;
-}
-
 /* A world (run 1), and the server on it with rescore_command = command. */
 static void serve_with(const char *command) {
     char ini[2048];
@@ -101,7 +92,7 @@ Test(rescore_command, plain_rescore_gives_the_in_process_scores) {
 }
 
 Test(rescore_command, mpirun_gives_the_in_process_scores) {
-    if (!have_mpi()) return;
+    TU_NEED_MPI();
     char cmd[1200];
     snprintf(cmd, sizeof cmd, MPIRUN " '%s' rescore --mpi", tu_bin());
     same_scores_as_in_process(cmd);
@@ -178,7 +169,7 @@ Test(rescore_command, a_command_that_publishes_nothing_fails_the_job) {
 }
 
 Test(rescore_command, a_rank_killed_fails_the_job) {
-    if (!have_mpi()) return;
+    TU_NEED_MPI();
     char cmd[1200];
     snprintf(cmd, sizeof cmd, "RINGWATCH_TEST_KILL_RANK=1 " MPIRUN " '%s' rescore --mpi", tu_bin());
     failing_command_fails_the_job(cmd, "rescore_command exited with status");

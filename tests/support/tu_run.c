@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 int tu_rw(char **out, const char *fmt, ...) {
     char args[7168];
@@ -14,6 +15,15 @@ int tu_rw(char **out, const char *fmt, ...) {
     va_end(ap);
     cr_assert(n >= 0 && (size_t)n < sizeof args, "command too long: %s", fmt);
     return tu_run(out, "cd '%s' && '%s' %s", tu_dir(), tu_bin(), args);
+}
+
+int tu_have_mpi(void) {
+    if (tu_run(NULL, "command -v mpirun >/dev/null") != 0) return 0;
+    char *out = NULL;
+    tu_rw(&out, "rescore --mpi --db nowhere.db");
+    int built = !strstr(out ? out : "", "no MPI");
+    free(out);
+    return built;
 }
 
 const char *tu_src(void) {

@@ -18,4 +18,12 @@ const char *tu_src(void);
  * fails the test with the output when a step fails. */
 void tu_world(int accounts, int seed);
 
+/* Whether `rescore --mpi` can run here: mpirun on the PATH and a binary
+ * built with MPI. A test that needs it skips itself (and says so) without. */
+int tu_have_mpi(void);
+#define TU_NEED_MPI()                                                                                                  \
+    do {                                                                                                               \
+        if (!tu_have_mpi()) cr_skip_test("no mpirun, or a ringwatch built without MPI");                               \
+    } while (0)
+
 #endif
