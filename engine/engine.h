@@ -217,6 +217,19 @@ typedef enum { RW_ALLOW = 0, RW_REVIEW = 1, RW_BLOCK = 2 } rw_verdict;
 /* "allow", "review", "block". */
 const char *rw_verdict_name(rw_verdict v);
 
+/* The rule after the model that raised a signup's verdict, if one did
+ * (engine/verdict.c, young.c, stops.c); the model's and the labels' own
+ * verdicts are RW_RAISED_NONE. */
+typedef enum {
+    RW_RAISED_NONE = 0,
+    RW_RAISED_BATCH_VERDICT = 1,     /* the newest run flagged the account or its attribute's users */
+    RW_RAISED_NEW_DEVICE = 2,        /* a device that came with its accounts */
+    RW_RAISED_STOPPED_ATTRIBUTE = 3, /* an attribute on which many signups were stopped */
+    RW_RAISED_COUNT
+} rw_raised;
+/* "batch_verdict", "new_device", "stopped_attribute" ("none" otherwise). */
+const char *rw_raised_name(rw_raised r);
+
 #define RW_REASONS_MAX  4
 #define RW_CLUSTER_TEXT 24 /* "c123", "live-45", "" */
 
@@ -231,6 +244,7 @@ typedef struct {
     size_t nreasons;
     char reasons[RW_REASONS_MAX][160];
     int new_account;     /* the event created the account */
+    rw_raised raised;    /* the rule after the model that raised the verdict, if any */
     double features[32]; /* the online model's inputs (detectors' RW_O_*), for fitting */
 } rw_decision;
 
@@ -422,6 +436,7 @@ typedef struct {
     uint64_t events, accounts, attributes, edges;
     uint64_t signups_recorded, commits, commit_failures;
     uint64_t events_recorded[RW_EV_TYPE_COUNT];       /* signup-path events recorded, by type */
+    uint64_t signups_raised[RW_RAISED_COUNT];         /* signups a rule after the model raised, by rule */
     uint64_t checkpoints, checkpoint_failures;        /* background WAL checkpoints */
     uint64_t commit_hist[RW_COMMIT_BOUNDS_COUNT + 1]; /* group commits by latency (RW_COMMIT_BOUNDS) */
     double commit_seconds;                            /* the sum of their latencies */

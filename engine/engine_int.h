@@ -165,6 +165,7 @@ struct rw_engine {
     int store_ok;
     uint64_t signups_recorded, commits, commit_failures;
     uint64_t events_recorded[RW_EV_TYPE_COUNT];       /* by the event's own type */
+    uint64_t signups_raised[RW_RAISED_COUNT];         /* by the rule after the model that raised them */
     uint64_t commit_hist[RW_COMMIT_BOUNDS_COUNT + 1]; /* commit latency, by RW_COMMIT_BOUNDS */
     double commit_seconds;                            /* their sum */
     int rescoring;                                    /* a rescoring is running (guarded by gc_mu) */

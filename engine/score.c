@@ -18,6 +18,16 @@ const char *rw_verdict_name(rw_verdict v) {
     return (unsigned)v < 3 ? names[v] : "allow";
 }
 
+const char *rw_raised_name(rw_raised r) {
+    static const char *const names[RW_RAISED_COUNT] = {
+        [RW_RAISED_NONE] = "none",
+        [RW_RAISED_BATCH_VERDICT] = "batch_verdict",
+        [RW_RAISED_NEW_DEVICE] = "new_device",
+        [RW_RAISED_STOPPED_ATTRIBUTE] = "stopped_attribute",
+    };
+    return (unsigned)r < RW_RAISED_COUNT ? names[r] : "none";
+}
+
 /* Raw figures behind the features, kept for the reasons. */
 typedef struct {
     double shared[RW_KIND_COUNT], day[RW_KIND_COUNT], hour[RW_KIND_COUNT];
@@ -364,6 +374,7 @@ int rw_engine_live_score(const rw_engine *e, const rw_view *v, int signup, rw_de
     memcpy(d->features, f, sizeof f);
     cluster_text(L, c, d->cluster);
     d->nreasons = 0;
+    d->raised = RW_RAISED_NONE;
     label_reasons(L, v->account, cm, &r, d);
     if (!(L->flags[v->account] & RW_LIVE_CLEARED) && d->score >= RW_EXPLAIN_SHARE * L->review)
         model_reasons(L, c, f, &r, d);

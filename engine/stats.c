@@ -99,6 +99,7 @@ void rw_engine_get_counters(rw_engine *e, rw_engine_counters *out) {
     out->commits = e->commits;
     out->commit_failures = e->commit_failures;
     memcpy(out->events_recorded, e->events_recorded, sizeof out->events_recorded);
+    memcpy(out->signups_raised, e->signups_raised, sizeof out->signups_raised);
     memcpy(out->commit_hist, e->commit_hist, sizeof out->commit_hist);
     out->commit_seconds = e->commit_seconds;
     out->commit_queue = e->pending.nev;

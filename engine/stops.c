@@ -55,6 +55,7 @@ void rw_stops_apply(const rw_live *L, const rw_view *v, rw_decision *d) {
     }
     if (!best) return;
     d->verdict = RW_REVIEW;
+    d->raised = RW_RAISED_STOPPED_ATTRIBUTE;
     unsigned stopped = L->stopped[best->attr];
     char text[sizeof d->reasons[0]];
     snprintf(text, sizeof text, "its %s has %u earlier accounts, %u of them (%.0f%%) reviewed or blocked at signup",

@@ -393,7 +393,10 @@ void rw_verdict_apply(const rw_engine *e, const rw_view *v, rw_decision *d) {
          * where it holds; remembered, its floor would spread to the
          * signup's carrier address and own device, and stop the strangers
          * behind them. */
-        if ((int)d->verdict < best.level) d->verdict = (rw_verdict)best.level;
+        if ((int)d->verdict < best.level) {
+            d->verdict = (rw_verdict)best.level;
+            d->raised = RW_RAISED_BATCH_VERDICT;
+        }
         say(L, rw_graph_kind(e->graph, best.node), &best, 0, text, sizeof text);
         rw_verdict_put_reason(d, text, 1);
     } else if (cleared.level != NONE) {

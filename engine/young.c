@@ -48,6 +48,7 @@ void rw_young_apply(const rw_live *L, const rw_graph *g, const rw_view *v, rw_de
         if (before < RW_YOUNG_MIN || born - L->epoch < window || age > window) continue;
         if (!all_created_on(g, x->attr, v->account)) continue;
         d->verdict = RW_REVIEW;
+        d->raised = RW_RAISED_NEW_DEVICE;
         char text[sizeof d->reasons[0]];
         snprintf(text, sizeof text,
                  "its device first appeared %.0f hours ago, and all %u accounts on it were created on it since",

@@ -132,6 +132,12 @@ static void commit_series(text *t, const rw_engine_counters *k) {
     for (int i = 0; i < RW_EV_TYPE_COUNT; i++)
         add(t, "ringwatch_engine_events_recorded_total{type=\"%s\"} %llu\n", rw_event_type_name((rw_event_type)i),
             (unsigned long long)k->events_recorded[i]);
+    add(t, "# HELP ringwatch_engine_signups_raised_total Signups a rule after the model raised to review or block, "
+           "by rule.\n"
+           "# TYPE ringwatch_engine_signups_raised_total counter\n");
+    for (int i = RW_RAISED_NONE + 1; i < RW_RAISED_COUNT; i++)
+        add(t, "ringwatch_engine_signups_raised_total{rule=\"%s\"} %llu\n", rw_raised_name((rw_raised)i),
+            (unsigned long long)k->signups_raised[i]);
 }
 
 static void run_series(text *t, rw_http_server *s) {

@@ -79,6 +79,9 @@ Test(stops, a_device_whose_signups_were_stopped_reviews_the_next) {
     rw_decision n = signup(e, "new-2", "dev-farm", NULL, LATER + 30 * DAY + 60);
     cr_expect(has_reason(&n, "its device has 25 earlier accounts, 24 of them (96%) " STOPS_REASON), "%s",
               reasons_text(&n));
+    cr_expect_eq(n.raised, RW_RAISED_STOPPED_ATTRIBUTE, "raised by %s", rw_raised_name(n.raised));
+    rw_engine_counters k = counters(e);
+    cr_expect_eq(k.signups_raised[RW_RAISED_STOPPED_ATTRIBUTE], 2, "two signups raised by the stops rule");
     rw_engine_close(e);
     cr_expect_eq(sql_int("SELECT count(*) FROM events WHERE stopped = 1"), 24,
                  "each signup stopped on its own evidence is stored as such, and only those");

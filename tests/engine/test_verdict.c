@@ -116,6 +116,8 @@ Test(verdict, a_signup_on_a_flagged_rings_card_is_stopped_with_the_cluster_named
     cr_log_info("signup on the ring's card: %s %.3f %s", SAY(k));
     cr_expect_eq(k.verdict, RW_BLOCK, "%s %.3f %s", SAY(k));
     cr_expect_lt(k.score, RW_ONLINE_REVIEW, "the score is the model's, not raised with the verdict");
+    cr_expect_eq(k.raised, RW_RAISED_BATCH_VERDICT, "raised by %s", rw_raised_name(k.raised));
+    cr_expect_eq(counters(e).signups_raised[RW_RAISED_BATCH_VERDICT], 1, "counted once, by its rule");
     cr_expect(has_reason(&k, want), "no reason names %s: %s", want, reasons_text(&k));
     cr_expect(has_reason(&k, "its card is used by 12 accounts"), "%s", reasons_text(&k));
     cr_expect(has_reason(&k, "flagged by the nightly run"), "%s", reasons_text(&k));
@@ -128,6 +130,7 @@ Test(verdict, a_signup_on_a_flagged_rings_card_is_stopped_with_the_cluster_named
     cr_expect(has_reason(&o, "its device is used by 6 accounts"), "%s", reasons_text(&o));
     cr_expect(has_reason(&o, "alone not enough"), "%s", reasons_text(&o));
     cr_expect_eq(o.verdict, model_verdict(&o), "the model's own verdict stays: %s %.3f %s", SAY(o));
+    cr_expect_eq(o.raised, RW_RAISED_NONE, "raised by %s", rw_raised_name(o.raised));
     rw_engine_close(e);
 }
 

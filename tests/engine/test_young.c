@@ -53,6 +53,8 @@ Test(young, a_device_whose_accounts_all_came_with_it_reviews_the_next) {
     cr_expect_eq(d.verdict, RW_REVIEW, "%s %.3f %s", SAY(d));
     cr_expect(has_reason(&d, "its device first appeared 4 hours ago, and all 4 accounts on it " YOUNG), "%s",
               reasons_text(&d));
+    cr_expect_eq(d.raised, RW_RAISED_NEW_DEVICE, "raised by %s", rw_raised_name(d.raised));
+    cr_expect_eq(counters(e).signups_raised[RW_RAISED_NEW_DEVICE], 1, "counted once, by its rule");
     /* Growing does not help it: the hundredth, within two days, is reviewed
      * as well. */
     fill(e, "dev-big", 99, LATER, 1700);

@@ -41,6 +41,7 @@ want = {
     "ringwatch_run_flagged_clusters": "gauge",
     "ringwatch_run_flagged_accounts": "gauge",
     "ringwatch_engine_events_recorded": "counter",
+    "ringwatch_engine_signups_raised": "counter",
 }
 for name, kind in want.items():
     check(name in families and families[name].type == kind,
@@ -62,6 +63,10 @@ check(count is not None and count >= 1 and value("ringwatch_engine_commit_durati
 for kind, n in (("signup", signups), ("login", logins), ("payment", payments)):
     got = value("ringwatch_engine_events_recorded_total", type=kind)
     check(got == n, f"events recorded {kind}: {got}, want {n}")
+
+for rule in ("batch_verdict", "new_device", "stopped_attribute"):
+    got = value("ringwatch_engine_signups_raised_total", rule=rule)
+    check(got is not None and 0 <= got <= signups, f"signups raised by {rule}: {got}")
 
 if failures:
     print("\n".join(failures))
