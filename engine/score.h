@@ -11,8 +11,8 @@
  * signup, counted already in the velocities it reads). Under the engine's
  * lock, with v gathered with_velocity and v->comm set. Returns 1 when the
  * answer is review or block on the account's own evidence (the model, the
- * labels, the newest run: stops.h), before a signup's stopped attributes
- * (which may raise it further) are read. */
+ * labels, the newest run, a new device: stops.h), before a signup's stopped
+ * attributes (which may raise it further) are read. */
 int rw_engine_live_score(const rw_engine *e, const rw_view *v, int signup, rw_decision *d);
 /* The live decision for account a at time ts, without recording anything.
  * Call under the engine's lock. */

@@ -74,12 +74,17 @@ static void tally(const rw_learn_rows *rows, int64_t from, int version, int by_a
     }
 }
 
+/* Rows only one model caught, `more` of them by one and `fewer` by the
+ * other: is the difference beyond chance (McNemar, two standard
+ * deviations of a fair coin)? */
+static int beyond_chance(double more, double fewer) {
+    return more - fewer > 2 * sqrt(more + fewer);
+}
+
 /* Did b (tested against the shipped model a) review more benign signups:
- * more than review_jump times as many, and beyond chance (McNemar on the
- * benign signups only one of them reviewed, two standard deviations)? */
+ * more than review_jump times as many, and beyond chance? */
 static int more_benign_than_shipped(const duel *t, double jump) {
-    return t->b_benign > jump * fmax(t->a_benign, 1) &&
-           t->only_b_benign - t->only_a_benign > 2 * sqrt(t->only_b_benign + t->only_a_benign);
+    return t->b_benign > jump * fmax(t->a_benign, 1) && beyond_chance(t->only_b_benign, t->only_a_benign);
 }
 
 /* Stores the decision (and, promoted, the model in force) in one
@@ -300,11 +305,10 @@ rw_status rw_learn_watch(rw_engine *e, const rw_learn_rows *rows, const rw_onlin
     /* Worse on either side, beyond chance: more benign signups reviewed
      * (as a candidate would be rejected for), or ring signups the shipped
      * model would have reviewed and the model in force let through. */
-    const char *reason = more_benign_than_shipped(&t, l->p.review_jump)
-                             ? "it reviewed many more benign accounts than the shipped model"
-                         : t.only_a_ring - t.only_b_ring > 2 * sqrt(t.only_a_ring + t.only_b_ring)
-                             ? "it let through ring accounts the shipped model reviews"
-                             : NULL;
+    const char *reason =
+        more_benign_than_shipped(&t, l->p.review_jump) ? "it reviewed many more benign accounts than the shipped model"
+        : beyond_chance(t.only_a_ring, t.only_b_ring)  ? "it let through ring accounts the shipped model reviews"
+                                                       : NULL;
     if (!reason) return RW_OK;
     char why[384];
     snprintf(why, sizeof why,

@@ -40,8 +40,7 @@ void rw_stops_count(rw_live *L, const rw_graph *g, uint32_t a) {
 }
 
 void rw_stops_apply(const rw_live *L, const rw_view *v, rw_decision *d) {
-    if (!L->stopped || d->verdict != RW_ALLOW || v->account >= L->cap || (L->flags[v->account] & RW_LIVE_CLEARED))
-        return;
+    if (!L->stopped || !rw_verdict_open(L, v->account, d)) return;
     const rw_view_edge *best = NULL;
     uint32_t best_users = 0;
     for (uint32_t i = 0; i < v->n; i++) {
@@ -54,11 +53,9 @@ void rw_stops_apply(const rw_live *L, const rw_view *v, rw_decision *d) {
         if (!best || stopped > L->stopped[best->attr]) best = x, best_users = users;
     }
     if (!best) return;
-    d->verdict = RW_REVIEW;
-    d->raised = RW_RAISED_STOPPED_ATTRIBUTE;
     unsigned stopped = L->stopped[best->attr];
     char text[sizeof d->reasons[0]];
     snprintf(text, sizeof text, "its %s has %u earlier accounts, %u of them (%.0f%%) reviewed or blocked at signup",
              rw_verdict_noun((rw_kind)best->kind), best_users, stopped, 100.0 * stopped / best_users);
-    rw_verdict_put_reason(d, text, 1); /* first: it decided */
+    rw_verdict_review(d, RW_RAISED_STOPPED_ATTRIBUTE, text);
 }

@@ -307,6 +307,16 @@ const char *rw_verdict_noun(rw_kind k) {
     return k < RW_KIND_COUNT ? rules[k].noun : NULL;
 }
 
+int rw_verdict_open(const rw_live *L, uint32_t a, const rw_decision *d) {
+    return d->verdict == RW_ALLOW && a < L->cap && !(L->flags[a] & RW_LIVE_CLEARED);
+}
+
+void rw_verdict_review(rw_decision *d, rw_raised by, const char *text) {
+    d->verdict = RW_REVIEW;
+    d->raised = by;
+    rw_verdict_put_reason(d, text, 1);
+}
+
 void rw_verdict_put_reason(rw_decision *d, const char *text, int first) {
     size_t n = d->nreasons < RW_REASONS_MAX ? d->nreasons : RW_REASONS_MAX;
     if (n == RW_REASONS_MAX) n--;

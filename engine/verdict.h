@@ -59,6 +59,12 @@ const char *rw_verdict_noun(rw_kind k);
  * reason gives way when all are taken), or last when it only notes a
  * cleared flag or weak evidence. */
 void rw_verdict_put_reason(rw_decision *d, const char *text, int first);
+/* The rules after the verdicts that review a signup on evidence of their
+ * own (young.h, stops.h): may one still raise d, the answer to account a's
+ * signup (allowed so far, a not labelled benign)? And raises d to review
+ * for rule `by`, text its first reason (it decided). */
+int rw_verdict_open(const rw_live *L, uint32_t a, const rw_decision *d);
+void rw_verdict_review(rw_decision *d, rw_raised by, const char *text);
 /* The rule: raises d's verdict (d already scored by the model, labels
  * applied; its score stays) to review or block when the run flagged v's account, or an attribute of it
  * the run did not judge is held by flagged accounts; says why, or that an

@@ -38,7 +38,7 @@ static int all_created_on(const rw_graph *g, uint32_t x, uint32_t self) {
 }
 
 void rw_young_apply(const rw_live *L, const rw_graph *g, const rw_view *v, rw_decision *d) {
-    if (d->verdict != RW_ALLOW || !L->epoch || v->account >= L->cap || (L->flags[v->account] & RW_LIVE_CLEARED)) return;
+    if (!L->epoch || !rw_verdict_open(L, v->account, d)) return;
     const int64_t window = (int64_t)RW_YOUNG_HOURS * 3600;
     for (uint32_t i = 0; i < v->n; i++) {
         const rw_view_edge *x = &v->edge[i];
@@ -47,13 +47,11 @@ void rw_young_apply(const rw_live *L, const rw_graph *g, const rw_view *v, rw_de
         int64_t born = (int64_t)x->born, age = v->ts - born;
         if (before < RW_YOUNG_MIN || born - L->epoch < window || age > window) continue;
         if (!all_created_on(g, x->attr, v->account)) continue;
-        d->verdict = RW_REVIEW;
-        d->raised = RW_RAISED_NEW_DEVICE;
         char text[sizeof d->reasons[0]];
         snprintf(text, sizeof text,
                  "its device first appeared %.0f hours ago, and all %u accounts on it were created on it since",
                  (double)age / 3600.0, before);
-        rw_verdict_put_reason(d, text, 1); /* first: it decided */
+        rw_verdict_review(d, RW_RAISED_NEW_DEVICE, text);
         return;
     }
 }

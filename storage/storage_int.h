@@ -76,6 +76,9 @@ rw_status rw_db_fail(rw_store *s, rw_err *err, int rc, const char *what);
 rw_status rw_db_exec(rw_store *s, const char *sql, rw_err *err);
 /* The first column of the first row of sql (0 when there is none). */
 rw_status rw_db_query_int(rw_store *s, const char *sql, int64_t *out, rw_err *err);
+/* ALTER TABLE table ADD COLUMN column decl, unless the table has it (a
+ * migration step a branch may have numbered differently). */
+rw_status rw_db_add_column(rw_store *s, const char *table, const char *column, const char *decl, rw_err *err);
 /* Prepares a statement used once per run or query, not per event. */
 rw_status rw_db_prepare(rw_store *s, sqlite3_stmt **st, const char *sql, rw_err *err);
 

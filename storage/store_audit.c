@@ -9,17 +9,13 @@
 #include "storage_int.h"
 
 rw_status rw_audit_columns(rw_store *s, rw_err *err) {
-    int64_t has = 0;
     /* Idempotent, so a database migrated by a branch that numbered this
      * step differently is brought to the same shape. */
     rw_status st = rw_db_exec(s,
                               "CREATE TABLE IF NOT EXISTS audit(id INTEGER PRIMARY KEY, at INTEGER NOT NULL,"
                               " actor TEXT, action TEXT NOT NULL, target TEXT, detail TEXT)",
                               err);
-    if (st == RW_OK)
-        st = rw_db_query_int(s, "SELECT count(*) FROM pragma_table_info('labels') WHERE name = 'author'", &has, err);
-    if (st == RW_OK && !has) st = rw_db_exec(s, "ALTER TABLE labels ADD COLUMN author TEXT", err);
-    return st;
+    return st == RW_OK ? rw_db_add_column(s, "labels", "author", "TEXT", err) : st;
 }
 
 rw_status rw_store_put_audit(rw_store *s, const char *actor, const char *action, const char *target, const char *detail,

@@ -86,6 +86,16 @@ rw_status rw_db_query_int(rw_store *s, const char *sql, int64_t *out, rw_err *er
     return res;
 }
 
+rw_status rw_db_add_column(rw_store *s, const char *table, const char *column, const char *decl, rw_err *err) {
+    char sql[160];
+    int64_t has = 0;
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM pragma_table_info('%s') WHERE name = '%s'", table, column);
+    rw_status st = rw_db_query_int(s, sql, &has, err);
+    if (st != RW_OK || has) return st;
+    snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN %s %s", table, column, decl);
+    return rw_db_exec(s, sql, err);
+}
+
 /* Prepares a statement used once per run or query, not per event. */
 rw_status rw_db_prepare(rw_store *s, sqlite3_stmt **st, const char *sql, rw_err *err) {
     int rc = sqlite3_prepare_v2(s->db, sql, -1, st, NULL);

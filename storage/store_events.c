@@ -10,9 +10,8 @@
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_ACCOUNT] = "INSERT INTO accounts(id, ext, first_seen) VALUES (?1, ?2, ?3)",
     [ST_ATTRIBUTE] = "INSERT INTO attributes(id, kind, hash, parent, first_seen) VALUES (?1, ?2, ?3, ?4, ?5)",
-    [ST_EVENT] = "INSERT INTO events(ts, type, account, ip, device, payment, score, stopped) VALUES (?1, ?2, ?3, ?4, "
-                 "?5, ?6, ?7, "
-                 "?8)",
+    [ST_EVENT] = ("INSERT INTO events(ts, type, account, ip, device, payment, score, stopped)"
+                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
 };
 
 rw_status rw_events_prepare(rw_store *s, rw_err *err) {

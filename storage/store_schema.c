@@ -99,28 +99,29 @@ static const char *const migrations[] = {
     /* 10: events.stopped, whether a signup was reviewed or blocked on its
      * own evidence (NULL: not, or not scored), so a restart counts the
      * stopped signups on each attribute as the process before it did
-     * (engine/stops.c). Added by add_column_once: a database migrated back
+     * (engine/stops.c). Added by stopped_column: a database migrated back
      * and forth keeps the column and must still migrate. */
     "",
 };
-#define STOPPED_VERSION 10
-#define AUDIT_VERSION   8
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
 
 int rw_store_schema_version(void) {
     return MIGRATION_COUNT;
 }
 
-/* ALTER TABLE table ADD COLUMN column decl, unless it has the column. */
-static rw_status add_column_once(rw_store *s, const char *table, const char *column, const char *decl, rw_err *err) {
-    char sql[160];
-    int64_t has = 0;
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM pragma_table_info('%s') WHERE name = '%s'", table, column);
-    rw_status st = rw_db_query_int(s, sql, &has, err);
-    if (st != RW_OK || has) return st;
-    snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN %s %s", table, column, decl);
-    return rw_db_exec(s, sql, err);
+static rw_status stopped_column(rw_store *s, rw_err *err) {
+    return rw_db_add_column(s, "events", "stopped", "INTEGER", err);
 }
+
+/* Steps done in code after a version's SQL (columns SQLite cannot add
+ * only when missing). */
+static const struct {
+    int version;
+    rw_status (*run)(rw_store *s, rw_err *err);
+} coded_steps[] = {
+    {8, rw_audit_columns},
+    {10, stopped_column},
+};
 
 /* Checks the file is ours (or empty) and brings its schema up to date. */
 rw_status rw_schema_migrate(rw_store *s, const char *path, const rw_store_key *key, rw_err *err) {
@@ -162,8 +163,8 @@ rw_status rw_schema_migrate(rw_store *s, const char *path, const rw_store_key *k
     }
     for (int v = (int)version; st == RW_OK && v < MIGRATION_COUNT; v++) {
         st = rw_db_exec(s, migrations[v], err);
-        if (st == RW_OK && v + 1 == AUDIT_VERSION) st = rw_audit_columns(s, err);
-        if (st == RW_OK && v + 1 == STOPPED_VERSION) st = add_column_once(s, "events", "stopped", "INTEGER", err);
+        for (size_t k = 0; st == RW_OK && k < sizeof coded_steps / sizeof coded_steps[0]; k++)
+            if (coded_steps[k].version == v + 1) st = coded_steps[k].run(s, err);
         if (st == RW_OK) {
             char sql[96];
             snprintf(sql, sizeof sql, "INSERT INTO schema_version(version) VALUES (%d)", v + 1);

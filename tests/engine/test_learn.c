@@ -173,6 +173,25 @@ static rw_engine *with_candidate(int n, double shadow_hours, int shuffle, rw_dec
     return e;
 }
 
+/* with_candidate's engine, a day of shadow, with candidate 1 put in force
+ * by hand as an operator would. */
+static rw_engine *with_learnt_in_force(int n, int shuffle, rw_decision *d, int *ring) {
+    rw_engine *e = with_candidate(n, 24, shuffle, d, ring);
+    rw_err err = {{0}};
+    cr_assert_eq(rw_engine_model_promote(e, 1, &err), RW_OK, "%s", err.msg);
+    return e;
+}
+
+/* The shipped model back in force, model 1 stored as rolled back with the
+ * decision also says (an SQL condition on the online_models row). */
+static void expect_rolled_back(rw_engine *e, const char *note, const char *also) {
+    rw_learn_status ls;
+    rw_engine_learn_status(e, &ls);
+    cr_expect_eq(ls.in_force, 0, "rolled back to the shipped model: %s", note);
+    cr_expect_eq(sql_int("SELECT count(*) FROM online_models WHERE version = 1 AND state = 'rolled back' AND %s", also),
+                 1);
+}
+
 Test(learn, promote_and_rollback_put_models_in_force_and_survive_a_restart) {
     enum { N = 1000 };
     rw_decision *d = calloc(N, sizeof *d);
@@ -216,10 +235,9 @@ Test(learn, a_model_in_force_reviewing_many_more_benign_signups_than_the_shipped
     enum { N = 1000 };
     rw_decision *d = calloc(N, sizeof *d);
     int *ring = calloc(N, sizeof *ring);
-    rw_engine *e = with_candidate(N, 24, 1, d, ring);
+    rw_engine *e = with_learnt_in_force(N, 1, d, ring);
     char note[768];
     rw_err err = {{0}};
-    cr_assert_eq(rw_engine_model_promote(e, 1, &err), RW_OK, "%s", err.msg);
     fake_run f;
 
     day_of_signups(e, 1, N, d, ring);
@@ -233,16 +251,11 @@ Test(learn, a_model_in_force_reviewing_many_more_benign_signups_than_the_shipped
     label_days(e, &f, 2, N, 0);
     cr_assert_eq(rw_learn_nightly(e, &f.r, note, sizeof note, &err), RW_OK, "%s", err.msg);
     cr_log_info("night 2: %s", note);
-    rw_learn_status ls;
-    rw_engine_learn_status(e, &ls);
-    cr_expect_eq(ls.in_force, 0, "rolled back to the shipped model: %s", note);
+    expect_rolled_back(e, note, "json_extract(decision, '$.by') = 'nightly'");
     cr_expect(strstr(note, "model 1 rolled back to the shipped one"), "%s", note);
     rw_online_model shipped;
     rw_online_defaults(&shipped);
     cr_expect_eq(memcmp(&e->live.model, &shipped, sizeof shipped), 0);
-    cr_expect_eq(sql_int("SELECT count(*) FROM online_models WHERE version = 1 AND state = 'rolled back'"
-                         " AND json_extract(decision, '$.by') = 'nightly'"),
-                 1);
     fake_run_free(&f);
     free(d);
     free(ring);
@@ -257,10 +270,9 @@ Test(learn, a_model_in_force_letting_through_the_rings_the_shipped_one_reviews_i
     enum { N = 1000 };
     rw_decision *d = calloc(N, sizeof *d);
     int *ring = calloc(N, sizeof *ring);
-    rw_engine *e = with_candidate(N, 24, 0, d, ring); /* day 0 scored by the shipped model */
+    rw_engine *e = with_learnt_in_force(N, 0, d, ring); /* day 0 scored by the shipped model */
     char note[768];
     rw_err err = {{0}};
-    cr_assert_eq(rw_engine_model_promote(e, 1, &err), RW_OK, "%s", err.msg);
 
     /* The day's rows: each signup's features as scored, its label, and a
      * logged score of 0 (the model in force reviewed none of them). */
@@ -285,13 +297,8 @@ Test(learn, a_model_in_force_letting_through_the_rings_the_shipped_one_reviews_i
     cr_assert_eq(rw_learn_watch(e, &rows, &shipped_model, T0 + N * 30LL, note, sizeof note, &err), RW_OK, "%s",
                  err.msg);
     cr_log_info("watch: %s", note);
-    rw_learn_status ls;
-    rw_engine_learn_status(e, &ls);
-    cr_expect_eq(ls.in_force, 0, "rolled back to the shipped model: %s", note);
+    expect_rolled_back(e, note, "json_extract(decision, '$.reason') LIKE 'it let through%'");
     cr_expect(strstr(note, "it let through ring accounts the shipped model reviews"), "%s", note);
-    cr_expect_eq(sql_int("SELECT count(*) FROM online_models WHERE version = 1 AND state = 'rolled back'"
-                         " AND json_extract(decision, '$.reason') LIKE 'it let through%%'"),
-                 1);
     free(rows.x), free(rows.y), free(rows.score), free(rows.ts);
     free(d);
     free(ring);
