@@ -153,10 +153,13 @@ static void card_figures(scratch *x, const uint32_t *acc, uint32_t n, uint32_t n
     }
 }
 
-/* Arrival window: days between the 10th and 90th percentile of sorted
- * signup times. */
+/* Arrival window: days between the signups of sorted times once the
+ * earliest and the latest tenth are set aside (the same count from each
+ * end, so below ten accounts the whole span: dropping only the last would
+ * read a household's three signups over five days as the first two's
+ * hour, and every pair as one moment). */
 static double span_days(const uint32_t *sorted, uint32_t n) {
-    uint32_t lo = sorted[n / 10], hi = sorted[(uint32_t)(0.9 * (n - 1))];
+    uint32_t lo = sorted[n / 10], hi = sorted[n - 1 - n / 10];
     return hi > lo ? (double)(hi - lo) / 86400.0 : 0.0;
 }
 

@@ -881,3 +881,21 @@ Test(detectors, block_ring_signature) {
         rw_graph_snap_free(s);
     }
 }
+
+/* The arrival window sets aside as many of the earliest signups as of the
+ * latest: a family of three over four days spans four days, not the first
+ * two's moment, and a pair spans its gap. */
+Test(detectors, arrival_window_trims_both_ends_alike) {
+    uint32_t acc[20];
+    struct {
+        uint32_t accounts, days;
+        double span;
+    } cases[] = {{2, 3, 3.0}, {3, 2, 4.0}, {9, 1, 8.0}, {10, 1, 7.0}, {20, 1, 15.0}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        rw_graph_snap *s = block_world(cases[c].accounts, 1, 0, cases[c].days, 0, 0, acc);
+        rw_cluster_features f = block_features(s, acc, cases[c].accounts);
+        cr_expect_float_eq(f.f[RW_F_SPAN_DAYS], log1p(cases[c].span), 1e-9, "%u accounts %u days apart: %g days",
+                           cases[c].accounts, cases[c].days, expm1(f.f[RW_F_SPAN_DAYS]));
+        rw_graph_snap_free(s);
+    }
+}

@@ -572,7 +572,7 @@ Test(rescore, model_store_checks_text) {
     rw_err err = {{0}};
     cr_assert_eq(rw_engine_model_text(e, &version, defaults, sizeof defaults, &err), RW_OK, "%s", err.msg);
     cr_expect_eq(version, 0);
-    cr_expect(strncmp(defaults, "bias ", 5) == 0 && strstr(defaults, "\nthreshold 0.7\n"), "%s", defaults);
+    cr_expect(strncmp(defaults, "bias ", 5) == 0 && strstr(defaults, "\nthreshold 0.75\n"), "%s", defaults);
 
     /* A good one is stored in canonical form over the defaults (what it
      * leaves out keeps its default), and versions count up. */
