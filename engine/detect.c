@@ -168,6 +168,35 @@ done:
     return st;
 }
 
+/* The most other members of v's cluster on one of v's devices or cards
+ * (hubs aside). */
+static uint32_t members_beside(const rw_graph_snap *s, const rw_detection *d, uint32_t v) {
+    uint32_t c = d->membership[v], best = 0;
+    for (uint64_t k = s->off[v]; k < s->off[v + 1]; k++) {
+        uint32_t t = s->nbr[k], n = 0;
+        if ((s->kind[t] != RW_KIND_DEVICE && s->kind[t] != RW_KIND_PAYMENT) ||
+            rw_graph_snap_degree(s, t) > d->p.hub_degree)
+            continue;
+        for (uint64_t j = s->off[t]; j < s->off[t + 1]; j++) n += s->nbr[j] != v && d->membership[s->nbr[j]] == c;
+        if (n > best) best = n;
+    }
+    return best;
+}
+
+/* A member of a flagged cluster of a ring's size that uses a device or a
+ * card with two or more other members is one of the ring's: the account
+ * model scores each member apart and leaves those of a cluster flagged near
+ * the threshold below it (a residential-proxy ring of 82 accounts at 0.79,
+ * eleven accounts on each emulator, three of each eleven flagged). Below
+ * RW_CARD_RING_MIN accounts a flagged cluster is as often a family or an
+ * office team on one tablet or company card, whose members the account
+ * model rightly keeps apart; and a member tied only by an address is as
+ * often a household whose line the ring borrowed. */
+static int strong_member(const rw_graph_snap *s, const rw_detection *d, const rw_model *m, uint32_t v) {
+    uint32_t c = d->membership[v];
+    return d->cscore[c] >= m->threshold && d->feat[c].accounts >= RW_CARD_RING_MIN && members_beside(s, d, v) >= 2;
+}
+
 /* Cluster and account scores under a model. */
 static void apply_model(const rw_graph_snap *s, const rw_model *m, rw_detection *d) {
     score_clusters(m, d, 0);
@@ -191,6 +220,7 @@ static void apply_model(const rw_graph_snap *s, const rw_model *m, rw_detection 
          * with another carries the cluster's score. */
         if (d->block_rings && d->links[v] && d->ascore[v] < d->cscore[c] && rw_cluster_block_ring(&d->feat[c]))
             d->ascore[v] = d->cscore[c];
+        if (d->block_rings && d->ascore[v] < d->cscore[c] && strong_member(s, d, m, v)) d->ascore[v] = d->cscore[c];
     }
 }
 

@@ -41,7 +41,7 @@ static int store_model(rw_engine *e, const char *text) {
  * the defaults keeps their weights, so every line of the model in force is
  * rewritten, features added later included. Accounts carry their cluster's
  * score (account.cluster_logit 1, the rest 0). */
-static int store_ring_model(rw_engine *e) {
+static int store_ring_model_as(rw_engine *e, const char *account_bias, const char *cluster_logit) {
     char cur[4096], text[4096];
     int version;
     rw_err err = {{0}};
@@ -60,12 +60,18 @@ static int store_ring_model(rw_engine *e) {
         else if (!strcmp(name, "device_linked") || !strcmp(name, "card_linked"))
             v = "4";
         else if (!strcmp(name, "account.cluster_logit"))
-            v = "1";
+            v = cluster_logit;
+        else if (!strcmp(name, "account.bias"))
+            v = account_bias;
         n += (size_t)snprintf(text + n, sizeof text - n, "%s %s\n", name, v);
         cr_assert_lt(n, sizeof text);
     }
-    cr_assert(strstr(text, "device_linked 4\n") && strstr(text, "account.cluster_logit 1\n"), "%s", text);
+    cr_assert(strstr(text, "device_linked 4\n") && strstr(text, "account.cluster_logit "), "%s", text);
     return store_model(e, text);
+}
+
+static int store_ring_model(rw_engine *e) {
+    return store_ring_model_as(e, "0", "1");
 }
 
 /* Private singletons: own /24, own device, own card, and a later login. */
@@ -288,6 +294,36 @@ Test(rescore, planted_ring_is_one_flagged_cluster) {
     /* The households form clusters too: the benign side is not all singletons. */
     cr_expect(cl.n >= 2, "only %zu clusters", cl.n);
     clist_free(&cl);
+    slist_free(&sc);
+    rw_engine_close(e);
+}
+
+/* An account model that scores every member low (0.05) leaves a flagged
+ * ring unflagged member by member; the members of a flagged cluster of six
+ * or more that use a device or a card with two others carry the cluster's
+ * score, while a ring of five (a family's or a team's size) does not. */
+Test(rescore, members_on_a_flagged_clusters_device_carry_its_score) {
+    rw_engine *e = open_db();
+    FILE *f = begin_input();
+    w_singletons(f, "b", 100, 300, T0);
+    w_households(f, 40, 0);
+    w_ring(f, 0, 12);
+    w_ring(f, 1, 5);
+    ingest_input(e, f);
+    cr_assert_eq(store_ring_model_as(e, "-3", "0"), 1);
+    rw_rescore_summary s = rescore(e, NULL);
+    cr_expect_eq(s.flagged_clusters, 2, "flagged clusters: %llu", (unsigned long long)s.flagged_clusters);
+    slist sc = scores_of(e, 0);
+    for (int r = 0; r < 2; r++)
+        for (int k = 0; k < (r ? 5 : 12); k++) {
+            char ext[16];
+            snprintf(ext, sizeof ext, "r%d-%02d", r, k);
+            const srow *m = score_by_ext(&sc, ext);
+            cr_assert(m, "%s not scored", ext);
+            cr_expect_eq(m->flagged, !r, "%s flagged %d (score %.3f)", ext, m->flagged, m->score);
+        }
+    for (size_t i = 0; i < sc.n; i++)
+        cr_expect(sc.v[i].ext[0] == 'r' || !sc.v[i].flagged, "benign %s flagged", sc.v[i].ext);
     slist_free(&sc);
     rw_engine_close(e);
 }
