@@ -226,11 +226,12 @@ static void apply_model(const rw_graph_snap *s, const rw_model *m, rw_detection 
 
 /* An account's own score and the evidence of a device or card it shares
  * with flagged accounts, neither at the threshold alone, flag it when
- * together (rw_detect_combine) they reach this: more than the threshold,
- * since the account model already weighs what the account shares. A
- * ring member that the account model left at 0.3-0.6 in a cluster half
- * households, on a device three of whose four users are flagged. On seeds
- * 2-8 (model fit on seed 1): F1 +0.001 to +0.004 on every seed, 0 to 4
+ * together (rw_detect_combine) they reach this, the shipped threshold,
+ * whatever a stored model's: the account model already weighs what the
+ * account shares, so the two together must reach what a score alone
+ * must. A ring member that the account model left at 0.3-0.6 in a cluster
+ * half households, on a device three of whose four users are flagged. On
+ * seeds 2-8 (model fit on seed 1): F1 +0.001 to +0.004 on every seed, 0 to 4
  * more benign accounts flagged a seed, no tactic's recall lower; at 0.7,
  * 4 to 9 more benign. Through IP addresses too, 10 to 19 more benign. */
 #define COMBINED_MIN 0.75
