@@ -242,6 +242,33 @@ Test(verdict, a_device_that_came_late_for_its_users_decides_alone) {
     rw_engine_close(e);
 }
 
+/* The same paced farm, but its device first seen 30 hours into a history
+ * whose first day brought many accounts: a popular fingerprint's first
+ * user may come that late, and a run on so young a graph would call it
+ * late by the arithmetic alone, so the device decides nothing alone before
+ * RW_VERDICT_LATE_AFTER hours; the farm that came on day five still does. */
+Test(verdict, a_device_first_seen_in_the_historys_first_two_days_is_not_late) {
+    rw_engine *e = open_engine(0);
+    FILE *f = begin_input();
+    for (int i = 0; i < 150; i++)
+        fprintf(f, "{\"account\":\"day1-%03d\",\"ts\":%lld,\"ip\":\"100.64.%d.%d\",\"device\":\"dev-day1-%03d\"}\n", i,
+                (long long)(T0 + i * 560LL), i / 200, i % 200 + 1, i);
+    w_singletons(f, 200, T0);
+    w_farm(f, "early", T0 + 30 * 3600, 6 * 3600, 8);
+    w_farm(f, "late", T0 + 5 * DAY, 6 * 3600, 8);
+    ingest_input(e, f);
+    rescore(e);
+    flagged_cluster(e, "early-00");
+    flagged_cluster(e, "late-00");
+    cr_expect(!device_evidence(e, "early-00").late, "a device first seen 30 hours in came late");
+    cr_expect(device_evidence(e, "late-00").late, "a device first seen on day five did not come late");
+    rw_decision d = signup_on(e, "new-1", "dev-early", NULL, LATER);
+    cr_expect_eq(d.verdict, model_verdict(&d), "the model's own verdict stays: %s %.3f %s", SAY(d));
+    rw_decision k = signup_on(e, "new-2", "dev-late", NULL, LATER + 60);
+    cr_expect_eq(k.verdict, RW_BLOCK, "%s %.3f %s", SAY(k));
+    rw_engine_close(e);
+}
+
 Test(verdict, a_flagged_account_is_stopped_at_login) {
     uint32_t c;
     rw_engine *e = world(&c);
