@@ -103,7 +103,7 @@ rw_status rw_engine_detect(const rw_graph_snap *s, const rw_rescore_params *rp, 
  * conditions hold at once. */
 static double cluster_score(const rw_model *m, const rw_detection *d, const rw_cluster_features *f) {
     double p = rw_model_score(m, f);
-    if (d->block_rings && p < m->threshold && f->accounts >= m->min_accounts && rw_cluster_block_ring(f))
+    if (d->rescore_rules && p < m->threshold && f->accounts >= m->min_accounts && rw_cluster_block_ring(f))
         p = m->threshold;
     return p;
 }
@@ -197,6 +197,15 @@ static int strong_member(const rw_graph_snap *s, const rw_detection *d, const rw
     return d->cscore[c] >= m->threshold && d->feat[c].accounts >= RW_CARD_RING_MIN && members_beside(s, d, v) >= 2;
 }
 
+/* Does member v carry its cluster's score by a rule of rescoring: in a
+ * block ring, every member sharing an attribute with another (the account
+ * model learned from clusters flagged for their devices and cards), and a
+ * strong member of a flagged cluster? */
+static int carries_cluster_score(const rw_graph_snap *s, const rw_detection *d, const rw_model *m, uint32_t v) {
+    uint32_t c = d->membership[v];
+    return (d->links[v] && rw_cluster_block_ring(&d->feat[c])) || strong_member(s, d, m, v);
+}
+
 /* Cluster and account scores under a model. */
 static void apply_model(const rw_graph_snap *s, const rw_model *m, rw_detection *d) {
     score_clusters(m, d, 0);
@@ -215,12 +224,8 @@ static void apply_model(const rw_graph_snap *s, const rw_model *m, rw_detection 
         p = p < 1e-6 ? 1e-6 : p > 1 - 1e-6 ? 1 - 1e-6 : p;
         af[RW_A_CLUSTER_LOGIT] = log(p / (1 - p));
         d->ascore[v] = rw_model_account_score(m, af);
-        /* The account model learned from clusters flagged for their devices
-         * and cards; in a block ring, every member that shares an attribute
-         * with another carries the cluster's score. */
-        if (d->block_rings && d->links[v] && d->ascore[v] < d->cscore[c] && rw_cluster_block_ring(&d->feat[c]))
+        if (d->rescore_rules && d->ascore[v] < d->cscore[c] && carries_cluster_score(s, d, m, v))
             d->ascore[v] = d->cscore[c];
-        if (d->block_rings && d->ascore[v] < d->cscore[c] && strong_member(s, d, m, v)) d->ascore[v] = d->cscore[c];
     }
 }
 

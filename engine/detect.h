@@ -32,8 +32,8 @@ typedef struct {
     double *strong;            /* [n] the same evidence through devices and cards only */
     uint32_t *strong_via;      /* [n] the device or card it came through */
     uint8_t *abits;            /* [n] RW_ABIT_* of each account (what its reasons tell) */
-    int block_rings;           /* apply the rules of rescoring, not of the fitted model: the block-ring
-                                  signature, strong members of flagged clusters (not while fitting) */
+    int rescore_rules;         /* apply the rules of rescoring, not of the fitted model: the block-ring
+                                signature, strong members of flagged clusters (not while fitting) */
 } rw_detection;
 
 /* The whole graph's edge weight sums (rw_detect_weight_totals). */

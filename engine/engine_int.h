@@ -60,6 +60,12 @@ typedef struct {
     uint16_t *stopped;      /* stops.h: attributes: signups stopped on them (saturates) */
 } rw_live;
 
+/* The first hours of a graph's history, when every device is new to it
+ * and a popular fingerprint's first user may come hours in: a device first
+ * seen within them neither came late for its users (verdict.c) nor came
+ * with its accounts (young.c). */
+#define RW_HISTORY_SETTLE_HOURS 48
+
 /* Rows for the store, produced by the graph writer and written by whoever
  * owns the transaction (the ingest's store thread, or the signup group
  * commit), so SQLite work overlaps graph work. ext pointers are borrowed

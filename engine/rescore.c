@@ -473,7 +473,7 @@ static rw_status stage_detect(rescore_job *j, rw_err *err) {
                         .init = j->prev_run ? j->prev : NULL,
                         .max_label = j->max_id,
                         .keep_init = j->same_input,
-                        .block_rings = 1,
+                        .rescore_rules = 1,
                         .trim = j->e->batch_only, /* otherwise online scoring reads all of it (stage_online) */
                         .node_slice = j->e->shard_slice,
                         .comm_slice = j->e->shard_slice,

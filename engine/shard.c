@@ -31,7 +31,7 @@
 typedef struct {
     uint32_t magic, n;
     uint64_t m;
-    uint32_t keep_init, has_init, block_rings, hub_degree;
+    uint32_t keep_init, has_init, rescore_rules, hub_degree;
     uint32_t node_slice, comm_slice; /* its output's parts, as rw_shard_plan's */
     double density;
     rw_weight_totals totals;
@@ -228,7 +228,7 @@ rw_status rw_shard_input(rw_shard_plan *pl, const rw_graph_snap *s, const rw_sha
                     .m = m,
                     .keep_init = (uint32_t)job->keep_init,
                     .has_init = job->init != NULL,
-                    .block_rings = (uint32_t)job->block_rings,
+                    .rescore_rules = (uint32_t)job->rescore_rules,
                     .hub_degree = job->hub_degree,
                     .node_slice = pl->node_slice,
                     .comm_slice = pl->comm_slice,
@@ -429,7 +429,7 @@ static rw_status shard_detect(void *in, size_t len, rw_detection *d, uint32_t *n
     if (st == RW_OK) st = shard_snap(&h, &at, end, &s, &init, err);
     free(in);
     rw_rescore_params rp = {.density = h.density, .hub_degree = h.hub_degree};
-    d->block_rings = (int)h.block_rings;
+    d->rescore_rules = (int)h.rescore_rules;
     if (st == RW_OK) st = rw_engine_detect(s, &rp, &h.totals, init, (int)h.keep_init, d, NULL, NULL, err);
     if (st == RW_OK) st = rw_engine_detect_model(s, &h.model, d, err);
     *n = s ? s->n : 0;
@@ -664,7 +664,7 @@ static rw_status run_local(rw_shard_plan *pl, rw_graph_snap *s, const rw_shard_j
     size_t len = 0;
     uint32_t n = 0;
     rw_status st;
-    local->block_rings = job->block_rings;
+    local->rescore_rules = job->rescore_rules;
     if (pl->shards == 1) {
         rw_rescore_params rp = {.density = job->density, .hub_degree = job->hub_degree};
         st = rw_engine_detect(s, &rp, &job->totals, job->init ? whole_init(s, job, &in, err) : NULL, job->keep_init,

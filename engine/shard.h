@@ -13,8 +13,8 @@ typedef struct {
     rw_weight_totals totals;  /* of the whole snapshot */
     const uint32_t *init;     /* [n] previous labels (<= max_label; above: new), or NULL */
     uint32_t max_label;
-    int keep_init;   /* the previous partition as it is (same input) */
-    int block_rings; /* as rw_detection */
+    int keep_init;     /* the previous partition as it is (same input) */
+    int rescore_rules; /* as rw_detection */
     /* The caller reads no more of the snapshot than rw_graph_snap_trim
      * keeps: with more than one shard, it is trimmed once every shard's
      * input is made, before shard 0's detectors take their memory. */

@@ -137,7 +137,7 @@ static void arrivals_sort(arrivals *ar) {
 /* Did a node first seen at first, with users judged users, come late (see
  * RW_VERDICT_LATE)? */
 static uint8_t late(const arrivals *ar, int64_t first, uint16_t users) {
-    if (!ar->t || !ar->n || first < ar->t[0] + RW_VERDICT_LATE_AFTER * 3600) return 0;
+    if (!ar->t || !ar->n || first < ar->t[0] + RW_HISTORY_SETTLE_HOURS * 3600) return 0;
     size_t lo = 0, hi = ar->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;

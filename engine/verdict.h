@@ -38,11 +38,8 @@ struct rw_vnode {
  * least this: were its users strangers arriving like everyone else, the
  * chance that none came in that first share, (1 - q)^u, is below 1 %. */
 #define RW_VERDICT_LATE 4.6
-/* ... and it first appeared at least this many hours after the run's first
- * account: at first every device is new to the graph, and a popular
- * fingerprint's first user may come hours in (the new-device rule's
- * RW_YOUNG_HOURS for the same reason). */
-#define RW_VERDICT_LATE_AFTER 48
+/* ... and it first appeared RW_HISTORY_SETTLE_HOURS or more after the run's
+ * first account. */
 
 /* Fills L->vnode (zeroed, L->cap entries) from a run's snapshot: ascore[v]
  * the run score of account v, flagged from threshold; L->comm already holds

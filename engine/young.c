@@ -45,7 +45,8 @@ void rw_young_apply(const rw_live *L, const rw_graph *g, const rw_view *v, rw_de
         if (x->kind != RW_KIND_DEVICE || x->attr >= L->cap || (L->flags[x->attr] & RW_LIVE_CLEARED)) continue;
         uint32_t before = x->degree > 1 ? x->degree - 1 : 0; /* its degree counts this account */
         int64_t born = (int64_t)x->born, age = v->ts - born;
-        if (before < RW_YOUNG_MIN || born - L->epoch < window || age > window) continue;
+        if (before < RW_YOUNG_MIN || born - L->epoch < (int64_t)RW_HISTORY_SETTLE_HOURS * 3600 || age > window)
+            continue;
         if (!all_created_on(g, x->attr, v->account)) continue;
         char text[sizeof d->reasons[0]];
         snprintf(text, sizeof text,

@@ -13,9 +13,9 @@
 
 /* A signup on a device is reviewed when, before it, the device holds at
  * least RW_YOUNG_MIN accounts, all created on it, and was first seen at
- * most RW_YOUNG_HOURS before, and at least RW_YOUNG_HOURS after the
- * graph's history began (at first every device is new to the graph, and
- * a popular one gathers strangers within hours). */
+ * most RW_YOUNG_HOURS before, and RW_HISTORY_SETTLE_HOURS or more after
+ * the graph's history began (at first every device is new to the graph,
+ * and a popular one gathers strangers within hours). */
 #define RW_YOUNG_MIN   4
 #define RW_YOUNG_HOURS 48
 

@@ -246,7 +246,7 @@ Test(verdict, a_device_that_came_late_for_its_users_decides_alone) {
  * whose first day brought many accounts: a popular fingerprint's first
  * user may come that late, and a run on so young a graph would call it
  * late by the arithmetic alone, so the device decides nothing alone before
- * RW_VERDICT_LATE_AFTER hours; the farm that came on day five still does. */
+ * RW_HISTORY_SETTLE_HOURS; the farm that came on day five still does. */
 Test(verdict, a_device_first_seen_in_the_historys_first_two_days_is_not_late) {
     rw_engine *e = open_engine(0);
     FILE *f = begin_input();
