@@ -19,7 +19,7 @@ static void on_stage(void *ctx, const char *stage, double seconds) {
 typedef struct {
     const char *db, *key;
     double density;
-    uint64_t hub_degree;
+    uint64_t hub_degree, threads;
     int quiet, mpi;
 } rescore_opts;
 
@@ -40,6 +40,14 @@ static const rw_cli_opt rescore_tab[] = {RW_OPT_DB(rescore_opts, db),
                                           .at = offsetof(rescore_opts, hub_degree),
                                           .lo = 2,
                                           .hi = UINT32_MAX},
+                                         {.name = "threads",
+                                          .arg = "N",
+                                          .help = "threads for the detectors (default: one per processor, at most 8; "
+                                                  "the same run with any number)",
+                                          .kind = RW_OPT_U64,
+                                          .at = offsetof(rescore_opts, threads),
+                                          .lo = 1,
+                                          .hi = RW_PAR_MAX},
                                          {.name = "quiet",
                                           .arg = NULL,
                                           .help = "no line per stage on standard error",
@@ -75,7 +83,10 @@ static void print_summary(const rw_rescore_summary *s) {
 
 /* The rescoring itself; shards NULL: in this process alone. */
 static int rescore(const rescore_opts *o, const rw_shard_transport *shards, rw_rescore_summary *s) {
-    rw_rescore_params rp = {.density = o->density, .hub_degree = (uint32_t)o->hub_degree, .shards = shards};
+    rw_rescore_params rp = {.density = o->density,
+                            .hub_degree = (uint32_t)o->hub_degree,
+                            .threads = (unsigned)o->threads,
+                            .shards = shards};
     double t0 = rw_now();
     rw_engine *e = rw_cli_open_engine("rescore", o->db, o->key, RW_CLI_WRITER | RW_CLI_BATCH_ONLY);
     if (!e) return RW_EXIT_FAIL;

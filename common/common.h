@@ -271,4 +271,29 @@ uint64_t rw_rng_below(rw_rng *r, uint64_t n);
 /* Uniform in [0, 1). */
 double rw_rng_unit(rw_rng *r);
 
+/* ---- work on several threads -------------------------------------------- */
+
+/* Work cut into items taken in blocks by threads: fn(ctx, worker, from, to,
+ * err) runs the items [from, to) on worker (0..workers-1), each worker on a
+ * thread of its own and worker 0 on the caller's. Which worker runs an item
+ * depends on timing, so an item's result must not: each worker keeps its
+ * own scratch, and items write apart. The first failure stops the rest
+ * (no new blocks) and is returned; when a thread cannot start, its share
+ * runs on the others. */
+typedef rw_status (*rw_par_fn)(void *ctx, unsigned worker, uint64_t from, uint64_t to, rw_err *err);
+rw_status rw_par_run(unsigned workers, uint64_t items, uint64_t block, rw_par_fn fn, void *ctx, rw_err *err);
+/* The same in two steps, so that the caller can do something else while
+ * workers 1.. run: rw_par_start starts them (RW_ERR_NOMEM only; *out is
+ * then NULL), rw_par_finish makes the caller worker 0 until the items are
+ * done, waits for the others, frees the job and returns as rw_par_run.
+ * Every started job must be finished (ctx stays valid until then). */
+typedef struct rw_par rw_par;
+rw_status rw_par_start(rw_par **out, unsigned workers, uint64_t items, uint64_t block, rw_par_fn fn, void *ctx,
+                       rw_err *err);
+rw_status rw_par_finish(rw_par *job, rw_err *err);
+/* Workers for a job that wants the machine: the online processors, at most
+ * RW_PAR_MAX (at least 1). */
+#define RW_PAR_MAX 8
+unsigned rw_par_cpus(void);
+
 #endif

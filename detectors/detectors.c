@@ -35,8 +35,8 @@ rw_status rw_detect_init(int threads, rw_err *err) {
     igraph_set_error_handler(igraph_error_handler_ignore);
     igraph_set_warning_handler(igraph_warning_handler_ignore);
     rw_detect_igraph_unlock();
-    /* Dense work here is small blocks and one tall skinny SVD: two threads
-     * get nearly all the speed-up and leave the other cores to the server. */
+    /* Set once, never per call: OpenBLAS's count is one for the process,
+     * and the detectors call it from several workers at once. */
     openblas_set_num_threads(threads > 0 ? threads : 2);
     return RW_OK;
 }

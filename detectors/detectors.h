@@ -12,8 +12,10 @@
 
 /* One-time set-up at start-up: a non-aborting igraph error handler, quiet
  * igraph warnings and a fixed OpenBLAS thread count (threads: 0 = 2, which
- * gets the SVD nearly all its speed-up; the rest of this module is small
- * dense work). RW_ERR_INVALID for threads < 0. */
+ * gets rw_detect_svd nearly all its speed-up). The rest of this module is
+ * small dense blocks, where a second BLAS thread only adds wake-ups, and
+ * runs its own workers: the engine asks for 1, so that no call ever changes
+ * the count while another runs. RW_ERR_INVALID for threads < 0. */
 rw_status rw_detect_init(int threads, rw_err *err);
 
 typedef struct {
@@ -88,12 +90,31 @@ void rw_detect_weight_totals(const rw_graph_snap *s, const rw_community_params *
 rw_status rw_detect_communities(const rw_graph_snap *s, const rw_community_params *p, const double *w,
                                 const uint32_t *init, uint32_t *membership, uint32_t *ncomm, rw_err *err);
 
+/* The same, telling early what Leiden cannot change, for work beside it:
+ * once the components are known and before Leiden runs, pre[v] (n entries,
+ * caller-allocated) of every account is a label below npre of the community
+ * it will be in when that is already decided (a component kept whole, or an
+ * account of no component, alone), or npre itself when its component goes
+ * to Leiden; other nodes get RW_NODE_NONE. The accounts of one label below
+ * npre are exactly those of one final community. Then ready(ctx, npre) is
+ * called on the caller's thread, before the first Leiden call; pre is not
+ * touched again. early NULL: rw_detect_communities. */
+typedef struct {
+    uint32_t *pre;
+    void (*ready)(void *ctx, uint32_t npre);
+    void *ctx;
+} rw_communities_early;
+rw_status rw_detect_communities_early(const rw_graph_snap *s, const rw_community_params *p, const double *w,
+                                      const uint32_t *init, uint32_t *membership, uint32_t *ncomm,
+                                      const rw_communities_early *early, rw_err *err);
+
 /* Spectral figures of the weighted biadjacency matrix B of a set of
  * accounts (rows) and all the attributes they touch (columns; hubs count in
  * cols with their weight 0). Exact (dense LAPACK) for small blocks; for
  * larger ones a block Krylov method to about 1e-7 in sigma1^2 and 1e-5 of
  * sigma1^2 in sigma2^2. A single account gives lockstep 1: weigh it by size.
- * RW_ERR_INVALID when a node is not an account or is listed twice. */
+ * RW_ERR_INVALID when a node is not an account or is listed twice. Safe on
+ * several threads at once with OpenBLAS on one thread (rw_detect_init). */
 typedef struct {
     double sigma1, sigma2;
     double frob2;    /* ||B||_F^2 */
@@ -203,10 +224,25 @@ rw_status rw_detect_features(const rw_graph_snap *s, const double *w, uint32_t h
                              rw_err *err);
 
 /* The same for the communities c with which[c] set only (which NULL: all);
- * out, links and account_features of the others are left as they were. */
+ * out, links and account_features of the others are left as they were.
+ * workers (1..RW_PAR_MAX) threads share the communities out; the result is
+ * the same for any number. Each worker holds about 36 bytes per node of
+ * scratch. */
 rw_status rw_detect_features_some(const rw_graph_snap *s, const double *w, uint32_t hub_degree,
                                   const uint32_t *membership, uint32_t ncomm, const uint8_t *which,
-                                  rw_cluster_features *out, uint8_t *links, double *account_features, rw_err *err);
+                                  rw_cluster_features *out, uint8_t *links, double *account_features, unsigned workers,
+                                  rw_err *err);
+/* The same in two steps: _start begins the work on workers 1.. (the
+ * caller's thread is free meanwhile: a rescoring runs Leiden on it), and
+ * _finish makes the caller worker 0 until every community is done, then
+ * frees the job. Everything passed to _start must stay as it is until
+ * _finish returns; a started job must be finished. */
+typedef struct rw_features_job rw_features_job;
+rw_status rw_detect_features_start(rw_features_job **job, const rw_graph_snap *s, const double *w, uint32_t hub_degree,
+                                   const uint32_t *membership, uint32_t ncomm, const uint8_t *which,
+                                   rw_cluster_features *out, uint8_t *links, double *account_features, unsigned workers,
+                                   rw_err *err);
+rw_status rw_detect_features_finish(rw_features_job *job, rw_err *err);
 
 /* Strong-tie parts: the accounts of each community c with split[c] set
  * (ncomm entries) are grouped by the non-hub devices and payment tokens

@@ -366,69 +366,146 @@ static rw_status one_cluster(scratch *x, const uint32_t *acc, uint32_t n, rw_clu
 rw_status rw_detect_features(const rw_graph_snap *s, const double *w, uint32_t hub_degree, const uint32_t *membership,
                              uint32_t ncomm, rw_cluster_features *out, uint8_t *links, double *account_features,
                              rw_err *err) {
-    return rw_detect_features_some(s, w, hub_degree, membership, ncomm, NULL, out, links, account_features, err);
+    return rw_detect_features_some(s, w, hub_degree, membership, ncomm, NULL, out, links, account_features, 1, err);
 }
 
-rw_status rw_detect_features_some(const rw_graph_snap *s, const double *w, uint32_t hub_degree,
-                                  const uint32_t *membership, uint32_t ncomm, const uint8_t *which,
-                                  rw_cluster_features *out, uint8_t *links, double *account_features, rw_err *err) {
-    rw_status st = RW_OK;
-    uint32_t *start = calloc((size_t)ncomm + 1, sizeof *start);
-    uint32_t *order = malloc(((size_t)s->n + 1) * sizeof *order);
-    scratch x = {.s = s, .w = w, .hub_degree = hub_degree, .links = links, .af = account_features};
-    if (links && !which) memset(links, 0, s->n);
-    x.cnt = calloc((size_t)s->n + 1, sizeof *x.cnt);
-    x.mark = calloc((size_t)s->n + 1, sizeof *x.mark);
-    x.touched = malloc(((size_t)s->n + 1) * sizeof *x.touched);
-    x.times = malloc(((size_t)s->n + 1) * sizeof *x.times);
+static void scratch_free(scratch *x) {
+    free(x->cnt);
+    free(x->mark);
+    free(x->touched);
+    free(x->times);
+    free(x->coh_scratch);
+    free(x->member);
+    free(x->peer);
+    free(x->home);
+    free(x->home_list);
+}
+
+/* A worker's scratch: per-node counters and stamps, each reset (or
+ * stamped anew) after every community. */
+static rw_status scratch_alloc(scratch *x, uint32_t maxd, rw_err *err) {
+    size_t n = (size_t)x->s->n + 1;
+    x->cnt = calloc(n, sizeof *x->cnt);
+    x->mark = calloc(n, sizeof *x->mark);
+    x->touched = malloc(n * sizeof *x->touched);
+    x->times = malloc(n * sizeof *x->times);
+    x->coh_scratch = malloc(((size_t)maxd + 1) * sizeof *x->coh_scratch);
+    x->member = calloc(n, sizeof *x->member);
+    x->peer = calloc(n, sizeof *x->peer);
+    x->home = calloc(n, sizeof *x->home);
+    x->home_list = malloc(n * sizeof *x->home_list);
+    if (!x->cnt || !x->mark || !x->touched || !x->times || !x->coh_scratch || !x->member || !x->peer || !x->home ||
+        !x->home_list)
+        return rw_fail(err, RW_ERR_NOMEM, "out of memory for cluster features");
+    return RW_OK;
+}
+
+/* One features job: the communities grouped (start[c]..start[c + 1] of
+ * order) and each worker's scratch. */
+struct rw_features_job {
+    scratch x[RW_PAR_MAX];
+    unsigned workers;
+    uint32_t *start, *order;
+    const uint8_t *which;
+    rw_cluster_features *out;
+    rw_par *par;
+};
+
+static rw_status features_block(void *ctx, unsigned worker, uint64_t from, uint64_t to, rw_err *err) {
+    rw_features_job *j = ctx;
+    for (uint64_t c = from; c < to; c++) {
+        uint32_t n = j->start[c + 1] - j->start[c];
+        if (j->which && !j->which[c]) continue;
+        if (n == 0) {
+            memset(&j->out[c], 0, sizeof j->out[c]);
+            continue;
+        }
+        rw_status st = one_cluster(&j->x[worker], j->order + j->start[c], n, &j->out[c], err);
+        if (st != RW_OK) return st;
+    }
+    return RW_OK;
+}
+
+static void features_job_free(rw_features_job *j) {
+    free(j->start);
+    free(j->order);
+    for (unsigned k = 0; k < j->workers; k++) scratch_free(&j->x[k]);
+    free(j);
+}
+
+/* Communities per block a worker takes: small enough to even out the
+ * workers' shares, large enough that taking one costs nothing. */
+#define FEATURES_BLOCK 64
+
+/* The job's input: scratch for each worker and the accounts grouped by
+ * community (a counting sort, stable in node order). */
+static rw_status features_prepare(rw_features_job *j, const rw_graph_snap *s, const double *w, uint32_t hub_degree,
+                                  const uint32_t *membership, uint32_t ncomm, uint8_t *links, double *account_features,
+                                  rw_err *err) {
     uint32_t maxd = 0;
     for (uint32_t v = 0; v < s->n; v++) {
         uint32_t d = rw_detect_degree(s, v);
         if (s->kind[v] != RW_KIND_ACCOUNT && !rw_detect_is_hub(s, w, hub_degree, v) && d > maxd) maxd = d;
     }
-    x.coh_scratch = malloc(((size_t)maxd + 1) * sizeof *x.coh_scratch);
-    x.member = calloc((size_t)s->n + 1, sizeof *x.member);
-    x.peer = calloc((size_t)s->n + 1, sizeof *x.peer);
-    x.home = calloc((size_t)s->n + 1, sizeof *x.home);
-    x.home_list = malloc(((size_t)s->n + 1) * sizeof *x.home_list);
-    if (!start || !order || !x.cnt || !x.mark || !x.touched || !x.times || !x.coh_scratch || !x.member || !x.peer ||
-        !x.home || !x.home_list) {
-        st = rw_fail(err, RW_ERR_NOMEM, "out of memory for cluster features");
-        goto done;
+    j->start = calloc((size_t)ncomm + 1, sizeof *j->start);
+    j->order = malloc(((size_t)s->n + 1) * sizeof *j->order);
+    if (!j->start || !j->order) return rw_fail(err, RW_ERR_NOMEM, "out of memory for cluster features");
+    rw_status st = RW_OK;
+    for (unsigned k = 0; k < j->workers && st == RW_OK; k++) {
+        j->x[k] = (scratch){.s = s, .w = w, .hub_degree = hub_degree, .links = links, .af = account_features};
+        st = scratch_alloc(&j->x[k], maxd, err);
     }
-    /* Accounts grouped by community (counting sort, stable in node order). */
+    if (st != RW_OK) return st;
     for (uint32_t v = 0; v < s->n; v++)
-        if (s->kind[v] == RW_KIND_ACCOUNT) start[membership[v] + 1]++;
-    for (uint32_t c = 0; c < ncomm; c++) start[c + 1] += start[c];
-    {
-        uint32_t *fill = x.touched; /* borrowed as the fill cursor, cleared below */
-        memcpy(fill, start, ((size_t)ncomm + 1) * sizeof *fill);
-        for (uint32_t v = 0; v < s->n; v++)
-            if (s->kind[v] == RW_KIND_ACCOUNT) order[fill[membership[v]]++] = v;
+        if (s->kind[v] == RW_KIND_ACCOUNT) j->start[membership[v] + 1]++;
+    for (uint32_t c = 0; c < ncomm; c++) j->start[c + 1] += j->start[c];
+    uint32_t *fill = malloc(((size_t)ncomm + 1) * sizeof *fill);
+    if (!fill) return rw_fail(err, RW_ERR_NOMEM, "out of memory for cluster features");
+    memcpy(fill, j->start, ((size_t)ncomm + 1) * sizeof *fill);
+    for (uint32_t v = 0; v < s->n; v++)
+        if (s->kind[v] == RW_KIND_ACCOUNT) j->order[fill[membership[v]]++] = v;
+    free(fill);
+    return RW_OK;
+}
+
+rw_status rw_detect_features_start(rw_features_job **out, const rw_graph_snap *s, const double *w, uint32_t hub_degree,
+                                   const uint32_t *membership, uint32_t ncomm, const uint8_t *which,
+                                   rw_cluster_features *feat, uint8_t *links, double *account_features,
+                                   unsigned workers, rw_err *err) {
+    rw_features_job *j = calloc(1, sizeof *j);
+    *out = NULL;
+    if (!j) return rw_fail(err, RW_ERR_NOMEM, "out of memory for cluster features");
+    workers = workers < 1 ? 1 : workers > RW_PAR_MAX ? RW_PAR_MAX : workers;
+    /* no more workers than blocks: scratch is per node, not free */
+    j->workers = workers > ncomm / FEATURES_BLOCK + 1 ? ncomm / FEATURES_BLOCK + 1 : workers;
+    j->which = which;
+    j->out = feat;
+    if (links && !which) memset(links, 0, s->n);
+    rw_status st = features_prepare(j, s, w, hub_degree, membership, ncomm, links, account_features, err);
+    if (st == RW_OK) st = rw_par_start(&j->par, j->workers, ncomm, FEATURES_BLOCK, features_block, j, err);
+    if (st != RW_OK) {
+        features_job_free(j);
+        return st;
     }
-    for (uint32_t c = 0; c < ncomm; c++) {
-        uint32_t n = start[c + 1] - start[c];
-        if (which && !which[c]) continue;
-        if (n == 0) {
-            memset(&out[c], 0, sizeof out[c]);
-            continue;
-        }
-        st = one_cluster(&x, order + start[c], n, &out[c], err);
-        if (st != RW_OK) goto done;
-    }
-done:
-    free(start);
-    free(order);
-    free(x.cnt);
-    free(x.mark);
-    free(x.touched);
-    free(x.times);
-    free(x.coh_scratch);
-    free(x.member);
-    free(x.peer);
-    free(x.home);
-    free(x.home_list);
+    *out = j;
+    return RW_OK;
+}
+
+rw_status rw_detect_features_finish(rw_features_job *j, rw_err *err) {
+    if (!j) return RW_OK;
+    rw_status st = rw_par_finish(j->par, err);
+    features_job_free(j);
     return st;
+}
+
+rw_status rw_detect_features_some(const rw_graph_snap *s, const double *w, uint32_t hub_degree,
+                                  const uint32_t *membership, uint32_t ncomm, const uint8_t *which,
+                                  rw_cluster_features *out, uint8_t *links, double *account_features, unsigned workers,
+                                  rw_err *err) {
+    rw_features_job *j = NULL;
+    rw_status st = rw_detect_features_start(&j, s, w, hub_degree, membership, ncomm, which, out, links,
+                                            account_features, workers, err);
+    return st == RW_OK ? rw_detect_features_finish(j, err) : st;
 }
 
 static void fmt_hours(char *out, size_t size, uint32_t seconds) {

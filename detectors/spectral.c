@@ -177,11 +177,6 @@ rw_status rw_detect_spectral(const rw_graph_snap *s, const double *w, const uint
         if (v >= s->n || s->kind[v] != RW_KIND_ACCOUNT)
             return rw_fail(err, RW_ERR_INVALID, "spectral: node %u is not an account", v);
     }
-    /* Everything here is small: OpenBLAS's second thread only adds wake-ups
-     * and sched_yield calls (a third of this function's time on 7k
-     * communities), so LAPACK runs on this thread alone until we return. */
-    int threads = openblas_get_num_threads();
-    openblas_set_num_threads(1);
     /* A repeated row would change the singular values: refuse it. */
     sorted = malloc((size_t)n_accounts * sizeof *sorted);
     if (!sorted) goto nomem;
@@ -276,6 +271,5 @@ done:
     free(cols);
     free(dense);
     rw_csr_free(&b);
-    openblas_set_num_threads(threads);
     return st;
 }

@@ -52,10 +52,93 @@ static rw_status relabel(uint32_t n, const uint32_t *init, uint32_t *membership,
     return RW_OK;
 }
 
+/* Features computed beside Leiden: those of the communities it cannot
+ * change (rw_communities_early), started as soon as they are known. */
+typedef struct {
+    const rw_graph_snap *s;
+    rw_detection *d;
+    uint32_t *pre, npre;
+    uint8_t *which;            /* [npre + 1] every label but npre */
+    rw_cluster_features *feat; /* [npre + 1] */
+    rw_features_job *job;      /* NULL: not started (or nothing to do) */
+    rw_status st;
+    rw_err err;
+} early_features;
+
+static void early_ready(void *ctx, uint32_t npre) {
+    early_features *o = ctx;
+    rw_detection *d = o->d;
+    o->npre = npre;
+    o->which = malloc((size_t)npre + 1);
+    o->feat = malloc(((size_t)npre + 1) * sizeof *o->feat);
+    if (!o->which || !o->feat) {
+        o->st = rw_fail(&o->err, RW_ERR_NOMEM, "out of memory for %u communities' features", npre);
+        return;
+    }
+    memset(o->which, 1, npre);
+    o->which[npre] = 0;
+    memset(d->links, 0, o->s->n); /* as rw_detect_features does: with which, it leaves them */
+    o->st = rw_detect_features_start(&o->job, o->s, d->w, d->p.hub_degree, o->pre, npre + 1, o->which, o->feat,
+                                     d->links, d->af, d->workers, &o->err);
+}
+
+/* The early features where they belong, and the rest of the communities'
+ * (those Leiden made) computed now. */
+static rw_status late_features(early_features *o, rw_err *err) {
+    const rw_graph_snap *s = o->s;
+    rw_detection *d = o->d;
+    uint8_t *which = malloc((size_t)d->ncomm + 1), *moved = calloc((size_t)o->npre + 1, 1);
+    if (!which || !moved) {
+        free(which), free(moved);
+        return rw_fail(err, RW_ERR_NOMEM, "out of memory for %u communities", d->ncomm);
+    }
+    memset(which, 1, d->ncomm);
+    for (uint32_t v = 0; v < s->n; v++) {
+        uint32_t l = o->pre[v], c = d->membership[v];
+        if (s->kind[v] != RW_KIND_ACCOUNT || l >= o->npre) continue;
+        which[c] = 0;
+        if (!moved[l]) d->feat[c] = o->feat[l], moved[l] = 1;
+    }
+    free(moved);
+    rw_status st = rw_detect_features_some(s, d->w, d->p.hub_degree, d->membership, d->ncomm, which, d->feat, d->links,
+                                           d->af, d->workers, err);
+    free(which);
+    return st;
+}
+
+/* Communities, and the features of those Leiden cannot change computed
+ * beside it on the other workers; then the rest of the features. */
+static rw_status communities_and_features(const rw_graph_snap *s, const uint32_t *init, rw_detection *d, rw_err *err) {
+    early_features o = {.s = s, .d = d, .st = RW_OK};
+    o.pre = malloc(((size_t)s->n + 1) * sizeof *o.pre);
+    if (!o.pre) return rw_fail(err, RW_ERR_NOMEM, "out of memory for %u nodes", s->n);
+    rw_communities_early early = {.pre = o.pre, .ready = early_ready, .ctx = &o};
+    rw_status st = rw_detect_communities_early(s, &d->p, d->w, init, d->membership, &d->ncomm, &early, err);
+    rw_status fst = rw_detect_features_finish(o.job, &o.err); /* always: its workers may be running */
+    if (st == RW_OK && o.st != RW_OK) st = rw_fail(err, o.st, "%s", o.err.msg);
+    if (st == RW_OK && fst != RW_OK) st = rw_fail(err, fst, "%s", o.err.msg);
+    if (st == RW_OK) {
+        d->feat = malloc(((size_t)d->ncomm + 1) * sizeof *d->feat);
+        d->cscore = malloc(((size_t)d->ncomm + 1) * sizeof *d->cscore);
+        if (!d->feat || !d->cscore) st = rw_fail(err, RW_ERR_NOMEM, "out of memory for %u communities", d->ncomm);
+    }
+    /* no early labels (nothing to detect): every community's features now */
+    if (st == RW_OK && !o.feat)
+        st = rw_detect_features_some(s, d->w, d->p.hub_degree, d->membership, d->ncomm, NULL, d->feat, d->links, d->af,
+                                     d->workers, err);
+    else if (st == RW_OK)
+        st = late_features(&o, err);
+    free(o.pre);
+    free(o.which);
+    free(o.feat);
+    return st;
+}
+
 rw_status rw_engine_detect(const rw_graph_snap *s, const rw_rescore_params *rp, const rw_weight_totals *totals,
                            const uint32_t *init, int keep_init, rw_detection *d, rw_stage_fn on_stage, void *ctx,
                            rw_err *err) {
     double density = rw_engine_configured_params(rp, &d->p);
+    d->workers = rp && rp->threads ? rp->threads : rw_par_cpus();
     d->w = malloc((s->m + 1) * sizeof *d->w);
     d->membership = malloc(((size_t)s->n + 1) * sizeof *d->membership);
     d->links = malloc((size_t)s->n + 1);
@@ -82,17 +165,19 @@ rw_status rw_engine_detect(const rw_graph_snap *s, const rw_rescore_params *rp, 
     d->p.kept_total = (double)totals->kept / RW_WEIGHT_UNIT;
     d->p.resolution = density * 2.0 * ((double)totals->all / RW_WEIGHT_UNIT);
     if (d->p.resolution < 1.0) d->p.resolution = 1.0;
-    if (keep_init && init) {
-        st = relabel(s->n, init, d->membership, &d->ncomm, err);
-    } else {
-        st = rw_detect_communities(s, &d->p, d->w, init, d->membership, &d->ncomm, err);
+    if (!(keep_init && init)) {
+        st = communities_and_features(s, init, d, err);
+        if (st == RW_OK && on_stage) on_stage(ctx, "communities and features", 0);
+        return st;
     }
+    st = relabel(s->n, init, d->membership, &d->ncomm, err);
     if (st != RW_OK) return st;
     if (on_stage) on_stage(ctx, "communities", 0);
     d->feat = malloc(((size_t)d->ncomm + 1) * sizeof *d->feat);
     d->cscore = malloc(((size_t)d->ncomm + 1) * sizeof *d->cscore);
     if (!d->feat || !d->cscore) return rw_fail(err, RW_ERR_NOMEM, "out of memory for %u communities", d->ncomm);
-    st = rw_detect_features(s, d->w, d->p.hub_degree, d->membership, d->ncomm, d->feat, d->links, d->af, err);
+    st = rw_detect_features_some(s, d->w, d->p.hub_degree, d->membership, d->ncomm, NULL, d->feat, d->links, d->af,
+                                 d->workers, err);
     if (st == RW_OK && on_stage) on_stage(ctx, "features", 0);
     return st;
 }
@@ -139,7 +224,7 @@ static rw_status split_mixed(const rw_graph_snap *s, const rw_model *m, rw_detec
     newid = malloc(((size_t)nparts + 1) * sizeof *newid);
     if (!which || !newid) goto nomem;
     for (uint32_t j = ncomm; j < nparts; j++) which[j] = 1;
-    st = rw_detect_features_some(s, d->w, d->p.hub_degree, parts, nparts, which, d->feat, NULL, NULL, err);
+    st = rw_detect_features_some(s, d->w, d->p.hub_degree, parts, nparts, which, d->feat, NULL, NULL, d->workers, err);
     if (st != RW_OK) goto done;
     /* What a part's community was: any of its accounts tells. */
     for (uint32_t v = 0; v < s->n; v++)
@@ -155,7 +240,7 @@ static rw_status split_mixed(const rw_graph_snap *s, const rw_model *m, rw_detec
     for (uint32_t v = 0; v < s->n; v++) d->membership[v] = parts[v] >= ncomm ? newid[parts[v]] : parts[v];
     d->ncomm = ncomm + kept;
     st = rw_detect_features_some(s, d->w, d->p.hub_degree, d->membership, d->ncomm, which, d->feat, d->links, d->af,
-                                 err);
+                                 d->workers, err);
     if (st == RW_OK) score_clusters(m, d, 0);
     goto done;
 nomem:

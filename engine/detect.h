@@ -34,6 +34,7 @@ typedef struct {
     uint8_t *abits;            /* [n] RW_ABIT_* of each account (what its reasons tell) */
     int rescore_rules;         /* apply the rules of rescoring, not of the fitted model: the block-ring
                                 signature, strong members of flagged clusters (not while fitting) */
+    unsigned workers;          /* threads for per-community work (rw_engine_detect: rw_rescore_params.threads) */
 } rw_detection;
 
 /* The whole graph's edge weight sums (rw_detect_weight_totals). */

@@ -141,6 +141,7 @@ typedef struct {
 typedef struct {
     double density;                   /* 0: RW_DEFAULT_DENSITY */
     uint32_t hub_degree;              /* 0: the default */
+    unsigned threads;                 /* workers of the detectors (0: rw_par_cpus; the result is the same) */
     const rw_shard_transport *shards; /* NULL: everything in this process */
     /* Non-NULL: another thread sets *cancel to 1 (atomically) to stop the
      * rescoring before its run is published (RW_ERR_CANCELLED, nothing

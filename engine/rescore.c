@@ -246,6 +246,10 @@ typedef struct {
     double ckpt;       /* the last checkpoint */
     int open;          /* a chunk's transaction is open */
     const int *cancel; /* rw_rescore_params.cancel */
+    /* Puts the rows counted but still buffered, before a chunk ends: a
+     * chunk holds exactly the rows counted in it. NULL: none buffered. */
+    rw_status (*flush)(void *ctx, rw_err *err);
+    void *flush_ctx;
 } chunker;
 
 /* Copies the WAL into the database with the store released (the writer's
@@ -286,7 +290,8 @@ static rw_status chunk_row(chunker *w, rw_err *err) {
             w->rows++;
             return RW_OK;
         }
-        rw_status st = chunk_end(w, err);
+        rw_status st = w->flush ? w->flush(w->flush_ctx, err) : RW_OK;
+        if (st == RW_OK) st = chunk_end(w, err);
         if (st == RW_OK && w->cancel && __atomic_load_n(w->cancel, __ATOMIC_ACQUIRE))
             st = rw_fail(err, RW_ERR_CANCELLED, "rescoring cancelled while writing run %lld; nothing was published",
                          (long long)w->run);
@@ -470,6 +475,7 @@ static rw_status weight_totals(rw_graph_snap *s, const rw_rescore_params *rp, rw
 static rw_status stage_detect(rescore_job *j, rw_err *err) {
     rw_shard_job job = {.density = j->rp ? j->rp->density : 0,
                         .hub_degree = j->rp ? j->rp->hub_degree : 0,
+                        .threads = j->rp ? j->rp->threads : 0,
                         .init = j->prev_run ? j->prev : NULL,
                         .max_label = j->max_id,
                         .keep_init = j->same_input,
@@ -498,31 +504,105 @@ static rw_status stage_model(rescore_job *j, rw_err *err) {
     return st;
 }
 
-/* The clusters' rows, by id. */
-static rw_status write_clusters(rescore_job *j, rw_err *err) {
+/* The texts of a window of clusters' rows. Formatting a cluster's
+ * features and reasons takes about as long as inserting its row, so the
+ * next window's texts are made on the other workers while this thread
+ * inserts a window's rows (and helps with the texts once it is done). */
+#define TEXT_WINDOW 8192
+
+typedef struct {
+    char features[1024], reasons[1200];
+} cluster_text;
+
+typedef struct {
+    const rescore_job *j;
+    uint32_t first, count; /* the window's first cluster in write order, and how many */
+    cluster_text *t;
+} text_job;
+
+static rw_status format_texts(void *ctx, unsigned worker, uint64_t from, uint64_t to, rw_err *err) {
+    (void)worker, (void)err;
+    const text_job *x = ctx;
+    char reasons[8][160];
+    for (uint64_t i = from; i < to; i++) {
+        const rw_cluster_features *f = &x->j->d.feat[x->j->corder[x->first + i]];
+        features_json(x->t[i].features, sizeof x->t[i].features, f);
+        reasons_json(x->t[i].reasons, sizeof x->t[i].reasons, reasons, rw_cluster_reasons(f, reasons, 8));
+    }
+    return RW_OK;
+}
+
+/* Cluster rows waiting for their INSERT (see row_buffer below). */
+typedef struct {
+    rescore_job *j;
+    rw_cluster_row row[RW_STORE_PUT_MANY];
+    uint32_t n;
+} cluster_buffer;
+
+/* chunker.flush, and when the buffer is full */
+static rw_status flush_clusters(void *ctx, rw_err *err) {
+    cluster_buffer *b = ctx;
+    rw_status st = rw_store_put_clusters(b->j->e->store, b->j->run.id, b->row, b->n, err);
+    b->n = 0;
+    return st;
+}
+
+/* The rows of one window whose texts are made. */
+static rw_status put_window(rescore_job *j, cluster_buffer *b, const text_job *x, rw_err *err) {
     const rw_detection *d = &j->d;
-    char fjson[1024], rjson[1200], reasons[8][160];
     rw_status st = RW_OK;
-    for (uint32_t i = 0; i < j->nclusters && st == RW_OK; i++) {
-        uint32_t c = j->corder[i];
+    for (uint32_t i = 0; i < x->count && st == RW_OK; i++) {
+        uint32_t c = j->corder[x->first + i];
         j->out->clusters++;
         int flagged = d->cscore[c] >= j->model.threshold;
         j->out->flagged_clusters += (uint64_t)flagged;
-        features_json(fjson, sizeof fjson, &d->feat[c]);
-        size_t nr = rw_cluster_reasons(&d->feat[c], reasons, 8);
-        reasons_json(rjson, sizeof rjson, reasons, nr);
-        rw_cluster_row row = {.id = j->ids[c],
-                              .score = d->cscore[c],
-                              .flagged = flagged,
-                              .accounts = d->feat[c].accounts,
-                              .attributes = d->feat[c].attributes,
-                              .first_seen = d->feat[c].first_signup,
-                              .last_seen = d->feat[c].last_signup,
-                              .features = fjson,
-                              .reasons = rjson};
-        st = chunk_row(&j->w, err);
-        if (st == RW_OK) st = rw_store_put_cluster(j->e->store, j->run.id, &row, err);
+        st = chunk_row(&j->w, err); /* first: it may flush the buffer */
+        b->row[b->n++] = (rw_cluster_row){.id = j->ids[c],
+                                          .score = d->cscore[c],
+                                          .flagged = flagged,
+                                          .accounts = d->feat[c].accounts,
+                                          .attributes = d->feat[c].attributes,
+                                          .first_seen = d->feat[c].first_signup,
+                                          .last_seen = d->feat[c].last_signup,
+                                          .features = x->t[i].features,
+                                          .reasons = x->t[i].reasons};
+        if (st == RW_OK && b->n == RW_STORE_PUT_MANY) st = flush_clusters(b, err);
     }
+    /* the texts go on to the next window */
+    if (st == RW_OK) st = flush_clusters(b, err);
+    return st;
+}
+
+/* The clusters' rows, by id. */
+static rw_status write_clusters(rescore_job *j, rw_err *err) {
+    uint32_t window = j->nclusters < TEXT_WINDOW ? j->nclusters : TEXT_WINDOW;
+    cluster_text *t = malloc(2 * ((size_t)window + 1) * sizeof *t);
+    cluster_buffer *b = malloc(sizeof *b);
+    if (!t || !b) {
+        free(t), free(b);
+        return rw_fail(err, RW_ERR_NOMEM, "out of memory for %u clusters' texts", window);
+    }
+    b->j = j;
+    b->n = 0;
+    j->w.flush = flush_clusters;
+    j->w.flush_ctx = b;
+    text_job x[2] = {{.j = j, .t = t}, {.j = j, .t = t + window + 1}};
+    x[0].count = window;
+    rw_status st = rw_par_run(j->d.workers, x[0].count, 256, format_texts, &x[0], err);
+    for (uint32_t k = 0; st == RW_OK && x[k % 2].first < j->nclusters; k++) {
+        text_job *cur = &x[k % 2], *next = &x[(k + 1) % 2];
+        next->first = cur->first + cur->count;
+        next->count = j->nclusters - next->first < window ? j->nclusters - next->first : window;
+        rw_par *par = NULL;
+        if (next->count) st = rw_par_start(&par, j->d.workers, next->count, 256, format_texts, next, err);
+        if (st == RW_OK) st = put_window(j, b, cur, err);
+        rw_status fst = rw_par_finish(par, err); /* always: its workers may be running */
+        if (st == RW_OK) st = fst;
+        if (!next->count) break;
+    }
+    j->w.flush = NULL;
+    free(t);
+    free(b);
     return st;
 }
 
@@ -563,37 +643,102 @@ static void member_reasons(const rescore_job *j, uint32_t v, uint32_t c, char *b
     reasons_json(buf, size, r, 2);
 }
 
+/* Rows waiting for their INSERT, RW_STORE_PUT_MANY of a table at most:
+ * one statement for many rows costs about half as much per row. */
+typedef struct {
+    rw_run_account_put acc[RW_STORE_PUT_MANY];
+    char why[RW_STORE_PUT_MANY][400];
+    rw_run_node_put node[RW_STORE_PUT_MANY];
+    uint32_t nacc, nnode;
+    int members;         /* node rows are run_members' (else run_attributes') */
+    const uint32_t *cid; /* [ncomm] a community's cluster id, 0 below two accounts */
+    rescore_job *j;
+} row_buffer;
+
+static rw_status flush_accounts(rescore_job *j, row_buffer *b, rw_err *err) {
+    rw_status st = rw_store_put_run_accounts(j->e->store, j->run.id, b->acc, b->nacc, err);
+    b->nacc = 0;
+    return st;
+}
+
+static rw_status flush_nodes(rescore_job *j, row_buffer *b, rw_err *err) {
+    rw_status st = b->members ? rw_store_put_run_members(j->e->store, j->run.id, b->node, b->nnode, err)
+                              : rw_store_put_run_attributes(j->e->store, j->run.id, b->node, b->nnode, err);
+    b->nnode = 0;
+    return st;
+}
+
+/* chunker.flush */
+static rw_status flush_all(void *ctx, rw_err *err) {
+    row_buffer *b = ctx;
+    rw_status st = flush_accounts(b->j, b, err);
+    return st == RW_OK ? flush_nodes(b->j, b, err) : st;
+}
+
 /* The rows of node v: an account's score and reasons, or a cluster's
- * attribute. */
-static rw_status write_node(rescore_job *j, uint32_t v, rw_err *err) {
+ * attribute; into b, flushed when full. */
+static rw_status write_node(rescore_job *j, row_buffer *b, uint32_t v, rw_err *err) {
     const rw_graph_snap *s = j->s;
     const rw_detection *d = &j->d;
-    uint32_t c = d->membership[v];
-    int in_cluster = d->feat[c].accounts >= 2;
+    uint32_t c = d->membership[v], cluster = b->cid[c];
     rw_status st = RW_OK;
     if (s->kind[v] != RW_KIND_ACCOUNT) {
-        if (in_cluster && s->kind[v] != RW_KIND_SUBNET && rw_graph_snap_degree(s, v) >= 2) {
-            st = chunk_row(&j->w, err);
-            if (st == RW_OK) st = rw_store_put_run_attribute(j->e->store, j->run.id, v, j->ids[c], err);
-        }
+        if (!cluster || s->kind[v] == RW_KIND_SUBNET || rw_graph_snap_degree(s, v) < 2) return RW_OK;
+        st = chunk_row(&j->w, err);
+        b->node[b->nnode++] = (rw_run_node_put){.node = v, .cluster = cluster};
+        if (st == RW_OK && b->nnode == RW_STORE_PUT_MANY) st = flush_nodes(j, b, err);
         return st;
     }
     j->out->accounts++;
+    st = chunk_row(&j->w, err); /* first: it may flush the buffer */
     double score = d->ascore[v];
-    const char *why = NULL;
-    char abuf[400];
-    if (d->via[v] != RW_NODE_NONE) {
-        via_reasons(j, v, abuf, sizeof abuf);
-        why = abuf;
-    } else if (in_cluster && score >= j->model.threshold) {
-        member_reasons(j, v, c, abuf, sizeof abuf);
-        why = abuf;
-    }
+    char *why = b->why[b->nacc];
+    if (d->via[v] != RW_NODE_NONE)
+        via_reasons(j, v, why, sizeof b->why[0]);
+    else if (cluster && score >= j->model.threshold)
+        member_reasons(j, v, c, why, sizeof b->why[0]);
+    else
+        why = NULL;
     int flagged = score >= j->model.threshold;
     j->out->flagged_accounts += (uint64_t)flagged;
-    st = chunk_row(&j->w, err);
-    if (st == RW_OK)
-        st = rw_store_put_run_account(j->e->store, j->run.id, v, in_cluster ? j->ids[c] : 0, score, flagged, why, err);
+    b->acc[b->nacc++] =
+        (rw_run_account_put){.account = v, .cluster = cluster, .score = score, .flagged = flagged, .reasons = why};
+    if (st == RW_OK && b->nacc == RW_STORE_PUT_MANY) st = flush_accounts(j, b, err);
+    return st;
+}
+
+/* Every node's rows, then the members' (each table's rows in the order of
+ * its b-tree). */
+static rw_status write_nodes(rescore_job *j, rw_err *err) {
+    const rw_detection *d = &j->d;
+    row_buffer *b = malloc(sizeof *b);
+    uint32_t *cid = malloc(((size_t)d->ncomm + 1) * sizeof *cid);
+    if (!b || !cid) {
+        free(b), free(cid);
+        return rw_fail(err, RW_ERR_NOMEM, "out of memory for the run's rows");
+    }
+    /* what write_node asks of every node's community, in a small array */
+    for (uint32_t c = 0; c < d->ncomm; c++) cid[c] = d->feat[c].accounts >= 2 ? j->ids[c] : 0;
+    b->nacc = b->nnode = 0;
+    b->members = 0;
+    b->cid = cid;
+    b->j = j;
+    j->w.flush = flush_all;
+    j->w.flush_ctx = b;
+    rw_status st = RW_OK;
+    for (uint32_t v = 0; v < j->s->n && st == RW_OK; v++) st = write_node(j, b, v, err);
+    if (st == RW_OK) st = flush_all(b, err);
+    b->members = 1;
+    for (uint64_t i = 0; i < j->nmembers && st == RW_OK; i++) {
+        st = chunk_row(&j->w, err);
+        b->node[b->nnode++] =
+            (rw_run_node_put){.cluster = (uint32_t)(j->members[i] >> 32), .node = (uint32_t)j->members[i]};
+        if (st == RW_OK && b->nnode == RW_STORE_PUT_MANY) st = flush_nodes(j, b, err);
+    }
+    if (st == RW_OK) st = flush_all(b, err);
+    j->w.flush = NULL;
+    free(b);
+    free(cid);
     return st;
 }
 
@@ -619,13 +764,7 @@ static rw_status stage_write(rescore_job *j, rw_err *err) {
     j->w.run = j->run.id;
     j->w.ckpt = rw_now();
     st = write_clusters(j, err);
-    for (uint32_t v = 0; v < j->s->n && st == RW_OK; v++) st = write_node(j, v, err);
-    for (uint64_t i = 0; i < j->nmembers && st == RW_OK; i++) {
-        st = chunk_row(&j->w, err);
-        if (st == RW_OK)
-            st = rw_store_put_run_member(e->store, j->run.id, (uint32_t)(j->members[i] >> 32), (uint32_t)j->members[i],
-                                         err);
-    }
+    if (st == RW_OK) st = write_nodes(j, err);
     if (st == RW_OK) st = chunk_end(&j->w, err);
     /* What the chunks left in the WAL goes into the database now, with the
      * store released, rather than in a commit of the group commit's once
@@ -768,7 +907,7 @@ rw_status rw_engine_rescore(rw_engine *e, const rw_rescore_params *rp, rw_rescor
     j.w.e = e;
     j.w.cancel = rp ? rp->cancel : NULL;
     rw_status st = rw_engine_need_graph(e, err);
-    if (st == RW_OK) st = rw_detect_init(2, err); /* idempotent: igraph error handler, BLAS threads */
+    if (st == RW_OK) st = rw_detect_init(1, err); /* idempotent: igraph error handler, BLAS threads */
     if (st != RW_OK) return st;
     pthread_mutex_lock(&e->gc_mu);
     int busy = e->rescoring;
@@ -891,7 +1030,7 @@ static rw_status fit_clusters(const rw_graph_snap *s, const rw_detection *d, con
     if (!fraud || !cf || !cl || !cw || !pf || !which) goto nomem;
     memcpy(pf, d->feat, (size_t)d->ncomm * sizeof *pf);
     for (uint32_t j = d->ncomm; j < nparts; j++) which[j] = 1;
-    st = rw_detect_features_some(s, d->w, d->p.hub_degree, parts, nparts, which, pf, NULL, NULL, err);
+    st = rw_detect_features_some(s, d->w, d->p.hub_degree, parts, nparts, which, pf, NULL, NULL, d->workers, err);
     if (st != RW_OK) goto done;
     for (uint32_t v = 0; v < s->n; v++) {
         if (label[v] < 0) continue;
@@ -949,7 +1088,7 @@ rw_status rw_engine_fit_model(rw_engine *e, const rw_rescore_params *rp,
     rw_model m;
     int version;
     rw_status st = rw_engine_need_graph(e, err);
-    if (st == RW_OK) st = rw_detect_init(2, err);
+    if (st == RW_OK) st = rw_detect_init(1, err);
     if (st == RW_OK) {
         rw_engine_store_lock(e);
         st = load_model(e->store, &m, &version, err);

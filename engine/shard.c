@@ -421,7 +421,7 @@ static rw_status shard_detect(void *in, size_t len, rw_detection *d, uint32_t *n
     shard_head h = {0};
     rw_graph_snap *s = NULL;
     uint32_t *init = NULL;
-    rw_status st = rw_detect_init(2, err);
+    rw_status st = rw_detect_init(1, err);
     if (st == RW_OK && (take(&at, end, &h, sizeof h) || h.magic != SHARD_MAGIC || !h.node_slice ||
                         h.node_slice > NODE_SLICE || !h.comm_slice || h.comm_slice > COMM_SLICE))
         st = rw_fail(err, RW_ERR_INVALID, "shard: not a shard's input (%zu bytes)", len);
@@ -666,7 +666,7 @@ static rw_status run_local(rw_shard_plan *pl, rw_graph_snap *s, const rw_shard_j
     rw_status st;
     local->rescore_rules = job->rescore_rules;
     if (pl->shards == 1) {
-        rw_rescore_params rp = {.density = job->density, .hub_degree = job->hub_degree};
+        rw_rescore_params rp = {.density = job->density, .hub_degree = job->hub_degree, .threads = job->threads};
         st = rw_engine_detect(s, &rp, &job->totals, job->init ? whole_init(s, job, &in, err) : NULL, job->keep_init,
                               local, NULL, NULL, err);
         if (st == RW_OK && job->init && !in) st = RW_ERR_NOMEM;
@@ -787,6 +787,7 @@ rw_status rw_shard_detect(rw_graph_snap *s, const rw_shard_job *job, const rw_sh
      * back as soon as it is merged. */
     if (st == RW_OK) st = run_local(&pl, s, job, &local, err);
     if (st == RW_OK) st = merged_alloc(d, s->n, err);
+    d->workers = job->threads ? job->threads : rw_par_cpus(); /* for what the caller does with d */
     if (st == RW_OK) st = merge_local(&pl, s->n, &local, d, &r[0], err);
     for (int k = 1; st == RW_OK && k < shards; k++) st = recv_nodes(&pl, t, k, &r[k], d, &out->shard_bytes, err);
     if (st == RW_OK) st = number(&pl, s->n, r, d, err);

@@ -9,6 +9,7 @@
 typedef struct {
     double density;           /* as rw_rescore_params (0: the default) */
     uint32_t hub_degree;      /* as rw_rescore_params (0: the default) */
+    unsigned threads;         /* as rw_rescore_params, for shard 0 here (another shard: its machine's) */
     uint32_t hub_degree_used; /* the resolved value: hubs cut before components */
     rw_weight_totals totals;  /* of the whole snapshot */
     const uint32_t *init;     /* [n] previous labels (<= max_label; above: new), or NULL */

@@ -20,7 +20,9 @@ enum {
 struct rw_store {
     sqlite3 *db;
     sqlite3_stmt *stmt[ST_COUNT];
-    sqlite3_stmt *run_stmt[4];  /* clusters, run accounts, run attributes, run members: prepared on first use */
+    /* Inserts into run accounts, attributes, members and clusters (store_runs.c's many[]) of one row and of
+     * RW_STORE_PUT_MANY rows: prepared on first use. */
+    sqlite3_stmt *run_stmt[4], *run_many[4];
     sqlite3_stmt *featlog_stmt; /* the feature log's insert, run by every group commit: prepared on first use */
     int in_txn;
     int readonly;

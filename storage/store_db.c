@@ -209,6 +209,7 @@ void rw_store_close(rw_store *s) {
     if (s->db && !s->readonly) rw_wal_retry_scrub(s);
     for (int i = 0; i < ST_COUNT; i++) sqlite3_finalize(s->stmt[i]);
     for (int i = 0; i < 4; i++) sqlite3_finalize(s->run_stmt[i]);
+    for (int i = 0; i < 4; i++) sqlite3_finalize(s->run_many[i]);
     sqlite3_finalize(s->featlog_stmt);
     sqlite3_close(s->ckpt);
     sqlite3_close(s->db);

@@ -8,14 +8,6 @@
 
 #include "storage_int.h"
 
-static rw_status run_stmt(rw_store *s, sqlite3_stmt **slot, const char *sql, rw_err *err) {
-    if (*slot) {
-        sqlite3_reset(*slot);
-        return RW_OK;
-    }
-    return rw_db_prepare(s, slot, sql, err);
-}
-
 /* The next run id: after every published run and every reservation. */
 #define NEXT_RUN_ID                                                                                                    \
     "(SELECT max(m) + 1 FROM (SELECT coalesce(max(id), 0) AS m FROM runs"                                              \
@@ -49,65 +41,146 @@ rw_status rw_store_put_run(rw_store *s, rw_run_row *run, rw_err *err) {
     return insert_run(s, run, &run->id, err);
 }
 
+/* ---- rows of a run: one, or many at once ------------------------------------ */
+
+static void bind_cluster(sqlite3_stmt *q, int b, int64_t run, const void *row) {
+    const rw_cluster_row *c = row;
+    sqlite3_bind_int64(q, b + 1, run);
+    sqlite3_bind_int64(q, b + 2, c->id);
+    sqlite3_bind_double(q, b + 3, c->score);
+    sqlite3_bind_int(q, b + 4, c->flagged);
+    sqlite3_bind_int64(q, b + 5, c->accounts);
+    sqlite3_bind_int64(q, b + 6, c->attributes);
+    sqlite3_bind_int64(q, b + 7, c->first_seen);
+    sqlite3_bind_int64(q, b + 8, c->last_seen);
+    sqlite3_bind_text(q, b + 9, c->features, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, b + 10, c->reasons, -1, SQLITE_STATIC);
+}
+
+static void bind_account(sqlite3_stmt *q, int b, int64_t run, const void *row) {
+    const rw_run_account_put *r = row;
+    sqlite3_bind_int64(q, b + 1, run);
+    sqlite3_bind_int64(q, b + 2, r->account);
+    sqlite3_bind_int64(q, b + 3, r->cluster);
+    sqlite3_bind_double(q, b + 4, r->score);
+    sqlite3_bind_int(q, b + 5, r->flagged);
+    if (r->reasons)
+        sqlite3_bind_text(q, b + 6, r->reasons, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(q, b + 6);
+}
+
+static void bind_attribute(sqlite3_stmt *q, int b, int64_t run, const void *row) {
+    const rw_run_node_put *r = row;
+    sqlite3_bind_int64(q, b + 1, run);
+    sqlite3_bind_int64(q, b + 2, r->node);
+    sqlite3_bind_int64(q, b + 3, r->cluster);
+}
+
+static void bind_member(sqlite3_stmt *q, int b, int64_t run, const void *row) {
+    const rw_run_node_put *r = row;
+    sqlite3_bind_int64(q, b + 1, run);
+    sqlite3_bind_int64(q, b + 2, r->cluster);
+    sqlite3_bind_int64(q, b + 3, r->node);
+}
+
+/* The run's tables, rows put from parameter b + 1 on (index: rw_store's
+ * run_stmt and run_many). */
+static const struct {
+    const char *head, *row, *what;
+    int columns;
+    size_t size; /* of one row as the caller gives it */
+    void (*bind)(sqlite3_stmt *q, int b, int64_t run, const void *row);
+} many[4] = {
+    {"INSERT INTO run_accounts(run, account, cluster, score, flagged, reasons) VALUES ", "(?,?,?,?,?,?)",
+     "insert run accounts", 6, sizeof(rw_run_account_put), bind_account},
+    {"INSERT INTO run_attributes(run, attribute, cluster) VALUES ", "(?,?,?)", "insert run attributes", 3,
+     sizeof(rw_run_node_put), bind_attribute},
+    {"INSERT INTO run_members(run, cluster, node) VALUES ", "(?,?,?)", "insert run members", 3, sizeof(rw_run_node_put),
+     bind_member},
+    {"INSERT INTO clusters(run, id, score, flagged, accounts, attributes, first_seen, last_seen, features, reasons)"
+     " VALUES ",
+     "(?,?,?,?,?,?,?,?,?,?)", "insert clusters", 10, sizeof(rw_cluster_row), bind_cluster},
+};
+
+/* The statement inserting rows rows of table t, prepared on first use
+ * into *slot, reset otherwise. */
+static rw_status many_stmt(rw_store *s, sqlite3_stmt **slot, int t, int rows, rw_err *err) {
+    if (*slot) {
+        sqlite3_reset(*slot);
+        return RW_OK;
+    }
+    size_t hl = strlen(many[t].head), rl = strlen(many[t].row), size = hl + (size_t)rows * (rl + 1) + 1;
+    char *sql = malloc(size);
+    if (!sql) return rw_fail(err, RW_ERR_NOMEM, "out of memory for a statement");
+    memcpy(sql, many[t].head, hl);
+    size_t at = hl;
+    for (int i = 0; i < rows; i++) {
+        if (i) sql[at++] = ',';
+        memcpy(sql + at, many[t].row, rl);
+        at += rl;
+    }
+    sql[at] = 0;
+    rw_status st = rw_db_prepare(s, slot, sql, err);
+    free(sql);
+    return st;
+}
+
+/* n rows of table t: RW_STORE_PUT_MANY to a statement, then the rest one
+ * at a time. */
+static rw_status put_many(rw_store *s, int t, int64_t run, const void *rows, size_t n, rw_err *err) {
+    const uint8_t *at = rows;
+    rw_status st = RW_OK;
+    size_t i = 0;
+    for (; st == RW_OK && n - i >= RW_STORE_PUT_MANY; i += RW_STORE_PUT_MANY) {
+        st = many_stmt(s, &s->run_many[t], t, RW_STORE_PUT_MANY, err);
+        for (int k = 0; st == RW_OK && k < RW_STORE_PUT_MANY; k++)
+            many[t].bind(s->run_many[t], many[t].columns * k, run, at + (i + k) * many[t].size);
+        if (st == RW_OK) st = rw_db_step_insert(s, s->run_many[t], many[t].what, err);
+    }
+    for (; st == RW_OK && i < n; i++) {
+        st = many_stmt(s, &s->run_stmt[t], t, 1, err);
+        if (st == RW_OK) many[t].bind(s->run_stmt[t], 0, run, at + i * many[t].size);
+        if (st == RW_OK) st = rw_db_step_insert(s, s->run_stmt[t], many[t].what, err);
+    }
+    return st;
+}
+
+rw_status rw_store_put_run_accounts(rw_store *s, int64_t run, const rw_run_account_put *rows, size_t n, rw_err *err) {
+    return put_many(s, 0, run, rows, n, err);
+}
+
+rw_status rw_store_put_run_attributes(rw_store *s, int64_t run, const rw_run_node_put *rows, size_t n, rw_err *err) {
+    return put_many(s, 1, run, rows, n, err);
+}
+
+rw_status rw_store_put_run_members(rw_store *s, int64_t run, const rw_run_node_put *rows, size_t n, rw_err *err) {
+    return put_many(s, 2, run, rows, n, err);
+}
+
+rw_status rw_store_put_clusters(rw_store *s, int64_t run, const rw_cluster_row *rows, size_t n, rw_err *err) {
+    return put_many(s, 3, run, rows, n, err);
+}
+
 rw_status rw_store_put_cluster(rw_store *s, int64_t run, const rw_cluster_row *c, rw_err *err) {
-    rw_status res = run_stmt(s, &s->run_stmt[0],
-                             "INSERT INTO clusters(run, id, score, flagged, accounts, attributes, first_seen,"
-                             " last_seen, features, reasons) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
-                             err);
-    if (res != RW_OK) return res;
-    sqlite3_stmt *st = s->run_stmt[0];
-    sqlite3_bind_int64(st, 1, run);
-    sqlite3_bind_int64(st, 2, c->id);
-    sqlite3_bind_double(st, 3, c->score);
-    sqlite3_bind_int(st, 4, c->flagged);
-    sqlite3_bind_int64(st, 5, c->accounts);
-    sqlite3_bind_int64(st, 6, c->attributes);
-    sqlite3_bind_int64(st, 7, c->first_seen);
-    sqlite3_bind_int64(st, 8, c->last_seen);
-    sqlite3_bind_text(st, 9, c->features, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 10, c->reasons, -1, SQLITE_STATIC);
-    return rw_db_step_insert(s, st, "insert cluster", err);
+    return put_many(s, 3, run, c, 1, err);
 }
 
 rw_status rw_store_put_run_account(rw_store *s, int64_t run, uint32_t account, uint32_t cluster, double score,
                                    int flagged, const char *reasons, rw_err *err) {
-    rw_status res = run_stmt(s, &s->run_stmt[1],
-                             "INSERT INTO run_accounts(run, account, cluster, score, flagged, reasons)"
-                             " VALUES (?1,?2,?3,?4,?5,?6)",
-                             err);
-    if (res != RW_OK) return res;
-    sqlite3_stmt *st = s->run_stmt[1];
-    sqlite3_bind_int64(st, 1, run);
-    sqlite3_bind_int64(st, 2, account);
-    sqlite3_bind_int64(st, 3, cluster);
-    sqlite3_bind_double(st, 4, score);
-    sqlite3_bind_int(st, 5, flagged);
-    if (reasons)
-        sqlite3_bind_text(st, 6, reasons, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(st, 6);
-    return rw_db_step_insert(s, st, "insert run account", err);
-}
-
-rw_status rw_store_put_run_member(rw_store *s, int64_t run, uint32_t cluster, uint32_t node, rw_err *err) {
-    rw_status res = run_stmt(s, &s->run_stmt[3], "INSERT INTO run_members(run, cluster, node) VALUES (?1,?2,?3)", err);
-    if (res != RW_OK) return res;
-    sqlite3_stmt *st = s->run_stmt[3];
-    sqlite3_bind_int64(st, 1, run);
-    sqlite3_bind_int64(st, 2, cluster);
-    sqlite3_bind_int64(st, 3, node);
-    return rw_db_step_insert(s, st, "insert run member", err);
+    rw_run_account_put r = {
+        .account = account, .cluster = cluster, .score = score, .flagged = flagged, .reasons = reasons};
+    return put_many(s, 0, run, &r, 1, err);
 }
 
 rw_status rw_store_put_run_attribute(rw_store *s, int64_t run, uint32_t attribute, uint32_t cluster, rw_err *err) {
-    rw_status res =
-        run_stmt(s, &s->run_stmt[2], "INSERT INTO run_attributes(run, attribute, cluster) VALUES (?1,?2,?3)", err);
-    if (res != RW_OK) return res;
-    sqlite3_stmt *st = s->run_stmt[2];
-    sqlite3_bind_int64(st, 1, run);
-    sqlite3_bind_int64(st, 2, attribute);
-    sqlite3_bind_int64(st, 3, cluster);
-    return rw_db_step_insert(s, st, "insert run attribute", err);
+    rw_run_node_put r = {.node = attribute, .cluster = cluster};
+    return put_many(s, 1, run, &r, 1, err);
+}
+
+rw_status rw_store_put_run_member(rw_store *s, int64_t run, uint32_t cluster, uint32_t node, rw_err *err) {
+    rw_run_node_put r = {.node = node, .cluster = cluster};
+    return put_many(s, 2, run, &r, 1, err);
 }
 
 /* ---- a run written in chunks ---------------------------------------------- */

@@ -345,3 +345,107 @@ Test(rings, campus_week_is_not_flagged) {
     run_free(&r);
     rw_graph_snap_free(s);
 }
+
+/* A month of benign accounts with a card ring and a farm of 300, detected
+ * into r. */
+static rw_graph_snap *mixed_world(run *r) {
+    world w = {0};
+    rw_rng_seed(&w.r, 5);
+    benign(&w, 3000, 150);
+    uint32_t ring[36], fa[300];
+    card_ring(&w, ring, 36);
+    farm(&w, fa, 300);
+    rw_graph_snap *s = build(&w);
+    detect(s, r);
+    return s;
+}
+
+/* The features of every community are the same whichever thread computed
+ * them: with 1, 2 and 5 workers, byte for byte, links and account features
+ * included. */
+Test(rings, features_do_not_depend_on_the_number_of_workers) {
+    run r;
+    rw_graph_snap *s = mixed_world(&r);
+    cr_assert_gt(r.ncomm, 1000, "enough communities for every worker to take blocks (%u)", r.ncomm);
+    rw_cluster_features *f[3];
+    uint8_t *links[3];
+    double *af[3];
+    const unsigned workers[3] = {1, 2, 5};
+    for (int k = 0; k < 3; k++) {
+        f[k] = calloc(r.ncomm + 1, sizeof *f[k]);
+        links[k] = calloc(s->n + 1, 1);
+        af[k] = calloc((s->n + 1) * (size_t)RW_A_COUNT, sizeof *af[k]);
+        cr_assert(f[k] && links[k] && af[k]);
+        rw_err err;
+        cr_assert_eq(
+            rw_detect_features_some(s, r.w, 200, r.memb, r.ncomm, NULL, f[k], links[k], af[k], workers[k], &err), RW_OK,
+            "%s", err.msg);
+    }
+    for (int k = 1; k < 3; k++) {
+        cr_expect_eq(memcmp(f[0], f[k], r.ncomm * sizeof *f[0]), 0, "features with %u workers", workers[k]);
+        cr_expect_eq(memcmp(links[0], links[k], s->n), 0, "links with %u workers", workers[k]);
+        cr_expect_eq(memcmp(af[0], af[k], s->n * (size_t)RW_A_COUNT * sizeof *af[0]), 0,
+                     "account features with %u workers", workers[k]);
+    }
+    cr_expect_eq(memcmp(f[0], r.feat, r.ncomm * sizeof *f[0]), 0, "the same as rw_detect_features");
+    for (int k = 0; k < 3; k++) free(f[k]), free(links[k]), free(af[k]);
+    run_free(&r);
+    rw_graph_snap_free(s);
+}
+
+typedef struct {
+    uint32_t npre;
+    int calls;
+} early_seen;
+
+static void early_ready(void *ctx, uint32_t npre) {
+    early_seen *e = ctx;
+    e->npre = npre;
+    e->calls++;
+}
+
+/* What rw_detect_communities_early tells before Leiden runs holds after
+ * it: the accounts of each early label are exactly one final community,
+ * and the accounts left to Leiden share no community with them; the
+ * communities are those of rw_detect_communities. */
+Test(rings, early_labels_are_final_communities) {
+    run r;
+    rw_graph_snap *s = mixed_world(&r);
+    rw_community_params p;
+    rw_community_defaults(&p);
+    uint32_t *pre = malloc(s->n * sizeof *pre), *memb = malloc(s->n * sizeof *memb), ncomm = 0;
+    cr_assert(pre && memb);
+    early_seen seen = {0};
+    rw_communities_early early = {.pre = pre, .ready = early_ready, .ctx = &seen};
+    rw_err err;
+    cr_assert_eq(rw_detect_communities_early(s, &p, r.w, NULL, memb, &ncomm, &early, &err), RW_OK, "%s", err.msg);
+    cr_assert_eq(seen.calls, 1);
+    cr_expect_eq(ncomm, r.ncomm);
+    cr_expect_eq(memcmp(memb, r.memb, s->n * sizeof *memb), 0, "the same communities as rw_detect_communities");
+    /* community -> its early label (UINT32_MAX - 1: none yet) */
+    uint32_t *label = malloc((ncomm + 1) * sizeof *label), *owner = malloc((seen.npre + 1) * sizeof *owner);
+    cr_assert(label && owner);
+    for (uint32_t c = 0; c < ncomm; c++) label[c] = UINT32_MAX - 1;
+    for (uint32_t l = 0; l <= seen.npre; l++) owner[l] = UINT32_MAX;
+    uint32_t left = 0, wrong = 0;
+    for (uint32_t v = 0; v < s->n; v++) {
+        if (s->kind[v] != RW_KIND_ACCOUNT) {
+            wrong += pre[v] != RW_NODE_NONE;
+            continue;
+        }
+        uint32_t c = memb[v], l = pre[v];
+        cr_assert_leq(l, seen.npre);
+        left += l == seen.npre;
+        if (label[c] == UINT32_MAX - 1) label[c] = l;
+        wrong += label[c] != l; /* one label per community */
+        if (l == seen.npre) continue;
+        if (owner[l] == UINT32_MAX) owner[l] = c;
+        wrong += owner[l] != c; /* one community per label */
+    }
+    cr_expect_eq(wrong, 0, "%u nodes against their early labels", wrong);
+    cr_expect_gt(left, 0, "some accounts were left to Leiden");
+    cr_expect_lt(left, 3000, "most accounts were not (%u)", left);
+    free(label), free(owner), free(pre), free(memb);
+    run_free(&r);
+    rw_graph_snap_free(s);
+}

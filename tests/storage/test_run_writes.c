@@ -260,3 +260,52 @@ Test(run_writes, erasure_reaches_an_unpublished_run) {
     cr_expect_eq(sql_int("SELECT count(*) FROM run_members WHERE run = %lld", (long long)run), 3);
     rw_store_close(s);
 }
+
+/* Many rows at once: full statements of RW_STORE_PUT_MANY rows and the rest
+ * one by one give the same rows as putting each alone, reasons and NULLs
+ * included. */
+Test(run_writes, many_rows_at_once_are_the_rows_one_at_a_time) {
+    rw_store *s = open_store(0);
+    rw_err err = {{0}};
+    const size_t n = 2 * RW_STORE_PUT_MANY + 5;
+    rw_run_account_put acc[2 * RW_STORE_PUT_MANY + 5];
+    rw_run_node_put node[2 * RW_STORE_PUT_MANY + 5];
+    char why[2 * RW_STORE_PUT_MANY + 5][24];
+    for (size_t i = 0; i < n; i++) {
+        snprintf(why[i], sizeof why[i], "[\"reason %zu\"]", i);
+        acc[i] = (rw_run_account_put){.account = (uint32_t)i,
+                                      .cluster = (uint32_t)(i % 3 ? 0 : i / 3 + 1),
+                                      .score = (double)i / (double)n,
+                                      .flagged = i % 5 == 0,
+                                      .reasons = i % 2 ? NULL : why[i]};
+        node[i] = (rw_run_node_put){.node = (uint32_t)(1000 + i), .cluster = (uint32_t)(i / 4 + 1)};
+    }
+    cr_assert_eq(rw_store_begin(s, &err), RW_OK, "%s", err.msg);
+    cr_assert_eq(rw_store_put_run_accounts(s, 1, acc, n, &err), RW_OK, "%s", err.msg);
+    cr_assert_eq(rw_store_put_run_attributes(s, 1, node, n, &err), RW_OK, "%s", err.msg);
+    cr_assert_eq(rw_store_put_run_members(s, 1, node, n, &err), RW_OK, "%s", err.msg);
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_eq(rw_store_put_run_account(s, 2, acc[i].account, acc[i].cluster, acc[i].score, acc[i].flagged,
+                                              acc[i].reasons, &err),
+                     RW_OK, "%s", err.msg);
+        cr_assert_eq(rw_store_put_run_attribute(s, 2, node[i].node, node[i].cluster, &err), RW_OK, "%s", err.msg);
+        cr_assert_eq(rw_store_put_run_member(s, 2, node[i].cluster, node[i].node, &err), RW_OK, "%s", err.msg);
+    }
+    cr_assert_eq(rw_store_put_run_accounts(s, 3, acc, 0, &err), RW_OK, "nothing to put: %s", err.msg);
+    cr_assert_eq(rw_store_commit(s, 1, &err), RW_OK, "%s", err.msg);
+    rw_store_close(s);
+    static const char *const tables[3] = {"run_accounts", "run_attributes", "run_members"};
+    static const char *const cols[3] = {"account, cluster, score, flagged, reasons", "attribute, cluster",
+                                        "cluster, node"};
+    for (int t = 0; t < 3; t++) {
+        cr_expect_eq(sql_int("SELECT count(*) FROM %s WHERE run = 1", tables[t]), (int64_t)n, "%s", tables[t]);
+        cr_expect_eq(sql_int("SELECT count(*) FROM %s WHERE run = 2", tables[t]), (int64_t)n, "%s", tables[t]);
+        /* EXCEPT takes NULL for NULL */
+        cr_expect_eq(sql_int("SELECT count(*) FROM (SELECT %s FROM %s WHERE run = 1 EXCEPT SELECT %s FROM %s"
+                             " WHERE run = 2)",
+                             cols[t], tables[t], cols[t], tables[t]),
+                     0, "%s: rows that differ", tables[t]);
+    }
+    cr_expect_eq(sql_int("SELECT count(*) FROM run_accounts WHERE run = 1 AND reasons IS NULL"), (int64_t)(n / 2));
+    cr_expect_eq(sql_int("SELECT count(*) FROM run_accounts WHERE run = 3"), 0);
+}
