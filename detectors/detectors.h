@@ -124,6 +124,12 @@ typedef struct {
 
 rw_status rw_detect_spectral(const rw_graph_snap *s, const double *w, const uint32_t *accounts, uint32_t n_accounts,
                              rw_spectral *out, rw_err *err);
+/* The same without sigma2 (left 0), which the cluster features do not
+ * need: through the Gram matrix of the smaller side when it is small, a
+ * fraction of the cost; sigma1 and lockstep as rw_detect_spectral's to
+ * rounding. */
+rw_status rw_detect_sigma1(const rw_graph_snap *s, const double *w, const uint32_t *accounts, uint32_t n_accounts,
+                           rw_spectral *out, rw_err *err);
 
 /* Global truncated SVD (randomised, BLAS-3) of the degree-normalised
  * account x attribute matrix D_r^-1/2 A D_c^-1/2 with weights w: the top k

@@ -355,7 +355,7 @@ static rw_status one_cluster(scratch *x, const uint32_t *acc, uint32_t n, rw_clu
     f[RW_F_HOUSEHOLD] = home;
     if (n >= 3) {
         rw_spectral sp;
-        rw_status st = rw_detect_spectral(s, x->w, acc, n, &sp, err);
+        rw_status st = rw_detect_sigma1(s, x->w, acc, n, &sp, err);
         if (st != RW_OK) return st;
         f[RW_F_LOCKSTEP] = sp.lockstep;
         out->sigma1 = sp.sigma1;

@@ -15,6 +15,14 @@
 #define DENSE_FLOPS 1e6
 #define DENSE_CELLS (1u << 16)
 
+/* sigma1 alone (rw_detect_sigma1): the largest eigenvalue of the Gram
+ * matrix of the smaller side, formed dense, while that side has at most
+ * GRAM_MAX entries. Exact to rounding (sigma1^2 is the top of the Gram
+ * spectrum, where squaring loses nothing), and a fraction of a bidiagonal
+ * SVD or a Krylov run: a community's block has far more attributes than
+ * accounts or the reverse. */
+#define GRAM_MAX 400
+
 /* Krylov basis size: top-2 Ritz values of a block Krylov space converge in
  * a few dozen vectors; with dim <= KRYLOV_MAX the space is the whole one and
  * the answer is exact. */
@@ -163,8 +171,56 @@ done:
     return st;
 }
 
-rw_status rw_detect_spectral(const rw_graph_snap *s, const double *w, const uint32_t *accounts, uint32_t n_accounts,
-                             rw_spectral *out, rw_err *err) {
+/* The largest eigenvalue of the Gram matrix of the smaller side of b
+ * (dim <= GRAM_MAX): the upper triangle summed from each shared column (or
+ * row) of b, then LAPACK's bisection for the top one only. */
+static rw_status gram_top1(const rw_csr *b, double *l1, rw_err *err) {
+    int rowside = b->rows <= b->cols;
+    uint32_t dim = rowside ? b->rows : b->cols, other = rowside ? b->cols : b->rows;
+    uint64_t nnz = b->rp[b->rows];
+    double *g = calloc((size_t)dim * dim, sizeof *g);
+    uint32_t *start = calloc((size_t)other + 1, sizeof *start), *idx = malloc((nnz + 1) * sizeof *idx);
+    double *val = malloc((nnz + 1) * sizeof *val);
+    rw_status st = RW_OK;
+    if (!g || !start || !idx || !val) {
+        st = rw_fail(err, RW_ERR_NOMEM, "spectral: out of memory for a %u x %u block", b->rows, b->cols);
+        goto done;
+    }
+    /* The entries grouped by the larger side: each group adds the products
+     * of its pairs to g. */
+    for (uint32_t i = 0; i < b->rows; i++)
+        for (uint64_t k = b->rp[i]; k < b->rp[i + 1]; k++) start[(rowside ? b->ci[k] : i) + 1]++;
+    for (uint32_t o = 0; o < other; o++) start[o + 1] += start[o];
+    for (uint32_t i = 0; i < b->rows; i++)
+        for (uint64_t k = b->rp[i]; k < b->rp[i + 1]; k++) {
+            uint32_t o = rowside ? b->ci[k] : i, at = start[o]++;
+            idx[at] = rowside ? i : b->ci[k];
+            val[at] = b->val[k];
+        }
+    for (uint32_t o = other; o > 0; o--) start[o] = start[o - 1];
+    start[0] = 0;
+    for (uint32_t o = 0; o < other; o++)
+        for (uint32_t p = start[o]; p < start[o + 1]; p++)
+            for (uint32_t q = p; q < start[o + 1]; q++) {
+                uint32_t lo = idx[p] < idx[q] ? idx[p] : idx[q], hi = idx[p] ^ idx[q] ^ lo;
+                g[(size_t)hi * dim + lo] += val[p] * val[q];
+            }
+    double top = 0, z = 0;
+    lapack_int found = 0, isuppz[2];
+    lapack_int info = LAPACKE_dsyevr(LAPACK_COL_MAJOR, 'N', 'I', 'U', (lapack_int)dim, g, (lapack_int)dim, 0.0, 0.0,
+                                     (lapack_int)dim, (lapack_int)dim, 0.0, &found, &top, &z, 1, isuppz);
+    if (info != 0) st = rw_fail(err, RW_ERR_INTERNAL, "spectral: LAPACKE_dsyevr failed (info %d)", (int)info);
+    *l1 = found == 1 ? top : 0.0;
+done:
+    free(g);
+    free(start);
+    free(idx);
+    free(val);
+    return st;
+}
+
+static rw_status spectral(const rw_graph_snap *s, const double *w, const uint32_t *accounts, uint32_t n_accounts,
+                          int want_sigma2, rw_spectral *out, rw_err *err) {
     memset(out, 0, sizeof *out);
     rw_status st = RW_OK;
     uint32_t *sorted = NULL, *cols = NULL;
@@ -235,6 +291,11 @@ rw_status rw_detect_spectral(const rw_graph_snap *s, const double *w, const uint
     if (mn <= 1) {
         /* A single row or column: its norm is the only singular value. */
         s1 = sqrt(frob2);
+    } else if (!want_sigma2 && mn <= GRAM_MAX) {
+        double l1 = 0;
+        st = gram_top1(&b, &l1, err);
+        if (st != RW_OK) goto done;
+        s1 = sqrt(l1 > 0 ? l1 : 0);
     } else if ((double)mn * mn * mx <= DENSE_FLOPS && (uint64_t)b.rows * b.cols <= DENSE_CELLS) {
         size_t r = b.rows;
         dense = calloc(r * b.cols + mn, sizeof *dense);
@@ -258,7 +319,7 @@ rw_status rw_detect_spectral(const rw_graph_snap *s, const double *w, const uint
         s2 = sqrt(l2 > 0 ? l2 : 0);
     }
     out->sigma1 = s1;
-    out->sigma2 = s2;
+    out->sigma2 = want_sigma2 ? s2 : 0.0;
     out->lockstep = s1 * s1 / frob2;
     /* Rounding can push a perfect block a hair above 1. */
     if (out->lockstep > 1.0) out->lockstep = 1.0;
@@ -272,4 +333,14 @@ done:
     free(dense);
     rw_csr_free(&b);
     return st;
+}
+
+rw_status rw_detect_spectral(const rw_graph_snap *s, const double *w, const uint32_t *accounts, uint32_t n_accounts,
+                             rw_spectral *out, rw_err *err) {
+    return spectral(s, w, accounts, n_accounts, 1, out, err);
+}
+
+rw_status rw_detect_sigma1(const rw_graph_snap *s, const double *w, const uint32_t *accounts, uint32_t n_accounts,
+                           rw_spectral *out, rw_err *err) {
+    return spectral(s, w, accounts, n_accounts, 0, out, err);
 }

@@ -363,6 +363,44 @@ Test(detectors, spectral_large_block_matches_lapack) {
     rw_graph_snap_free(s);
 }
 
+/* rw_detect_sigma1 against LAPACK on random blocks of every shape: more
+ * accounts than attributes, fewer, and a smaller side above the size where
+ * the Gram matrix is formed (the path rw_detect_spectral takes); sigma1 and
+ * lockstep as rw_detect_spectral's. */
+Test(detectors, sigma1_matches_lapack_and_spectral) {
+    const int shapes[][3] = {{3, 7, 2}, {40, 300, 5}, {300, 40, 3}, {120, 120, 6}, {450, 600, 4}, {2, 2, 1}};
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        int R = shapes[k][0], C = shapes[k][1], per = shapes[k][2];
+        rw_rng r;
+        rw_rng_seed(&r, 11 + k);
+        tu_snap_builder b = {0};
+        uint32_t *acc = malloc(R * sizeof *acc), *at = malloc(C * sizeof *at);
+        for (int j = 0; j < C; j++) at[j] = tu_snap_node(&b, RW_KIND_DEVICE);
+        for (int i = 0; i < R; i++) acc[i] = tu_snap_node(&b, RW_KIND_ACCOUNT);
+        for (int i = 0; i < R; i++)
+            for (int t = 0; t < per; t++) tu_snap_edge(&b, acc[i], at[rw_rng_below(&r, C)]);
+        rw_graph_snap *s = tu_snap_build(&b);
+        double *w = malloc(s->m * sizeof *w), *dense = calloc((size_t)R * C, sizeof *dense);
+        for (uint64_t e = 0; e < s->m; e++) {
+            w[e] = 0.5 + rw_rng_unit(&r);
+            dense[(size_t)(s->edge_account[e] - C) * C + s->edges[e].attr] = w[e];
+        }
+        double *sv = malloc((R < C ? R : C) * sizeof *sv);
+        dense_sv(dense, R, C, sv);
+        rw_spectral one, both;
+        rw_err err;
+        cr_assert_eq(rw_detect_sigma1(s, w, acc, R, &one, &err), RW_OK, "%s", err.msg);
+        cr_assert_eq(rw_detect_spectral(s, w, acc, R, &both, &err), RW_OK, "%s", err.msg);
+        cr_expect_float_eq(one.sigma1, sv[0], 1e-9 * sv[0], "%d x %d: %.12g vs %.12g", R, C, one.sigma1, sv[0]);
+        cr_expect_float_eq(one.lockstep, both.lockstep, 1e-9, "%d x %d", R, C);
+        cr_expect_float_eq(one.frob2, both.frob2, 1e-12 * both.frob2);
+        cr_expect(one.rows == both.rows && one.cols == both.cols);
+        cr_expect_eq(one.sigma2, 0.0, "sigma2 is left 0");
+        free(sv), free(dense), free(w), free(acc), free(at);
+        rw_graph_snap_free(s);
+    }
+}
+
 /* Two identical disjoint blocks: sigma2 == sigma1, which a single-vector
  * Krylov method would miss. */
 Test(detectors, spectral_repeated_top_value) {
