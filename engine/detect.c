@@ -82,14 +82,15 @@ static void early_ready(void *ctx, uint32_t npre) {
                                      d->links, d->af, d->workers, &o->err);
 }
 
-/* The early features where they belong, and the rest of the communities'
- * (those Leiden made) computed now. */
+/* The rest of the communities' features (those Leiden made) computed on
+ * the workers, while this thread moves the early ones where they belong. */
 static rw_status late_features(early_features *o, rw_err *err) {
     const rw_graph_snap *s = o->s;
     rw_detection *d = o->d;
-    uint8_t *which = malloc((size_t)d->ncomm + 1), *moved = calloc((size_t)o->npre + 1, 1);
-    if (!which || !moved) {
-        free(which), free(moved);
+    uint8_t *which = malloc((size_t)d->ncomm + 1);
+    uint32_t *from = malloc(((size_t)d->ncomm + 1) * sizeof *from); /* the early label of a community */
+    if (!which || !from) {
+        free(which), free(from);
         return rw_fail(err, RW_ERR_NOMEM, "out of memory for %u communities", d->ncomm);
     }
     memset(which, 1, d->ncomm);
@@ -97,12 +98,17 @@ static rw_status late_features(early_features *o, rw_err *err) {
         uint32_t l = o->pre[v], c = d->membership[v];
         if (s->kind[v] != RW_KIND_ACCOUNT || l >= o->npre) continue;
         which[c] = 0;
-        if (!moved[l]) d->feat[c] = o->feat[l], moved[l] = 1;
+        from[c] = l;
     }
-    free(moved);
-    rw_status st = rw_detect_features_some(s, d->w, d->p.hub_degree, d->membership, d->ncomm, which, d->feat, d->links,
-                                           d->af, d->workers, err);
+    rw_features_job *job = NULL;
+    rw_status st = rw_detect_features_start(&job, s, d->w, d->p.hub_degree, d->membership, d->ncomm, which, d->feat,
+                                            d->links, d->af, d->workers, err);
+    for (uint32_t c = 0; st == RW_OK && c < d->ncomm; c++)
+        if (!which[c]) d->feat[c] = o->feat[from[c]];
+    rw_status fst = rw_detect_features_finish(job, err); /* always: its workers may be running */
+    if (st == RW_OK) st = fst;
     free(which);
+    free(from);
     return st;
 }
 
