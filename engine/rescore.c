@@ -1,6 +1,7 @@
 /* Batch rescoring: snapshot, communities, features, model, stable cluster
  * ids, and the run written in chunks and published whole. */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -237,6 +238,68 @@ static void run_params(char *out, size_t size, const rw_rescore_params *rp) {
 #define CHUNK_CHECK        64 /* rows between two looks at the clock */
 #define CHECKPOINT_SECONDS 0.25
 
+/* A batch rescoring's checkpoints run beside its write, on a thread of
+ * their own (the store's checkpoint connection), a chunk behind the writer:
+ * the last one, with the store released, then has little left to copy. */
+typedef struct {
+    rw_store *store;
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int due, stop;
+} side_ckpt;
+
+static void *side_ckpt_main(void *arg) {
+    side_ckpt *c = arg;
+    pthread_mutex_lock(&c->mu);
+    for (;;) {
+        while (!c->due && !c->stop) pthread_cond_wait(&c->cv, &c->mu);
+        if (c->stop) break;
+        c->due = 0;
+        pthread_mutex_unlock(&c->mu);
+        rw_err err;
+        /* A failure here loses nothing: the last checkpoint copies it all. */
+        (void)rw_store_run_checkpoint(c->store, &err);
+        pthread_mutex_lock(&c->mu);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return NULL;
+}
+
+/* Starts the thread; NULL (checkpoints at the end only) when it cannot. */
+static side_ckpt *side_ckpt_start(rw_store *store) {
+    side_ckpt *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->store = store;
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+    if (pthread_create(&c->th, NULL, side_ckpt_main, c) == 0) return c;
+    pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->cv);
+    free(c);
+    return NULL;
+}
+
+static void side_ckpt_kick(side_ckpt *c) {
+    if (!c) return;
+    pthread_mutex_lock(&c->mu);
+    c->due = 1;
+    pthread_cond_signal(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void side_ckpt_stop(side_ckpt *c) {
+    if (!c) return;
+    pthread_mutex_lock(&c->mu);
+    c->stop = 1;
+    pthread_cond_signal(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    pthread_join(c->th, NULL);
+    pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->cv);
+    free(c);
+}
+
 typedef struct {
     rw_engine *e;
     int64_t run;
@@ -250,6 +313,7 @@ typedef struct {
      * chunk holds exactly the rows counted in it. NULL: none buffered. */
     rw_status (*flush)(void *ctx, rw_err *err);
     void *flush_ctx;
+    side_ckpt *side; /* a batch-only engine's checkpoints beside the write, or NULL */
 } chunker;
 
 /* Copies the WAL into the database with the store released (the writer's
@@ -296,6 +360,7 @@ static rw_status chunk_row(chunker *w, rw_err *err) {
             st = rw_fail(err, RW_ERR_CANCELLED, "rescoring cancelled while writing run %lld; nothing was published",
                          (long long)w->run);
         if (st == RW_OK && !e->batch_only && rw_now() - w->ckpt >= CHECKPOINT_SECONDS) st = chunk_checkpoint(w, err);
+        if (st == RW_OK) side_ckpt_kick(w->side);
         if (st != RW_OK) return st;
         rw_engine_store_hand_over(e);
     }
@@ -763,9 +828,14 @@ static rw_status stage_write(rescore_job *j, rw_err *err) {
     j->out->run = j->run.id;
     j->w.run = j->run.id;
     j->w.ckpt = rw_now();
+    /* No signup waits for a batch-only engine's store: its checkpoints can
+     * run on a connection of their own beside the write. */
+    j->w.side = e->batch_only ? side_ckpt_start(e->store) : NULL;
     st = write_clusters(j, err);
     if (st == RW_OK) st = write_nodes(j, err);
     if (st == RW_OK) st = chunk_end(&j->w, err);
+    side_ckpt_stop(j->w.side);
+    j->w.side = NULL;
     /* What the chunks left in the WAL goes into the database now, with the
      * store released, rather than in a commit of the group commit's once
      * the run is published. */
