@@ -145,7 +145,8 @@ rw_status rw_engine_detect(const rw_graph_snap *s, const rw_rescore_params *rp, 
                            rw_err *err) {
     double density = rw_engine_configured_params(rp, &d->p);
     d->workers = rp && rp->threads ? rp->threads : rw_par_cpus();
-    d->w = malloc((s->m + 1) * sizeof *d->w);
+    int weighed = d->w != NULL;
+    if (!weighed) d->w = malloc((s->m + 1) * sizeof *d->w);
     d->membership = malloc(((size_t)s->n + 1) * sizeof *d->membership);
     d->links = malloc((size_t)s->n + 1);
     d->af = malloc(((size_t)s->n + 1) * RW_A_COUNT * sizeof *d->af);
@@ -157,7 +158,7 @@ rw_status rw_engine_detect(const rw_graph_snap *s, const rw_rescore_params *rp, 
     if (!d->w || !d->membership || !d->links || !d->af || !d->ascore || !d->prop || !d->via || !d->strong ||
         !d->strong_via)
         return rw_fail(err, RW_ERR_NOMEM, "out of memory for %u nodes", s->n);
-    rw_status st = rw_detect_edge_weights(s, &d->p, d->w, err);
+    rw_status st = weighed ? RW_OK : rw_detect_edge_weights(s, &d->p, d->w, err);
     if (st != RW_OK) return st;
     /* Modularity's resolution limit grows with the graph: at a fixed
      * resolution, communities on a large graph swallow rings whole. A fixed
@@ -297,27 +298,59 @@ static int carries_cluster_score(const rw_graph_snap *s, const rw_detection *d, 
     return (d->links[v] && rw_cluster_block_ring(&d->feat[c])) || strong_member(s, d, m, v);
 }
 
-/* Cluster and account scores under a model. */
-static void apply_model(const rw_graph_snap *s, const rw_model *m, rw_detection *d) {
-    score_clusters(m, d, 0);
-    for (uint32_t v = 0; v < s->n; v++) {
-        if (s->kind[v] != RW_KIND_ACCOUNT) continue;
-        uint32_t c = d->membership[v];
-        double *af = d->af + (size_t)v * RW_A_COUNT;
-        if (d->feat[c].accounts < 2 || d->feat[c].accounts < m->min_accounts) {
-            d->ascore[v] = 0;
-            continue;
-        }
+/* What apply_model's workers share: each account's row is its own. */
+typedef struct {
+    const rw_graph_snap *s;
+    const rw_model *m;
+    rw_detection *d;
+    double *logit; /* [ncomm] the model's own cluster score as a logit */
+} model_job;
+
+static rw_status cluster_logits(void *ctx, unsigned worker, uint64_t from, uint64_t to, rw_err *err) {
+    (void)worker, (void)err;
+    const model_job *x = ctx;
+    for (uint64_t c = from; c < to; c++) {
+        if (x->d->feat[c].accounts < 2 || x->d->feat[c].accounts < x->m->min_accounts) continue;
         /* The model's own cluster score, not one the block-ring signature
          * raised: the account model is fitted on these features, and what it
          * learns for every other cluster must not move with a rule. */
-        double p = rw_model_score(m, &d->feat[c]);
+        double p = rw_model_score(x->m, &x->d->feat[c]);
         p = p < 1e-6 ? 1e-6 : p > 1 - 1e-6 ? 1 - 1e-6 : p;
-        af[RW_A_CLUSTER_LOGIT] = log(p / (1 - p));
-        d->ascore[v] = rw_model_account_score(m, af);
-        if (d->rescore_rules && d->ascore[v] < d->cscore[c] && carries_cluster_score(s, d, m, v))
+        x->logit[c] = log(p / (1 - p));
+    }
+    return RW_OK;
+}
+
+static rw_status account_scores(void *ctx, unsigned worker, uint64_t from, uint64_t to, rw_err *err) {
+    (void)worker, (void)err;
+    const model_job *x = ctx;
+    const rw_graph_snap *s = x->s;
+    rw_detection *d = x->d;
+    for (uint64_t v = from; v < to; v++) {
+        if (s->kind[v] != RW_KIND_ACCOUNT) continue;
+        uint32_t c = d->membership[v];
+        double *af = d->af + v * RW_A_COUNT;
+        if (d->feat[c].accounts < 2 || d->feat[c].accounts < x->m->min_accounts) {
+            d->ascore[v] = 0;
+            continue;
+        }
+        af[RW_A_CLUSTER_LOGIT] = x->logit[c];
+        d->ascore[v] = rw_model_account_score(x->m, af);
+        if (d->rescore_rules && d->ascore[v] < d->cscore[c] && carries_cluster_score(s, d, x->m, (uint32_t)v))
             d->ascore[v] = d->cscore[c];
     }
+    return RW_OK;
+}
+
+/* Cluster and account scores under a model, on the detection's workers. */
+static rw_status apply_model(const rw_graph_snap *s, const rw_model *m, rw_detection *d, rw_err *err) {
+    score_clusters(m, d, 0);
+    model_job x = {.s = s, .m = m, .d = d, .logit = malloc(((size_t)d->ncomm + 1) * sizeof *x.logit)};
+    if (!x.logit) return rw_fail(err, RW_ERR_NOMEM, "out of memory for %u communities", d->ncomm);
+    rw_status st = rw_par_run(d->workers, d->ncomm, 4096, cluster_logits, &x, err);
+    if (st == RW_OK) st = rw_par_run(d->workers, s->n, 16384, account_scores, &x, err);
+    free(x.logit);
+    return st;
 }
 
 /* An account's own score and the evidence of a device or card it shares
@@ -365,7 +398,8 @@ rw_status rw_engine_detect_model(const rw_graph_snap *s, const rw_model *m, rw_d
     score_clusters(m, d, 0);
     rw_status st = split_mixed(s, m, d, err);
     if (st != RW_OK) return st;
-    apply_model(s, m, d);
+    st = apply_model(s, m, d, err);
+    if (st != RW_OK) return st;
     st = rw_detect_propagate(s, d->p.hub_degree, d->ascore, m->threshold, d->prop, d->via, d->strong, d->strong_via,
                              err);
     if (st != RW_OK) return st;

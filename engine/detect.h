@@ -50,7 +50,8 @@ double rw_engine_configured_params(const rw_rescore_params *rp, rw_community_par
 
 /* Weights, communities (warm-started from init when not NULL; with
  * keep_init, init itself as dense labels) and features: everything that
- * does not depend on the model. totals: the whole graph's when s is a shard
+ * does not depend on the model. d->w, when set on entry, is taken as s's
+ * edge weights under rp (rw_detect_edge_weights) and owned by d. totals: the whole graph's when s is a shard
  * of it, NULL for s's own. on_stage (or NULL) hears "communities" and
  * "features" (seconds 0: the caller times them). d's arrays: caller frees
  * with rw_detection_free, also on failure. */

@@ -391,14 +391,33 @@ static rw_status write_order(const rw_graph_snap *s, const uint32_t *membership,
         if (feat[c].accounts >= 2) key[(*nclusters)++] = (uint64_t)ids[c] << 32 | c;
     qsort(key, *nclusters, sizeof *key, u64_cmp);
     for (uint32_t i = 0; i < *nclusters; i++) (*clusters)[i] = (uint32_t)key[i];
-    for (uint32_t v = 0; v < s->n; v++) {
-        uint32_t c = membership[v];
-        if (feat[c].accounts < 2) continue;
-        if (s->kind[v] == RW_KIND_ACCOUNT ||
-            (s->kind[v] != RW_KIND_SUBNET && rw_graph_snap_degree(s, v) >= 2)) /* as the run's attribute rows */
-            (*members)[(*nmembers)++] = (uint64_t)ids[c] << 32 | v;
+    /* Members by (id, node): a counting sort by the community's place in
+     * id order, stable in node order. */
+    uint32_t *place = malloc(((size_t)ncomm + 1) * sizeof *place);
+    uint64_t *at = calloc((size_t)*nclusters + 1, sizeof *at);
+    if (!place || !at) {
+        free(place), free(at);
+        return rw_fail(err, RW_ERR_NOMEM, "out of memory for %u communities", ncomm);
     }
-    qsort(*members, *nmembers, sizeof **members, u64_cmp);
+    for (uint32_t i = 0; i < *nclusters; i++) place[(*clusters)[i]] = i;
+    for (int pass = 0; pass < 2; pass++) {
+        for (uint32_t v = 0; v < s->n; v++) {
+            uint32_t c = membership[v];
+            if (feat[c].accounts < 2) continue;
+            if (s->kind[v] != RW_KIND_ACCOUNT &&
+                (s->kind[v] == RW_KIND_SUBNET || rw_graph_snap_degree(s, v) < 2)) /* as the run's attribute rows */
+                continue;
+            if (pass == 0)
+                at[place[c] + 1]++;
+            else
+                (*members)[at[place[c]]++] = (uint64_t)ids[c] << 32 | v;
+        }
+        if (pass == 0)
+            for (uint32_t i = 0; i < *nclusters; i++) at[i + 1] += at[i];
+    }
+    *nmembers = at[*nclusters];
+    free(place);
+    free(at);
     return RW_OK;
 }
 
@@ -512,9 +531,10 @@ static rw_status stage_previous(rescore_job *j, rw_err *err) {
 
 /* The whole graph's edge weight totals, which every shard's resolution
  * and Leiden objective need, and which hubs glue (s->glue), judged here
- * once for the cut into components and for every shard. */
+ * once for the cut into components and for every shard; *weights the edge
+ * weights (caller frees; rw_shard_detect takes them). */
 static rw_status weight_totals(rw_graph_snap *s, const rw_rescore_params *rp, rw_weight_totals *t, uint32_t *hub_degree,
-                               rw_err *err) {
+                               double **weights, rw_err *err) {
     rw_community_params p;
     rw_engine_configured_params(rp, &p);
     *hub_degree = p.hub_degree;
@@ -528,7 +548,10 @@ static rw_status weight_totals(rw_graph_snap *s, const rw_rescore_params *rp, rw
     rw_status st = rw_detect_hub_glue(s, p.hub_degree, s->glue, err);
     if (st == RW_OK) st = rw_detect_edge_weights(s, &p, w, err);
     if (st == RW_OK) rw_detect_weight_totals(s, &p, w, &t->all, &t->kept);
-    free(w);
+    if (st == RW_OK)
+        *weights = w;
+    else
+        free(w);
     return st;
 }
 
@@ -549,7 +572,7 @@ static rw_status stage_detect(rescore_job *j, rw_err *err) {
                         .node_slice = j->e->shard_slice,
                         .comm_slice = j->e->shard_slice,
                         .model = j->model};
-    rw_status st = weight_totals(j->s, j->rp, &job.totals, &job.hub_degree_used, err);
+    rw_status st = weight_totals(j->s, j->rp, &job.totals, &job.hub_degree_used, &job.weights, err);
     if (st == RW_OK) st = rw_shard_detect(j->s, &job, j->rp ? j->rp->shards : NULL, &j->d, j->out, err);
     if (st == RW_OK) stage_done(&j->sg, "detect");
     return st;

@@ -757,12 +757,16 @@ static rw_status merge_local(const rw_shard_plan *pl, uint32_t n, rw_detection *
 rw_status rw_shard_detect(rw_graph_snap *s, const rw_shard_job *job, const rw_shard_transport *t, rw_detection *d,
                           rw_rescore_summary *out, rw_err *err) {
     rw_shard_plan pl = {0};
-    rw_detection local = {0};
     int shards = t ? t->shards : 1;
+    /* Shard 0 alone is the whole snapshot, weighed already; other shards
+     * weigh their own. */
+    rw_detection local = {.w = shards == 1 ? job->weights : NULL};
+    if (shards != 1) free(job->weights);
     shard_result *r = calloc((size_t)(shards > 0 ? shards : 1), sizeof *r);
     uint8_t *own = s->glue ? NULL : malloc((size_t)s->n + 1); /* the whole snapshot's verdicts */
     if (!r || (!s->glue && !own)) {
         free(r), free(own);
+        rw_detection_free(&local);
         return rw_fail(err, RW_ERR_NOMEM, "shards: out of memory");
     }
     rw_status st = own ? rw_detect_hub_glue(s, job->hub_degree_used, own, err) : RW_OK;

@@ -12,6 +12,7 @@ typedef struct {
     unsigned threads;         /* as rw_rescore_params, for shard 0 here (another shard: its machine's) */
     uint32_t hub_degree_used; /* the resolved value: hubs cut before components */
     rw_weight_totals totals;  /* of the whole snapshot */
+    double *weights;          /* its edge weights (rw_detect_edge_weights), or NULL: rw_shard_detect takes them */
     const uint32_t *init;     /* [n] previous labels (<= max_label; above: new), or NULL */
     uint32_t max_label;
     int keep_init;     /* the previous partition as it is (same input) */
