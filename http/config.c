@@ -110,6 +110,13 @@ static const setting settings[] = {
      0.001,
      1},
     {{"rescore_at", "", "HH:MM local time of the nightly rescoring (empty: none)"}, T_CLOCK, AT(rescore_at), 0, 0},
+    {{"rescore_threads", "0",
+      "threads the rescoring's detectors use (0: one per processor, at most 8; 1 leaves the other cores to "
+      "signups while it runs; the run is the same with any number)"},
+     T_U32,
+     AT(rescore_threads),
+     0,
+     RW_PAR_MAX},
     {{"rescore_command", "",
       "run the rescoring (nightly and POST /v1/rescore) out of process: this command, given --db COPY --key-file KEY "
       "(a consistent copy the server writes beside db), e.g. mpirun -np 8 --hostfile /etc/ringwatch/hosts ringwatch "

@@ -32,6 +32,7 @@ typedef struct {
     char trusted_clients[RW_CONFIG_TEXT]; /* CIDR list accepted beyond the limits, "" for none */
     uint32_t trusted_reserve;             /* connections kept for trusted clients beyond connection_limit */
     uint32_t analyst_threads;             /* threads for pictures and exports */
+    uint32_t rescore_threads;             /* the rescoring's detector workers (0: one per processor) */
     uint32_t analyst_queue;               /* such requests waiting at most; more answer 503 */
     uint64_t max_body_bytes;
     uint64_t connection_memory_bytes; /* MHD per-connection memory pool */

@@ -193,6 +193,7 @@ rw_status rw_jobs_start(rw_http_server *s, rw_job_trigger trigger, const rw_resc
     job->trigger = trigger;
     job->created = (int64_t)time(NULL);
     job->rp = *rp;
+    job->rp.threads = s->cfg.rescore_threads;
     job->retention_days = trigger == RW_JOB_SCHEDULE ? s->cfg.retention_days : 0;
     __atomic_store_n(&j->cancel, 0, __ATOMIC_RELEASE);
     worker_arg *wa = malloc(sizeof *wa); /* the worker takes ownership */
