@@ -12,6 +12,7 @@
  * (rw_graph_snap.glue; a hub that glues holds its accounts in one
  * component), and communities are renumbered here in order of
  * their smallest node. Plain rescoring takes the same path with one shard. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -658,14 +659,14 @@ static const uint32_t *whole_init(const rw_graph_snap *s, const rw_shard_job *jo
  * when it is the only one, on the snapshot itself (nothing copied: its extra
  * nodes, of no component, are scored by no shard either). Its results are
  * merged from the detection itself, not through an output's bytes. */
-static rw_status run_local(rw_shard_plan *pl, rw_graph_snap *s, const rw_shard_job *job, rw_detection *local,
-                           rw_err *err) {
+static rw_status run_local(int shards, rw_shard_plan *pl, rw_graph_snap *s, const rw_shard_job *job,
+                           rw_detection *local, rw_err *err) {
     void *in = NULL;
     size_t len = 0;
     uint32_t n = 0;
     rw_status st;
     local->rescore_rules = job->rescore_rules;
-    if (pl->shards == 1) {
+    if (shards == 1) { /* pl is being made meanwhile (plan_beside): not read here */
         rw_rescore_params rp = {.density = job->density, .hub_degree = job->hub_degree, .threads = job->threads};
         st = rw_engine_detect(s, &rp, &job->totals, job->init ? whole_init(s, job, &in, err) : NULL, job->keep_init,
                               local, NULL, NULL, err);
@@ -754,6 +755,34 @@ static rw_status merge_local(const rw_shard_plan *pl, uint32_t n, rw_detection *
     return st;
 }
 
+/* The plan made on a thread of its own. With one shard the detectors do not
+ * read it (the components only number the merged communities, and give
+ * the run's figures): it is made beside them. */
+typedef struct {
+    rw_shard_plan *pl;
+    const rw_graph_snap *s;
+    uint32_t hub_degree;
+    const uint8_t *glue;
+    pthread_t th;
+    rw_status st;
+    rw_err err;
+} plan_beside;
+
+/* What the job and the run's figures take from a made plan. */
+static void plan_done(rw_shard_plan *pl, const rw_shard_job *job, rw_rescore_summary *out) {
+    if (job->node_slice && job->node_slice < pl->node_slice) pl->node_slice = job->node_slice;
+    if (job->comm_slice && job->comm_slice < pl->comm_slice) pl->comm_slice = job->comm_slice;
+    out->components = pl->nunits;
+    out->largest_accounts = pl->largest_accounts;
+    out->largest_edges = pl->largest_edges;
+}
+
+static void *plan_main(void *arg) {
+    plan_beside *p = arg;
+    p->st = rw_shard_plan_make(p->pl, p->s, p->hub_degree, p->glue, 1, &p->err);
+    return NULL;
+}
+
 rw_status rw_shard_detect(rw_graph_snap *s, const rw_shard_job *job, const rw_shard_transport *t, rw_detection *d,
                           rw_rescore_summary *out, rw_err *err) {
     rw_shard_plan pl = {0};
@@ -770,12 +799,10 @@ rw_status rw_shard_detect(rw_graph_snap *s, const rw_shard_job *job, const rw_sh
         return rw_fail(err, RW_ERR_NOMEM, "shards: out of memory");
     }
     rw_status st = own ? rw_detect_hub_glue(s, job->hub_degree_used, own, err) : RW_OK;
-    if (st == RW_OK) st = rw_shard_plan_make(&pl, s, job->hub_degree_used, s->glue ? s->glue : own, shards, err);
-    if (job->node_slice && job->node_slice < pl.node_slice) pl.node_slice = job->node_slice;
-    if (job->comm_slice && job->comm_slice < pl.comm_slice) pl.comm_slice = job->comm_slice;
-    out->components = pl.nunits;
-    out->largest_accounts = pl.largest_accounts;
-    out->largest_edges = pl.largest_edges;
+    plan_beside pb = {.pl = &pl, .s = s, .hub_degree = job->hub_degree_used, .glue = s->glue ? s->glue : own};
+    int beside = st == RW_OK && shards == 1 && pthread_create(&pb.th, NULL, plan_main, &pb) == 0;
+    if (st == RW_OK && !beside) st = rw_shard_plan_make(&pl, s, job->hub_degree_used, pb.glue, shards, err);
+    if (!beside) plan_done(&pl, job, out);
     for (int k = 1; st == RW_OK && k < shards; k++) {
         void *in = NULL;
         size_t len = 0;
@@ -789,7 +816,12 @@ rw_status rw_shard_detect(rw_graph_snap *s, const rw_shard_job *job, const rw_sh
      * so that they do not add to the detectors' peak. Then every shard's
      * nodes, the numbering, and every shard's communities, each part given
      * back as soon as it is merged. */
-    if (st == RW_OK) st = run_local(&pl, s, job, &local, err);
+    if (st == RW_OK) st = run_local(shards, &pl, s, job, &local, err);
+    if (beside) {
+        pthread_join(pb.th, NULL);
+        if (st == RW_OK && pb.st != RW_OK) st = rw_fail(err, pb.st, "%s", pb.err.msg);
+        plan_done(&pl, job, out);
+    }
     if (st == RW_OK) st = merged_alloc(d, s->n, err);
     d->workers = job->threads ? job->threads : rw_par_cpus(); /* for what the caller does with d */
     if (st == RW_OK) st = merge_local(&pl, s->n, &local, d, &r[0], err);
