@@ -587,3 +587,34 @@ Test(runs, rescore_twice_is_idempotent) {
     cr_expect_str_eq(c1, c2, "clusters differ between run 1 and run 2");
     free(s1), free(s2), free(c1), free(c2);
 }
+
+/* The same world rescored on one thread and on three gives the same run:
+ * scores, reasons and clusters (features included) byte for byte; a count
+ * out of range is refused. */
+Test(runs, rescore_threads_give_the_same_run) {
+    char *out = NULL;
+    int rc = tu_rw(&out, "simulate --accounts %d --seed 11 --out ev.jsonl --truth truth.csv", ACCOUNTS);
+    cr_assert_eq(rc, 0, "%s", out);
+    free(out);
+    for (int k = 0; k < 2; k++) {
+        static const char *const threads[2] = {"1", "3"};
+        rc = tu_rw(&out,
+                   "ingest --quiet --db t%s.db ev.jsonl && '%s' rescore --quiet --threads %s --db t%s.db && "
+                   "'%s' scores --db t%s.db > s%s.csv && "
+                   "'%s' clusters --db t%s.db --min-score 0 --format json > c%s.json",
+                   threads[k], tu_bin(), threads[k], threads[k], tu_bin(), threads[k], threads[k], tu_bin(), threads[k],
+                   threads[k]);
+        cr_assert_eq(rc, 0, "%s", out);
+        free(out);
+    }
+    char *s1 = read_in("s1.csv"), *s3 = read_in("s3.csv"), *c1 = read_in("c1.json"), *c3 = read_in("c3.json");
+    cr_expect_gt(count_lines(s1), ACCOUNTS, "a score per account");
+    cr_expect(strstr(c1, "\"features\"") != NULL, "the clusters' features are compared too");
+    cr_expect_str_eq(s1, s3, "scores differ between --threads 1 and 3");
+    cr_expect_str_eq(c1, c3, "clusters differ between --threads 1 and 3");
+    free(s1), free(s3), free(c1), free(c3);
+    rc = tu_rw(&out, "rescore --threads 9 --db t1.db");
+    cr_expect_neq(rc, 0, "%s", out);
+    cr_expect(strstr(out, "--threads") != NULL, "the refusal names the option: %s", out);
+    free(out);
+}
