@@ -289,21 +289,19 @@ void rw_detect_weight_totals(const rw_graph_snap *s, const rw_community_params *
 
 /* The early labels of rw_communities_early: a component kept whole is its
  * label, an account of no component one of its own after them, and an
- * account of a component Leiden splits the label *npre. */
+ * account of a component Leiden splits the label after those (npre). */
 static void early_labels(const cctx *x, const uint32_t *cl, uint32_t nlei, uint32_t ncomp,
                          const rw_communities_early *early) {
     const rw_graph_snap *s = x->s;
-    uint32_t *pre = early->pre, next = ncomp;
+    uint32_t *pre = early->pre, npre = ncomp;
     for (uint32_t v = 0; v < s->n; v++) {
         uint32_t c = x->comp[v];
-        pre[v] = s->kind[v] != RW_KIND_ACCOUNT ? RW_NODE_NONE : c == NONE ? next++ : c;
+        pre[v] = s->kind[v] != RW_KIND_ACCOUNT ? RW_NODE_NONE : c == NONE ? npre++ : c;
     }
     for (uint32_t i = 0; i < nlei; i++)
         for (uint32_t k = x->cstart[cl[i]]; k < x->cstart[cl[i] + 1]; k++)
-            if (s->kind[x->order[k]] == RW_KIND_ACCOUNT) pre[x->order[k]] = UINT32_MAX - 1; /* below: *npre */
-    for (uint32_t v = 0; v < s->n; v++)
-        if (pre[v] == UINT32_MAX - 1) pre[v] = next;
-    early->ready(early->ctx, next);
+            if (s->kind[x->order[k]] == RW_KIND_ACCOUNT) pre[x->order[k]] = npre;
+    early->ready(early->ctx, npre);
 }
 
 rw_status rw_detect_communities(const rw_graph_snap *s, const rw_community_params *p, const double *w,

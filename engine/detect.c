@@ -112,6 +112,22 @@ static rw_status late_features(early_features *o, rw_err *err) {
     return st;
 }
 
+/* The communities' features and scores, allocated once ncomm is known. */
+static rw_status cluster_arrays(rw_detection *d, rw_err *err) {
+    d->feat = malloc(((size_t)d->ncomm + 1) * sizeof *d->feat);
+    d->cscore = malloc(((size_t)d->ncomm + 1) * sizeof *d->cscore);
+    if (!d->feat || !d->cscore) return rw_fail(err, RW_ERR_NOMEM, "out of memory for %u communities", d->ncomm);
+    return RW_OK;
+}
+
+/* Every community's features at once. */
+static rw_status all_features(const rw_graph_snap *s, rw_detection *d, rw_err *err) {
+    rw_status st = cluster_arrays(d, err);
+    if (st != RW_OK) return st;
+    return rw_detect_features_some(s, d->w, d->p.hub_degree, d->membership, d->ncomm, NULL, d->feat, d->links, d->af,
+                                   d->workers, err);
+}
+
 /* Communities, and the features of those Leiden cannot change computed
  * beside it on the other workers; then the rest of the features. */
 static rw_status communities_and_features(const rw_graph_snap *s, const uint32_t *init, rw_detection *d, rw_err *err) {
@@ -123,16 +139,10 @@ static rw_status communities_and_features(const rw_graph_snap *s, const uint32_t
     rw_status fst = rw_detect_features_finish(o.job, &o.err); /* always: its workers may be running */
     if (st == RW_OK && o.st != RW_OK) st = rw_fail(err, o.st, "%s", o.err.msg);
     if (st == RW_OK && fst != RW_OK) st = rw_fail(err, fst, "%s", o.err.msg);
-    if (st == RW_OK) {
-        d->feat = malloc(((size_t)d->ncomm + 1) * sizeof *d->feat);
-        d->cscore = malloc(((size_t)d->ncomm + 1) * sizeof *d->cscore);
-        if (!d->feat || !d->cscore) st = rw_fail(err, RW_ERR_NOMEM, "out of memory for %u communities", d->ncomm);
-    }
     /* no early labels (nothing to detect): every community's features now */
     if (st == RW_OK && !o.feat)
-        st = rw_detect_features_some(s, d->w, d->p.hub_degree, d->membership, d->ncomm, NULL, d->feat, d->links, d->af,
-                                     d->workers, err);
-    else if (st == RW_OK)
+        st = all_features(s, d, err);
+    else if (st == RW_OK && (st = cluster_arrays(d, err)) == RW_OK)
         st = late_features(&o, err);
     free(o.pre);
     free(o.which);
@@ -140,11 +150,14 @@ static rw_status communities_and_features(const rw_graph_snap *s, const uint32_t
     return st;
 }
 
+unsigned rw_engine_workers(unsigned threads) {
+    return threads ? threads : rw_par_cpus();
+}
+
 rw_status rw_engine_detect(const rw_graph_snap *s, const rw_rescore_params *rp, const rw_weight_totals *totals,
-                           const uint32_t *init, int keep_init, rw_detection *d, rw_stage_fn on_stage, void *ctx,
-                           rw_err *err) {
+                           const uint32_t *init, int keep_init, rw_detection *d, rw_err *err) {
     double density = rw_engine_configured_params(rp, &d->p);
-    d->workers = rp && rp->threads ? rp->threads : rw_par_cpus();
+    d->workers = rw_engine_workers(rp ? rp->threads : 0);
     int weighed = d->w != NULL;
     if (!weighed) d->w = malloc((s->m + 1) * sizeof *d->w);
     d->membership = malloc(((size_t)s->n + 1) * sizeof *d->membership);
@@ -172,21 +185,9 @@ rw_status rw_engine_detect(const rw_graph_snap *s, const rw_rescore_params *rp, 
     d->p.kept_total = (double)totals->kept / RW_WEIGHT_UNIT;
     d->p.resolution = density * 2.0 * ((double)totals->all / RW_WEIGHT_UNIT);
     if (d->p.resolution < 1.0) d->p.resolution = 1.0;
-    if (!(keep_init && init)) {
-        st = communities_and_features(s, init, d, err);
-        if (st == RW_OK && on_stage) on_stage(ctx, "communities and features", 0);
-        return st;
-    }
+    if (!(keep_init && init)) return communities_and_features(s, init, d, err);
     st = relabel(s->n, init, d->membership, &d->ncomm, err);
-    if (st != RW_OK) return st;
-    if (on_stage) on_stage(ctx, "communities", 0);
-    d->feat = malloc(((size_t)d->ncomm + 1) * sizeof *d->feat);
-    d->cscore = malloc(((size_t)d->ncomm + 1) * sizeof *d->cscore);
-    if (!d->feat || !d->cscore) return rw_fail(err, RW_ERR_NOMEM, "out of memory for %u communities", d->ncomm);
-    st = rw_detect_features_some(s, d->w, d->p.hub_degree, d->membership, d->ncomm, NULL, d->feat, d->links, d->af,
-                                 d->workers, err);
-    if (st == RW_OK && on_stage) on_stage(ctx, "features", 0);
-    return st;
+    return st == RW_OK ? all_features(s, d, err) : st;
 }
 
 /* The model's score, raised to the threshold for a cluster that shows the

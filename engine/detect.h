@@ -48,16 +48,18 @@ void rw_detection_free(rw_detection *d);
  * community density (the resolution depends on the graph's total weight). */
 double rw_engine_configured_params(const rw_rescore_params *rp, rw_community_params *p);
 
+/* The detectors' workers for a thread count of rw_rescore_params (0: one
+ * per processor, rw_par_cpus). */
+unsigned rw_engine_workers(unsigned threads);
+
 /* Weights, communities (warm-started from init when not NULL; with
  * keep_init, init itself as dense labels) and features: everything that
  * does not depend on the model. d->w, when set on entry, is taken as s's
- * edge weights under rp (rw_detect_edge_weights) and owned by d. totals: the whole graph's when s is a shard
- * of it, NULL for s's own. on_stage (or NULL) hears "communities" and
- * "features" (seconds 0: the caller times them). d's arrays: caller frees
- * with rw_detection_free, also on failure. */
+ * edge weights under rp (rw_detect_edge_weights) and owned by d. totals:
+ * the whole graph's when s is a shard of it, NULL for s's own. d's arrays:
+ * caller frees with rw_detection_free, also on failure. */
 rw_status rw_engine_detect(const rw_graph_snap *s, const rw_rescore_params *rp, const rw_weight_totals *totals,
-                           const uint32_t *init, int keep_init, rw_detection *d, rw_stage_fn on_stage, void *ctx,
-                           rw_err *err);
+                           const uint32_t *init, int keep_init, rw_detection *d, rw_err *err);
 
 /* Scores under a model: mixed communities split, cluster and account
  * scores, evidence from flagged neighbours, and d->abits. */

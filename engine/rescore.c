@@ -280,20 +280,21 @@ static side_ckpt *side_ckpt_start(rw_store *store) {
     return NULL;
 }
 
-static void side_ckpt_kick(side_ckpt *c) {
-    if (!c) return;
+/* Sets *flag (due or stop) and wakes the thread. */
+static void side_ckpt_tell(side_ckpt *c, int *flag) {
     pthread_mutex_lock(&c->mu);
-    c->due = 1;
+    *flag = 1;
     pthread_cond_signal(&c->cv);
     pthread_mutex_unlock(&c->mu);
 }
 
+static void side_ckpt_kick(side_ckpt *c) {
+    if (c) side_ckpt_tell(c, &c->due);
+}
+
 static void side_ckpt_stop(side_ckpt *c) {
     if (!c) return;
-    pthread_mutex_lock(&c->mu);
-    c->stop = 1;
-    pthread_cond_signal(&c->cv);
-    pthread_mutex_unlock(&c->mu);
+    side_ckpt_tell(c, &c->stop);
     pthread_join(c->th, NULL);
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv);
@@ -372,6 +373,12 @@ static rw_status chunk_row(chunker *w, rw_err *err) {
     return RW_OK;
 }
 
+/* Does attribute v of a cluster get a row in the run (run_attributes, and
+ * so run_members)? Subnets and attributes of one account do not. */
+static int run_attribute(const rw_graph_snap *s, uint32_t v) {
+    return s->kind[v] != RW_KIND_SUBNET && rw_graph_snap_degree(s, v) >= 2;
+}
+
 /* A run's rows go in in the order of the b-tree that holds them, so every
  * chunk appends instead of revisiting pages: clusters by id, and the
  * members of each cluster (accounts, and attributes the snapshot saw with
@@ -404,9 +411,7 @@ static rw_status write_order(const rw_graph_snap *s, const uint32_t *membership,
         for (uint32_t v = 0; v < s->n; v++) {
             uint32_t c = membership[v];
             if (feat[c].accounts < 2) continue;
-            if (s->kind[v] != RW_KIND_ACCOUNT &&
-                (s->kind[v] == RW_KIND_SUBNET || rw_graph_snap_degree(s, v) < 2)) /* as the run's attribute rows */
-                continue;
+            if (s->kind[v] != RW_KIND_ACCOUNT && !run_attribute(s, v)) continue;
             if (pass == 0)
                 at[place[c] + 1]++;
             else
@@ -771,7 +776,7 @@ static rw_status write_node(rescore_job *j, row_buffer *b, uint32_t v, rw_err *e
     uint32_t c = d->membership[v], cluster = b->cid[c];
     rw_status st = RW_OK;
     if (s->kind[v] != RW_KIND_ACCOUNT) {
-        if (!cluster || s->kind[v] == RW_KIND_SUBNET || rw_graph_snap_degree(s, v) < 2) return RW_OK;
+        if (!cluster || !run_attribute(s, v)) return RW_OK;
         st = chunk_row(&j->w, err);
         b->node[b->nnode++] = (rw_run_node_put){.node = v, .cluster = cluster};
         if (st == RW_OK && b->nnode == RW_STORE_PUT_MANY) st = flush_nodes(j, b, err);
@@ -1189,7 +1194,7 @@ rw_status rw_engine_fit_model(rw_engine *e, const rw_rescore_params *rp,
     }
     if (st != RW_OK) return st;
     st = fit_snapshot(e, &s, &label, label_of, ctx, err);
-    if (st == RW_OK) st = rw_engine_detect(s, rp, NULL, NULL, 0, &d, NULL, NULL, err);
+    if (st == RW_OK) st = rw_engine_detect(s, rp, NULL, NULL, 0, &d, err);
     if (st == RW_OK) st = fit_clusters(s, &d, label, &m, l2, err);
     if (st == RW_OK) st = fit_accounts(s, &d, label, &m, l2, err);
     if (st == RW_OK) rw_model_format(&m, text, size);

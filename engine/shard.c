@@ -431,7 +431,7 @@ static rw_status shard_detect(void *in, size_t len, rw_detection *d, uint32_t *n
     free(in);
     rw_rescore_params rp = {.density = h.density, .hub_degree = h.hub_degree};
     d->rescore_rules = (int)h.rescore_rules;
-    if (st == RW_OK) st = rw_engine_detect(s, &rp, &h.totals, init, (int)h.keep_init, d, NULL, NULL, err);
+    if (st == RW_OK) st = rw_engine_detect(s, &rp, &h.totals, init, (int)h.keep_init, d, err);
     if (st == RW_OK) st = rw_engine_detect_model(s, &h.model, d, err);
     *n = s ? s->n : 0;
     rw_graph_snap_free(s);
@@ -669,7 +669,7 @@ static rw_status run_local(int shards, rw_shard_plan *pl, rw_graph_snap *s, cons
     if (shards == 1) { /* pl is being made meanwhile (plan_beside): not read here */
         rw_rescore_params rp = {.density = job->density, .hub_degree = job->hub_degree, .threads = job->threads};
         st = rw_engine_detect(s, &rp, &job->totals, job->init ? whole_init(s, job, &in, err) : NULL, job->keep_init,
-                              local, NULL, NULL, err);
+                              local, err);
         if (st == RW_OK && job->init && !in) st = RW_ERR_NOMEM;
         if (st == RW_OK) st = rw_engine_detect_model(s, &job->model, local, err);
         drop_working(local);
@@ -823,7 +823,7 @@ rw_status rw_shard_detect(rw_graph_snap *s, const rw_shard_job *job, const rw_sh
         plan_done(&pl, job, out);
     }
     if (st == RW_OK) st = merged_alloc(d, s->n, err);
-    d->workers = job->threads ? job->threads : rw_par_cpus(); /* for what the caller does with d */
+    d->workers = rw_engine_workers(job->threads); /* for what the caller does with d */
     if (st == RW_OK) st = merge_local(&pl, s->n, &local, d, &r[0], err);
     for (int k = 1; st == RW_OK && k < shards; k++) st = recv_nodes(&pl, t, k, &r[k], d, &out->shard_bytes, err);
     if (st == RW_OK) st = number(&pl, s->n, r, d, err);

@@ -2,8 +2,9 @@
  * the accounts reviewed or blocked at signup on their own evidence (the
  * model, the analysts' labels, the newest run's verdicts, young.h's new
  * devices); an attribute on which many were, and a large share of its
- * accounts, is evidence against the next signup on it. Below live and score: includes only engine_int.h
- * and view.h (and verdict.c's nouns and reasons, beside it). */
+ * accounts, is evidence against the next signup on it. Below live and
+ * score: includes only engine_int.h and view.h (and verdict.c's nouns and
+ * reasons, beside it). */
 #ifndef RW_ENGINE_STOPS_H
 #define RW_ENGINE_STOPS_H
 

@@ -33,13 +33,13 @@ struct rw_vnode {
 /* An attribute's flagged users form a burst when the span of their signups
  * is at most this share of the span of the run's accounts' signups. */
 #define RW_VERDICT_BURST 0.2
-/* An attribute with u judged users came late when q, the share of the run's
- * accounts that signed up before it was first seen, has u * -ln(1 - q) at
- * least this: were its users strangers arriving like everyone else, the
- * chance that none came in that first share, (1 - q)^u, is below 1 %. */
+/* An attribute with u judged users came late when it first appeared
+ * RW_HISTORY_SETTLE_HOURS or more after the run's first account and q, the
+ * share of the run's accounts that signed up before it was first seen, has
+ * u * -ln(1 - q) at least this: were its users strangers arriving like
+ * everyone else, the chance that none came in that first share, (1 - q)^u,
+ * is below 1 %. */
 #define RW_VERDICT_LATE 4.6
-/* ... and it first appeared RW_HISTORY_SETTLE_HOURS or more after the run's
- * first account. */
 
 /* Fills L->vnode (zeroed, L->cap entries) from a run's snapshot: ascore[v]
  * the run score of account v, flagged from threshold; L->comm already holds
