@@ -178,7 +178,11 @@ static rw_status gram_top1(const rw_csr *b, double *l1, rw_err *err) {
     int rowside = b->rows <= b->cols;
     uint32_t dim = rowside ? b->rows : b->cols, other = rowside ? b->cols : b->rows;
     uint64_t nnz = b->rp[b->rows];
-    double *g = calloc((size_t)dim * dim, sizeof *g);
+    /* g, then the eigenvalue array dsyevr fills: dim entries, not one.
+     * Its bisection finds every copy of a repeated top eigenvalue (a
+     * lockstep block of identical rows has many) before it keeps the one
+     * asked for, and writes them all there. */
+    double *g = calloc((size_t)dim * dim + dim, sizeof *g);
     uint32_t *start = calloc((size_t)other + 1, sizeof *start), *idx = malloc((nnz + 1) * sizeof *idx);
     double *val = malloc((nnz + 1) * sizeof *val);
     rw_status st = RW_OK;
@@ -205,12 +209,12 @@ static rw_status gram_top1(const rw_csr *b, double *l1, rw_err *err) {
                 uint32_t lo = idx[p] < idx[q] ? idx[p] : idx[q], hi = idx[p] ^ idx[q] ^ lo;
                 g[(size_t)hi * dim + lo] += val[p] * val[q];
             }
-    double top = 0, z = 0;
+    double *eig = g + (size_t)dim * dim, z = 0;
     lapack_int found = 0, isuppz[2];
     lapack_int info = LAPACKE_dsyevr(LAPACK_COL_MAJOR, 'N', 'I', 'U', (lapack_int)dim, g, (lapack_int)dim, 0.0, 0.0,
-                                     (lapack_int)dim, (lapack_int)dim, 0.0, &found, &top, &z, 1, isuppz);
+                                     (lapack_int)dim, (lapack_int)dim, 0.0, &found, eig, &z, 1, isuppz);
     if (info != 0) st = rw_fail(err, RW_ERR_INTERNAL, "spectral: LAPACKE_dsyevr failed (info %d)", (int)info);
-    *l1 = found == 1 ? top : 0.0;
+    *l1 = found == 1 ? eig[0] : 0.0;
 done:
     free(g);
     free(start);

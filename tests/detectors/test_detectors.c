@@ -401,6 +401,37 @@ Test(detectors, sigma1_matches_lapack_and_spectral) {
     }
 }
 
+/* A top singular value of high multiplicity: fifty identical disjoint
+ * 2 x 2 blocks of weight 1.5. LAPACK's bisection finds every copy of a
+ * repeated eigenvalue before it keeps the one asked for, writing them all
+ * to its eigenvalue array: an array of one, as it once was, overflowed
+ * into the caller's frame and crashed a rescoring. */
+Test(detectors, sigma1_of_a_repeated_top_value) {
+    enum { BLOCKS = 50 };
+    tu_snap_builder b = {0};
+    uint32_t acc[2 * BLOCKS];
+    for (int k = 0; k < BLOCKS; k++) {
+        uint32_t d0 = tu_snap_node(&b, RW_KIND_DEVICE), d1 = tu_snap_node(&b, RW_KIND_PAYMENT);
+        for (int i = 0; i < 2; i++) {
+            acc[2 * k + i] = tu_snap_node(&b, RW_KIND_ACCOUNT);
+            tu_snap_edge(&b, acc[2 * k + i], d0);
+            tu_snap_edge(&b, acc[2 * k + i], d1);
+        }
+    }
+    rw_graph_snap *s = tu_snap_build(&b);
+    double *w = malloc(s->m * sizeof *w);
+    for (uint64_t e = 0; e < s->m; e++) w[e] = 1.5;
+    for (int rep = 0; rep < 20; rep++) {
+        rw_spectral one;
+        rw_err err;
+        cr_assert_eq(rw_detect_sigma1(s, w, acc, 2 * BLOCKS, &one, &err), RW_OK, "%s", err.msg);
+        cr_expect_float_eq(one.sigma1, 3.0, 1e-9, "%.12g", one.sigma1);
+        cr_expect_float_eq(one.lockstep, 1.0 / BLOCKS, 1e-9, "%.12g", one.lockstep);
+    }
+    free(w);
+    rw_graph_snap_free(s);
+}
+
 /* Two identical disjoint blocks: sigma2 == sigma1, which a single-vector
  * Krylov method would miss. */
 Test(detectors, spectral_repeated_top_value) {
