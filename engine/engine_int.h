@@ -5,6 +5,7 @@
 #ifndef RW_ENGINE_INT_H
 #define RW_ENGINE_INT_H
 
+#include <math.h>
 #include <pthread.h>
 
 #include "detectors.h"
@@ -36,6 +37,16 @@ enum {
 
 /* Online scoring state, guarded by the engine's lock (written under the
  * write lock, read under the read lock). Arrays are indexed by node id. */
+/* The live state's counters decay with these time constants (seconds). */
+#define RW_TAU_HOUR 3600.0
+#define RW_TAU_DAY  86400.0
+
+/* value counted at from, decayed to to with time constant tau. */
+static inline double rw_live_decay(double value, int64_t from, int64_t to, double tau) {
+    if (to <= from) return value;
+    return value * exp(-(double)(to - from) / tau);
+}
+
 typedef struct {
     uint32_t cap;         /* nodes the per-node arrays hold */
     uint32_t *comm;       /* community index (into c) of an account or attribute; 0: none */
@@ -47,6 +58,7 @@ typedef struct {
     float *sub_hour;      /* subnet nodes: signups, decayed over about an hour */
     float *sub_day;       /* ... and a day */
     uint32_t *sub_ts;     /* event time of the last update */
+    float *sub_stops;     /* ... signups on them stopped on their own evidence (stops.h), decayed as sub_day */
     rw_live_comm *c;      /* c[0] unused */
     uint32_t nc, ccap;
     uint32_t next_live; /* the next "live-N" */

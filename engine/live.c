@@ -30,6 +30,7 @@ static const node_array node_arrays[] = {
     {offsetof(rw_live, sub_ts), sizeof(uint32_t), 0},       {offsetof(rw_live, run_flagged), sizeof(uint8_t), 1},
     {offsetof(rw_live, vnode), sizeof(struct rw_vnode), 1}, /* verdict.h */
     {offsetof(rw_live, stopped), sizeof(uint16_t), 0},      /* stops.h */
+    {offsetof(rw_live, sub_stops), sizeof(float), 0},       /* stops.h */
 };
 #define NODE_ARRAYS (sizeof node_arrays / sizeof node_arrays[0])
 
@@ -178,6 +179,7 @@ static void subnet_signup(rw_live *L, uint32_t subnet, int64_t ts) {
     uint32_t t = (uint32_t)(ts < 0 ? 0 : ts > UINT32_MAX ? UINT32_MAX : ts);
     L->sub_hour[subnet] = (float)(rw_live_decay(L->sub_hour[subnet], L->sub_ts[subnet], t, RW_TAU_HOUR) + 1);
     L->sub_day[subnet] = (float)(rw_live_decay(L->sub_day[subnet], L->sub_ts[subnet], t, RW_TAU_DAY) + 1);
+    L->sub_stops[subnet] = (float)rw_live_decay(L->sub_stops[subnet], L->sub_ts[subnet], t, RW_TAU_DAY);
     if (t > L->sub_ts[subnet]) L->sub_ts[subnet] = t;
 }
 

@@ -3,20 +3,10 @@
 #ifndef RW_ENGINE_LIVE_H
 #define RW_ENGINE_LIVE_H
 
-#include <math.h>
-
 #include "engine_int.h"
 #include "view.h"
 
-#define RW_TAU_HOUR   3600.0
-#define RW_TAU_DAY    86400.0
 #define RW_HUB_DEGREE 200 /* as the batch detectors: above it an attribute glues nothing */
-
-/* value counted at from, decayed to to with time constant tau. */
-static inline double rw_live_decay(double value, int64_t from, int64_t to, double tau) {
-    if (to <= from) return value;
-    return value * exp(-(double)(to - from) / tau);
-}
 
 /* A hub's accounts came as a farm's do, not as a crowd's: most of them
  * within about the last day (vel[RW_VEL_DAY] of degree), and that share at

@@ -15,6 +15,7 @@
  * events table's stopped column), so a restart counts them again. A benign
  * label on the attribute stops it counting against anyone; one on the
  * account allows it whatever its attributes say. */
+#include <math.h>
 #include <stdio.h>
 
 #include "stops.h"
@@ -31,12 +32,40 @@ static int mark(rw_live *L, uint32_t a) {
     return 1;
 }
 
+/* A stop at event time t on subnet s, as seen at the subnet's last update
+ * (its signup counted, live; or every signup of the store, at a restart). */
+static void count_on_subnet(rw_live *L, uint32_t s, uint32_t t) {
+    if (s >= L->cap) return;
+    L->sub_stops[s] += (float)rw_live_decay(1.0, t, L->sub_ts[s], RW_TAU_DAY);
+}
+
 void rw_stops_count(rw_live *L, const rw_graph *g, uint32_t a) {
     if (!L->stopped || !mark(L, a)) return;
     uint32_t born = (uint32_t)rw_graph_first_seen(g, a), n = 0;
     const rw_edge *ed = rw_graph_account_edges(g, a, &n);
-    for (uint32_t i = 0; i < n; i++)
-        if (ed[i].first_seen == born) count_on(L, ed[i].attr);
+    for (uint32_t i = 0; i < n; i++) {
+        if (ed[i].first_seen != born) continue;
+        count_on(L, ed[i].attr);
+        uint32_t s = rw_graph_parent(g, ed[i].attr);
+        if (s != RW_NODE_NONE) count_on_subnet(L, s, born);
+    }
+}
+
+/* The subnet of one of v's IPs that passes the subnet bar (stops.h), with
+ * its stopped and other signups of about the last day; NULL when none. */
+static const rw_view_edge *stopped_subnet(const rw_live *L, const rw_view *v, double *stops, double *others) {
+    const rw_view_edge *best = NULL;
+    for (uint32_t i = 0; i < v->n; i++) {
+        const rw_view_edge *x = &v->edge[i];
+        uint32_t s = x->parent;
+        if (s == RW_NODE_NONE || s >= L->cap || ((L->flags[x->attr] | L->flags[s]) & RW_LIVE_CLEARED)) continue;
+        double st = rw_live_decay(L->sub_stops[s], L->sub_ts[s], v->ts, RW_TAU_DAY);
+        /* The subnet's signups count this one already. */
+        double n = rw_live_decay(L->sub_day[s], L->sub_ts[s], v->ts, RW_TAU_DAY) - 1;
+        if (st < RW_STOPS_SUBNET_MIN || st < RW_STOPS_SUBNET_SHARE * n || (best && st <= *stops)) continue;
+        best = x, *stops = st, *others = n;
+    }
+    return best;
 }
 
 void rw_stops_apply(const rw_live *L, const rw_view *v, rw_decision *d) {
@@ -52,9 +81,17 @@ void rw_stops_apply(const rw_live *L, const rw_view *v, rw_decision *d) {
         if (stopped < RW_STOPS_MIN || stopped < RW_STOPS_SHARE * users) continue;
         if (!best || stopped > L->stopped[best->attr]) best = x, best_users = users;
     }
-    if (!best) return;
-    unsigned stopped = L->stopped[best->attr];
     char text[sizeof d->reasons[0]];
+    if (!best) {
+        double stops = 0, others = 0;
+        if (!stopped_subnet(L, v, &stops, &others)) return;
+        snprintf(text, sizeof text,
+                 "its %s had about %.0f other signups in the last day, %.0f of them reviewed or blocked at signup",
+                 v->subnet_v6 ? "/48" : "/24", others, fmin(stops, others));
+        rw_verdict_review(d, RW_RAISED_STOPPED_ATTRIBUTE, text);
+        return;
+    }
+    unsigned stopped = L->stopped[best->attr];
     snprintf(text, sizeof text, "its %s has %u earlier accounts, %u of them (%.0f%%) reviewed or blocked at signup",
              rw_verdict_noun((rw_kind)best->kind), best_users, stopped, 100.0 * stopped / best_users);
     rw_verdict_review(d, RW_RAISED_STOPPED_ATTRIBUTE, text);

@@ -21,9 +21,19 @@
 #define RW_STOPS_MIN   20
 #define RW_STOPS_SHARE 0.3
 
+/* The same for a signup's /24 (IPv6: /48), over about the last day (counts
+ * decayed as the subnet's signups are): at least RW_STOPS_SUBNET_MIN
+ * stopped signups, at least RW_STOPS_SUBNET_SHARE of the others from it. A
+ * subnet is a neighbourhood, not a device: what its signups were weeks ago
+ * says nothing of today's, while a ring that rotates addresses inside one
+ * /24 keeps its share of stops there from one address to the next. */
+#define RW_STOPS_SUBNET_MIN   5
+#define RW_STOPS_SUBNET_SHARE 0.5
+
 /* Account a's signup was reviewed or blocked on its own evidence: counted
  * once on each attribute of its signup (the edges first used when the
- * account first was), as it happens or from the store at a restart. Under
+ * account first was) and on its IP's subnet, as it happens or from the
+ * store at a restart (after the subnets' signups were counted again). Under
  * the write lock. */
 void rw_stops_count(rw_live *L, const rw_graph *g, uint32_t a);
 /* The rule: raises an allowed signup d of v's account to review, with a

@@ -4,7 +4,8 @@
  * next signup on it under review, with the reason in words, after a restart
  * too; a benign label on the device clears it; a popular device with a few
  * stopped strangers among many marks no one; and the rule's own reviews do
- * not count, so nothing feeds itself. */
+ * not count, so nothing feeds itself. The same holds for a /24 over the
+ * last day: a ring rotating addresses in it, not a busy one or an old one. */
 #include "live.h"
 #include "online_util.h"
 #include "stops.h"
@@ -126,5 +127,70 @@ Test(stops, a_few_stopped_signups_mark_no_one) {
     fill_device(e, "dev-few", RW_STOPS_MIN - 1, RW_STOPS_MIN - 1, LATER);
     rw_decision d = signup(e, "new-1", "dev-few", NULL, LATER + 30 * DAY);
     cr_expect(!has_reason(&d, STOPS_REASON), "%s", reasons_text(&d));
+    rw_engine_close(e);
+}
+
+/* ---- the subnet --------------------------------------------------------- */
+
+/* A signup at ts from ip on a device of its own, with card (NULL: its own). */
+static rw_decision signup_from(rw_engine *e, const char *name, const char *ip, const char *card, int64_t ts) {
+    return rec(e, 0,
+               "{\"account\":\"%s\",\"ts\":%lld,\"type\":\"signup\",\"ip\":\"%s\",\"device\":\"dev-%s\","
+               "\"payment\":\"%s%s\"}",
+               name, (long long)ts, ip, name, card ? "" : "tok-", card ? card : name);
+}
+
+/* n signups from addresses 203.0.113.1.. (one each, a device each), the
+ * first stopped of them on the ring's card, a quarter of an hour apart
+ * from t. */
+static void fill_subnet(rw_engine *e, int n, int stopped, int64_t t) {
+    for (int k = 0; k < n; k++) {
+        char name[32], ip[32];
+        snprintf(name, sizeof name, "sub-%03d", k);
+        snprintf(ip, sizeof ip, "203.0.113.%d", k + 1);
+        rw_decision d = signup_from(e, name, ip, k < stopped ? "tok-r" : NULL, t + k * 900LL);
+        if (k < stopped) cr_assert_eq(d.verdict, RW_BLOCK, "the ring's card: %s %.3f %s", SAY(d));
+    }
+}
+
+#define SUBNET_REASON "its /24 had about"
+
+/* A ring rotating addresses inside one /24: each address new, each device
+ * new, but most of the /24's signups of the day were stopped. The counts
+ * decay over about a day: eight signups within two hours read as about
+ * seven three hours on. */
+Test(stops, a_subnet_whose_signups_were_stopped_today_reviews_the_next) {
+    rw_engine *e = world();
+    fill_subnet(e, 8, 8, LATER);
+    rw_decision d = signup_from(e, "new-1", "203.0.113.200", NULL, LATER + 3 * 3600);
+    cr_log_info("signup on a /24 with 8 stopped signups today: %s %.3f %s", SAY(d));
+    cr_expect_geq(d.verdict, RW_REVIEW, "%s %.3f %s", SAY(d));
+    cr_expect(has_reason(&d, SUBNET_REASON " 7 other signups in the last day, 7 of them " STOPS_REASON), "%s",
+              reasons_text(&d));
+    cr_expect_eq(d.raised, RW_RAISED_STOPPED_ATTRIBUTE, "raised by %s", rw_raised_name(d.raised));
+    rw_engine_close(e);
+    /* A restart counts the stops again, each decayed from its own time. */
+    e = reopen();
+    rw_decision after = signup_from(e, "new-2", "203.0.113.201", NULL, LATER + 3 * 3600 + 60);
+    cr_expect(has_reason(&after, SUBNET_REASON " 8 other signups in the last day, 7 of them " STOPS_REASON), "%s",
+              reasons_text(&after));
+    rw_engine_close(e);
+}
+
+/* What a /24's signups were days ago says nothing of today's. */
+Test(stops, a_subnets_stops_fade_within_days) {
+    rw_engine *e = world();
+    fill_subnet(e, 8, 8, LATER);
+    rw_decision d = signup_from(e, "new-1", "203.0.113.200", NULL, LATER + 5 * DAY);
+    cr_expect(!has_reason(&d, SUBNET_REASON), "%s", reasons_text(&d));
+    rw_engine_close(e);
+}
+
+/* A busy /24 (a campus, an office) with a few stopped signups among many. */
+Test(stops, a_busy_subnet_with_a_few_stopped_signups_marks_no_one) {
+    rw_engine *e = world();
+    fill_subnet(e, 30, 6, LATER);
+    rw_decision d = signup_from(e, "new-1", "203.0.113.200", NULL, LATER + 8 * 3600);
+    cr_expect(!has_reason(&d, SUBNET_REASON), "%s", reasons_text(&d));
     rw_engine_close(e);
 }
