@@ -307,11 +307,17 @@ typedef struct {
     double *logit; /* [ncomm] the model's own cluster score as a logit */
 } model_job;
 
+/* Does the model score community c and its accounts (two or more, and
+ * at least the model's smallest)? */
+static int scored(const rw_model *m, const rw_detection *d, uint32_t c) {
+    return d->feat[c].accounts >= 2 && d->feat[c].accounts >= m->min_accounts;
+}
+
 static rw_status cluster_logits(void *ctx, unsigned worker, uint64_t from, uint64_t to, rw_err *err) {
     (void)worker, (void)err;
     const model_job *x = ctx;
     for (uint64_t c = from; c < to; c++) {
-        if (x->d->feat[c].accounts < 2 || x->d->feat[c].accounts < x->m->min_accounts) continue;
+        if (!scored(x->m, x->d, (uint32_t)c)) continue;
         /* The model's own cluster score, not one the block-ring signature
          * raised: the account model is fitted on these features, and what it
          * learns for every other cluster must not move with a rule. */
@@ -331,7 +337,7 @@ static rw_status account_scores(void *ctx, unsigned worker, uint64_t from, uint6
         if (s->kind[v] != RW_KIND_ACCOUNT) continue;
         uint32_t c = d->membership[v];
         double *af = d->af + v * RW_A_COUNT;
-        if (d->feat[c].accounts < 2 || d->feat[c].accounts < x->m->min_accounts) {
+        if (!scored(x->m, d, c)) {
             d->ascore[v] = 0;
             continue;
         }

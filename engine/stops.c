@@ -51,25 +51,9 @@ void rw_stops_count(rw_live *L, const rw_graph *g, uint32_t a) {
     }
 }
 
-/* The subnet of one of v's IPs that passes the subnet bar (stops.h), with
- * its stopped and other signups of about the last day; NULL when none. */
-static const rw_view_edge *stopped_subnet(const rw_live *L, const rw_view *v, double *stops, double *others) {
-    const rw_view_edge *best = NULL;
-    for (uint32_t i = 0; i < v->n; i++) {
-        const rw_view_edge *x = &v->edge[i];
-        uint32_t s = x->parent;
-        if (s == RW_NODE_NONE || s >= L->cap || ((L->flags[x->attr] | L->flags[s]) & RW_LIVE_CLEARED)) continue;
-        double st = rw_live_decay(L->sub_stops[s], L->sub_ts[s], v->ts, RW_TAU_DAY);
-        /* The subnet's signups count this one already. */
-        double n = rw_live_decay(L->sub_day[s], L->sub_ts[s], v->ts, RW_TAU_DAY) - 1;
-        if (st < RW_STOPS_SUBNET_MIN || st < RW_STOPS_SUBNET_SHARE * n || (best && st <= *stops)) continue;
-        best = x, *stops = st, *others = n;
-    }
-    return best;
-}
-
-void rw_stops_apply(const rw_live *L, const rw_view *v, rw_decision *d) {
-    if (!L->stopped || !rw_verdict_open(L, v->account, d)) return;
+/* The attribute rule (stops.h): the reason for the attribute of v with the
+ * most stopped signups that passes the bar into text; 0 when none does. */
+static int stopped_attribute(const rw_live *L, const rw_view *v, char *text, size_t size) {
     const rw_view_edge *best = NULL;
     uint32_t best_users = 0;
     for (uint32_t i = 0; i < v->n; i++) {
@@ -81,18 +65,38 @@ void rw_stops_apply(const rw_live *L, const rw_view *v, rw_decision *d) {
         if (stopped < RW_STOPS_MIN || stopped < RW_STOPS_SHARE * users) continue;
         if (!best || stopped > L->stopped[best->attr]) best = x, best_users = users;
     }
-    char text[sizeof d->reasons[0]];
-    if (!best) {
-        double stops = 0, others = 0;
-        if (!stopped_subnet(L, v, &stops, &others)) return;
-        snprintf(text, sizeof text,
-                 "its %s had about %.0f other signups in the last day, %.0f of them reviewed or blocked at signup",
-                 v->subnet_v6 ? "/48" : "/24", others, fmin(stops, others));
-        rw_verdict_review(d, RW_RAISED_STOPPED_ATTRIBUTE, text);
-        return;
-    }
+    if (!best) return 0;
     unsigned stopped = L->stopped[best->attr];
-    snprintf(text, sizeof text, "its %s has %u earlier accounts, %u of them (%.0f%%) reviewed or blocked at signup",
+    snprintf(text, size, "its %s has %u earlier accounts, %u of them (%.0f%%) reviewed or blocked at signup",
              rw_verdict_noun((rw_kind)best->kind), best_users, stopped, 100.0 * stopped / best_users);
-    rw_verdict_review(d, RW_RAISED_STOPPED_ATTRIBUTE, text);
+    return 1;
+}
+
+/* The subnet rule (stops.h), over about the last day: the reason for the
+ * subnet of v's IPs with the most stopped signups that passes the bar into
+ * text; 0 when none does. */
+static int stopped_subnet(const rw_live *L, const rw_view *v, char *text, size_t size) {
+    double stops = 0, others = 0;
+    for (uint32_t i = 0; i < v->n; i++) {
+        const rw_view_edge *x = &v->edge[i];
+        uint32_t s = x->parent;
+        if (s == RW_NODE_NONE || s >= L->cap || ((L->flags[x->attr] | L->flags[s]) & RW_LIVE_CLEARED)) continue;
+        double st = rw_live_decay(L->sub_stops[s], L->sub_ts[s], v->ts, RW_TAU_DAY);
+        /* The subnet's signups count this one already. */
+        double n = rw_live_decay(L->sub_day[s], L->sub_ts[s], v->ts, RW_TAU_DAY) - 1;
+        if (st < RW_STOPS_SUBNET_MIN || st < RW_STOPS_SUBNET_SHARE * n || st <= stops) continue;
+        stops = st, others = n;
+    }
+    if (stops == 0) return 0;
+    snprintf(text, size,
+             "its %s had about %.0f other signups in the last day, %.0f of them reviewed or blocked at signup",
+             v->subnet_v6 ? "/48" : "/24", others, fmin(stops, others));
+    return 1;
+}
+
+void rw_stops_apply(const rw_live *L, const rw_view *v, rw_decision *d) {
+    if (!L->stopped || !rw_verdict_open(L, v->account, d)) return;
+    char text[sizeof d->reasons[0]];
+    if (stopped_attribute(L, v, text, sizeof text) || stopped_subnet(L, v, text, sizeof text))
+        rw_verdict_review(d, RW_RAISED_STOPPED_ATTRIBUTE, text);
 }
