@@ -363,7 +363,11 @@ enum {
     RW_O_COMM_SIZE,    /* accounts of that community */
     RW_O_COMM_DAY,     /* signups into it within about a day */
     RW_O_ATTR_FLAGGED, /* shares an attribute with an account the newest run flagged (0/1) */
-    RW_O_ATTR_ONLINE,  /* the highest online score of an account it shares an attribute with */
+    /* Retired, always 0: it was the highest signup score of an account
+     * sharing an attribute, the model's own output fed back into its
+     * inputs (docs/DETECTION.md). The slot stays so that the feature logs
+     * and learnt models of earlier releases still read. */
+    RW_O_ATTR_ONLINE,
     /* Figures that carry across worlds: each attribute against its own
      * history and its accounts' verdicts, not its size (which an attacker
      * chooses and a world's scale changes). */

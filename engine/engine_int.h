@@ -51,7 +51,6 @@ typedef struct {
     uint32_t cap;         /* nodes the per-node arrays hold */
     uint32_t *comm;       /* community index (into c) of an account or attribute; 0: none */
     uint8_t *flags;       /* RW_LIVE_* */
-    float *seen_score;    /* attributes: the highest online score of an account seen with it */
     float *run_score;     /* accounts: score in the newest run */
     uint8_t *run_flagged; /* an account the newest run flagged, or an attribute one of them uses */
     uint32_t run_nodes;   /* nodes the newest run covered */

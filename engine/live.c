@@ -1,6 +1,6 @@
 /* The live state of online scoring: the communities accounts join as they
  * sign up (batch clusters of the newest run, or ones formed online since),
- * subnet velocities, analysts' labels, scores remembered on attributes; its
+ * subnet velocities, analysts' labels, the stops of the signup path; its
  * rebuild from the store, and a new run's part built outside the lock and
  * swapped in. */
 #include <stddef.h>
@@ -24,10 +24,13 @@ typedef struct {
 } node_array;
 
 static const node_array node_arrays[] = {
-    {offsetof(rw_live, comm), sizeof(uint32_t), 1},         {offsetof(rw_live, flags), sizeof(uint8_t), 0},
-    {offsetof(rw_live, seen_score), sizeof(float), 0},      {offsetof(rw_live, run_score), sizeof(float), 1},
-    {offsetof(rw_live, sub_hour), sizeof(float), 0},        {offsetof(rw_live, sub_day), sizeof(float), 0},
-    {offsetof(rw_live, sub_ts), sizeof(uint32_t), 0},       {offsetof(rw_live, run_flagged), sizeof(uint8_t), 1},
+    {offsetof(rw_live, comm), sizeof(uint32_t), 1},
+    {offsetof(rw_live, flags), sizeof(uint8_t), 0},
+    {offsetof(rw_live, run_score), sizeof(float), 1},
+    {offsetof(rw_live, sub_hour), sizeof(float), 0},
+    {offsetof(rw_live, sub_day), sizeof(float), 0},
+    {offsetof(rw_live, sub_ts), sizeof(uint32_t), 0},
+    {offsetof(rw_live, run_flagged), sizeof(uint8_t), 1},
     {offsetof(rw_live, vnode), sizeof(struct rw_vnode), 1}, /* verdict.h */
     {offsetof(rw_live, stopped), sizeof(uint16_t), 0},      /* stops.h */
     {offsetof(rw_live, sub_stops), sizeof(float), 0},       /* stops.h */
@@ -195,11 +198,6 @@ void rw_live_taint(rw_live *L, const rw_view *v) {
         if (!v->edge[i].crowd) L->flags[v->edge[i].attr] |= RW_LIVE_FRAUD_ATTR;
 }
 
-void rw_live_remember(rw_live *L, const rw_view *v, double score) {
-    for (uint32_t i = 0; i < v->n; i++)
-        if (L->seen_score[v->edge[i].attr] < (float)score) L->seen_score[v->edge[i].attr] = (float)score;
-}
-
 /* ---- runs and labels into the live state ------------------------------------ */
 
 typedef struct {
@@ -331,16 +329,13 @@ static rw_status live_build(rw_engine *e, rw_live *L, rw_err *err) {
 static void on_event_score(void *ctx, uint32_t account, double score, int stopped) {
     rw_engine *e = ctx;
     rw_live *L = &e->live;
+    (void)score;
     if (account >= L->cap || rw_graph_kind(e->graph, account) != RW_KIND_ACCOUNT) return;
-    uint32_t nedges = 0;
-    const rw_edge *ed = rw_graph_account_edges(e->graph, account, &nedges);
-    for (uint32_t i = 0; i < nedges; i++)
-        if (L->seen_score[ed[i].attr] < (float)score) L->seen_score[ed[i].attr] = (float)score;
     if (stopped) rw_stops_count(L, e->graph, account);
 }
 
 /* Rebuilds what online scoring learned from the stream itself (community
- * growth, subnet velocities, the scores answered) by walking the accounts in
+ * growth, subnet velocities, the signups stopped) by walking the accounts in
  * the order they arrived, then applies the labels: a restart answers as the
  * process before it would have. The caller holds the write lock and
  * store_mu. */
@@ -431,7 +426,7 @@ rw_status rw_engine_reload_graph(rw_engine *e, rw_err *err) {
 /* A new run's share of the live state, built outside the engine's lock from
  * the run and its snapshot: what the run decides (batch communities,
  * membership, run scores and flags). What signups keep changing (labels and
- * other per-node flags, remembered scores, subnet velocities, community
+ * other per-node flags, stops, subnet velocities, community
  * growth) is carried over under the lock, mostly by moving pointers. */
 typedef struct {
     rw_live L;         /* the per-run arrays and c built; the carried-over arrays NULL */

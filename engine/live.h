@@ -42,9 +42,6 @@ void rw_live_count_subnets(rw_live *L, const rw_view *v);
 void rw_live_place(rw_engine *e, const rw_view *v, int signup);
 /* An account labelled fraud taints every attribute it uses, later ones too. */
 void rw_live_taint(rw_live *L, const rw_view *v);
-/* Remembers an account's score on its attributes, as evidence for the next
- * account that shares one. */
-void rw_live_remember(rw_live *L, const rw_view *v, double score);
 /* Places the accounts added without being placed (a bulk ingest) from node
  * from on, as if they had just signed up. Returns 0, -1 out of memory. */
 int rw_live_place_rest(rw_engine *e, uint32_t from);

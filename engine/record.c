@@ -34,7 +34,6 @@ static rw_status place_and_score(rw_engine *e, const rw_event_raw *ev, const rw_
     *stopped = rw_engine_live_score(e, v, signup, d) && signup;
     if (*stopped) rw_stops_count(&e->live, e->graph, a);
     if (signup && d->raised != RW_RAISED_NONE) e->signups_raised[d->raised]++;
-    rw_live_remember(&e->live, v, d->score);
     return RW_OK;
 }
 

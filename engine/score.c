@@ -33,7 +33,6 @@ typedef struct {
     double shared[RW_KIND_COUNT], day[RW_KIND_COUNT], hour[RW_KIND_COUNT];
     double foreign; /* accounts on its device never seen on its subnet */
     int cleared;    /* kinds (bit per rw_kind) of its attributes a benign label cleared */
-    double seen;    /* the highest online score seen on its attributes */
     double sub_hour, sub_day;
     int fraud_attr;
     int subnet_v6;                   /* the signup's IP is IPv6: its subnet is a /48, not a /24 */
@@ -84,10 +83,6 @@ static void reason_text(const rw_live *L, uint32_t c, int f, const raw_figures *
         case RW_O_ATTR_LABEL_SHARE:
             snprintf(out, 160, "%.0f%% of the accounts on one of its devices, cards or addresses are labelled fraud",
                      100 * r->label_share);
-            break;
-        case RW_O_ATTR_ONLINE:
-            snprintf(out, 160, "shares a device, card or address with an account that scored %.2f at its signup",
-                     r->seen);
             break;
         case RW_O_CARD_SHARED:
         case RW_O_CARD_DAY:
@@ -264,7 +259,6 @@ static void edge_figures(const rw_engine *e, const rw_view *v, int signup, doubl
         if (L->flags[x->attr] & RW_LIVE_FRAUD_ATTR) r->fraud_attr = 1;
         if (!x->crowd) {
             if (L->run_flagged[x->attr]) f[RW_O_ATTR_FLAGGED] = 1;
-            if (L->seen_score[x->attr] > f[RW_O_ATTR_ONLINE]) f[RW_O_ATTR_ONLINE] = L->seen_score[x->attr];
         }
         if (x->crowd) {
             if (k == RW_KIND_IP) f[RW_O_IP_HUB] = 1;
@@ -275,7 +269,6 @@ static void edge_figures(const rw_engine *e, const rw_view *v, int signup, doubl
         verdict_shares(e, x, v->account, r);
     }
     r->foreign = foreign_accounts(e, v);
-    r->seen = f[RW_O_ATTR_ONLINE];
     r->subnet_v6 = v->subnet_v6;
 }
 

@@ -18,8 +18,8 @@
  * of the same: the figure is the farm's own history, whatever its size or
  * pace. Only stops on their own evidence count, never this rule's, so a
  * stop does not feed itself. */
-#define RW_STOPS_MIN   20
-#define RW_STOPS_SHARE 0.3
+#define RW_STOPS_MIN   5
+#define RW_STOPS_SHARE 0.5
 
 /* The same for a signup's /24 (IPv6: /48), over about the last day (counts
  * decayed as the subnet's signups are): at least RW_STOPS_SUBNET_MIN

@@ -397,12 +397,9 @@ void rw_verdict_apply(const rw_engine *e, const rw_view *v, rw_decision *d) {
     if (va->users == 0 && !account_cleared) attr_evidence(L, v, &best, &cleared, &weak);
     char text[160];
     if (best.level != NONE) {
-        /* The verdict, not the score: the score is remembered on the
-         * signup's attributes as evidence for the next signup on any of
-         * them (rw_live_remember), and the run's evidence already stands
-         * where it holds; remembered, its floor would spread to the
-         * signup's carrier address and own device, and stop the strangers
-         * behind them. */
+        /* The verdict, not the score: the score is logged as the model's
+         * (the shadow comparison and distillation read it), and the run's
+         * evidence already stands wherever it holds. */
         if ((int)d->verdict < best.level) {
             d->verdict = (rw_verdict)best.level;
             d->raised = RW_RAISED_BATCH_VERDICT;

@@ -1,6 +1,6 @@
 /* A signup's neighbourhood gathered once: the edges of its account and, per
  * attribute, kind, degree, subnet and velocity. Each later step (placing,
- * subnet counts, features, remembered scores) used to fetch the account's
+ * subnet counts, features, stops) used to fetch the account's
  * edges and ask the graph for each attribute again. */
 #include <stdlib.h>
 

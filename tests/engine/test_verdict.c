@@ -115,7 +115,7 @@ Test(verdict, a_signup_on_a_flagged_rings_card_is_stopped_with_the_cluster_named
     rw_decision k = signup_on(e, "new-1", "dev-new-1", "tok-r", LATER);
     cr_log_info("signup on the ring's card: %s %.3f %s", SAY(k));
     cr_expect_eq(k.verdict, RW_BLOCK, "%s %.3f %s", SAY(k));
-    cr_expect_lt(k.score, RW_ONLINE_REVIEW, "the score is the model's, not raised with the verdict");
+    cr_expect_lt(k.score, RW_ONLINE_BLOCK, "the score is the model's, not raised with the verdict");
     cr_expect_eq(k.raised, RW_RAISED_BATCH_VERDICT, "raised by %s", rw_raised_name(k.raised));
     cr_expect_eq(counters(e).signups_raised[RW_RAISED_BATCH_VERDICT], 1, "counted once, by its rule");
     cr_expect(has_reason(&k, want), "no reason names %s: %s", want, reasons_text(&k));
