@@ -99,7 +99,7 @@ static const setting settings[] = {
      0,
      0},
     {{"max_batch_events", "10000", "events in one POST /v1/events at most"}, T_U32, AT(max_batch_events), 1, 1000000},
-    {{"review_threshold", "0.50", "signups scoring at least this are reviewed"}, /* RW_ONLINE_REVIEW */
+    {{"review_threshold", "0.60", "signups scoring at least this are reviewed"}, /* RW_ONLINE_REVIEW */
      T_DOUBLE,
      AT(review_threshold),
      0.001,
