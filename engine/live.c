@@ -326,12 +326,11 @@ static rw_status live_build(rw_engine *e, rw_live *L, rw_err *err) {
     return st;
 }
 
-static void on_event_score(void *ctx, uint32_t account, double score, int stopped) {
+static void on_stopped(void *ctx, uint32_t account) {
     rw_engine *e = ctx;
     rw_live *L = &e->live;
-    (void)score;
     if (account >= L->cap || rw_graph_kind(e->graph, account) != RW_KIND_ACCOUNT) return;
-    if (stopped) rw_stops_count(L, e->graph, account);
+    rw_stops_count(L, e->graph, account);
 }
 
 /* Rebuilds what online scoring learned from the stream itself (community
@@ -369,7 +368,7 @@ static rw_status rebuild_history(rw_engine *e, rw_err *err) {
     rw_view_free(&v);
     free(from_run);
     L->placed = n;
-    rw_status st = rw_store_event_scores(e->store, on_event_score, e, err);
+    rw_status st = rw_store_stopped_accounts(e->store, on_stopped, e, err);
     label_ctx lc = {e, L};
     if (st == RW_OK) st = rw_store_labels(e->store, on_label, &lc, err);
     return st;

@@ -328,10 +328,8 @@ rw_status rw_store_account_events(rw_store *s, uint32_t account, uint64_t limit,
  * when it was a signup reviewed or blocked on its own evidence. */
 rw_status rw_store_put_event_scored(rw_store *s, int64_t ts, rw_event_type type, uint32_t account,
                                     const uint32_t attr[RW_EVENT_ATTRS], double score, int stopped, rw_err *err);
-/* Every scored account's highest online score, and whether a signup of it
- * was stopped. */
-rw_status rw_store_event_scores(rw_store *s, void (*cb)(void *ctx, uint32_t account, double score, int stopped),
-                                void *ctx, rw_err *err);
+/* Each account a signup of which was stopped, once, in account order. */
+rw_status rw_store_stopped_accounts(rw_store *s, void (*cb)(void *ctx, uint32_t account), void *ctx, rw_err *err);
 
 /* Inside a transaction: a one-row write (readiness probe after a failure). */
 rw_status rw_store_probe(rw_store *s, rw_err *err);

@@ -189,18 +189,14 @@ rw_status rw_store_integrity_check(rw_store *s, rw_err *err) {
     return res;
 }
 
-rw_status rw_store_event_scores(rw_store *s, void (*cb)(void *ctx, uint32_t account, double score, int stopped),
-                                void *ctx, rw_err *err) {
+rw_status rw_store_stopped_accounts(rw_store *s, void (*cb)(void *ctx, uint32_t account), void *ctx, rw_err *err) {
     sqlite3_stmt *st = NULL;
-    rw_status res = rw_db_prepare(
-        s, &st,
-        "SELECT account, max(score), max(stopped) IS NOT NULL FROM events WHERE score IS NOT NULL GROUP BY account",
-        err);
+    rw_status res =
+        rw_db_prepare(s, &st, "SELECT DISTINCT account FROM events WHERE stopped IS NOT NULL ORDER BY account", err);
     if (res != RW_OK) return res;
     int rc, have;
-    while ((have = rw_db_next_row(st, &rc)) > 0)
-        cb(ctx, (uint32_t)sqlite3_column_int64(st, 0), sqlite3_column_double(st, 1), sqlite3_column_int(st, 2));
-    if (have < 0) res = rw_db_fail(s, err, rc, "reading online scores");
+    while ((have = rw_db_next_row(st, &rc)) > 0) cb(ctx, (uint32_t)sqlite3_column_int64(st, 0));
+    if (have < 0) res = rw_db_fail(s, err, rc, "reading the stopped signups");
     sqlite3_finalize(st);
     return res;
 }

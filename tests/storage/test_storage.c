@@ -244,32 +244,32 @@ static rw_store *filled_with(const scored_event *ev, size_t n) {
     return s;
 }
 
-/* Each account's highest score and whether a signup of it was stopped. */
+/* Accounts reported by rw_store_stopped_accounts, in order. */
 typedef struct {
-    double score[8];
-    int stopped[8], seen[8];
-} scores_seen;
+    uint32_t account[8];
+    int n;
+} stopped_seen;
 
-static void on_scores(void *ctx, uint32_t account, double score, int stopped) {
-    scores_seen *sc = ctx;
-    if (account >= 8) return;
-    sc->score[account] = score, sc->stopped[account] = stopped, sc->seen[account]++;
+static void on_stopped(void *ctx, uint32_t account) {
+    stopped_seen *sc = ctx;
+    if (sc->n < 8) sc->account[sc->n] = account;
+    sc->n++;
 }
 
-Test(storage, event_scores_give_each_accounts_highest_score_and_whether_it_was_stopped) {
-    static const scored_event ev[] = {
-        {300, RW_EV_SIGNUP, 3, 0.75, 1}, {310, RW_EV_LOGIN, 3, 0.25, 0}, {320, RW_EV_LOGIN, 0, 0.5, 0}};
+Test(storage, stopped_accounts_are_each_account_with_a_stopped_signup_once_in_order) {
+    static const scored_event ev[] = {{300, RW_EV_SIGNUP, 3, 0.75, 1},
+                                      {310, RW_EV_LOGIN, 3, 0.25, 0},
+                                      {315, RW_EV_SIGNUP, 3, 0.8, 1},
+                                      {320, RW_EV_LOGIN, 0, 0.5, 0},
+                                      {330, RW_EV_SIGNUP, 2, 0.9, 1}};
     rw_store *s = filled_with(ev, sizeof ev / sizeof ev[0]);
     rw_err err;
-    scores_seen sc;
+    stopped_seen sc;
     memset(&sc, 0, sizeof sc);
-    cr_assert_eq(rw_store_event_scores(s, on_scores, &sc, &err), RW_OK, "%s", err.msg);
-    cr_expect_eq(sc.seen[3], 1, "one row per account");
-    cr_expect_eq(sc.score[3], 0.75);
-    cr_expect_eq(sc.stopped[3], 1);
-    cr_expect_eq(sc.seen[0], 1, "its unscored events aside");
-    cr_expect_eq(sc.score[0], 0.5);
-    cr_expect_eq(sc.stopped[0], 0);
+    cr_assert_eq(rw_store_stopped_accounts(s, on_stopped, &sc, &err), RW_OK, "%s", err.msg);
+    cr_expect_eq(sc.n, 2, "one row per stopped account, none for a scored one never stopped");
+    cr_expect_eq(sc.account[0], 2u);
+    cr_expect_eq(sc.account[1], 3u);
     rw_store_close(s);
 }
 
