@@ -137,9 +137,14 @@ rw_status rw_xbundle_open(rw_export_stream *s, rw_err *err) {
         snprintf(b->folder, sizeof b->folder, "cluster-%u/", g->clusters[0].id);
     else
         snprintf(b->folder, sizeof b->folder, "run-%lld/", (long long)g->run);
-    time_t now = time(NULL);
+    /* The members' time is the newest event they hold, not the clock's:
+     * the same clusters give the same bytes, whenever and however they
+     * are read out. */
+    time_t newest = 0;
+    for (size_t i = 0; i < g->nnodes; i++)
+        if (g->nodes[i].last_seen > newest) newest = (time_t)g->nodes[i].last_seen;
     struct tm tm;
-    if (gmtime_r(&now, &tm) && tm.tm_year >= 80) {
+    if (gmtime_r(&newest, &tm) && tm.tm_year >= 80) {
         b->dos_time = (uint16_t)((tm.tm_hour << 11) | (tm.tm_min << 5) | (tm.tm_sec / 2));
         b->dos_date = (uint16_t)(((tm.tm_year - 80) << 9) | ((tm.tm_mon + 1) << 5) | tm.tm_mday);
     }

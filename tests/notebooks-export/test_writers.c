@@ -361,6 +361,20 @@ static unsigned long le32(const unsigned char *p) {
 
 /* The bundle: a stored zip whose end record counts its members, each of
  * which is byte for byte the kind written alone, under one folder. */
+/* The members' time is the newest event's (2026-09-01 12:00:00 UTC here),
+ * not the clock's: the same clusters give the same bytes. */
+Test(writers, bundle_time_is_the_newest_event_not_the_clock) {
+    int64_t keep = graph.nodes[0].last_seen;
+    graph.nodes[0].last_seen = 1788264000;
+    size_t len = 0;
+    unsigned char *z = (unsigned char *)produce(RW_EXPORT_BUNDLE, 4096, &len);
+    graph.nodes[0].last_seen = keep;
+    cr_assert_gt(len, 14u);
+    cr_expect_eq(le16(z + 10), 12u << 11, "DOS time");
+    cr_expect_eq(le16(z + 12), (2026u - 1980u) << 9 | 9u << 5 | 1u, "DOS date");
+    free(z);
+}
+
 Test(writers, bundle_is_a_zip_of_the_files) {
     size_t len = 0;
     unsigned char *z = (unsigned char *)produce(RW_EXPORT_BUNDLE, 1000, &len);
