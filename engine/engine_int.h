@@ -35,8 +35,6 @@ enum {
     RW_LIVE_STOPPED = 1 << 4,       /* account: its signup was stopped on its own evidence (stops.h) */
 };
 
-/* Online scoring state, guarded by the engine's lock (written under the
- * write lock, read under the read lock). Arrays are indexed by node id. */
 /* The live state's counters decay with these time constants (seconds). */
 #define RW_TAU_HOUR 3600.0
 #define RW_TAU_DAY  86400.0
@@ -47,6 +45,8 @@ static inline double rw_live_decay(double value, int64_t from, int64_t to, doubl
     return value * exp(-(double)(to - from) / tau);
 }
 
+/* Online scoring state, guarded by the engine's lock (written under the
+ * write lock, read under the read lock). Arrays are indexed by node id. */
 typedef struct {
     uint32_t cap;         /* nodes the per-node arrays hold */
     uint32_t *comm;       /* community index (into c) of an account or attribute; 0: none */
