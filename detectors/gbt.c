@@ -11,6 +11,13 @@
 
 #define NBINS  32
 #define LAMBDA 1.0 /* L2 on leaf values */
+/* The largest Newton step of a leaf, before the learning rate. A leaf of
+ * rows the trees already score confidently wrong has hessians near zero,
+ * and G / (H + LAMBDA) is then their gradient count: continuing the
+ * shipped trees on a deployment's labels gave leaves of hundreds and logits
+ * in the thousands, swinging from tree to tree. A step of 20 is already
+ * certainty (e^-20); the shipped trees' fit never reaches it. */
+#define MAX_STEP 20.0
 
 static double tree_value(const rw_gbt_tree *tr, const double *f) {
     int node = 0;
@@ -190,7 +197,8 @@ static rw_status fit(rw_gbt *m, int more, const double *x, const double *y, cons
         }
         double G[RW_GBT_LEAVES] = {0}, H[RW_GBT_LEAVES] = {0};
         for (size_t i = 0; i < n; i++) G[node[i] - RW_GBT_SPLITS] += g[i], H[node[i] - RW_GBT_SPLITS] += h[i];
-        for (int l = 0; l < RW_GBT_LEAVES; l++) tr->leaf[l] = -rate * G[l] / (H[l] + LAMBDA);
+        for (int l = 0; l < RW_GBT_LEAVES; l++)
+            tr->leaf[l] = -rate * fmax(-MAX_STEP, fmin(MAX_STEP, G[l] / (H[l] + LAMBDA)));
         for (int k = 0; k < RW_GBT_SPLITS; k++) tr->used |= 1u << tr->feature[k];
         for (size_t i = 0; i < n; i++) z[i] += tr->leaf[node[i] - RW_GBT_SPLITS];
         m->ntrees = t + 1;

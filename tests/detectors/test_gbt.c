@@ -71,6 +71,40 @@ Test(gbt, continues_a_model_on_new_rows) {
     free(y);
 }
 
+/* Continued on labels its trees have exactly wrong (a deployment whose
+ * rings the shipped model scores at nothing): every row's hessian is near
+ * zero, and uncapped Newton steps of hundreds sent logits into the
+ * thousands. The continuation must learn the labels with logits of a sane
+ * size. */
+Test(gbt, continues_a_confidently_wrong_model_in_bounded_steps) {
+    size_t n = 3000;
+    double *x = malloc(n * 3 * sizeof *x), *y = malloc(n * sizeof *y);
+    rw_rng r;
+    rw_rng_seed(&r, 5);
+    for (size_t i = 0; i < n; i++) {
+        for (int j = 0; j < 3; j++) x[i * 3 + (size_t)j] = rw_rng_unit(&r);
+        y[i] = x[i * 3] > 0.5;
+    }
+    static rw_gbt m;
+    rw_err err;
+    cr_assert_eq(rw_gbt_fit(&m, x, y, n, 3, 120, 0.3, &err), RW_OK, "%s", err.msg);
+    for (size_t i = 0; i < n; i++) y[i] = !(y[i] != 0);
+    cr_assert_eq(rw_gbt_fit_more(&m, x, y, NULL, n, 3, 100, 0.15, &err), RW_OK, "%s", err.msg);
+    double worst = 0;
+    size_t right = 0;
+    for (size_t i = 0; i < n; i++) {
+        double z = rw_gbt_logit(&m, x + i * 3);
+        worst = fmax(worst, fabs(z));
+        right += (z >= 0) == (y[i] != 0);
+    }
+    cr_expect_lt(worst, 100, "a logit of %g", worst);
+    cr_expect_gt((double)right / (double)n, 0.9, "continued: %zu of %zu right", right, n);
+    for (int t = 120; t < m.ntrees; t++)
+        for (int l = 0; l < RW_GBT_LEAVES; l++) cr_expect_leq(fabs(m.tree[t].leaf[l]), 0.15 * 20 + 1e-9);
+    free(x);
+    free(y);
+}
+
 Test(gbt, text_round_trip_and_contributions) {
     size_t n = 2000;
     double *x = malloc(n * 3 * sizeof *x), *y = malloc(n * sizeof *y);
