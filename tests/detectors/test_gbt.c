@@ -20,6 +20,16 @@ static void xor_data(double *x, double *y, size_t n, rw_rng *r) {
 
 static const char *const names3[] = {"a", "b", "noise"};
 
+/* n rows of three uniform features, y = a > 0.5. */
+static void a_decides(double *x, double *y, size_t n, uint64_t seed) {
+    rw_rng r;
+    rw_rng_seed(&r, seed);
+    for (size_t i = 0; i < n; i++) {
+        for (int j = 0; j < 3; j++) x[i * 3 + (size_t)j] = rw_rng_unit(&r);
+        y[i] = x[i * 3] > 0.5;
+    }
+}
+
 Test(gbt, learns_an_interaction) {
     size_t n = 4000;
     double *x = malloc(n * 3 * sizeof *x), *y = malloc(n * sizeof *y);
@@ -44,12 +54,7 @@ Test(gbt, learns_an_interaction) {
 Test(gbt, continues_a_model_on_new_rows) {
     size_t n = 3000;
     double *x = malloc(n * 3 * sizeof *x), *y = malloc(n * sizeof *y);
-    rw_rng r;
-    rw_rng_seed(&r, 11);
-    for (size_t i = 0; i < n; i++) {
-        for (int j = 0; j < 3; j++) x[i * 3 + (size_t)j] = rw_rng_unit(&r);
-        y[i] = x[i * 3] > 0.5;
-    }
+    a_decides(x, y, n, 11);
     static rw_gbt m, base;
     rw_err err;
     cr_assert_eq(rw_gbt_fit(&m, x, y, n, 3, 30, 0.3, &err), RW_OK, "%s", err.msg);
@@ -79,12 +84,7 @@ Test(gbt, continues_a_model_on_new_rows) {
 Test(gbt, continues_a_confidently_wrong_model_in_bounded_steps) {
     size_t n = 3000;
     double *x = malloc(n * 3 * sizeof *x), *y = malloc(n * sizeof *y);
-    rw_rng r;
-    rw_rng_seed(&r, 5);
-    for (size_t i = 0; i < n; i++) {
-        for (int j = 0; j < 3; j++) x[i * 3 + (size_t)j] = rw_rng_unit(&r);
-        y[i] = x[i * 3] > 0.5;
-    }
+    a_decides(x, y, n, 5);
     static rw_gbt m;
     rw_err err;
     cr_assert_eq(rw_gbt_fit(&m, x, y, n, 3, 120, 0.3, &err), RW_OK, "%s", err.msg);
