@@ -12,10 +12,10 @@
 #include "learn.h"
 
 #define HOLDOUT_SHARE 0.2 /* the newest share of rows validates the candidate */
-/* The candidate is calibrated to review at most this share of the benign
- * rate the model in force shows on the same holdout: the promotion asks for
- * no more benign accounts on a shadow day, whose counts are small, so a
- * candidate matched exactly would lose half its trials to chance. */
+/* The candidate is calibrated to review at most this share of its benign
+ * allowance on the holdout: the promotion asks for no more benign accounts
+ * on a shadow day, whose counts are small, so a candidate matched exactly
+ * would lose half its trials to chance. */
 #define CALIBRATE_SHARE 0.75
 #define MAX_NEGATIVES   60000 /* negatives beyond it are subsampled (weighted up): a fit within seconds */
 #define DAY             86400
@@ -42,15 +42,22 @@ static int desc(const void *a, const void *b) {
 }
 
 /* Shifts the candidate's bias so that, at the review threshold, it reviews
- * at most CALIBRATE_SHARE of the share of the holdout's other (not ring)
- * signups the model in force reviewed, by their logged scores. Comparing
- * two models at one threshold otherwise compares their calibration: a
+ * at most CALIBRATE_SHARE of its allowance of the holdout's other (not
+ * ring) signups: the share the model in force reviewed there by their
+ * logged scores, or the benign budget when that is more. Comparing two
+ * models at one threshold otherwise compares their calibration: a
  * candidate that ranks ring signups far better but scores a little higher
  * overall would review more benign ones and be rejected, while one fitted
  * on noise could pass by scoring everything low. Matched, the promotion
- * asks only which model ranks ring signups first. */
-static rw_status calibrate(const rw_learn_rows *rows, size_t from, double review, rw_online_model *m, double *shift,
-                           rw_err *err) {
+ * asks only which model ranks ring signups first.
+ *
+ * The budget keeps the match off the last few rows: a model in force that
+ * reviews 3 of 18,000 other signups would set the candidate's threshold at
+ * the third-highest of them, often a ring account the run has not flagged
+ * yet, and the candidate then reviewed almost nothing (measured: 2 ring
+ * signups of a shadow day where the model in force reviewed 43). */
+static rw_status calibrate(const rw_learn_rows *rows, size_t from, double review, double budget, rw_online_model *m,
+                           double *shift, rw_err *err) {
     size_t neg = 0, force = 0;
     for (size_t i = from; i < rows->n; i++)
         if (!rows->y[i]) neg++, force += rows->score[i] >= review;
@@ -62,7 +69,7 @@ static rw_status calibrate(const rw_learn_rows *rows, size_t from, double review
     for (size_t i = from; i < rows->n; i++)
         if (!rows->y[i]) z[k++] = rw_online_logit(m, rows->x + i * RW_O_COUNT);
     qsort(z, neg, sizeof *z, desc);
-    size_t allowed = (size_t)(CALIBRATE_SHARE * (double)force);
+    size_t allowed = (size_t)(CALIBRATE_SHARE * fmax((double)force, budget * (double)neg));
     double at = log(review / (1 - review));
     /* The (allowed+1)-th highest logit lands just below the threshold, up
      * or down. */
@@ -74,8 +81,8 @@ static rw_status calibrate(const rw_learn_rows *rows, size_t from, double review
 
 /* The candidate's fit on the older rows and its figures on the newest ones
  * beside the logged scores of the model in force. */
-static rw_status fit_candidate(const rw_learn_rows *rows, double review, rw_online_model *m, char *validation,
-                               size_t size, rw_err *err) {
+static rw_status fit_candidate(const rw_learn_rows *rows, double review, double budget, rw_online_model *m,
+                               char *validation, size_t size, rw_err *err) {
     size_t n = rows->n, ntrain = n - (size_t)((double)n * HOLDOUT_SHARE);
     size_t negs = 0;
     for (size_t i = 0; i < ntrain; i++) negs += !rows->y[i];
@@ -104,7 +111,7 @@ static rw_status fit_candidate(const rw_learn_rows *rows, double review, rw_onli
     st = rw_online_fit_more(m, x, y, w, k, err);
     if (st != RW_OK) goto done;
     double shift = 0;
-    st = calibrate(rows, ntrain, review, m, &shift, err);
+    st = calibrate(rows, ntrain, review, budget, m, &shift, err);
     if (st != RW_OK) goto done;
     hits cand = {0}, force = {0};
     for (size_t i = ntrain; i < n; i++) {
@@ -139,7 +146,7 @@ static rw_status next_candidate(rw_engine *e, const rw_learn_rows *rows, int64_t
     rw_online_model m;
     char validation[512], *text = malloc(1 << 20);
     if (!text) return rw_fail(err, RW_ERR_NOMEM, "out of memory");
-    rw_status st = fit_candidate(rows, e->live.review, &m, validation, sizeof validation, err);
+    rw_status st = fit_candidate(rows, e->live.review, l->p.benign_budget, &m, validation, sizeof validation, err);
     if (st == RW_OK) rw_online_format(&m, text, 1 << 20);
     int version = 0;
     if (st == RW_OK) {

@@ -572,19 +572,22 @@ typedef struct {
     double shadow_hours;     /* a candidate scores in shadow this long before a decision (default 24) */
     uint32_t min_positives;  /* labelled rows a candidate needs (default 200 ring accounts ...) */
     uint32_t min_negatives;  /* (... and 2,000 others); below them the model in force stays */
-    double min_history_days; /* ... and this many days since the graph's first account (default 14): a run on a
+    double min_history_days; /* ... and this many days since the graph's first account (default 7): a run on a
                                 younger graph mistakes crowds for farms and misses farms among the hubs, and a
                                 candidate learns its mistakes */
     double review_jump;      /* a candidate reviewing more than this times the share of signups the
                                 model in force does is rejected (default 2) */
     double drift_level;      /* population stability index above which a feature has drifted (default 0.25) */
+    double benign_budget;    /* share of the run's other (unflagged) signups a learnt model may review
+                                (default 0.001): candidates are calibrated to it and judged against it */
 } rw_learn_params;
-#define RW_LEARN_DAYS        14
-#define RW_LEARN_MIN_POS     200
-#define RW_LEARN_MIN_NEG     2000
-#define RW_LEARN_MIN_HISTORY 14.0
-#define RW_LEARN_REVIEW_JUMP 2.0
-#define RW_LEARN_DRIFT_LEVEL 0.25
+#define RW_LEARN_DAYS          14
+#define RW_LEARN_MIN_POS       200
+#define RW_LEARN_MIN_NEG       2000
+#define RW_LEARN_MIN_HISTORY   7.0
+#define RW_LEARN_REVIEW_JUMP   2.0
+#define RW_LEARN_DRIFT_LEVEL   0.25
+#define RW_LEARN_BENIGN_BUDGET 0.001
 void rw_engine_set_learn(rw_engine *e, const rw_learn_params *p);
 
 #define RW_LEARN_MAXF 32

@@ -17,6 +17,7 @@ void rw_learn_fill(rw_learn_params *p) {
     if (p->min_history_days <= 0) p->min_history_days = RW_LEARN_MIN_HISTORY;
     if (p->review_jump <= 0) p->review_jump = RW_LEARN_REVIEW_JUMP;
     if (p->drift_level <= 0) p->drift_level = RW_LEARN_DRIFT_LEVEL;
+    if (p->benign_budget <= 0) p->benign_budget = RW_LEARN_BENIGN_BUDGET;
 }
 
 void rw_engine_set_learn(rw_engine *e, const rw_learn_params *p) {

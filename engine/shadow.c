@@ -1,8 +1,8 @@
 /* Shadow and promotion: the candidate scored every signup beside the model
  * in force; on the shadow period's signups labelled by the newest run it
  * replaces the model in force only if, at the same review threshold, it
- * reviews more ring accounts, no more benign ones, and not a much larger
- * share of signups. "More" is more than chance would give: a shadow day
+ * reviews more ring accounts, no more benign ones (or no more than the
+ * benign budget allows), and not a much larger share of signups. "More" is more than chance would give: a shadow day
  * may hold a handful of ring signups, and a candidate promoted for one
  * more of them than the model in force is a coin toss that can lose every
  * ring of the next week. So the decision waits until the shadow period
@@ -17,10 +17,17 @@
  * review many benign signups that the model in force never would. The
  * shipped model is the fixed reference: on the same labelled signups
  * (scored again from the features logged), a candidate reviewing more
- * benign ones than it, beyond chance and more than review_jump times as
- * many, is rejected; a model in force doing so, or letting through
+ * benign ones than it, beyond chance, more than review_jump times as many
+ * and more than the budget, is rejected; a model in force doing so (the
+ * budget by more than chance: a day's count is small), or letting through
  * ring signups the shipped model reviews (beyond chance), is rolled back
- * to it at the next run (rw_learn_watch). Operators list, promote and roll back models
+ * to it at the next run (rw_learn_watch).
+ *
+ * The budget (benign_budget, a share of the run's other signups) is what
+ * the deployment accepts to review: a shipped model that reviews almost
+ * no benign signups on this deployment's traffic would otherwise hold
+ * every candidate to its own near-zero count, and a learnt model that
+ * catches more rings for a few more reviews would never be kept. Operators list, promote and roll back models
  * here too; every decision is stored with its figures. */
 #include <math.h>
 #include <stdio.h>
@@ -82,9 +89,14 @@ static int beyond_chance(double more, double fewer) {
 }
 
 /* Did b (tested against the shipped model a) review more benign signups:
- * more than review_jump times as many, and beyond chance? */
-static int more_benign_than_shipped(const duel *t, double jump) {
-    return t->b_benign > jump * fmax(t->a_benign, 1) && beyond_chance(t->only_b_benign, t->only_a_benign);
+ * more than review_jump times as many, beyond chance, and more than the
+ * budget allows (by more than chance too when slack: two standard
+ * deviations of a Poisson count at the budget)? */
+static int more_benign_than_shipped(const duel *t, double jump, double budget, int slack) {
+    double allowed = budget * t->benign;
+    if (slack) allowed += 2 * sqrt(allowed);
+    return t->b_benign > jump * fmax(t->a_benign, 1) && beyond_chance(t->only_b_benign, t->only_a_benign) &&
+           t->b_benign > allowed;
 }
 
 /* Stores the decision (and, promoted, the model in force) in one
@@ -125,6 +137,7 @@ rw_status rw_learn_decide(rw_engine *e, const rw_learn_rows *rows, const rw_onli
     tally(rows, l->shadow_from, version, BY_FORCE, BY_SHADOW, shipped, e->live.review, &t);
     tally(rows, l->shadow_from, version, BY_SHIPPED, BY_SHADOW, shipped, e->live.review, &ship);
     double share_force = t.rows ? t.a / t.rows : 0, share_cand = t.rows ? t.b / t.rows : 0;
+    double budget = l->p.benign_budget;
     /* A model in force reviewing nothing leaves a floor of one signup. */
     double ceiling = l->p.review_jump * fmax(share_force, t.rows ? 1 / t.rows : 0);
     size_t at = strlen(note);
@@ -136,8 +149,8 @@ rw_status rw_learn_decide(rw_engine *e, const rw_learn_rows *rows, const rw_onli
     double gain = t.only_b_ring - t.only_a_ring, spread = 2 * sqrt(t.only_b_ring + t.only_a_ring);
     const char *why = t.ring < MIN_SHADOW_RING     ? "too few ring accounts among the shadow period's signups"
                       : gain <= 0 || gain < spread ? "it did not review more ring accounts beyond chance"
-                      : t.b_benign > t.a_benign    ? "it reviewed more benign accounts"
-                      : more_benign_than_shipped(&ship, l->p.review_jump)
+                      : t.b_benign > fmax(t.a_benign, budget * t.benign) ? "it reviewed more benign accounts"
+                      : more_benign_than_shipped(&ship, l->p.review_jump, budget, 0)
                           ? "it reviewed many more benign accounts than the shipped model"
                       : share_cand > ceiling ? "its share of signups reviewed jumped"
                                              : NULL;
@@ -305,10 +318,11 @@ rw_status rw_learn_watch(rw_engine *e, const rw_learn_rows *rows, const rw_onlin
     /* Worse on either side, beyond chance: more benign signups reviewed
      * (as a candidate would be rejected for), or ring signups the shipped
      * model would have reviewed and the model in force let through. */
-    const char *reason =
-        more_benign_than_shipped(&t, l->p.review_jump) ? "it reviewed many more benign accounts than the shipped model"
-        : beyond_chance(t.only_a_ring, t.only_b_ring)  ? "it let through ring accounts the shipped model reviews"
-                                                       : NULL;
+    const char *reason = more_benign_than_shipped(&t, l->p.review_jump, l->p.benign_budget, 1)
+                             ? "it reviewed many more benign accounts than the shipped model"
+                         : beyond_chance(t.only_a_ring, t.only_b_ring)
+                             ? "it let through ring accounts the shipped model reviews"
+                             : NULL;
     if (!reason) return RW_OK;
     char why[384];
     snprintf(why, sizeof why,

@@ -161,7 +161,7 @@ static const setting settings[] = {
      AT(min_other_rows),
      1,
      100000000},
-    {{"min_history_days", "14",
+    {{"min_history_days", "7",
       "... and this many days since the first account: runs on a younger graph mistake crowds for farms"},
      /* RW_LEARN_MIN_HISTORY */
      T_DOUBLE,
@@ -180,6 +180,13 @@ static const setting settings[] = {
      AT(drift_level),
      0.001,
      100},
+    {{"benign_budget", "0.001",
+      "share of the run's other signups a learnt model may review: candidates are calibrated to it and promoted "
+      "within it"}, /* RW_LEARN_BENIGN_BUDGET */
+     T_DOUBLE,
+     AT(benign_budget),
+     0.000001,
+     0.5},
     {{"token_signup", "", "bearer tokens of the signup flow (comma-separated)"}, T_TOKENS, AT(token_signup), 0, 0},
     {{"token_analyst", "", "bearer tokens of analysts"}, T_TOKENS, AT(token_analyst), 0, 0},
     {{"token_admin", "", "bearer tokens of operators (every endpoint)"}, T_TOKENS, AT(token_admin), 0, 0},

@@ -43,7 +43,7 @@ typedef struct {
     char rescore_command[RW_CONFIG_TEXT]; /* "": rescore in this process; else run it on a copy (sh -c) */
     int distill; /* the nightly job fits, shadows and promotes signup models (rw_learn_params) */
     uint32_t feature_log_days, min_ring_rows, min_other_rows;
-    double shadow_hours, review_jump, drift_level, min_history_days;
+    double shadow_hours, review_jump, drift_level, min_history_days, benign_budget;
     char token_signup[RW_CONFIG_TOKEN];
     char token_analyst[RW_CONFIG_TOKEN];
     char token_admin[RW_CONFIG_TOKEN];

@@ -71,7 +71,8 @@ rw_status rw_http_create(rw_http_server **out, rw_engine *e, const rw_config *cf
                           .min_negatives = cfg->min_other_rows,
                           .min_history_days = cfg->min_history_days,
                           .review_jump = cfg->review_jump,
-                          .drift_level = cfg->drift_level};
+                          .drift_level = cfg->drift_level,
+                          .benign_budget = cfg->benign_budget};
     rw_engine_set_learn(e, &lp);
     *out = s;
     return RW_OK;

@@ -228,6 +228,60 @@ Test(learn, promote_and_rollback_put_models_in_force_and_survive_a_restart) {
     rw_engine_close(e);
 }
 
+/* Shadow rows for rw_learn_decide: n signups after the candidate's shadow
+ * began, every 33rd a ring's; the model in force reviews `force_ring` ring
+ * and 2 benign ones, the candidate those ring ones and more up to
+ * `cand_ring`, and `cand_benign` benign ones. Features are zeros, which the
+ * shipped model reviews none of. */
+static void shadow_rows(rw_learn_rows *r, const rw_engine *e, size_t n, int force_ring, int cand_ring,
+                        int cand_benign) {
+    *r = (rw_learn_rows){.n = n};
+    r->x = calloc(n * RW_O_COUNT, sizeof *r->x), r->y = calloc(n, sizeof *r->y), r->w = calloc(n, sizeof *r->w);
+    r->score = calloc(n, sizeof *r->score), r->shadow = calloc(n, sizeof *r->shadow);
+    r->ts = calloc(n, sizeof *r->ts), r->shadow_model = calloc(n, sizeof *r->shadow_model);
+    cr_assert(r->x && r->y && r->w && r->score && r->shadow && r->ts && r->shadow_model);
+    int ring = 0, benign = 0;
+    for (size_t i = 0; i < n; i++) {
+        int y = i % 33 == 0, k = y ? ring++ : benign++;
+        r->y[i] = y, r->w[i] = 1, r->ts[i] = e->learn->shadow_from + 1 + (int64_t)i;
+        r->shadow_model[i] = e->learn->shadow_version;
+        r->score[i] = (y ? k < force_ring : k < 2) ? 0.9 : 0.01;
+        r->shadow[i] = (y ? k < cand_ring : k < cand_benign) ? 0.9 : 0.01;
+    }
+}
+
+/* The benign budget: a candidate that catches many more ring signups for a
+ * few more benign reviews than a model in force reviewing almost none is
+ * promoted while within the budget (0.1% of the run's other signups), and
+ * rejected beyond it. */
+Test(learn, a_candidate_may_spend_the_benign_budget_for_more_rings) {
+    enum { N = 1000, ROWS = 10000 };
+    const int cand_benign[2] = {6, 30}, promoted[2] = {1, 0};
+    for (int c = 0; c < 2; c++) {
+        rw_decision *d = calloc(N, sizeof *d);
+        int *ring = calloc(N, sizeof *ring);
+        rw_engine *e = with_candidate(N, 24, 0, d, ring);
+        rw_learn_rows rows;
+        shadow_rows(&rows, e, ROWS, 150, 250, cand_benign[c]);
+        int version = e->learn->shadow_version, before = e->learn->in_force;
+        rw_online_model shipped;
+        rw_online_defaults(&shipped);
+        char note[768] = "";
+        rw_err err = {{0}};
+        cr_assert_eq(rw_learn_decide(e, &rows, &shipped, rows.ts[ROWS - 1], note, sizeof note, &err), RW_OK, "%s",
+                     err.msg);
+        cr_log_info("%d benign: %s", cand_benign[c], note);
+        rw_learn_status ls;
+        rw_engine_learn_status(e, &ls);
+        cr_expect_eq(ls.in_force, promoted[c] ? version : before, "%d benign reviewed: %s", cand_benign[c], note);
+        cr_expect(strstr(note, promoted[c] ? "promoted" : "rejected (it reviewed more benign accounts)"), "%s", note);
+        rw_learn_rows_free(&rows);
+        free(d);
+        free(ring);
+        rw_engine_close(e);
+    }
+}
+
 /* A model fitted on coin tosses, put in force by hand, reviews benign
  * signups the shipped model lets through: the next nightly job, judging
  * the day's signups by the new run, rolls it back to the shipped model and
