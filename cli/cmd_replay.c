@@ -93,7 +93,7 @@ static const char *parse_hhmm(const char *s, void *at) {
 }
 
 typedef struct {
-    const char *db, *key, *out, *features;
+    const char *db, *key, *out, *features, *base_model;
     int minutes, distill;
     double review, block;
 } replay_opts;
@@ -142,6 +142,12 @@ static const rw_cli_opt replay_tab[] = {
      .kind = RW_OPT_CHOICE,
      .at = offsetof(replay_opts, distill),
      .choices = on_off},
+    {.name = "base-model",
+     .arg = "FILE",
+     .help = "a signup model (`ringwatch model fit-online` output) in place of the shipped one, as the server's "
+             "signup_base_model",
+     .kind = RW_OPT_TEXT,
+     .at = offsetof(replay_opts, base_model)},
     {.name = NULL}};
 
 const rw_cli_spec rw_spec_replay = {"replay",
@@ -154,6 +160,25 @@ const rw_cli_spec rw_spec_replay = {"replay",
                                     1,
                                     1,
                                     NULL};
+
+/* The text of the signup model at path, checked, into *text (caller
+ * frees); 0, or -1 after saying what was wrong and where. */
+static int read_base_model(const char *path, char **text) {
+    size_t len = 0;
+    rw_err err = {{0}};
+    rw_online_model *m = malloc(sizeof *m);
+    int rc = -1;
+    if (!m)
+        rw_cli_error("replay", "out of memory");
+    else if (slurp(path, text, &len, &err) != 0)
+        rw_cli_error("replay", "%s", err.msg);
+    else if (rw_online_parse(m, *text, &err) != RW_OK)
+        rw_cli_error("replay", "%s: %s", path, err.msg);
+    else
+        rc = 0;
+    free(m);
+    return rc;
+}
 
 /* The first rescore_at strictly after ts (event time, UTC). */
 static int64_t next_boundary(int64_t ts, int minutes) {
@@ -172,14 +197,14 @@ int rw_cmd_replay(int argc, char **argv) {
     const char *path = argv[1];
     int rc = RW_EXIT_FAIL;
     rw_err err = {{0}};
-    char *buf = NULL;
+    char *buf = NULL, *base = NULL;
     size_t len = 0, nref = 0, cap = 0;
     ev_ref *refs = NULL;
     FILE *out = NULL, *feat = NULL;
     rw_engine *e = NULL;
     rw_event_raw *ev = malloc(sizeof *ev);
     uint64_t bad = 0;
-    if (!ev) goto done;
+    if (!ev || (o.base_model && read_base_model(o.base_model, &base) != 0)) goto done;
     if (slurp(path, &buf, &len, &err) != 0) {
         rw_cli_error("replay", "%s", err.msg);
         goto done;
@@ -234,6 +259,10 @@ int rw_cmd_replay(int argc, char **argv) {
     rw_engine_set_online(e, &op);
     rw_learn_params lp = {.distill_off = o.distill == 1};
     rw_engine_set_learn(e, &lp);
+    if (base && rw_engine_set_base_model(e, base, &err) != RW_OK) {
+        rw_cli_error("replay", "%s: %s", o.base_model, err.msg);
+        goto done;
+    }
     int64_t boundary = nref && minutes >= 0 ? next_boundary(refs[0].ts, minutes) : INT64_MAX;
     uint64_t runs = 0;
     double t0 = rw_now();
@@ -283,6 +312,7 @@ done:
     rw_engine_close(e);
     free(refs);
     free(buf);
+    free(base);
     free(ev);
     return rc;
 }

@@ -83,24 +83,25 @@ static const char *env_get(const char *name) {
     return getenv(name);
 }
 
-/* Reads and applies the INI file at path. */
-static rw_status load_file(rw_config *cfg, const char *path, rw_err *err) {
+/* Reads the file at path (at most 1 MiB, NUL-terminated) into *text
+ * (caller frees), its length and mode into *lenp and *mode unless NULL. */
+static rw_status read_text(const char *path, char **text, size_t *lenp, unsigned *mode, rw_err *err) {
+    *text = NULL;
     FILE *f = fopen(path, "rb");
     if (!f) return rw_fail(err, RW_ERR_IO, "%s: cannot open", path);
-    char *text = NULL;
     size_t len = 0, cap = 0;
     rw_status st = RW_OK;
     for (;;) {
         if (len == cap) {
             cap = cap ? cap * 2 : 4096;
-            char *n = cap <= (1u << 20) ? realloc(text, cap) : NULL;
+            char *n = cap <= (1u << 20) ? realloc(*text, cap + 1) : NULL;
             if (!n) {
                 st = rw_fail(err, RW_ERR_LIMIT, "%s: larger than 1 MiB", path);
                 goto done;
             }
-            text = n;
+            *text = n;
         }
-        size_t got = fread(text + len, 1, cap - len, f);
+        size_t got = fread(*text + len, 1, cap - len, f);
         len += got;
         if (got == 0) break;
     }
@@ -113,10 +114,32 @@ static rw_status load_file(rw_config *cfg, const char *path, rw_err *err) {
         st = rw_fail(err, RW_ERR_IO, "%s: cannot stat", path);
         goto done;
     }
-    st = rw_config_parse_file(cfg, path, text, len, (unsigned)sb.st_mode, err);
+    (*text)[len] = 0;
+    if (lenp) *lenp = len;
+    if (mode) *mode = (unsigned)sb.st_mode;
 done:
-    free(text);
+    if (st != RW_OK) free(*text), *text = NULL;
     fclose(f);
+    return st;
+}
+
+/* Reads and applies the INI file at path. */
+static rw_status load_file(rw_config *cfg, const char *path, rw_err *err) {
+    char *text;
+    size_t len;
+    unsigned mode;
+    rw_status st = read_text(path, &text, &len, &mode, err);
+    if (st == RW_OK) st = rw_config_parse_file(cfg, path, text, len, mode, err);
+    free(text);
+    return st;
+}
+
+/* Puts the signup model at path in place of the shipped one. */
+static rw_status load_base_model(rw_engine *e, const char *path, rw_err *err) {
+    char *text;
+    rw_status st = read_text(path, &text, NULL, NULL, err);
+    if (st == RW_OK && (st = rw_engine_set_base_model(e, text, err)) != RW_OK) rw_err_prefix(err, "%s: ", path);
+    free(text);
     return st;
 }
 
@@ -159,6 +182,10 @@ int rw_cmd_serve(int argc, char **argv) {
     if (!e) goto done;
     if (rw_http_create(&srv, e, cfg, &err) != RW_OK) {
         rw_cli_error("serve", "%s", err.msg);
+        goto done;
+    }
+    if (cfg->signup_base_model[0] && load_base_model(e, cfg->signup_base_model, &err) != RW_OK) {
+        rw_cli_error("serve", "signup_base_model: %s", err.msg);
         goto done;
     }
     rw_http_set_exporter(srv, rw_cli_exporter());

@@ -81,8 +81,8 @@ static rw_status calibrate(const rw_learn_rows *rows, size_t from, double review
 
 /* The candidate's fit on the older rows and its figures on the newest ones
  * beside the logged scores of the model in force. */
-static rw_status fit_candidate(const rw_learn_rows *rows, double review, double budget, rw_online_model *m,
-                               char *validation, size_t size, rw_err *err) {
+static rw_status fit_candidate(const rw_learn_rows *rows, double review, double budget, const rw_online_model *base,
+                               rw_online_model *m, char *validation, size_t size, rw_err *err) {
     size_t n = rows->n, ntrain = n - (size_t)((double)n * HOLDOUT_SHARE);
     size_t negs = 0;
     for (size_t i = 0; i < ntrain; i++) negs += !rows->y[i];
@@ -102,12 +102,12 @@ static rw_status fit_candidate(const rw_learn_rows *rows, double review, double 
         w[k] = rows->w[i] * (rows->y[i] ? 1.0 : (double)step);
         k++;
     }
-    /* On the shipped trees: a candidate fitted afresh on a fortnight knows
-     * only the few rings of that fortnight, and a farm unlike them would
-     * score nothing where the shipped model stops it; continued, it keeps
-     * what the shipped model knows and corrects it where this deployment's
-     * labels disagree. */
-    rw_online_defaults(m);
+    /* On the shipped trees (or the operator's base model): a candidate
+     * fitted afresh on a fortnight knows only the few rings of that
+     * fortnight, and a farm unlike them would score nothing where the
+     * shipped model stops it; continued, it keeps what the shipped model
+     * knows and corrects it where this deployment's labels disagree. */
+    *m = *base;
     st = rw_online_fit_more(m, x, y, w, k, err);
     if (st != RW_OK) goto done;
     double shift = 0;
@@ -146,7 +146,15 @@ static rw_status next_candidate(rw_engine *e, const rw_learn_rows *rows, int64_t
     rw_online_model m;
     char validation[512], *text = malloc(1 << 20);
     if (!text) return rw_fail(err, RW_ERR_NOMEM, "out of memory");
-    rw_status st = fit_candidate(rows, e->live.review, l->p.benign_budget, &m, validation, sizeof validation, err);
+    rw_online_model *base = malloc(sizeof *base);
+    rw_status st = base ? RW_OK : rw_fail(err, RW_ERR_NOMEM, "out of memory");
+    if (st == RW_OK) {
+        pthread_rwlock_rdlock(&e->lock);
+        rw_learn_base(e, base);
+        pthread_rwlock_unlock(&e->lock);
+        st = fit_candidate(rows, e->live.review, l->p.benign_budget, base, &m, validation, sizeof validation, err);
+    }
+    free(base);
     if (st == RW_OK) rw_online_format(&m, text, 1 << 20);
     int version = 0;
     if (st == RW_OK) {
@@ -239,7 +247,11 @@ rw_status rw_learn_nightly(rw_engine *e, const rw_learn_run *r, char *note, size
              rows.n, (unsigned long long)pruned);
     /* The shipped model, the reference of both checks below, parsed once. */
     rw_online_model shipped;
-    if (!off) rw_online_defaults(&shipped);
+    if (!off) {
+        pthread_rwlock_rdlock(&e->lock);
+        rw_learn_base(e, &shipped);
+        pthread_rwlock_unlock(&e->lock);
+    }
     /* The model in force is judged on the scores it gave (logged), before
      * a candidate may replace it. */
     if (!off) st = rw_learn_watch(e, &rows, &shipped, now, note, size, err);

@@ -589,6 +589,12 @@ typedef struct {
 #define RW_LEARN_DRIFT_LEVEL   0.25
 #define RW_LEARN_BENIGN_BUDGET 0.001
 void rw_engine_set_learn(rw_engine *e, const rw_learn_params *p);
+/* Makes the signup model text (as `ringwatch model fit-online` writes it)
+ * version 0 in place of the shipped trees: the cold-start model, the
+ * reference of the nightly checks and the model every candidate continues,
+ * for a deployment that fitted its own on labelled history. In force at
+ * once unless a learnt model is. Not stored: give it at each open. */
+rw_status rw_engine_set_base_model(rw_engine *e, const char *text, rw_err *err);
 
 #define RW_LEARN_MAXF 32
 typedef struct {

@@ -32,10 +32,36 @@ const char *rw_engine_feature_name(int f) {
     return rw_online_feature_name(f);
 }
 
+void rw_learn_base(const rw_engine *e, rw_online_model *m) {
+    if (e->learn && e->learn->have_base)
+        *m = e->learn->base;
+    else
+        rw_online_defaults(m);
+}
+
+rw_status rw_engine_set_base_model(rw_engine *e, const char *text, rw_err *err) {
+    if (!e->learn) return rw_fail(err, RW_ERR_INVALID, "no signup path here (read-only or batch-only)");
+    rw_online_model *m = malloc(sizeof *m);
+    if (!m) return rw_fail(err, RW_ERR_NOMEM, "out of memory");
+    rw_status st = rw_online_parse(m, text, err);
+    if (st == RW_OK && m->g.ntrees + RW_ONLINE_MORE_TREES > RW_GBT_MAXTREES)
+        st = rw_fail(err, RW_ERR_INVALID, "%d trees: at most %d, so that candidates can continue it", m->g.ntrees,
+                     RW_GBT_MAXTREES - RW_ONLINE_MORE_TREES);
+    if (st == RW_OK) {
+        pthread_rwlock_wrlock(&e->lock);
+        e->learn->base = *m;
+        e->learn->have_base = 1;
+        if (e->learn->in_force == 0) e->live.model = *m;
+        pthread_rwlock_unlock(&e->lock);
+    }
+    free(m);
+    return st;
+}
+
 rw_status rw_learn_install(rw_engine *e, int version, const char *text, rw_err *err) {
     rw_online_model m;
     if (version == 0)
-        rw_online_defaults(&m);
+        rw_learn_base(e, &m);
     else if (rw_online_parse(&m, text, err) != RW_OK) {
         rw_err_prefix(err, "signup model %d: ", version);
         return RW_ERR_CORRUPT;

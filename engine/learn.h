@@ -20,6 +20,8 @@ typedef struct rw_learn {
     uint64_t shadow_scored, shadow_agree, promotions, rejections;
     int have_drift;
     double psi[RW_O_COUNT], psi_score;
+    int have_base;        /* version 0 is the operator's base model, not the shipped one */
+    rw_online_model base; /* (rw_engine_set_base_model) */
 } rw_learn;
 
 /* The defaults for zeros. */
@@ -84,6 +86,9 @@ rw_status rw_learn_watch(rw_engine *e, const rw_learn_rows *rows, const rw_onlin
                          char *note, size_t size, rw_err *err);
 /* Drift of rows in [now - 1 day, now) against the reference rows. */
 void rw_learn_drift(rw_engine *e, const rw_learn_rows *ref, const rw_learn_rows *cur, char *note, size_t size);
+
+/* Version 0 into m: the operator's base model, else the shipped trees. */
+void rw_learn_base(const rw_engine *e, rw_online_model *m);
 
 /* Installs model text as the one in force (under the write lock). */
 rw_status rw_learn_install(rw_engine *e, int version, const char *text, rw_err *err);

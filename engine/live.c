@@ -376,8 +376,9 @@ static rw_status rebuild_history(rw_engine *e, rw_err *err) {
 
 void rw_live_defaults(rw_live *L, const rw_live *prev) {
     /* The shipped trees are parsed from text once, at open; every new run
-     * or reload copies them. */
-    if (prev && prev->model.g.ntrees)
+     * or reload copies the model in force (an operator's base model may
+     * have no trees at all). */
+    if (prev)
         L->model = prev->model;
     else
         rw_online_defaults(&L->model);

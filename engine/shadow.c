@@ -222,7 +222,9 @@ rw_status rw_engine_models(rw_engine *e, int version, rw_status (*cb)(void *ctx,
 rw_status rw_engine_model_online_text(rw_engine *e, int version, char *text, size_t size, size_t *len, rw_err *err) {
     if (version == 0) {
         rw_online_model m;
-        rw_online_defaults(&m);
+        pthread_rwlock_rdlock(&e->lock);
+        rw_learn_base(e, &m);
+        pthread_rwlock_unlock(&e->lock);
         *len = rw_online_format(&m, text, size);
         return RW_OK;
     }

@@ -180,6 +180,13 @@ static const setting settings[] = {
      AT(drift_level),
      0.001,
      100},
+    {{"signup_base_model", "",
+      "a signup model file (ringwatch model fit-online output) used in place of the shipped one: the cold-start "
+      "model, the nightly checks' reference and the base of every candidate (empty: the shipped model)"},
+     T_TEXT,
+     AT(signup_base_model),
+     0,
+     0},
     {{"benign_budget", "0.001",
       "share of the run's other signups a learnt model may review: candidates are calibrated to it and promoted "
       "within it"}, /* RW_LEARN_BENIGN_BUDGET */

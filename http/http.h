@@ -40,7 +40,9 @@ typedef struct {
     double review_threshold, block_threshold;
     int rescore_at;          /* minutes after local midnight; -1: no nightly rescoring */
     uint32_t retention_days; /* the nightly job first erases what was not seen for this long; 0: keep forever */
-    char rescore_command[RW_CONFIG_TEXT]; /* "": rescore in this process; else run it on a copy (sh -c) */
+    char rescore_command[RW_CONFIG_TEXT];
+    char signup_base_model[RW_CONFIG_TEXT];
+    /* "": the shipped signup model is version 0 */ /* "": rescore in this process; else run it on a copy (sh -c) */
     int distill; /* the nightly job fits, shadows and promotes signup models (rw_learn_params) */
     uint32_t feature_log_days, min_ring_rows, min_other_rows;
     double shadow_hours, review_jump, drift_level, min_history_days, benign_budget;

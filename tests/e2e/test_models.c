@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tu_run.h"
 #include "tu_serve.h"
@@ -170,6 +171,50 @@ Test(models, the_api_lists_models_and_only_operators_change_them) {
     cr_expect_eq(in_force(ADMIN), 0);
     d = tu_req(&srv, &st, "POST", "/v1/models/rollback", ADMIN, NULL, NULL);
     cr_expect_eq(st, 404, "the shipped model has nothing to roll back to");
+    json_decref(d);
+}
+
+/* An operator's own signup model in place of the shipped one (here one
+ * constant that blocks every signup): replay and serve decide by it, after
+ * nightly runs too, and a model file with a bad line is refused, naming
+ * the file and the line, before anything is written; a missing one stops
+ * the server, naming it. */
+Test(models, a_base_model_takes_the_shipped_ones_place) {
+    char *out = NULL;
+    tu_write_in("all.model", "# blocks every signup\nonline.bias 20\n");
+    tu_write_in("bad.model", "online.bias 20\nonline.tree nonsense\n");
+    run_ok("simulate", &out, tu_rw(&out, "simulate --accounts 2000 --seed 3 --days 4 --out ev.jsonl 2>&1"));
+    free(out);
+    cr_expect_eq(tu_rw(&out, "replay --db bad.db --base-model bad.model ev.jsonl --out bad.csv 2>&1"), 1, "%s", out);
+    cr_expect(strstr(out, "bad.model: line 2"), "%s", out);
+    cr_expect_neq(access(tu_path("bad.db"), F_OK), 0, "a refused model wrote a database");
+    free(out);
+
+    run_ok("replay", &out, tu_rw(&out, "replay --db all.db --base-model all.model ev.jsonl --out all.csv 2>&1"));
+    cr_expect(strstr(out, "4 batch runs"), "%s", out);
+    free(out);
+    FILE *f = fopen(tu_path("all.csv"), "r");
+    cr_assert(f);
+    char line[512];
+    int signups = 0, blocked = 0;
+    while (fgets(line, sizeof line, f))
+        if (strstr(line, ",signup,")) signups++, blocked += strstr(line, ",block,") != NULL;
+    fclose(f);
+    cr_expect_eq(signups, 2000);
+    cr_expect_eq(blocked, signups, "%d of %d signups blocked", blocked, signups);
+
+    tu_write_in("gone.ini", "listen = 127.0.0.1:0\nauth = off\nsignup_base_model = gone.model\n");
+    cr_expect_eq(tu_rw(&out, "serve --config gone.ini --db all.db 2>&1"), 1, "%s", out);
+    cr_expect(strstr(out, "signup_base_model: gone.model: cannot open"), "%s", out);
+    free(out);
+    tu_write_in("rw.ini", "listen = 127.0.0.1:0\ntoken_signup = " SIGNUP "\ntoken_admin = " ADMIN
+                          "\nsignup_base_model = all.model\n");
+    tu_serve_up(&srv, "--config rw.ini --db all.db");
+    long st;
+    json_t *d = tu_req(&srv, &st, "POST", "/v1/signups", SIGNUP, "application/json",
+                       "{\"account\":\"late-1\",\"ts\":1788600000,\"ip\":\"198.51.100.7\"}");
+    cr_expect_eq(st, 200);
+    cr_expect_str_eq(tu_str(d, "decision"), "block");
     json_decref(d);
 }
 

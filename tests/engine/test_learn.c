@@ -282,6 +282,60 @@ Test(learn, a_candidate_may_spend_the_benign_budget_for_more_rings) {
     }
 }
 
+/* The shipped model's text cut to its first `trees` trees, its bias set
+ * to bias, into out. */
+static void cut_model(rw_engine *e, int trees, double bias, char *out, size_t size) {
+    static char text[1 << 20];
+    size_t len = 0;
+    rw_err err = {{0}};
+    cr_assert_eq(rw_engine_model_online_text(e, 0, text, sizeof text, &len, &err), RW_OK, "%s", err.msg);
+    size_t at = (size_t)snprintf(out, size, "online.bias %g\n", bias);
+    int kept = 0;
+    for (char *line = strtok(text, "\n"); line && kept < trees; line = strtok(NULL, "\n"))
+        if (!strncmp(line, "online.tree ", 12)) at += (size_t)snprintf(out + at, size - at, "%s\n", line), kept++;
+    cr_assert_lt(at, size);
+}
+
+/* An operator's base model is version 0 everywhere: in force at once, the
+ * text of model 0, and the trees a candidate continues; a bad one is
+ * refused and changes nothing. */
+Test(learn, a_base_model_is_version_zero) {
+    enum { N = 1000, TREES = 10 };
+    rw_engine *e = open_engine(0);
+    rw_learn_params lp = {.min_positives = 50, .min_negatives = 200, .shadow_hours = 24, .min_history_days = 0.01};
+    rw_engine_set_learn(e, &lp);
+    static char base[1 << 20], back[1 << 20];
+    cut_model(e, TREES, -7.5, base, sizeof base);
+    rw_err err = {{0}};
+    cr_expect_neq(rw_engine_set_base_model(e, "online.bias x\n", &err), RW_OK);
+    cr_expect_eq(e->live.model.g.ntrees, 250, "a refused model changed the one in force");
+    cr_assert_eq(rw_engine_set_base_model(e, base, &err), RW_OK, "%s", err.msg);
+    cr_expect_eq(e->live.model.g.ntrees, TREES);
+    cr_expect_eq(e->live.model.g.bias, -7.5);
+    size_t len = 0;
+    cr_assert_eq(rw_engine_model_online_text(e, 0, back, sizeof back, &len, &err), RW_OK, "%s", err.msg);
+    cr_expect(strstr(back, "online.bias -7.5"), "%.200s", back);
+
+    rw_decision *d = calloc(N, sizeof *d);
+    int *ring = calloc(N, sizeof *ring);
+    day_of_signups(e, 0, N, d, ring);
+    flush(e);
+    fake_run f;
+    fake_run_init(&f, e);
+    label_days(e, &f, 1, N, 0);
+    char note[768];
+    cr_assert_eq(rw_learn_nightly(e, &f.r, note, sizeof note, &err), RW_OK, "%s", err.msg);
+    cr_assert_neq(e->learn->shadow_version, 0, "no candidate: %s", note);
+    const rw_online_model *c = &e->learn->shadow;
+    cr_expect_eq(c->g.ntrees, TREES + RW_ONLINE_MORE_TREES);
+    cr_expect_eq(memcmp(c->g.tree, e->live.model.g.tree, TREES * sizeof c->g.tree[0]), 0,
+                 "the candidate does not continue the base model");
+    fake_run_free(&f);
+    free(d);
+    free(ring);
+    rw_engine_close(e);
+}
+
 /* A model fitted on coin tosses, put in force by hand, reviews benign
  * signups the shipped model lets through: the next nightly job, judging
  * the day's signups by the new run, rolls it back to the shipped model and
