@@ -607,7 +607,9 @@ typedef struct {
     double psi[RW_LEARN_MAXF];            /* per feature: the last day against the training window */
     double psi_score;                     /* the score's */
     double drift_level;
-    int drifted; /* features (and the score) above drift_level */
+    int drifted;          /* features (and the score) above drift_level */
+    int base_model;       /* version 0 is the operator's base model (rw_engine_set_base_model), not the shipped one */
+    double benign_budget; /* rw_learn_params.benign_budget in force */
 } rw_learn_status;
 void rw_engine_learn_status(rw_engine *e, rw_learn_status *out);
 /* The online model's feature names (detectors' RW_O_*); NULL past the end. */

@@ -152,6 +152,8 @@ void rw_engine_learn_status(rw_engine *e, rw_learn_status *out) {
     out->rejections = l->rejections;
     out->have_drift = l->have_drift;
     out->drift_level = l->p.drift_level;
+    out->base_model = l->have_base;
+    out->benign_budget = l->p.benign_budget;
     for (int i = 0; i < RW_O_COUNT; i++) {
         out->psi[i] = l->psi[i];
         out->drifted += l->have_drift && l->psi[i] > l->p.drift_level;

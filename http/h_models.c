@@ -55,10 +55,11 @@ void rw_h_models(rw_http_ctx *c) {
     }
     double agree = ls.shadow_scored ? (double)ls.shadow_agree / (double)ls.shadow_scored : 1.0;
     rw_http_json(c->out, 200,
-                 json_pack("{sisisfsIsIsIsoso}", "in_force", ls.in_force, "shadow", ls.shadow, "shadow_agreement",
-                           agree, "shadow_scored", (json_int_t)ls.shadow_scored, "promotions",
-                           (json_int_t)ls.promotions, "rejections", (json_int_t)ls.rejections, "drift", drift_doc(&ls),
-                           "models", list));
+                 json_pack("{sisssisfsIsIsIsfsoso}", "in_force", ls.in_force, "version_0",
+                           ls.base_model ? "base" : "shipped", "shadow", ls.shadow, "shadow_agreement", agree,
+                           "shadow_scored", (json_int_t)ls.shadow_scored, "promotions", (json_int_t)ls.promotions,
+                           "rejections", (json_int_t)ls.rejections, "benign_budget", ls.benign_budget, "drift",
+                           drift_doc(&ls), "models", list));
 }
 
 static void changed(rw_http_ctx *c, rw_status st, const rw_err *err) {

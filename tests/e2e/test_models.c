@@ -112,6 +112,7 @@ Test(models, the_api_lists_models_and_only_operators_change_them) {
     json_t *d = tu_req(&srv, &st, "GET", "/v1/models", ADMIN, NULL, NULL);
     cr_assert_eq(st, 200);
     cr_expect_eq(tu_num(d, "in_force"), 0);
+    cr_expect_str_eq(tu_str(d, "version_0"), "shipped");
     json_t *list = json_object_get(d, "models");
     cr_assert(json_is_array(list) && json_array_size(list) >= 2, "%s", json_dumps(d, 0));
     size_t i;
@@ -215,6 +216,11 @@ Test(models, a_base_model_takes_the_shipped_ones_place) {
                        "{\"account\":\"late-1\",\"ts\":1788600000,\"ip\":\"198.51.100.7\"}");
     cr_expect_eq(st, 200);
     cr_expect_str_eq(tu_str(d, "decision"), "block");
+    json_decref(d);
+    d = tu_req(&srv, &st, "GET", "/v1/models", ADMIN, NULL, NULL);
+    cr_expect_eq(st, 200);
+    cr_expect_str_eq(tu_str(d, "version_0"), "base", "operators see whose model version 0 is");
+    cr_expect_eq(json_real_value(json_object_get(d, "benign_budget")), 0.001);
     json_decref(d);
 }
 
