@@ -245,7 +245,8 @@ rw_status rw_learn_nightly(rw_engine *e, const rw_learn_run *r, char *note, size
     if (st != RW_OK) goto done;
     snprintf(note, size, "signup model %d in force; %zu labelled signups logged (%llu older ones dropped)", l->in_force,
              rows.n, (unsigned long long)pruned);
-    /* The shipped model, the reference of both checks below, parsed once. */
+    /* Version 0 (the shipped model, or the operator's base one), the
+     * reference of both checks below, copied once. */
     rw_online_model shipped;
     if (!off) {
         pthread_rwlock_rdlock(&e->lock);

@@ -87,7 +87,8 @@ rw_status rw_learn_watch(rw_engine *e, const rw_learn_rows *rows, const rw_onlin
 /* Drift of rows in [now - 1 day, now) against the reference rows. */
 void rw_learn_drift(rw_engine *e, const rw_learn_rows *ref, const rw_learn_rows *cur, char *note, size_t size);
 
-/* Version 0 into m: the operator's base model, else the shipped trees. */
+/* Version 0 into m: the operator's base model, else the shipped trees
+ * (under the engine's lock, read or write). */
 void rw_learn_base(const rw_engine *e, rw_online_model *m);
 
 /* Installs model text as the one in force (under the write lock). */
