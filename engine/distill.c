@@ -130,9 +130,10 @@ done:
     return st;
 }
 
-/* Fits a candidate on rows and puts it in shadow from now on. */
-static rw_status next_candidate(rw_engine *e, const rw_learn_rows *rows, int64_t from, int64_t now, double history,
-                                char *note, size_t size, rw_err *err) {
+/* Fits a candidate on rows, continuing base (version 0), and puts it in
+ * shadow from now on. */
+static rw_status next_candidate(rw_engine *e, const rw_learn_rows *rows, const rw_online_model *base, int64_t from,
+                                int64_t now, double history, char *note, size_t size, rw_err *err) {
     rw_learn *l = e->learn;
     size_t at = strlen(note);
     if (rows->positives < l->p.min_positives || rows->negatives < l->p.min_negatives ||
@@ -146,15 +147,8 @@ static rw_status next_candidate(rw_engine *e, const rw_learn_rows *rows, int64_t
     rw_online_model m;
     char validation[512], *text = malloc(1 << 20);
     if (!text) return rw_fail(err, RW_ERR_NOMEM, "out of memory");
-    rw_online_model *base = malloc(sizeof *base);
-    rw_status st = base ? RW_OK : rw_fail(err, RW_ERR_NOMEM, "out of memory");
-    if (st == RW_OK) {
-        pthread_rwlock_rdlock(&e->lock);
-        rw_learn_base(e, base);
-        pthread_rwlock_unlock(&e->lock);
-        st = fit_candidate(rows, e->live.review, l->p.benign_budget, base, &m, validation, sizeof validation, err);
-    }
-    free(base);
+    rw_status st =
+        fit_candidate(rows, e->live.review, l->p.benign_budget, base, &m, validation, sizeof validation, err);
     if (st == RW_OK) rw_online_format(&m, text, 1 << 20);
     int version = 0;
     if (st == RW_OK) {
@@ -245,8 +239,9 @@ rw_status rw_learn_nightly(rw_engine *e, const rw_learn_run *r, char *note, size
     if (st != RW_OK) goto done;
     snprintf(note, size, "signup model %d in force; %zu labelled signups logged (%llu older ones dropped)", l->in_force,
              rows.n, (unsigned long long)pruned);
-    /* Version 0 (the shipped model, or the operator's base one), the
-     * reference of both checks below, copied once. */
+    /* Version 0 (the shipped model, or the operator's base one), copied
+     * once: the reference of both checks below and the trees the next
+     * candidate continues. */
     rw_online_model shipped;
     if (!off) {
         pthread_rwlock_rdlock(&e->lock);
@@ -262,7 +257,8 @@ rw_status rw_learn_nightly(rw_engine *e, const rw_learn_run *r, char *note, size
     if (st == RW_OK && !off && l->shadow_version && now - l->shadow_from >= (int64_t)(0.9 * l->p.shadow_hours * 3600))
         st = rw_learn_decide(e, &rows, &shipped, now, note, size, err);
     if (st == RW_OK) drift(e, &rows, now, note, size);
-    if (st == RW_OK && !off && !l->shadow_version) st = next_candidate(e, &rows, from, now, history, note, size, err);
+    if (st == RW_OK && !off && !l->shadow_version)
+        st = next_candidate(e, &rows, &shipped, from, now, history, note, size, err);
 done:
     rw_learn_rows_free(&rows);
     return st;

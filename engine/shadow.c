@@ -2,10 +2,10 @@
  * in force; on the shadow period's signups labelled by the newest run it
  * replaces the model in force only if, at the same review threshold, it
  * reviews more ring accounts, no more benign ones (or no more than the
- * benign budget allows), and not a much larger share of signups. "More" is more than chance would give: a shadow day
- * may hold a handful of ring signups, and a candidate promoted for one
- * more of them than the model in force is a coin toss that can lose every
- * ring of the next week. So the decision waits until the shadow period
+ * benign budget allows), and not a much larger share of signups. "More"
+ * is more than chance would give: a shadow day may hold a handful of ring
+ * signups, and a candidate promoted for one more of them than the model in
+ * force is a coin toss that can lose every ring of the next week. So the decision waits until the shadow period
  * holds MIN_SHADOW_RING ring signups (the candidate stays in shadow, up to
  * MAX_SHADOW_PERIODS periods), and the ring accounts only one of the two
  * models reviewed must favour the candidate by two standard deviations of
@@ -27,8 +27,9 @@
  * the deployment accepts to review: a shipped model that reviews almost
  * no benign signups on this deployment's traffic would otherwise hold
  * every candidate to its own near-zero count, and a learnt model that
- * catches more rings for a few more reviews would never be kept. Operators list, promote and roll back models
- * here too; every decision is stored with its figures. */
+ * catches more rings for a few more reviews would never be kept.
+ * Operators list, promote and roll back models here too; every decision is
+ * stored with its figures. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
